@@ -1,0 +1,1 @@
+//! `covtop.toml`: schema, defaults and validation.

@@ -1,0 +1,3 @@
+fn main() {
+    println!("covtop {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,13 @@
+//! Language-neutral coverage: what every decoder produces and every view, report and screen
+//! consumes. This room depends on nothing else in the crate.
+
+mod changed;
+mod coverage;
+mod view;
+
+pub use changed::{ChangeKind, ChangedFile, ChangedLines};
+pub use coverage::{ColumnSpan, Counts, FileCoverage, LineCoverage, LineStatus, SourceLanguage};
+pub use view::{
+    Diagnostic, DiagnosticKind, FileView, ReplicaState, ReplicaStatus, SourceStore, TargetStatus,
+    Totals, View,
+};

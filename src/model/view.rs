@@ -1,0 +1,115 @@
+use super::{ChangedFile, Counts, FileCoverage, SourceLanguage};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Reads source files at the deployed revision. Implemented over git objects by the engine;
+/// the UI calls it only from background workers, never on the UI thread.
+pub trait SourceStore: Send + Sync {
+    /// The bytes of `path` at the deployed revision, or `Ok(None)` if it does not exist there.
+    fn source(&self, path: &str) -> Result<Option<Arc<[u8]>>, String>;
+}
+
+/// One immutable picture of the session: what the UI draws and what reports are written from.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct View {
+    /// Increases by one with every View the engine publishes.
+    pub generation: u64,
+    #[serde(skip)]
+    pub created: Option<SystemTime>,
+    /// The deployed revision (commit id) and the base it is compared with.
+    pub revision: String,
+    pub base: String,
+    /// Every file with coverage or changed lines, sorted by path.
+    pub files: Vec<FileView>,
+    pub totals: Totals,
+    pub targets: Vec<TargetStatus>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Changed-line coverage percent after each poll of the session, oldest first.
+    pub history: Vec<f64>,
+    /// True when the View comes from `covtop demo`.
+    pub demo: bool,
+    pub paused: bool,
+    #[serde(skip)]
+    pub interval: Duration,
+}
+
+/// One repository file in a View.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileView {
+    pub path: String,
+    pub language: Option<SourceLanguage>,
+    pub coverage: Option<Arc<FileCoverage>>,
+    pub changed: Option<Arc<ChangedFile>>,
+    /// Counts over changed coverable lines only.
+    pub changed_counts: Counts,
+    /// Counts over all coverable lines of the file.
+    pub whole_counts: Counts,
+    /// Lines hit for the first time since the previous View (or since the mark).
+    pub newly_hit: Vec<u32>,
+}
+
+impl FileView {
+    pub fn has_changes(&self) -> bool {
+        self.changed.as_ref().is_some_and(|c| !c.lines.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Totals {
+    pub changed: Counts,
+    pub whole: Counts,
+    /// Go statement view: (covered, total) statements of changed blocks / of all blocks.
+    pub changed_statements: (u64, u64),
+    pub whole_statements: (u64, u64),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetStatus {
+    pub name: String,
+    /// `goc`, `goc-v2` or `jacoco`.
+    pub kind: String,
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaStatus {
+    /// An agent address, a goc v2 agent id, or a JaCoCo pod IP:port.
+    pub id: String,
+    pub state: ReplicaState,
+    #[serde(skip)]
+    pub last_poll: Option<SystemTime>,
+    /// Epochs seen so far (restarts and resets open a new one).
+    pub epoch: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "error")]
+pub enum ReplicaState {
+    Up,
+    /// Answered, but slower than half the timeout.
+    Slow,
+    Down(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiagnosticKind {
+    /// A coverage file that did not map to a repository path.
+    Unmapped,
+    /// A file outside the repository's modules (a dependency).
+    External,
+    TargetError,
+    /// Classes that do not match the deployed build, sources not found, and the like.
+    Mismatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub kind: DiagnosticKind,
+    /// What it is about: a file, a class, a target.
+    pub subject: String,
+    pub message: String,
+    /// What the user can do about it.
+    pub fix: String,
+}

@@ -1,0 +1,49 @@
+//! Targets: collect raw dumps from coverage agents. A target knows its wire protocol and nothing
+//! else; it never decodes coverage. Every replica is fetched on its own with a timeout, so one
+//! dead or slow replica never holds up the others.
+
+use std::time::{Duration, SystemTime};
+
+/// What a replica returned, as raw bytes: stored first, decoded later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A Go cover profile (`mode: ...` then block lines).
+    GoProfile(Vec<u8>),
+    /// A JaCoCo `.exec` stream (header, session info, execution data), without the final CMDOK.
+    JacocoExec(Vec<u8>),
+}
+
+/// One replica's dump.
+#[derive(Debug, Clone)]
+pub struct ReplicaDump {
+    /// Stable name of the replica within its target: an agent URL (goc v1), `id=N` (goc v2),
+    /// `ip:port` (JaCoCo).
+    pub replica: String,
+    /// Identity of the process behind the replica, when the protocol tells it (goc v2 agent
+    /// id + pid, JaCoCo session id + start time). A change opens a new epoch.
+    pub instance: Option<String>,
+    pub fetched_at: SystemTime,
+    pub elapsed: Duration,
+    pub payload: Payload,
+}
+
+/// A replica that could not be read this time.
+#[derive(Debug, Clone)]
+pub struct ReplicaFailure {
+    pub replica: String,
+    pub error: String,
+}
+
+/// The result of polling every replica of one target once.
+#[derive(Debug, Clone, Default)]
+pub struct PollResult {
+    pub dumps: Vec<ReplicaDump>,
+    pub failures: Vec<ReplicaFailure>,
+}
+
+/// The result of resetting one replica.
+#[derive(Debug, Clone)]
+pub struct ResetOutcome {
+    pub replica: String,
+    pub result: Result<(), String>,
+}
