@@ -1,1 +1,761 @@
-//! `covtop.toml`: schema, defaults and validation.
+//! `covtop.toml`: schema, defaults and validation with messages that name the key and the line.
+//!
+//! Lookup order: `--config PATH`, else `./covtop.toml`, else `$XDG_CONFIG_HOME/covtop/covtop.toml`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// Default poll interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+/// Default per-request timeout for one replica.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error(
+        "no configuration found: looked for ./covtop.toml and {xdg}; run `covtop init` to write one, or pass --config PATH"
+    )]
+    NotFound { xdg: String },
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the file was read from (`None` for built-in defaults).
+    pub source: Option<PathBuf>,
+    pub repo: RepoConfig,
+    pub poll: PollConfig,
+    pub report: ReportConfig,
+    pub session: SessionConfig,
+    pub targets: Vec<TargetConfig>,
+    /// Key overrides for the interactive screen: action name -> keys.
+    pub keys: BTreeMap<String, Vec<String>>,
+    pub ui: UiSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct RepoConfig {
+    /// The repository (resolved relative to the config file's folder).
+    pub path: PathBuf,
+    pub base: String,
+    pub revision: String,
+    pub range: RangeSetting,
+    pub working_tree: bool,
+    pub untracked: bool,
+    pub ignore_whitespace: bool,
+    pub detect_renames: bool,
+    /// A unified diff to use instead of git for the changed lines.
+    pub diff_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeSetting {
+    MergeBase,
+    TwoDot,
+}
+
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportConfig {
+    pub partial_as_covered: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Directory of the session store (relative paths are relative to the repository).
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UiSettings {
+    pub theme: Option<String>,
+}
+
+/// One configured target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetConfig {
+    pub name: String,
+    pub kind: TargetKind,
+    /// Overrides the poll timeout for this target.
+    pub timeout: Option<Duration>,
+    /// The revision this target's build comes from, when it differs from `[repo].revision`.
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetKind {
+    GocV1 {
+        url: String,
+        services: Vec<String>,
+        addresses: Vec<String>,
+    },
+    GocV2 {
+        url: String,
+        ids: Vec<String>,
+        extra: Option<String>,
+    },
+    Jacoco {
+        address: String,
+        classes: Vec<String>,
+        includes: Vec<String>,
+        source_roots: Vec<String>,
+    },
+}
+
+impl TargetKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TargetKind::GocV1 { .. } => "goc",
+            TargetKind::GocV2 { .. } => "goc-v2",
+            TargetKind::Jacoco { .. } => "jacoco",
+        }
+    }
+}
+
+impl fmt::Display for TargetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            TargetKind::GocV1 { url, .. } | TargetKind::GocV2 { url, .. } => {
+                write!(f, "{} ({} {})", self.name, self.kind.name(), url)
+            }
+            TargetKind::Jacoco { address, .. } => write!(f, "{} (jacoco {})", self.name, address),
+        }
+    }
+}
+
+// ---- raw, as written in the file ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    repo: RawRepo,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default)]
+    report: RawReport,
+    #[serde(default)]
+    session: RawSession,
+    #[serde(default)]
+    target: Vec<Spanned<RawTarget>>,
+    #[serde(default)]
+    keys: BTreeMap<String, KeyList>,
+    #[serde(default)]
+    ui: RawUi,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRepo {
+    path: Option<String>,
+    base: Option<String>,
+    revision: Option<String>,
+    range: Option<Spanned<String>>,
+    working_tree: Option<bool>,
+    untracked: Option<bool>,
+    ignore_whitespace: Option<bool>,
+    detect_renames: Option<bool>,
+    diff_file: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval: Option<Spanned<DurationValue>>,
+    timeout: Option<Spanned<DurationValue>>,
+}
+
+/// A duration as written: "2s", "500ms", or a bare number of seconds.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum DurationValue {
+    Seconds(u64),
+    Text(String),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    partial_as_covered: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSession {
+    dir: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawUi {
+    theme: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: Option<String>,
+    kind: Spanned<String>,
+    url: Option<String>,
+    services: Option<Vec<String>>,
+    addresses: Option<Vec<String>>,
+    ids: Option<Vec<String>>,
+    extra: Option<String>,
+    address: Option<String>,
+    classes: Option<Vec<String>>,
+    includes: Option<Vec<String>>,
+    source_roots: Option<Vec<String>>,
+    timeout: Option<Spanned<DurationValue>>,
+    revision: Option<String>,
+}
+
+/// Finds the configuration file: an explicit path, `./covtop.toml`, or the XDG config dir.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let local = PathBuf::from("covtop.toml");
+    if local.exists() {
+        return Ok(local);
+    }
+    let xdg = xdg_path();
+    if let Some(x) = &xdg
+        && x.exists()
+    {
+        return Ok(x.clone());
+    }
+    Err(ConfigError::NotFound {
+        xdg: xdg.map_or_else(
+            || "$XDG_CONFIG_HOME/covtop/covtop.toml".to_string(),
+            |p| p.display().to_string(),
+        ),
+    })
+}
+
+fn xdg_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("covtop").join("covtop.toml"))
+}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates configuration text; `path` names it in errors and anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: describe_toml_error(&e, text),
+    })?;
+    let ctx = Ctx { path, text };
+    let base_dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base_dir = if base_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base_dir
+    };
+
+    let range = match &raw.repo.range {
+        None => RangeSetting::MergeBase,
+        Some(r) => match r.get_ref().as_str() {
+            "merge-base" | "three-dot" | "..." => RangeSetting::MergeBase,
+            "two-dot" | ".." => RangeSetting::TwoDot,
+            other => {
+                return Err(ctx.invalid(
+                    r.span().start,
+                    format!("[repo] range = \"{other}\" is not a range mode: use \"merge-base\" (base...revision, the default) or \"two-dot\" (base..revision)"),
+                ));
+            }
+        },
+    };
+    let repo_path = base_dir.join(raw.repo.path.as_deref().unwrap_or("."));
+    let repo = RepoConfig {
+        path: repo_path,
+        base: raw.repo.base.unwrap_or_else(|| "origin/main".to_string()),
+        revision: raw.repo.revision.unwrap_or_else(|| "HEAD".to_string()),
+        range,
+        working_tree: raw.repo.working_tree.unwrap_or(false),
+        untracked: raw.repo.untracked.unwrap_or(false),
+        ignore_whitespace: raw.repo.ignore_whitespace.unwrap_or(false),
+        detect_renames: raw.repo.detect_renames.unwrap_or(true),
+        diff_file: raw.repo.diff_file.map(|d| base_dir.join(d)),
+    };
+    let poll = PollConfig {
+        interval: ctx
+            .duration(raw.poll.interval.as_ref(), "[poll] interval")?
+            .unwrap_or(DEFAULT_INTERVAL),
+        timeout: ctx
+            .duration(raw.poll.timeout.as_ref(), "[poll] timeout")?
+            .unwrap_or(DEFAULT_TIMEOUT),
+    };
+    if let Some(i) = &raw.poll.interval
+        && poll.interval < Duration::from_millis(100)
+    {
+        return Err(ctx.invalid(
+            i.span().start,
+            "[poll] interval must be at least 100ms".to_string(),
+        ));
+    }
+    let mut targets = Vec::new();
+    for (i, t) in raw.target.iter().enumerate() {
+        let target = ctx.target(t, i)?;
+        if targets.iter().any(|o: &TargetConfig| o.name == target.name) {
+            return Err(ctx.invalid(
+                t.span().start,
+                format!(
+                    "two targets are named \"{}\": give each [[target]] a distinct name",
+                    target.name
+                ),
+            ));
+        }
+        targets.push(target);
+    }
+    let theme = match &raw.ui.theme {
+        None => None,
+        Some(t) => match t.get_ref().as_str() {
+            "dark" | "light" | "no-color" => Some(t.get_ref().clone()),
+            other => {
+                return Err(ctx.invalid(
+                    t.span().start,
+                    format!("[ui] theme = \"{other}\": use \"dark\", \"light\" or \"no-color\""),
+                ));
+            }
+        },
+    };
+    Ok(Config {
+        source: Some(path.to_path_buf()),
+        repo,
+        poll,
+        report: ReportConfig {
+            partial_as_covered: raw.report.partial_as_covered.unwrap_or(false),
+        },
+        session: SessionConfig {
+            dir: PathBuf::from(raw.session.dir.unwrap_or_else(|| ".covtop".to_string())),
+            name: raw.session.name.unwrap_or_else(|| "default".to_string()),
+        },
+        targets,
+        keys: raw
+            .keys
+            .into_iter()
+            .map(|(k, v)| {
+                let keys = match v {
+                    KeyList::One(s) => vec![s],
+                    KeyList::Many(v) => v,
+                };
+                (k, keys)
+            })
+            .collect(),
+        ui: UiSettings { theme },
+    })
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn invalid(&self, offset: usize, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: self.line_of(offset),
+            message,
+        }
+    }
+
+    fn duration(
+        &self,
+        value: Option<&Spanned<DurationValue>>,
+        key: &str,
+    ) -> Result<Option<Duration>, ConfigError> {
+        let Some(v) = value else { return Ok(None) };
+        let text = match v.get_ref() {
+            DurationValue::Seconds(s) => return Ok(Some(Duration::from_secs(*s))),
+            DurationValue::Text(t) => t,
+        };
+        parse_duration(text).map(Some).map_err(|e| {
+            self.invalid(
+                v.span().start,
+                format!(
+                    "{key} = \"{text}\" is not a duration ({e}): write e.g. \"500ms\", \"2s\" or \"1m\""
+                ),
+            )
+        })
+    }
+
+    fn target(&self, t: &Spanned<RawTarget>, index: usize) -> Result<TargetConfig, ConfigError> {
+        let at = t.span().start;
+        let r = t.get_ref();
+        let kind_name = r.kind.get_ref().as_str();
+        let name = r
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{kind_name}-{}", index + 1));
+        let only = |present: &[(&str, bool)], kind: &str| -> Result<(), ConfigError> {
+            for (key, is_set) in present {
+                if *is_set {
+                    return Err(self.invalid(
+                        at,
+                        format!("target \"{name}\": `{key}` is not a setting of kind \"{kind}\""),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        let require_url = |url: &Option<String>| -> Result<String, ConfigError> {
+            match url {
+                Some(u) if !u.trim().is_empty() => Ok(u.trim().to_string()),
+                _ => Err(self.invalid(
+                    at,
+                    format!("target \"{name}\" of kind \"{kind_name}\" needs `url = \"http://host:port\"` (the goc server)"),
+                )),
+            }
+        };
+        let kind = match kind_name {
+            "goc" | "goc-v1" => {
+                only(
+                    &[
+                        ("ids", r.ids.is_some()),
+                        ("extra", r.extra.is_some()),
+                        ("address", r.address.is_some()),
+                        ("classes", r.classes.is_some()),
+                        ("includes", r.includes.is_some()),
+                        ("source_roots", r.source_roots.is_some()),
+                    ],
+                    "goc",
+                )?;
+                let services = r.services.clone().unwrap_or_default();
+                let addresses = r.addresses.clone().unwrap_or_default();
+                if !services.is_empty() && !addresses.is_empty() {
+                    return Err(self.invalid(
+                        at,
+                        format!("target \"{name}\": set `services` or `addresses`, not both (goc treats both together as ambiguous)"),
+                    ));
+                }
+                TargetKind::GocV1 {
+                    url: require_url(&r.url)?,
+                    services,
+                    addresses,
+                }
+            }
+            "goc-v2" => {
+                only(
+                    &[
+                        ("services", r.services.is_some()),
+                        ("addresses", r.addresses.is_some()),
+                        ("address", r.address.is_some()),
+                        ("classes", r.classes.is_some()),
+                        ("includes", r.includes.is_some()),
+                        ("source_roots", r.source_roots.is_some()),
+                    ],
+                    "goc-v2",
+                )?;
+                if let Some(x) = &r.extra
+                    && let Err(e) = regex::Regex::new(x)
+                {
+                    return Err(self.invalid(
+                        at,
+                        format!("target \"{name}\": `extra = \"{x}\"` is not a valid regular expression: {e}"),
+                    ));
+                }
+                TargetKind::GocV2 {
+                    url: require_url(&r.url)?,
+                    ids: r.ids.clone().unwrap_or_default(),
+                    extra: r.extra.clone(),
+                }
+            }
+            "jacoco" => {
+                only(
+                    &[
+                        ("url", r.url.is_some()),
+                        ("services", r.services.is_some()),
+                        ("addresses", r.addresses.is_some()),
+                        ("ids", r.ids.is_some()),
+                        ("extra", r.extra.is_some()),
+                    ],
+                    "jacoco",
+                )?;
+                let address = match &r.address {
+                    Some(a) if a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) => a.clone(),
+                    Some(a) => {
+                        return Err(self.invalid(
+                            at,
+                            format!("target \"{name}\": address = \"{a}\" must be host:port, e.g. \"orders-headless:6300\""),
+                        ));
+                    }
+                    None => {
+                        return Err(self.invalid(
+                            at,
+                            format!("target \"{name}\" of kind \"jacoco\" needs `address = \"host:port\"` (the agent's tcpserver)"),
+                        ));
+                    }
+                };
+                TargetKind::Jacoco {
+                    address,
+                    classes: r.classes.clone().unwrap_or_default(),
+                    includes: r.includes.clone().unwrap_or_default(),
+                    source_roots: r.source_roots.clone().unwrap_or_default(),
+                }
+            }
+            other => {
+                return Err(self.invalid(
+                    r.kind.span().start,
+                    format!("target kind \"{other}\" is unknown: use \"goc\", \"goc-v2\" or \"jacoco\""),
+                ));
+            }
+        };
+        Ok(TargetConfig {
+            name,
+            kind,
+            timeout: self.duration(r.timeout.as_ref(), "[[target]] timeout")?,
+            revision: r.revision.clone(),
+        })
+    }
+}
+
+/// Parses "500ms", "2s", "1m30s" (humantime), or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message();
+    match e.span() {
+        Some(span) => {
+            let line = text.as_bytes()[..span.start.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            let hint = if msg.contains("unknown field") {
+                " (check the spelling; `covtop init` writes a commented example)"
+            } else {
+                ""
+            };
+            format!("line {line}: {msg}{hint}")
+        }
+        None => msg.to_string(),
+    }
+}
+
+/// The commented example written by `covtop init`; `modules` are the go.mod folders found.
+pub fn example(go_modules: &[(String, String)], base: &str) -> String {
+    let mut s = String::new();
+    s.push_str(
+        "# covtop configuration. Every key is optional unless marked required.\n\
+         # Docs: covtop --help, README.md.\n\n\
+         [repo]\n\
+         # The git repository whose deployed revision the services run.\n\
+         path = \".\"\n",
+    );
+    s.push_str(&format!(
+        "# Changed lines are those added or modified from merge-base(base, revision) to revision.\n\
+         base = \"{base}\"\n\
+         # The commit the running build was built from.\n\
+         revision = \"HEAD\"\n\
+         # range = \"merge-base\"   # or \"two-dot\" (base..revision, tip to tip)\n\
+         # working_tree = false    # also count staged and unstaged edits (revision must be HEAD)\n\
+         # untracked = false       # untracked files count as wholly added\n\
+         # ignore_whitespace = false\n\
+         # detect_renames = true\n\
+         # diff_file = \"change.diff\"  # a unified diff instead of git\n\n\
+         [poll]\n\
+         interval = \"2s\"\n\
+         timeout = \"3s\"   # per replica; a slow or dead replica never holds up the others\n\n\
+         [report]\n\
+         partial_as_covered = false\n\n\
+         [session]\n\
+         dir = \".covtop\"   # dumps are stored here before anything else uses them\n\
+         name = \"default\"\n\n"
+    ));
+    if go_modules.is_empty() {
+        s.push_str("# No go.mod found at the revision: for Go targets add one, or use a JaCoCo target.\n");
+    } else {
+        s.push_str("# Go modules found at the revision:\n");
+        for (dir, module) in go_modules {
+            let dir = if dir.is_empty() { "." } else { dir };
+            s.push_str(&format!("#   {dir}/go.mod  module {module}\n"));
+        }
+    }
+    let service = go_modules
+        .first()
+        .and_then(|(_, m)| m.rsplit('/').next())
+        .unwrap_or("my-service");
+    s.push_str(&format!(
+        "\n# goc v1: a center (goc server); every registered address is fetched separately.\n\
+         [[target]]\n\
+         name = \"{service}\"\n\
+         kind = \"goc\"\n\
+         url = \"http://127.0.0.1:7777\"\n\
+         services = [\"{service}\"]   # optional; or addresses = [\"http://10.0.0.5:7778\"]\n\n\
+         # goc v2 server:\n\
+         # [[target]]\n\
+         # name = \"{service}-v2\"\n\
+         # kind = \"goc-v2\"\n\
+         # url = \"http://127.0.0.1:7777\"\n\
+         # ids = []                 # agent ids; empty = all\n\
+         # extra = \"ns=staging\"     # regexp on the agents' extra\n\n\
+         # JaCoCo agent in tcpserver mode (a headless Service resolves to every pod):\n\
+         # [[target]]\n\
+         # name = \"orders\"\n\
+         # kind = \"jacoco\"\n\
+         # address = \"orders-headless:6300\"\n\
+         # classes = [\"build/libs/orders.jar\"]\n\
+         # includes = [\"orders-*.jar\"]   # nested jars of a fat jar to analyse\n\n\
+         # [keys]                   # remap keys of the interactive screen\n\
+         # quit = [\"q\", \"ctrl-c\"]\n\
+         # [ui]\n\
+         # theme = \"dark\"           # or \"light\", \"no-color\"\n"
+    ));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Config, ConfigError> {
+        parse(text, Path::new("/tmp/x/covtop.toml"))
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = p("").unwrap();
+        assert_eq!(c.repo.base, "origin/main");
+        assert_eq!(c.repo.revision, "HEAD");
+        assert_eq!(c.repo.range, RangeSetting::MergeBase);
+        assert!(c.repo.detect_renames);
+        assert_eq!(c.poll.interval, DEFAULT_INTERVAL);
+        assert_eq!(c.poll.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(c.repo.path, PathBuf::from("/tmp/x/."));
+    }
+
+    #[test]
+    fn targets_of_every_kind() {
+        let c = p(r#"
+[poll]
+interval = "500ms"
+timeout = 5
+[[target]]
+name = "shop"
+kind = "goc"
+url = "http://127.0.0.1:7777"
+services = ["shop"]
+[[target]]
+kind = "goc-v2"
+url = "http://h:1"
+extra = "ns=.*"
+[[target]]
+name = "orders"
+kind = "jacoco"
+address = "orders:6300"
+classes = ["a.jar"]
+timeout = "10s"
+"#)
+        .unwrap();
+        assert_eq!(c.poll.interval, Duration::from_millis(500));
+        assert_eq!(c.poll.timeout, Duration::from_secs(5));
+        assert_eq!(c.targets.len(), 3);
+        assert_eq!(c.targets[1].name, "goc-v2-2");
+        assert_eq!(c.targets[2].timeout, Some(Duration::from_secs(10)));
+        assert!(matches!(&c.targets[0].kind, TargetKind::GocV1 { services, .. } if services == &["shop"]));
+    }
+
+    #[test]
+    fn typo_names_key_and_line() {
+        let e = p("[repo]\nbase = \"main\"\nbasee = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("basee"), "{e}");
+        assert!(e.contains("covtop.toml"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_line_and_fix() {
+        let e = p("[poll]\n\ninterval = \"fast\"\n").unwrap_err().to_string();
+        assert!(e.contains(":3:") && e.contains("interval") && e.contains("2s"), "{e}");
+        let e = p("[[target]]\nkind = \"gocc\"\nurl = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("gocc"), "{e}");
+        let e = p("[[target]]\nkind = \"jacoco\"\naddress = \"nohost\"\n").unwrap_err().to_string();
+        assert!(e.contains("host:port"), "{e}");
+        let e = p("[[target]]\nkind = \"jacoco\"\naddress = \"h:1\"\nurl = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("`url` is not a setting"), "{e}");
+        let e = p("[[target]]\nkind = \"goc\"\n").unwrap_err().to_string();
+        assert!(e.contains("needs `url"), "{e}");
+        let e = p("[[target]]\nkind = \"goc-v2\"\nurl = \"h\"\nextra = \"(\"\n").unwrap_err().to_string();
+        assert!(e.contains("regular expression"), "{e}");
+        let e = p("[repo]\nrange = \"3dot\"\n").unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("merge-base"), "{e}");
+        let e = p("[[target]]\nname=\"a\"\nkind=\"goc\"\nurl=\"u\"\n[[target]]\nname=\"a\"\nkind=\"goc\"\nurl=\"u\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("distinct"), "{e}");
+        let e = p("[poll\n").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn example_parses() {
+        let text = example(&[(String::new(), "example.com/shop".into())], "origin/main");
+        let c = p(&text).unwrap();
+        assert_eq!(c.targets.len(), 1);
+        assert_eq!(c.targets[0].name, "shop");
+    }
+
+    #[test]
+    fn keys_accept_one_or_many() {
+        let c = p("[keys]\nquit = \"x\"\nhelp = [\"?\", \"h\"]\n").unwrap();
+        assert_eq!(c.keys["quit"], vec!["x"]);
+        assert_eq!(c.keys["help"].len(), 2);
+    }
+}

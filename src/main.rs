@@ -1,3 +1,15 @@
-fn main() {
-    println!("covtop {}", env!("CARGO_PKG_VERSION"));
+//! The `covtop` binary: parses the command line, loads the configuration and dispatches.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("covtop: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

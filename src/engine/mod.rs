@@ -1,7 +1,25 @@
-//! The engine owns the live state: it schedules polls, persists and applies dumps, builds Views
-//! and executes commands from the UI or the headless commands.
+//! The engine owns the live state: it polls targets, persists every dump before using it,
+//! accumulates per epoch, projects onto repository lines and publishes immutable Views.
 
-use std::time::Duration;
+pub mod accumulate;
+mod build;
+pub mod live;
+mod targets;
+
+pub use targets::TargetClient;
+
+use crate::config::{Config, RangeSetting, TargetConfig};
+use crate::go::modules::{ModuleMap, module_path};
+use crate::go::profile::{self, Profile};
+use crate::model::{ChangedLines, Diagnostic, DiagnosticKind, ReplicaState, ReplicaStatus, View};
+use crate::session::{DumpMeta, PayloadKind, SessionStore};
+use crate::target::{Payload, PollResult, ResetOutcome};
+use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
+use accumulate::{Cumulative, TargetAccumulator};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What the UI (or a headless loop) asks the engine to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,18 +29,13 @@ pub enum Command {
     /// Take a snapshot: poll, persist, and tell where it was stored.
     Dump,
     /// Dump and persist first, then reset these targets (all when empty).
-    Reset {
-        targets: Vec<String>,
-    },
+    Reset { targets: Vec<String> },
     /// From now on "newly hit" is measured from this moment.
     Mark,
     Pause(bool),
     SetInterval(Duration),
     /// Write a report in `format` to `path`.
-    Export {
-        format: String,
-        path: String,
-    },
+    Export { format: String, path: String },
     Quit,
 }
 
@@ -31,4 +44,521 @@ pub enum Command {
 pub enum Notice {
     Info(String),
     Error(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Vcs(#[from] crate::vcs::VcsError),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
+    #[error("cannot read diff file {path}: {source}")]
+    DiffFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    DiffParse(#[from] crate::vcs::DiffParseError),
+    #[error("target {target}: {message}")]
+    Target { target: String, message: String },
+    #[error("no target is named \"{0}\": the configured targets are {1}")]
+    UnknownTarget(String, String),
+}
+
+impl Cumulative for Profile {
+    fn absorb(&mut self, other: &Self) {
+        self.merge(other);
+    }
+    fn decreased_from(&self, earlier: &Self) -> bool {
+        self.counts_decreased_from(earlier)
+    }
+}
+
+/// A configured target at run time.
+pub struct LiveTarget {
+    pub config: TargetConfig,
+    pub client: Arc<TargetClient>,
+    go: TargetAccumulator<Profile>,
+    status: BTreeMap<String, ReplicaStatus>,
+    timeout: Duration,
+}
+
+impl LiveTarget {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// The outcome of polling one target once, for the headless commands.
+#[derive(Debug, Clone)]
+pub struct TargetPoll {
+    pub target: String,
+    pub stored: Vec<(String, PathBuf)>,
+    pub failures: Vec<(String, String)>,
+    /// Dumps that were stored but could not be decoded: (replica, error).
+    pub undecodable: Vec<(String, String)>,
+}
+
+/// The outcome of resetting one target.
+#[derive(Debug, Clone)]
+pub struct TargetReset {
+    pub target: String,
+    pub dump: TargetPoll,
+    pub outcomes: Vec<ResetOutcome>,
+    /// Replicas not reset because their dump could not be stored first.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The live state of one covtop session.
+pub struct Engine {
+    config: Config,
+    repo: Repo,
+    revision: Revision,
+    base_label: String,
+    changed: Arc<ChangedLines>,
+    modules: ModuleMap,
+    store: SessionStore,
+    targets: Vec<LiveTarget>,
+    build: build::ViewBuilder,
+    session_problems: Vec<Diagnostic>,
+    undecodable: Vec<Diagnostic>,
+    pub demo: bool,
+    pub paused: bool,
+}
+
+impl Engine {
+    /// Opens the repository, computes the changed lines, opens the session store and replays the
+    /// dumps already stored in it.
+    pub fn open(config: Config) -> Result<Engine, EngineError> {
+        let repo = Repo::open(&config.repo.path)?;
+        let revision = repo.resolve(&config.repo.revision)?;
+        let (changed, base_label) = match &config.repo.diff_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| EngineError::DiffFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let changed =
+                    crate::vcs::parse_unified_diff(&text, &path.display().to_string())?;
+                (changed, format!("diff {}", path.display()))
+            }
+            None => {
+                let spec = DiffSpec {
+                    base: config.repo.base.clone(),
+                    revision: config.repo.revision.clone(),
+                    range: match config.repo.range {
+                        RangeSetting::MergeBase => RangeMode::MergeBase,
+                        RangeSetting::TwoDot => RangeMode::TwoDot,
+                    },
+                    working_tree: config.repo.working_tree,
+                    untracked: config.repo.untracked,
+                    ignore_whitespace: config.repo.ignore_whitespace,
+                    detect_renames: config.repo.detect_renames,
+                };
+                (repo.changed_lines(&spec)?, config.repo.base.clone())
+            }
+        };
+        let modules = go_modules(&repo, &revision)?;
+        let store_root = if config.session.dir.is_absolute() {
+            config.session.dir.clone()
+        } else {
+            repo.workdir()
+                .unwrap_or_else(|| config.repo.path.clone())
+                .join(&config.session.dir)
+        };
+        let store = SessionStore::open(&store_root, &config.session.name)?;
+        let mut targets = Vec::new();
+        for t in &config.targets {
+            let client =
+                TargetClient::new(t, config.poll.timeout).map_err(|message| EngineError::Target {
+                    target: t.name.clone(),
+                    message,
+                })?;
+            targets.push(LiveTarget {
+                config: t.clone(),
+                client: Arc::new(client),
+                go: TargetAccumulator::default(),
+                status: BTreeMap::new(),
+                timeout: t.timeout.unwrap_or(config.poll.timeout),
+            });
+        }
+        let build = build::ViewBuilder::new(config.report.partial_as_covered);
+        let mut engine = Engine {
+            config,
+            repo,
+            revision,
+            base_label,
+            changed: Arc::new(changed),
+            modules,
+            store,
+            targets,
+            build,
+            session_problems: Vec::new(),
+            undecodable: Vec::new(),
+            demo: false,
+            paused: false,
+        };
+        engine.replay()?;
+        Ok(engine)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn revision(&self) -> &Revision {
+        &self.revision
+    }
+
+    pub fn changed(&self) -> &ChangedLines {
+        &self.changed
+    }
+
+    pub fn target_index_of(&self, name: &str) -> Option<usize> {
+        self.targets.iter().position(|t| t.config.name == name)
+    }
+
+    pub fn targets(&self) -> &[LiveTarget] {
+        &self.targets
+    }
+
+    pub fn session_dir(&self) -> PathBuf {
+        self.store.dir().to_path_buf()
+    }
+
+    pub fn modules(&self) -> &ModuleMap {
+        &self.modules
+    }
+
+    /// Replays every stored dump of the session, so that a restarted covtop continues it.
+    fn replay(&mut self) -> Result<(), EngineError> {
+        let (dumps, problems) = self.store.load_all()?;
+        self.session_problems = problems
+            .into_iter()
+            .map(|p| Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: p.path.display().to_string(),
+                message: format!("stored dump skipped: {}", p.problem),
+                fix: "move the file out of the session folder; the other dumps are used".into(),
+            })
+            .collect();
+        for d in dumps {
+            let Some(t) = self
+                .targets
+                .iter_mut()
+                .find(|t| t.config.name == d.meta.target)
+            else {
+                continue;
+            };
+            if d.meta.reset_after {
+                t.go.mark_reset(&d.meta.replica);
+                continue;
+            }
+            if d.meta.kind == PayloadKind::GoProfile {
+                let origin = format!("stored dump {}", d.path.display());
+                match profile::parse(&d.payload, &origin) {
+                    Ok(p) => {
+                        t.go.apply(&d.meta.replica, p, d.meta.instance.clone());
+                    }
+                    Err(e) => self.undecodable.push(Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: d.path.display().to_string(),
+                        message: e.to_string(),
+                        fix: "the dump is kept on disk but not used".into(),
+                    }),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn target_index(&self, name: &str) -> Result<usize, EngineError> {
+        self.targets
+            .iter()
+            .position(|t| t.config.name == name)
+            .ok_or_else(|| {
+                EngineError::UnknownTarget(
+                    name.to_string(),
+                    self.targets
+                        .iter()
+                        .map(|t| t.config.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            })
+    }
+
+    /// Polls the named targets (all when empty) concurrently; every dump is stored before it
+    /// is applied.
+    pub async fn poll(&mut self, names: &[String]) -> Result<Vec<TargetPoll>, EngineError> {
+        let indices: Vec<usize> = if names.is_empty() {
+            (0..self.targets.len()).collect()
+        } else {
+            names
+                .iter()
+                .map(|n| self.target_index(n))
+                .collect::<Result<_, _>>()?
+        };
+        let results = futures_util::future::join_all(
+            indices.iter().map(|&i| self.targets[i].client.poll()),
+        )
+        .await;
+        let mut out = Vec::new();
+        for (i, result) in indices.into_iter().zip(results) {
+            out.push(self.apply_poll(i, result)?);
+        }
+        Ok(out)
+    }
+
+    /// Stores and applies the result of polling target `i`.
+    pub fn apply_poll(
+        &mut self,
+        i: usize,
+        result: PollResult,
+    ) -> Result<TargetPoll, EngineError> {
+        let revision = self.revision.oid.clone();
+        let target = &mut self.targets[i];
+        let name = target.config.name.clone();
+        let mut report = TargetPoll {
+            target: name.clone(),
+            stored: Vec::new(),
+            failures: Vec::new(),
+            undecodable: Vec::new(),
+        };
+        let now = SystemTime::now();
+        let mut seen = BTreeSet::new();
+        for dump in result.dumps {
+            seen.insert(dump.replica.clone());
+            let (kind, bytes) = match &dump.payload {
+                Payload::GoProfile(b) => (PayloadKind::GoProfile, b),
+                Payload::JacocoExec(b) => (PayloadKind::JacocoExec, b),
+            };
+            let at_ms = dump
+                .fetched_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let mut meta = DumpMeta::new(
+                &name,
+                &dump.replica,
+                dump.instance.clone(),
+                at_ms,
+                &revision,
+                kind,
+            );
+            meta.reset_after = false;
+            let path = self.store.persist(&meta, bytes)?;
+            report.stored.push((dump.replica.clone(), path.clone()));
+            let state = if dump.elapsed > target.timeout / 2 {
+                ReplicaState::Slow
+            } else {
+                ReplicaState::Up
+            };
+            if kind == PayloadKind::GoProfile {
+                let origin = format!("target {name}, replica {}", dump.replica);
+                match profile::parse(bytes, &origin) {
+                    Ok(p) => {
+                        target.go.apply(&dump.replica, p, dump.instance.clone());
+                    }
+                    Err(e) => {
+                        report.undecodable.push((dump.replica.clone(), e.to_string()));
+                        self.undecodable.push(Diagnostic {
+                            kind: DiagnosticKind::TargetError,
+                            subject: format!("{name} {}", dump.replica),
+                            message: e.to_string(),
+                            fix: format!(
+                                "the raw dump is kept at {}; check that the address serves a goc profile",
+                                path.display()
+                            ),
+                        });
+                    }
+                }
+            }
+            let epoch = target.go.replicas.get(&dump.replica).map_or(0, |r| r.epoch());
+            target.status.insert(
+                dump.replica.clone(),
+                ReplicaStatus {
+                    id: dump.replica.clone(),
+                    state,
+                    last_poll: Some(now),
+                    epoch,
+                },
+            );
+        }
+        for f in result.failures {
+            seen.insert(f.replica.clone());
+            report.failures.push((f.replica.clone(), f.error.clone()));
+            let epoch = target.go.replicas.get(&f.replica).map_or(0, |r| r.epoch());
+            let last = target.status.get(&f.replica).and_then(|s| s.last_poll);
+            target.status.insert(
+                f.replica.clone(),
+                ReplicaStatus {
+                    id: f.replica.clone(),
+                    state: ReplicaState::Down(f.error),
+                    last_poll: last,
+                    epoch,
+                },
+            );
+        }
+        for (replica, status) in target.status.iter_mut() {
+            if !seen.contains(replica) && !matches!(status.state, ReplicaState::Down(_)) {
+                status.state = ReplicaState::Down("no longer listed by the server".into());
+            }
+        }
+        Ok(report)
+    }
+
+    /// Dumps and persists the named targets (all when empty), then resets the replicas whose
+    /// dump is safely on disk. A replica whose dump failed is not reset: its data would be lost.
+    pub async fn reset(&mut self, names: &[String]) -> Result<Vec<TargetReset>, EngineError> {
+        let indices: Vec<usize> = if names.is_empty() {
+            (0..self.targets.len()).collect()
+        } else {
+            names
+                .iter()
+                .map(|n| self.target_index(n))
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        for i in indices {
+            let result = self.targets[i].client.poll().await;
+            let dump = self.apply_poll(i, result)?;
+            let (stored, skipped) = reset_plan(&dump);
+            let outcomes = if stored.is_empty() {
+                Vec::new()
+            } else {
+                self.targets[i].client.reset(&stored).await
+            };
+            self.record_resets(i, &outcomes)?;
+            out.push(TargetReset {
+                target: self.targets[i].config.name.clone(),
+                dump,
+                outcomes,
+                skipped,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records successful resets: a marker dump in the store, and a new epoch for the replica.
+    pub fn record_resets(
+        &mut self,
+        i: usize,
+        outcomes: &[ResetOutcome],
+    ) -> Result<(), EngineError> {
+        let kind = self.targets[i].client.payload_kind();
+        let revision = self.revision.oid.clone();
+        let name = self.targets[i].config.name.clone();
+        for o in outcomes {
+            if o.result.is_ok() {
+                let at = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                self.store
+                    .persist_reset_marker(&name, &o.replica, &revision, kind, at)?;
+                self.targets[i].go.mark_reset(&o.replica);
+            }
+        }
+        Ok(())
+    }
+
+    /// The merged Go profile of every target, every replica and every epoch.
+    pub fn go_total(&self) -> Option<Profile> {
+        let mut out: Option<Profile> = None;
+        for t in &self.targets {
+            if let Some(p) = t.go.total() {
+                match &mut out {
+                    Some(o) => {
+                        o.merge(&p);
+                    }
+                    None => out = Some(p),
+                }
+            }
+        }
+        out
+    }
+
+    /// Builds a new View from everything accumulated so far.
+    pub fn view(&mut self) -> Arc<View> {
+        let total = self.go_total();
+        let mut diagnostics: Vec<Diagnostic> = Vec::new();
+        for t in &self.targets {
+            for s in t.status.values() {
+                if let ReplicaState::Down(e) = &s.state {
+                    diagnostics.push(Diagnostic {
+                        kind: DiagnosticKind::TargetError,
+                        subject: format!("{} {}", t.config.name, s.id),
+                        message: e.clone(),
+                        fix: "check that the agent runs and is reachable from here; data already received is kept".into(),
+                    });
+                }
+            }
+        }
+        diagnostics.extend(self.session_problems.iter().cloned());
+        diagnostics.extend(self.undecodable.iter().cloned());
+        let statuses = self
+            .targets
+            .iter()
+            .map(|t| crate::model::TargetStatus {
+                name: t.config.name.clone(),
+                kind: t.config.kind.name().to_string(),
+                replicas: t.status.values().cloned().collect(),
+            })
+            .collect();
+        let input = build::ViewInput {
+            repo: &self.repo,
+            revision: &self.revision,
+            base: &self.base_label,
+            changed: &self.changed,
+            modules: &self.modules,
+            go: total.as_ref(),
+            targets: statuses,
+            diagnostics,
+            demo: self.demo,
+            paused: self.paused,
+            interval: self.config.poll.interval,
+        };
+        self.build.build(input)
+    }
+
+    /// From now on, `hit_since_mark` in Views is measured from the current View.
+    pub fn mark(&mut self) {
+        self.build.mark();
+    }
+}
+
+/// Which replicas of a dump may be reset (their dump is stored) and which may not.
+pub fn reset_plan(dump: &TargetPoll) -> (Vec<String>, Vec<(String, String)>) {
+    let stored = dump.stored.iter().map(|(r, _)| r.clone()).collect();
+    let skipped = dump
+        .failures
+        .iter()
+        .map(|(r, e)| {
+            (
+                r.clone(),
+                format!("not reset: its dump failed ({e}), so its data could not be saved first"),
+            )
+        })
+        .collect();
+    (stored, skipped)
+}
+
+/// Finds every go.mod at the revision and builds the module map.
+fn go_modules(repo: &Repo, rev: &Revision) -> Result<ModuleMap, EngineError> {
+    let mut mods = Vec::new();
+    for path in repo.list_files(rev)? {
+        let (dir, file) = match path.rsplit_once('/') {
+            Some((d, f)) => (d.to_string(), f),
+            None => (String::new(), path.as_str()),
+        };
+        if file != "go.mod" || dir.split('/').any(|c| c == "vendor" || c == "testdata") {
+            continue;
+        }
+        if let Some(bytes) = repo.read_file(rev, &path)?
+            && let Some(m) = module_path(&String::from_utf8_lossy(&bytes))
+        {
+            mods.push((dir, m));
+        }
+    }
+    Ok(ModuleMap::new(mods))
 }

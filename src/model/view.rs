@@ -45,8 +45,10 @@ pub struct FileView {
     pub changed_counts: Counts,
     /// Counts over all coverable lines of the file.
     pub whole_counts: Counts,
-    /// Lines hit for the first time since the previous View (or since the mark).
+    /// Lines hit for the first time since the previous View (what the screen flashes).
     pub newly_hit: Vec<u32>,
+    /// Lines hit since the user's mark, when a mark is set.
+    pub hit_since_mark: Option<Vec<u32>>,
 }
 
 impl FileView {

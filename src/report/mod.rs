@@ -1,1 +1,35 @@
-//! See docs/ARCHITECTURE.md.
+//! Reports: the same View turned into files and terminal output in standard formats.
+
+mod summary;
+mod text;
+
+pub use summary::{ChangedReport, FileRow, LineCounts, summarize};
+
+use crate::model::View;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("unknown report format \"{0}\": use one of {formats}", formats = FORMATS.join(", "))]
+    UnknownFormat(String),
+    #[error("cannot encode the report: {0}")]
+    Encode(String),
+}
+
+/// The formats `covtop report --format` writes.
+pub const FORMATS: &[&str] = &["text", "json", "markdown"];
+
+/// Renders `view` in `format`.
+pub fn render(view: &View, format: &str, partial_as_covered: bool) -> Result<String, ReportError> {
+    let report = summarize(view, partial_as_covered);
+    match format {
+        "text" => Ok(text::text(&report)),
+        "markdown" | "md" => Ok(text::markdown(&report)),
+        "json" => serde_json::to_string_pretty(&report)
+            .map(|mut s| {
+                s.push('\n');
+                s
+            })
+            .map_err(|e| ReportError::Encode(e.to_string())),
+        other => Err(ReportError::UnknownFormat(other.to_string())),
+    }
+}

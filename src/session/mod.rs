@@ -1,1 +1,313 @@
-//! See docs/ARCHITECTURE.md.
+//! The session store: every dump is written to disk, atomically, before anything else uses it.
+//!
+//! A session is a folder `<dir>/sessions/<name>/` of dump files. Each file holds one dump:
+//! a magic line, one line of JSON metadata (with the payload's length and CRC-32), then the raw
+//! payload bytes exactly as the agent sent them. A file is written to a temporary name, fsynced,
+//! renamed into place and the folder fsynced, so a crash never leaves a half dump visible and an
+//! acknowledged one is never lost. Files that are truncated, corrupt or foreign are reported and
+//! skipped when the session is loaded.
+
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8] = b"COVTOP-DUMP 1\n";
+const SUFFIX: &str = ".dump";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("cannot create session folder {path}: {source} (set [session] dir to a writable folder)")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write dump {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read session folder {path}: {source}")]
+    List {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What kind of payload a dump holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadKind {
+    GoProfile,
+    JacocoExec,
+}
+
+/// Metadata stored with every dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpMeta {
+    /// Order of the dump within the session (assigned by the store).
+    #[serde(default)]
+    pub seq: u64,
+    pub target: String,
+    pub replica: String,
+    pub instance: Option<String>,
+    /// Milliseconds since the Unix epoch when the dump was fetched.
+    pub fetched_at_ms: u64,
+    /// The deployed revision the dump belongs to.
+    pub revision: String,
+    pub kind: PayloadKind,
+    /// True when the agent was reset right after this dump (the next dump opens a new epoch).
+    #[serde(default)]
+    pub reset_after: bool,
+    #[serde(default)]
+    len: u64,
+    #[serde(default)]
+    crc32: u32,
+}
+
+impl DumpMeta {
+    pub fn new(
+        target: &str,
+        replica: &str,
+        instance: Option<String>,
+        fetched_at_ms: u64,
+        revision: &str,
+        kind: PayloadKind,
+    ) -> Self {
+        DumpMeta {
+            seq: 0,
+            target: target.to_string(),
+            replica: replica.to_string(),
+            instance,
+            fetched_at_ms,
+            revision: revision.to_string(),
+            kind,
+            reset_after: false,
+            len: 0,
+            crc32: 0,
+        }
+    }
+}
+
+/// A dump read back from disk.
+#[derive(Debug, Clone)]
+pub struct StoredDump {
+    pub path: PathBuf,
+    pub meta: DumpMeta,
+    pub payload: Vec<u8>,
+}
+
+/// A file of the session that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionProblem {
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+/// One session folder.
+#[derive(Debug)]
+pub struct SessionStore {
+    dir: PathBuf,
+    next_seq: u64,
+}
+
+impl SessionStore {
+    /// Opens (creating if needed) session `name` under `root`.
+    pub fn open(root: &Path, name: &str) -> Result<Self, SessionError> {
+        let dir = root.join("sessions").join(sanitize(name));
+        fs::create_dir_all(&dir).map_err(|source| SessionError::Create {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut store = SessionStore { dir, next_seq: 1 };
+        let max = store
+            .file_names()?
+            .iter()
+            .filter_map(|n| n.split('-').next()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        store.next_seq = max + 1;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes one dump atomically and returns where it is. Only after this returns may the dump
+    /// be shown, exported or followed by a reset.
+    pub fn persist(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<PathBuf, SessionError> {
+        let mut meta = meta.clone();
+        meta.seq = self.next_seq;
+        meta.len = payload.len() as u64;
+        meta.crc32 = crc32fast::hash(payload);
+        let name = format!(
+            "{:08}-{}-{}{}",
+            meta.seq,
+            sanitize(&meta.target),
+            sanitize(&meta.replica),
+            SUFFIX
+        );
+        let path = self.dir.join(&name);
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let werr = |source| SessionError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut header = serde_json::to_vec(&meta).map_err(|e| werr(std::io::Error::other(e)))?;
+        header.push(b'\n');
+        {
+            let mut f = fs::File::create(&tmp).map_err(werr)?;
+            f.write_all(MAGIC).map_err(werr)?;
+            f.write_all(&header).map_err(werr)?;
+            f.write_all(payload).map_err(werr)?;
+            f.sync_all().map_err(werr)?;
+        }
+        fs::rename(&tmp, &path).map_err(werr)?;
+        if let Ok(d) = fs::File::open(&self.dir) {
+            // Makes the rename itself durable.
+            let _ = d.sync_all();
+        }
+        self.next_seq += 1;
+        Ok(path)
+    }
+
+    /// Marks the most recent stored dump of (target, replica) as followed by a reset, by storing
+    /// an empty dump with `reset_after` set (stored dumps are never rewritten).
+    pub fn persist_reset_marker(
+        &mut self,
+        target: &str,
+        replica: &str,
+        revision: &str,
+        kind: PayloadKind,
+        at_ms: u64,
+    ) -> Result<PathBuf, SessionError> {
+        let mut meta = DumpMeta::new(target, replica, None, at_ms, revision, kind);
+        meta.reset_after = true;
+        self.persist(&meta, &[])
+    }
+
+    fn file_names(&self) -> Result<Vec<String>, SessionError> {
+        let rd = fs::read_dir(&self.dir).map_err(|source| SessionError::List {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(SUFFIX) && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Every readable dump of the session in order, and the files that could not be used.
+    pub fn load_all(&self) -> Result<(Vec<StoredDump>, Vec<SessionProblem>), SessionError> {
+        let mut dumps = Vec::new();
+        let mut problems = Vec::new();
+        for name in self.file_names()? {
+            let path = self.dir.join(&name);
+            match fs::read(&path) {
+                Ok(bytes) => match decode(&bytes) {
+                    Ok((meta, payload)) => dumps.push(StoredDump {
+                        path,
+                        meta,
+                        payload,
+                    }),
+                    Err(problem) => problems.push(SessionProblem { path, problem }),
+                },
+                Err(e) => problems.push(SessionProblem {
+                    path,
+                    problem: format!("cannot read: {e}"),
+                }),
+            }
+        }
+        dumps.sort_by_key(|d| d.meta.seq);
+        Ok((dumps, problems))
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<(DumpMeta, Vec<u8>), String> {
+    let rest = bytes
+        .strip_prefix(MAGIC)
+        .ok_or("not a covtop dump (bad magic line); move foreign files out of the session folder")?;
+    let nl = memchr::memchr(b'\n', rest).ok_or("truncated: the metadata line has no end")?;
+    let meta: DumpMeta = serde_json::from_slice(&rest[..nl])
+        .map_err(|e| format!("corrupt metadata line: {e}"))?;
+    let payload = &rest[nl + 1..];
+    if payload.len() as u64 != meta.len {
+        return Err(format!(
+            "truncated or padded: payload is {} bytes, metadata says {}",
+            payload.len(),
+            meta.len
+        ));
+    }
+    if crc32fast::hash(payload) != meta.crc32 {
+        return Err("corrupt: payload checksum does not match".to_string());
+    }
+    Ok((meta, payload.to_vec()))
+}
+
+/// Makes a string safe as part of a file name.
+fn sanitize(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+        .take(80)
+        .collect();
+    if out.is_empty() { "_".to_string() } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> DumpMeta {
+        DumpMeta::new("shop", "http://127.0.0.1:7778", None, 1, "abc", PayloadKind::GoProfile)
+    }
+
+    #[test]
+    fn persist_and_load_round_trip_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "default").unwrap();
+        s.persist(&meta(), b"mode: set\n").unwrap();
+        s.persist(&meta(), b"mode: count\n").unwrap();
+        let s2 = SessionStore::open(tmp.path(), "default").unwrap();
+        assert_eq!(s2.next_seq, 3);
+        let (dumps, problems) = s2.load_all().unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(dumps.len(), 2);
+        assert_eq!(dumps[0].payload, b"mode: set\n");
+        assert_eq!(dumps[1].meta.seq, 2);
+    }
+
+    #[test]
+    fn corrupt_truncated_and_foreign_files_are_reported_and_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        let good = s.persist(&meta(), b"mode: set\nabc").unwrap();
+        let bytes = fs::read(&good).unwrap();
+        fs::write(s.dir().join("00000100-a.dump"), &bytes[..bytes.len() - 2]).unwrap();
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        fs::write(s.dir().join("00000101-b.dump"), flipped).unwrap();
+        fs::write(s.dir().join("00000102-c.dump"), b"garbage").unwrap();
+        fs::write(s.dir().join(".00000103-d.dump.tmp"), b"half").unwrap();
+        let (dumps, problems) = s.load_all().unwrap();
+        assert_eq!(dumps.len(), 1);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.problem.contains("truncated")));
+        assert!(problems.iter().any(|p| p.problem.contains("checksum")));
+        assert!(problems.iter().any(|p| p.problem.contains("magic")));
+    }
+
+    #[test]
+    fn unwritable_folder_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        fs::write(&file, b"").unwrap();
+        let e = SessionStore::open(&file, "x").unwrap_err().to_string();
+        assert!(e.contains("cannot create session folder"), "{e}");
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's one test command (README "Run all tests"). It installs what the tests need on a
+# fresh Debian machine, then checks formatting and lints, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use: real Go coverage, the real JaCoCo agent and analyzer, a JDK,
+# real jars for differential tests, a real terminal, git.
+packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux git
+          libguava-java libcommons-lang3-java libcommons-io-java libcommons-collections4-java)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked

@@ -1,0 +1,171 @@
+//! Subcommands. Exit codes: 0 success, 1 the coverage gate failed, 2 an error.
+
+mod headless;
+mod init;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use covtop::config::{self, Config, RangeSetting};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "covtop",
+    version,
+    about = "top for code coverage: live changed-line coverage from goc and JaCoCo agents",
+    long_about = "covtop polls the coverage agents of running services (goc v1/v2, JaCoCo tcpserver), merges replicas, \
+                  and shows which lines changed on your branch have run. Without a subcommand it opens the live screen."
+)]
+pub struct Cli {
+    /// Configuration file (default: ./covtop.toml, then $XDG_CONFIG_HOME/covtop/covtop.toml).
+    #[arg(long, global = true, env = "COVTOP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    diff: DiffArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Options that override `[repo]` in the configuration.
+#[derive(Args, Default, Clone)]
+pub struct DiffArgs {
+    /// The repository (overrides [repo] path).
+    #[arg(long, global = true)]
+    repo: Option<PathBuf>,
+    /// Base revision to compare with (overrides [repo] base).
+    #[arg(long, global = true)]
+    base: Option<String>,
+    /// The deployed revision (overrides [repo] revision).
+    #[arg(long, global = true)]
+    revision: Option<String>,
+    /// Compare base..revision tip to tip instead of from their merge-base.
+    #[arg(long, global = true)]
+    two_dot: bool,
+    /// Also count staged and unstaged edits (the revision must be HEAD).
+    #[arg(long, global = true)]
+    working_tree: bool,
+    /// Count untracked files as wholly added.
+    #[arg(long, global = true)]
+    untracked: bool,
+    /// Ignore whitespace-only changes.
+    #[arg(long, global = true)]
+    ignore_whitespace: bool,
+    /// Do not detect renames (a renamed file counts as wholly added).
+    #[arg(long, global = true)]
+    no_renames: bool,
+    /// Take the changed lines from a unified diff instead of git.
+    #[arg(long, global = true)]
+    diff_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a commented covtop.toml, detecting the repository's go.mod files.
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+        /// Where to write it.
+        #[arg(long, default_value = "covtop.toml")]
+        output: PathBuf,
+    },
+    /// Poll every target once, store the dumps, and print a summary per target.
+    Dump {
+        /// Only these targets (repeatable).
+        #[arg(long = "target")]
+        targets: Vec<String>,
+    },
+    /// Dump and store first, then reset the targets' counters.
+    Reset {
+        /// Only these targets (repeatable).
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print the changed-line coverage report.
+    Report {
+        /// text, json or markdown.
+        #[arg(long, short, default_value = "text")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Use only the dumps already stored in the session; do not poll.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Exit with status 1 when changed-line coverage is below a threshold (a CI gate).
+    Check {
+        /// Minimum changed-line coverage in percent.
+        #[arg(long)]
+        fail_under: f64,
+        /// Use only the dumps already stored in the session; do not poll.
+        #[arg(long)]
+        offline: bool,
+    },
+}
+
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Init { force, output }) => init::run(&output, force, &cli.diff),
+        Some(Command::Dump { targets }) => {
+            headless::dump(load_config(&cli.config, &cli.diff)?, &targets)
+        }
+        Some(Command::Reset { targets, yes }) => {
+            headless::reset(load_config(&cli.config, &cli.diff)?, &targets, yes)
+        }
+        Some(Command::Report {
+            format,
+            output,
+            offline,
+        }) => headless::report(
+            load_config(&cli.config, &cli.diff)?,
+            &format,
+            output.as_deref(),
+            offline,
+        ),
+        Some(Command::Check {
+            fail_under,
+            offline,
+        }) => headless::check(load_config(&cli.config, &cli.diff)?, fail_under, offline),
+        None => anyhow::bail!(
+            "the interactive screen is not built yet: use `covtop report`, `covtop dump` or `covtop check`"
+        ),
+    }
+}
+
+/// Loads the configuration and applies the command-line overrides.
+fn load_config(explicit: &Option<PathBuf>, diff: &DiffArgs) -> Result<Config> {
+    let path = config::locate(explicit.as_deref())?;
+    let mut cfg = config::load(&path).with_context(|| "invalid configuration".to_string())?;
+    apply_overrides(&mut cfg, diff);
+    Ok(cfg)
+}
+
+fn apply_overrides(cfg: &mut Config, d: &DiffArgs) {
+    if let Some(r) = &d.repo {
+        cfg.repo.path = r.clone();
+    }
+    if let Some(b) = &d.base {
+        cfg.repo.base = b.clone();
+    }
+    if let Some(r) = &d.revision {
+        cfg.repo.revision = r.clone();
+    }
+    if d.two_dot {
+        cfg.repo.range = RangeSetting::TwoDot;
+    }
+    cfg.repo.working_tree |= d.working_tree;
+    cfg.repo.untracked |= d.untracked;
+    cfg.repo.ignore_whitespace |= d.ignore_whitespace;
+    if d.no_renames {
+        cfg.repo.detect_renames = false;
+    }
+    if let Some(f) = &d.diff_file {
+        cfg.repo.diff_file = Some(f.clone());
+    }
+}

@@ -1,0 +1,236 @@
+//! Builds Views: the projection joined with the changed lines and with the previous View.
+
+use crate::go::modules::ModuleMap;
+use crate::go::profile::Profile;
+use crate::go::project::project;
+use crate::model::{
+    ChangedLines, Counts, Diagnostic, DiagnosticKind, FileCoverage, FileView, LineStatus,
+    SourceLanguage, TargetStatus, Totals, View,
+};
+use crate::vcs::{Repo, Revision};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+pub struct ViewInput<'a> {
+    pub repo: &'a Repo,
+    pub revision: &'a Revision,
+    pub base: &'a str,
+    pub changed: &'a Arc<ChangedLines>,
+    pub modules: &'a ModuleMap,
+    pub go: Option<&'a Profile>,
+    pub targets: Vec<TargetStatus>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub demo: bool,
+    pub paused: bool,
+    pub interval: Duration,
+}
+
+type HitLines = HashMap<String, BTreeSet<u32>>;
+
+pub struct ViewBuilder {
+    generation: u64,
+    partial_as_covered: bool,
+    /// Lines hit in the previous View, per path.
+    prev_hits: HitLines,
+    /// Lines hit when the user set the mark.
+    mark_hits: Option<HitLines>,
+    history: Vec<f64>,
+    sources: RefCell<HashMap<String, Option<Arc<[u8]>>>>,
+    changed_files: HashMap<String, Arc<crate::model::ChangedFile>>,
+}
+
+fn is_hit(s: LineStatus) -> bool {
+    matches!(s, LineStatus::Covered | LineStatus::Partial)
+}
+
+impl ViewBuilder {
+    pub fn new(partial_as_covered: bool) -> Self {
+        ViewBuilder {
+            generation: 0,
+            partial_as_covered,
+            prev_hits: HashMap::new(),
+            mark_hits: None,
+            history: Vec::new(),
+            sources: RefCell::new(HashMap::new()),
+            changed_files: HashMap::new(),
+        }
+    }
+
+    pub fn mark(&mut self) {
+        self.mark_hits = Some(self.prev_hits.clone());
+    }
+
+    fn source(&self, repo: &Repo, rev: &Revision, path: &str) -> Option<Arc<[u8]>> {
+        if let Some(s) = self.sources.borrow().get(path) {
+            return s.clone();
+        }
+        let s: Option<Arc<[u8]>> = repo.read_file(rev, path).ok().flatten().map(Arc::from);
+        self.sources
+            .borrow_mut()
+            .insert(path.to_string(), s.clone());
+        s
+    }
+
+    pub fn build(&mut self, input: ViewInput<'_>) -> Arc<View> {
+        self.generation += 1;
+        let mut diagnostics = input.diagnostics;
+        let mut coverage: BTreeMap<String, Arc<FileCoverage>> = BTreeMap::new();
+        let mut changed_statements = (0u64, 0u64);
+        let mut whole_statements = (0u64, 0u64);
+        if let Some(go) = input.go {
+            let projection = project(go, input.modules, &|p: &str| {
+                self.source(input.repo, input.revision, p)
+            });
+            for f in projection.files {
+                if self.source(input.repo, input.revision, &f.path).is_none() {
+                    diagnostics.push(Diagnostic {
+                        kind: DiagnosticKind::Unmapped,
+                        subject: f.path.clone(),
+                        message: format!(
+                            "coverage names {} but no such file exists at revision {}",
+                            f.path, input.revision.short
+                        ),
+                        fix: "the build may come from another commit: set [repo] revision (or the target's revision) to the deployed commit".into(),
+                    });
+                    continue;
+                }
+                whole_statements.0 += f.units.0;
+                whole_statements.1 += f.units.1;
+                coverage.insert(f.path.clone(), Arc::new(f));
+            }
+            let mut external: BTreeMap<String, usize> = BTreeMap::new();
+            for e in projection.external {
+                let dir = e.rsplit_once('/').map_or(e.as_str(), |(d, _)| d).to_string();
+                *external.entry(dir).or_default() += 1;
+            }
+            for (dir, n) in external {
+                diagnostics.push(Diagnostic {
+                    kind: DiagnosticKind::External,
+                    subject: dir.clone(),
+                    message: format!("{n} covered file(s) of package {dir} are outside the repository's Go modules"),
+                    fix: "expected for dependencies; if it is your code, add its go.mod to the repository at the revision".into(),
+                });
+            }
+            // Go statement view: blocks touching a changed line.
+            for (file, blocks) in go.files() {
+                let Some(path) = input.modules.resolve(file) else {
+                    continue;
+                };
+                let Some(ch) = input.changed.file(&path) else {
+                    continue;
+                };
+                for b in blocks {
+                    let last = if b.end_col <= 1 && b.end_line > b.start_line {
+                        b.end_line - 1
+                    } else {
+                        b.end_line
+                    };
+                    let touches = ch
+                        .lines
+                        .iter()
+                        .any(|&l| l >= b.start_line && l <= last);
+                    if touches {
+                        changed_statements.1 += u64::from(b.num_stmt);
+                        if b.count > 0 {
+                            changed_statements.0 += u64::from(b.num_stmt);
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut paths: BTreeSet<&str> = coverage.keys().map(String::as_str).collect();
+        paths.extend(input.changed.files.keys().map(String::as_str));
+        let mut files = Vec::with_capacity(paths.len());
+        let mut totals = Totals {
+            changed_statements,
+            whole_statements,
+            ..Totals::default()
+        };
+        let mut hits_now: HitLines = HashMap::new();
+        for path in paths {
+            let cov = coverage.get(path).cloned();
+            let changed = input.changed.file(path).map(|c| {
+                self.changed_files
+                    .entry(path.to_string())
+                    .or_insert_with(|| Arc::new(c.clone()))
+                    .clone()
+            });
+            let mut changed_counts = Counts::default();
+            if let (Some(ch), Some(cov)) = (&changed, &cov) {
+                for &l in &ch.lines {
+                    changed_counts.add(cov.status(l));
+                }
+            }
+            let whole_counts = cov.as_ref().map(|c| c.counts()).unwrap_or_default();
+            let hit: BTreeSet<u32> = cov
+                .as_ref()
+                .map(|c| {
+                    c.lines
+                        .iter()
+                        .filter(|l| is_hit(l.status))
+                        .map(|l| l.line)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let newly_hit: Vec<u32> = match self.prev_hits.get(path) {
+                Some(prev) => hit.difference(prev).copied().collect(),
+                None if self.generation > 1 => hit.iter().copied().collect(),
+                None => Vec::new(),
+            };
+            let hit_since_mark = self.mark_hits.as_ref().map(|m| match m.get(path) {
+                Some(prev) => hit.difference(prev).copied().collect(),
+                None => hit.iter().copied().collect(),
+            });
+            if cov.is_none()
+                && changed.as_ref().is_some_and(|c| !c.lines.is_empty())
+                && path.ends_with(".go")
+                && !path.ends_with("_test.go")
+                && input.go.is_some()
+            {
+                diagnostics.push(Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: path.to_string(),
+                    message: "changed Go file without coverage data: its package is not built into any target".into(),
+                    fix: "check that the service under test includes this package, or ignore it".into(),
+                });
+            }
+            totals.changed.merge(changed_counts);
+            totals.whole.merge(whole_counts);
+            hits_now.insert(path.to_string(), hit);
+            files.push(FileView {
+                path: path.to_string(),
+                language: cov.as_ref().map(|_| SourceLanguage::Go),
+                coverage: cov,
+                changed,
+                changed_counts,
+                whole_counts,
+                newly_hit,
+                hit_since_mark,
+            });
+        }
+        self.prev_hits = hits_now;
+        if let Some(p) = totals.changed.percent(self.partial_as_covered) {
+            self.history.push(p);
+            if self.history.len() > 1000 {
+                self.history.remove(0);
+            }
+        }
+        Arc::new(View {
+            generation: self.generation,
+            created: Some(SystemTime::now()),
+            revision: input.revision.oid.clone(),
+            base: input.base.to_string(),
+            files,
+            totals,
+            targets: input.targets,
+            diagnostics,
+            history: self.history.clone(),
+            demo: input.demo,
+            paused: input.paused,
+            interval: input.interval,
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! One configured target with its protocol client.
+
+use crate::config::{TargetConfig, TargetKind};
+use crate::session::PayloadKind;
+use crate::target::goc_v1::GocV1Target;
+use crate::target::goc_v2::GocV2Target;
+use crate::target::{PollResult, ResetOutcome};
+use std::time::Duration;
+
+/// The protocol client of a target.
+pub enum TargetClient {
+    GocV1(GocV1Target),
+    GocV2(GocV2Target),
+}
+
+impl TargetClient {
+    pub fn new(cfg: &TargetConfig, default_timeout: Duration) -> Result<Self, String> {
+        let timeout = cfg.timeout.unwrap_or(default_timeout);
+        match &cfg.kind {
+            TargetKind::GocV1 {
+                url,
+                services,
+                addresses,
+            } => GocV1Target::new(url, services.clone(), addresses.clone(), timeout)
+                .map(TargetClient::GocV1)
+                .map_err(|e| e.to_string()),
+            TargetKind::GocV2 { url, ids, extra } => {
+                GocV2Target::new(url, ids.clone(), extra.clone(), timeout)
+                    .map(TargetClient::GocV2)
+                    .map_err(|e| e.to_string())
+            }
+            TargetKind::Jacoco { .. } => Err(
+                "JaCoCo targets are not supported by this build yet: remove the target or use a goc target"
+                    .to_string(),
+            ),
+        }
+    }
+
+    pub async fn poll(&self) -> PollResult {
+        match self {
+            TargetClient::GocV1(t) => t.poll().await,
+            TargetClient::GocV2(t) => t.poll().await,
+        }
+    }
+
+    pub async fn reset(&self, replicas: &[String]) -> Vec<ResetOutcome> {
+        match self {
+            TargetClient::GocV1(t) => t.reset(Some(replicas)).await,
+            TargetClient::GocV2(t) => {
+                let out = t.reset(Some(replicas)).await;
+                // goc v2 resets asynchronously: give the agents time before the next poll, so the
+                // next dump really is the first of the new epoch.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                out
+            }
+        }
+    }
+
+    /// For goc v2 targets, a stream of "something ran" hints from the watch websocket
+    /// (reconnecting by itself); it ends when the receiver is dropped.
+    pub fn watch_hints(
+        &self,
+    ) -> Option<tokio::sync::mpsc::Receiver<crate::target::goc_v2::WatchHint>> {
+        match self {
+            TargetClient::GocV2(t) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(256);
+                drop(t.watch(tx));
+                Some(rx)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn payload_kind(&self) -> PayloadKind {
+        PayloadKind::GoProfile
+    }
+}

@@ -1,0 +1,131 @@
+//! The changed-line summary every text-like report shares.
+
+use crate::model::{Counts, LineStatus, View};
+use serde::Serialize;
+
+/// Line counts with their percent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LineCounts {
+    pub coverable: u64,
+    pub covered: u64,
+    pub partial: u64,
+    pub missed: u64,
+    /// `None` when nothing is coverable.
+    pub percent: Option<f64>,
+}
+
+impl LineCounts {
+    fn from(c: Counts, partial_as_covered: bool) -> Self {
+        LineCounts {
+            coverable: c.coverable(),
+            covered: c.covered,
+            partial: c.partial,
+            missed: c.missed,
+            percent: c.percent(partial_as_covered).map(round2),
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// One changed file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRow {
+    pub path: String,
+    pub changed: LineCounts,
+    /// Missed changed lines as inclusive ranges.
+    pub missed_ranges: Vec<(u32, u32)>,
+    pub partial_lines: Vec<u32>,
+    pub whole: LineCounts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangedReport {
+    pub revision: String,
+    pub base: String,
+    pub partial_as_covered: bool,
+    /// Changed files with coverable changed lines, sorted by path.
+    pub files: Vec<FileRow>,
+    pub changed: LineCounts,
+    pub whole: LineCounts,
+    /// Go statements (covered, total) in blocks touching a changed line, and in all blocks.
+    pub changed_statements: (u64, u64),
+    pub whole_statements: (u64, u64),
+    /// Changed files that have no coverage data at all.
+    pub changed_without_data: Vec<String>,
+    /// Changed files with coverage data but no coverable changed line.
+    pub changed_not_coverable: Vec<String>,
+}
+
+/// Collapses sorted line numbers into inclusive ranges.
+pub fn ranges(lines: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &l in lines {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == l => *end = l,
+            _ => out.push((l, l)),
+        }
+    }
+    out
+}
+
+pub fn summarize(view: &View, partial_as_covered: bool) -> ChangedReport {
+    let mut files = Vec::new();
+    let mut without = Vec::new();
+    let mut not_coverable = Vec::new();
+    for f in &view.files {
+        let Some(ch) = &f.changed else { continue };
+        if ch.lines.is_empty() {
+            continue;
+        }
+        let Some(cov) = &f.coverage else {
+            without.push(f.path.clone());
+            continue;
+        };
+        if f.changed_counts.coverable() == 0 {
+            not_coverable.push(f.path.clone());
+            continue;
+        }
+        let mut missed = Vec::new();
+        let mut partial = Vec::new();
+        for &l in &ch.lines {
+            match cov.status(l) {
+                LineStatus::Missed => missed.push(l),
+                LineStatus::Partial => partial.push(l),
+                _ => {}
+            }
+        }
+        files.push(FileRow {
+            path: f.path.clone(),
+            changed: LineCounts::from(f.changed_counts, partial_as_covered),
+            missed_ranges: ranges(&missed),
+            partial_lines: partial,
+            whole: LineCounts::from(f.whole_counts, partial_as_covered),
+        });
+    }
+    ChangedReport {
+        revision: view.revision.clone(),
+        base: view.base.clone(),
+        partial_as_covered,
+        files,
+        changed: LineCounts::from(view.totals.changed, partial_as_covered),
+        whole: LineCounts::from(view.totals.whole, partial_as_covered),
+        changed_statements: view.totals.changed_statements,
+        whole_statements: view.totals.whole_statements,
+        changed_without_data: without,
+        changed_not_coverable: not_coverable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_collapse_runs() {
+        assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), vec![(1, 3), (7, 7), (9, 10)]);
+        assert!(ranges(&[]).is_empty());
+    }
+}
