@@ -1,0 +1,372 @@
+//! Projects a Go cover profile onto repository lines: per line covered / partial / missed, the
+//! largest count, statements, and the column spans of the blocks for precise highlighting.
+//!
+//! Rules:
+//! * A block touches the lines `start_line..=end_line`, except the end line when `end_col` is 1
+//!   (the end is exclusive, so such a block stops at the end of the previous line).
+//! * A line is Covered when every block touching it ran (count > 0), Missed when none did,
+//!   Partial otherwise. `hits` is the largest count of the blocks on it.
+//! * `LineCoverage::units` = (statements of the blocks touching the line that ran, statements of
+//!   those that did not). A block's statements count on every line it touches, so these do not
+//!   add up to the file's statements; `FileCoverage::units` (covered, total statements of the
+//!   file's blocks) does. Go has no branch data: `branches` stays (0, 0).
+//! * With the source text, lines inside a block that are blank or hold only comments are not
+//!   coverable (a comment in a changed region is never "missed"), and lines past the end of the
+//!   file are dropped (a profile of another build). Without it every touched line counts, up to
+//!   [`MAX_LINE`].
+//! * Column spans are kept for every coverable line a block touches: the first line from
+//!   `start_col`, middle lines whole (`end_col: None`), the last line up to `end_col`.
+
+use super::modules::ModuleMap;
+use super::profile::{Block, Profile};
+use crate::model::{ColumnSpan, FileCoverage, LineCoverage, LineStatus};
+use std::sync::Arc;
+
+/// The highest line projected when the source is unknown: bounds the memory a bogus profile
+/// line (a block ending at line 4 billion) can claim. No real Go file comes near it.
+pub const MAX_LINE: u32 = 1 << 20;
+
+/// Coverage of the repository's files, and the profile files that map to no module.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Projection {
+    /// Sorted by path.
+    pub files: Vec<FileCoverage>,
+    /// Profile (import-path) file names that are in no module of the repository, sorted.
+    pub external: Vec<String>,
+}
+
+/// Projects every file of `profile`. `source` returns a file's text at the deployed revision by
+/// repository path, or `None` when it is unknown (then every touched line counts).
+pub fn project(
+    profile: &Profile,
+    modules: &ModuleMap,
+    source: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+) -> Projection {
+    let mut out = Projection::default();
+    for (name, blocks) in profile.files() {
+        match modules.resolve(name) {
+            Some(path) => {
+                let text = source(&path);
+                out.files.push(project_file(path, blocks, text.as_deref()));
+            }
+            None => out.external.push(name.to_owned()),
+        }
+    }
+    // Module directories can reorder files relative to their import paths.
+    if !out.files.is_sorted_by(|a, b| a.path <= b.path) {
+        out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct LineTally {
+    ran: bool,
+    missed: bool,
+    hits: u64,
+    covered_stmts: u32,
+    missed_stmts: u32,
+}
+
+/// Projects the blocks of one file (sorted by position, as [`Profile::files`] gives them).
+pub fn project_file(path: String, blocks: &[Block], source: Option<&[u8]>) -> FileCoverage {
+    let code = source.map(code_lines);
+    let limit = code.as_ref().map_or(MAX_LINE, |c| c.len() as u32);
+    let max_line = blocks
+        .iter()
+        .map(|b| b.end_line)
+        .max()
+        .unwrap_or(0)
+        .min(limit);
+    let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
+
+    let mut tally = vec![LineTally::default(); max_line as usize + 1];
+    let mut spans = Vec::with_capacity(blocks.len() * 2);
+    let (mut covered, mut total) = (0u64, 0u64);
+    for b in blocks {
+        let ran = b.count > 0;
+        total += u64::from(b.num_stmt);
+        if ran {
+            covered += u64::from(b.num_stmt);
+        }
+        let last = if b.end_col <= 1 {
+            b.end_line.saturating_sub(1)
+        } else {
+            b.end_line
+        };
+        // Line 0 does not exist (parse rejects it; a hand-made Block might not).
+        for line in b.start_line.max(1)..=last.min(max_line) {
+            if !is_code(line) {
+                continue;
+            }
+            let t = &mut tally[line as usize];
+            if ran {
+                t.ran = true;
+                t.covered_stmts = t.covered_stmts.saturating_add(b.num_stmt);
+            } else {
+                t.missed = true;
+                t.missed_stmts = t.missed_stmts.saturating_add(b.num_stmt);
+            }
+            t.hits = t.hits.max(b.count);
+            spans.push(ColumnSpan {
+                line,
+                start_col: if line == b.start_line { b.start_col } else { 1 },
+                end_col: (line == b.end_line).then_some(b.end_col),
+                covered: ran,
+            });
+        }
+    }
+
+    let lines = tally
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.ran || t.missed)
+        .map(|(line, t)| LineCoverage {
+            line: line as u32,
+            status: match (t.ran, t.missed) {
+                (true, false) => LineStatus::Covered,
+                (false, true) => LineStatus::Missed,
+                _ => LineStatus::Partial,
+            },
+            hits: Some(t.hits),
+            units: (t.covered_stmts, t.missed_stmts),
+            branches: (0, 0),
+        })
+        .collect();
+    let span_key = |s: &ColumnSpan| {
+        (
+            s.line,
+            s.start_col,
+            s.end_col.unwrap_or(u32::MAX),
+            s.covered,
+        )
+    };
+    if !spans.is_sorted_by_key(span_key) {
+        spans.sort_unstable_by_key(span_key);
+    }
+    FileCoverage {
+        path,
+        lines,
+        spans,
+        units: (covered, total),
+    }
+}
+
+/// For each line of Go source (index = line - 1), whether it holds code: anything but blanks
+/// and comments. Lines inside a raw string literal are code (they are part of an expression).
+pub fn code_lines(src: &[u8]) -> Vec<bool> {
+    #[derive(PartialEq)]
+    enum State {
+        Code,
+        BlockComment,
+        RawString,
+    }
+    let mut out = Vec::with_capacity(src.len() / 24 + 1);
+    let mut state = State::Code;
+    let mut has_code = false;
+    let mut i = 0;
+    while i < src.len() {
+        let c = src[i];
+        if c == b'\n' {
+            out.push(has_code || state == State::RawString);
+            has_code = false;
+            i += 1;
+            continue;
+        }
+        let next = src.get(i + 1).copied();
+        match state {
+            State::Code => match c {
+                b'/' if next == Some(b'/') => {
+                    // Up to (not past) the end of the line.
+                    i = memchr::memchr(b'\n', &src[i..]).map_or(src.len(), |n| i + n);
+                    continue;
+                }
+                b'/' if next == Some(b'*') => {
+                    state = State::BlockComment;
+                    i += 2;
+                    continue;
+                }
+                b'"' | b'\'' => {
+                    // An interpreted string or rune ends at its quote or, if broken, the line.
+                    has_code = true;
+                    i += 1;
+                    while i < src.len() && src[i] != c && src[i] != b'\n' {
+                        i += if src[i] == b'\\' { 2 } else { 1 };
+                    }
+                    if i < src.len() && src[i] == c {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'`' => {
+                    has_code = true;
+                    state = State::RawString;
+                }
+                c if c.is_ascii_whitespace() => {}
+                _ => has_code = true,
+            },
+            State::BlockComment => {
+                if c == b'*' && next == Some(b'/') {
+                    state = State::Code;
+                    i += 2;
+                    continue;
+                }
+            }
+            State::RawString => {
+                has_code = true;
+                if c == b'`' {
+                    state = State::Code;
+                }
+            }
+        }
+        i += 1;
+    }
+    if src.last().is_some_and(|&c| c != b'\n') {
+        out.push(has_code || state == State::RawString);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::go::profile::parse;
+
+    fn block(sl: u32, sc: u32, el: u32, ec: u32, n: u32, count: u64) -> Block {
+        Block {
+            start_line: sl,
+            start_col: sc,
+            end_line: el,
+            end_col: ec,
+            num_stmt: n,
+            count,
+        }
+    }
+
+    #[test]
+    fn code_lines_skip_blanks_and_comments() {
+        let src =
+            b"package p\n\n// doc\nfunc f() { /* a\nb */ x := `raw\n\nend` // c\n\t/* x */ y()\n}";
+        assert_eq!(
+            code_lines(src),
+            vec![true, false, false, true, true, true, true, true, true]
+        );
+        // "//" inside a string is not a comment; an escaped quote does not end the string.
+        assert_eq!(code_lines(b"s := \"a\\\"//b\"\n"), vec![true]);
+        assert_eq!(code_lines(b"/* x */\n\t\n"), vec![false, false]);
+        assert_eq!(code_lines(b"r := '/'\n// c\n"), vec![true, false]);
+        assert!(code_lines(b"").is_empty());
+    }
+
+    #[test]
+    fn statuses_hits_units_and_spans() {
+        // func f() {         line 1  block A 1.10,3.5 (2 stmts, ran 3 times)
+        //     if x {         line 3  A ends at col 5 (`if`), block B 3.5,5.3 covers the body
+        //         y()        line 4  B (1 stmt, never ran)
+        //     }              line 5  B ends at 5.3
+        // `if` line 3: A ran and B did not → Partial.
+        let blocks = [block(1, 10, 3, 5, 2, 3), block(3, 5, 5, 3, 1, 0)];
+        let fc = project_file("f.go".into(), &blocks, None);
+        let st: Vec<_> = fc.lines.iter().map(|l| (l.line, l.status)).collect();
+        use LineStatus::*;
+        assert_eq!(
+            st,
+            vec![
+                (1, Covered),
+                (2, Covered),
+                (3, Partial),
+                (4, Missed),
+                (5, Missed)
+            ]
+        );
+        let l3 = fc.line(3).unwrap();
+        assert_eq!(l3.hits, Some(3));
+        assert_eq!(l3.units, (2, 1));
+        assert_eq!(l3.branches, (0, 0));
+        assert_eq!(fc.line(4).unwrap().hits, Some(0));
+        assert_eq!(fc.units, (2, 3));
+        let spans: Vec<_> = fc
+            .spans
+            .iter()
+            .map(|s| (s.line, s.start_col, s.end_col, s.covered))
+            .collect();
+        assert_eq!(
+            spans,
+            vec![
+                (1, 10, None, true),
+                (2, 1, None, true),
+                (3, 1, Some(5), true),
+                (3, 5, None, false),
+                (4, 1, None, false),
+                (5, 1, Some(3), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn end_col_one_excludes_the_end_line() {
+        let fc = project_file("f.go".into(), &[block(2, 3, 4, 1, 1, 1)], None);
+        assert_eq!(
+            fc.lines.iter().map(|l| l.line).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        assert!(fc.spans.iter().all(|s| s.line < 4));
+        // A zero-width block touches nothing but still counts its statements.
+        let fc = project_file("f.go".into(), &[block(5, 1, 5, 1, 1, 0)], None);
+        assert!(fc.lines.is_empty());
+        assert_eq!(fc.units, (0, 1));
+    }
+
+    #[test]
+    fn source_drops_comment_and_blank_lines_and_lines_past_the_end() {
+        let src: Arc<[u8]> = Arc::from(&b"func f() {\n\t// why\n\n\tx()\n}\n"[..]);
+        let blocks = [block(1, 10, 5, 2, 1, 0), block(7, 1, 9, 2, 1, 1)];
+        let with = project_file("f.go".into(), &blocks, Some(&src[..]));
+        assert_eq!(
+            with.lines.iter().map(|l| l.line).collect::<Vec<_>>(),
+            vec![1, 4, 5]
+        );
+        assert!(with.spans.iter().all(|s| [1, 4, 5].contains(&s.line)));
+        assert_eq!(with.units, (1, 2));
+        let without = project_file("f.go".into(), &blocks, None);
+        assert_eq!(without.lines.len(), 8);
+    }
+
+    #[test]
+    fn bogus_huge_line_numbers_are_bounded() {
+        let blocks = [block(1, 1, u32::MAX, 2, 1, 1)];
+        let fc = project_file("f.go".into(), &blocks, None);
+        assert_eq!(fc.lines.len(), MAX_LINE as usize);
+        let fc = project_file("f.go".into(), &blocks, Some(b"a\nb\n"));
+        assert_eq!(fc.lines.len(), 2);
+    }
+
+    #[test]
+    fn projects_through_modules_and_lists_external_files() {
+        let p = parse(
+            b"mode: set\nexample.com/shop/z.go:1.1,1.5 1 1\nexample.com/shop/sub/a.go:1.1,2.2 1 0\ngithub.com/dep/d.go:1.1,1.2 1 1\n",
+            "test",
+        )
+        .unwrap();
+        let m = ModuleMap::new([
+            (String::new(), "example.com/shop".to_owned()),
+            ("aaa".to_owned(), "example.com/shop/sub".to_owned()),
+        ]);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let proj = project(&p, &m, &|path| {
+            seen.lock().unwrap().push(path.to_owned());
+            None
+        });
+        assert_eq!(
+            proj.files
+                .iter()
+                .map(|f| f.path.as_str())
+                .collect::<Vec<_>>(),
+            vec!["aaa/a.go", "z.go"]
+        );
+        assert_eq!(proj.external, vec!["github.com/dep/d.go".to_owned()]);
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        assert_eq!(seen, vec!["aaa/a.go", "z.go"]);
+    }
+}
