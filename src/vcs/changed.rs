@@ -211,6 +211,9 @@ pub(crate) fn diff_options(ignore_whitespace: bool) -> git2::DiffOptions {
         .context_lines(0)
         .interhunk_lines(0)
         .ignore_submodules(true)
+        // git's default since 2.14 (`diff.indentHeuristic`): where an edit could sit at several
+        // places, the same place as `git diff` and diff-cover.
+        .indent_heuristic(true)
         .ignore_whitespace(ignore_whitespace);
     options
 }

@@ -53,6 +53,15 @@ impl Fixture {
         self.git(&["rev-parse", rev]).trim().to_string()
     }
 
+    /// An empty repository with branch `main` unborn.
+    pub fn empty() -> Fixture {
+        let fixture = Fixture {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        fixture.git(&["init", "-q", "-b", "main"]);
+        fixture
+    }
+
     /// Builds the whole history and working tree described in the module docs.
     pub fn build() -> Fixture {
         let fixture = Fixture {
@@ -129,11 +138,11 @@ impl Fixture {
         fixture
     }
 
-    fn commit_all(&self, message: &str, day: u32) {
+    pub fn commit_all(&self, message: &str, day: u32) {
         self.git(&["add", "-A"]);
         let date = format!("2024-01-0{day}T12:00:00Z");
         let out = Command::new("git")
-            .args(["commit", "-q", "-m", message])
+            .args(["commit", "-q", "--allow-empty", "-m", message])
             .current_dir(self.path())
             .envs(git_env())
             .env("GIT_AUTHOR_DATE", &date)
