@@ -47,3 +47,7 @@ pub struct ResetOutcome {
     pub replica: String,
     pub result: Result<(), String>,
 }
+
+pub mod goc_v1;
+pub mod goc_v2;
+pub mod gocserver;
