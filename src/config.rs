@@ -523,7 +523,12 @@ impl Ctx<'_> {
                     "jacoco",
                 )?;
                 let address = match &r.address {
-                    Some(a) if a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) => a.clone(),
+                    Some(a)
+                        if a.rsplit_once(':')
+                            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) =>
+                    {
+                        a.clone()
+                    }
                     Some(a) => {
                         return Err(self.invalid(
                             at,
@@ -547,7 +552,9 @@ impl Ctx<'_> {
             other => {
                 return Err(self.invalid(
                     r.kind.span().start,
-                    format!("target kind \"{other}\" is unknown: use \"goc\", \"goc-v2\" or \"jacoco\""),
+                    format!(
+                        "target kind \"{other}\" is unknown: use \"goc\", \"goc-v2\" or \"jacoco\""
+                    ),
                 ));
             }
         };
@@ -620,7 +627,9 @@ pub fn example(go_modules: &[(String, String)], base: &str) -> String {
          name = \"default\"\n\n"
     ));
     if go_modules.is_empty() {
-        s.push_str("# No go.mod found at the revision: for Go targets add one, or use a JaCoCo target.\n");
+        s.push_str(
+            "# No go.mod found at the revision: for Go targets add one, or use a JaCoCo target.\n",
+        );
     } else {
         s.push_str("# Go modules found at the revision:\n");
         for (dir, module) in go_modules {
@@ -709,12 +718,16 @@ timeout = "10s"
         assert_eq!(c.targets.len(), 3);
         assert_eq!(c.targets[1].name, "goc-v2-2");
         assert_eq!(c.targets[2].timeout, Some(Duration::from_secs(10)));
-        assert!(matches!(&c.targets[0].kind, TargetKind::GocV1 { services, .. } if services == &["shop"]));
+        assert!(
+            matches!(&c.targets[0].kind, TargetKind::GocV1 { services, .. } if services == &["shop"])
+        );
     }
 
     #[test]
     fn typo_names_key_and_line() {
-        let e = p("[repo]\nbase = \"main\"\nbasee = \"x\"\n").unwrap_err().to_string();
+        let e = p("[repo]\nbase = \"main\"\nbasee = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 3"), "{e}");
         assert!(e.contains("basee"), "{e}");
         assert!(e.contains("covtop.toml"), "{e}");
@@ -722,17 +735,30 @@ timeout = "10s"
 
     #[test]
     fn bad_values_name_line_and_fix() {
-        let e = p("[poll]\n\ninterval = \"fast\"\n").unwrap_err().to_string();
-        assert!(e.contains(":3:") && e.contains("interval") && e.contains("2s"), "{e}");
-        let e = p("[[target]]\nkind = \"gocc\"\nurl = \"x\"\n").unwrap_err().to_string();
+        let e = p("[poll]\n\ninterval = \"fast\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":3:") && e.contains("interval") && e.contains("2s"),
+            "{e}"
+        );
+        let e = p("[[target]]\nkind = \"gocc\"\nurl = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(":2:") && e.contains("gocc"), "{e}");
-        let e = p("[[target]]\nkind = \"jacoco\"\naddress = \"nohost\"\n").unwrap_err().to_string();
+        let e = p("[[target]]\nkind = \"jacoco\"\naddress = \"nohost\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("host:port"), "{e}");
-        let e = p("[[target]]\nkind = \"jacoco\"\naddress = \"h:1\"\nurl = \"x\"\n").unwrap_err().to_string();
+        let e = p("[[target]]\nkind = \"jacoco\"\naddress = \"h:1\"\nurl = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`url` is not a setting"), "{e}");
         let e = p("[[target]]\nkind = \"goc\"\n").unwrap_err().to_string();
         assert!(e.contains("needs `url"), "{e}");
-        let e = p("[[target]]\nkind = \"goc-v2\"\nurl = \"h\"\nextra = \"(\"\n").unwrap_err().to_string();
+        let e = p("[[target]]\nkind = \"goc-v2\"\nurl = \"h\"\nextra = \"(\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("regular expression"), "{e}");
         let e = p("[repo]\nrange = \"3dot\"\n").unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("merge-base"), "{e}");

@@ -89,7 +89,10 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool) -> Result<ExitCode> {
     };
     if !yes {
         if !std::io::stdin().is_terminal() {
-            bail!("refusing to reset without confirmation: pass --yes to reset {}", names.join(", "));
+            bail!(
+                "refusing to reset without confirmation: pass --yes to reset {}",
+                names.join(", ")
+            );
         }
         print!(
             "Reset the coverage counters of {}? The data is dumped and stored first. [y/N] ",
@@ -130,7 +133,10 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool) -> Result<ExitCode> {
 
 /// Opens the session, polls unless offline (a failing target is a warning: stored data is
 /// still reported), and builds the View.
-fn current_view(cfg: Config, offline: bool) -> Result<(Engine, std::sync::Arc<covtop::model::View>)> {
+fn current_view(
+    cfg: Config,
+    offline: bool,
+) -> Result<(Engine, std::sync::Arc<covtop::model::View>)> {
     let mut engine = open(cfg)?;
     if !offline && !engine.targets().is_empty() {
         let polls = runtime()?.block_on(engine.poll(&[]))?;

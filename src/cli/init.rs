@@ -16,16 +16,21 @@ pub fn run(output: &Path, force: bool, diff: &DiffArgs) -> Result<ExitCode> {
     }
     let repo_path = diff.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let modules = find_go_modules(&repo_path);
-    let base = diff.base.clone().unwrap_or_else(|| default_base(&repo_path));
+    let base = diff
+        .base
+        .clone()
+        .unwrap_or_else(|| default_base(&repo_path));
     let text = covtop::config::example(&modules, &base);
-    std::fs::write(output, &text)
-        .with_context(|| format!("cannot write {}", output.display()))?;
+    std::fs::write(output, &text).with_context(|| format!("cannot write {}", output.display()))?;
     println!("Wrote {}", output.display());
     if modules.is_empty() {
         println!("No go.mod found; edit the [[target]] entries for your services.");
     } else {
         for (dir, m) in &modules {
-            println!("  Go module {m} in {}", if dir.is_empty() { "." } else { dir });
+            println!(
+                "  Go module {m} in {}",
+                if dir.is_empty() { "." } else { dir }
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -67,7 +72,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, depth: usize) 
         let p = e.path();
         let name = e.file_name().to_string_lossy().to_string();
         if p.is_dir() {
-            if !name.starts_with('.') && name != "vendor" && name != "node_modules" && name != "testdata" {
+            if !name.starts_with('.')
+                && name != "vendor"
+                && name != "node_modules"
+                && name != "testdata"
+            {
                 walk(root, &p, out, depth + 1);
             }
         } else if name == "go.mod"

@@ -102,7 +102,10 @@ impl ViewBuilder {
             }
             let mut external: BTreeMap<String, usize> = BTreeMap::new();
             for e in projection.external {
-                let dir = e.rsplit_once('/').map_or(e.as_str(), |(d, _)| d).to_string();
+                let dir = e
+                    .rsplit_once('/')
+                    .map_or(e.as_str(), |(d, _)| d)
+                    .to_string();
                 *external.entry(dir).or_default() += 1;
             }
             for (dir, n) in external {
@@ -127,10 +130,7 @@ impl ViewBuilder {
                     } else {
                         b.end_line
                     };
-                    let touches = ch
-                        .lines
-                        .iter()
-                        .any(|&l| l >= b.start_line && l <= last);
+                    let touches = ch.lines.iter().any(|&l| l >= b.start_line && l <= last);
                     if touches {
                         changed_statements.1 += u64::from(b.num_stmt);
                         if b.count > 0 {

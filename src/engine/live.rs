@@ -191,7 +191,9 @@ impl Loop {
             Command::PollNow => self.poll_all(false, false),
             Command::Dump => {
                 if self.in_flight.is_empty() {
-                    self.notify(Notice::Error("no target is configured: nothing to dump".into()));
+                    self.notify(Notice::Error(
+                        "no target is configured: nothing to dump".into(),
+                    ));
                 } else {
                     self.poll_all(false, true);
                 }
@@ -211,7 +213,9 @@ impl Loop {
             }
             Command::Mark => {
                 self.engine.mark();
-                self.notify(Notice::Info("mark set: newly hit lines are now counted from here".into()));
+                self.notify(Notice::Info(
+                    "mark set: newly hit lines are now counted from here".into(),
+                ));
                 self.publish();
             }
             Command::Pause(p) => {
@@ -269,9 +273,9 @@ impl Loop {
                             }
                         }
                     }
-                    Err(e) => self.notify(Notice::Error(format!(
-                        "dump not stored, so not used: {e}"
-                    ))),
+                    Err(e) => {
+                        self.notify(Notice::Error(format!("dump not stored, so not used: {e}")))
+                    }
                 }
                 self.publish();
             }
@@ -283,7 +287,10 @@ impl Loop {
                 let name = self.engine.targets()[target].name().to_string();
                 for o in &outcomes {
                     if let Err(e) = &o.result {
-                        self.notify(Notice::Error(format!("{name} {}: reset failed: {e}", o.replica)));
+                        self.notify(Notice::Error(format!(
+                            "{name} {}: reset failed: {e}",
+                            o.replica
+                        )));
                     }
                 }
                 self.notify(Notice::Info(format!(

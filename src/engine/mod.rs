@@ -29,13 +29,18 @@ pub enum Command {
     /// Take a snapshot: poll, persist, and tell where it was stored.
     Dump,
     /// Dump and persist first, then reset these targets (all when empty).
-    Reset { targets: Vec<String> },
+    Reset {
+        targets: Vec<String>,
+    },
     /// From now on "newly hit" is measured from this moment.
     Mark,
     Pause(bool),
     SetInterval(Duration),
     /// Write a report in `format` to `path`.
-    Export { format: String, path: String },
+    Export {
+        format: String,
+        path: String,
+    },
     Quit,
 }
 
@@ -139,8 +144,7 @@ impl Engine {
                         path: path.clone(),
                         source,
                     })?;
-                let changed =
-                    crate::vcs::parse_unified_diff(&text, &path.display().to_string())?;
+                let changed = crate::vcs::parse_unified_diff(&text, &path.display().to_string())?;
                 (changed, format!("diff {}", path.display()))
             }
             None => {
@@ -170,11 +174,12 @@ impl Engine {
         let store = SessionStore::open(&store_root, &config.session.name)?;
         let mut targets = Vec::new();
         for t in &config.targets {
-            let client =
-                TargetClient::new(t, config.poll.timeout).map_err(|message| EngineError::Target {
+            let client = TargetClient::new(t, config.poll.timeout).map_err(|message| {
+                EngineError::Target {
                     target: t.name.clone(),
                     message,
-                })?;
+                }
+            })?;
             targets.push(LiveTarget {
                 config: t.clone(),
                 client: Arc::new(client),
@@ -300,10 +305,9 @@ impl Engine {
                 .map(|n| self.target_index(n))
                 .collect::<Result<_, _>>()?
         };
-        let results = futures_util::future::join_all(
-            indices.iter().map(|&i| self.targets[i].client.poll()),
-        )
-        .await;
+        let results =
+            futures_util::future::join_all(indices.iter().map(|&i| self.targets[i].client.poll()))
+                .await;
         let mut out = Vec::new();
         for (i, result) in indices.into_iter().zip(results) {
             out.push(self.apply_poll(i, result)?);
@@ -312,11 +316,7 @@ impl Engine {
     }
 
     /// Stores and applies the result of polling target `i`.
-    pub fn apply_poll(
-        &mut self,
-        i: usize,
-        result: PollResult,
-    ) -> Result<TargetPoll, EngineError> {
+    pub fn apply_poll(&mut self, i: usize, result: PollResult) -> Result<TargetPoll, EngineError> {
         let revision = self.revision.oid.clone();
         let target = &mut self.targets[i];
         let name = target.config.name.clone();
@@ -361,7 +361,9 @@ impl Engine {
                         target.go.apply(&dump.replica, p, dump.instance.clone());
                     }
                     Err(e) => {
-                        report.undecodable.push((dump.replica.clone(), e.to_string()));
+                        report
+                            .undecodable
+                            .push((dump.replica.clone(), e.to_string()));
                         self.undecodable.push(Diagnostic {
                             kind: DiagnosticKind::TargetError,
                             subject: format!("{name} {}", dump.replica),
@@ -374,7 +376,11 @@ impl Engine {
                     }
                 }
             }
-            let epoch = target.go.replicas.get(&dump.replica).map_or(0, |r| r.epoch());
+            let epoch = target
+                .go
+                .replicas
+                .get(&dump.replica)
+                .map_or(0, |r| r.epoch());
             target.status.insert(
                 dump.replica.clone(),
                 ReplicaStatus {

@@ -4,7 +4,8 @@ use super::summary::{ChangedReport, LineCounts};
 use std::fmt::Write;
 
 fn pct(c: &LineCounts) -> String {
-    c.percent.map_or_else(|| "-".to_string(), |p| format!("{p:.1}%"))
+    c.percent
+        .map_or_else(|| "-".to_string(), |p| format!("{p:.1}%"))
 }
 
 fn stmt_pct((covered, total): (u64, u64)) -> String {
@@ -17,7 +18,13 @@ fn stmt_pct((covered, total): (u64, u64)) -> String {
 
 fn ranges_text(r: &[(u32, u32)]) -> String {
     r.iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -154,8 +161,16 @@ pub fn markdown(r: &ChangedReport) -> String {
         stmt_pct(r.changed_statements)
     );
     if !r.changed_without_data.is_empty() {
-        let list: Vec<String> = r.changed_without_data.iter().map(|p| md_escape(p)).collect();
-        let _ = writeln!(s, "\nChanged files without coverage data: {}", list.join(", "));
+        let list: Vec<String> = r
+            .changed_without_data
+            .iter()
+            .map(|p| md_escape(p))
+            .collect();
+        let _ = writeln!(
+            s,
+            "\nChanged files without coverage data: {}",
+            list.join(", ")
+        );
     }
     s
 }

@@ -17,7 +17,9 @@ const SUFFIX: &str = ".dump";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("cannot create session folder {path}: {source} (set [session] dir to a writable folder)")]
+    #[error(
+        "cannot create session folder {path}: {source} (set [session] dir to a writable folder)"
+    )]
     Create {
         path: PathBuf,
         source: std::io::Error,
@@ -228,12 +230,12 @@ impl SessionStore {
 }
 
 fn decode(bytes: &[u8]) -> Result<(DumpMeta, Vec<u8>), String> {
-    let rest = bytes
-        .strip_prefix(MAGIC)
-        .ok_or("not a covtop dump (bad magic line); move foreign files out of the session folder")?;
+    let rest = bytes.strip_prefix(MAGIC).ok_or(
+        "not a covtop dump (bad magic line); move foreign files out of the session folder",
+    )?;
     let nl = memchr::memchr(b'\n', rest).ok_or("truncated: the metadata line has no end")?;
-    let meta: DumpMeta = serde_json::from_slice(&rest[..nl])
-        .map_err(|e| format!("corrupt metadata line: {e}"))?;
+    let meta: DumpMeta =
+        serde_json::from_slice(&rest[..nl]).map_err(|e| format!("corrupt metadata line: {e}"))?;
     let payload = &rest[nl + 1..];
     if payload.len() as u64 != meta.len {
         return Err(format!(
@@ -252,7 +254,13 @@ fn decode(bytes: &[u8]) -> Result<(DumpMeta, Vec<u8>), String> {
 fn sanitize(s: &str) -> String {
     let out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(80)
         .collect();
     if out.is_empty() { "_".to_string() } else { out }
@@ -263,7 +271,14 @@ mod tests {
     use super::*;
 
     fn meta() -> DumpMeta {
-        DumpMeta::new("shop", "http://127.0.0.1:7778", None, 1, "abc", PayloadKind::GoProfile)
+        DumpMeta::new(
+            "shop",
+            "http://127.0.0.1:7778",
+            None,
+            1,
+            "abc",
+            PayloadKind::GoProfile,
+        )
     }
 
     #[test]

@@ -1,0 +1,393 @@
+//! End to end: the `covtop` binary against goc test servers serving real Go profiles, on a real
+//! git repository with a base branch and a feature branch.
+
+mod common;
+
+use covtop::target::gocserver::v1::{Agent, Center};
+use covtop::target::gocserver::{AgentProfile, SharedProfile};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The sample module as a repository: `main` lacks `Cart.Remove` and the `percent >= 100` rule
+/// of `pricing.Apply`; branch `feature` (checked out) adds them.
+fn sample_repo(dir: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gosample");
+    copy_dir(&src, dir);
+    let cart = dir.join("cart/cart.go");
+    let pricing = dir.join("pricing/pricing.go");
+    let feature_cart = std::fs::read_to_string(&cart).unwrap();
+    let feature_pricing = std::fs::read_to_string(&pricing).unwrap();
+    let remove_start = feature_cart.find("// Remove takes").unwrap();
+    let remove_end = feature_cart.find("// Total is").unwrap();
+    let base_cart = format!(
+        "{}{}",
+        &feature_cart[..remove_start],
+        &feature_cart[remove_end..]
+    );
+    let base_pricing = feature_pricing.replace("\tif percent >= 100 {\n\t\treturn 0\n\t}\n", "");
+    assert_ne!(base_pricing, feature_pricing);
+    std::fs::write(&cart, base_cart).unwrap();
+    std::fs::write(&pricing, base_pricing).unwrap();
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "base"]);
+    git(dir, &["checkout", "-qb", "feature"]);
+    std::fs::write(&cart, feature_cart).unwrap();
+    std::fs::write(&pricing, feature_pricing).unwrap();
+    git(
+        dir,
+        &["commit", "-qam", "feature: Cart.Remove and a cap in Apply"],
+    );
+}
+
+/// A real profile of the feature branch from `go test -covermode=count`.
+fn go_test_profile(repo: &Path, work: &Path) -> String {
+    let out_file = work.join("unit.cov");
+    let out = Command::new("go")
+        .args(["test", "-covermode=count"])
+        .arg(format!("-coverprofile={}", out_file.display()))
+        .arg("./...")
+        .current_dir(repo)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPATH", work.join("gopath"))
+        .env("GOCACHE", work.join("gocache"))
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("go runs");
+    assert!(
+        out.status.success(),
+        "go test: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(out_file).unwrap()
+}
+
+fn covtop(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_covtop"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("covtop runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Hits, in `profile`, every block of `file` that starts on one of `lines`.
+fn hit_blocks(profile: &SharedProfile, file: &str, lines: &[u32]) {
+    let mut p = profile.lock();
+    let idx: Vec<usize> = p
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.file == file && lines.contains(&b.start_line))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!idx.is_empty(), "no block of {file} starts on {lines:?}");
+    for i in idx {
+        p.hit(i, 1);
+    }
+}
+
+fn line_no(text: &str, needle: &str) -> u32 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle} not found")) as u32
+        + 1
+}
+
+fn file_row<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("{path} not in report: {report:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_against_goc_center_with_replicas_on_a_real_repository() {
+    if !common::have_tool("go", "version") || !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    sample_repo(&repo);
+    let profile_text = go_test_profile(&repo, tmp.path());
+
+    // Replica A serves the real test profile; replica B is the same build where only the new
+    // Cart.Remove ran (not its "missing item" branch); replica C is registered but dead.
+    let center = Center::start().await.unwrap();
+    let a = Agent::start(
+        "shop",
+        SharedProfile::new(AgentProfile::from_text(&profile_text).unwrap()),
+        0,
+        Some(&center.url()),
+    )
+    .await
+    .unwrap();
+    let mut zero = AgentProfile::from_text(&profile_text).unwrap();
+    zero.clear();
+    let b_profile = SharedProfile::new(zero);
+    let b = Agent::start("shop", b_profile.clone(), 0, Some(&center.url()))
+        .await
+        .unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    center.register("shop", &dead_url);
+
+    let cart_src = std::fs::read_to_string(repo.join("cart/cart.go")).unwrap();
+    let pricing_src = std::fs::read_to_string(repo.join("pricing/pricing.go")).unwrap();
+    let remove_fn = line_no(&cart_src, "func (c *Cart) Remove");
+    let return_false = line_no(&cart_src, "return false");
+    let delete_line = line_no(&cart_src, "delete(c.lines, item)");
+    let cap_if = line_no(&pricing_src, "if percent >= 100");
+    let return_zero = cap_if + 1;
+    // The function's entry block and the block after the `if` ran; the `return false` did not.
+    hit_blocks(
+        &b_profile,
+        "example.com/shop/cart/cart.go",
+        &[remove_fn, delete_line],
+    );
+
+    let config = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\n[poll]\ntimeout = \"2s\"\n[session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
+            repo.display(),
+            tmp.path().join("sessions").display(),
+            center.url()
+        ),
+    )
+    .unwrap();
+
+    let cfg = config.clone();
+    let out = tokio::task::spawn_blocking(move || covtop(&cfg, &["report", "--format", "json"]))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&dead_url),
+        "the dead replica is reported: {stderr}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    // Only the two edited files changed.
+    let paths: Vec<&str> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec!["cart/cart.go", "pricing/pricing.go"]);
+
+    // pricing.go: the `if` line also holds the block before it, which ran (partial); the body
+    // and its closing brace never ran (missed).
+    let p = file_row(&report, "pricing/pricing.go");
+    assert_eq!(p["changed"]["coverable"], 3);
+    assert_eq!(p["changed"]["partial"], 1);
+    assert_eq!(p["changed"]["missed"], 2);
+    assert_eq!(p["partial_lines"], serde_json::json!([cap_if]));
+    assert_eq!(
+        p["missed_ranges"],
+        serde_json::json!([[return_zero, return_zero + 1]])
+    );
+
+    // cart.go: Remove ran on replica B, except its "missing item" branch.
+    let c = file_row(&report, "cart/cart.go");
+    let missed: Vec<(u32, u32)> = serde_json::from_value(c["missed_ranges"].clone()).unwrap();
+    assert_eq!(missed, vec![(return_false, return_false + 1)]);
+    assert_eq!(c["partial_lines"], serde_json::json!([return_false - 1]));
+    // The func line, `delete` and `return true` are covered. The comment, the blank line and
+    // the function's closing brace are in no Go block: not coverable.
+    assert_eq!(c["changed"]["covered"], 3);
+    assert_eq!(c["changed"]["coverable"], 6);
+
+    // Whole-profile statements equal `go tool cover -func` on the merged profile of the
+    // replicas: the test profile plus replica B's hits.
+    let merged = {
+        let a = AgentProfile::from_text(&profile_text).unwrap();
+        let mut m = b_profile.lock().clone();
+        for (mb, ab) in m.blocks.iter_mut().zip(&a.blocks) {
+            mb.count += ab.count;
+        }
+        m.render()
+    };
+    let merged_file = tmp.path().join("merged.cov");
+    std::fs::write(&merged_file, merged).unwrap();
+    let func = Command::new("go")
+        .args(["tool", "cover"])
+        .arg(format!("-func={}", merged_file.display()))
+        .current_dir(&repo)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPATH", tmp.path().join("gopath"))
+        .env("GOCACHE", tmp.path().join("gocache"))
+        .output()
+        .unwrap();
+    let func = String::from_utf8_lossy(&func.stdout).to_string();
+    let total_line = func.lines().last().unwrap_or_default().to_string();
+    let whole = &report["whole_statements"];
+    let ours = whole[0].as_f64().unwrap() * 100.0 / whole[1].as_f64().unwrap();
+    assert!(
+        total_line.ends_with(&format!("{ours:.1}%")),
+        "go tool cover -func says {total_line:?}, covtop {ours:.1}%"
+    );
+
+    // Text output and the gate.
+    let cfg = config.clone();
+    let text = tokio::task::spawn_blocking(move || covtop(&cfg, &["report", "--offline"]))
+        .await
+        .unwrap();
+    assert!(text.status.success());
+    let t = stdout(&text);
+    assert!(
+        t.contains("pricing/pricing.go") && t.contains("TOTAL"),
+        "{t}"
+    );
+    let cfg = config.clone();
+    let gate = tokio::task::spawn_blocking(move || {
+        covtop(&cfg, &["check", "--fail-under", "90", "--offline"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(gate.status.code(), Some(1), "{}", stdout(&gate));
+    assert!(stdout(&gate).contains("below the required 90%"));
+    let cfg = config.clone();
+    let gate = tokio::task::spawn_blocking(move || {
+        covtop(&cfg, &["check", "--fail-under", "10", "--offline"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(gate.status.code(), Some(0), "{}", stdout(&gate));
+
+    // Replica B restarts (counters back to zero) and then runs the `return false` branch only:
+    // nothing it reported before is lost, and the branch is now covered too.
+    {
+        let mut p = b_profile.lock();
+        p.clear();
+    }
+    hit_blocks(
+        &b_profile,
+        "example.com/shop/cart/cart.go",
+        &[return_false - 1],
+    );
+    let cfg = config.clone();
+    let out = tokio::task::spawn_blocking(move || covtop(&cfg, &["report", "--format", "json"]))
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = file_row(&report, "cart/cart.go");
+    assert_eq!(c["changed"]["missed"], 0, "{c:#}");
+    assert_eq!(c["changed"]["covered"], 6, "{c:#}");
+
+    // dump: prints stored dumps and the dead replica, exits 0 because others answered.
+    let cfg = config.clone();
+    let out = tokio::task::spawn_blocking(move || covtop(&cfg, &["dump"]))
+        .await
+        .unwrap();
+    let s = stdout(&out);
+    assert!(out.status.success(), "{s}");
+    assert!(
+        s.contains(&a.url()) && s.contains(&b.url()) && s.contains("DOWN"),
+        "{s}"
+    );
+    let stored = std::fs::read_dir(tmp.path().join("sessions/sessions/default"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        stored, 6,
+        "every dump of the 2 live replicas in 3 polls is stored"
+    );
+}
+
+#[test]
+fn bad_configuration_and_unknown_base_give_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("covtop.toml");
+    std::fs::write(&config, "[repo]\nbsae = \"main\"\n").unwrap();
+    let out = covtop(&config, &["report"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("line 2") && e.contains("bsae"), "{e}");
+
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("a.txt"), "x\n").unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "one"]);
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"origin/nope\"\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let out = covtop(&config, &["report", "--offline"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("origin/nope"), "{e}");
+
+    // A target that refuses connections: dump fails with a clear message and exit 2.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\n[[target]]\nname = \"gone\"\nkind = \"goc\"\nurl = \"{url}\"\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let out = covtop(&config, &["dump"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("gone"), "{e}");
+}
