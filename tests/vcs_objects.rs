@@ -297,3 +297,22 @@ fn worktree_sources_read_the_checkout_and_stay_inside_it() {
         assert!(err.contains("not a repository path"), "{escape}: {err}");
     }
 }
+
+#[test]
+fn linked_worktrees_open_with_their_own_head() {
+    let Some((f, _repo)) = setup() else { return };
+    let other = tempfile::tempdir().unwrap();
+    let path = other.path().join("wt");
+    let path_str = path.to_str().unwrap();
+    f.git(&["worktree", "add", "-q", path_str, "main"]);
+    let repo = Repo::open(&path).unwrap();
+    assert_eq!(repo.head().unwrap().oid, f.rev_parse("main"));
+    // The working tree of the linked checkout is `main` itself: no edits there.
+    let spec = covtop::vcs::DiffSpec {
+        working_tree: true,
+        untracked: true,
+        range: covtop::vcs::RangeMode::TwoDot,
+        ..covtop::vcs::DiffSpec::new("main", "HEAD")
+    };
+    assert!(repo.changed_lines(&spec).unwrap().files.is_empty());
+}
