@@ -161,6 +161,19 @@ fn build(seed: u64) -> Fixture {
             let i = rng.below(files.len());
             files[i].1 = None;
         }
+        // A clear rename: a long file moved with a one-line edit (far above git's 50%
+        // similarity threshold, where git and libgit2 score similarity differently).
+        if day == 2 && rng.chance(70) {
+            let long = files
+                .iter()
+                .rposition(|(_, f)| f.as_ref().is_some_and(|f| f.lines.len() >= 24))
+                .unwrap_or(0);
+            if let Some(mut file) = files[long].1.take().filter(|f| f.lines.len() >= 24) {
+                let at = rng.below(file.lines.len());
+                file.lines[at] = random_line(&mut rng, &mut counter);
+                files.push((format!("lib/moved{seed}.c"), Some(file)));
+            }
+        }
         if rng.chance(50) {
             let lines = (0..1 + rng.below(8))
                 .map(|_| random_line(&mut rng, &mut counter))
@@ -206,7 +219,10 @@ fn build(seed: u64) -> Fixture {
 }
 
 fn cli(fixture: &Fixture, args: &[&str]) -> ChangedLines {
-    let mut full = vec!["diff", "--no-color", "--no-ext-diff", "--no-renames", "-U0"];
+    let mut full = vec!["diff", "--no-color", "--no-ext-diff", "-U0"];
+    if !args.contains(&"-M") {
+        full.push("--no-renames");
+    }
     full.extend_from_slice(args);
     let text = fixture.git(&full);
     parse_unified_diff(&text, "git diff").unwrap_or_else(|e| panic!("{e}\n{text}"))
@@ -218,6 +234,7 @@ fn random_histories_match_git_diff() {
         return;
     }
     let mut lines_compared = 0;
+    let mut renames_compared = 0;
     for seed in 1..=12u64 {
         let fixture = build(seed);
         let repo = Repo::open(fixture.path()).unwrap();
@@ -228,6 +245,14 @@ fn random_histories_match_git_diff() {
         };
         let cases: Vec<(&str, DiffSpec, Vec<&str>)> = vec![
             ("three-dot", base.clone(), vec!["main...feature"]),
+            (
+                "three-dot renames",
+                DiffSpec {
+                    detect_renames: true,
+                    ..base.clone()
+                },
+                vec!["-M", "main...feature"],
+            ),
             (
                 "three-dot -w",
                 DiffSpec {
@@ -266,6 +291,11 @@ fn random_histories_match_git_diff() {
             let ours = repo.changed_lines(&spec).unwrap();
             let theirs = cli(&fixture, &args);
             lines_compared += ours.files.values().map(|f| f.lines.len()).sum::<usize>();
+            renames_compared += ours
+                .files
+                .values()
+                .filter(|f| matches!(f.kind, covtop::model::ChangeKind::Renamed { .. }))
+                .count();
             assert_eq!(ours, theirs, "seed {seed}, {name}: git diff {args:?}");
         }
         // Every changed line must exist in the file it names.
@@ -284,5 +314,9 @@ fn random_histories_match_git_diff() {
     assert!(
         lines_compared > 200,
         "only {lines_compared} changed lines compared"
+    );
+    assert!(
+        renames_compared > 3,
+        "only {renames_compared} renames compared"
     );
 }

@@ -258,3 +258,61 @@ fn git_sources_for_a_bare_clone() {
         Some(&b"m1\nm2 on main\nm3\nm4\n"[..])
     );
 }
+
+#[test]
+fn merge_base_and_diff_base_name_the_fork_point() {
+    let Some((f, repo)) = setup() else { return };
+    let main = repo.resolve("main").unwrap();
+    let feature = repo.resolve("feature").unwrap();
+    let fork = repo.merge_base(&main, &feature).unwrap();
+    assert_eq!(fork.oid, f.git(&["merge-base", "main", "feature"]).trim());
+    assert_eq!(fork.summary, "base");
+    let three_dot = covtop::vcs::DiffSpec::new("main", "feature");
+    assert_eq!(repo.diff_base(&three_dot).unwrap(), fork);
+    let two_dot = covtop::vcs::DiffSpec {
+        range: covtop::vcs::RangeMode::TwoDot,
+        ..three_dot
+    };
+    assert_eq!(repo.diff_base(&two_dot).unwrap(), main);
+}
+
+#[test]
+fn worktree_sources_read_the_checkout_and_stay_inside_it() {
+    let Some((f, _repo)) = setup() else { return };
+    let sources = covtop::vcs::WorktreeSources::new(f.path());
+    let on_disk = std::fs::read(f.path().join("src/a.txt")).unwrap();
+    assert_eq!(
+        sources.source("src/a.txt").unwrap().as_deref(),
+        Some(on_disk.as_slice())
+    );
+    assert!(on_disk.starts_with(b"top 1\n"));
+    assert_eq!(
+        sources.source("src/untracked.txt").unwrap().as_deref(),
+        Some(&b"u1\nu2\nu3\n"[..])
+    );
+    assert_eq!(sources.source("src/gone.txt").unwrap(), None);
+    assert_eq!(sources.source("src").unwrap(), None);
+    for escape in ["../etc/passwd", "/etc/passwd", "src/../../x", ""] {
+        let err = sources.source(escape).unwrap_err();
+        assert!(err.contains("not a repository path"), "{escape}: {err}");
+    }
+}
+
+#[test]
+fn linked_worktrees_open_with_their_own_head() {
+    let Some((f, _repo)) = setup() else { return };
+    let other = tempfile::tempdir().unwrap();
+    let path = other.path().join("wt");
+    let path_str = path.to_str().unwrap();
+    f.git(&["worktree", "add", "-q", path_str, "main"]);
+    let repo = Repo::open(&path).unwrap();
+    assert_eq!(repo.head().unwrap().oid, f.rev_parse("main"));
+    // The working tree of the linked checkout is `main` itself: no edits there.
+    let spec = covtop::vcs::DiffSpec {
+        working_tree: true,
+        untracked: true,
+        range: covtop::vcs::RangeMode::TwoDot,
+        ..covtop::vcs::DiffSpec::new("main", "HEAD")
+    };
+    assert!(repo.changed_lines(&spec).unwrap().files.is_empty());
+}

@@ -9,26 +9,40 @@
 //! base content in the working tree is, correctly, no longer changed.
 
 use super::hunks::{Hunk, added_lines, deletion_markers};
-use super::{DiffSpec, RangeMode, Repo, VcsError};
+use super::{DiffSpec, RangeMode, Repo, Revision, VcsError};
 use crate::model::{ChangeKind, ChangedFile, ChangedLines};
 
 /// git's default `diff.renameLimit`; libgit2 defaults to a smaller one.
 pub(crate) const RENAME_LIMIT: usize = 1000;
 
 impl Repo {
-    /// The changed lines `spec` describes; see [`DiffSpec`] and `docs/rooms/vcs.md`.
-    ///
-    /// A file is listed when it has at least one changed line or deletion marker: deleted files,
-    /// binary files, symlinks, submodules, pure renames and whitespace-only edits under
-    /// `ignore_whitespace` are not.
-    pub fn changed_lines(&self, spec: &DiffSpec) -> Result<ChangedLines, VcsError> {
+    /// The commit the changes of `spec` are counted from: the merge base of base and revision
+    /// (three-dot) or the base itself (two-dot). Shown to users as "changes since ...".
+    pub fn diff_base(&self, spec: &DiffSpec) -> Result<Revision, VcsError> {
         let revision = self.resolve(&spec.revision)?;
         let base = self.resolve(&spec.base)?;
-        let revision_commit = self.commit_of(&revision)?;
-        let base_commit = self.commit_of(&base)?;
-        let old_commit = match spec.range {
-            RangeMode::TwoDot => base_commit,
+        let old = self.old_side(spec, &base, &revision)?;
+        self.revision_of(&old)
+    }
+
+    /// The common ancestor of `a` and `b` (`git merge-base a b`).
+    pub fn merge_base(&self, a: &Revision, b: &Revision) -> Result<Revision, VcsError> {
+        let spec = DiffSpec::new(a.oid.clone(), b.oid.clone());
+        let old = self.old_side(&spec, a, b)?;
+        self.revision_of(&old)
+    }
+
+    fn old_side(
+        &self,
+        spec: &DiffSpec,
+        base: &Revision,
+        revision: &Revision,
+    ) -> Result<git2::Commit<'_>, VcsError> {
+        let base_commit = self.commit_of(base)?;
+        match spec.range {
+            RangeMode::TwoDot => Ok(base_commit),
             RangeMode::MergeBase => {
+                let revision_commit = self.commit_of(revision)?;
                 let oid = self
                     .git()
                     .merge_base(base_commit.id(), revision_commit.id())
@@ -39,9 +53,21 @@ impl Repo {
                     })?;
                 self.git()
                     .find_commit(oid)
-                    .map_err(|source| self.error(format!("reading merge base {oid}"), source))?
+                    .map_err(|source| self.error(format!("reading merge base {oid}"), source))
             }
-        };
+        }
+    }
+
+    /// The changed lines `spec` describes; see [`DiffSpec`] and `docs/rooms/vcs.md`.
+    ///
+    /// A file is listed when it has at least one changed line or deletion marker: deleted files,
+    /// binary files, symlinks, submodules, pure renames and whitespace-only edits under
+    /// `ignore_whitespace` are not.
+    pub fn changed_lines(&self, spec: &DiffSpec) -> Result<ChangedLines, VcsError> {
+        let revision = self.resolve(&spec.revision)?;
+        let base = self.resolve(&spec.base)?;
+        let revision_commit = self.commit_of(&revision)?;
+        let old_commit = self.old_side(spec, &base, &revision)?;
         let old_tree = old_commit.tree().map_err(|source| {
             self.error(format!("reading the tree of {}", old_commit.id()), source)
         })?;

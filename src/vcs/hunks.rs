@@ -20,12 +20,12 @@ impl Hunk {
         if self.old_lines == 0 {
             self.old_start
         } else {
-            self.old_start + self.old_lines - 1
+            self.old_start.saturating_add(self.old_lines - 1)
         }
     }
 
     fn old_contains(&self, line: u32) -> bool {
-        self.old_lines > 0 && line >= self.old_start && line < self.old_start + self.old_lines
+        self.old_lines > 0 && line >= self.old_start && line - self.old_start < self.old_lines
     }
 }
 
@@ -46,7 +46,7 @@ pub(crate) fn deletion_markers(hunks: &[Hunk]) -> Vec<u32> {
     let mut markers: Vec<u32> = hunks
         .iter()
         .filter(|h| h.new_lines == 0 && h.old_lines > 0)
-        .map(|h| h.new_start + 1)
+        .map(|h| h.new_start.saturating_add(1))
         .collect();
     markers.sort_unstable();
     markers.dedup();

@@ -16,7 +16,7 @@ mod unified;
 pub use error::VcsError;
 pub use line_map::LineMaps;
 pub use repo::Repo;
-pub use sources::GitSources;
+pub use sources::{GitSources, WorktreeSources};
 pub use unified::{DiffParseError, parse_unified_diff};
 
 use serde::Serialize;

@@ -99,3 +99,45 @@ impl Repo {
         GitSources::new(self, revision)
     }
 }
+
+/// [`SourceStore`] over the checkout's files, for when the working tree is part of the changed
+/// lines (its line numbers are the working tree's, not the commit's).
+#[derive(Debug, Clone)]
+pub struct WorktreeSources {
+    root: std::path::PathBuf,
+}
+
+impl WorktreeSources {
+    /// Sources under `root`, the repository's working directory ([`Repo::workdir`]).
+    pub fn new(root: impl Into<std::path::PathBuf>) -> WorktreeSources {
+        WorktreeSources { root: root.into() }
+    }
+}
+
+impl SourceStore for WorktreeSources {
+    fn source(&self, path: &str) -> Result<Option<Arc<[u8]>>, String> {
+        use std::path::Component;
+        let relative = std::path::Path::new(path);
+        // Repository paths are relative and stay inside the checkout.
+        if path.is_empty()
+            || !relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(format!(
+                "`{path}` is not a repository path (relative, without `..`)"
+            ));
+        }
+        let full = self.root.join(relative);
+        match std::fs::read(&full) {
+            Ok(bytes) => Ok(Some(Arc::from(bytes))),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.kind() == std::io::ErrorKind::IsADirectory =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(format!("cannot read {}: {e}", full.display())),
+        }
+    }
+}

@@ -81,6 +81,9 @@ pub fn parse_unified_diff(text: &str, origin: &str) -> Result<ChangedLines, Diff
 #[derive(Debug, Default)]
 struct FileSection {
     git_header: bool,
+    /// From the `diff --git` line: whether paths carry git's `a/`/`b/` (or mnemonic `i/`, `w/`,
+    /// ...) prefix; `None` without that line (plain `diff -u`).
+    prefixed: Option<bool>,
     /// Paths from `diff --git a/X b/Y`, used when no `---`/`+++` follows (binary, mode-only,
     /// pure renames).
     header_paths: Option<(String, String)>,
@@ -180,6 +183,7 @@ impl Parser<'_> {
             self.in_binary_patch = false;
             let file = self.current.get_or_insert_with(FileSection::default);
             file.git_header = true;
+            file.prefixed = Some(has_letter_prefix(rest.trim_start_matches('"')));
             file.header_paths = split_git_header_paths(rest);
             return Ok(());
         }
@@ -205,14 +209,12 @@ impl Parser<'_> {
                 self.start_file();
             }
             let file = self.current.get_or_insert_with(FileSection::default);
-            let git = file.git_header;
-            file.old_path = Some(header_path(rest, git, "a/"));
+            file.old_path = Some(header_path(rest, file.prefixed, "a/"));
             return Ok(());
         }
         if let Some(rest) = line.strip_prefix("+++ ") {
             let file = self.current.get_or_insert_with(FileSection::default);
-            let git = file.git_header;
-            file.new_path = Some(header_path(rest, git, "b/"));
+            file.new_path = Some(header_path(rest, file.prefixed, "b/"));
             return Ok(());
         }
         let Some(file) = self.current.as_mut() else {
@@ -360,7 +362,8 @@ fn merge_sorted(existing: &[u32], more: impl Iterator<Item = u32>) -> Vec<u32> {
     set.into_iter().collect()
 }
 
-/// `@@ -a[,b] +c[,d] @@ optional section heading`
+/// `@@ -a[,b] +c[,d] @@ optional section heading`; ranges that overflow line numbers are
+/// malformed.
 fn parse_hunk_header(line: &str) -> Option<(u32, u32, u32, u32)> {
     let rest = line.strip_prefix("@@ ")?;
     let end = rest.find(" @@")?;
@@ -372,6 +375,8 @@ fn parse_hunk_header(line: &str) -> Option<(u32, u32, u32, u32)> {
     }
     let (old_start, old_lines) = parse_range(old)?;
     let (new_start, new_lines) = parse_range(new)?;
+    old_start.checked_add(old_lines.max(1))?;
+    new_start.checked_add(new_lines.max(1))?;
     Some((old_start, old_lines, new_start, new_lines))
 }
 
@@ -383,9 +388,11 @@ fn parse_range(range: &str) -> Option<(u32, u32)> {
     }
 }
 
-/// A path from a `---`/`+++` line: `/dev/null` is no file; git's `a/`/`b/` prefix and a
-/// trailing tab (timestamp, or git's marker for names with spaces) are removed.
-fn header_path(rest: &str, git: bool, prefix: &str) -> Option<String> {
+/// A path from a `---`/`+++` line: `/dev/null` is no file; git's prefix and a trailing tab
+/// (timestamp, or git's marker for names with spaces) are removed. With a `diff --git` line,
+/// `prefixed` says whether there is a prefix (`--no-prefix` diffs have none); without one
+/// (plain `diff -u`), `plain_prefix` is removed when present.
+fn header_path(rest: &str, prefixed: Option<bool>, plain_prefix: &str) -> Option<String> {
     let path = if rest.starts_with('"') {
         unquote(rest)
     } else {
@@ -394,11 +401,17 @@ fn header_path(rest: &str, git: bool, prefix: &str) -> Option<String> {
     if path == "/dev/null" {
         return None;
     }
-    let strip = git || path.starts_with(prefix);
-    Some(match path.strip_prefix(prefix) {
-        Some(stripped) if strip => stripped.to_string(),
-        _ => path,
+    Some(match prefixed {
+        Some(true) if has_letter_prefix(&path) => path[2..].to_string(),
+        Some(_) => path,
+        None => strip_prefix_owned(path, plain_prefix),
     })
+}
+
+/// `a/`, `b/`, or a mnemonic prefix (`i/`, `w/`, `c/`, `o/`).
+fn has_letter_prefix(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.len() > 2 && bytes[0].is_ascii_lowercase() && bytes[1] == b'/'
 }
 
 /// Splits `a/X b/Y` from a `diff --git` line. Unambiguous when quoted or when X == Y (no rename);
@@ -846,6 +859,73 @@ index 1..2 100644
                 line: 4
             }
         );
+    }
+
+    #[test]
+    fn no_prefix_and_mnemonic_prefix_diffs() {
+        let no_prefix =
+            "diff --git src/x.txt src/x.txt\n--- src/x.txt\n+++ src/x.txt\n@@ -1 +1 @@\n-a\n+b\n";
+        let changed = parse_unified_diff(no_prefix, "np.diff").unwrap();
+        assert_eq!(
+            changed.file("src/x.txt").map(|f| f.lines.clone()),
+            Some(vec![1])
+        );
+        let mnemonic =
+            "diff --git i/x.txt w/x.txt\n--- i/x.txt\n+++ w/x.txt\n@@ -1 +1 @@\n-a\n+b\n";
+        let changed = parse_unified_diff(mnemonic, "m.diff").unwrap();
+        assert_eq!(
+            changed.file("x.txt").map(|f| f.kind.clone()),
+            Some(ChangeKind::Modified)
+        );
+    }
+
+    #[test]
+    fn line_numbers_that_overflow_are_malformed() {
+        let diff = "--- a/x\n+++ b/x\n@@ -1 +4294967295,2 @@\n+a\n+b\n";
+        let err = parse_unified_diff(diff, "big.diff").unwrap_err();
+        assert!(
+            matches!(err, DiffParseError::MalformedHunkHeader { line: 3, .. }),
+            "{err:?}"
+        );
+        let diff = "--- a/x\n+++ b/x\n@@ -1 +4294967295,0 @@\n-a\n";
+        let err = parse_unified_diff(diff, "big.diff").unwrap_err();
+        assert!(
+            matches!(err, DiffParseError::MalformedHunkHeader { line: 3, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn damaged_diffs_give_errors_not_panics() {
+        let diff = "\
+diff --git \"a/q\\303\\251.txt\" \"b/q\\303\\251.txt\"
+rename from x
+rename to y
+--- a/x\t2024
++++ b/y\t2024
+@@ -1,3 +1,4 @@ head
+ a
+-b
++c
++d
+\\ No newline at end of file
+ e
+GIT binary patch
+@@ -0,0 +1 @@
++z
+";
+        let lines: Vec<&str> = diff.lines().collect();
+        for cut in (0..=diff.len()).filter(|&i| diff.is_char_boundary(i)) {
+            let _ = parse_unified_diff(&diff[..cut], "cut.diff");
+        }
+        for skip in 0..lines.len() {
+            let mut damaged = lines.clone();
+            damaged.remove(skip);
+            let _ = parse_unified_diff(&damaged.join("\n"), "skip.diff");
+            let mut doubled = lines.clone();
+            doubled.insert(skip, lines[skip]);
+            let _ = parse_unified_diff(&doubled.join("\r\n"), "double.diff");
+        }
     }
 
     #[test]
