@@ -192,6 +192,16 @@ impl Server {
         }
     }
 
+    /// Replaces where an agent's counters come from (e.g. a replica that restarted elsewhere).
+    pub fn set_source(&self, id: &str, source: ProfileSource) {
+        if let Ok(n) = id.parse::<u64>()
+            && let Some(a) = self.state.agents().get_mut(&n)
+        {
+            a.source = source;
+            a.last_counts = None;
+        }
+    }
+
     /// Sends one frame verbatim to every watch client.
     pub fn emit_watch(&self, frame: &str) {
         let _ = self.state.frames.send(frame.to_string());
@@ -297,7 +307,11 @@ async fn dispatch(State(st): State<Arc<ServerState>>, req: Request) -> Response 
                 .filter(|a| ids.is_empty() || ids.contains(&a.json.id))
                 .map(|a| a.json.clone())
                 .collect();
-            gin_json(StatusCode::OK, &json!({ "items": items }))
+            #[derive(Serialize)]
+            struct Items {
+                items: Vec<AgentJson>,
+            }
+            gin_json(StatusCode::OK, &Items { items })
         }
         (Method::DELETE, "/v2/agents") => {
             let ids = comma_values(&pairs, "id");
