@@ -91,6 +91,8 @@ struct ServerState {
     next_id: AtomicU64,
     frames: broadcast::Sender<String>,
     closing: watch::Receiver<bool>,
+    watch_now: AtomicU64,
+    watch_total: AtomicU64,
     client: reqwest::Client,
 }
 
@@ -130,6 +132,8 @@ impl Server {
             next_id: AtomicU64::new(1),
             frames,
             closing: closing_rx,
+            watch_now: AtomicU64::new(0),
+            watch_total: AtomicU64::new(0),
             client: reqwest::Client::new(),
         });
         let app = axum::Router::new()
@@ -205,6 +209,16 @@ impl Server {
     /// Sends one frame verbatim to every watch client.
     pub fn emit_watch(&self, frame: &str) {
         let _ = self.state.frames.send(frame.to_string());
+    }
+
+    /// Watch clients connected now.
+    pub fn watch_clients(&self) -> u64 {
+        self.state.watch_now.load(Ordering::SeqCst)
+    }
+
+    /// Watch connections accepted since start (a reconnect counts again).
+    pub fn watch_connections_total(&self) -> u64 {
+        self.state.watch_total.load(Ordering::SeqCst)
     }
 
     /// Stops listening and drops every watch connection.
@@ -431,7 +445,14 @@ async fn watch_upgrade(
     ws.on_upgrade(move |socket| watch_client(st, socket))
 }
 
-async fn watch_client(st: Arc<ServerState>, mut socket: WebSocket) {
+async fn watch_client(st: Arc<ServerState>, socket: WebSocket) {
+    st.watch_total.fetch_add(1, Ordering::SeqCst);
+    st.watch_now.fetch_add(1, Ordering::SeqCst);
+    serve_watch_client(&st, socket).await;
+    st.watch_now.fetch_sub(1, Ordering::SeqCst);
+}
+
+async fn serve_watch_client(st: &ServerState, mut socket: WebSocket) {
     let mut frames = st.frames.subscribe();
     let mut closing = st.closing.clone();
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -450,7 +471,7 @@ async fn watch_client(st: Arc<ServerState>, mut socket: WebSocket) {
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = ping.tick() => {
-                if last_pong.elapsed() > PONG_WITHIN + PING_EVERY {
+                if last_pong.elapsed() > PONG_WITHIN {
                     return;
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
