@@ -78,11 +78,10 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
 /// -mode=count -var=GoCover_<n>`, register each file's counters (as importpath/base.go) in a
 /// registry package, and add an HTTP agent to package main.
 fn build_instrumented_shop() -> Result<PathBuf, String> {
-    let root = tempfile::Builder::new()
-        .prefix("goc-shop-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .map_err(|e| e.to_string())?
-        .keep();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    remove_stale_builds(tmp);
+    let root = tmp.join(format!("goc-shop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
     let original = root.join("original");
     let module = root.join("module");
     copy_tree(&fixtures().join("gosample"), &original)?;
@@ -155,6 +154,29 @@ fn build_instrumented_shop() -> Result<PathBuf, String> {
     cmd.args(["build", "-o"]).arg(&binary).arg(".");
     run(cmd)?;
     Ok(binary)
+}
+
+/// Build dirs are named after the test process; those of processes that are gone are removed
+/// (the binary must outlive every test of its process, so no process removes its own).
+fn remove_stale_builds(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("goc-shop-")
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
