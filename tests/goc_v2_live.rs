@@ -185,6 +185,19 @@ async fn agents_report_separately_fail_alone_and_reset_asynchronously() {
         "{:?}",
         poll.failures
     );
+    // Resetting everything skips it with a reason instead of a silent 200.
+    let outcomes = target.reset(None).await;
+    let of = |id: &str| {
+        outcomes
+            .iter()
+            .find(|o| o.replica == format!("id={id}"))
+            .map(|o| o.result.clone())
+    };
+    assert_eq!(of(&id_a), Some(Ok(())));
+    assert!(
+        of(&id_b).unwrap().unwrap_err().starts_with("disconnected"),
+        "{outcomes:?}"
+    );
 
     // A restarted process registers again under a new id, counting from zero.
     let b2 = ShopReplica::start(bin, 0, None);
