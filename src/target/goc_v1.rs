@@ -164,7 +164,9 @@ impl Answer {
             return Err(self.unexpected(url, "JSON"));
         }
         serde_json::from_slice(&self.body).map_err(|e| {
-            if e.is_eof() {
+            if !self.content_type.is_empty() && !self.content_type.contains("json") {
+                self.unexpected(url, "JSON")
+            } else if e.is_eof() {
                 GocError::Truncated {
                     url: url.to_string(),
                     reason: format!(

@@ -271,10 +271,29 @@ impl GocV2Target {
     /// `DELETE /v2/cover/profile?id=N` per agent (all the target's agents when None). The
     /// server answers before resetting: poll again after [`RESET_SETTLE`] to see the zeros.
     pub async fn reset(&self, replicas: Option<&[String]>) -> Vec<ResetOutcome> {
+        let mut skipped = Vec::new();
         let ids: Vec<String> = match replicas {
             Some(r) => r.iter().map(|i| bare_id(i).to_string()).collect(),
             None => match self.agents().await {
-                Ok(a) => self.select(a).0.into_iter().map(|a| a.id).collect(),
+                Ok(a) => {
+                    let (live, gone): (Vec<_>, Vec<_>) = self
+                        .select(a)
+                        .0
+                        .into_iter()
+                        .partition(|a| !a.is_disconnected());
+                    // The server would answer 200 for them and reset nothing: say so instead.
+                    skipped = gone
+                        .into_iter()
+                        .map(|a| ResetOutcome {
+                            replica: a.replica(),
+                            result: Err(format!(
+                                "disconnected: {} cannot reset agent id={} (status {})",
+                                self.server, a.id, a.status
+                            )),
+                        })
+                        .collect();
+                    live.into_iter().map(|a| a.id).collect()
+                }
                 Err(e) => {
                     return vec![ResetOutcome {
                         replica: self.server.clone(),
@@ -299,7 +318,9 @@ impl GocV2Target {
                     result,
                 }
             });
-        futures_util::future::join_all(resets).await
+        let mut outcomes = futures_util::future::join_all(resets).await;
+        outcomes.extend(skipped);
+        outcomes
     }
 
     /// The websocket URL of the watch stream.

@@ -206,16 +206,16 @@ fn respond(
 }
 
 /// encoding/json's output: like serde_json, but `<`, `>` and `&` are escaped as Go does.
-fn go_json(value: &serde_json::Value) -> String {
-    value
-        .to_string()
+fn go_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_default()
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
 }
 
 /// gin's `c.JSON`.
-fn gin_json(status: StatusCode, value: &serde_json::Value) -> Response {
+fn gin_json(status: StatusCode, value: &impl serde::Serialize) -> Response {
     respond(
         status,
         Some("application/json; charset=utf-8"),

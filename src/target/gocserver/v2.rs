@@ -91,6 +91,8 @@ struct ServerState {
     next_id: AtomicU64,
     frames: broadcast::Sender<String>,
     closing: watch::Receiver<bool>,
+    watch_now: AtomicU64,
+    watch_total: AtomicU64,
     client: reqwest::Client,
 }
 
@@ -130,6 +132,8 @@ impl Server {
             next_id: AtomicU64::new(1),
             frames,
             closing: closing_rx,
+            watch_now: AtomicU64::new(0),
+            watch_total: AtomicU64::new(0),
             client: reqwest::Client::new(),
         });
         let app = axum::Router::new()
@@ -192,9 +196,29 @@ impl Server {
         }
     }
 
+    /// Replaces where an agent's counters come from (e.g. a replica that restarted elsewhere).
+    pub fn set_source(&self, id: &str, source: ProfileSource) {
+        if let Ok(n) = id.parse::<u64>()
+            && let Some(a) = self.state.agents().get_mut(&n)
+        {
+            a.source = source;
+            a.last_counts = None;
+        }
+    }
+
     /// Sends one frame verbatim to every watch client.
     pub fn emit_watch(&self, frame: &str) {
         let _ = self.state.frames.send(frame.to_string());
+    }
+
+    /// Watch clients connected now.
+    pub fn watch_clients(&self) -> u64 {
+        self.state.watch_now.load(Ordering::SeqCst)
+    }
+
+    /// Watch connections accepted since start (a reconnect counts again).
+    pub fn watch_connections_total(&self) -> u64 {
+        self.state.watch_total.load(Ordering::SeqCst)
     }
 
     /// Stops listening and drops every watch connection.
@@ -297,7 +321,11 @@ async fn dispatch(State(st): State<Arc<ServerState>>, req: Request) -> Response 
                 .filter(|a| ids.is_empty() || ids.contains(&a.json.id))
                 .map(|a| a.json.clone())
                 .collect();
-            gin_json(StatusCode::OK, &json!({ "items": items }))
+            #[derive(Serialize)]
+            struct Items {
+                items: Vec<AgentJson>,
+            }
+            gin_json(StatusCode::OK, &Items { items })
         }
         (Method::DELETE, "/v2/agents") => {
             let ids = comma_values(&pairs, "id");
@@ -417,7 +445,14 @@ async fn watch_upgrade(
     ws.on_upgrade(move |socket| watch_client(st, socket))
 }
 
-async fn watch_client(st: Arc<ServerState>, mut socket: WebSocket) {
+async fn watch_client(st: Arc<ServerState>, socket: WebSocket) {
+    st.watch_total.fetch_add(1, Ordering::SeqCst);
+    st.watch_now.fetch_add(1, Ordering::SeqCst);
+    serve_watch_client(&st, socket).await;
+    st.watch_now.fetch_sub(1, Ordering::SeqCst);
+}
+
+async fn serve_watch_client(st: &ServerState, mut socket: WebSocket) {
     let mut frames = st.frames.subscribe();
     let mut closing = st.closing.clone();
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -436,7 +471,7 @@ async fn watch_client(st: Arc<ServerState>, mut socket: WebSocket) {
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = ping.tick() => {
-                if last_pong.elapsed() > PONG_WITHIN + PING_EVERY {
+                if last_pong.elapsed() > PONG_WITHIN {
                     return;
                 }
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
