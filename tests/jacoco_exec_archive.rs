@@ -128,7 +128,7 @@ fn spring_boot_fat_jar_with_filtered_nested_libs() {
     let jar = c.root.join("app.jar");
     std::fs::write(&jar, zip_bytes(&refs)).unwrap();
 
-    let (loaded, problems) = load_classes(&[jar.clone()], &["myco-*.jar".to_string()]);
+    let (loaded, problems) = load_classes(std::slice::from_ref(&jar), &["myco-*.jar".to_string()]);
     let j = jar.display().to_string();
     let mut expected: Vec<String> = c
         .classes
@@ -186,7 +186,7 @@ fn war_layout_and_a_plain_multi_release_jar() {
         .collect();
     let war = c.root.join("shop.war");
     std::fs::write(&war, zip_bytes(&refs)).unwrap();
-    let (loaded, problems) = load_classes(&[war.clone()], &[]);
+    let (loaded, problems) = load_classes(std::slice::from_ref(&war), &[]);
     assert!(problems.is_empty(), "{problems:?}");
     let w = war.display().to_string();
     assert_eq!(
@@ -214,7 +214,7 @@ fn war_layout_and_a_plain_multi_release_jar() {
         ]),
     )
     .unwrap();
-    let (loaded, problems) = load_classes(&[jar.clone()], &[]);
+    let (loaded, problems) = load_classes(std::slice::from_ref(&jar), &[]);
     assert_eq!(loaded.len(), 1);
     assert_eq!(&*loaded[0].bytes, c.classes["shop/Cart.class"].as_slice());
     assert_eq!(
@@ -290,7 +290,7 @@ fn zip_bombs_and_lying_sizes_cost_at_most_the_limit() {
         max_class_bytes: 1 << 20,
         max_nested_jar_bytes: 1 << 20,
     };
-    let (loaded, problems) = load_classes_with_limits(&[bomb.clone()], &[], &limits);
+    let (loaded, problems) = load_classes_with_limits(std::slice::from_ref(&bomb), &[], &limits);
     assert_eq!(loaded.len(), 1);
     assert_eq!(
         problems,
@@ -311,7 +311,7 @@ fn zip_bombs_and_lying_sizes_cost_at_most_the_limit() {
     bytes[cd + 24..cd + 28].copy_from_slice(&0xFFFF_0000u32.to_le_bytes());
     let liar = c.root.join("liar.jar");
     std::fs::write(&liar, &bytes).unwrap();
-    let (loaded, problems) = load_classes(&[liar.clone()], &[]);
+    let (loaded, problems) = load_classes(std::slice::from_ref(&liar), &[]);
     assert!(
         problems.iter().any(|p| matches!(
             p,
@@ -340,7 +340,7 @@ fn zip_bombs_and_lying_sizes_cost_at_most_the_limit() {
     }
     let damaged = c.root.join("damaged.jar");
     std::fs::write(&damaged, &bytes).unwrap();
-    let (loaded, problems) = load_classes(&[damaged.clone()], &[]);
+    let (loaded, problems) = load_classes(std::slice::from_ref(&damaged), &[]);
     assert_eq!(
         origins(&loaded),
         vec![format!("{}!/shop/Main.class", damaged.display())]
