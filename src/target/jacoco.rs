@@ -22,6 +22,9 @@ use crate::target::{Payload, PollResult, ReplicaDump, ReplicaFailure, ResetOutco
 /// The largest reply accepted from one agent. Real dumps are a few megabytes at most.
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 512 << 20;
 
+/// One exchange may take this many times the (per-read) timeout in total.
+const TOTAL_TIMEOUT_FACTOR: u32 = 10;
+
 /// The dump command: block 0x40, then the `dump` and `reset` flags.
 fn command(dump: bool, reset: bool) -> [u8; 8] {
     let h = exec::HEADER;
@@ -73,6 +76,14 @@ pub enum JacocoError {
         "{replica}: not a JaCoCo agent: got {got} (check the port: it should be the agent's tcpserver port, default 6300, not the service's HTTP port)"
     )]
     NotJacoco { replica: String, got: String },
+    #[error(
+        "{replica}: reply not complete after {limit:?} ({received} bytes so far): aborted (a very slow link, or not a JaCoCo agent)"
+    )]
+    TooSlow {
+        replica: String,
+        limit: Duration,
+        received: usize,
+    },
     #[error("{replica}: reply larger than {limit} bytes: aborted")]
     ReplyTooLarge { replica: String, limit: usize },
     #[error(transparent)]
@@ -91,6 +102,8 @@ pub enum JacocoError {
 pub struct JacocoTarget {
     addresses: Vec<String>,
     timeout: Duration,
+    /// The longest one exchange may take in total, however steadily bytes arrive.
+    total_timeout: Duration,
     max_reply_bytes: usize,
     /// One lock per replica: the agent serves one connection at a time, so two of our own
     /// requests would only queue inside the agent, holding a socket open.
@@ -162,6 +175,7 @@ impl JacocoTarget {
         Ok(JacocoTarget {
             addresses: addresses.to_vec(),
             timeout,
+            total_timeout: timeout.saturating_mul(TOTAL_TIMEOUT_FACTOR),
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             locks: Mutex::new(HashMap::new()),
         })
@@ -170,6 +184,13 @@ impl JacocoTarget {
     /// Sets the largest reply accepted from one agent.
     pub fn with_max_reply_bytes(mut self, limit: usize) -> Self {
         self.max_reply_bytes = limit;
+        self
+    }
+
+    /// Sets the longest one exchange with an agent may take in total (default: 10 times the
+    /// timeout). The timeout itself applies to connecting and to each read.
+    pub fn with_total_timeout(mut self, limit: Duration) -> Self {
+        self.total_timeout = limit;
         self
     }
 
@@ -373,10 +394,27 @@ impl JacocoTarget {
         let mut buf: Vec<u8> = Vec::with_capacity(8192);
         let mut chunk = vec![0u8; 64 * 1024];
         let mut resume = 0;
+        let deadline = Instant::now() + self.total_timeout;
         loop {
-            // The timeout is per read: a large dump over a slow link may take longer in total,
-            // but an agent that goes silent is given up on within `timeout`.
-            let n = match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
+            // The timeout is per read, so a large dump over a slow link may take longer than
+            // it, while an agent that goes silent is given up on within `timeout`. The total
+            // deadline bounds a peer that drips bytes.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(JacocoError::TooSlow {
+                    replica: name.to_string(),
+                    limit: self.total_timeout,
+                    received: buf.len(),
+                });
+            }
+            let n = match tokio::time::timeout(timeout.min(left), stream.read(&mut chunk)).await {
+                Err(_) if left <= timeout => {
+                    return Err(JacocoError::TooSlow {
+                        replica: name.to_string(),
+                        limit: self.total_timeout,
+                        received: buf.len(),
+                    });
+                }
                 Err(_) => {
                     return Err(self.stalled(name, &buf, || JacocoError::ReadTimeout {
                         replica: name.to_string(),
@@ -631,6 +669,34 @@ mod tests {
         let r = t.poll().await;
         assert!(
             r.failures[0].error.contains("larger than 10 bytes"),
+            "{:?}",
+            r.failures
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dripping_peer_is_cut_off_by_the_total_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut reply = exec::HEADER.to_vec();
+                reply.extend_from_slice(&[exec::BLOCK_SESSIONINFO, 0x7f, 0xff]);
+                reply.resize(200, b'x');
+                for b in reply {
+                    if s.write_all(&[b]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        });
+        let t = target_for(&[addr], 500).with_total_timeout(Duration::from_millis(600));
+        let started = Instant::now();
+        let r = t.poll().await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(
+            r.failures[0].error.contains("not complete after 600ms"),
             "{:?}",
             r.failures
         );
