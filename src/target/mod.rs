@@ -2,6 +2,8 @@
 //! else; it never decodes coverage. Every replica is fetched on its own with a timeout, so one
 //! dead or slow replica never holds up the others.
 
+pub mod jacoco;
+
 use std::time::{Duration, SystemTime};
 
 /// What a replica returned, as raw bytes: stored first, decoded later.

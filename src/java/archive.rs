@@ -1,0 +1,466 @@
+//! Class files for JaCoCo matching: from directories, jars, Spring Boot fat jars and WARs.
+//!
+//! Execution data names classes by the CRC64 of their bytes, so the analysis needs the very
+//! class files that were deployed. They usually come packaged: a plain jar, a Spring Boot fat jar
+//! (`BOOT-INF/classes/**` plus the libraries in `BOOT-INF/lib/*.jar`), or a WAR (`WEB-INF/classes`,
+//! `WEB-INF/lib/*.jar`). Nested libraries are filtered by jar file name (`myco-*.jar`) because a
+//! service carries hundreds of third-party jars nobody wants coverage for.
+//!
+//! Nothing here is fatal for the rest: an unreadable path, a corrupt jar or a class entry larger
+//! than the limit becomes an [`ArchiveProblem`] and loading goes on. Every entry's size is checked
+//! against a limit before and while it is decompressed, so a zip bomb costs at most the limit.
+
+use std::fs;
+use std::io::{self, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::java::crc64;
+
+/// One class file, with where it came from and its JaCoCo class id.
+#[derive(Debug, Clone)]
+pub struct ClassEntry {
+    /// Where the bytes came from: a file path, or `app.jar!/BOOT-INF/lib/x.jar!/a/B.class`.
+    pub origin: String,
+    pub bytes: Arc<[u8]>,
+    /// [`crc64::class_id`] of `bytes`.
+    pub id: u64,
+}
+
+/// Something that could not be loaded. Reported, never fatal for the other inputs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArchiveProblem {
+    #[error("{path}: cannot read: {detail} (check the path in [java] classes)")]
+    Unreadable { path: String, detail: String },
+    #[error(
+        "{origin}: not a valid zip/jar: {detail} (is the file complete? rebuild or re-copy it)"
+    )]
+    CorruptArchive { origin: String, detail: String },
+    #[error("{origin}: cannot decompress entry: {detail} (the archive is corrupt; rebuild it)")]
+    CorruptEntry { origin: String, detail: String },
+    #[error(
+        "{origin}: entry is {size} bytes, more than the limit of {limit} bytes: skipped (a zip bomb or a corrupt size field)"
+    )]
+    EntryTooLarge {
+        origin: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{origin}: not a class file (no CAFEBABE magic): skipped")]
+    NotAClassFile { origin: String },
+    #[error("{path}: neither a directory, a .class file nor a .jar/.war/.zip archive: skipped")]
+    UnsupportedPath { path: String },
+}
+
+/// Size limits that keep hostile archives cheap.
+#[derive(Debug, Clone, Copy)]
+pub struct ArchiveLimits {
+    /// The largest class file accepted (real ones are well under a megabyte).
+    pub max_class_bytes: u64,
+    /// The largest nested jar read into memory.
+    pub max_nested_jar_bytes: u64,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> Self {
+        ArchiveLimits {
+            max_class_bytes: 32 << 20,
+            max_nested_jar_bytes: 512 << 20,
+        }
+    }
+}
+
+/// Loads every class file under `paths` with the default [`ArchiveLimits`]. `includes` are
+/// glob-like patterns (`*`, `?`) on the file names of nested library jars (`BOOT-INF/lib/*.jar`,
+/// `WEB-INF/lib/*.jar`); empty means every nested jar.
+pub fn load_classes(
+    paths: &[PathBuf],
+    includes: &[String],
+) -> (Vec<ClassEntry>, Vec<ArchiveProblem>) {
+    load_classes_with_limits(paths, includes, &ArchiveLimits::default())
+}
+
+/// [`load_classes`] with explicit limits.
+pub fn load_classes_with_limits(
+    paths: &[PathBuf],
+    includes: &[String],
+    limits: &ArchiveLimits,
+) -> (Vec<ClassEntry>, Vec<ArchiveProblem>) {
+    let mut loader = Loader {
+        includes,
+        limits,
+        classes: Vec::new(),
+        problems: Vec::new(),
+    };
+    for path in paths {
+        loader.load_path(path);
+    }
+    (loader.classes, loader.problems)
+}
+
+/// True if `name` (a jar's file name) matches one of `includes`, or `includes` is empty.
+pub fn jar_included(name: &str, includes: &[String]) -> bool {
+    includes.is_empty()
+        || includes
+            .iter()
+            .any(|p| glob_match(p.as_bytes(), name.as_bytes()))
+}
+
+/// `*` matches any run of characters, `?` one character; everything else literally.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+fn is_archive_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".jar") || lower.ends_with(".war") || lower.ends_with(".zip")
+}
+
+fn is_module_info(name: &str) -> bool {
+    name == "module-info.class" || name.ends_with("/module-info.class")
+}
+
+/// How the classes inside an archive are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// A plain jar: every class at the root, except multi-release overlays.
+    Plain,
+    /// Spring Boot: application classes under `BOOT-INF/classes/`, libraries in `BOOT-INF/lib/`.
+    SpringBoot,
+    /// A web application: `WEB-INF/classes/` and `WEB-INF/lib/`.
+    War,
+}
+
+impl Layout {
+    fn prefixes(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Layout::Plain => None,
+            Layout::SpringBoot => Some(("BOOT-INF/classes/", "BOOT-INF/lib/")),
+            Layout::War => Some(("WEB-INF/classes/", "WEB-INF/lib/")),
+        }
+    }
+}
+
+struct Loader<'a> {
+    includes: &'a [String],
+    limits: &'a ArchiveLimits,
+    classes: Vec<ClassEntry>,
+    problems: Vec<ArchiveProblem>,
+}
+
+impl Loader<'_> {
+    fn load_path(&mut self, path: &Path) {
+        let shown = path.display().to_string();
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                self.problems.push(ArchiveProblem::Unreadable {
+                    path: shown,
+                    detail: e.to_string(),
+                });
+                return;
+            }
+        };
+        if meta.is_dir() {
+            self.load_dir(path);
+        } else if shown.ends_with(".class") {
+            self.load_class_file(path);
+        } else if is_archive_name(&shown) {
+            match fs::File::open(path) {
+                Ok(f) => self.load_archive(io::BufReader::new(f), &shown, true),
+                Err(e) => self.problems.push(ArchiveProblem::Unreadable {
+                    path: shown,
+                    detail: e.to_string(),
+                }),
+            }
+        } else {
+            self.problems
+                .push(ArchiveProblem::UnsupportedPath { path: shown });
+        }
+    }
+
+    fn load_dir(&mut self, dir: &Path) {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let entries = match fs::read_dir(&d) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.problems.push(ArchiveProblem::Unreadable {
+                        path: d.display().to_string(),
+                        detail: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let mut paths: Vec<(PathBuf, fs::FileType)> = entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_type().ok().map(|t| (e.path(), t)))
+                .collect();
+            paths.sort_by(|a, b| a.0.cmp(&b.0));
+            // Subdirectories are pushed in reverse so they are visited in name order. Symlinked
+            // directories are not followed (no loops); symlinked class files are read.
+            for (p, t) in paths.iter().rev() {
+                if t.is_dir() {
+                    stack.push(p.clone());
+                }
+            }
+            for (p, t) in &paths {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default();
+                if !t.is_dir() && name.ends_with(".class") && !is_module_info(&name) {
+                    self.load_class_file(p);
+                }
+            }
+        }
+    }
+
+    fn load_class_file(&mut self, path: &Path) {
+        let origin = path.display().to_string();
+        if is_module_info(&origin) {
+            return;
+        }
+        let read = fs::File::open(path).and_then(|f| {
+            let declared = f.metadata().map(|m| m.len()).unwrap_or(0);
+            if declared > self.limits.max_class_bytes {
+                return Ok(Err(declared));
+            }
+            let mut buf = Vec::with_capacity(declared as usize);
+            f.take(self.limits.max_class_bytes + 1)
+                .read_to_end(&mut buf)?;
+            Ok(Ok(buf))
+        });
+        match read {
+            Ok(Ok(bytes)) if bytes.len() as u64 > self.limits.max_class_bytes => {
+                self.too_large(origin, bytes.len() as u64, self.limits.max_class_bytes)
+            }
+            Ok(Ok(bytes)) => self.add_class(origin, bytes),
+            Ok(Err(size)) => self.too_large(origin, size, self.limits.max_class_bytes),
+            Err(e) => self.problems.push(ArchiveProblem::Unreadable {
+                path: origin,
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    fn too_large(&mut self, origin: String, size: u64, limit: u64) {
+        self.problems.push(ArchiveProblem::EntryTooLarge {
+            origin,
+            size,
+            limit,
+        });
+    }
+
+    fn add_class(&mut self, origin: String, bytes: Vec<u8>) {
+        if bytes.len() < 10 || bytes[..4] != [0xCA, 0xFE, 0xBA, 0xBE] {
+            self.problems.push(ArchiveProblem::NotAClassFile { origin });
+            return;
+        }
+        let id = crc64::class_id(&bytes);
+        self.classes.push(ClassEntry {
+            origin,
+            bytes: Arc::from(bytes),
+            id,
+        });
+    }
+
+    /// Loads the classes of one archive. `top` archives may be fat jars or WARs; nested library
+    /// jars are read as plain jars (their own nested jars are not on any class path).
+    fn load_archive<R: Read + Seek>(&mut self, reader: R, origin: &str, top: bool) {
+        let mut zip = match zip::ZipArchive::new(reader) {
+            Ok(z) => z,
+            Err(e) => {
+                self.problems.push(ArchiveProblem::CorruptArchive {
+                    origin: origin.to_string(),
+                    detail: e.to_string(),
+                });
+                return;
+            }
+        };
+        let names: Vec<String> = zip
+            .file_names()
+            .filter_map(|n| n.ok())
+            .map(|n| n.into_owned())
+            .collect();
+        let layout = if !top {
+            Layout::Plain
+        } else if names.iter().any(|n| n.starts_with("BOOT-INF/")) {
+            Layout::SpringBoot
+        } else if names.iter().any(|n| n.starts_with("WEB-INF/")) {
+            Layout::War
+        } else {
+            Layout::Plain
+        };
+        for index in 0..zip.len() {
+            let mut entry = match zip.by_index(index) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.problems.push(ArchiveProblem::CorruptEntry {
+                        origin: format!("{origin}!/#{index}"),
+                        detail: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            if entry.is_dir() {
+                continue;
+            }
+            let name = match entry.name() {
+                Ok(n) => n.into_owned(),
+                Err(e) => {
+                    self.problems.push(ArchiveProblem::CorruptEntry {
+                        origin: format!("{origin}!/#{index}"),
+                        detail: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let wanted = match classify_entry(layout, &name, self.includes) {
+                Some(w) => w,
+                None => continue,
+            };
+            let entry_origin = format!("{origin}!/{name}");
+            let limit = match wanted {
+                Wanted::Class => self.limits.max_class_bytes,
+                Wanted::NestedJar => self.limits.max_nested_jar_bytes,
+            };
+            let declared = entry.size();
+            if declared > limit {
+                self.too_large(entry_origin, declared, limit);
+                continue;
+            }
+            let mut buf = Vec::with_capacity(declared as usize);
+            // The declared size may lie: never read more than the limit.
+            if let Err(e) = (&mut entry).take(limit + 1).read_to_end(&mut buf) {
+                self.problems.push(ArchiveProblem::CorruptEntry {
+                    origin: entry_origin,
+                    detail: e.to_string(),
+                });
+                continue;
+            }
+            if buf.len() as u64 > limit {
+                self.too_large(entry_origin, buf.len() as u64, limit);
+                continue;
+            }
+            match wanted {
+                Wanted::Class => self.add_class(entry_origin, buf),
+                Wanted::NestedJar => self.load_archive(io::Cursor::new(buf), &entry_origin, false),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Class,
+    NestedJar,
+}
+
+/// What to do with one archive entry, by layout.
+fn classify_entry(layout: Layout, name: &str, includes: &[String]) -> Option<Wanted> {
+    if is_module_info(name) {
+        return None;
+    }
+    match layout.prefixes() {
+        None => {
+            // Multi-release overlays (META-INF/versions/N/...) shadow base classes on newer
+            // JVMs; the base entries are the ones matched.
+            (name.ends_with(".class") && !name.starts_with("META-INF/")).then_some(Wanted::Class)
+        }
+        Some((classes, lib)) => {
+            if let Some(rest) = name.strip_prefix(classes) {
+                (rest.ends_with(".class") && !rest.starts_with("META-INF/"))
+                    .then_some(Wanted::Class)
+            } else if let Some(file) = name.strip_prefix(lib) {
+                (!file.contains('/')
+                    && file.to_ascii_lowercase().ends_with(".jar")
+                    && jar_included(file, includes))
+                .then_some(Wanted::NestedJar)
+            } else {
+                // The Spring Boot launcher and anything else outside the class path.
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_patterns() {
+        assert!(glob_match(b"myco-*.jar", b"myco-core-1.2.jar"));
+        assert!(!glob_match(b"myco-*.jar", b"spring-core.jar"));
+        assert!(glob_match(b"*", b""));
+        assert!(glob_match(b"a?c*", b"abcdef"));
+        assert!(!glob_match(b"a?c", b"ac"));
+        assert!(glob_match(b"*-*-*.jar", b"a-b-c.jar"));
+        assert!(jar_included("x.jar", &[]));
+        assert!(jar_included("x.jar", &["y.jar".into(), "x*".into()]));
+    }
+
+    #[test]
+    fn entry_classification() {
+        let inc = vec!["myco-*.jar".to_string()];
+        assert_eq!(
+            classify_entry(Layout::Plain, "a/B.class", &inc),
+            Some(Wanted::Class)
+        );
+        assert_eq!(
+            classify_entry(Layout::Plain, "module-info.class", &inc),
+            None
+        );
+        assert_eq!(
+            classify_entry(Layout::Plain, "META-INF/versions/11/a/B.class", &inc),
+            None
+        );
+        assert_eq!(classify_entry(Layout::Plain, "lib/x.jar", &inc), None);
+        assert_eq!(
+            classify_entry(Layout::SpringBoot, "BOOT-INF/classes/a/B.class", &inc),
+            Some(Wanted::Class)
+        );
+        assert_eq!(
+            classify_entry(Layout::SpringBoot, "BOOT-INF/lib/myco-a.jar", &inc),
+            Some(Wanted::NestedJar)
+        );
+        assert_eq!(
+            classify_entry(Layout::SpringBoot, "BOOT-INF/lib/guava.jar", &inc),
+            None
+        );
+        assert_eq!(
+            classify_entry(
+                Layout::SpringBoot,
+                "org/springframework/boot/loader/Launcher.class",
+                &inc
+            ),
+            None
+        );
+        assert_eq!(
+            classify_entry(Layout::War, "WEB-INF/classes/a/B.class", &[]),
+            Some(Wanted::Class)
+        );
+        assert_eq!(
+            classify_entry(Layout::War, "WEB-INF/lib/any.jar", &[]),
+            Some(Wanted::NestedJar)
+        );
+    }
+}
