@@ -381,3 +381,140 @@ fn fixture_app_matches_oracle_file() {
     );
     assert!(cmp.mismatches.is_empty(), "{}", cmp.report("fixture"));
 }
+
+/// Every jar in /usr/share/java (slow; run with `--ignored`). Lists per jar what matched.
+#[test]
+#[ignore]
+fn all_system_jars_match_jacoco() {
+    if !have_jacoco() {
+        return;
+    }
+    let mut jars: Vec<PathBuf> = std::fs::read_dir("/usr/share/java")
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "jar") && !p.is_symlink())
+        .collect();
+    jars.sort();
+    let mut failures = Vec::new();
+    for jar in &jars {
+        let run = run_oracle(&["--random", "7"], std::slice::from_ref(jar));
+        let cmp = compare(&run, std::slice::from_ref(jar));
+        eprintln!("{}", cmp.report(&jar.display().to_string()));
+        if !cmp.mismatches.is_empty() {
+            failures.push(format!("{}: {}", jar.display(), cmp.mismatches.len()));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// Extracts the real agent (jacocoagent.jar, nested in Debian's org.jacoco.agent.jar).
+fn agent_jar() -> PathBuf {
+    let out = work_dir().join("jacocoagent.jar");
+    if !out.exists() {
+        let mut z = zip::ZipArchive::new(
+            std::fs::File::open("/usr/share/java/org.jacoco.agent.jar").unwrap(),
+        )
+        .unwrap();
+        let mut e = z.by_name("jacocoagent.jar").unwrap();
+        let tmp = work_dir().join(format!("jacocoagent-{}.jar", std::process::id()));
+        let mut f = std::fs::File::create(&tmp).unwrap();
+        std::io::copy(&mut e, &mut f).unwrap();
+        std::fs::rename(&tmp, &out).unwrap();
+    }
+    out
+}
+
+fn java_sources(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "java"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compiles the corpus for one release, runs its main under the real agent, and returns the
+/// class directory and the exec file the agent wrote at exit.
+fn corpus_run(release: &str) -> (PathBuf, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java-corpus");
+    let out = work_dir().join(format!("corpus-{release}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut sources = java_sources(&root.join("common/corpus"));
+    if release == "17" {
+        sources.extend(java_sources(&root.join("java17/corpus17")));
+    }
+    let st = Command::new("javac")
+        .args(["-nowarn", "--release", release, "-g", "-d"])
+        .arg(&out)
+        .args(&sources)
+        .status()
+        .unwrap();
+    assert!(st.success(), "javac --release {release} failed");
+    let exec = work_dir().join(format!("corpus-{release}.exec"));
+    let _ = std::fs::remove_file(&exec);
+    let st = Command::new("java")
+        .arg(format!(
+            "-javaagent:{}=destfile={},includes=corpus*",
+            agent_jar().display(),
+            exec.display()
+        ))
+        .arg("-cp")
+        .arg(&out)
+        .arg("corpus.Main")
+        .arg("arg")
+        .status()
+        .unwrap();
+    assert!(st.success(), "corpus main failed under the agent");
+    assert!(exec.exists(), "the agent wrote no exec file");
+    (out, exec)
+}
+
+fn corpus_matches(release: &str) {
+    if !have_jacoco() {
+        return;
+    }
+    let (classes, exec) = corpus_run(release);
+    let inputs = std::slice::from_ref(&classes);
+    let mut failures = Vec::new();
+    let agent = check(
+        &format!("corpus --release {release}, agent data"),
+        &["--exec", exec.to_str().unwrap()],
+        inputs,
+    );
+    // The agent run must have produced data for most classes, or the comparison is hollow.
+    let with_data = run_oracle(&["--exec", exec.to_str().unwrap()], inputs)
+        .classes
+        .iter()
+        .filter(|c| c.data.is_some())
+        .count();
+    assert!(
+        with_data >= 8,
+        "only {with_data} corpus classes have agent data"
+    );
+    failures.extend(agent.mismatches);
+    for seed in ["1", "2", "3", "4"] {
+        let cmp = check(
+            &format!("corpus --release {release}, random seed {seed}"),
+            &["--random", seed],
+            inputs,
+        );
+        failures.extend(cmp.mismatches);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn corpus_release_8_matches_jacoco() {
+    corpus_matches("8");
+}
+
+#[test]
+fn corpus_release_11_matches_jacoco() {
+    corpus_matches("11");
+}
+
+#[test]
+fn corpus_release_17_matches_jacoco() {
+    corpus_matches("17");
+}
