@@ -1035,22 +1035,22 @@ mod tests {
 
     #[test]
     fn switches_honour_padding() {
-        // nop; tableswitch at pc 1: 2 bytes of padding; default +20, low 0, high 1.
+        // nop; tableswitch at pc 1: 2 bytes of padding; default +24, low 0, high 1.
         let mut code = vec![0x00, 0xAA, 0, 0];
-        code.extend(20i32.to_be_bytes());
+        code.extend(24i32.to_be_bytes());
         code.extend(0i32.to_be_bytes());
         code.extend(1i32.to_be_bytes());
-        code.extend(19i32.to_be_bytes());
-        code.extend(20i32.to_be_bytes());
-        code.extend([0xB1, 0xB1]); // pc 20, 21
+        code.extend(23i32.to_be_bytes());
+        code.extend(24i32.to_be_bytes());
+        code.extend([0xB1, 0xB1]); // pc 24, 25
         let insns = decode_bytecode(&code, 0).unwrap();
         let Operand::Switch(s) = &insns[1].operand else {
             panic!("not a switch")
         };
-        assert_eq!(s.default, 21);
+        assert_eq!(s.default, 25);
         assert_eq!(s.keys, vec![0, 1]);
-        assert_eq!(s.targets, vec![20, 21]);
-        assert_eq!(insns[2].offset, 20);
+        assert_eq!(s.targets, vec![24, 25]);
+        assert_eq!(insns[2].offset, 24);
         // lookupswitch at pc 0: 3 bytes of padding.
         let mut code = vec![0xAB, 0, 0, 0];
         code.extend(16i32.to_be_bytes());
@@ -1075,12 +1075,43 @@ mod tests {
         assert!(decode_bytecode(&[0xA7, 0x7F, 0x00], 0).is_err());
     }
 
-    fn tiny_class() -> Vec<u8> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/java-corpus/Tiny.class.bin"
+    /// `tests/java-corpus/fixtures/Tiny.java` compiled with `javac --release 8 -g`.
+    const TINY: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/java-corpus/fixtures/Tiny.class"
+    ));
+
+    #[test]
+    fn parses_a_javac_class() {
+        let cf = parse_class(TINY).unwrap();
+        assert_eq!(cf.this_class, "Tiny");
+        assert_eq!(cf.super_class.as_deref(), Some("java/lang/Object"));
+        assert_eq!(cf.source_file.as_deref(), Some("Tiny.java"));
+        assert_eq!(cf.major_version, 52);
+        let names: Vec<&str> = cf.methods.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["<init>", "f", "lambda$f$0"]);
+        let lambda = &cf.methods[2];
+        assert_ne!(lambda.access & ACC_SYNTHETIC, 0);
+        let code = cf.methods[1].code.as_ref().unwrap();
+        let ops: Vec<u8> = code.insns.iter().map(|i| i.opcode).collect();
+        assert!(
+            ops.contains(&0xAA) && ops.contains(&0xAB),
+            "both switch kinds"
         );
-        std::fs::read(path).unwrap_or_default()
+        assert!(!code.exception_table.is_empty());
+        assert!(code.line_numbers.len() > 10);
+        assert!(!code.frame_offsets.is_empty());
+        // Every member reference resolves.
+        for i in &code.insns {
+            if let Operand::Member(idx) = i.operand {
+                assert!(cf.member(idx).is_some());
+            }
+        }
+        let bootstrap = code.insns.iter().find_map(|i| match i.operand {
+            Operand::InvokeDynamic(idx) => cf.dynamic(idx),
+            _ => None,
+        });
+        assert_eq!(bootstrap.map(|(n, _)| n), Some("getAsInt"));
     }
 
     #[test]
@@ -1089,15 +1120,14 @@ mod tests {
             parse_class(b"nope"),
             Err(ClassFileError::BadMagic { .. }) | Err(ClassFileError::Truncated { .. })
         ));
-        let bytes = tiny_class();
-        if bytes.is_empty() {
-            return;
-        }
-        let cf = parse_class(&bytes).unwrap();
-        assert_eq!(cf.this_class, "Tiny");
+        let bytes = TINY.to_vec();
+        let mut failures = 0;
         for cut in 0..bytes.len() {
-            let _ = parse_class(&bytes[..cut]);
+            if parse_class(&bytes[..cut]).is_err() {
+                failures += 1;
+            }
         }
+        assert_eq!(failures, bytes.len(), "every truncation is an error");
         // Flip every byte in turn: errors are fine, panics are not.
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         for i in 0..bytes.len() {

@@ -35,8 +35,6 @@ pub(crate) struct MethodBody<'a> {
     pub label_node: Vec<u32>,
     /// Label index at each bytecode offset (0..=code_length), or NONE.
     pub offset_label: Vec<u32>,
-    /// Node index of each instruction.
-    pub insn_node: Vec<u32>,
     pub try_catch: Vec<TryCatch>,
 }
 
@@ -140,7 +138,6 @@ impl<'a> MethodBody<'a> {
         }
         let mut nodes = Vec::with_capacity(code.insns.len() * 2 + 4);
         let mut label_node = vec![NONE; label_offsets.len()];
-        let mut insn_node = Vec::with_capacity(code.insns.len());
         let mut line_cursor = 0;
         let mut emit_label = |nodes: &mut Vec<Node>, off: u32, label_node: &mut Vec<u32>| {
             let l = offset_label[off as usize];
@@ -161,7 +158,6 @@ impl<'a> MethodBody<'a> {
             if frame_at[insn.offset as usize] {
                 nodes.push(Node::Frame);
             }
-            insn_node.push(nodes.len() as u32);
             nodes.push(Node::Insn(idx as u32));
         }
         emit_label(&mut nodes, len as u32, &mut label_node);
@@ -207,7 +203,6 @@ impl<'a> MethodBody<'a> {
             nodes,
             label_node,
             offset_label,
-            insn_node,
             try_catch,
         })
     }
@@ -230,12 +225,5 @@ impl<'a> MethodBody<'a> {
             Node::Insn(i) => Some(self.insn(*i).opcode),
             _ => None,
         }
-    }
-
-    pub fn has_subroutines(&self) -> bool {
-        self.code
-            .insns
-            .iter()
-            .any(|i| i.opcode == JSR || i.opcode == RET)
     }
 }

@@ -311,11 +311,11 @@ impl ClassAnalysis {
         let mut slots = vec![false; self.slot_count];
         let mut covered = vec![false; n];
         let mut pred = vec![(NONE, 0u32); n];
-        let mut propagate = |slots: &mut [bool],
-                             covered: &mut [bool],
-                             pred: &[(u32, u32)],
-                             mut i: u32,
-                             mut b: u32| {
+        let propagate = |slots: &mut [bool],
+                         covered: &mut [bool],
+                         pred: &[(u32, u32)],
+                         mut i: u32,
+                         mut b: u32| {
             while i != NONE {
                 let iu = i as usize;
                 slots[(self.slot_base[iu] + b) as usize] = true;
@@ -441,7 +441,9 @@ impl ClassAnalysis {
 pub fn fold_source_lines<'a>(
     classes: impl IntoIterator<Item = &'a ClassCoverage>,
 ) -> Vec<LineCoverage> {
-    let mut sum: std::collections::BTreeMap<u32, ((u32, u32), (u32, u32))> = Default::default();
+    // line -> (instructions, branches), each (covered, missed)
+    type Counters = ((u32, u32), (u32, u32));
+    let mut sum: std::collections::BTreeMap<u32, Counters> = Default::default();
     for c in classes {
         for l in &c.lines {
             let e = sum.entry(l.line).or_default();
@@ -459,4 +461,128 @@ pub fn fold_source_lines<'a>(
         })
         .filter(|l| l.status.is_coverable())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/java-corpus/fixtures/Tiny.class"
+    ));
+
+    fn tiny() -> ClassAnalysis {
+        analyze_class(TINY).unwrap().unwrap()
+    }
+
+    #[test]
+    fn no_data_means_everything_missed() {
+        let a = tiny();
+        assert_eq!(a.name(), "Tiny");
+        assert_eq!(a.package(), "");
+        assert_eq!(a.source_file(), Some("Tiny.java"));
+        let none = a.project(None);
+        let zeros = a.project(Some(&vec![false; a.probe_count()]));
+        assert_eq!(none, zeros);
+        assert_eq!(none.instructions.0, 0);
+        assert!(none.instructions.1 > 20);
+        assert!(none.lines.iter().all(|l| l.status() == LineStatus::Missed));
+        assert_eq!(none.methods, (0, 3));
+    }
+
+    #[test]
+    fn every_probe_set_covers_every_instruction() {
+        let a = tiny();
+        let all = a.project(Some(&vec![true; a.probe_count()]));
+        assert_eq!(all.instructions.1, 0, "{all:?}");
+        assert_eq!(all.branches.1, 0);
+        assert!(all.branches.0 >= 8, "two switches and a ternary");
+        assert_eq!(all.methods, (3, 0));
+        let sum: u32 = all.lines.iter().map(|l| l.insn.0).sum();
+        assert_eq!(
+            sum, all.instructions.0,
+            "every instruction of Tiny has a line"
+        );
+    }
+
+    #[test]
+    fn a_single_probe_covers_its_predecessors_only() {
+        let a = tiny();
+        let mut seen = std::collections::BTreeSet::new();
+        for p in 0..a.probe_count() {
+            let mut probes = vec![false; a.probe_count()];
+            probes[p] = true;
+            let c = a.project(Some(&probes));
+            assert!(c.instructions.0 > 0, "probe {p} covers something");
+            seen.insert(c.instructions.0);
+        }
+        assert!(seen.len() > 3, "probes cover different paths");
+    }
+
+    #[test]
+    fn module_and_synthetic_classes_are_skipped_and_instrumented_ones_rejected() {
+        let mut cf = parse_class(TINY).unwrap();
+        cf.access |= ACC_SYNTHETIC;
+        assert!(analyze_parsed(&cf).unwrap().is_none());
+        cf.access = ACC_MODULE;
+        assert!(analyze_parsed(&cf).unwrap().is_none());
+        let mut cf = parse_class(TINY).unwrap();
+        cf.methods[0].name = "$jacocoInit".into();
+        assert!(matches!(
+            analyze_parsed(&cf),
+            Err(AnalysisError::AlreadyInstrumented { .. })
+        ));
+        assert!(analyze_class(b"\xca\xfe\xba\xbe").is_err());
+    }
+
+    #[test]
+    fn folding_adds_counters_and_applies_the_status_rule() {
+        let a = ClassCoverage {
+            lines: vec![
+                LineCounters {
+                    line: 3,
+                    insn: (2, 0),
+                    branches: (0, 0),
+                },
+                LineCounters {
+                    line: 5,
+                    insn: (0, 2),
+                    branches: (0, 2),
+                },
+            ],
+            ..Default::default()
+        };
+        let b = ClassCoverage {
+            lines: vec![
+                LineCounters {
+                    line: 5,
+                    insn: (1, 0),
+                    branches: (0, 0),
+                },
+                LineCounters {
+                    line: 9,
+                    insn: (1, 0),
+                    branches: (1, 1),
+                },
+            ],
+            ..Default::default()
+        };
+        let folded = fold_source_lines([&a, &b]);
+        let got: Vec<(u32, LineStatus, (u32, u32), (u32, u32))> = folded
+            .iter()
+            .map(|l| (l.line, l.status, l.units, l.branches))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (3, LineStatus::Covered, (2, 0), (0, 0)),
+                (5, LineStatus::Partial, (1, 2), (0, 2)),
+                (9, LineStatus::Partial, (1, 0), (1, 1)),
+            ]
+        );
+        assert!(folded.iter().all(|l| l.hits.is_none()));
+        assert_eq!(jacoco_status_code((0, 3), (0, 0)), 1);
+        assert_eq!(jacoco_status_code((0, 0), (0, 0)), 0);
+    }
 }

@@ -17,26 +17,17 @@ pub(crate) const GOTO: u8 = 0xA7;
 pub(crate) const IFEQ: u8 = 0x99;
 pub(crate) const IFNE: u8 = 0x9A;
 pub(crate) const IFNULL: u8 = 0xC6;
-pub(crate) const IFNONNULL: u8 = 0xC7;
 pub(crate) const MONITOREXIT: u8 = 0xC3;
 pub(crate) const INVOKEVIRTUAL: u8 = 0xB6;
 pub(crate) const INVOKESPECIAL: u8 = 0xB7;
 pub(crate) const INVOKESTATIC: u8 = 0xB8;
 pub(crate) const INVOKEINTERFACE: u8 = 0xB9;
 pub(crate) const INVOKEDYNAMIC: u8 = 0xBA;
-pub(crate) const GETSTATIC: u8 = 0xB2;
-pub(crate) const CHECKCAST: u8 = 0xC0;
-pub(crate) const DUP: u8 = 0x59;
-pub(crate) const POP: u8 = 0x57;
-pub(crate) const ACONST_NULL: u8 = 0x01;
 pub(crate) const ICONST_M1: u8 = 0x02;
-pub(crate) const BIPUSH: u8 = 0x10;
-pub(crate) const SIPUSH: u8 = 0x11;
 pub(crate) const LDC: u8 = 0x12;
 pub(crate) const ISTORE: u8 = 0x36;
 pub(crate) const TABLESWITCH: u8 = 0xAA;
 pub(crate) const LOOKUPSWITCH: u8 = 0xAB;
-pub(crate) const NEW: u8 = 0xBB;
 
 pub(crate) struct Matcher<'a, 'b> {
     pub body: &'b MethodBody<'a>,
@@ -142,24 +133,6 @@ impl<'a, 'b> Matcher<'a, 'b> {
             return;
         }
         if self.member() != Some((owner, name, desc)) {
-            self.cursor = None;
-        }
-    }
-
-    pub fn next_is_field(&mut self, opcode: u8, owner: &str, name: &str, desc: &str) {
-        self.next_is_invoke(opcode, owner, name, desc);
-    }
-
-    pub fn next_is_type(&mut self, opcode: u8, desc: &str) {
-        self.next_is(opcode);
-        if self.cursor.is_none() {
-            return;
-        }
-        let ok = match self.operand() {
-            Some(Operand::Type(i)) => self.cf.class_name(*i) == Some(desc),
-            _ => false,
-        };
-        if !ok {
             self.cursor = None;
         }
     }

@@ -70,10 +70,8 @@ impl FilterOutput {
 
     pub fn merge(&mut self, a: u32, b: u32) {
         let (ra, rb) = (self.representative(a), self.representative(b));
-        if ra != rb {
-            if self.merged.insert(rb, ra).is_none() {
-                self.merge_order.push(rb);
-            }
+        if ra != rb && self.merged.insert(rb, ra).is_none() {
+            self.merge_order.push(rb);
         }
     }
 

@@ -9,7 +9,7 @@ use crate::java::analysis::body::MethodBody;
 
 const THROWABLE: &str = "java/lang/Throwable";
 
-fn throwable_handlers<'b>(ctx: &ClassContext<'_>, body: &'b MethodBody<'_>) -> Vec<usize> {
+fn throwable_handlers(ctx: &ClassContext<'_>, body: &MethodBody<'_>) -> Vec<usize> {
     body.try_catch
         .iter()
         .filter(|t| t.catch_type != 0 && ctx.cf.class_name(t.catch_type) == Some(THROWABLE))
