@@ -569,14 +569,14 @@ mod tests {
             ..Default::default()
         };
         let folded = fold_source_lines([&a, &b]);
-        let got: Vec<(u32, LineStatus, (u32, u32), (u32, u32))> = folded
+        let got: Vec<_> = folded
             .iter()
             .map(|l| (l.line, l.status, l.units, l.branches))
             .collect();
         assert_eq!(
             got,
             vec![
-                (3, LineStatus::Covered, (2, 0), (0, 0)),
+                (3u32, LineStatus::Covered, (2u32, 0u32), (0u32, 0u32)),
                 (5, LineStatus::Partial, (1, 2), (0, 2)),
                 (9, LineStatus::Partial, (1, 0), (1, 1)),
             ]
