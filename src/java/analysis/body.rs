@@ -1,0 +1,229 @@
+//! A method's code as the event stream ASM's tree API presents it to JaCoCo: at each bytecode
+//! offset that carries a label, the label, then its line numbers, then the stack map frame, then
+//! the instruction. Labels exist exactly where ASM creates them (jump, switch and exception
+//! targets, debug information, frames), because label placement decides probe placement.
+
+use super::AnalysisError;
+use crate::java::classfile::{Code, Insn, MethodInfo, Operand};
+
+pub(crate) const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Node {
+    Label(u32),
+    /// A line number entry; it belongs to the label node just before it.
+    Line(u32),
+    Frame,
+    /// An instruction: index into `Code::insns` (and into the analysis' instruction arrays).
+    Insn(u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TryCatch {
+    pub start: u32,
+    pub end: u32,
+    pub handler: u32,
+    /// Constant-pool class index; 0 for catch-any.
+    pub catch_type: u16,
+}
+
+pub(crate) struct MethodBody<'a> {
+    pub info: &'a MethodInfo,
+    pub code: &'a Code,
+    pub nodes: Vec<Node>,
+    /// Node index of each label.
+    pub label_node: Vec<u32>,
+    /// Label index at each bytecode offset (0..=code_length), or NONE.
+    pub offset_label: Vec<u32>,
+    pub try_catch: Vec<TryCatch>,
+}
+
+pub(crate) fn is_jump(op: u8) -> bool {
+    matches!(op, 0x99..=0xA7 | 0xC6 | 0xC7)
+}
+
+pub(crate) fn is_return_or_throw(op: u8) -> bool {
+    matches!(op, 0xAC..=0xB1 | 0xBF)
+}
+
+pub(crate) fn is_invoke(op: u8) -> bool {
+    matches!(op, 0xB6..=0xBA)
+}
+
+pub(crate) const JSR: u8 = 0xA8;
+pub(crate) const RET: u8 = 0xA9;
+pub(crate) const GOTO: u8 = 0xA7;
+
+impl<'a> MethodBody<'a> {
+    pub fn build(
+        class: &str,
+        info: &'a MethodInfo,
+        code: &'a Code,
+    ) -> Result<MethodBody<'a>, AnalysisError> {
+        let len = code.code_length as usize;
+        let mut offset_label = vec![NONE; len + 1];
+        let mut is_start = vec![false; len + 1];
+        for i in &code.insns {
+            is_start[i.offset as usize] = true;
+        }
+        is_start[len] = true;
+        let mut mark = |off: u32| {
+            if let Some(slot) = offset_label.get_mut(off as usize) {
+                *slot = 0;
+            }
+        };
+        for i in &code.insns {
+            match &i.operand {
+                Operand::Jump(t) => mark(*t),
+                Operand::Switch(s) => {
+                    mark(s.default);
+                    s.targets.iter().for_each(|&t| mark(t));
+                }
+                _ => {}
+            }
+        }
+        for e in &code.exception_table {
+            mark(e.start);
+            mark(e.end);
+            mark(e.handler);
+        }
+        for &(pc, _) in &code.line_numbers {
+            mark(pc);
+        }
+        for &o in code.extra_label_offsets.iter().chain(&code.frame_offsets) {
+            mark(o);
+        }
+        // Number the labels in offset order.
+        let mut label_offsets = Vec::new();
+        for (off, slot) in offset_label.iter_mut().enumerate() {
+            if *slot != NONE {
+                *slot = label_offsets.len() as u32;
+                label_offsets.push(off as u32);
+            }
+        }
+        // Line numbers per offset, in ASM's order: the first non-zero one, then every later one.
+        let mut lines_at: Vec<(u32, u32)> = Vec::new(); // (offset, line) in visit order
+        {
+            let mut first: Vec<(u32, u16)> = Vec::new();
+            let mut others: Vec<(u32, u16)> = Vec::new();
+            let mut have: rustc_hash::FxHashMap<u32, u16> = Default::default();
+            for &(pc, line) in &code.line_numbers {
+                let e = have.entry(pc).or_insert(0);
+                if *e == 0 {
+                    *e = line;
+                } else {
+                    others.push((pc, line));
+                }
+            }
+            for (pc, line) in have {
+                if line != 0 {
+                    first.push((pc, line));
+                }
+            }
+            first.sort_unstable();
+            for (pc, line) in first {
+                lines_at.push((pc, line as u32));
+                for &(p, l) in &others {
+                    if p == pc {
+                        lines_at.push((pc, l as u32));
+                    }
+                }
+            }
+        }
+        let mut frame_at = vec![false; len + 1];
+        for &f in &code.frame_offsets {
+            if let Some(s) = frame_at.get_mut(f as usize) {
+                *s = true;
+            }
+        }
+        let mut nodes = Vec::with_capacity(code.insns.len() * 2 + 4);
+        let mut label_node = vec![NONE; label_offsets.len()];
+        let mut line_cursor = 0;
+        let mut emit_label = |nodes: &mut Vec<Node>, off: u32, label_node: &mut Vec<u32>| {
+            let l = offset_label[off as usize];
+            if l != NONE {
+                label_node[l as usize] = nodes.len() as u32;
+                nodes.push(Node::Label(l));
+                while line_cursor < lines_at.len() && lines_at[line_cursor].0 < off {
+                    line_cursor += 1;
+                }
+                while line_cursor < lines_at.len() && lines_at[line_cursor].0 == off {
+                    nodes.push(Node::Line(lines_at[line_cursor].1));
+                    line_cursor += 1;
+                }
+            }
+        };
+        for (idx, insn) in code.insns.iter().enumerate() {
+            emit_label(&mut nodes, insn.offset, &mut label_node);
+            if frame_at[insn.offset as usize] {
+                nodes.push(Node::Frame);
+            }
+            nodes.push(Node::Insn(idx as u32));
+        }
+        emit_label(&mut nodes, len as u32, &mut label_node);
+        // A label that is never visited (inside an instruction) but referenced by code or an
+        // exception range makes JaCoCo fail; say so instead of guessing.
+        let check = |off: u32, what: &str| -> Result<u32, AnalysisError> {
+            let l = offset_label[off as usize];
+            if !is_start[off as usize] || l == NONE {
+                return Err(AnalysisError::BadCode {
+                    class: class.to_owned(),
+                    method: format!("{}{}", info.name, info.descriptor),
+                    what: format!("{what} at offset {off} is not an instruction boundary"),
+                });
+            }
+            Ok(l)
+        };
+        for i in &code.insns {
+            match &i.operand {
+                Operand::Jump(t) => {
+                    check(*t, "jump target")?;
+                }
+                Operand::Switch(s) => {
+                    check(s.default, "switch target")?;
+                    for &t in &s.targets {
+                        check(t, "switch target")?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut try_catch = Vec::with_capacity(code.exception_table.len());
+        for e in &code.exception_table {
+            try_catch.push(TryCatch {
+                start: check(e.start, "try start")?,
+                end: check(e.end, "try end")?,
+                handler: check(e.handler, "exception handler")?,
+                catch_type: e.catch_type,
+            });
+        }
+        Ok(MethodBody {
+            info,
+            code,
+            nodes,
+            label_node,
+            offset_label,
+            try_catch,
+        })
+    }
+
+    pub fn insn(&self, idx: u32) -> &'a Insn {
+        &self.code.insns[idx as usize]
+    }
+
+    pub fn label_of(&self, offset: u32) -> u32 {
+        self.offset_label[offset as usize]
+    }
+
+    pub fn label_count(&self) -> usize {
+        self.label_node.len()
+    }
+
+    /// Opcode at a node, or None for labels, lines and frames.
+    pub fn opcode(&self, node: usize) -> Option<u8> {
+        match self.nodes.get(node)? {
+            Node::Insn(i) => Some(self.insn(*i).opcode),
+            _ => None,
+        }
+    }
+}

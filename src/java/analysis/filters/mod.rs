@@ -1,0 +1,109 @@
+//! JaCoCo 0.8.6's filters: compiler-generated code that must not count. Each filter looks at a
+//! method's event stream and says which nodes to ignore, which duplicated instructions to merge
+//! (copies of `finally` blocks), and which instructions get a new set of branches.
+
+mod finally;
+mod matcher;
+mod simple;
+mod string_switch;
+mod try_with_resources;
+
+use rustc_hash::FxHashMap;
+
+use super::body::MethodBody;
+use crate::java::classfile::ClassFile;
+
+/// What the filters know about the class.
+pub(crate) struct ClassContext<'a> {
+    pub cf: &'a ClassFile,
+    pub super_name: &'a str,
+    pub is_kotlin: bool,
+}
+
+impl<'a> ClassContext<'a> {
+    pub fn new(cf: &'a ClassFile) -> Self {
+        ClassContext {
+            cf,
+            super_name: cf.super_class.as_deref().unwrap_or(""),
+            is_kotlin: cf.annotations.iter().any(|a| a == "Lkotlin/Metadata;"),
+        }
+    }
+}
+
+/// The filters' verdict for one method, in node indices.
+pub(crate) struct FilterOutput {
+    pub ignored: Vec<bool>,
+    merged: FxHashMap<u32, u32>,
+    merge_order: Vec<u32>,
+    /// (instruction node, nodes whose coverage become its branches); a later entry for the same
+    /// node replaces the earlier one.
+    pub replacements: Vec<(u32, Vec<u32>)>,
+}
+
+impl FilterOutput {
+    fn new(nodes: usize) -> Self {
+        FilterOutput {
+            ignored: vec![false; nodes],
+            merged: FxHashMap::default(),
+            merge_order: Vec::new(),
+            replacements: Vec::new(),
+        }
+    }
+
+    pub fn ignore(&mut self, from: usize, to: usize) {
+        let end = to.min(self.ignored.len().saturating_sub(1));
+        if from <= end {
+            self.ignored[from..=end].iter_mut().for_each(|x| *x = true);
+        }
+    }
+
+    pub fn ignore_all(&mut self) {
+        self.ignored.iter_mut().for_each(|x| *x = true);
+    }
+
+    pub fn representative(&self, mut node: u32) -> u32 {
+        while let Some(&n) = self.merged.get(&node) {
+            node = n;
+        }
+        node
+    }
+
+    pub fn merge(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.representative(a), self.representative(b));
+        if ra != rb && self.merged.insert(rb, ra).is_none() {
+            self.merge_order.push(rb);
+        }
+    }
+
+    pub fn merged_nodes(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.merge_order.iter().map(|n| (*n, self.merged[n]))
+    }
+
+    pub fn replace_branches(&mut self, node: u32, mut targets: Vec<u32>) {
+        let mut seen = rustc_hash::FxHashSet::default();
+        targets.retain(|t| seen.insert(*t));
+        self.replacements.retain(|(n, _)| *n != node);
+        self.replacements.push((node, targets));
+    }
+}
+
+/// Runs every 0.8.6 filter that applies to Java (and the Kotlin checks the Synthetic filter
+/// needs) over one method.
+pub(crate) fn apply(ctx: &ClassContext<'_>, body: &MethodBody<'_>) -> FilterOutput {
+    let mut out = FilterOutput::new(body.nodes.len());
+    simple::enum_methods(ctx, body, &mut out);
+    simple::synthetic(ctx, body, &mut out);
+    simple::bridge(body, &mut out);
+    simple::synchronized(ctx, body, &mut out);
+    try_with_resources::javac11(ctx, body, &mut out);
+    try_with_resources::javac7(ctx, body, &mut out);
+    try_with_resources::ecj(ctx, body, &mut out);
+    finally::filter(ctx, body, &mut out);
+    simple::private_empty_constructor(ctx, body, &mut out);
+    string_switch::javac(ctx, body, &mut out);
+    string_switch::ecj(ctx, body, &mut out);
+    simple::enum_empty_constructor(ctx, body, &mut out);
+    simple::records(ctx, body, &mut out);
+    simple::annotation_generated(ctx, body, &mut out);
+    out
+}

@@ -1,0 +1,588 @@
+//! Native JaCoCo class analysis: what JaCoCo 0.8.6's `Analyzer` reports per line, computed from
+//! the class bytes and a probe array without a JVM.
+//!
+//! [`analyze_class`] runs once per class file: it parses the class, places probes exactly as the
+//! JaCoCo agent does (so probe ids match the agent's arrays), builds the instruction graph of
+//! every method, and applies 0.8.6's filters. What remains is a flat plan; [`ClassAnalysis::project`]
+//! replays it against a probe array in one tight pass, so re-projecting after every dump is cheap.
+
+mod body;
+mod filters;
+mod flow;
+
+use body::{MethodBody, NONE};
+use flow::{Op, analyze_flow};
+use thiserror::Error;
+
+use crate::java::classfile::{ACC_MODULE, ACC_SYNTHETIC, ClassFile, ClassFileError, parse_class};
+use crate::model::{LineCoverage, LineStatus};
+
+/// Why a class could not be analysed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    ClassFile(#[from] ClassFileError),
+    #[error(
+        "class {class} is already instrumented by JaCoCo ({member}): analyse the original class files, not the instrumented ones"
+    )]
+    AlreadyInstrumented { class: String, member: String },
+    #[error("class {class}, method {method}: {what}")]
+    BadCode {
+        class: String,
+        method: String,
+        what: String,
+    },
+}
+
+/// Counters of one source line in one class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineCounters {
+    pub line: u32,
+    /// Instructions (covered, missed).
+    pub insn: (u32, u32),
+    /// Branches (covered, missed).
+    pub branches: (u32, u32),
+}
+
+impl LineCounters {
+    /// JaCoCo's line status: instruction status OR branch status.
+    pub fn status(&self) -> LineStatus {
+        status_of(self.insn, self.branches)
+    }
+}
+
+fn counter_status((covered, missed): (u32, u32)) -> u8 {
+    if covered + missed == 0 {
+        0
+    } else if covered == 0 {
+        1
+    } else if missed == 0 {
+        2
+    } else {
+        3
+    }
+}
+
+/// JaCoCo's `ICounter` status code of a line (0 empty, 1 not covered, 2 fully, 3 partly).
+pub fn jacoco_status_code(insn: (u32, u32), branches: (u32, u32)) -> u8 {
+    counter_status(insn) | counter_status(branches)
+}
+
+fn status_of(insn: (u32, u32), branches: (u32, u32)) -> LineStatus {
+    match jacoco_status_code(insn, branches) {
+        0 => LineStatus::NotCoverable,
+        1 => LineStatus::Missed,
+        2 => LineStatus::Covered,
+        _ => LineStatus::Partial,
+    }
+}
+
+/// Counters of one method that contains code after filtering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodCounters {
+    pub name: String,
+    pub descriptor: String,
+    /// Instructions (covered, missed).
+    pub insn: (u32, u32),
+    /// Branches (covered, missed).
+    pub branches: (u32, u32),
+}
+
+/// What one probe array means for one class.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassCoverage {
+    /// Lines with code, sorted.
+    pub lines: Vec<LineCounters>,
+    /// (covered, missed)
+    pub instructions: (u32, u32),
+    /// (covered, missed)
+    pub branches: (u32, u32),
+    /// Methods with code: (covered, missed).
+    pub methods: (u32, u32),
+    pub method_counters: Vec<MethodCounters>,
+}
+
+struct MethodPlan {
+    name: String,
+    descriptor: String,
+    /// Range of this method's instructions in the class arrays.
+    insns: std::ops::Range<u32>,
+}
+
+/// The analysis of one class file, ready to be projected onto probe arrays.
+pub struct ClassAnalysis {
+    name: String,
+    source_file: Option<String>,
+    probe_count: usize,
+    methods: Vec<MethodPlan>,
+    /// Edges of all methods, instruction indices class-wide.
+    ops: Vec<Op>,
+    branches: Vec<u32>,
+    slot_base: Vec<u32>,
+    slot_count: usize,
+    /// Index into `lines` per instruction, NONE when it has no line.
+    line_index: Vec<u32>,
+    lines: Vec<u32>,
+    /// Representative of each instruction after finally-block merges (itself when unmerged).
+    representative: Vec<u32>,
+    ignored: Vec<bool>,
+    /// Per instruction: the range in `replacement_targets` of its replaced branches, if any.
+    replacement: Vec<(u32, u32)>,
+    replacement_targets: Vec<u32>,
+}
+
+/// Analyses one class file. `None` for classes 0.8.6's Analyzer skips (module-info, synthetic).
+pub fn analyze_class(bytes: &[u8]) -> Result<Option<ClassAnalysis>, AnalysisError> {
+    let cf = parse_class(bytes)?;
+    analyze_parsed(&cf)
+}
+
+/// Like [`analyze_class`], for an already parsed class.
+pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisError> {
+    if cf.access & (ACC_MODULE | ACC_SYNTHETIC) != 0 {
+        return Ok(None);
+    }
+    let class = cf.this_class.as_str();
+    if let Some(f) = cf.fields.iter().find(|f| f.name == "$jacocoData") {
+        return Err(AnalysisError::AlreadyInstrumented {
+            class: class.to_owned(),
+            member: f.name.clone(),
+        });
+    }
+    if let Some(m) = cf.methods.iter().find(|m| m.name == "$jacocoInit") {
+        return Err(AnalysisError::AlreadyInstrumented {
+            class: class.to_owned(),
+            member: m.name.clone(),
+        });
+    }
+    let mut a = ClassAnalysis {
+        name: cf.this_class.clone(),
+        source_file: cf.source_file.clone(),
+        probe_count: 0,
+        methods: Vec::new(),
+        ops: Vec::new(),
+        branches: Vec::new(),
+        slot_base: Vec::new(),
+        slot_count: 0,
+        line_index: Vec::new(),
+        lines: Vec::new(),
+        representative: Vec::new(),
+        ignored: Vec::new(),
+        replacement: Vec::new(),
+        replacement_targets: Vec::new(),
+    };
+    let ctx = filters::ClassContext::new(cf);
+    let mut next_probe = 0u32;
+    let mut raw_lines: Vec<i32> = Vec::new();
+    let mut widths: Vec<u32> = Vec::new();
+    for m in &cf.methods {
+        let Some(code) = &m.code else { continue };
+        let body = MethodBody::build(class, m, code)?;
+        let flow = analyze_flow(&body, &mut next_probe, class)?;
+        let out = filters::apply(&ctx, &body);
+        let base = a.branches.len() as u32;
+        let n = flow.line.len() as u32;
+        a.ops.extend(flow.ops.iter().map(|op| match *op {
+            Op::Edge {
+                src,
+                target,
+                branch,
+            } => Op::Edge {
+                src: src + base,
+                target: target + base,
+                branch,
+            },
+            Op::Probe { src, probe, branch } => Op::Probe {
+                src: src + base,
+                probe,
+                branch,
+            },
+        }));
+        a.branches.extend(&flow.branches);
+        raw_lines.extend(&flow.line);
+        widths.extend(&flow.width);
+        // Resolve the filter output to instruction indices.
+        let node_insn = |node: u32| match body.nodes[node as usize] {
+            body::Node::Insn(i) => Some(i),
+            _ => None,
+        };
+        let mut ignored = vec![false; n as usize];
+        for (node, &ign) in out.ignored.iter().enumerate() {
+            if ign && let Some(i) = node_insn(node as u32) {
+                ignored[i as usize] = true;
+            }
+        }
+        let mut rep: Vec<u32> = (0..n).collect();
+        for (node, _) in out.merged_nodes() {
+            let r = out.representative(node);
+            if let (Some(i), Some(ri)) = (node_insn(node), node_insn(r)) {
+                rep[i as usize] = ri;
+                ignored[i as usize] = true;
+            }
+        }
+        for (i, &r) in rep.iter().enumerate() {
+            if r as usize != i {
+                let w = widths[base as usize + i];
+                let rw = &mut widths[base as usize + r as usize];
+                *rw = (*rw).max(w);
+            }
+        }
+        a.representative.extend(rep.iter().map(|r| r + base));
+        a.ignored.extend(ignored);
+        let mut repl = vec![(0u32, 0u32); n as usize];
+        for (node, targets) in &out.replacements {
+            if let Some(i) = node_insn(*node) {
+                let start = a.replacement_targets.len() as u32;
+                for t in targets {
+                    if let Some(ti) = node_insn(*t) {
+                        a.replacement_targets.push(ti + base);
+                    }
+                }
+                repl[i as usize] = (start, a.replacement_targets.len() as u32 + 1);
+            }
+        }
+        a.replacement.extend(repl);
+        a.methods.push(MethodPlan {
+            name: m.name.clone(),
+            descriptor: m.descriptor.clone(),
+            insns: base..base + n,
+        });
+    }
+    a.probe_count = next_probe as usize;
+    // Slots: one per (instruction, branch index).
+    let mut slot = 0u32;
+    a.slot_base = widths
+        .iter()
+        .map(|&w| {
+            let b = slot;
+            slot += w;
+            b
+        })
+        .collect();
+    a.slot_count = slot as usize;
+    // Dense line table over instructions that count.
+    let mut lines: Vec<u32> = raw_lines
+        .iter()
+        .zip(&a.ignored)
+        .filter(|(l, ign)| **l >= 0 && !**ign)
+        .map(|(l, _)| *l as u32)
+        .collect();
+    lines.sort_unstable();
+    lines.dedup();
+    a.line_index = raw_lines
+        .iter()
+        .map(|&l| {
+            if l < 0 {
+                NONE
+            } else {
+                lines.binary_search(&(l as u32)).map_or(NONE, |i| i as u32)
+            }
+        })
+        .collect();
+    a.lines = lines;
+    Ok(Some(a))
+}
+
+impl ClassAnalysis {
+    /// Internal VM name, e.g. `a/b/C$D`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn source_file(&self) -> Option<&str> {
+        self.source_file.as_deref()
+    }
+
+    /// Package in internal form (`a/b`), empty for the default package.
+    pub fn package(&self) -> &str {
+        self.name.rfind('/').map_or("", |i| &self.name[..i])
+    }
+
+    /// Number of probes the JaCoCo agent inserts into this class.
+    pub fn probe_count(&self) -> usize {
+        self.probe_count
+    }
+
+    /// Coverage for one probe array (`None`: no execution data, every probe false). A shorter
+    /// array reads as false beyond its end.
+    pub fn project(&self, probes: Option<&[bool]>) -> ClassCoverage {
+        let probes = probes.unwrap_or(&[]);
+        let n = self.branches.len();
+        let mut slots = vec![false; self.slot_count];
+        let mut covered = vec![false; n];
+        let mut pred = vec![(NONE, 0u32); n];
+        let propagate = |slots: &mut [bool],
+                         covered: &mut [bool],
+                         pred: &[(u32, u32)],
+                         mut i: u32,
+                         mut b: u32| {
+            while i != NONE {
+                let iu = i as usize;
+                slots[(self.slot_base[iu] + b) as usize] = true;
+                if covered[iu] {
+                    break;
+                }
+                covered[iu] = true;
+                (i, b) = pred[iu];
+            }
+        };
+        for op in &self.ops {
+            match *op {
+                Op::Edge {
+                    src,
+                    target,
+                    branch,
+                } => {
+                    pred[target as usize] = (src, branch);
+                    if covered[target as usize] {
+                        propagate(&mut slots, &mut covered, &pred, src, branch);
+                    }
+                }
+                Op::Probe { src, probe, branch } => {
+                    if probes.get(probe as usize).copied().unwrap_or(false) {
+                        propagate(&mut slots, &mut covered, &pred, src, branch);
+                    }
+                }
+            }
+        }
+        // Merged copies of finally blocks report into their representative.
+        for i in 0..n {
+            let r = self.representative[i] as usize;
+            if r != i {
+                let (b, w) = (self.slot_base[i] as usize, self.width(i));
+                let rb = self.slot_base[r] as usize;
+                for k in 0..w {
+                    if slots[b + k] {
+                        slots[rb + k] = true;
+                        covered[r] = true;
+                    }
+                }
+            }
+        }
+        let mut out = ClassCoverage {
+            lines: self
+                .lines
+                .iter()
+                .map(|&line| LineCounters {
+                    line,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        for m in &self.methods {
+            let mut mi = (0u32, 0u32);
+            let mut mb = (0u32, 0u32);
+            for i in m.insns.clone() {
+                let iu = i as usize;
+                if self.ignored[iu] {
+                    continue;
+                }
+                let (start, end) = self.replacement[iu];
+                let (total, cov, insn_cov) = if end > 0 {
+                    let targets = &self.replacement_targets[start as usize..end as usize - 1];
+                    let c = targets
+                        .iter()
+                        .filter(|&&t| covered[self.representative[t as usize] as usize])
+                        .count() as u32;
+                    (targets.len() as u32, c, c > 0)
+                } else {
+                    let b = self.slot_base[iu] as usize;
+                    let c = slots[b..b + self.width(iu)].iter().filter(|&&s| s).count() as u32;
+                    (self.branches[iu], c, covered[iu])
+                };
+                let insn = if insn_cov { (1, 0) } else { (0, 1) };
+                let br = if total < 2 {
+                    (0, 0)
+                } else {
+                    (cov, total.wrapping_sub(cov))
+                };
+                mi = (mi.0 + insn.0, mi.1 + insn.1);
+                mb = (mb.0 + br.0, mb.1.wrapping_add(br.1));
+                let li = self.line_index[iu];
+                if li != NONE {
+                    let l = &mut out.lines[li as usize];
+                    l.insn = (l.insn.0 + insn.0, l.insn.1 + insn.1);
+                    l.branches = (l.branches.0 + br.0, l.branches.1.wrapping_add(br.1));
+                }
+            }
+            if mi.0 + mi.1 == 0 {
+                continue;
+            }
+            out.instructions = (out.instructions.0 + mi.0, out.instructions.1 + mi.1);
+            out.branches = (out.branches.0 + mb.0, out.branches.1.wrapping_add(mb.1));
+            if mi.0 > 0 {
+                out.methods.0 += 1;
+            } else {
+                out.methods.1 += 1;
+            }
+            out.method_counters.push(MethodCounters {
+                name: m.name.clone(),
+                descriptor: m.descriptor.clone(),
+                insn: mi,
+                branches: mb,
+            });
+        }
+        out.lines.retain(|l| l.insn.0 + l.insn.1 > 0);
+        out
+    }
+
+    fn width(&self, i: usize) -> usize {
+        let end = self
+            .slot_base
+            .get(i + 1)
+            .map_or(self.slot_count as u32, |&b| b);
+        (end - self.slot_base[i]) as usize
+    }
+}
+
+/// Folds the coverage of the classes of one source file into per-line coverage with JaCoCo's
+/// status rule (instruction status OR branch status); counters add up across classes.
+pub fn fold_source_lines<'a>(
+    classes: impl IntoIterator<Item = &'a ClassCoverage>,
+) -> Vec<LineCoverage> {
+    // line -> (instructions, branches), each (covered, missed)
+    type Counters = ((u32, u32), (u32, u32));
+    let mut sum: std::collections::BTreeMap<u32, Counters> = Default::default();
+    for c in classes {
+        for l in &c.lines {
+            let e = sum.entry(l.line).or_default();
+            e.0 = (e.0.0 + l.insn.0, e.0.1 + l.insn.1);
+            e.1 = (e.1.0 + l.branches.0, e.1.1 + l.branches.1);
+        }
+    }
+    sum.into_iter()
+        .map(|(line, (insn, branches))| LineCoverage {
+            line,
+            status: status_of(insn, branches),
+            hits: None,
+            units: insn,
+            branches,
+        })
+        .filter(|l| l.status.is_coverable())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/java-corpus/fixtures/Tiny.class"
+    ));
+
+    fn tiny() -> ClassAnalysis {
+        analyze_class(TINY).unwrap().unwrap()
+    }
+
+    #[test]
+    fn no_data_means_everything_missed() {
+        let a = tiny();
+        assert_eq!(a.name(), "Tiny");
+        assert_eq!(a.package(), "");
+        assert_eq!(a.source_file(), Some("Tiny.java"));
+        let none = a.project(None);
+        let zeros = a.project(Some(&vec![false; a.probe_count()]));
+        assert_eq!(none, zeros);
+        assert_eq!(none.instructions.0, 0);
+        assert!(none.instructions.1 > 20);
+        assert!(none.lines.iter().all(|l| l.status() == LineStatus::Missed));
+        assert_eq!(none.methods, (0, 3));
+    }
+
+    #[test]
+    fn every_probe_set_covers_every_instruction() {
+        let a = tiny();
+        let all = a.project(Some(&vec![true; a.probe_count()]));
+        assert_eq!(all.instructions.1, 0, "{all:?}");
+        assert_eq!(all.branches.1, 0);
+        assert!(all.branches.0 >= 8, "two switches and a ternary");
+        assert_eq!(all.methods, (3, 0));
+        let sum: u32 = all.lines.iter().map(|l| l.insn.0).sum();
+        assert_eq!(
+            sum, all.instructions.0,
+            "every instruction of Tiny has a line"
+        );
+    }
+
+    #[test]
+    fn a_single_probe_covers_its_predecessors_only() {
+        let a = tiny();
+        let mut seen = std::collections::BTreeSet::new();
+        for p in 0..a.probe_count() {
+            let mut probes = vec![false; a.probe_count()];
+            probes[p] = true;
+            let c = a.project(Some(&probes));
+            assert!(c.instructions.0 > 0, "probe {p} covers something");
+            seen.insert(c.instructions.0);
+        }
+        assert!(seen.len() > 3, "probes cover different paths");
+    }
+
+    #[test]
+    fn module_and_synthetic_classes_are_skipped_and_instrumented_ones_rejected() {
+        let mut cf = parse_class(TINY).unwrap();
+        cf.access |= ACC_SYNTHETIC;
+        assert!(analyze_parsed(&cf).unwrap().is_none());
+        cf.access = ACC_MODULE;
+        assert!(analyze_parsed(&cf).unwrap().is_none());
+        let mut cf = parse_class(TINY).unwrap();
+        cf.methods[0].name = "$jacocoInit".into();
+        assert!(matches!(
+            analyze_parsed(&cf),
+            Err(AnalysisError::AlreadyInstrumented { .. })
+        ));
+        assert!(analyze_class(b"\xca\xfe\xba\xbe").is_err());
+    }
+
+    #[test]
+    fn folding_adds_counters_and_applies_the_status_rule() {
+        let a = ClassCoverage {
+            lines: vec![
+                LineCounters {
+                    line: 3,
+                    insn: (2, 0),
+                    branches: (0, 0),
+                },
+                LineCounters {
+                    line: 5,
+                    insn: (0, 2),
+                    branches: (0, 2),
+                },
+            ],
+            ..Default::default()
+        };
+        let b = ClassCoverage {
+            lines: vec![
+                LineCounters {
+                    line: 5,
+                    insn: (1, 0),
+                    branches: (0, 0),
+                },
+                LineCounters {
+                    line: 9,
+                    insn: (1, 0),
+                    branches: (1, 1),
+                },
+            ],
+            ..Default::default()
+        };
+        let folded = fold_source_lines([&a, &b]);
+        let got: Vec<_> = folded
+            .iter()
+            .map(|l| (l.line, l.status, l.units, l.branches))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (3u32, LineStatus::Covered, (2u32, 0u32), (0u32, 0u32)),
+                (5, LineStatus::Partial, (1, 2), (0, 2)),
+                (9, LineStatus::Partial, (1, 0), (1, 1)),
+            ]
+        );
+        assert!(folded.iter().all(|l| l.hits.is_none()));
+        assert_eq!(jacoco_status_code((0, 3), (0, 0)), 1);
+        assert_eq!(jacoco_status_code((0, 0), (0, 0)), 0);
+    }
+}

@@ -1,0 +1,520 @@
+//! covtop's native JaCoCo analysis against JaCoCo 0.8.6's own Analyzer (Debian's
+//! libjacoco-java), line by line: the purpose-written corpus in tests/java-corpus compiled for
+//! Java 8, 11 and 17 with probe data from real agent runs and seeded random probes, every class
+//! of several large jars in /usr/share/java with seeded random probes, and the fixture dump.
+//!
+//! The oracle (tests/oracle/Oracle.java) prints per class its probe count, the probe array it
+//! used, per method and per line the counters; this test projects the same probe array with
+//! `covtop::java::analysis` and demands equality everywhere.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use covtop::java::analysis::{ClassCoverage, analyze_class, jacoco_status_code};
+
+const JACOCO_CP: &[&str] = &[
+    "/usr/share/java/org.jacoco.core.jar",
+    "/usr/share/java/asm.jar",
+    "/usr/share/java/asm-commons.jar",
+    "/usr/share/java/asm-tree.jar",
+    "/usr/share/java/asm-analysis.jar",
+];
+
+fn have_jacoco() -> bool {
+    common::have_tool("javac", "-version")
+        && JACOCO_CP.iter().all(|p| common::have_file(p))
+        && common::have_file("/usr/share/java/org.jacoco.agent.jar")
+}
+
+fn work_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jacoco-oracle");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Compiles Oracle.java once (rebuilt when the source changes).
+fn oracle_classpath() -> String {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/Oracle.java");
+    let text = std::fs::read(&src).unwrap();
+    let out = work_dir().join(format!("oracle-{:016x}", fxhash(&text)));
+    if !out.join("Oracle.class").exists() {
+        let tmp = work_dir().join(format!("oracle-build-{}", std::process::id()));
+        let st = Command::new("javac")
+            .args(["-nowarn", "-d"])
+            .arg(&tmp)
+            .arg("-cp")
+            .arg(JACOCO_CP.join(":"))
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(st.success(), "javac Oracle.java failed");
+        let _ = std::fs::rename(&tmp, &out);
+    }
+    format!("{}:{}", out.display(), JACOCO_CP.join(":"))
+}
+
+fn fxhash(b: &[u8]) -> u64 {
+    let mut h = 0xcbf29ce484222325u64;
+    for &x in b {
+        h = (h ^ x as u64).wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+#[derive(Debug, Default)]
+struct OracleClass {
+    location: String,
+    name: String,
+    probes: usize,
+    data: Option<Vec<bool>>,
+    skipped: bool,
+    methods: Vec<String>,
+    lines: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct OracleRun {
+    classes: Vec<OracleClass>,
+    errors: Vec<String>,
+}
+
+fn run_oracle(mode: &[&str], inputs: &[PathBuf]) -> OracleRun {
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(oracle_classpath())
+        .arg("Oracle")
+        .args(mode)
+        .args(inputs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_oracle(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_oracle(text: &str) -> OracleRun {
+    let mut run = OracleRun::default();
+    let mut cur: Option<OracleClass> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("ERROR ") {
+            run.errors.push(rest.to_owned());
+        } else if line.starts_with("CLASS ") || line.starts_with("SKIP ") {
+            let f: Vec<&str> = line.split(' ').collect();
+            let data = f[5].strip_prefix("data=").unwrap();
+            let c = OracleClass {
+                location: f[1].to_owned(),
+                name: f[3].to_owned(),
+                probes: f[4].strip_prefix("probes=").unwrap().parse().unwrap(),
+                data: (data != "-").then(|| data.bytes().map(|b| b == b'1').collect()),
+                skipped: f[0] == "SKIP",
+                ..Default::default()
+            };
+            if c.skipped {
+                run.classes.push(c);
+            } else {
+                cur = Some(c);
+            }
+        } else if let Some(m) = line.strip_prefix("M ") {
+            cur.as_mut().unwrap().methods.push(m.to_owned());
+        } else if let Some(l) = line.strip_prefix("L ") {
+            cur.as_mut().unwrap().lines.push(l.to_owned());
+        } else if line == "END" {
+            run.classes.push(cur.take().unwrap());
+        }
+    }
+    run
+}
+
+/// The class files the oracle saw, by the same location strings.
+fn load_inputs(inputs: &[PathBuf]) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    fn walk(p: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).unwrap() {
+                walk(&e.unwrap().path(), out);
+            }
+        } else if p.extension().is_some_and(|e| e == "class") {
+            out.insert(p.display().to_string(), std::fs::read(p).unwrap());
+        } else if p.extension().is_some_and(|e| e == "jar") {
+            let jar = p.file_name().unwrap().to_string_lossy().to_string();
+            let mut z = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
+            for i in 0..z.len() {
+                let mut e = z.by_index(i).unwrap();
+                let name = e.name().unwrap().to_string();
+                if e.is_file() && name.ends_with(".class") {
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(&mut e, &mut b).unwrap();
+                    out.insert(format!("{jar}!{name}"), b);
+                }
+            }
+        }
+    }
+    for p in inputs {
+        walk(p, &mut out);
+    }
+    out
+}
+
+fn render(c: &ClassCoverage) -> (Vec<String>, Vec<String>) {
+    let methods = c
+        .method_counters
+        .iter()
+        .map(|m| {
+            format!(
+                "{}{} insn {} {} br {} {}",
+                m.name, m.descriptor, m.insn.1, m.insn.0, m.branches.1, m.branches.0
+            )
+        })
+        .collect();
+    let lines = c
+        .lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {} {} {} {} {}",
+                l.line,
+                jacoco_status_code(l.insn, l.branches),
+                l.insn.1,
+                l.insn.0,
+                l.branches.1,
+                l.branches.0
+            )
+        })
+        .collect();
+    (methods, lines)
+}
+
+#[derive(Default)]
+struct Comparison {
+    classes: usize,
+    skipped: usize,
+    lines: usize,
+    methods: usize,
+    mismatches: Vec<String>,
+    excluded: Vec<String>,
+}
+
+impl Comparison {
+    fn report(&self, what: &str) -> String {
+        let mut s = format!(
+            "{what}: {} classes compared ({} skipped by both), {} lines, {} methods; {} mismatching classes; {} excluded",
+            self.classes,
+            self.skipped,
+            self.lines,
+            self.methods,
+            self.mismatches.len(),
+            self.excluded.len()
+        );
+        for e in self.excluded.iter().take(20) {
+            let _ = write!(s, "\n  excluded (oracle error): {e}");
+        }
+        for m in self.mismatches.iter().take(15) {
+            let _ = write!(s, "\n  MISMATCH {m}");
+        }
+        s
+    }
+}
+
+fn compare(run: &OracleRun, inputs: &[PathBuf]) -> Comparison {
+    let bytes = load_inputs(inputs);
+    let mut cmp = Comparison {
+        excluded: run.errors.clone(),
+        ..Default::default()
+    };
+    for oc in &run.classes {
+        let Some(b) = bytes.get(&oc.location) else {
+            cmp.mismatches
+                .push(format!("{}: class file not found by the test", oc.location));
+            continue;
+        };
+        let ours = match analyze_class(b) {
+            Ok(a) => a,
+            Err(e) => {
+                cmp.mismatches
+                    .push(format!("{}: our error: {e}", oc.location));
+                continue;
+            }
+        };
+        let Some(a) = ours else {
+            if oc.skipped {
+                cmp.skipped += 1;
+            } else {
+                cmp.mismatches
+                    .push(format!("{}: we skip, JaCoCo analyses", oc.location));
+            }
+            continue;
+        };
+        if oc.skipped {
+            cmp.mismatches
+                .push(format!("{}: JaCoCo skips, we analyse", oc.location));
+            continue;
+        }
+        cmp.classes += 1;
+        let mut problems = String::new();
+        if a.name() != oc.name {
+            let _ = write!(problems, " name {} vs {}", a.name(), oc.name);
+        }
+        if a.probe_count() != oc.probes {
+            let _ = write!(
+                problems,
+                " probes ours={} jacoco={}",
+                a.probe_count(),
+                oc.probes
+            );
+        }
+        let cov = a.project(oc.data.as_deref());
+        let (methods, lines) = render(&cov);
+        cmp.lines += oc.lines.len();
+        cmp.methods += oc.methods.len();
+        // JaCoCo's M lines carry the first line; ours do not: compare without it.
+        let theirs_m: Vec<String> = oc
+            .methods
+            .iter()
+            .map(|m| {
+                let mut p: Vec<&str> = m.split(' ').collect();
+                p.remove(1);
+                p.join(" ")
+            })
+            .collect();
+        if methods != theirs_m {
+            let diff: Vec<String> = methods
+                .iter()
+                .zip(&theirs_m)
+                .filter(|(a, b)| a != b)
+                .take(3)
+                .map(|(a, b)| format!("[ours {a} | jacoco {b}]"))
+                .collect();
+            let _ = write!(
+                problems,
+                " methods differ ({} vs {}) {}",
+                methods.len(),
+                theirs_m.len(),
+                diff.join(" ")
+            );
+        }
+        if lines != oc.lines {
+            let ours: std::collections::BTreeSet<&String> = lines.iter().collect();
+            let theirs: std::collections::BTreeSet<&String> = oc.lines.iter().collect();
+            let only_ours: Vec<_> = ours.difference(&theirs).take(4).collect();
+            let only_theirs: Vec<_> = theirs.difference(&ours).take(4).collect();
+            let _ = write!(
+                problems,
+                " lines differ: ours {only_ours:?} jacoco {only_theirs:?}"
+            );
+        }
+        if !problems.is_empty() {
+            cmp.mismatches.push(format!("{}:{problems}", oc.location));
+        }
+    }
+    cmp
+}
+
+fn check(what: &str, mode: &[&str], inputs: &[PathBuf]) -> Comparison {
+    let run = run_oracle(mode, inputs);
+    let cmp = compare(&run, inputs);
+    eprintln!("{}", cmp.report(what));
+    assert!(cmp.classes > 0, "{what}: nothing compared");
+    cmp
+}
+
+const REAL_JARS: &[&str] = &[
+    "/usr/share/java/guava.jar",
+    "/usr/share/java/commons-lang3.jar",
+    "/usr/share/java/commons-io.jar",
+    "/usr/share/java/guice.jar",
+    "/usr/share/java/maven-core-3.x.jar",
+    "/usr/share/java/plexus-utils2.jar",
+];
+
+#[test]
+fn real_jars_with_random_probes_match_jacoco() {
+    if !have_jacoco() {
+        return;
+    }
+    let mut failures = Vec::new();
+    for jar in REAL_JARS {
+        if !common::have_file(jar) {
+            continue;
+        }
+        let cmp = check(jar, &["--random", "20260521"], &[PathBuf::from(jar)]);
+        if !cmp.mismatches.is_empty() {
+            failures.push(format!(
+                "{jar}: {} mismatching classes",
+                cmp.mismatches.len()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+#[test]
+fn fixture_app_matches_oracle_file() {
+    if !have_jacoco() {
+        return;
+    }
+    let fixtures = Path::new("/work/shared/fixtures/jacoco");
+    let fixtures = if fixtures.exists() {
+        fixtures.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jacoco")
+    };
+    let out = work_dir().join("app11");
+    let st = Command::new("javac")
+        .args(["--release", "11", "-g", "-d"])
+        .arg(&out)
+        .arg(fixtures.join("App.java"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let exec = fixtures.join("dump1.exec");
+    let cmp = check(
+        "fixture App",
+        &["--exec", exec.to_str().unwrap()],
+        std::slice::from_ref(&out),
+    );
+    assert!(cmp.mismatches.is_empty(), "{}", cmp.report("fixture"));
+}
+
+/// Every jar in /usr/share/java (slow; run with `--ignored`). Lists per jar what matched.
+#[test]
+#[ignore]
+fn all_system_jars_match_jacoco() {
+    if !have_jacoco() {
+        return;
+    }
+    let mut jars: Vec<PathBuf> = std::fs::read_dir("/usr/share/java")
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "jar") && !p.is_symlink())
+        .collect();
+    jars.sort();
+    let mut failures = Vec::new();
+    for jar in &jars {
+        let run = run_oracle(&["--random", "7"], std::slice::from_ref(jar));
+        let cmp = compare(&run, std::slice::from_ref(jar));
+        eprintln!("{}", cmp.report(&jar.display().to_string()));
+        if !cmp.mismatches.is_empty() {
+            failures.push(format!("{}: {}", jar.display(), cmp.mismatches.len()));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// Extracts the real agent (jacocoagent.jar, nested in Debian's org.jacoco.agent.jar).
+fn agent_jar() -> PathBuf {
+    let out = work_dir().join("jacocoagent.jar");
+    if !out.exists() {
+        let mut z = zip::ZipArchive::new(
+            std::fs::File::open("/usr/share/java/org.jacoco.agent.jar").unwrap(),
+        )
+        .unwrap();
+        let mut e = z.by_name("jacocoagent.jar").unwrap();
+        let tmp = work_dir().join(format!("jacocoagent-{}.jar", std::process::id()));
+        let mut f = std::fs::File::create(&tmp).unwrap();
+        std::io::copy(&mut e, &mut f).unwrap();
+        std::fs::rename(&tmp, &out).unwrap();
+    }
+    out
+}
+
+fn java_sources(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "java"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compiles the corpus for one release, runs its main under the real agent, and returns the
+/// class directory and the exec file the agent wrote at exit.
+fn corpus_run(release: &str) -> (PathBuf, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java-corpus");
+    let out = work_dir().join(format!("corpus-{release}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut sources = java_sources(&root.join("common/corpus"));
+    if release == "17" {
+        sources.extend(java_sources(&root.join("java17/corpus17")));
+    }
+    let st = Command::new("javac")
+        .args(["-nowarn", "--release", release, "-g", "-d"])
+        .arg(&out)
+        .args(&sources)
+        .status()
+        .unwrap();
+    assert!(st.success(), "javac --release {release} failed");
+    let exec = work_dir().join(format!("corpus-{release}.exec"));
+    let _ = std::fs::remove_file(&exec);
+    let st = Command::new("java")
+        .arg(format!(
+            "-javaagent:{}=destfile={},includes=corpus*",
+            agent_jar().display(),
+            exec.display()
+        ))
+        .arg("-cp")
+        .arg(&out)
+        .arg("corpus.Main")
+        .arg("arg")
+        .status()
+        .unwrap();
+    assert!(st.success(), "corpus main failed under the agent");
+    assert!(exec.exists(), "the agent wrote no exec file");
+    (out, exec)
+}
+
+fn corpus_matches(release: &str) {
+    if !have_jacoco() {
+        return;
+    }
+    let (classes, exec) = corpus_run(release);
+    let inputs = std::slice::from_ref(&classes);
+    let mut failures = Vec::new();
+    let agent = check(
+        &format!("corpus --release {release}, agent data"),
+        &["--exec", exec.to_str().unwrap()],
+        inputs,
+    );
+    // The agent run must have produced data for most classes, or the comparison is hollow.
+    let with_data = run_oracle(&["--exec", exec.to_str().unwrap()], inputs)
+        .classes
+        .iter()
+        .filter(|c| c.data.is_some())
+        .count();
+    assert!(
+        with_data >= 8,
+        "only {with_data} corpus classes have agent data"
+    );
+    failures.extend(agent.mismatches);
+    for seed in ["1", "2", "3", "4"] {
+        let cmp = check(
+            &format!("corpus --release {release}, random seed {seed}"),
+            &["--random", seed],
+            inputs,
+        );
+        failures.extend(cmp.mismatches);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn corpus_release_8_matches_jacoco() {
+    corpus_matches("8");
+}
+
+#[test]
+fn corpus_release_11_matches_jacoco() {
+    corpus_matches("11");
+}
+
+#[test]
+fn corpus_release_17_matches_jacoco() {
+    corpus_matches("17");
+}
