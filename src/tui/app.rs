@@ -382,6 +382,16 @@ impl App {
 
     fn on_key(&mut self, key: &KeyEvent, out: &mut Vec<Command>) {
         let action = self.config.keymap.action(key);
+        // Help opens above the read-only panels (the dialogs and text prompts keep their keys).
+        if action == Some(Action::Help)
+            && matches!(
+                self.popups.last(),
+                Some(Popup::Diagnostics { .. } | Popup::Notices { .. })
+            )
+        {
+            self.popups.push(Popup::Help { scroll: 0 });
+            return;
+        }
         if let Some(popup) = self.popups.last_mut() {
             // The key that opened an overlay closes it, even when it is not a scroll key.
             match popup.handle_key(key, action) {

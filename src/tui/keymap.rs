@@ -363,13 +363,13 @@ impl KeyMap {
         self.bindings.get(&action).map_or(&[], Vec::as_slice)
     }
 
-    /// The keys of an action as shown to the user: `j/↓`.
+    /// The keys of an action as shown to the user: `j, ↓` (a comma, since `/` is a key).
     pub fn keys_label(&self, action: Action) -> String {
         let keys = self.keys(action);
         keys.iter()
             .map(|k| k.to_string())
             .collect::<Vec<_>>()
-            .join("/")
+            .join(", ")
     }
 
     /// Footer hint for an action: (keys, label), or `None` for help-only actions.

@@ -459,7 +459,10 @@ pub fn uncovered_ranges(
             .map_or(line_len, |e| (e.max(1) as usize - 1).min(line_len));
         start..end.max(start)
     };
-    let on_line = spans.iter().filter(|s| s.line == line);
+    // Spans are sorted by (line, start_col): take this line's slice without scanning the file.
+    let from = spans.partition_point(|s| s.line < line);
+    let to = from + spans[from..].partition_point(|s| s.line == line);
+    let on_line = spans[from..to].iter();
     let covered: Vec<Range<usize>> = on_line
         .clone()
         .filter(|s| s.covered)
