@@ -479,3 +479,47 @@ fn resize_and_tiny_terminals_do_not_panic() {
         app.handle_event(key(KeyCode::Esc));
     }
 }
+
+#[test]
+fn sources_are_read_off_the_ui_thread() {
+    use std::sync::Mutex;
+    use std::sync::mpsc;
+    /// A store that blocks until the test lets it answer, like a slow git object read.
+    struct Gate(Mutex<mpsc::Receiver<()>>);
+    impl covtop::model::SourceStore for Gate {
+        fn source(&self, _: &str) -> Result<Option<Arc<[u8]>>, String> {
+            let _ = self.0.lock().map(|rx| rx.recv());
+            Ok(Some(Arc::from(CART_GO.as_bytes())))
+        }
+    }
+    let (open, gate) = mpsc::channel();
+    let mut app = App::new(config(Theme::Dark), Arc::new(Gate(Mutex::new(gate))));
+    // None of this waits for the blocked store.
+    app.on_view(view(1));
+    app.tick(Instant::now());
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "reading…").is_some());
+    assert!(
+        !app.settle(Duration::from_millis(50)),
+        "nothing can have been read yet"
+    );
+    open.send(()).expect("worker alive");
+    settle(&mut app);
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "type Cart struct").is_some());
+}
+
+#[test]
+fn demo_and_paused_states_show_in_the_header() {
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view_with(|v| {
+        v.demo = true;
+        v.paused = true;
+    }));
+    let t = render(&mut app, 110, 30);
+    let header = row_text(&t, 0);
+    assert!(header.contains(" DEMO "), "{header}");
+    assert!(header.contains("paused"), "{header}");
+    // p resumes: the engine's View said paused.
+    assert_eq!(press(&mut app, "p"), vec![Command::Pause(false)]);
+}

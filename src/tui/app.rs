@@ -286,6 +286,12 @@ impl App {
         }
     }
 
+    /// True while the source worker owes the open file its text or colours: the terminal loop
+    /// then polls [`App::tick`] faster so they show as soon as they are ready.
+    pub fn awaiting_background(&self) -> bool {
+        self.open.as_ref().is_some_and(|o| !o.settled())
+    }
+
     pub fn should_quit(&self) -> bool {
         self.quit
     }

@@ -98,16 +98,7 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
         spans.push(Span::styled(" DEMO ", p.demo));
         spans.push(Span::raw(" "));
     }
-    let rev = if view.revision.is_empty() {
-        "no revision yet".to_string()
-    } else {
-        short(&view.revision)
-    };
-    spans.push(Span::styled(rev, p.text));
-    if !view.base.is_empty() {
-        spans.push(Span::styled(format!(" vs {}", view.base), p.dim));
-    }
-    spans.push(Span::styled(" │ ", p.dim));
+    // Most important first: a narrow terminal cuts the end of the line.
     let changed = &view.totals.changed;
     spans.push(Span::styled("changed ", p.dim));
     spans.push(Span::styled(
@@ -124,10 +115,6 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
         percent_text(&view.totals.whole),
         p.percent(hit_percent(&view.totals.whole)),
     ));
-    if !view.history.is_empty() {
-        spans.push(Span::styled(" │ ", p.dim));
-        spans.push(Span::styled(sparkline(&view.history, 20), p.title));
-    }
     spans.push(Span::styled(" │ ", p.dim));
     if app.is_paused() {
         spans.push(Span::styled("⏸ paused", p.warn));
@@ -140,6 +127,20 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
     if app.is_frozen() {
         spans.push(Span::styled(" │ ", p.dim));
         spans.push(Span::styled(" FROZEN ", p.demo));
+    }
+    if !view.history.is_empty() {
+        spans.push(Span::styled(" │ ", p.dim));
+        spans.push(Span::styled(sparkline(&view.history, 20), p.title));
+    }
+    spans.push(Span::styled(" │ ", p.dim));
+    let rev = if view.revision.is_empty() {
+        "no revision yet".to_string()
+    } else {
+        short(&view.revision)
+    };
+    spans.push(Span::styled(rev, p.text));
+    if !view.base.is_empty() {
+        spans.push(Span::styled(format!(" vs {}", view.base), p.dim));
     }
     let mut lines = vec![Line::from(spans)];
     let targets = &view.targets;

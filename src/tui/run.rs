@@ -11,7 +11,7 @@ use crossterm::terminal::{
     BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
     disable_raw_mode, enable_raw_mode,
 };
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{self, Stdout};
@@ -23,6 +23,10 @@ use tokio::time::MissedTickBehavior;
 /// How often flashes expire and background results are picked up. Redraws happen only when
 /// something changed.
 const TICK: Duration = Duration::from_millis(100);
+/// How soon a file read or highlighted in the background shows up.
+const BACKGROUND_POLL: Duration = Duration::from_millis(15);
+/// Terminal events handled at most between two frames.
+const COALESCE_MAX: usize = 64;
 
 /// Runs the interactive monitor until the user quits or a signal arrives.
 pub async fn run(
@@ -51,11 +55,15 @@ pub async fn run(
         tokio::select! {
             event = events.next() => match event {
                 Some(Ok(event)) => {
-                    if matches!(event, Event::Resize(..)) {
-                        terminal.terminal.autoresize()?;
-                    }
-                    for command in app.handle_event(event) {
-                        send(&commands, command, &mut app);
+                    on_terminal_event(event, &mut terminal, &mut app, &commands)?;
+                    // Take what else is already queued (key repeat, a wheel burst) before the
+                    // next frame: one frame per batch, not one per event.
+                    for _ in 0..COALESCE_MAX {
+                        match events.next().now_or_never() {
+                            Some(Some(Ok(event))) => on_terminal_event(event, &mut terminal, &mut app, &commands)?,
+                            Some(Some(Err(e))) => return Err(e),
+                            Some(None) | None => break,
+                        }
                     }
                     dirty = true;
                 }
@@ -82,11 +90,29 @@ pub async fn run(
                 None => notices_open = false,
             },
             _ = tick.tick() => dirty |= app.tick(Instant::now()),
+            _ = tokio::time::sleep(BACKGROUND_POLL), if app.awaiting_background() => {
+                dirty |= app.tick(Instant::now())
+            }
             _ = signals.recv() => {
                 let _ = commands.try_send(Command::Quit);
                 break;
             }
         }
+    }
+    Ok(())
+}
+
+fn on_terminal_event(
+    event: Event,
+    terminal: &mut TerminalSession,
+    app: &mut App,
+    commands: &mpsc::Sender<Command>,
+) -> io::Result<()> {
+    if matches!(event, Event::Resize(..)) {
+        terminal.terminal.autoresize()?;
+    }
+    for command in app.handle_event(event) {
+        send(commands, command, app);
     }
     Ok(())
 }
@@ -201,5 +227,21 @@ impl Signals {
 
     async fn recv(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The caller may `tokio::spawn` the loop: it and the App must be Send.
+    #[test]
+    fn the_loop_can_be_spawned() {
+        fn is_send<T: Send>(_: &T) {}
+        let check = |views, commands, notices, app: App| {
+            let fut = run(views, commands, notices, app);
+            is_send(&fut);
+        };
+        let _ = check;
     }
 }
