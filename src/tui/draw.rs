@@ -128,6 +128,25 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
         spans.push(Span::styled(" │ ", p.dim));
         spans.push(Span::styled(" FROZEN ", p.demo));
     }
+    if !view.diagnostics.is_empty() {
+        // What did not map is easy to miss: say how much there is and where to look.
+        let key = app
+            .config
+            .keymap
+            .keys(super::keymap::Action::Diagnostics)
+            .first()
+            .map(|k| k.to_string());
+        spans.push(Span::styled(" │ ", p.dim));
+        spans.push(Span::styled(
+            format!(
+                "⚠ {} diagnostic{}{}",
+                view.diagnostics.len(),
+                if view.diagnostics.len() == 1 { "" } else { "s" },
+                key.map(|k| format!(" ({k})")).unwrap_or_default()
+            ),
+            p.warn,
+        ));
+    }
     if !view.history.is_empty() {
         spans.push(Span::styled(" │ ", p.dim));
         spans.push(Span::styled(sparkline(&view.history, 20), p.title));
