@@ -1,0 +1,363 @@
+//! Key press to finished frame, through ratatui's TestBackend, on a 10,000-file tree and a
+//! 20,000-line source file. Criterion reports mean and confidence interval; before it runs, a
+//! plain loop measures every iteration and prints p50/p99/max, since the target (16 ms) is a p99.
+//!
+//! `cargo bench --bench tui_frame -- --warm-up-time 1 --measurement-time 3`
+
+use covtop::model::{
+    ChangeKind, ChangedFile, ColumnSpan, Counts, FileCoverage, FileView, LineCoverage, LineStatus,
+    SourceLanguage, SourceStore, View,
+};
+use covtop::tui::{App, Clock, Theme, UiConfig};
+use criterion::{Criterion, criterion_group};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+const FILES: usize = 10_000;
+const BIG_LINES: u32 = 20_000;
+const BIG: &str = "service/big/generated.go";
+const WIDTH: u16 = 200;
+const HEIGHT: u16 = 50;
+
+/// Every file is small except the big one.
+struct Sources {
+    big: Arc<[u8]>,
+    small: Arc<[u8]>,
+}
+
+impl SourceStore for Sources {
+    fn source(&self, path: &str) -> Result<Option<Arc<[u8]>>, String> {
+        Ok(Some(if path == BIG {
+            self.big.clone()
+        } else {
+            self.small.clone()
+        }))
+    }
+}
+
+/// Four lines per function: a covered signature, a partial `if` with column spans, a missed
+/// line, and a closing brace.
+fn big_source() -> (String, FileView) {
+    let mut text = String::new();
+    let mut lines = Vec::new();
+    let mut spans = Vec::new();
+    let mut changed = Vec::new();
+    let mut n = 1u32;
+    let mut i = 0u32;
+    while n + 3 <= BIG_LINES {
+        text.push_str(&format!("func f{i}(x int) int {{\n"));
+        let body = format!("\tif x > {i} {{ return x * 2 }} else {{ return x - 1 }}\n");
+        let else_col = body.find("return x - 1").map_or(1, |c| c as u32 + 1);
+        text.push_str(&body);
+        text.push_str("\tpanic(\"unreachable\")\n}\n");
+        lines.push(LineCoverage {
+            line: n,
+            status: LineStatus::Covered,
+            hits: Some(7),
+            units: (1, 0),
+            branches: (0, 0),
+        });
+        lines.push(LineCoverage {
+            line: n + 1,
+            status: LineStatus::Partial,
+            hits: Some(7),
+            units: (1, 1),
+            branches: (0, 0),
+        });
+        lines.push(LineCoverage {
+            line: n + 2,
+            status: LineStatus::Missed,
+            hits: Some(0),
+            units: (0, 1),
+            branches: (0, 0),
+        });
+        spans.push(ColumnSpan {
+            line: n + 1,
+            start_col: 2,
+            end_col: Some(else_col),
+            covered: true,
+        });
+        spans.push(ColumnSpan {
+            line: n + 1,
+            start_col: else_col,
+            end_col: None,
+            covered: false,
+        });
+        if i.is_multiple_of(3) {
+            changed.extend([n, n + 1, n + 2]);
+        }
+        n += 4;
+        i += 1;
+    }
+    let coverage = FileCoverage {
+        path: BIG.into(),
+        lines,
+        spans,
+        units: (0, 0),
+    };
+    (text, file_view(BIG, coverage, changed))
+}
+
+fn file_view(path: &str, coverage: FileCoverage, changed: Vec<u32>) -> FileView {
+    let mut changed_counts = Counts::default();
+    for &l in &changed {
+        changed_counts.add(coverage.status(l));
+    }
+    FileView {
+        path: path.into(),
+        language: Some(SourceLanguage::Go),
+        whole_counts: coverage.counts(),
+        coverage: Some(Arc::new(coverage)),
+        changed: Some(Arc::new(ChangedFile {
+            path: path.into(),
+            kind: ChangeKind::Modified,
+            lines: changed,
+            deletions_before: vec![],
+        })),
+        changed_counts,
+        newly_hit: vec![],
+    }
+}
+
+fn view(generation: u64, big: &FileView) -> Arc<View> {
+    let mut files = Vec::with_capacity(FILES);
+    for i in 0..FILES - 1 {
+        let path = format!("service/pkg{:03}/sub{}/file{:05}.go", i / 100, i % 7, i);
+        let status = if i.is_multiple_of(4) {
+            LineStatus::Missed
+        } else {
+            LineStatus::Covered
+        };
+        let coverage = FileCoverage {
+            path: path.clone(),
+            lines: vec![
+                LineCoverage {
+                    line: 3,
+                    status: LineStatus::Covered,
+                    hits: Some(1),
+                    units: (1, 0),
+                    branches: (0, 0),
+                },
+                LineCoverage {
+                    line: 4,
+                    status,
+                    hits: Some(0),
+                    units: (0, 1),
+                    branches: (0, 0),
+                },
+            ],
+            spans: vec![],
+            units: (1, 2),
+        };
+        let mut f = file_view(&path, coverage, vec![3, 4]);
+        if generation.is_multiple_of(2) && i.is_multiple_of(50) {
+            f.newly_hit = vec![3];
+        }
+        files.push(f);
+    }
+    files.push(big.clone());
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut totals = covtop::model::Totals::default();
+    for f in &files {
+        totals.changed.merge(f.changed_counts);
+        totals.whole.merge(f.whole_counts);
+    }
+    Arc::new(View {
+        generation,
+        revision: "4f2a9c1e7b3d".into(),
+        base: "origin/main".into(),
+        files,
+        totals,
+        history: (0..100).map(|i| i as f64).collect(),
+        interval: Duration::from_secs(1),
+        ..View::default()
+    })
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent {
+        code,
+        modifiers: KeyModifiers::NONE,
+        kind: KeyEventKind::Press,
+        state: KeyEventState::NONE,
+    })
+}
+
+struct Bench {
+    app: App,
+    terminal: Terminal<TestBackend>,
+    big: FileView,
+}
+
+fn setup() -> Bench {
+    let (text, big) = big_source();
+    let sources = Arc::new(Sources {
+        big: Arc::from(text.into_bytes()),
+        small: Arc::from(&b"package x\n\nfunc a() {\n\tb()\n\tc()\n}\n"[..]),
+    });
+    let config = UiConfig {
+        theme: Theme::Dark,
+        clock: Clock::Fixed(SystemTime::UNIX_EPOCH),
+        ..UiConfig::default()
+    };
+    let mut app = App::new(config, sources);
+    app.on_view(view(1, &big));
+    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("terminal");
+    terminal.draw(|f| app.draw(f)).expect("draw");
+    Bench { app, terminal, big }
+}
+
+/// Opens the big file in the source pane, highlighted.
+fn open_big(b: &mut Bench) {
+    b.app.handle_event(key(KeyCode::Char('/')));
+    for c in "service/big/generated.go".chars() {
+        b.app.handle_event(key(KeyCode::Char(c)));
+    }
+    b.app.handle_event(key(KeyCode::Enter));
+    assert!(
+        b.app.settle(Duration::from_secs(300)),
+        "highlighting the big file took over 5 minutes"
+    );
+}
+
+fn frame(b: &mut Bench, ev: Event) {
+    black_box(b.app.handle_event(ev));
+    b.app.tick(Instant::now());
+    b.terminal.draw(|f| b.app.draw(f)).expect("draw");
+}
+
+/// Alternates `a` and `b` so the state never runs into an edge.
+fn percentiles(name: &str, b: &mut Bench, a: KeyCode, z: KeyCode, iterations: usize) {
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let code = if (i / 10) % 2 == 0 { a } else { z };
+        let start = Instant::now();
+        frame(b, key(code));
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    println!(
+        "{name}: n={iterations} p50={:.3?} p99={:.3?} max={:.3?}",
+        at(0.50),
+        at(0.99),
+        samples[samples.len() - 1]
+    );
+}
+
+fn p99_report() {
+    let mut b = setup();
+    percentiles(
+        "tree j/k over 10,000 files",
+        &mut b,
+        KeyCode::Char('j'),
+        KeyCode::Char('k'),
+        2000,
+    );
+    percentiles(
+        "tree pgdown/pgup over 10,000 files",
+        &mut b,
+        KeyCode::PageDown,
+        KeyCode::PageUp,
+        2000,
+    );
+    open_big(&mut b);
+    percentiles(
+        "source j/k in 20,000 lines",
+        &mut b,
+        KeyCode::Char('j'),
+        KeyCode::Char('k'),
+        2000,
+    );
+    percentiles(
+        "source pgdown/pgup in 20,000 lines",
+        &mut b,
+        KeyCode::PageDown,
+        KeyCode::PageUp,
+        2000,
+    );
+    percentiles(
+        "source n/N (next missed) in 20,000 lines",
+        &mut b,
+        KeyCode::Char('n'),
+        KeyCode::Char('N'),
+        2000,
+    );
+    let mut samples = Vec::new();
+    for g in 2..200 {
+        let v = view(g, &b.big);
+        let start = Instant::now();
+        b.app.on_view(v);
+        b.terminal.draw(|f| b.app.draw(f)).expect("draw");
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    println!(
+        "new View of 10,000 files to frame: n={} p50={:.3?} p99={:.3?}",
+        samples.len(),
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100]
+    );
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    let mut b = setup();
+    let mut down = true;
+    c.bench_function("tree_key_to_frame_10k_files", |bench| {
+        bench.iter(|| {
+            down = !down;
+            frame(
+                &mut b,
+                key(if down {
+                    KeyCode::Char('j')
+                } else {
+                    KeyCode::Char('k')
+                }),
+            )
+        })
+    });
+    open_big(&mut b);
+    c.bench_function("source_key_to_frame_20k_lines", |bench| {
+        bench.iter(|| {
+            down = !down;
+            frame(
+                &mut b,
+                key(if down {
+                    KeyCode::PageDown
+                } else {
+                    KeyCode::PageUp
+                }),
+            )
+        })
+    });
+    let big = b.big.clone();
+    let mut generation = 2;
+    c.bench_function("new_view_to_frame_10k_files", |bench| {
+        bench.iter_batched(
+            || {
+                generation += 1;
+                view(generation, &big)
+            },
+            |v| {
+                b.app.on_view(v);
+                b.terminal.draw(|f| b.app.draw(f)).expect("draw");
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+}
+
+criterion_group!(benches, criterion_benches);
+
+fn main() {
+    // `cargo test --benches` runs this binary without `--bench`: keep that quick.
+    if std::env::args().any(|a| a == "--bench") {
+        p99_report();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,787 @@
+//! Drawing. Only the rows and lines on screen are built, so a 10,000-file tree or a 20,000-line
+//! file costs no more per frame than a small one.
+
+use super::app::{App, Focus};
+use super::keymap::Scope;
+use super::popup::Popup;
+use super::source::{LoadState, expand_for_terminal, styled_pieces, uncovered_ranges};
+use super::theme::status_glyph;
+use super::tree::{FileFilter, RowKind, hit_lines, hit_percent};
+use crate::model::{Counts, DiagnosticKind, LineStatus, ReplicaState, SourceLanguage};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Below this width only the focused pane is shown.
+const TWO_PANES_MIN_WIDTH: u16 = 50;
+const BAR_CELLS: usize = 8;
+
+pub(crate) fn draw(app: &mut App, frame: &mut Frame) {
+    let area = frame.area();
+    let target_lines = header_target_lines(app, area);
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1 + target_lines),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let (tree_area, source_area) = if body.width < TWO_PANES_MIN_WIDTH {
+        match app.focus {
+            Focus::Tree => (body, Rect::default()),
+            Focus::Source => (Rect::default(), body),
+        }
+    } else {
+        let tree_width = (body.width * 2 / 5).clamp(24, 64);
+        let [t, s] =
+            Layout::horizontal([Constraint::Length(tree_width), Constraint::Min(10)]).areas(body);
+        (t, s)
+    };
+    app.areas.tree = tree_area;
+    app.areas.source = source_area;
+    app.tree_height = tree_area.height.saturating_sub(2) as usize;
+    app.source_height = source_area.height.saturating_sub(2) as usize;
+    keep_visible(app);
+
+    draw_header(app, frame, header, target_lines);
+    if tree_area.area() > 0 {
+        draw_tree(app, frame, tree_area);
+    }
+    if source_area.area() > 0 {
+        draw_source(app, frame, source_area);
+    }
+    draw_footer(app, frame, footer);
+    draw_toast(app, frame, body);
+    for popup in &app.popups {
+        draw_popup(app, popup, frame, area);
+    }
+}
+
+fn keep_visible(app: &mut App) {
+    let h = app.tree_height.max(1);
+    if app.selected < app.tree_scroll {
+        app.tree_scroll = app.selected;
+    } else if app.selected >= app.tree_scroll + h {
+        app.tree_scroll = app.selected + 1 - h;
+    }
+    let rows = app.tree.rows().len();
+    app.tree_scroll = app.tree_scroll.min(rows.saturating_sub(h));
+    let sh = app.source_height.max(1) as u32;
+    if let Some(open) = &mut app.open {
+        // Keep a little context around the cursor when the pane is tall enough.
+        let margin = if sh > 10 { 3 } else { 0 };
+        if open.cursor < open.scroll + margin {
+            open.scroll = open.cursor.saturating_sub(margin).max(1);
+        } else if open.cursor + margin >= open.scroll + sh {
+            open.scroll = (open.cursor + margin + 1).saturating_sub(sh).max(1);
+        }
+        if let Some(t) = open.text() {
+            let last_scroll = (t.line_count() as u32).saturating_sub(sh - 1).max(1);
+            open.scroll = open.scroll.min(last_scroll).max(1);
+        }
+    }
+}
+
+// ---- header ----
+
+fn header_target_lines(app: &App, area: Rect) -> u16 {
+    let max = if area.height >= 30 { 4 } else { 2 };
+    (app.view.targets.len() as u16).min(max)
+}
+
+fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
+    let p = &app.palette;
+    let view = &app.view;
+    let mut spans = vec![Span::styled(" covtop ", p.title)];
+    if view.demo {
+        spans.push(Span::styled(" DEMO ", p.demo));
+        spans.push(Span::raw(" "));
+    }
+    // Most important first: a narrow terminal cuts the end of the line.
+    let changed = &view.totals.changed;
+    spans.push(Span::styled("changed ", p.dim));
+    spans.push(Span::styled(
+        percent_text(changed),
+        p.percent(hit_percent(changed)),
+    ));
+    spans.push(Span::styled(
+        format!(" {}/{}", hit_lines(changed), changed.coverable()),
+        p.dim,
+    ));
+    spans.push(Span::styled(" │ ", p.dim));
+    spans.push(Span::styled("all ", p.dim));
+    spans.push(Span::styled(
+        percent_text(&view.totals.whole),
+        p.percent(hit_percent(&view.totals.whole)),
+    ));
+    spans.push(Span::styled(" │ ", p.dim));
+    if app.is_paused() {
+        spans.push(Span::styled("⏸ paused", p.warn));
+    } else {
+        spans.push(Span::styled(
+            format!("⟳ every {}", format_interval(app.interval())),
+            p.text,
+        ));
+    }
+    if app.is_frozen() {
+        spans.push(Span::styled(" │ ", p.dim));
+        spans.push(Span::styled(" FROZEN ", p.demo));
+    }
+    if !view.diagnostics.is_empty() {
+        // What did not map is easy to miss: say how much there is and where to look.
+        let key = app
+            .config
+            .keymap
+            .keys(super::keymap::Action::Diagnostics)
+            .first()
+            .map(|k| k.to_string());
+        spans.push(Span::styled(" │ ", p.dim));
+        spans.push(Span::styled(
+            format!(
+                "⚠ {} diagnostic{}{}",
+                view.diagnostics.len(),
+                if view.diagnostics.len() == 1 { "" } else { "s" },
+                key.map(|k| format!(" ({k})")).unwrap_or_default()
+            ),
+            p.warn,
+        ));
+    }
+    if !view.history.is_empty() {
+        spans.push(Span::styled(" │ ", p.dim));
+        spans.push(Span::styled(sparkline(&view.history, 20), p.title));
+    }
+    spans.push(Span::styled(" │ ", p.dim));
+    let rev = if view.revision.is_empty() {
+        "no revision yet".to_string()
+    } else {
+        short(&view.revision)
+    };
+    spans.push(Span::styled(rev, p.text));
+    if !view.base.is_empty() {
+        spans.push(Span::styled(format!(" vs {}", view.base), p.dim));
+    }
+    let mut lines = vec![Line::from(spans)];
+    let targets = &view.targets;
+    for (i, t) in targets.iter().take(target_lines as usize).enumerate() {
+        if i + 1 == target_lines as usize && targets.len() > target_lines as usize {
+            lines.push(Line::styled(
+                format!(" … and {} more targets", targets.len() - i),
+                p.dim,
+            ));
+            break;
+        }
+        let mut spans = vec![
+            Span::styled(format!(" {} ", t.name), p.title),
+            Span::styled(format!("({})", t.kind), p.dim),
+        ];
+        if t.replicas.is_empty() {
+            spans.push(Span::styled("  no replicas found", p.warn));
+        }
+        for r in &t.replicas {
+            let age = r
+                .last_poll
+                .map_or("never".to_string(), |at| format_age(app.wall_now, at));
+            spans.push(Span::raw("  "));
+            match &r.state {
+                ReplicaState::Up => spans.push(Span::styled(format!("● {} up", r.id), p.covered)),
+                ReplicaState::Slow => {
+                    spans.push(Span::styled(format!("◐ {} slow", r.id), p.partial))
+                }
+                ReplicaState::Down(e) => {
+                    spans.push(Span::styled(format!("✗ {} down: {e}", r.id), p.missed))
+                }
+            }
+            spans.push(Span::styled(format!(" {age} e{}", r.epoch), p.dim));
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn short(revision: &str) -> String {
+    revision.chars().take(10).collect()
+}
+
+fn percent_text(c: &Counts) -> String {
+    match hit_percent(c) {
+        Some(p) => format!("{p:.1}%"),
+        None => "–".to_string(),
+    }
+}
+
+fn sparkline(values: &[f64], max: usize) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let from = values.len().saturating_sub(max);
+    values[from..]
+        .iter()
+        .map(|v| BARS[((v.clamp(0.0, 100.0) / 100.0) * 7.0).round() as usize])
+        .collect()
+}
+
+pub(crate) fn format_interval(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms.is_multiple_of(1000) && ms < 60_000 {
+        format!("{}s", ms / 1000)
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}m{}s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+fn format_age(now: SystemTime, at: SystemTime) -> String {
+    let secs = now.duration_since(at).map_or(0, |d| d.as_secs());
+    if secs < 60 {
+        format!("{secs}s ago")
+    } else if secs < 3600 {
+        format!("{}m ago", secs / 60)
+    } else {
+        format!("{}h ago", secs / 3600)
+    }
+}
+
+// ---- tree ----
+
+fn pane_block<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
+    let p = &app.palette;
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused { p.focus_border } else { p.border })
+        .title(title)
+}
+
+fn draw_tree(app: &App, frame: &mut Frame, area: Rect) {
+    let p = &app.palette;
+    let filter = match app.tree.filter {
+        FileFilter::Changed => "changed files",
+        FileFilter::All => "all files",
+    };
+    let title = Line::from(vec![
+        Span::styled(format!(" {filter} "), p.title),
+        Span::styled(format!("· {} ", app.tree.sort.label()), p.dim),
+    ]);
+    let block = pane_block(app, title, app.focus == Focus::Tree);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let rows = app.tree.rows();
+    if rows.is_empty() {
+        let msg = match app.tree.filter {
+            FileFilter::Changed if app.view.files.is_empty() => "Waiting for coverage…".to_string(),
+            FileFilter::Changed => format!(
+                "No changed lines between {} and the deployed revision. Press {} to list all files.",
+                if app.view.base.is_empty() {
+                    "the base"
+                } else {
+                    &app.view.base
+                },
+                app.config
+                    .keymap
+                    .keys_label(super::keymap::Action::ToggleAllFiles)
+            ),
+            FileFilter::All => "No files with coverage yet.".to_string(),
+        };
+        frame.render_widget(
+            Paragraph::new(msg).style(p.dim).wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    let width = inner.width as usize;
+    let (show_bar, show_counts) = (width >= 40, width >= 28);
+    // Marker (2), percent (5), then the bar (1 + 8) and the counts (10) when there is room.
+    let right_width =
+        2 + 5 + if show_bar { BAR_CELLS + 1 } else { 0 } + if show_counts { 10 } else { 0 };
+    let mut lines = Vec::with_capacity(inner.height as usize);
+    for (i, row) in rows
+        .iter()
+        .enumerate()
+        .skip(app.tree_scroll)
+        .take(inner.height as usize)
+    {
+        let indent = "  ".repeat(row.depth as usize);
+        let (arrow, name_style) = match &row.kind {
+            RowKind::Folder {
+                collapsed: true, ..
+            } => ("▸ ", p.title),
+            RowKind::Folder {
+                collapsed: false, ..
+            } => ("▾ ", p.title),
+            RowKind::File { .. } => ("", p.text),
+        };
+        let left_width = width.saturating_sub(right_width);
+        let name = truncate(&format!("{indent}{arrow}{}", row.name), left_width);
+        let pad = left_width.saturating_sub(name.chars().count());
+        let pct = hit_percent(&row.counts);
+        let mut spans = vec![Span::styled(name, name_style), Span::raw(" ".repeat(pad))];
+        spans.push(if row.newly_hit {
+            Span::styled(" ●", p.newly)
+        } else {
+            Span::raw("  ")
+        });
+        if show_bar {
+            let filled = pct.map_or(0, |v| ((v / 100.0) * BAR_CELLS as f64).round() as usize);
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled("█".repeat(filled), p.percent(pct)));
+            spans.push(Span::styled("░".repeat(BAR_CELLS - filled), p.dim));
+        }
+        let pct_text = pct.map_or("   –".to_string(), |v| {
+            format!("{:>3}%", v.floor() as u64)
+        });
+        spans.push(Span::styled(format!("{pct_text:>5}"), p.percent(pct)));
+        if show_counts {
+            spans.push(Span::styled(
+                format!(
+                    "{:>10}",
+                    format!("{}/{}", hit_lines(&row.counts), row.counts.coverable())
+                ),
+                p.dim,
+            ));
+        }
+        let mut line = Line::from(spans);
+        if i == app.selected {
+            line = line.patch_style(p.selected);
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+// ---- source ----
+
+fn format_count(n: u64) -> String {
+    if n < 10_000 {
+        n.to_string()
+    } else if n < 1_000_000 {
+        format!("{}k", n / 1000)
+    } else if n < 1_000_000_000 {
+        format!("{}M", n / 1_000_000)
+    } else {
+        format!("{}G", n / 1_000_000_000)
+    }
+}
+
+fn draw_source(app: &App, frame: &mut Frame, area: Rect) {
+    let p = &app.palette;
+    let focused = app.focus == Focus::Source;
+    let Some(open) = &app.open else {
+        let block = pane_block(app, Line::styled(" source ", p.title), focused);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        frame.render_widget(
+            Paragraph::new("Select a file on the left to see its lines.")
+                .style(p.dim)
+                .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    };
+    let file = app.file_view(&open.path);
+    let mut title = vec![Span::styled(format!(" {} ", open.path), p.title)];
+    if let Some(f) = file
+        && f.has_changes()
+    {
+        let c = &f.changed_counts;
+        title.push(Span::styled(
+            format!(
+                "· {}/{} changed lines ran · {} missed ",
+                hit_lines(c),
+                c.coverable(),
+                c.missed
+            ),
+            p.dim,
+        ));
+    }
+    if open.highlight_pending && open.text().is_some() && p.syntax_theme.is_some() {
+        title.push(Span::styled("· colouring… ", p.dim));
+    }
+    let block = pane_block(app, Line::from(title), focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let text = match &open.state {
+        LoadState::Ready(t) => t,
+        LoadState::Loading { since } => {
+            let msg = if since.elapsed() > Duration::from_secs(2) {
+                "still reading…"
+            } else {
+                "reading…"
+            };
+            frame.render_widget(Paragraph::new(msg).style(p.dim), inner);
+            return;
+        }
+        LoadState::Missing => {
+            let msg = format!(
+                "{} is not in the deployed revision {} (a file of another build?).",
+                open.path,
+                short(&app.view.revision)
+            );
+            frame.render_widget(
+                Paragraph::new(msg).style(p.warn).wrap(Wrap { trim: true }),
+                inner,
+            );
+            return;
+        }
+        LoadState::Failed(e) => {
+            let msg = format!("Cannot read {}: {e}", open.path);
+            frame.render_widget(
+                Paragraph::new(msg).style(p.error).wrap(Wrap { trim: true }),
+                inner,
+            );
+            return;
+        }
+    };
+    let coverage = file.and_then(|f| f.coverage.as_deref());
+    let changed = file.and_then(|f| f.changed.as_deref());
+    let java = file.and_then(|f| f.language) == Some(SourceLanguage::Java);
+    let flash = app
+        .flashes
+        .get(&open.path)
+        .filter(|(_, until)| *until > Instant::now());
+    let number_width = (text.line_count().max(1).ilog10() as usize + 1).max(3);
+    let gutter_width = number_width + 1 + 5 + 1 + 3 + 2;
+    let code_cols = (inner.width as usize).saturating_sub(gutter_width);
+    let mut lines = Vec::with_capacity(inner.height as usize);
+    for n in open.scroll..open.scroll.saturating_add(u32::from(inner.height)) {
+        if n as usize > text.line_count() {
+            break;
+        }
+        let lc = coverage.and_then(|c| c.line(n));
+        let status = lc.map_or(LineStatus::NotCoverable, |l| l.status);
+        let is_changed = changed.is_some_and(|c| c.contains(n));
+        let flashing = flash.is_some_and(|(lines, _)| lines.contains(&n));
+        let hits = match lc {
+            None => String::new(),
+            Some(l) => match (l.hits, java) {
+                (Some(h), false) => format_count(h),
+                // JaCoCo knows hit or not, never how often.
+                _ if status == LineStatus::Missed => "-".to_string(),
+                _ => "hit".to_string(),
+            },
+        };
+        let status_style = p.status(status);
+        let number_style = if flashing { p.flash } else { p.dim };
+        let mut spans = vec![
+            Span::styled(format!("{n:>number_width$} "), number_style),
+            Span::styled(
+                format!("{hits:>5} "),
+                if flashing { p.flash } else { status_style },
+            ),
+            Span::styled(status_glyph(status).to_string(), status_style),
+            if is_changed {
+                Span::styled("+", p.changed)
+            } else {
+                Span::raw(" ")
+            },
+            if flashing {
+                Span::styled("»", p.flash)
+            } else {
+                Span::raw(" ")
+            },
+            Span::styled("│ ", p.dim),
+        ];
+        let line = text.line(n);
+        let overlay = if status == LineStatus::Partial {
+            coverage
+                .map(|c| uncovered_ranges(&c.spans, n, line.len()))
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let syntax = open
+            .highlight
+            .as_ref()
+            .and_then(|h| h.lines.get(n as usize - 1))
+            .map(Vec::as_slice);
+        let mut base = p.text;
+        if n == open.cursor {
+            base = base.patch(p.cursor_line);
+        }
+        let pieces = styled_pieces(line, base, syntax, &overlay, p.uncovered_code);
+        for (s, style) in expand_for_terminal(pieces, app.config.tab_width, code_cols) {
+            spans.push(Span::styled(s, style));
+        }
+        let mut l = Line::from(spans);
+        if n == open.cursor {
+            // Fill the rest of the cursor line so it reads as a bar.
+            let used = l.width();
+            l.spans.push(Span::styled(
+                " ".repeat((inner.width as usize).saturating_sub(used)),
+                base,
+            ));
+        }
+        lines.push(l);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+// ---- footer, toast ----
+
+fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
+    let p = &app.palette;
+    let mut spans = Vec::new();
+    for (key, label) in app.footer_hints() {
+        spans.push(Span::styled(format!(" {key}"), p.key));
+        spans.push(Span::styled(format!(" {label} "), p.dim));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_toast(app: &App, frame: &mut Frame, body: Rect) {
+    let Some(toast) = &app.toast else {
+        return;
+    };
+    let p = &app.palette;
+    let text = format!(" {} ", toast.text);
+    let width = (text.chars().count() as u16).min(body.width);
+    if width == 0 || body.height < 2 {
+        return;
+    }
+    let area = Rect {
+        x: body.x + body.width - width,
+        y: body.y + body.height - 1,
+        width,
+        height: 1,
+    };
+    frame.render_widget(Clear, area);
+    let style = if toast.error { p.error } else { p.key };
+    frame.render_widget(
+        Paragraph::new(Line::styled(text, style.patch(p.popup))),
+        area,
+    );
+}
+
+// ---- popups ----
+
+fn popup_area(outer: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(outer.width);
+    let h = height.min(outer.height);
+    Rect {
+        x: outer.x + (outer.width - w) / 2,
+        y: outer.y + (outer.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn popup_frame(app: &App, frame: &mut Frame, area: Rect, title: &str) -> Rect {
+    let p = &app.palette;
+    frame.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(p.focus_border)
+        .style(p.popup)
+        .title(Line::styled(format!(" {title} "), p.title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    inner
+}
+
+fn draw_popup(app: &App, popup: &Popup, frame: &mut Frame, outer: Rect) {
+    let p = &app.palette;
+    match popup {
+        Popup::Help { scroll } => {
+            let mut lines = Vec::new();
+            for scope in [Scope::Global, Scope::Tree, Scope::Source] {
+                lines.push(Line::styled(scope.title(), p.title));
+                for row in app
+                    .config
+                    .keymap
+                    .help_rows()
+                    .into_iter()
+                    .filter(|r| r.scope == scope)
+                {
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("  {:<16}", row.keys), p.key),
+                        Span::styled(row.description, p.text),
+                    ]));
+                }
+            }
+            lines.push(Line::styled(
+                "esc or any other key closes · j/k scroll",
+                p.dim,
+            ));
+            let area = popup_area(outer, 80, lines.len() as u16 + 2);
+            let inner = popup_frame(app, frame, area, popup.title());
+            frame.render_widget(Paragraph::new(lines).scroll((*scroll, 0)), inner);
+        }
+        Popup::ConfirmReset { targets } => {
+            let mut lines = vec![
+                Line::styled(
+                    "Dump and store the coverage now, then reset the agents of:",
+                    p.text,
+                ),
+                Line::raw(""),
+            ];
+            if targets.is_empty() {
+                lines.push(Line::styled("  (no targets configured)", p.dim));
+            }
+            for t in targets {
+                let replicas = if t.replicas.is_empty() {
+                    "no replicas seen".to_string()
+                } else {
+                    t.replicas.join(", ")
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {} ", t.name), p.title),
+                    Span::styled(format!("({}): ", t.kind), p.dim),
+                    Span::styled(replicas, p.text),
+                ]));
+                if t.reset_is_global() {
+                    lines.push(Line::styled(
+                        "    ⚠ JaCoCo's reset is global to the JVM: everyone testing",
+                        p.warn,
+                    ));
+                    lines.push(Line::styled(
+                        "      against it loses the coverage not dumped yet",
+                        p.warn,
+                    ));
+                }
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled(" y ", p.key),
+                Span::styled("reset  ", p.text),
+                Span::styled(" any other key ", p.key),
+                Span::styled("cancel", p.text),
+            ]));
+            let area = popup_area(outer, 76, lines.len() as u16 + 2);
+            let inner = popup_frame(app, frame, area, popup.title());
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        }
+        Popup::Export(form) => {
+            let mut lines = vec![Line::styled("Format:", p.text)];
+            for (i, f) in form.formats.iter().enumerate() {
+                let line = Line::styled(
+                    format!("  {} {f}", if i == form.selected { "▸" } else { " " }),
+                    if i == form.selected {
+                        p.selected
+                    } else {
+                        p.text
+                    },
+                );
+                lines.push(line);
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled("Path: ", p.text),
+                Span::styled(format!("{}▏", form.path), p.key),
+            ]));
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                "enter export · ↑/↓ format · type to edit the path · esc cancel",
+                p.dim,
+            ));
+            let area = popup_area(outer, 70, lines.len() as u16 + 2);
+            let inner = popup_frame(app, frame, area, popup.title());
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
+        Popup::Finder(finder) => {
+            let height = outer.height.saturating_sub(4).clamp(5, 24);
+            let area = popup_area(outer, 80, height);
+            let inner = popup_frame(app, frame, area, popup.title());
+            let mut lines = vec![Line::from(vec![
+                Span::styled("/ ", p.key),
+                Span::styled(format!("{}▏", finder.query), p.text),
+                Span::styled(format!("  {} files", finder.matches.len()), p.dim),
+            ])];
+            let visible = inner.height.saturating_sub(1) as usize;
+            let first = finder.selected.saturating_sub(visible.saturating_sub(1));
+            for (i, (index, matched)) in finder.matches.iter().enumerate().skip(first).take(visible)
+            {
+                let path = finder.path(*index);
+                let mut spans = vec![Span::raw(if i == finder.selected { "▸ " } else { "  " })];
+                for (ci, ch) in path.chars().enumerate() {
+                    let hit = matched.binary_search(&(ci as u32)).is_ok();
+                    spans.push(Span::styled(
+                        ch.to_string(),
+                        if hit { p.key } else { p.text },
+                    ));
+                }
+                let mut line = Line::from(spans);
+                if i == finder.selected {
+                    line = line.patch_style(p.selected);
+                }
+                lines.push(line);
+            }
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
+        Popup::Diagnostics { scroll } => {
+            let mut lines = Vec::new();
+            if app.view.diagnostics.is_empty() {
+                lines.push(Line::styled(
+                    "Nothing to report: all coverage mapped onto the repository.",
+                    p.dim,
+                ));
+            }
+            for d in &app.view.diagnostics {
+                let kind = match d.kind {
+                    DiagnosticKind::Unmapped => "unmapped",
+                    DiagnosticKind::External => "external",
+                    DiagnosticKind::TargetError => "target error",
+                    DiagnosticKind::Mismatch => "mismatch",
+                };
+                let style = if d.kind == DiagnosticKind::TargetError {
+                    p.error
+                } else {
+                    p.warn
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{kind}: "), style),
+                    Span::styled(d.subject.clone(), p.title),
+                ]));
+                lines.push(Line::styled(format!("  {}", d.message), p.text));
+                lines.push(Line::styled(format!("  fix: {}", d.fix), p.dim));
+            }
+            let height = (lines.len() as u16 + 2)
+                .min(outer.height.saturating_sub(2))
+                .max(5);
+            let area = popup_area(outer, 90, height);
+            let inner = popup_frame(app, frame, area, popup.title());
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .scroll((*scroll, 0)),
+                inner,
+            );
+        }
+        Popup::Notices { scroll } => {
+            let mut lines = Vec::new();
+            if app.notices.is_empty() {
+                lines.push(Line::styled("No messages yet.", p.dim));
+            }
+            for n in app.notices.iter().rev() {
+                lines.push(match n {
+                    crate::engine::Notice::Info(t) => Line::styled(format!("info: {t}"), p.text),
+                    crate::engine::Notice::Error(t) => Line::styled(format!("error: {t}"), p.error),
+                });
+            }
+            let height = (lines.len() as u16 + 2)
+                .min(outer.height.saturating_sub(2))
+                .max(5);
+            let area = popup_area(outer, 90, height);
+            let inner = popup_frame(app, frame, area, popup.title());
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .scroll((*scroll, 0)),
+                inner,
+            );
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The real terminal loop: raw mode, alternate screen and mouse capture around an [`App`], fed by
+//! a tokio `select!` over terminal events, new Views, engine notices, a render tick and signals.
+//! The terminal is restored on quit, on error, on panic and on SIGTERM/SIGINT.
+
+use super::app::App;
+use crate::engine::{Command, Notice};
+use crate::model::View;
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
+use crossterm::execute;
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode,
+};
+use futures_util::{FutureExt, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{self, Stdout};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio::time::MissedTickBehavior;
+
+/// How often flashes expire and background results are picked up. Redraws happen only when
+/// something changed.
+const TICK: Duration = Duration::from_millis(100);
+/// How soon a file read or highlighted in the background shows up.
+const BACKGROUND_POLL: Duration = Duration::from_millis(15);
+/// Terminal events handled at most between two frames.
+const COALESCE_MAX: usize = 64;
+
+/// Runs the interactive monitor until the user quits or a signal arrives.
+pub async fn run(
+    mut views: watch::Receiver<Arc<View>>,
+    commands: mpsc::Sender<Command>,
+    mut notices: mpsc::Receiver<Notice>,
+    mut app: App,
+) -> io::Result<()> {
+    let mut terminal = TerminalSession::enter()?;
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut signals = Signals::new()?;
+
+    app.on_view(views.borrow_and_update().clone());
+    let (mut views_open, mut notices_open) = (true, true);
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal.draw(&mut app)?;
+            dirty = false;
+        }
+        if app.should_quit() {
+            break;
+        }
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => {
+                    on_terminal_event(event, &mut terminal, &mut app, &commands)?;
+                    // Take what else is already queued (key repeat, a wheel burst) before the
+                    // next frame: one frame per batch, not one per event.
+                    for _ in 0..COALESCE_MAX {
+                        match events.next().now_or_never() {
+                            Some(Some(Ok(event))) => on_terminal_event(event, &mut terminal, &mut app, &commands)?,
+                            Some(Some(Err(e))) => return Err(e),
+                            Some(None) | None => break,
+                        }
+                    }
+                    dirty = true;
+                }
+                Some(Err(e)) => return Err(e),
+                None => break,
+            },
+            changed = views.changed(), if views_open => match changed {
+                Ok(()) => {
+                    let view = views.borrow_and_update().clone();
+                    app.on_view(view);
+                    dirty = true;
+                }
+                Err(_) => {
+                    views_open = false;
+                    app.on_notice(Notice::Error("the engine stopped: no more updates".into()));
+                    dirty = true;
+                }
+            },
+            notice = notices.recv(), if notices_open => match notice {
+                Some(n) => {
+                    app.on_notice(n);
+                    dirty = true;
+                }
+                None => notices_open = false,
+            },
+            _ = tick.tick() => dirty |= app.tick(Instant::now()),
+            _ = tokio::time::sleep(BACKGROUND_POLL), if app.awaiting_background() => {
+                dirty |= app.tick(Instant::now())
+            }
+            _ = signals.recv() => {
+                let _ = commands.try_send(Command::Quit);
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn on_terminal_event(
+    event: Event,
+    terminal: &mut TerminalSession,
+    app: &mut App,
+    commands: &mpsc::Sender<Command>,
+) -> io::Result<()> {
+    if matches!(event, Event::Resize(..)) {
+        terminal.terminal.autoresize()?;
+    }
+    for command in app.handle_event(event) {
+        send(commands, command, app);
+    }
+    Ok(())
+}
+
+/// Never waits on the engine: a full queue drops the command and says so.
+fn send(commands: &mpsc::Sender<Command>, command: Command, app: &mut App) {
+    match commands.try_send(command) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(c)) => app.on_notice(Notice::Error(format!(
+            "the engine is busy; {c:?} was dropped, press the key again"
+        ))),
+        Err(mpsc::error::TrySendError::Closed(c)) if c != Command::Quit => app.on_notice(
+            Notice::Error(format!("the engine stopped; {c:?} was not sent")),
+        ),
+        Err(_) => {}
+    }
+}
+
+struct TerminalSession {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalSession {
+    fn enter() -> io::Result<Self> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        let mut stdout = io::stdout();
+        if let Err(e) = execute!(stdout, EnterAlternateScreen, EnableMouseCapture) {
+            restore_terminal();
+            return Err(e);
+        }
+        match Terminal::new(CrosstermBackend::new(stdout)) {
+            Ok(terminal) => Ok(TerminalSession { terminal }),
+            Err(e) => {
+                restore_terminal();
+                Err(e)
+            }
+        }
+    }
+
+    /// One frame inside a synchronized update, so the terminal never shows half of it.
+    fn draw(&mut self, app: &mut App) -> io::Result<()> {
+        execute!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        let drawn = self.terminal.draw(|frame| app.draw(frame)).map(|_| ());
+        execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
+        drawn
+    }
+}
+
+impl Drop for TerminalSession {
+    fn drop(&mut self) {
+        restore_terminal();
+        let _ = self.terminal.show_cursor();
+    }
+}
+
+/// Leaves raw mode and the alternate screen; safe to call twice.
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        EndSynchronizedUpdate
+    );
+}
+
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Restore first so the panic message is readable on the normal screen.
+            restore_terminal();
+            previous(info);
+        }));
+    });
+}
+
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> io::Result<Self> {
+        Ok(Signals)
+    }
+
+    async fn recv(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The caller may `tokio::spawn` the loop: it and the App must be Send.
+    #[test]
+    fn the_loop_can_be_spawned() {
+        fn is_send<T: Send>(_: &T) {}
+        let check = |views, commands, notices, app: App| {
+            let fut = run(views, commands, notices, app);
+            is_send(&fut);
+        };
+        let _ = check;
+    }
+}

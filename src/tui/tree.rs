@@ -1,0 +1,301 @@
+//! The file tree: folders built from the View's paths (chains of single folders compressed into one
+//! row, as Java packages are deep), filtered to changed files or all files with coverage, sorted,
+//! and flattened into the rows on screen. Selection is kept by path so a new View never moves it.
+
+use crate::model::{Counts, FileView, View};
+use std::collections::{BTreeMap, HashSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    #[default]
+    Path,
+    LeastCovered,
+    MostMissed,
+}
+
+impl SortOrder {
+    pub fn next(self) -> Self {
+        match self {
+            SortOrder::Path => SortOrder::LeastCovered,
+            SortOrder::LeastCovered => SortOrder::MostMissed,
+            SortOrder::MostMissed => SortOrder::Path,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortOrder::Path => "path",
+            SortOrder::LeastCovered => "least covered",
+            SortOrder::MostMissed => "most missed",
+        }
+    }
+}
+
+/// Which files the tree lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileFilter {
+    /// Files with changed lines (the default: what the tester is here for).
+    #[default]
+    Changed,
+    /// Every file with coverage or changed lines.
+    All,
+}
+
+/// The share of lines that ran. A partial line ran (some of it), as in JaCoCo's line counter:
+/// the tester wants to know that the click reached it.
+pub fn hit_percent(c: &Counts) -> Option<f64> {
+    c.percent(true)
+}
+
+pub fn hit_lines(c: &Counts) -> u64 {
+    c.covered + c.partial
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowKind {
+    Folder {
+        path: String,
+        collapsed: bool,
+    },
+    /// Index into `View::files`.
+    File {
+        index: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct TreeRow {
+    pub kind: RowKind,
+    pub depth: u16,
+    pub name: String,
+    pub counts: Counts,
+    pub newly_hit: bool,
+}
+
+impl TreeRow {
+    /// A stable key: the file path, or the folder path with a trailing `/`.
+    pub fn key(&self, view: &View) -> String {
+        match &self.kind {
+            RowKind::Folder { path, .. } => format!("{path}/"),
+            RowKind::File { index } => view
+                .files
+                .get(*index)
+                .map(|f| f.path.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Folder {
+    /// Full folder path without trailing slash ("" for the root).
+    path: String,
+    /// Display name (compressed chains: `com/shop/cart`).
+    name: String,
+    folders: BTreeMap<String, Folder>,
+    files: Vec<usize>,
+    counts: Counts,
+    missed_changed: u64,
+    newly_hit: bool,
+}
+
+/// The tree of the current View, and the rows it shows.
+#[derive(Debug, Default)]
+pub struct FileTree {
+    root: Folder,
+    rows: Vec<TreeRow>,
+    collapsed: HashSet<String>,
+    pub filter: FileFilter,
+    pub sort: SortOrder,
+}
+
+impl FileTree {
+    pub fn rows(&self) -> &[TreeRow] {
+        &self.rows
+    }
+
+    pub fn is_listed(file: &FileView, filter: FileFilter) -> bool {
+        match filter {
+            FileFilter::Changed => file.has_changes(),
+            FileFilter::All => file.has_changes() || file.coverage.is_some(),
+        }
+    }
+
+    /// Rebuilds the folders from a View (after a new View, a filter or a sort change).
+    pub fn rebuild(&mut self, view: &View) {
+        let mut root = Folder::default();
+        for (index, file) in view.files.iter().enumerate() {
+            if !Self::is_listed(file, self.filter) {
+                continue;
+            }
+            let counts = match self.filter {
+                FileFilter::Changed => file.changed_counts,
+                FileFilter::All => file.whole_counts,
+            };
+            let newly = !file.newly_hit.is_empty();
+            let missed = file.changed_counts.missed;
+            let mut folder = &mut root;
+            folder.counts.merge(counts);
+            folder.missed_changed += missed;
+            folder.newly_hit |= newly;
+            let mut parts: Vec<&str> = file.path.split('/').collect();
+            parts.pop();
+            let mut path = String::new();
+            for part in parts {
+                if !path.is_empty() {
+                    path.push('/');
+                }
+                path.push_str(part);
+                folder = folder
+                    .folders
+                    .entry(part.to_string())
+                    .or_insert_with(|| Folder {
+                        path: path.clone(),
+                        name: part.to_string(),
+                        ..Folder::default()
+                    });
+                folder.counts.merge(counts);
+                folder.missed_changed += missed;
+                folder.newly_hit |= newly;
+            }
+            folder.files.push(index);
+        }
+        compress(&mut root);
+        self.root = root;
+        self.flatten(view);
+    }
+
+    /// Recomputes the visible rows from the folders (after collapsing or expanding).
+    pub fn flatten(&mut self, view: &View) {
+        let mut rows = Vec::with_capacity(self.rows.len().max(16));
+        push_children(
+            &self.root,
+            0,
+            view,
+            self.filter,
+            self.sort,
+            &self.collapsed,
+            &mut rows,
+        );
+        self.rows = rows;
+    }
+
+    pub fn toggle_collapsed(&mut self, folder: &str, view: &View) {
+        if !self.collapsed.remove(folder) {
+            self.collapsed.insert(folder.to_string());
+        }
+        self.flatten(view);
+    }
+
+    /// Expands every folder above `path` so its row is visible.
+    pub fn reveal(&mut self, path: &str, view: &View) {
+        let before = self.collapsed.len();
+        self.collapsed
+            .retain(|f| !path.starts_with(&format!("{f}/")));
+        if self.collapsed.len() != before {
+            self.flatten(view);
+        }
+    }
+
+    pub fn position(&self, key: &str, view: &View) -> Option<usize> {
+        if let Some(folder) = key.strip_suffix('/') {
+            self.rows
+                .iter()
+                .position(|r| matches!(&r.kind, RowKind::Folder { path, .. } if path == folder))
+        } else {
+            self.rows.iter().position(
+                |r| matches!(r.kind, RowKind::File { index } if view.files.get(index).is_some_and(|f| f.path == key)),
+            )
+        }
+    }
+}
+
+/// Merges a folder whose only child is one folder into that child (`com` + `shop` → `com/shop`).
+fn compress(folder: &mut Folder) {
+    for child in folder.folders.values_mut() {
+        while child.files.is_empty() && child.folders.len() == 1 {
+            let Some((_, grandchild)) = std::mem::take(&mut child.folders).into_iter().next()
+            else {
+                break;
+            };
+            let name = format!("{}/{}", child.name, grandchild.name);
+            *child = Folder { name, ..grandchild };
+        }
+        compress(child);
+    }
+}
+
+fn push_children(
+    folder: &Folder,
+    depth: u16,
+    view: &View,
+    filter: FileFilter,
+    sort: SortOrder,
+    collapsed: &HashSet<String>,
+    rows: &mut Vec<TreeRow>,
+) {
+    let mut folders: Vec<&Folder> = folder.folders.values().collect();
+    match sort {
+        SortOrder::Path => {}
+        SortOrder::LeastCovered => folders.sort_by(|a, b| by_percent(&a.counts, &b.counts)),
+        SortOrder::MostMissed => folders.sort_by_key(|f| std::cmp::Reverse(f.missed_changed)),
+    }
+    for child in folders {
+        let is_collapsed = collapsed.contains(&child.path);
+        rows.push(TreeRow {
+            kind: RowKind::Folder {
+                path: child.path.clone(),
+                collapsed: is_collapsed,
+            },
+            depth,
+            name: format!("{}/", child.name),
+            counts: child.counts,
+            newly_hit: child.newly_hit,
+        });
+        if !is_collapsed {
+            push_children(child, depth + 1, view, filter, sort, collapsed, rows);
+        }
+    }
+    let mut files: Vec<(usize, &FileView)> = folder
+        .files
+        .iter()
+        .filter_map(|&i| view.files.get(i).map(|f| (i, f)))
+        .collect();
+    let counts_of = |f: &FileView| match filter {
+        FileFilter::Changed => f.changed_counts,
+        FileFilter::All => f.whole_counts,
+    };
+    match sort {
+        SortOrder::Path => {}
+        SortOrder::LeastCovered => {
+            files.sort_by(|a, b| by_percent(&counts_of(a.1), &counts_of(b.1)))
+        }
+        SortOrder::MostMissed => {
+            files.sort_by_key(|f| std::cmp::Reverse(f.1.changed_counts.missed))
+        }
+    }
+    for (index, file) in files {
+        rows.push(TreeRow {
+            kind: RowKind::File { index },
+            depth,
+            name: file
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or(&file.path)
+                .to_string(),
+            counts: counts_of(file),
+            newly_hit: !file.newly_hit.is_empty(),
+        });
+    }
+}
+
+/// Least covered first; folders and files with nothing coverable last. Stable, so ties keep path order.
+fn by_percent(a: &Counts, b: &Counts) -> std::cmp::Ordering {
+    match (hit_percent(a), hit_percent(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}

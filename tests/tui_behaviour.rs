@@ -1,0 +1,525 @@
+//! What keys, mouse and Views do to the monitor, driven headless.
+
+mod tui_support;
+
+use covtop::engine::{Command, Notice};
+use covtop::model::View;
+use covtop::tui::{Action, App, Focus, KeyMap, KeyMapError, Theme};
+use crossterm::event::KeyCode;
+use ratatui::style::{Color, Modifier};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tui_support::*;
+
+fn view_with(f: impl FnOnce(&mut View)) -> Arc<View> {
+    let mut v = (*view(1)).clone();
+    f(&mut v);
+    Arc::new(v)
+}
+
+#[test]
+fn keys_produce_engine_commands() {
+    let mut app = app(Theme::Dark);
+    assert_eq!(press(&mut app, "d"), vec![Command::Dump]);
+    assert_eq!(press(&mut app, "m"), vec![Command::Mark]);
+    assert_eq!(press(&mut app, "p"), vec![Command::Pause(true)]);
+    // The request shows before the engine confirms it, and a second press resumes.
+    assert!(app.is_paused());
+    assert_eq!(press(&mut app, "p"), vec![Command::Pause(false)]);
+    assert_eq!(
+        press(&mut app, "+"),
+        vec![Command::SetInterval(Duration::from_secs(4))]
+    );
+    assert_eq!(
+        press(&mut app, "-"),
+        vec![Command::SetInterval(Duration::from_secs(2))]
+    );
+    assert_eq!(
+        press(&mut app, "-"),
+        vec![Command::SetInterval(Duration::from_secs(1))]
+    );
+    assert!(!app.should_quit());
+    assert_eq!(press(&mut app, "q"), vec![Command::Quit]);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn interval_stays_within_250ms_and_10min() {
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view_with(|v| v.interval = Duration::from_millis(300)));
+    assert_eq!(
+        press(&mut app, "-"),
+        vec![Command::SetInterval(Duration::from_millis(250))]
+    );
+    assert_eq!(press(&mut app, "-"), vec![], "already at the floor");
+    app.on_view(view_with(|v| v.interval = Duration::from_secs(400)));
+    assert_eq!(
+        press(&mut app, "+"),
+        vec![Command::SetInterval(Duration::from_secs(600))]
+    );
+    assert_eq!(press(&mut app, "+"), vec![], "already at the ceiling");
+}
+
+#[test]
+fn reset_asks_first_and_only_y_confirms() {
+    let mut app = app(Theme::Dark);
+    assert_eq!(press(&mut app, "r"), vec![]);
+    assert_eq!(app.popup_titles(), vec!["reset coverage?"]);
+    // Anything but y cancels, even a key bound to an action.
+    assert_eq!(press(&mut app, "d"), vec![]);
+    assert!(app.popup_titles().is_empty());
+    press(&mut app, "r");
+    assert_eq!(app.handle_event(key(KeyCode::Enter)), vec![]);
+    assert!(app.popup_titles().is_empty());
+    press(&mut app, "r");
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Command::Reset { targets: vec![] }]
+    );
+    assert!(app.popup_titles().is_empty());
+}
+
+#[test]
+fn export_sends_the_chosen_format_and_typed_path() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "e");
+    app.handle_event(key(KeyCode::Down));
+    app.handle_event(key(KeyCode::Down));
+    for _ in 0.."covtop-report.md".len() {
+        app.handle_event(key(KeyCode::Backspace));
+    }
+    // Keys bound to actions are text here.
+    press(&mut app, "out/q.md");
+    assert_eq!(
+        app.handle_event(key(KeyCode::Enter)),
+        vec![Command::Export {
+            format: "markdown".into(),
+            path: "out/q.md".into()
+        }]
+    );
+    press(&mut app, "e");
+    assert_eq!(app.handle_event(key(KeyCode::Esc)), vec![]);
+    assert!(app.popup_titles().is_empty());
+}
+
+#[test]
+fn popups_stack_and_close_top_first() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "r");
+    // Help cannot open over the reset dialog by key (the dialog takes every key), but a notice
+    // arrives meanwhile and the messages popup opens afterwards.
+    app.on_notice(Notice::Info("snapshot stored at /tmp/s/0001.cov".into()));
+    press(&mut app, "x");
+    assert!(app.popup_titles().is_empty(), "x cancelled the reset");
+    press(&mut app, "D?");
+    assert_eq!(app.popup_titles(), vec!["diagnostics", "help"]);
+    press(&mut app, "?");
+    assert_eq!(app.popup_titles(), vec!["diagnostics"]);
+    app.handle_event(key(KeyCode::Esc));
+    press(&mut app, "L");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "info: snapshot stored at /tmp/s/0001.cov").is_some());
+    app.handle_event(key(KeyCode::Esc));
+    assert!(app.popup_titles().is_empty());
+}
+
+#[test]
+fn footer_hints_come_from_the_help_table() {
+    let mut overrides = BTreeMap::new();
+    overrides.insert("dump".to_string(), vec!["ctrl-d".to_string()]);
+    overrides.insert(
+        "next-missed".to_string(),
+        vec!["x".to_string(), "n".to_string()],
+    );
+    let keymap = KeyMap::with_overrides(&overrides).expect("valid overrides");
+    for focus_source in [false, true] {
+        let mut cfg = config(Theme::Dark);
+        cfg.keymap = keymap.clone();
+        let mut app = App::new(cfg, sources());
+        app.on_view(view(1));
+        if focus_source {
+            app.handle_event(key(KeyCode::Tab));
+        }
+        let help = app.keymap().help_rows();
+        let hints = app.footer_hints();
+        assert!(!hints.is_empty());
+        for (key, label) in &hints {
+            let row = help
+                .iter()
+                .find(|r| {
+                    r.keys.split(", ").next() == Some(key.as_str())
+                        && Action::spec(r.action).hint == Some(label)
+                })
+                .unwrap_or_else(|| {
+                    panic!("footer hint {key} {label} is not in the help table: {help:?}")
+                });
+            // And the key really does that action.
+            assert_eq!(app.keymap().keys(row.action)[0].to_string(), *key);
+        }
+        // The footer on screen shows exactly those hints.
+        let t = render(&mut app, 400, 30);
+        let footer = row_text(&t, 29);
+        let expected: String = hints.iter().map(|(k, l)| format!(" {k} {l} ")).collect();
+        assert_eq!(footer.trim_end(), expected.trim_end());
+    }
+    // The remapped key works and the old one no longer does.
+    let mut cfg = config(Theme::Dark);
+    cfg.keymap = keymap;
+    let mut app = App::new(cfg, sources());
+    app.on_view(view(1));
+    assert_eq!(app.handle_event(ctrl('d')), vec![Command::Dump]);
+    assert_eq!(press(&mut app, "d"), vec![]);
+    assert!(app.footer_hints().contains(&("ctrl-d".to_string(), "dump")));
+}
+
+#[test]
+fn keymap_overrides_give_clear_errors() {
+    let bad = |action: &str, keys: &[&str]| {
+        let mut m = BTreeMap::new();
+        m.insert(
+            action.to_string(),
+            keys.iter().map(|k| k.to_string()).collect(),
+        );
+        KeyMap::with_overrides(&m).expect_err("should be rejected")
+    };
+    let e = bad("dump", &["ctrl-pgdwn"]);
+    assert!(matches!(&e, KeyMapError::BadKey { key, .. } if key == "ctrl-pgdwn"));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("\"ctrl-pgdwn\"") && msg.contains("dump"),
+        "{msg}"
+    );
+    let e = bad("explode", &["x"]);
+    assert!(
+        e.to_string().contains("\"explode\"") && e.to_string().contains("dump"),
+        "{e}"
+    );
+    let e = bad("dump", &["q"]);
+    assert_eq!(
+        e,
+        KeyMapError::Conflict {
+            key: "q".into(),
+            first: "quit".into(),
+            second: "dump".into()
+        }
+    );
+    assert!(e.to_string().contains("\"q\""), "{e}");
+    let e = bad("dump", &[]);
+    assert!(matches!(e, KeyMapError::NoKeys { .. }));
+    // Moving quit away frees q for another action.
+    let mut m = BTreeMap::new();
+    m.insert("quit".to_string(), vec!["ctrl-q".to_string()]);
+    m.insert(
+        "dump".to_string(),
+        vec!["q".to_string(), "J".to_string(), "pgdown".to_string()],
+    );
+    let e = KeyMap::with_overrides(&m).expect_err("J is free but pgdown is page-down");
+    assert!(e.to_string().contains("pgdown"), "{e}");
+    m.insert("dump".to_string(), vec!["q".to_string(), "J".to_string()]);
+    assert!(KeyMap::with_overrides(&m).is_ok());
+}
+
+#[test]
+fn selection_survives_a_new_view() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "jj");
+    assert_eq!(
+        app.selected_key().as_deref(),
+        Some("internal/store/memory.go")
+    );
+    // A new View adds a changed file that sorts before it: the row index moves, the selection not.
+    let v = view_with(|v| {
+        let mut extra = cart(1);
+        extra.path = "aaa/first.go".into();
+        v.files.insert(0, extra);
+        v.generation = 2;
+    });
+    app.on_view(v);
+    assert_eq!(
+        app.selected_key().as_deref(),
+        Some("internal/store/memory.go")
+    );
+    assert_eq!(app.source_cursor().map(|(p, _)| p), Some(MEMORY));
+    // The source scroll and cursor stay too.
+    app.handle_event(key(KeyCode::Tab));
+    press(&mut app, "j");
+    let before = app.source_cursor().map(|(p, l)| (p.to_string(), l));
+    app.on_view(view(3));
+    assert_eq!(app.source_cursor().map(|(p, l)| (p.to_string(), l)), before);
+}
+
+#[test]
+fn n_and_shift_n_walk_missed_changed_lines() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "/pricing");
+    app.handle_event(key(KeyCode::Enter));
+    settle(&mut app);
+    // Opening a file starts on its first changed line that did not fully run.
+    assert_eq!(app.source_cursor(), Some((PRICING, 8)));
+    let mut seen = vec![];
+    for _ in 0..4 {
+        press(&mut app, "n");
+        seen.push(app.source_cursor().map_or(0, |c| c.1));
+    }
+    // 15 is partial, 18 and 19 missed, then it wraps to 8.
+    assert_eq!(seen, vec![15, 18, 19, 8]);
+    press(&mut app, "N");
+    assert_eq!(app.source_cursor(), Some((PRICING, 19)));
+    press(&mut app, "NN");
+    assert_eq!(app.source_cursor(), Some((PRICING, 15)));
+}
+
+#[test]
+fn next_file_with_misses_skips_fully_covered_files() {
+    let mut app = app(Theme::Dark);
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    let mut order = vec![];
+    for _ in 0..4 {
+        press(&mut app, "]");
+        order.push(app.selected_key().unwrap_or_default());
+    }
+    assert_eq!(order, vec![MEMORY, PRICING, CART_SERVICE, MEMORY]);
+    // It lands on the file's first missed changed line.
+    assert_eq!(app.source_cursor(), Some((MEMORY, 5)));
+}
+
+#[test]
+fn mouse_click_selects_a_row_and_focuses_panes() {
+    let mut app = app(Theme::Dark);
+    let t = render(&mut app, 110, 30);
+    let row = find_row(&t, "pricing.go").expect("row on screen");
+    app.handle_event(click(5, row));
+    settle(&mut app);
+    assert_eq!(app.selected_key().as_deref(), Some(PRICING));
+    assert_eq!(app.source_cursor().map(|c| c.0), Some(PRICING));
+    assert_eq!(app.focus(), Focus::Tree);
+    // A click in the source focuses it and puts the cursor on the clicked line.
+    let t = render(&mut app, 110, 30);
+    let line_row = find_row(&t, "func unused() int").expect("line 18 on screen");
+    app.handle_event(click(80, line_row));
+    assert_eq!(app.focus(), Focus::Source);
+    assert_eq!(app.source_cursor(), Some((PRICING, 18)));
+    // Clicking a folder twice collapses it.
+    let t = render(&mut app, 110, 30);
+    let folder = find_row(&t, "▾ cart/").expect("folder row");
+    app.handle_event(click(5, folder));
+    app.handle_event(click(5, folder));
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "▸ cart/").is_some());
+    assert!(find_row(&t, "cart.go ").is_none());
+    // The wheel scrolls the pane under the pointer.
+    app.handle_event(wheel_down(80, line_row));
+    assert_eq!(
+        app.source_cursor(),
+        Some((PRICING, 20)),
+        "clamped to the last line"
+    );
+}
+
+#[test]
+fn changed_only_and_all_files() {
+    let mut app = app(Theme::Dark);
+    let t = render(&mut app, 110, 30);
+    assert!(
+        find_row(&t, "api.go").is_none(),
+        "api.go has no changed lines"
+    );
+    press(&mut app, "c");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "api.go").is_some());
+    // The finder reaches a file hidden by the changed-only filter and switches the filter.
+    press(&mut app, "c");
+    press(&mut app, "/api.go");
+    app.handle_event(key(KeyCode::Enter));
+    assert_eq!(app.selected_key().as_deref(), Some(API));
+}
+
+#[test]
+fn newly_hit_lines_flash_then_fade() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "/pricing");
+    app.handle_event(key(KeyCode::Enter));
+    settle(&mut app);
+    app.on_view(view(2));
+    let t = render(&mut app, 110, 30);
+    let row = find_row(&t, "func Tier").expect("line 14");
+    assert!(row_text(&t, row).contains("»"));
+    let tree_row = find_row(&t, "│  pricing.go").expect("tree row");
+    assert!(
+        row_text(&t, tree_row).contains("●"),
+        "tree marks the file with new hits"
+    );
+    assert!(
+        app.tick(Instant::now() + Duration::from_secs(61)),
+        "expiry redraws"
+    );
+    let t = render(&mut app, 110, 30);
+    let row = find_row(&t, "func Tier").expect("line 14");
+    assert!(!row_text(&t, row).contains("»"));
+    // The tree marker stays while the View says the file was newly hit.
+    assert!(row_text(&t, find_row(&t, "│  pricing.go").expect("row")).contains("●"));
+}
+
+#[test]
+fn uncovered_go_columns_are_marked_on_partial_lines() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "/pricing");
+    app.handle_event(key(KeyCode::Enter));
+    settle(&mut app);
+    let t = render(&mut app, 140, 30);
+    let y = find_row(&t, "return \"silver\"").expect("line 15");
+    let text = row_text(&t, y);
+    let buf = t.backend().buffer();
+    let chars: Vec<char> = text.chars().collect();
+    let find = |needle: &str| {
+        let at = text.find(needle).expect("on the row");
+        text[..at].chars().count() as u16
+    };
+    let silver = find("return \"silver\"");
+    let gold = find("return \"gold\"");
+    assert!(chars.len() > silver as usize);
+    for x in silver..silver + 15 {
+        assert!(
+            buf[(x, y)].modifier.contains(Modifier::UNDERLINED),
+            "silver col {x} not marked"
+        );
+    }
+    for x in gold..gold + 13 {
+        assert!(
+            !buf[(x, y)].modifier.contains(Modifier::UNDERLINED),
+            "gold col {x} marked but it ran"
+        );
+    }
+    // A fully missed line is not underlined: the gutter says it all.
+    let y8 = find_row(&t, "percent out of range").expect("line 8");
+    assert!((60..100).all(|x| !buf[(x, y8)].modifier.contains(Modifier::UNDERLINED)));
+}
+
+#[test]
+fn no_color_uses_no_colour_at_all() {
+    let mut app = app(Theme::NoColor);
+    app.on_view(view(2));
+    for keys in ["", "?", "r", "D", "e", "/c"] {
+        press(&mut app, keys);
+        let t = render(&mut app, 110, 30);
+        let buf = t.backend().buffer();
+        for c in &buf.content {
+            assert_eq!(
+                (c.fg, c.bg),
+                (Color::Reset, Color::Reset),
+                "colour after {keys:?}"
+            );
+        }
+        app.handle_event(key(KeyCode::Esc));
+    }
+    assert_eq!(Theme::Dark.honour_no_color(Some("1")), Theme::NoColor);
+    assert_eq!(Theme::Light.honour_no_color(Some("")), Theme::Light);
+    assert_eq!(Theme::Light.honour_no_color(None), Theme::Light);
+}
+
+#[test]
+fn java_lines_never_show_a_count() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "G");
+    let t = render(&mut app, 110, 30);
+    for needle in ["int sum = 0;", "for (Item i", "cart.clear();"] {
+        let row = row_text(&t, find_row(&t, needle).expect(needle));
+        let gutter: String = row.split('│').nth(2).unwrap_or("").to_string();
+        assert!(
+            !gutter.chars().skip(4).any(|c| c.is_ascii_digit()),
+            "a count in {gutter:?}"
+        );
+    }
+}
+
+#[test]
+fn frozen_screen_holds_still_and_catches_up() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "f");
+    app.on_view(view(5));
+    assert_eq!(app.view().generation, 1);
+    assert!(app.is_frozen());
+    press(&mut app, "f");
+    assert_eq!(app.view().generation, 5);
+}
+
+#[test]
+fn sources_that_fail_or_are_missing_are_reported_in_the_pane() {
+    struct Failing;
+    impl covtop::model::SourceStore for Failing {
+        fn source(&self, path: &str) -> Result<Option<Arc<[u8]>>, String> {
+            if path == CART {
+                Err("object 4f2a9c1 is corrupt".into())
+            } else {
+                Ok(None)
+            }
+        }
+    }
+    let mut app = App::new(config(Theme::Dark), Arc::new(Failing));
+    app.on_view(view(1));
+    settle(&mut app);
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "object 4f2a9c1 is corrupt").is_some());
+    press(&mut app, "jj");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "is not in the deployed revision").is_some());
+}
+
+#[test]
+fn resize_and_tiny_terminals_do_not_panic() {
+    let mut app = app(Theme::Dark);
+    for (w, h) in [(1, 1), (10, 3), (30, 8), (200, 60), (49, 20), (50, 20)] {
+        press(&mut app, "?");
+        render(&mut app, w, h);
+        app.handle_event(key(KeyCode::Esc));
+        render(&mut app, w, h);
+        press(&mut app, "/x");
+        render(&mut app, w, h);
+        app.handle_event(key(KeyCode::Esc));
+    }
+}
+
+#[test]
+fn sources_are_read_off_the_ui_thread() {
+    use std::sync::Mutex;
+    use std::sync::mpsc;
+    /// A store that blocks until the test lets it answer, like a slow git object read.
+    struct Gate(Mutex<mpsc::Receiver<()>>);
+    impl covtop::model::SourceStore for Gate {
+        fn source(&self, _: &str) -> Result<Option<Arc<[u8]>>, String> {
+            let _ = self.0.lock().map(|rx| rx.recv());
+            Ok(Some(Arc::from(CART_GO.as_bytes())))
+        }
+    }
+    let (open, gate) = mpsc::channel();
+    let mut app = App::new(config(Theme::Dark), Arc::new(Gate(Mutex::new(gate))));
+    // None of this waits for the blocked store.
+    app.on_view(view(1));
+    app.tick(Instant::now());
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "reading…").is_some());
+    assert!(
+        !app.settle(Duration::from_millis(50)),
+        "nothing can have been read yet"
+    );
+    open.send(()).expect("worker alive");
+    settle(&mut app);
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "type Cart struct").is_some());
+}
+
+#[test]
+fn demo_and_paused_states_show_in_the_header() {
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view_with(|v| {
+        v.demo = true;
+        v.paused = true;
+    }));
+    let t = render(&mut app, 110, 30);
+    let header = row_text(&t, 0);
+    assert!(header.contains(" DEMO "), "{header}");
+    assert!(header.contains("paused"), "{header}");
+    // p resumes: the engine's View said paused.
+    assert_eq!(press(&mut app, "p"), vec![Command::Pause(false)]);
+}
