@@ -187,6 +187,7 @@ fn file(
         changed_counts,
         whole_counts,
         newly_hit: newly_hit.to_vec(),
+        hit_since_mark: None,
     }
 }
 
