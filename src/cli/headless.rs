@@ -23,12 +23,13 @@ fn open(cfg: Config) -> Result<Engine> {
 
 /// Prints one target's poll and returns false when no replica answered.
 fn print_poll(engine: &Engine, p: &TargetPoll) -> bool {
-    let t = engine
-        .targets()
-        .iter()
-        .find(|t| t.name() == p.target)
+    let live = engine.targets().iter().find(|t| t.name() == p.target);
+    let mut t = live
         .map(|t| t.config.to_string())
         .unwrap_or_else(|| p.target.clone());
+    if let Some(n) = live.and_then(|t| t.class_count()) {
+        t.push_str(&format!(", {n} classes analysed"));
+    }
     println!(
         "{t}: {} replica(s) dumped, {} failed",
         p.stored.len(),
@@ -138,6 +139,7 @@ fn current_view(
     offline: bool,
 ) -> Result<(Engine, std::sync::Arc<covtop::model::View>)> {
     let mut engine = open(cfg)?;
+    engine.check_mappable()?;
     if !offline && !engine.targets().is_empty() {
         let polls = runtime()?.block_on(engine.poll(&[]))?;
         for p in &polls {

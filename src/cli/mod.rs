@@ -2,6 +2,7 @@
 
 mod headless;
 mod init;
+mod interactive;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -132,9 +133,7 @@ pub fn run() -> Result<ExitCode> {
             fail_under,
             offline,
         }) => headless::check(load_config(&cli.config, &cli.diff)?, fail_under, offline),
-        None => anyhow::bail!(
-            "the interactive screen is not built yet: use `covtop report`, `covtop dump` or `covtop check`"
-        ),
+        None => interactive::run(load_config(&cli.config, &cli.diff)?),
     }
 }
 

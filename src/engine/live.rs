@@ -27,6 +27,8 @@ enum Event {
     Reset {
         target: usize,
         outcomes: Vec<ResetOutcome>,
+        /// Data dumped in the same step as the reset (JaCoCo): stored first.
+        dumped: Option<PollResult>,
     },
     /// A goc v2 watch frame arrived for this target: something ran.
     Hint { target: usize },
@@ -258,8 +260,14 @@ impl Loop {
                                 let client = self.engine.targets()[target].client.clone();
                                 let events = self.events.clone();
                                 tokio::spawn(async move {
-                                    let outcomes = client.reset(&stored).await;
-                                    let _ = events.send(Event::Reset { target, outcomes }).await;
+                                    let r = client.reset(&stored).await;
+                                    let _ = events
+                                        .send(Event::Reset {
+                                            target,
+                                            outcomes: r.outcomes,
+                                            dumped: r.dumped,
+                                        })
+                                        .await;
                                 });
                             }
                         }
@@ -279,7 +287,16 @@ impl Loop {
                 }
                 self.publish();
             }
-            Event::Reset { target, outcomes } => {
+            Event::Reset {
+                target,
+                outcomes,
+                dumped,
+            } => {
+                if let Some(d) = dumped
+                    && let Err(e) = self.engine.apply_poll(target, d)
+                {
+                    self.notify(Notice::Error(format!("dump taken with the reset not stored: {e}")));
+                }
                 if let Err(e) = self.engine.record_resets(target, &outcomes) {
                     self.notify(Notice::Error(e.to_string()));
                 }

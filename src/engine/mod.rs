@@ -3,14 +3,18 @@
 
 pub mod accumulate;
 mod build;
+mod java;
 pub mod live;
 mod targets;
 
-pub use targets::TargetClient;
+pub use targets::{ResetResult, TargetClient};
 
 use crate::config::{Config, RangeSetting, TargetConfig};
 use crate::go::modules::{ModuleMap, module_path};
 use crate::go::profile::{self, Profile};
+use crate::java::exec::ExecData;
+use crate::java::sources::SourceIndex;
+use java::{AnalysisCache, JavaBuild};
 use crate::model::{ChangedLines, Diagnostic, DiagnosticKind, ReplicaState, ReplicaStatus, View};
 use crate::session::{DumpMeta, PayloadKind, SessionStore};
 use crate::target::{Payload, PollResult, ResetOutcome};
@@ -66,6 +70,11 @@ pub enum EngineError {
     DiffParse(#[from] crate::vcs::DiffParseError),
     #[error("target {target}: {message}")]
     Target { target: String, message: String },
+    #[error(
+        "no go.mod at revision {revision} of {repo}: covtop maps Go import paths to files through the go.mod files \
+         of the repository; check [repo] path and revision (the Go service's own repository and deployed commit)"
+    )]
+    NoGoModule { revision: String, repo: String },
     #[error("no target is named \"{0}\": the configured targets are {1}")]
     UnknownTarget(String, String),
 }
@@ -84,6 +93,9 @@ pub struct LiveTarget {
     pub config: TargetConfig,
     pub client: Arc<TargetClient>,
     go: TargetAccumulator<Profile>,
+    java: TargetAccumulator<ExecData>,
+    /// The analysed classes of a JaCoCo target.
+    java_build: Option<JavaBuild>,
     status: BTreeMap<String, ReplicaStatus>,
     timeout: Duration,
 }
@@ -91,6 +103,49 @@ pub struct LiveTarget {
 impl LiveTarget {
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Number of analysed classes, for JaCoCo targets.
+    pub fn class_count(&self) -> Option<usize> {
+        self.java_build.as_ref().map(JavaBuild::class_count)
+    }
+
+    fn epoch_of(&self, replica: &str) -> u32 {
+        self.go
+            .replicas
+            .get(replica)
+            .map(|r| r.epoch())
+            .or_else(|| self.java.replicas.get(replica).map(|r| r.epoch()))
+            .unwrap_or(0)
+    }
+
+    /// Applies one stored payload; an undecodable one is returned as an error message.
+    fn apply_payload(
+        &mut self,
+        replica: &str,
+        kind: PayloadKind,
+        bytes: &[u8],
+        instance: Option<String>,
+        origin: &str,
+    ) -> Result<(), String> {
+        match kind {
+            PayloadKind::GoProfile => {
+                let p = profile::parse(bytes, origin).map_err(|e| e.to_string())?;
+                self.go.apply(replica, p, instance);
+            }
+            PayloadKind::JacocoExec => {
+                let e = crate::java::exec::parse(bytes, origin).map_err(|e| e.to_string())?;
+                self.java.apply(replica, e, instance);
+            }
+        }
+        Ok(())
+    }
+
+    fn mark_reset(&mut self, replica: &str) {
+        match self.client.payload_kind() {
+            PayloadKind::GoProfile => self.go.mark_reset(replica),
+            PayloadKind::JacocoExec => self.java.mark_reset(replica),
+        }
     }
 }
 
@@ -172,8 +227,32 @@ impl Engine {
                 .join(&config.session.dir)
         };
         let store = SessionStore::open(&store_root, &config.session.name)?;
+        let mut analyses = AnalysisCache::new();
+        let config_dir = config
+            .source
+            .as_ref()
+            .and_then(|p| p.parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), |p| p.to_path_buf());
+        let mut repo_files: Option<Vec<String>> = None;
         let mut targets = Vec::new();
         for t in &config.targets {
+            let java_build = match &t.kind {
+                crate::config::TargetKind::Jacoco {
+                    classes,
+                    includes,
+                    source_roots,
+                    ..
+                } => {
+                    if repo_files.is_none() {
+                        repo_files = Some(repo.list_files(&revision)?);
+                    }
+                    let index = SourceIndex::new(repo_files.as_deref().unwrap_or(&[]), source_roots);
+                    let paths: Vec<PathBuf> = classes.iter().map(|c| config_dir.join(c)).collect();
+                    Some(JavaBuild::load(&t.name, &paths, includes, &index, &mut analyses))
+                }
+                _ => None,
+            };
             let client = TargetClient::new(t, config.poll.timeout).map_err(|message| {
                 EngineError::Target {
                     target: t.name.clone(),
@@ -184,6 +263,8 @@ impl Engine {
                 config: t.clone(),
                 client: Arc::new(client),
                 go: TargetAccumulator::default(),
+                java: TargetAccumulator::default(),
+                java_build,
                 status: BTreeMap::new(),
                 timeout: t.timeout.unwrap_or(config.poll.timeout),
             });
@@ -212,6 +293,10 @@ impl Engine {
         &self.config
     }
 
+    pub fn repo(&self) -> &Repo {
+        &self.repo
+    }
+
     pub fn revision(&self) -> &Revision {
         &self.revision
     }
@@ -236,6 +321,23 @@ impl Engine {
         &self.modules
     }
 
+    /// Fails when Go coverage cannot be mapped at all: Go targets but no go.mod at the revision.
+    pub fn check_mappable(&self) -> Result<(), EngineError> {
+        let has_go = self.targets.iter().any(|t| {
+            matches!(
+                t.config.kind,
+                crate::config::TargetKind::GocV1 { .. } | crate::config::TargetKind::GocV2 { .. }
+            )
+        });
+        if has_go && self.modules.is_empty() {
+            return Err(EngineError::NoGoModule {
+                revision: self.revision.short.clone(),
+                repo: self.config.repo.path.display().to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// Replays every stored dump of the session, so that a restarted covtop continues it.
     fn replay(&mut self) -> Result<(), EngineError> {
         let (dumps, problems) = self.store.load_all()?;
@@ -257,22 +359,23 @@ impl Engine {
                 continue;
             };
             if d.meta.reset_after {
-                t.go.mark_reset(&d.meta.replica);
+                t.mark_reset(&d.meta.replica);
                 continue;
             }
-            if d.meta.kind == PayloadKind::GoProfile {
-                let origin = format!("stored dump {}", d.path.display());
-                match profile::parse(&d.payload, &origin) {
-                    Ok(p) => {
-                        t.go.apply(&d.meta.replica, p, d.meta.instance.clone());
-                    }
-                    Err(e) => self.undecodable.push(Diagnostic {
-                        kind: DiagnosticKind::Mismatch,
-                        subject: d.path.display().to_string(),
-                        message: e.to_string(),
-                        fix: "the dump is kept on disk but not used".into(),
-                    }),
-                }
+            let origin = format!("stored dump {}", d.path.display());
+            if let Err(e) = t.apply_payload(
+                &d.meta.replica,
+                d.meta.kind,
+                &d.payload,
+                d.meta.instance.clone(),
+                &origin,
+            ) {
+                self.undecodable.push(Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: d.path.display().to_string(),
+                    message: e,
+                    fix: "the dump is kept on disk but not used".into(),
+                });
             }
         }
         Ok(())
@@ -354,33 +457,23 @@ impl Engine {
             } else {
                 ReplicaState::Up
             };
-            if kind == PayloadKind::GoProfile {
-                let origin = format!("target {name}, replica {}", dump.replica);
-                match profile::parse(bytes, &origin) {
-                    Ok(p) => {
-                        target.go.apply(&dump.replica, p, dump.instance.clone());
-                    }
-                    Err(e) => {
-                        report
-                            .undecodable
-                            .push((dump.replica.clone(), e.to_string()));
-                        self.undecodable.push(Diagnostic {
-                            kind: DiagnosticKind::TargetError,
-                            subject: format!("{name} {}", dump.replica),
-                            message: e.to_string(),
-                            fix: format!(
-                                "the raw dump is kept at {}; check that the address serves a goc profile",
-                                path.display()
-                            ),
-                        });
-                    }
-                }
+            let origin = format!("target {name}, replica {}", dump.replica);
+            if let Err(e) =
+                target.apply_payload(&dump.replica, kind, bytes, dump.instance.clone(), &origin)
+            {
+                report.undecodable.push((dump.replica.clone(), e.clone()));
+                self.undecodable.push(Diagnostic {
+                    kind: DiagnosticKind::TargetError,
+                    subject: format!("{name} {}", dump.replica),
+                    message: e,
+                    fix: format!(
+                        "the raw dump is kept at {}; check that the address serves a {} agent",
+                        path.display(),
+                        target.config.kind.name()
+                    ),
+                });
             }
-            let epoch = target
-                .go
-                .replicas
-                .get(&dump.replica)
-                .map_or(0, |r| r.epoch());
+            let epoch = target.epoch_of(&dump.replica);
             target.status.insert(
                 dump.replica.clone(),
                 ReplicaStatus {
@@ -394,7 +487,7 @@ impl Engine {
         for f in result.failures {
             seen.insert(f.replica.clone());
             report.failures.push((f.replica.clone(), f.error.clone()));
-            let epoch = target.go.replicas.get(&f.replica).map_or(0, |r| r.epoch());
+            let epoch = target.epoch_of(&f.replica);
             let last = target.status.get(&f.replica).and_then(|s| s.last_poll);
             target.status.insert(
                 f.replica.clone(),
@@ -433,7 +526,12 @@ impl Engine {
             let outcomes = if stored.is_empty() {
                 Vec::new()
             } else {
-                self.targets[i].client.reset(&stored).await
+                let client = self.targets[i].client.clone();
+                let r = client.reset(&stored).await;
+                if let Some(dumped) = r.dumped {
+                    self.apply_poll(i, dumped)?;
+                }
+                r.outcomes
             };
             self.record_resets(i, &outcomes)?;
             out.push(TargetReset {
@@ -462,7 +560,7 @@ impl Engine {
                     .map_or(0, |d| d.as_millis() as u64);
                 self.store
                     .persist_reset_marker(&name, &o.replica, &revision, kind, at)?;
-                self.targets[i].go.mark_reset(&o.replica);
+                self.targets[i].mark_reset(&o.replica);
             }
         }
         Ok(())
@@ -500,6 +598,14 @@ impl Engine {
                 }
             }
         }
+        if let Err(e) = self.check_mappable() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Unmapped,
+                subject: "go.mod".into(),
+                message: e.to_string(),
+                fix: "point [repo] at the Go service's repository and its deployed revision".into(),
+            });
+        }
         diagnostics.extend(self.session_problems.iter().cloned());
         diagnostics.extend(self.undecodable.iter().cloned());
         let statuses = self
@@ -511,7 +617,17 @@ impl Engine {
                 replicas: t.status.values().cloned().collect(),
             })
             .collect();
+        let mut java_files = Vec::new();
+        for t in &self.targets {
+            if let Some(b) = &t.java_build {
+                let total = t.java.total();
+                let (files, diags) = b.project(total.as_ref());
+                java_files.extend(files);
+                diagnostics.extend(diags);
+            }
+        }
         let input = build::ViewInput {
+            java: java_files,
             repo: &self.repo,
             revision: &self.revision,
             base: &self.base_label,

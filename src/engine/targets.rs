@@ -4,6 +4,7 @@ use crate::config::{TargetConfig, TargetKind};
 use crate::session::PayloadKind;
 use crate::target::goc_v1::GocV1Target;
 use crate::target::goc_v2::GocV2Target;
+use crate::target::jacoco::JacocoTarget;
 use crate::target::{PollResult, ResetOutcome};
 use std::time::Duration;
 
@@ -11,6 +12,14 @@ use std::time::Duration;
 pub enum TargetClient {
     GocV1(GocV1Target),
     GocV2(GocV2Target),
+    Jacoco(JacocoTarget),
+}
+
+/// The outcome of resetting replicas: per replica, and the data dumped in the same step (JaCoCo
+/// dumps and resets atomically), which the engine stores before anything else.
+pub struct ResetResult {
+    pub outcomes: Vec<ResetOutcome>,
+    pub dumped: Option<PollResult>,
 }
 
 impl TargetClient {
@@ -29,10 +38,9 @@ impl TargetClient {
                     .map(TargetClient::GocV2)
                     .map_err(|e| e.to_string())
             }
-            TargetKind::Jacoco { .. } => Err(
-                "JaCoCo targets are not supported by this build yet: remove the target or use a goc target"
-                    .to_string(),
-            ),
+            TargetKind::Jacoco { address, .. } => JacocoTarget::new(address, timeout)
+                .map(TargetClient::Jacoco)
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -40,18 +48,45 @@ impl TargetClient {
         match self {
             TargetClient::GocV1(t) => t.poll().await,
             TargetClient::GocV2(t) => t.poll().await,
+            TargetClient::Jacoco(t) => t.poll().await,
         }
     }
 
-    pub async fn reset(&self, replicas: &[String]) -> Vec<ResetOutcome> {
+    pub async fn reset(&self, replicas: &[String]) -> ResetResult {
         match self {
-            TargetClient::GocV1(t) => t.reset(Some(replicas)).await,
+            TargetClient::GocV1(t) => ResetResult {
+                outcomes: t.reset(Some(replicas)).await,
+                dumped: None,
+            },
             TargetClient::GocV2(t) => {
-                let out = t.reset(Some(replicas)).await;
+                let outcomes = t.reset(Some(replicas)).await;
                 // goc v2 resets asynchronously: give the agents time before the next poll, so the
                 // next dump really is the first of the new epoch.
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                out
+                ResetResult {
+                    outcomes,
+                    dumped: None,
+                }
+            }
+            TargetClient::Jacoco(t) => {
+                let dumped = t.dump_and_reset(Some(replicas)).await;
+                let mut outcomes: Vec<ResetOutcome> = dumped
+                    .dumps
+                    .iter()
+                    .map(|d| ResetOutcome {
+                        replica: d.replica.clone(),
+                        result: Ok(()),
+                    })
+                    .chain(dumped.failures.iter().map(|f| ResetOutcome {
+                        replica: f.replica.clone(),
+                        result: Err(f.error.clone()),
+                    }))
+                    .collect();
+                outcomes.sort_by(|a, b| a.replica.cmp(&b.replica));
+                ResetResult {
+                    outcomes,
+                    dumped: Some(dumped),
+                }
             }
         }
     }
@@ -72,6 +107,9 @@ impl TargetClient {
     }
 
     pub fn payload_kind(&self) -> PayloadKind {
-        PayloadKind::GoProfile
+        match self {
+            TargetClient::Jacoco(_) => PayloadKind::JacocoExec,
+            _ => PayloadKind::GoProfile,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::Command;
 
 /// True when running under CI (`CI=true`), where a missing tool is a failure, not a skip.
@@ -33,4 +34,66 @@ pub fn have_file(path: &str) -> bool {
         eprintln!("skipping: {path} is missing");
     }
     ok
+}
+
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The sample module as a repository: `main` lacks `Cart.Remove` and the `percent >= 100` rule
+/// of `pricing.Apply`; branch `feature` (checked out) adds them.
+pub fn sample_repo(dir: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gosample");
+    copy_dir(&src, dir);
+    let cart = dir.join("cart/cart.go");
+    let pricing = dir.join("pricing/pricing.go");
+    let feature_cart = std::fs::read_to_string(&cart).unwrap();
+    let feature_pricing = std::fs::read_to_string(&pricing).unwrap();
+    let remove_start = feature_cart.find("// Remove takes").unwrap();
+    let remove_end = feature_cart.find("// Total is").unwrap();
+    let base_cart = format!(
+        "{}{}",
+        &feature_cart[..remove_start],
+        &feature_cart[remove_end..]
+    );
+    let base_pricing = feature_pricing.replace("\tif percent >= 100 {\n\t\treturn 0\n\t}\n", "");
+    assert_ne!(base_pricing, feature_pricing);
+    std::fs::write(&cart, base_cart).unwrap();
+    std::fs::write(&pricing, base_pricing).unwrap();
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-qm", "base"]);
+    git(dir, &["checkout", "-qb", "feature"]);
+    std::fs::write(&cart, feature_cart).unwrap();
+    std::fs::write(&pricing, feature_pricing).unwrap();
+    git(
+        dir,
+        &["commit", "-qam", "feature: Cart.Remove and a cap in Apply"],
+    );
 }

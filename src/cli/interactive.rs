@@ -1,0 +1,62 @@
+//! `covtop` without a subcommand: the live screen.
+
+use anyhow::{Context, Result};
+use covtop::config::Config;
+use covtop::engine::{Command, Engine, live};
+use covtop::tui::{App, KeyMap, TargetInfo, Theme, UiConfig};
+use covtop::vcs::GitSources;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Builds the screen's settings from the configuration (key overrides, theme, NO_COLOR).
+fn ui_config(cfg: &Config) -> Result<UiConfig> {
+    let keymap = KeyMap::with_overrides(&cfg.keys).context("invalid [keys] in the configuration")?;
+    let theme = match cfg.ui.theme.as_deref() {
+        Some("light") => Theme::Light,
+        Some("no-color") => Theme::NoColor,
+        _ => Theme::Dark,
+    }
+    .honour_no_color(std::env::var("NO_COLOR").ok().as_deref());
+    Ok(UiConfig {
+        keymap,
+        theme,
+        targets: cfg
+            .targets
+            .iter()
+            .map(|t| TargetInfo {
+                name: t.name.clone(),
+                kind: t.kind.name().to_string(),
+            })
+            .collect(),
+        export_formats: covtop::report::FORMATS.iter().map(|s| s.to_string()).collect(),
+        ..UiConfig::default()
+    })
+}
+
+/// Runs the live screen until the user quits; `demo` marks the header.
+pub async fn screen(cfg: Config, demo: bool) -> Result<()> {
+    let ui = ui_config(&cfg)?;
+    let mut engine = Engine::open(cfg).context("cannot open the session")?;
+    engine.demo = demo;
+    let sources = Arc::new(
+        GitSources::new(engine.repo(), engine.revision())
+            .context("cannot read sources from the repository")?,
+    );
+    let app = App::new(ui, sources);
+    let (handles, join) = live::spawn(engine);
+    let commands = handles.commands.clone();
+    let result = covtop::tui::run(handles.views, handles.commands, handles.notices, app).await;
+    let _ = commands.send(Command::Quit).await;
+    let _ = join.await;
+    result.context("the terminal failed")
+}
+
+pub fn run(cfg: Config) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(screen(cfg, false))?;
+    Ok(ExitCode::SUCCESS)
+}

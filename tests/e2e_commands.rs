@@ -1,0 +1,181 @@
+//! End to end: `covtop init`, `covtop reset`, and the errors of a repository without go.mod.
+
+mod common;
+
+use covtop::target::gocserver::v1::{Agent, Center};
+use covtop::target::gocserver::{AgentProfile, SharedProfile};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const PROFILE: &str = "mode: count\n\
+example.com/shop/pricing/pricing.go:5.49,6.20 1 3\n\
+example.com/shop/pricing/pricing.go:6.20,8.3 1 1\n\
+example.com/shop/cart/cart.go:27.26,29.2 1 2\n";
+
+fn covtop_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_covtop"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("covtop runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn init_detects_go_modules_and_writes_a_valid_config() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    // A nested module too.
+    std::fs::create_dir_all(repo.join("tools/gen")).unwrap();
+    std::fs::write(
+        repo.join("tools/gen/go.mod"),
+        "module \"example.com/shop/tools/gen\"\n",
+    )
+    .unwrap();
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "tools"]);
+
+    let out = covtop_in(&repo, &["init"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("example.com/shop") && t.contains("tools/gen"),
+        "{t}"
+    );
+    let written = std::fs::read_to_string(repo.join("covtop.toml")).unwrap();
+    assert!(
+        written.contains("#   ./go.mod  module example.com/shop"),
+        "{written}"
+    );
+    // base detected from the repository's branches
+    assert!(written.contains("base = \"main\""), "{written}");
+    let cfg = covtop::config::parse(&written, &repo.join("covtop.toml")).unwrap();
+    assert_eq!(cfg.targets[0].name, "shop");
+
+    // Never overwrites without --force.
+    let again = covtop_in(&repo, &["init"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again).contains("--force"), "{}", text(&again));
+    let forced = covtop_in(&repo, &["init", "--force"]);
+    assert!(forced.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_dumps_and_stores_first_then_resets_only_what_was_saved() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let center = Center::start().await.unwrap();
+    let live = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let agent = Agent::start("shop", live.clone(), 0, Some(&center.url()))
+        .await
+        .unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    center.register("shop", &dead_url);
+    let sessions = tmp.path().join("s");
+    std::fs::write(
+        repo.join("covtop.toml"),
+        format!(
+            "[repo]\nbase = \"main\"\n[poll]\ntimeout = \"1s\"\n[session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
+            sessions.display(),
+            center.url()
+        ),
+    )
+    .unwrap();
+
+    // Without a terminal and without --yes, nothing is reset.
+    let r = repo.clone();
+    let out = tokio::task::spawn_blocking(move || covtop_in(&r, &["reset"]))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--yes"), "{}", text(&out));
+    assert_eq!(live.lock().blocks[0].count, 3, "not reset");
+
+    let r = repo.clone();
+    let out = tokio::task::spawn_blocking(move || covtop_in(&r, &["reset", "--yes"]))
+        .await
+        .unwrap();
+    let t = text(&out);
+    // The dead replica could not be dumped, so it is not reset: exit 2 with the reason.
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains(&format!("{}: reset", agent.url())), "{t}");
+    assert!(t.contains("not reset: its dump failed"), "{t}");
+    assert!(
+        live.lock().blocks.iter().all(|b| b.count == 0),
+        "live replica reset"
+    );
+
+    // The dump taken before the reset is on disk with the pre-reset counts, and a reset marker
+    // follows it.
+    let dir = sessions.join("sessions/default");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let first = std::fs::read(dir.join(&names[0])).unwrap();
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.contains("pricing.go:5.49,6.20 1 3"), "{first}");
+    let marker = std::fs::read(dir.join(&names[1])).unwrap();
+    assert!(String::from_utf8_lossy(&marker).contains("\"reset_after\":true"));
+
+    // The session still reports what ran before the reset.
+    live.lock().hit(2, 1);
+    let r = repo.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        covtop_in(&r, &["--base", "main", "report", "--format", "json"])
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Only block 3 ran after the reset; blocks 1 and 2 ran only before it. Had the reset lost
+    // the first epoch, this would be 1 of 3 statements.
+    assert_eq!(v["whole_statements"], serde_json::json!([3, 3]), "{v:#}");
+}
+
+#[test]
+fn repository_without_go_mod_is_a_clear_error() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("main.go"), "package main\n").unwrap();
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "one"]);
+    std::fs::write(
+        repo.join("covtop.toml"),
+        "[repo]\nbase = \"main\"\n[[target]]\nname = \"x\"\nkind = \"goc\"\nurl = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let out = covtop_in(&repo, &["report", "--offline"]);
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(
+        t.contains("no go.mod at revision") && t.contains("[repo] path"),
+        "{t}"
+    );
+}
