@@ -4,7 +4,8 @@ use anyhow::{Context, Result};
 use covtop::config::Config;
 use covtop::engine::{Command, Engine, live};
 use covtop::tui::{App, KeyMap, TargetInfo, Theme, UiConfig};
-use covtop::vcs::GitSources;
+use covtop::model::SourceStore;
+use covtop::vcs::{GitSources, WorktreeSources};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -38,10 +39,14 @@ pub async fn screen(cfg: Config, demo: bool) -> Result<()> {
     let ui = ui_config(&cfg)?;
     let mut engine = Engine::open(cfg).context("cannot open the session")?;
     engine.demo = demo;
-    let sources = Arc::new(
-        GitSources::new(engine.repo(), engine.revision())
-            .context("cannot read sources from the repository")?,
-    );
+    // With working-tree changes counted, changed lines are numbered on the checked-out files.
+    let sources: Arc<dyn SourceStore> = match engine.repo().workdir() {
+        Some(dir) if engine.config().repo.working_tree => Arc::new(WorktreeSources::new(dir)),
+        _ => Arc::new(
+            GitSources::new(engine.repo(), engine.revision())
+                .context("cannot read sources from the repository")?,
+        ),
+    };
     let app = App::new(ui, sources);
     let (handles, join) = live::spawn(engine);
     let commands = handles.commands.clone();
