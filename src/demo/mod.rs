@@ -68,6 +68,9 @@ pub enum DemoError {
 pub struct Demo {
     replay: tokio::task::JoinHandle<()>,
     finished: Arc<AtomicBool>,
+    started: tokio::time::Instant,
+    /// The recording's length at the demo's speed.
+    length: Duration,
     config: Config,
     repo_path: PathBuf,
     _center: Center,
@@ -162,10 +165,14 @@ impl Demo {
         let config = crate::config::load(&config_path)?;
 
         let finished = Arc::new(AtomicBool::new(false));
-        let replay = tokio::spawn(replay(rec, profiles, speed, finished.clone()));
+        let length = scaled(rec.length_ms(), speed);
+        let started = tokio::time::Instant::now();
+        let replay = tokio::spawn(replay(rec, profiles, speed, started, finished.clone()));
         Ok(Demo {
             replay,
             finished,
+            started,
+            length,
             config,
             repo_path,
             _center: center,
@@ -187,6 +194,19 @@ impl Demo {
     pub fn finished(&self) -> bool {
         self.finished.load(Ordering::Acquire)
     }
+
+    /// How far the replay is, from 0.0 to 1.0 (for a progress mark in the header).
+    pub fn progress(&self) -> f64 {
+        if self.finished() || self.length.is_zero() {
+            return 1.0;
+        }
+        (self.started.elapsed().as_secs_f64() / self.length.as_secs_f64()).min(1.0)
+    }
+}
+
+/// A recorded offset at `speed` (validated positive and finite).
+fn scaled(at_ms: u64, speed: f64) -> Duration {
+    Duration::from_secs_f64(at_ms as f64 / 1000.0 / speed)
 }
 
 /// The demo's covtop.toml: written to disk and loaded like any user's, so it is validated the
@@ -216,12 +236,11 @@ async fn replay(
     rec: Recording,
     profiles: BTreeMap<String, SharedProfile>,
     speed: f64,
+    start: tokio::time::Instant,
     finished: Arc<AtomicBool>,
 ) {
-    let start = tokio::time::Instant::now();
     for capture in &rec.captures {
-        let offset = Duration::from_secs_f64(capture.at_ms as f64 / 1000.0 / speed);
-        tokio::time::sleep_until(start + offset).await;
+        tokio::time::sleep_until(start + scaled(capture.at_ms, speed)).await;
         if let Some(p) = profiles.get(&capture.replica) {
             recording::apply(&mut p.lock(), capture);
         }
