@@ -388,3 +388,39 @@ fn recording_layout_is_what_go_tool_cover_instruments() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_demo_stops_its_servers_and_removes_its_directory() {
+    let demo = Demo::start(1.0).await.unwrap();
+    let mut addresses: Vec<String> = demo
+        .config()
+        .targets
+        .iter()
+        .map(|t| match &t.kind {
+            TargetKind::GocV1 { url, .. } | TargetKind::GocV2 { url, .. } => url.clone(),
+            other => panic!("unexpected target {other:?}"),
+        })
+        .collect();
+    assert_eq!(addresses.len(), 2, "a goc v1 center and a goc v2 server");
+    let target =
+        GocV1Target::new(&center_url(&demo), vec![], vec![], Duration::from_secs(3)).unwrap();
+    addresses.extend(target.list().await.unwrap().into_values().flatten());
+    assert_eq!(addresses.len(), 4);
+    let root = demo.repo_path().parent().unwrap().to_path_buf();
+    assert!(root.exists());
+    assert!(!demo.finished(), "at real time the replay lasts a minute");
+
+    drop(demo);
+    assert!(!root.exists(), "{} removed", root.display());
+    for url in addresses {
+        let hostport = url.trim_start_matches("http://").trim_end_matches('/');
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(hostport).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{url} still listens after the demo was dropped"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
