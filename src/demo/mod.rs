@@ -123,7 +123,9 @@ impl Demo {
         let mut agents = Vec::new();
         let mut server: Option<Server> = None;
         for (i, r) in rec.replicas.iter().enumerate() {
-            let profile = profiles[&r.name].clone();
+            let Some(profile) = profiles.get(&r.name).cloned() else {
+                continue;
+            };
             match r.kind {
                 ReplicaKind::GocV1 => {
                     let agent = Agent::start(SERVICE, profile, 0, Some(&center.url()))
