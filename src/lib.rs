@@ -7,6 +7,7 @@
 //! See `docs/ARCHITECTURE.md`.
 
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod go;
 pub mod java;
