@@ -3,15 +3,16 @@
 use anyhow::{Context, Result};
 use covtop::config::Config;
 use covtop::engine::{Command, Engine, live};
-use covtop::tui::{App, KeyMap, TargetInfo, Theme, UiConfig};
 use covtop::model::SourceStore;
+use covtop::tui::{App, KeyMap, TargetInfo, Theme, UiConfig};
 use covtop::vcs::{GitSources, WorktreeSources};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Builds the screen's settings from the configuration (key overrides, theme, NO_COLOR).
 fn ui_config(cfg: &Config) -> Result<UiConfig> {
-    let keymap = KeyMap::with_overrides(&cfg.keys).context("invalid [keys] in the configuration")?;
+    let keymap =
+        KeyMap::with_overrides(&cfg.keys).context("invalid [keys] in the configuration")?;
     let theme = match cfg.ui.theme.as_deref() {
         Some("light") => Theme::Light,
         Some("no-color") => Theme::NoColor,
@@ -29,7 +30,10 @@ fn ui_config(cfg: &Config) -> Result<UiConfig> {
                 kind: t.kind.name().to_string(),
             })
             .collect(),
-        export_formats: covtop::report::FORMATS.iter().map(|s| s.to_string()).collect(),
+        export_formats: covtop::report::FORMATS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         ..UiConfig::default()
     })
 }
@@ -56,12 +60,27 @@ pub async fn screen(cfg: Config, demo: bool) -> Result<()> {
     result.context("the terminal failed")
 }
 
-pub fn run(cfg: Config) -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(screen(cfg, false))?;
+        .context("cannot start the async runtime")
+}
+
+pub fn run(cfg: Config) -> Result<ExitCode> {
+    runtime()?.block_on(screen(cfg, false))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `covtop demo`: the screen over a temporary repository and replayed agents.
+pub fn demo(speed: f64) -> Result<ExitCode> {
+    runtime()?.block_on(async {
+        let demo = covtop::demo::Demo::start(speed)
+            .await
+            .context("cannot start the demo")?;
+        let cfg = demo.config().clone();
+        screen(cfg, true).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }

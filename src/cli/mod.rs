@@ -86,6 +86,12 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// A self-contained demo: a temporary repository and replayed goc agents, no setup, no network.
+    Demo {
+        /// Replay speed (1 = the recorded minute in real time).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
     /// Print the changed-line coverage report.
     Report {
         /// text, json or markdown.
@@ -133,6 +139,7 @@ pub fn run() -> Result<ExitCode> {
             fail_under,
             offline,
         }) => headless::check(load_config(&cli.config, &cli.diff)?, fail_under, offline),
+        Some(Command::Demo { speed }) => interactive::demo(speed),
         None => interactive::run(load_config(&cli.config, &cli.diff)?),
     }
 }

@@ -25,14 +25,17 @@ impl Cumulative for ExecData {
     }
 
     fn decreased_from(&self, earlier: &Self) -> bool {
-        earlier.classes.iter().any(|(id, old)| match self.classes.get(id) {
-            None => old.any_hit(),
-            Some(new) => old
-                .probes
-                .iter()
-                .zip(&new.probes)
-                .any(|(&was, &is)| was && !is),
-        })
+        earlier
+            .classes
+            .iter()
+            .any(|(id, old)| match self.classes.get(id) {
+                None => old.any_hit(),
+                Some(new) => old
+                    .probes
+                    .iter()
+                    .zip(&new.probes)
+                    .any(|(&was, &is)| was && !is),
+            })
     }
 }
 
@@ -131,7 +134,10 @@ impl JavaBuild {
                     }
                     SourceMatch::Missing => {
                         missing_sources
-                            .entry(format!("{}/{file} not in the repository", analysis.package()))
+                            .entry(format!(
+                                "{}/{file} not in the repository",
+                                analysis.package()
+                            ))
                             .or_default()
                             .push(analysis.name().to_string());
                         None
@@ -244,7 +250,8 @@ impl JavaBuild {
                         unknown.len(),
                         preview(&unknown)
                     ),
-                    fix: "add their jar or folder to `classes`, or narrow the agent's `includes`".into(),
+                    fix: "add their jar or folder to `classes`, or narrow the agent's `includes`"
+                        .into(),
                 });
             }
         }

@@ -295,7 +295,9 @@ impl Loop {
                 if let Some(d) = dumped
                     && let Err(e) = self.engine.apply_poll(target, d)
                 {
-                    self.notify(Notice::Error(format!("dump taken with the reset not stored: {e}")));
+                    self.notify(Notice::Error(format!(
+                        "dump taken with the reset not stored: {e}"
+                    )));
                 }
                 if let Err(e) = self.engine.record_resets(target, &outcomes) {
                     self.notify(Notice::Error(e.to_string()));

@@ -14,12 +14,12 @@ use crate::go::modules::{ModuleMap, module_path};
 use crate::go::profile::{self, Profile};
 use crate::java::exec::ExecData;
 use crate::java::sources::SourceIndex;
-use java::{AnalysisCache, JavaBuild};
 use crate::model::{ChangedLines, Diagnostic, DiagnosticKind, ReplicaState, ReplicaStatus, View};
 use crate::session::{DumpMeta, PayloadKind, SessionStore};
 use crate::target::{Payload, PollResult, ResetOutcome};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use accumulate::{Cumulative, TargetAccumulator};
+use java::{AnalysisCache, JavaBuild};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -247,9 +247,16 @@ impl Engine {
                     if repo_files.is_none() {
                         repo_files = Some(repo.list_files(&revision)?);
                     }
-                    let index = SourceIndex::new(repo_files.as_deref().unwrap_or(&[]), source_roots);
+                    let index =
+                        SourceIndex::new(repo_files.as_deref().unwrap_or(&[]), source_roots);
                     let paths: Vec<PathBuf> = classes.iter().map(|c| config_dir.join(c)).collect();
-                    Some(JavaBuild::load(&t.name, &paths, includes, &index, &mut analyses))
+                    Some(JavaBuild::load(
+                        &t.name,
+                        &paths,
+                        includes,
+                        &index,
+                        &mut analyses,
+                    ))
                 }
                 _ => None,
             };
