@@ -1,0 +1,245 @@
+//! End to end in a real terminal: tmux runs `covtop` against a goc center and the real
+//! instrumented shop service; the test sends requests to the service and reads the screen.
+
+mod common;
+mod goc_support;
+
+use covtop::target::gocserver::v1::Center;
+use goc_support::{ShopReplica, http_get};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(session: &str, width: u16, height: u16, command: &str) -> Tmux {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", session])
+            .status();
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", session])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg(command)
+            .status()
+            .expect("tmux runs")
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Tmux {
+            session: session.to_string(),
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, k])
+                .status()
+                .expect("tmux send-keys")
+                .success();
+            assert!(ok);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Waits until `check` accepts the screen; panics with the last screen after `within`.
+    fn wait_for(&self, what: &str, within: Duration, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let s = self.screen();
+            if check(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+/// The screen row showing the source line that contains `code`.
+fn row<'a>(screen: &'a str, code: &str) -> Option<&'a str> {
+    screen.lines().find(|l| l.contains(code))
+}
+
+fn count_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Sum of the counts of the blocks of `file` starting on `line`, straight from the agent.
+fn agent_count(agent_url: &str, file: &str, line: u32) -> u64 {
+    let body = http_get(&format!("{agent_url}/v1/cover/profile")).expect("agent answers");
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{file}:{line}.")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn live_screen_turns_a_missed_changed_line_covered_dumps_resets_and_quits() {
+    if !common::have_tool("tmux", "-V") || !common::have_tool("git", "--version") {
+        return;
+    }
+    let Some(shop) = goc_support::shop_binary() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let center = rt.block_on(Center::start()).unwrap();
+    let replica = ShopReplica::start(shop, 0, Some(&center.url()));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let sessions = tmp.path().join("sessions");
+    let config = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\n[poll]\ninterval = \"300ms\"\ntimeout = \"2s\"\n\
+             [session]\ndir = \"{}\"\n[[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
+            repo.display(),
+            sessions.display(),
+            center.url()
+        ),
+    )
+    .unwrap();
+    let marker = tmp.path().join("after-exit.txt");
+    let command = format!(
+        "{} --config {}; stty -a > {}; echo COVTOP-EXITED; sleep 60",
+        env!("CARGO_BIN_EXE_covtop"),
+        config.display(),
+        marker.display()
+    );
+    let term = Tmux::start("covtop-e2e", 150, 62, &command);
+
+    // The first changed file (cart/cart.go) is shown; Cart.Remove never ran yet.
+    let s = term.wait_for("the missed Remove body", Duration::from_secs(20), |s| {
+        row(s, "delete(c.lines, item)").is_some_and(|r| r.contains('✗'))
+    });
+    assert!(s.contains("cart.go") && s.contains("pricing.go"), "{s}");
+
+    // The tester clicks through the feature: add an item, then remove it.
+    http_get(&format!(
+        "{}/add?item=pen&qty=1&price=300",
+        replica.shop_url
+    ))
+    .unwrap();
+    http_get(&format!("{}/remove?item=pen", replica.shop_url)).unwrap();
+    let s = term.wait_for(
+        "the Remove body to turn covered",
+        Duration::from_secs(15),
+        |s| row(s, "delete(c.lines, item)").is_some_and(|r| r.contains('✓')),
+    );
+    // The "missing item" branch is still missed.
+    assert!(
+        row(&s, "return false").is_some_and(|r| r.contains('✗')),
+        "{s}"
+    );
+
+    // d: a snapshot is stored and the screen says where.
+    let store = sessions.join("sessions/default");
+    let before = count_files(&store);
+    term.keys(&["d"]);
+    term.wait_for("the snapshot notice", Duration::from_secs(10), |s| {
+        s.contains("snapshot stored")
+    });
+    assert!(count_files(&store) > before, "a dump file was written");
+
+    // r asks first; anything but y cancels and nothing is reset.
+    let remove_line = {
+        let src = std::fs::read_to_string(repo.join("cart/cart.go")).unwrap();
+        src.lines()
+            .position(|l| l.contains("delete(c.lines, item)"))
+            .unwrap() as u32
+            + 1
+    };
+    assert!(
+        agent_count(
+            &replica.agent_url,
+            "example.com/shop/cart/cart.go",
+            remove_line
+        ) > 0
+    );
+    term.keys(&["r"]);
+    let s = term.wait_for("the reset confirmation", Duration::from_secs(5), |s| {
+        s.contains("then reset the agents of")
+    });
+    assert!(s.contains("shop") && s.contains(&replica.agent_url), "{s}");
+    term.keys(&["n"]);
+    term.wait_for("the popup to close", Duration::from_secs(5), |s| {
+        !s.contains("then reset the agents of")
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        agent_count(
+            &replica.agent_url,
+            "example.com/shop/cart/cart.go",
+            remove_line
+        ) > 0,
+        "cancelled: not reset"
+    );
+
+    // r, y: dumped and stored first, then reset; the screen keeps what ran.
+    let before = count_files(&store);
+    term.keys(&["r", "y"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent_count(
+        &replica.agent_url,
+        "example.com/shop/cart/cart.go",
+        remove_line,
+    ) > 0
+    {
+        assert!(Instant::now() < deadline, "the agent was never reset");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        count_files(&store) > before,
+        "the dump before the reset is on disk"
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let s = term.screen();
+    assert!(
+        row(&s, "delete(c.lines, item)").is_some_and(|r| r.contains('✓')),
+        "coverage from before the reset is kept:\n{s}"
+    );
+
+    // q: covtop exits and the terminal is restored (cooked mode, main screen).
+    term.keys(&["q"]);
+    let s = term.wait_for("covtop to exit", Duration::from_secs(10), |s| {
+        s.contains("COVTOP-EXITED")
+    });
+    assert!(
+        !s.contains("changed files"),
+        "the alternate screen is gone:\n{s}"
+    );
+    let stty = std::fs::read_to_string(&marker).unwrap();
+    assert!(
+        stty.split_whitespace().any(|w| w == "icanon")
+            && stty.split_whitespace().any(|w| w == "echo"),
+        "terminal left in raw mode: {stty}"
+    );
+    drop(center);
+}
