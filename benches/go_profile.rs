@@ -5,6 +5,7 @@
 //! Measured in CPU time of the benchmark thread, not wall time: the figures are "on one core"
 //! and stay meaningful on a machine shared with other builds.
 
+use covtop::go::project::code_lines;
 use covtop::go::{ModuleMap, parse, project};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -146,6 +147,10 @@ fn bench(c: &mut Criterion<CpuTime>) {
     let text = source_text();
     g.bench_function("project_1m_blocks_with_source", |bench| {
         bench.iter(|| project(black_box(&merged), &modules, &|_| Some(text.clone())))
+    });
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("code_lines_of_one_source", |bench| {
+        bench.iter(|| code_lines(black_box(&text)))
     });
     g.throughput(Throughput::Bytes(a.len() as u64));
     g.bench_function("write_1m_blocks", |bench| {
