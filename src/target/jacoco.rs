@@ -496,6 +496,16 @@ mod tests {
     }
 
     #[test]
+    fn futures_can_be_spawned() {
+        // The engine runs polls as tokio tasks: the futures must be Send.
+        fn is_send<T: Send>(_: &T) {}
+        let t = JacocoTarget::new("svc:6300", Duration::from_secs(1)).unwrap();
+        is_send(&t.poll());
+        is_send(&t.reset(None));
+        is_send(&t.dump_and_reset(None));
+    }
+
+    #[test]
     fn foreign_replies_are_shown_readably() {
         assert_eq!(
             describe_foreign_reply(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"),
