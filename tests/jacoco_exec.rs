@@ -11,24 +11,20 @@ use covtop::java::crc64;
 use covtop::java::exec::{self, ClassProbes, ExecData, SessionInfo};
 use support_java::*;
 
+/// The recorded spec fixtures, copied into the repository.
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from("/work/shared/fixtures/jacoco").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/javasample/recorded")
+        .join(name)
 }
 
-fn local_fixture(name: &str) -> Option<Vec<u8>> {
-    let p = fixture(name);
-    if common::have_file(&p.display().to_string()) {
-        Some(std::fs::read(p).expect("read fixture"))
-    } else {
-        None
-    }
+fn read_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixture(name)).expect("read fixture")
 }
 
 #[test]
 fn dump1_parses_to_the_recorded_exchange() {
-    let Some(bytes) = local_fixture("dump1.exec") else {
-        return;
-    };
+    let bytes = read_fixture("dump1.exec");
     let data = exec::parse(&bytes, "dump1.exec").expect("dump1.exec parses");
     assert_eq!(
         data.sessions,
@@ -70,9 +66,7 @@ fn jacoco_reads_the_recorded_dump_and_our_rewrite_as_we_do() {
     if !have_java_and_jacoco() {
         return;
     }
-    let Some(bytes) = local_fixture("dump1.exec") else {
-        return;
-    };
+    let bytes = read_fixture("dump1.exec");
     let tmp = tempfile::tempdir().unwrap();
     let cp = build_exec_dump(tmp.path());
     let ours_data = exec::parse(&bytes, "dump1.exec").unwrap();
@@ -263,9 +257,6 @@ fn class_ids_equal_what_the_real_agent_reports() {
 #[test]
 fn the_demo_app_compiles_to_the_ids_in_the_recorded_dump() {
     if !have_java_and_jacoco() {
-        return;
-    }
-    if !common::have_file("/work/shared/fixtures/jacoco/App.java") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -608,6 +608,16 @@ impl ExecData {
         Ok(())
     }
 
+    /// The ids under which a class name has data. A class file whose own id is not among them
+    /// was built from other bytes than the running one (JaCoCo's "no match").
+    pub fn ids_for_name(&self, vm_name: &str) -> Vec<u64> {
+        self.classes
+            .iter()
+            .filter(|(_, c)| c.name == vm_name)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The newest session (by dump time), if any.
     pub fn latest_session(&self) -> Option<&SessionInfo> {
         self.sessions.iter().max_by_key(|s| (s.dump, s.start))
@@ -701,6 +711,9 @@ mod tests {
         let app = &data.classes[&0x348e8a3be340106c];
         assert_eq!(app.name, "demo/App");
         assert_eq!(app.probes, probes("0011110111011101111110111"));
+        assert_eq!(data.ids_for_name("demo/App"), vec![0x348e8a3be340106c]);
+        assert!(data.ids_for_name("demo/Other").is_empty());
+        assert_eq!(data.latest_session().map(|s| s.dump), Some(1795286372360));
     }
 
     #[test]

@@ -496,6 +496,16 @@ mod tests {
     }
 
     #[test]
+    fn futures_can_be_spawned() {
+        // The engine runs polls as tokio tasks: the futures must be Send.
+        fn is_send<T: Send>(_: &T) {}
+        let t = JacocoTarget::new("svc:6300", Duration::from_secs(1)).unwrap();
+        is_send(&t.poll());
+        is_send(&t.reset(None));
+        is_send(&t.dump_and_reset(None));
+    }
+
+    #[test]
     fn foreign_replies_are_shown_readably() {
         assert_eq!(
             describe_foreign_reply(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"),
@@ -700,6 +710,36 @@ mod tests {
             "{:?}",
             r.failures
         );
+    }
+
+    #[tokio::test]
+    async fn requests_to_one_replica_are_serialized() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let active = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (a, m) = (active.clone(), most.clone());
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let (a, m) = (a.clone(), m.clone());
+                tokio::spawn(async move {
+                    let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+                    m.fetch_max(now, Ordering::SeqCst);
+                    let mut cmd = [0u8; 8];
+                    let _ = s.read_exact(&mut cmd).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    a.fetch_sub(1, Ordering::SeqCst);
+                    let _ = s.write_all(&dump_reply()).await;
+                });
+            }
+        });
+        let t = target_for(&[addr], 2000);
+        let (r1, r2, r3) = tokio::join!(t.poll(), t.poll(), t.dump_and_reset(None));
+        for r in [r1, r2, r3] {
+            assert_eq!(r.dumps.len(), 1, "{r:?}");
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -136,10 +136,19 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// A JVM we started; killed (by its own pid) when dropped.
+/// A JVM we started; killed (by its own pid) when dropped. Its stderr (the agent logs stack
+/// traces there for every non-JaCoCo client) goes to `log`, shown when the JVM fails to start.
 pub struct Jvm {
     pub child: Child,
     pub name: String,
+    pub log: PathBuf,
+}
+
+impl Jvm {
+    /// What the JVM wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
 impl Drop for Jvm {
@@ -149,7 +158,8 @@ impl Drop for Jvm {
     }
 }
 
-/// Starts `java -javaagent:<agent>=<options> -cp <cp> <main> <args>`.
+/// Starts `java -javaagent:<agent>=<options> -cp <cp> <main> <args>`; stderr goes to
+/// `<name>.stderr.log` beside `cp`.
 pub fn start_jvm(
     name: &str,
     agent: &Path,
@@ -158,6 +168,8 @@ pub fn start_jvm(
     main: &str,
     args: &[String],
 ) -> Jvm {
+    let log = cp.with_file_name(format!("{name}.stderr.log"));
+    let err = std::fs::File::create(&log).expect("create JVM log");
     let child = Command::new("java")
         .arg(format!("-javaagent:{}={options}", agent.display()))
         .arg("-cp")
@@ -166,12 +178,13 @@ pub fn start_jvm(
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::from(err))
         .spawn()
         .expect("start java");
     Jvm {
         child,
         name: name.to_string(),
+        log,
     }
 }
 
@@ -204,12 +217,13 @@ pub fn wait_healthy(jvm: &mut Jvm, port: u16) {
             return;
         }
         if let Ok(Some(status)) = jvm.child.try_wait() {
-            panic!("{} exited early: {status}", jvm.name);
+            panic!("{} exited early: {status}\n{}", jvm.name, jvm.stderr());
         }
         assert!(
             Instant::now() < deadline,
-            "{} did not start within 30s",
-            jvm.name
+            "{} did not start within 30s\n{}",
+            jvm.name,
+            jvm.stderr()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
