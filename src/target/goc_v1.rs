@@ -95,11 +95,55 @@ pub fn normalize_url(raw: &str) -> Result<String, GocError> {
 }
 
 /// The HTTP client both goc targets use. No global timeout: each exchange has its own.
-pub(crate) fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("covtop/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+/// The HTTP client for a server at `url`. Proxies from the environment (`HTTP_PROXY`, ...) are
+/// honoured, except for loopback servers, which a proxy could never reach.
+pub(crate) fn http_client(url: &str) -> reqwest::Client {
+    let mut builder =
+        reqwest::Client::builder().user_agent(concat!("covtop/", env!("CARGO_PKG_VERSION")));
+    if is_loopback_url(url) {
+        builder = builder.no_proxy();
+    }
+    builder.build().unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// True for `localhost`, `127.0.0.0/8` and `[::1]` URLs.
+pub(crate) fn is_loopback_url(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_urls_bypass_proxies() {
+        for u in [
+            "http://127.0.0.1:7777",
+            "http://127.8.0.1",
+            "http://localhost:1",
+            "http://[::1]:80",
+        ] {
+            assert!(is_loopback_url(u), "{u}");
+        }
+        for u in [
+            "http://10.0.0.1:7777",
+            "http://goc.example.com",
+            "not a url",
+        ] {
+            assert!(!is_loopback_url(u), "{u}");
+        }
+    }
 }
 
 /// A POST with a JSON body, as goc's CLI sends it.
@@ -346,6 +390,7 @@ impl GocV1Target {
         timeout: Duration,
     ) -> Result<Self, GocError> {
         let center = normalize_url(center)?;
+        let client = http_client(&center);
         let addresses = addresses
             .iter()
             .map(|a| normalize_url(a))
@@ -355,7 +400,7 @@ impl GocV1Target {
             services,
             addresses,
             timeout,
-            client: http_client(),
+            client,
         })
     }
 

@@ -116,6 +116,7 @@ impl GocV2Target {
         timeout: Duration,
     ) -> Result<Self, GocError> {
         let server = normalize_url(server)?;
+        let client = http_client(&server);
         let extra = match extra.filter(|e| !e.is_empty()) {
             Some(pattern) => {
                 Some(
@@ -132,7 +133,7 @@ impl GocV2Target {
             ids: ids.iter().map(|i| bare_id(i).to_string()).collect(),
             extra,
             timeout,
-            client: http_client(),
+            client,
         })
     }
 

@@ -369,3 +369,11 @@ mod tests {
         assert_ne!(a, random_token());
     }
 }
+
+/// A client for loopback servers: never through a proxy from the environment.
+pub(crate) fn loopback_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}

@@ -84,7 +84,7 @@ impl Center {
         let state = Arc::new(CenterState {
             registry: Mutex::new(Registry::default()),
             ip_revise,
-            client: reqwest::Client::new(),
+            client: super::loopback_client(),
         });
         let app = axum::Router::new()
             .fallback(center_dispatch)
@@ -620,7 +620,7 @@ impl Agent {
             url: url.clone(),
             reason,
         };
-        let resp = reqwest::Client::new()
+        let resp = super::loopback_client()
             .post(&url)
             .query(&[("name", name), ("address", &self.url())])
             .send()

@@ -134,7 +134,7 @@ impl Server {
             closing: closing_rx,
             watch_now: AtomicU64::new(0),
             watch_total: AtomicU64::new(0),
-            client: reqwest::Client::new(),
+            client: super::loopback_client(),
         });
         let app = axum::Router::new()
             .route(
