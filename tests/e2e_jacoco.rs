@@ -13,7 +13,10 @@ use std::process::Command;
 use support_java::*;
 
 /// Per line of one source file: (status, insn (mi, ci), branches (mb, cb)).
-type OracleLines = BTreeMap<u32, (LineStatus, (u32, u32), (u32, u32))>;
+type LineCounters = (LineStatus, (u32, u32), (u32, u32));
+type OracleLines = BTreeMap<u32, LineCounters>;
+/// Per line: insn (mi, ci), branches (mb, cb).
+type RawCounters = BTreeMap<u32, ((u32, u32), (u32, u32))>;
 
 fn status_of(insn: (u32, u32), br: (u32, u32)) -> LineStatus {
     // JaCoCo: counter status EMPTY=0, NOT_COVERED=1, FULLY=2, PARTLY=3; line = insn | branch.
@@ -57,7 +60,7 @@ fn oracle(classes: &Path, exec: &Path, work: &Path) -> BTreeMap<String, OracleLi
         .expect("java runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let mut sums: BTreeMap<String, BTreeMap<u32, ((u32, u32), (u32, u32))>> = BTreeMap::new();
+    let mut sums: BTreeMap<String, RawCounters> = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -220,7 +223,7 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
             .unwrap_or_else(|| panic!("{path} missing from the view"));
         assert_eq!(fv.language, Some(SourceLanguage::Java));
         let cov = fv.coverage.as_ref().unwrap();
-        let ours: BTreeMap<u32, (LineStatus, (u32, u32), (u32, u32))> = cov
+        let ours: OracleLines = cov
             .lines
             .iter()
             .map(|l| {
