@@ -580,3 +580,56 @@ async fn v2_server_answers_like_the_captured_goc() {
     let gone = send("GET", &format!("{s}/v2/cover/profile?id=2"), None).await;
     assert_eq!(gone.body, r#"{"msg":"can't write an empty profile"}"#);
 }
+
+#[tokio::test]
+async fn v2_watch_frames_reach_the_client_verbatim() {
+    let raw = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/goc-agent/captures/watch.txt"
+    ))
+    .unwrap();
+    let frames: Vec<String> = raw
+        .lines()
+        .filter_map(|l| l.strip_prefix("str\t'")?.strip_suffix('\''))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(frames.len(), 14);
+    let server = Server::start().await.unwrap();
+    let target = covtop::target::goc_v2::GocV2Target::new(
+        &server.url(),
+        vec![],
+        None,
+        Duration::from_secs(3),
+    )
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let _task = target.watch(tx);
+    goc_support::eventually(Duration::from_secs(5), || async {
+        (server.watch_clients() == 1).then_some(())
+    })
+    .await
+    .expect("the watch client connects");
+    for f in &frames {
+        server.emit_watch(f);
+    }
+    server.emit_watch("not a block line");
+    let mut got = Vec::new();
+    while got.len() < frames.len() {
+        let hint = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        got.push(hint);
+    }
+    assert_eq!(
+        got.iter().map(|h| h.line.clone()).collect::<Vec<_>>(),
+        frames
+    );
+    assert_eq!(got[2].file, "example.com/demo/calc/calc.go");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), rx.recv())
+            .await
+            .is_err(),
+        "the junk frame gives no hint"
+    );
+}

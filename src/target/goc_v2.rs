@@ -409,9 +409,8 @@ where
                     return Followed::ReceiverGone;
                 }
             }
-            Some(Ok(Message::Ping(payload))) => {
+            Some(Ok(Message::Ping(_))) => {
                 // tungstenite queues the pong itself; flushing makes it leave now.
-                let _ = payload;
                 if ws.flush().await.is_err() {
                     return Followed::Dropped;
                 }

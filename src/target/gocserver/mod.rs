@@ -162,16 +162,19 @@ impl SharedProfile {
     }
 }
 
-/// A running server task; dropping it stops the listener.
+/// A running server; dropping it stops accepting and closes idle keep-alive connections (axum's
+/// graceful shutdown), so a "stopped" server really looks gone to its clients.
 #[derive(Debug)]
 struct ServeTask {
     addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for ServeTask {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
@@ -182,13 +185,23 @@ async fn serve_loopback(port: u16, app: axum::Router) -> Result<ServeTask, GocSe
     let addr = listener
         .local_addr()
         .map_err(|source| GocServerError::Bind { port, source })?;
-    let task = tokio::spawn(async move {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, service).await {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::warn!("goc test server on {addr} stopped: {e}");
         }
     });
-    Ok(ServeTask { addr, task })
+    Ok(ServeTask {
+        addr,
+        stop: Some(stop),
+    })
 }
 
 fn respond(

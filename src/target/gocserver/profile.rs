@@ -54,14 +54,13 @@ pub fn parse_profile(text: &str) -> Result<Vec<FileProfile>, String> {
     let mut mode: Option<&str> = None;
     let mut files: BTreeMap<&str, Vec<Block>> = BTreeMap::new();
     for line in text.lines() {
-        let Some(mode) = mode else {
+        if mode.is_none() {
             match line.strip_prefix("mode: ") {
                 Some(m) if !m.is_empty() => mode = Some(m),
                 _ => return Err(format!("bad mode line: {line}")),
             }
             continue;
-        };
-        let _ = mode;
+        }
         let (file, block) = parse_block_line(line).ok_or_else(|| {
             format!(
                 "line {line:?} doesn't match expected format: ^(.+):([0-9]+)\\.([0-9]+),([0-9]+)\\.([0-9]+) ([0-9]+) ([0-9]+)$"
