@@ -380,6 +380,54 @@ fn fixture_app_matches_oracle_file() {
         std::slice::from_ref(&out),
     );
     assert!(cmp.mismatches.is_empty(), "{}", cmp.report("fixture"));
+
+    // And directly against the fixture's recorded oracle output: fold both classes of App.java
+    // (probe arrays as read from dump1.exec) into per-line coverage.
+    let run = run_oracle(
+        &["--exec", exec.to_str().unwrap()],
+        std::slice::from_ref(&out),
+    );
+    let bytes = load_inputs(std::slice::from_ref(&out));
+    let covs: Vec<ClassCoverage> = run
+        .classes
+        .iter()
+        .map(|c| {
+            let a = analyze_class(&bytes[&c.location]).unwrap().unwrap();
+            assert_eq!(a.source_file(), Some("App.java"));
+            a.project(c.data.as_deref())
+        })
+        .collect();
+    let ours: Vec<String> = covs
+        .iter()
+        .flat_map(|c| c.lines.iter())
+        .fold(BTreeMap::<u32, [u32; 4]>::new(), |mut m, l| {
+            let e = m.entry(l.line).or_default();
+            e[0] += l.insn.1;
+            e[1] += l.insn.0;
+            e[2] += l.branches.1;
+            e[3] += l.branches.0;
+            m
+        })
+        .into_iter()
+        .map(|(line, [mi, ci, mb, cb])| {
+            let status = match jacoco_status_code((ci, mi), (cb, mb)) {
+                1 => "NOT_COVERED",
+                2 => "FULLY_COVERED",
+                3 => "PARTLY_COVERED",
+                _ => "EMPTY",
+            };
+            format!("L{line} {status} insn mi={mi} ci={ci} br mb={mb} cb={cb}")
+        })
+        .collect();
+    let folded = covtop::java::analysis::fold_source_lines(covs.iter());
+    assert_eq!(folded.len(), ours.len());
+    let recorded = std::fs::read_to_string(fixtures.join("oracle-App.txt")).unwrap();
+    let theirs: Vec<String> = recorded
+        .lines()
+        .filter(|l| l.starts_with("  L"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(ours, theirs, "App.java lines differ from oracle-App.txt");
 }
 
 /// Every jar in /usr/share/java (slow; run with `--ignored`). Lists per jar what matched.
