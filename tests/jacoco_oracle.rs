@@ -493,7 +493,10 @@ fn corpus_run(compiler: &str, release: &str) -> (PathBuf, PathBuf) {
         sources.extend(java_sources(&root.join("java17/corpus17")));
     }
     let mut cmd = Command::new(compiler);
-    if compiler == "ecj" {
+    if let Some(release) = release.strip_suffix("-nodebug") {
+        // No LineNumberTable, no LocalVariableTable: totals only, different labels.
+        cmd.args(["-nowarn", "--release", release, "-g:none", "-d"]);
+    } else if compiler == "ecj" {
         cmd.args(["-nowarn", "-proc:none", &format!("-{release}"), "-g", "-d"]);
     } else {
         cmd.args(["-nowarn", "--release", release, "-g", "-d"]);
@@ -578,4 +581,9 @@ fn corpus_ecj_8_matches_jacoco() {
 #[test]
 fn corpus_ecj_17_matches_jacoco() {
     corpus_matches("ecj", "17");
+}
+
+#[test]
+fn corpus_without_debug_info_matches_jacoco() {
+    corpus_matches("javac", "11-nodebug");
 }

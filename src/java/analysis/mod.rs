@@ -537,6 +537,29 @@ mod tests {
     }
 
     #[test]
+    fn mutated_classes_never_panic() {
+        // Every byte replaced by a few values: parse, analyse and project must fail cleanly or
+        // succeed, never panic (offsets, indices and lengths all come from the file).
+        let mut ok = 0;
+        for i in 0..TINY.len() {
+            for v in [0x00u8, 0xA7, 0xFF] {
+                let mut b = TINY.to_vec();
+                if b[i] == v {
+                    continue;
+                }
+                b[i] = v;
+                if let Ok(Some(a)) = analyze_class(&b) {
+                    let n = a.probe_count();
+                    a.project(Some(&vec![true; n]));
+                    a.project(Some(&[true]));
+                    ok += 1;
+                }
+            }
+        }
+        assert!(ok > 100, "many mutations still analyse ({ok})");
+    }
+
+    #[test]
     fn folding_adds_counters_and_applies_the_status_rule() {
         let a = ClassCoverage {
             lines: vec![
