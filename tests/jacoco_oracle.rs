@@ -587,3 +587,45 @@ fn corpus_ecj_17_matches_jacoco() {
 fn corpus_without_debug_info_matches_jacoco() {
     corpus_matches("javac", "11-nodebug");
 }
+
+/// Known gap: `jsr`/`ret` subroutines (class files for Java 1.4 and older; JaCoCo inlines them
+/// with ASM's JSRInlinerAdapter). covtop reports them as an error instead of guessing; none of
+/// the system jars contains one. ecj still emits them for `-target 1.4`.
+#[test]
+fn jsr_subroutines_are_reported_not_guessed() {
+    if !have_jacoco() || !common::have_tool("ecj", "-version") {
+        return;
+    }
+    let dir = work_dir().join("jsr");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("Legacy.java");
+    std::fs::write(
+        &src,
+        "public class Legacy { static int f(int x) { try { if (x > 0) return 1; return 2; } finally { x++; } } }\n",
+    )
+    .unwrap();
+    let st = Command::new("ecj")
+        .args([
+            "-nowarn",
+            "-proc:none",
+            "-source",
+            "1.4",
+            "-target",
+            "1.4",
+            "-d",
+        ])
+        .arg(&dir)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let class = dir.join("Legacy.class");
+    let run = run_oracle(&["--random", "1"], std::slice::from_ref(&class));
+    assert_eq!(run.classes.len(), 1, "JaCoCo analyses the class");
+    let err = match analyze_class(&std::fs::read(&class).unwrap()) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("jsr/ret is not supported and must not be guessed"),
+    };
+    assert!(err.contains("subroutines"), "{err}");
+}
