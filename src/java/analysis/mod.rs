@@ -9,6 +9,7 @@
 mod body;
 mod filters;
 mod flow;
+mod jsr;
 
 use body::{MethodBody, NONE};
 use flow::{Op, analyze_flow};

@@ -70,7 +70,7 @@ impl<'a, 'b> Matcher<'a, 'b> {
 
     pub fn operand(&self) -> Option<&'a Operand> {
         match self.body.nodes.get(self.cursor?)? {
-            Node::Insn(i) => Some(&self.body.insn(*i).operand),
+            Node::Insn(i) => Some(self.body.operand(*i)),
             _ => None,
         }
     }

@@ -8,7 +8,6 @@ use rustc_hash::FxHashMap;
 use super::matcher::*;
 use super::{ClassContext, FilterOutput};
 use crate::java::analysis::body::{MethodBody, Node};
-use crate::java::classfile::Operand;
 
 const THROWABLE: &str = "java/lang/Throwable";
 
@@ -445,11 +444,5 @@ impl<'a, 'b> EcjMatcher<'a, 'b> {
 }
 
 fn jump_label_node(body: &MethodBody<'_>, node: usize) -> Option<usize> {
-    match body.nodes.get(node)? {
-        Node::Insn(i) => match body.insn(*i).operand {
-            Operand::Jump(t) => Some(body.label_node[body.label_of(t) as usize] as usize),
-            _ => None,
-        },
-        _ => None,
-    }
+    body.jump_label_node(node)
 }
