@@ -76,6 +76,10 @@ pub(crate) fn inline_subroutines(body: &mut MethodBody<'_>) -> Result<(), String
     let main = inl.instantiate(None, 0)?;
     let mut work = VecDeque::from([main]);
     while let Some(inst) = work.pop_front() {
+        // Nested subroutines multiply the code; refuse pathological (crafted) growth.
+        if nodes.len() > 4_000_000 || inl.instances.len() > 100_000 {
+            return Err("subroutine inlining grows the method beyond 4M nodes".into());
+        }
         inl.emit(
             inst,
             &mut work,
