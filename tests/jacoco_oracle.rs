@@ -359,12 +359,9 @@ fn fixture_app_matches_oracle_file() {
     if !have_jacoco() {
         return;
     }
-    let fixtures = Path::new("/work/shared/fixtures/jacoco");
-    let fixtures = if fixtures.exists() {
-        fixtures.to_path_buf()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jacoco")
-    };
+    // Copies of /work/shared/fixtures/jacoco: App.java, the real agent's dump1.exec and
+    // JaCoCo's own per-line result for it.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java-corpus/fixtures");
     let out = work_dir().join("app11");
     let st = Command::new("javac")
         .args(["--release", "11", "-g", "-d"])
