@@ -359,12 +359,9 @@ fn fixture_app_matches_oracle_file() {
     if !have_jacoco() {
         return;
     }
-    let fixtures = Path::new("/work/shared/fixtures/jacoco");
-    let fixtures = if fixtures.exists() {
-        fixtures.to_path_buf()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jacoco")
-    };
+    // Copies of /work/shared/fixtures/jacoco: App.java, the real agent's dump1.exec and
+    // JaCoCo's own per-line result for it.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java-corpus/fixtures");
     let out = work_dir().join("app11");
     let st = Command::new("javac")
         .args(["--release", "11", "-g", "-d"])
@@ -380,6 +377,54 @@ fn fixture_app_matches_oracle_file() {
         std::slice::from_ref(&out),
     );
     assert!(cmp.mismatches.is_empty(), "{}", cmp.report("fixture"));
+
+    // And directly against the fixture's recorded oracle output: fold both classes of App.java
+    // (probe arrays as read from dump1.exec) into per-line coverage.
+    let run = run_oracle(
+        &["--exec", exec.to_str().unwrap()],
+        std::slice::from_ref(&out),
+    );
+    let bytes = load_inputs(std::slice::from_ref(&out));
+    let covs: Vec<ClassCoverage> = run
+        .classes
+        .iter()
+        .map(|c| {
+            let a = analyze_class(&bytes[&c.location]).unwrap().unwrap();
+            assert_eq!(a.source_file(), Some("App.java"));
+            a.project(c.data.as_deref())
+        })
+        .collect();
+    let ours: Vec<String> = covs
+        .iter()
+        .flat_map(|c| c.lines.iter())
+        .fold(BTreeMap::<u32, [u32; 4]>::new(), |mut m, l| {
+            let e = m.entry(l.line).or_default();
+            e[0] += l.insn.1;
+            e[1] += l.insn.0;
+            e[2] += l.branches.1;
+            e[3] += l.branches.0;
+            m
+        })
+        .into_iter()
+        .map(|(line, [mi, ci, mb, cb])| {
+            let status = match jacoco_status_code((ci, mi), (cb, mb)) {
+                1 => "NOT_COVERED",
+                2 => "FULLY_COVERED",
+                3 => "PARTLY_COVERED",
+                _ => "EMPTY",
+            };
+            format!("L{line} {status} insn mi={mi} ci={ci} br mb={mb} cb={cb}")
+        })
+        .collect();
+    let folded = covtop::java::analysis::fold_source_lines(covs.iter());
+    assert_eq!(folded.len(), ours.len());
+    let recorded = std::fs::read_to_string(fixtures.join("oracle-App.txt")).unwrap();
+    let theirs: Vec<String> = recorded
+        .lines()
+        .filter(|l| l.starts_with("  L"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(ours, theirs, "App.java lines differ from oracle-App.txt");
 }
 
 /// Every jar in /usr/share/java (slow; run with `--ignored`). Lists per jar what matched.
@@ -436,22 +481,26 @@ fn java_sources(dir: &Path) -> Vec<PathBuf> {
 
 /// Compiles the corpus for one release, runs its main under the real agent, and returns the
 /// class directory and the exec file the agent wrote at exit.
-fn corpus_run(release: &str) -> (PathBuf, PathBuf) {
+fn corpus_run(compiler: &str, release: &str) -> (PathBuf, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java-corpus");
-    let out = work_dir().join(format!("corpus-{release}"));
+    let out = work_dir().join(format!("corpus-{compiler}-{release}"));
     let _ = std::fs::remove_dir_all(&out);
     let mut sources = java_sources(&root.join("common/corpus"));
     if release == "17" {
         sources.extend(java_sources(&root.join("java17/corpus17")));
     }
-    let st = Command::new("javac")
-        .args(["-nowarn", "--release", release, "-g", "-d"])
-        .arg(&out)
-        .args(&sources)
-        .status()
-        .unwrap();
-    assert!(st.success(), "javac --release {release} failed");
-    let exec = work_dir().join(format!("corpus-{release}.exec"));
+    let mut cmd = Command::new(compiler);
+    if let Some(release) = release.strip_suffix("-nodebug") {
+        // No LineNumberTable, no LocalVariableTable: totals only, different labels.
+        cmd.args(["-nowarn", "--release", release, "-g:none", "-d"]);
+    } else if compiler == "ecj" {
+        cmd.args(["-nowarn", "-proc:none", &format!("-{release}"), "-g", "-d"]);
+    } else {
+        cmd.args(["-nowarn", "--release", release, "-g", "-d"]);
+    }
+    let st = cmd.arg(&out).args(&sources).status().unwrap();
+    assert!(st.success(), "{compiler} for release {release} failed");
+    let exec = work_dir().join(format!("corpus-{compiler}-{release}.exec"));
     let _ = std::fs::remove_file(&exec);
     let st = Command::new("java")
         .arg(format!(
@@ -470,15 +519,15 @@ fn corpus_run(release: &str) -> (PathBuf, PathBuf) {
     (out, exec)
 }
 
-fn corpus_matches(release: &str) {
-    if !have_jacoco() {
+fn corpus_matches(compiler: &str, release: &str) {
+    if !have_jacoco() || !common::have_tool(compiler, "-version") {
         return;
     }
-    let (classes, exec) = corpus_run(release);
+    let (classes, exec) = corpus_run(compiler, release);
     let inputs = std::slice::from_ref(&classes);
     let mut failures = Vec::new();
     let agent = check(
-        &format!("corpus --release {release}, agent data"),
+        &format!("corpus {compiler} release {release}, agent data"),
         &["--exec", exec.to_str().unwrap()],
         inputs,
     );
@@ -495,7 +544,7 @@ fn corpus_matches(release: &str) {
     failures.extend(agent.mismatches);
     for seed in ["1", "2", "3", "4"] {
         let cmp = check(
-            &format!("corpus --release {release}, random seed {seed}"),
+            &format!("corpus {compiler} release {release}, random seed {seed}"),
             &["--random", seed],
             inputs,
         );
@@ -506,15 +555,118 @@ fn corpus_matches(release: &str) {
 
 #[test]
 fn corpus_release_8_matches_jacoco() {
-    corpus_matches("8");
+    corpus_matches("javac", "8");
 }
 
 #[test]
 fn corpus_release_11_matches_jacoco() {
-    corpus_matches("11");
+    corpus_matches("javac", "11");
 }
 
 #[test]
 fn corpus_release_17_matches_jacoco() {
-    corpus_matches("17");
+    corpus_matches("javac", "17");
+}
+
+/// ecj (Eclipse's compiler) generates its own shapes for string switches, try-with-resources
+/// and synchronized blocks; 0.8.6 has filters for them.
+#[test]
+fn corpus_ecj_8_matches_jacoco() {
+    corpus_matches("ecj", "8");
+}
+
+#[test]
+fn corpus_ecj_17_matches_jacoco() {
+    corpus_matches("ecj", "17");
+}
+
+#[test]
+fn corpus_without_debug_info_matches_jacoco() {
+    corpus_matches("javac", "11-nodebug");
+}
+
+/// `jsr`/`ret` subroutines (class files for Java 1.4 and older; JaCoCo inlines them with ASM's
+/// JSRInlinerAdapter): ecj still emits them for `-target 1.4`. None of the system jars has one.
+#[test]
+fn jsr_subroutines_match_jacoco() {
+    if !have_jacoco() || !common::have_tool("ecj", "-version") {
+        return;
+    }
+    let dir = work_dir().join("jsr");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("Legacy.java");
+    std::fs::write(
+        &src,
+        r#"public class Legacy {
+    static int counter;
+    static int f(int x) {
+        try {
+            if (x > 0) return 1;
+            return 2;
+        } finally {
+            counter++;
+        }
+    }
+    static int nested(int x) {
+        try {
+            try {
+                if (x == 1) throw new IllegalStateException();
+                counter += x;
+            } finally {
+                if (x > 2) counter--; else counter++;
+            }
+        } catch (IllegalStateException e) {
+            return -1;
+        } finally {
+            synchronized (Legacy.class) { counter *= 2; }
+        }
+        for (int i = 0; i < x; i++) {
+            try { counter += i; } finally { counter -= 1; }
+        }
+        return counter;
+    }
+    static String sw(int k) {
+        try {
+            switch (k) { case 1: return "a"; case 2: break; default: return "c"; }
+            return "b";
+        } finally {
+            counter = 0;
+        }
+    }
+}
+"#,
+    )
+    .unwrap();
+    let st = Command::new("ecj")
+        .args([
+            "-nowarn",
+            "-proc:none",
+            "-source",
+            "1.4",
+            "-target",
+            "1.4",
+            "-g",
+            "-d",
+        ])
+        .arg(&dir)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(dir.join("Legacy.class")).unwrap();
+    let code = covtop::java::classfile::parse_class(&bytes).unwrap();
+    assert!(
+        code.methods
+            .iter()
+            .filter_map(|m| m.code.as_ref())
+            .any(|c| c.insns.iter().any(|i| i.opcode == 0xA8)),
+        "ecj emitted no jsr: the test would be hollow"
+    );
+    let inputs = std::slice::from_ref(&dir);
+    let mut failures = Vec::new();
+    for seed in ["1", "2", "3", "4", "5", "6"] {
+        failures.extend(check(&format!("jsr seed {seed}"), &["--random", seed], inputs).mismatches);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

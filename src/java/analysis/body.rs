@@ -4,18 +4,31 @@
 //! targets, debug information, frames), because label placement decides probe placement.
 
 use super::AnalysisError;
-use crate::java::classfile::{Code, Insn, MethodInfo, Operand};
+use crate::java::classfile::{Code, MethodInfo, Operand};
 
 pub(crate) const NONE: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Node {
     Label(u32),
-    /// A line number entry; it belongs to the label node just before it.
-    Line(u32),
+    /// A line number entry (line, its start label).
+    Line(u32, u32),
     Frame,
-    /// An instruction: index into `Code::insns` (and into the analysis' instruction arrays).
+    /// An instruction: index into `MethodBody::insns` (and into the analysis' instruction arrays).
     Insn(u32),
+}
+
+/// One instruction of the (possibly subroutine-inlined) method.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyInsn {
+    pub opcode: u8,
+    /// Index into `Code::insns` of the instruction it comes from; NONE for the `aconst_null` and
+    /// `goto` that replace a `jsr`, and the `goto` that replaces a `ret`.
+    pub source: u32,
+    /// Target label of a jump, NONE otherwise.
+    pub jump: u32,
+    /// (default, targets) labels of a switch.
+    pub switch: Option<Box<(u32, Vec<u32>)>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,10 +44,9 @@ pub(crate) struct MethodBody<'a> {
     pub info: &'a MethodInfo,
     pub code: &'a Code,
     pub nodes: Vec<Node>,
-    /// Node index of each label.
+    pub insns: Vec<BodyInsn>,
+    /// Node index of each label (NONE for a label that is not in the node list).
     pub label_node: Vec<u32>,
-    /// Label index at each bytecode offset (0..=code_length), or NONE.
-    pub offset_label: Vec<u32>,
     pub try_catch: Vec<TryCatch>,
 }
 
@@ -148,7 +160,7 @@ impl<'a> MethodBody<'a> {
                     line_cursor += 1;
                 }
                 while line_cursor < lines_at.len() && lines_at[line_cursor].0 == off {
-                    nodes.push(Node::Line(lines_at[line_cursor].1));
+                    nodes.push(Node::Line(lines_at[line_cursor].1, l));
                     line_cursor += 1;
                 }
             }
@@ -197,22 +209,81 @@ impl<'a> MethodBody<'a> {
                 catch_type: e.catch_type,
             });
         }
-        Ok(MethodBody {
+        let insns = code
+            .insns
+            .iter()
+            .enumerate()
+            .map(|(k, i)| BodyInsn {
+                opcode: i.opcode,
+                source: k as u32,
+                jump: match i.operand {
+                    Operand::Jump(t) => offset_label[t as usize],
+                    _ => NONE,
+                },
+                switch: match &i.operand {
+                    Operand::Switch(s) => Some(Box::new((
+                        offset_label[s.default as usize],
+                        s.targets
+                            .iter()
+                            .map(|&t| offset_label[t as usize])
+                            .collect(),
+                    ))),
+                    _ => None,
+                },
+            })
+            .collect();
+        let mut body = MethodBody {
             info,
             code,
             nodes,
+            insns,
             label_node,
-            offset_label,
             try_catch,
-        })
+        };
+        if body
+            .insns
+            .iter()
+            .any(|i| i.opcode == JSR || i.opcode == RET)
+        {
+            super::jsr::inline_subroutines(&mut body).map_err(|what| AnalysisError::BadCode {
+                class: class.to_owned(),
+                method: format!("{}{}", info.name, info.descriptor),
+                what,
+            })?;
+        }
+        Ok(body)
     }
 
-    pub fn insn(&self, idx: u32) -> &'a Insn {
-        &self.code.insns[idx as usize]
+    /// The operand as decoded from the class file (`Operand::None` for inserted instructions).
+    /// Jump and switch targets are in `BodyInsn::{jump, switch}`, not here.
+    pub fn operand(&self, idx: u32) -> &'a Operand {
+        const NO_OPERAND: &Operand = &Operand::None;
+        match self.insns[idx as usize].source {
+            NONE => NO_OPERAND,
+            k => &self.code.insns[k as usize].operand,
+        }
     }
 
-    pub fn label_of(&self, offset: u32) -> u32 {
-        self.offset_label[offset as usize]
+    /// Node index of the label a jump at `node` targets.
+    pub fn jump_label_node(&self, node: usize) -> Option<usize> {
+        match self.nodes.get(node)? {
+            Node::Insn(i) => match self.insns[*i as usize].jump {
+                NONE => None,
+                l => Some(self.label_node[l as usize] as usize),
+            },
+            _ => None,
+        }
+    }
+
+    /// Node index of the default label of a switch at `node`, and its number of targets.
+    pub fn switch_default_node(&self, node: usize) -> Option<(usize, usize)> {
+        match self.nodes.get(node)? {
+            Node::Insn(i) => {
+                let s = self.insns[*i as usize].switch.as_ref()?;
+                Some((self.label_node[s.0 as usize] as usize, s.1.len()))
+            }
+            _ => None,
+        }
     }
 
     pub fn label_count(&self) -> usize {
@@ -222,7 +293,7 @@ impl<'a> MethodBody<'a> {
     /// Opcode at a node, or None for labels, lines and frames.
     pub fn opcode(&self, node: usize) -> Option<u8> {
         match self.nodes.get(node)? {
-            Node::Insn(i) => Some(self.insn(*i).opcode),
+            Node::Insn(i) => Some(self.insns[*i as usize].opcode),
             _ => None,
         }
     }

@@ -7,7 +7,6 @@
 
 use super::AnalysisError;
 use super::body::{GOTO, JSR, MethodBody, NONE, Node, RET, is_invoke, is_jump, is_return_or_throw};
-use crate::java::classfile::Operand;
 
 /// One edge, replayed in order when projecting a probe array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,20 +58,14 @@ impl LabelFlags {
 }
 
 fn switch_labels(body: &MethodBody<'_>, idx: u32) -> Option<(u32, Vec<u32>)> {
-    match &body.insn(idx).operand {
-        Operand::Switch(s) => Some((
-            body.label_of(s.default),
-            s.targets.iter().map(|&t| body.label_of(t)).collect(),
-        )),
-        _ => None,
-    }
+    body.insns[idx as usize]
+        .switch
+        .as_ref()
+        .map(|s| (s.0, s.1.clone()))
 }
 
 fn jump_label(body: &MethodBody<'_>, idx: u32) -> u32 {
-    match body.insn(idx).operand {
-        Operand::Jump(t) => body.label_of(t),
-        _ => NONE,
-    }
+    body.insns[idx as usize].jump
 }
 
 /// Builds the flow of one method, taking probe ids from `next_probe` (class-wide counter).
@@ -102,7 +95,6 @@ pub(crate) fn analyze_flow(
     }
     let (mut successor, mut first) = (false, true);
     let mut line_start = NONE;
-    let mut last_label = NONE;
     for node in &body.nodes {
         match *node {
             Node::Label(l) => {
@@ -112,14 +104,13 @@ pub(crate) fn analyze_flow(
                 if successor {
                     labels[l as usize].set_successor();
                 }
-                last_label = l;
             }
-            Node::Line(_) => line_start = last_label,
+            Node::Line(_, l) => line_start = l,
             Node::Frame => {}
             Node::Insn(i) => {
-                let op = body.insn(i).opcode;
+                let op = body.insns[i as usize].opcode;
                 if op == JSR || op == RET {
-                    return Err(bad("subroutines (jsr/ret) are not supported"));
+                    return Err(bad("jsr/ret left after subroutine inlining"));
                 }
                 if is_jump(op) {
                     labels[jump_label(body, i) as usize].set_target();
@@ -151,7 +142,7 @@ pub(crate) fn analyze_flow(
     }
 
     // Pass 2: probes and the instruction graph.
-    let n = body.code.insns.len();
+    let n = body.insns.len();
     let mut flow = MethodFlow {
         line: Vec::with_capacity(n),
         branches: vec![0; n],
@@ -199,7 +190,7 @@ pub(crate) fn analyze_flow(
                     cur = NONE;
                 }
             }
-            Node::Line(n) => line = n as i32,
+            Node::Line(n, _) => line = n as i32,
             Node::Frame => {}
             Node::Insn(i) => {
                 // addInstruction
@@ -219,7 +210,7 @@ pub(crate) fn analyze_flow(
                     );
                 }
                 cur = i;
-                let op = body.insn(i).opcode;
+                let op = body.insns[i as usize].opcode;
                 if is_return_or_throw(op) {
                     let id = next_id();
                     add(

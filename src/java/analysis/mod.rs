@@ -9,6 +9,10 @@
 mod body;
 mod filters;
 mod flow;
+mod jsr;
+
+use std::cell::RefCell;
+use std::sync::Arc;
 
 use body::{MethodBody, NONE};
 use flow::{Op, analyze_flow};
@@ -80,8 +84,8 @@ fn status_of(insn: (u32, u32), branches: (u32, u32)) -> LineStatus {
 /// Counters of one method that contains code after filtering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethodCounters {
-    pub name: String,
-    pub descriptor: String,
+    pub name: Arc<str>,
+    pub descriptor: Arc<str>,
     /// Instructions (covered, missed).
     pub insn: (u32, u32),
     /// Branches (covered, missed).
@@ -103,10 +107,23 @@ pub struct ClassCoverage {
 }
 
 struct MethodPlan {
-    name: String,
-    descriptor: String,
+    name: Arc<str>,
+    descriptor: Arc<str>,
     /// Range of this method's instructions in the class arrays.
     insns: std::ops::Range<u32>,
+}
+
+/// Per-thread scratch arrays for projection, reused so that re-projecting thousands of classes
+/// after every dump allocates only the results.
+#[derive(Default)]
+struct Scratch {
+    slots: Vec<bool>,
+    covered: Vec<bool>,
+    pred: Vec<(u32, u32)>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
 /// The analysis of one class file, ready to be projected onto probe arrays.
@@ -125,6 +142,8 @@ pub struct ClassAnalysis {
     lines: Vec<u32>,
     /// Representative of each instruction after finally-block merges (itself when unmerged).
     representative: Vec<u32>,
+    /// (instruction, representative) for every merged copy.
+    merged: Vec<(u32, u32)>,
     ignored: Vec<bool>,
     /// Per instruction: the range in `replacement_targets` of its replaced branches, if any.
     replacement: Vec<(u32, u32)>,
@@ -167,6 +186,7 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
         line_index: Vec::new(),
         lines: Vec::new(),
         representative: Vec::new(),
+        merged: Vec::new(),
         ignored: Vec::new(),
         replacement: Vec::new(),
         replacement_targets: Vec::new(),
@@ -243,12 +263,19 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
         }
         a.replacement.extend(repl);
         a.methods.push(MethodPlan {
-            name: m.name.clone(),
-            descriptor: m.descriptor.clone(),
+            name: m.name.as_str().into(),
+            descriptor: m.descriptor.as_str().into(),
             insns: base..base + n,
         });
     }
     a.probe_count = next_probe as usize;
+    a.merged = a
+        .representative
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| **r as usize != *i)
+        .map(|(i, r)| (i as u32, *r))
+        .collect();
     // Slots: one per (instruction, branch index).
     let mut slot = 0u32;
     a.slot_base = widths
@@ -306,11 +333,30 @@ impl ClassAnalysis {
     /// Coverage for one probe array (`None`: no execution data, every probe false). A shorter
     /// array reads as false beyond its end.
     pub fn project(&self, probes: Option<&[bool]>) -> ClassCoverage {
-        let probes = probes.unwrap_or(&[]);
-        let n = self.branches.len();
-        let mut slots = vec![false; self.slot_count];
-        let mut covered = vec![false; n];
-        let mut pred = vec![(NONE, 0u32); n];
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let Scratch {
+                slots,
+                covered,
+                pred,
+            } = &mut *s;
+            slots.clear();
+            slots.resize(self.slot_count, false);
+            covered.clear();
+            covered.resize(self.branches.len(), false);
+            pred.clear();
+            pred.resize(self.branches.len(), (NONE, 0));
+            self.project_with(probes.unwrap_or(&[]), slots, covered, pred)
+        })
+    }
+
+    fn project_with(
+        &self,
+        probes: &[bool],
+        slots: &mut [bool],
+        covered: &mut [bool],
+        pred: &mut [(u32, u32)],
+    ) -> ClassCoverage {
         let propagate = |slots: &mut [bool],
                          covered: &mut [bool],
                          pred: &[(u32, u32)],
@@ -335,27 +381,25 @@ impl ClassAnalysis {
                 } => {
                     pred[target as usize] = (src, branch);
                     if covered[target as usize] {
-                        propagate(&mut slots, &mut covered, &pred, src, branch);
+                        propagate(slots, covered, pred, src, branch);
                     }
                 }
                 Op::Probe { src, probe, branch } => {
                     if probes.get(probe as usize).copied().unwrap_or(false) {
-                        propagate(&mut slots, &mut covered, &pred, src, branch);
+                        propagate(slots, covered, pred, src, branch);
                     }
                 }
             }
         }
         // Merged copies of finally blocks report into their representative.
-        for i in 0..n {
-            let r = self.representative[i] as usize;
-            if r != i {
-                let (b, w) = (self.slot_base[i] as usize, self.width(i));
-                let rb = self.slot_base[r] as usize;
-                for k in 0..w {
-                    if slots[b + k] {
-                        slots[rb + k] = true;
-                        covered[r] = true;
-                    }
+        for &(i, r) in &self.merged {
+            let (i, r) = (i as usize, r as usize);
+            let (b, w) = (self.slot_base[i] as usize, self.width(i));
+            let rb = self.slot_base[r] as usize;
+            for k in 0..w {
+                if slots[b + k] {
+                    slots[rb + k] = true;
+                    covered[r] = true;
                 }
             }
         }
@@ -534,6 +578,29 @@ mod tests {
             Err(AnalysisError::AlreadyInstrumented { .. })
         ));
         assert!(analyze_class(b"\xca\xfe\xba\xbe").is_err());
+    }
+
+    #[test]
+    fn mutated_classes_never_panic() {
+        // Every byte replaced by a few values: parse, analyse and project must fail cleanly or
+        // succeed, never panic (offsets, indices and lengths all come from the file).
+        let mut ok = 0;
+        for i in 0..TINY.len() {
+            for v in [0x00u8, 0xA7, 0xFF] {
+                let mut b = TINY.to_vec();
+                if b[i] == v {
+                    continue;
+                }
+                b[i] = v;
+                if let Ok(Some(a)) = analyze_class(&b) {
+                    let n = a.probe_count();
+                    a.project(Some(&vec![true; n]));
+                    a.project(Some(&[true]));
+                    ok += 1;
+                }
+            }
+        }
+        assert!(ok > 100, "many mutations still analyse ({ok})");
     }
 
     #[test]

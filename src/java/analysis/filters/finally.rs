@@ -22,8 +22,8 @@ pub(crate) fn next_insn(body: &MethodBody<'_>, node: Option<usize>) -> Option<us
 
 fn var_of(body: &MethodBody<'_>, node: usize) -> Option<u16> {
     match body.nodes[node] {
-        Node::Insn(i) => match body.insn(i).operand {
-            Operand::Var(v) => Some(v),
+        Node::Insn(i) => match body.operand(i) {
+            Operand::Var(v) => Some(*v),
             _ => None,
         },
         _ => None,
@@ -31,13 +31,7 @@ fn var_of(body: &MethodBody<'_>, node: usize) -> Option<u16> {
 }
 
 fn jump_target_node(body: &MethodBody<'_>, node: usize) -> Option<usize> {
-    match body.nodes[node] {
-        Node::Insn(i) => match body.insn(i).operand {
-            Operand::Jump(t) => Some(body.label_node[body.label_of(t) as usize] as usize),
-            _ => None,
-        },
-        _ => None,
-    }
+    body.jump_label_node(node)
 }
 
 pub(crate) fn filter(_ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut FilterOutput) {

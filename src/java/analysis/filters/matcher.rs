@@ -17,6 +17,8 @@ pub(crate) const GOTO: u8 = 0xA7;
 pub(crate) const IFEQ: u8 = 0x99;
 pub(crate) const IFNE: u8 = 0x9A;
 pub(crate) const IFNULL: u8 = 0xC6;
+pub(crate) const IFNONNULL: u8 = 0xC7;
+pub(crate) const IF_ACMPEQ: u8 = 0xA5;
 pub(crate) const MONITOREXIT: u8 = 0xC3;
 pub(crate) const INVOKEVIRTUAL: u8 = 0xB6;
 pub(crate) const INVOKESPECIAL: u8 = 0xB7;
@@ -33,7 +35,7 @@ pub(crate) struct Matcher<'a, 'b> {
     pub body: &'b MethodBody<'a>,
     pub cf: &'b ClassFile,
     pub cursor: Option<usize>,
-    pub vars: FxHashMap<&'static str, u16>,
+    pub vars: FxHashMap<String, u16>,
 }
 
 impl<'a, 'b> Matcher<'a, 'b> {
@@ -68,7 +70,7 @@ impl<'a, 'b> Matcher<'a, 'b> {
 
     pub fn operand(&self) -> Option<&'a Operand> {
         match self.body.nodes.get(self.cursor?)? {
-            Node::Insn(i) => Some(&self.body.insn(*i).operand),
+            Node::Insn(i) => Some(self.body.operand(*i)),
             _ => None,
         }
     }
@@ -101,7 +103,7 @@ impl<'a, 'b> Matcher<'a, 'b> {
         }
     }
 
-    pub fn next_is_var(&mut self, opcode: u8, name: &'static str) {
+    pub fn next_is_var(&mut self, opcode: u8, name: &str) {
         self.next_is(opcode);
         if self.cursor.is_none() {
             return;
@@ -112,7 +114,7 @@ impl<'a, 'b> Matcher<'a, 'b> {
         };
         match self.vars.get(name) {
             None => {
-                self.vars.insert(name, *v);
+                self.vars.insert(name.to_owned(), *v);
             }
             Some(e) if e == v => {}
             Some(_) => self.cursor = None,

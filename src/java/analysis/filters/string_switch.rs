@@ -6,26 +6,11 @@ use crate::java::analysis::body::{MethodBody, Node};
 use crate::java::classfile::Operand;
 
 fn switch_default_label_node(body: &MethodBody<'_>, node: usize) -> Option<(usize, usize)> {
-    match body.nodes[node] {
-        Node::Insn(i) => match &body.insn(i).operand {
-            Operand::Switch(s) => Some((
-                body.label_node[body.label_of(s.default) as usize] as usize,
-                s.targets.len(),
-            )),
-            _ => None,
-        },
-        _ => None,
-    }
+    body.switch_default_node(node)
 }
 
 fn jump_label_node(body: &MethodBody<'_>, node: usize) -> Option<usize> {
-    match body.nodes[node] {
-        Node::Insn(i) => match body.insn(i).operand {
-            Operand::Jump(t) => Some(body.label_node[body.label_of(t) as usize] as usize),
-            _ => None,
-        },
-        _ => None,
-    }
+    body.jump_label_node(node)
 }
 
 /// javac: `iconst_m1; istore c; aload s; invokevirtual hashCode; switch` whose cases compare
@@ -100,7 +85,7 @@ pub(crate) fn ecj(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut Filte
         m.next_is_switch();
         let Some(s) = m.cursor else { continue };
         if let Some(Operand::Var(v)) = m_operand(body, start) {
-            m.vars.insert("s", v);
+            m.vars.insert("s".to_owned(), v);
         }
         let Some((dflt, hash_codes)) = switch_default_label_node(body, s) else {
             continue;
@@ -151,9 +136,9 @@ pub(crate) fn ecj(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut Filte
     }
 }
 
-fn m_operand<'a>(body: &MethodBody<'a>, node: usize) -> Option<Operand> {
+fn m_operand(body: &MethodBody<'_>, node: usize) -> Option<Operand> {
     match body.nodes[node] {
-        Node::Insn(i) => Some(body.insn(i).operand.clone()),
+        Node::Insn(i) => Some(body.operand(i).clone()),
         _ => None,
     }
 }

@@ -1,11 +1,13 @@
 //! The resource-closing code javac generates for try-with-resources. javac 11+ closes on the
 //! normal path inline and in a `catch (Throwable)` handler with `addSuppressed`; javac 7-10 use
-//! a `finally`-like shape (optionally through a synthetic `$closeResource`). The handler and the
-//! close on the normal path are ignored.
+//! a `finally`-like shape (optionally through a synthetic `$closeResource`); ecj has its own
+//! shape. The handler and the close on the normal path are ignored.
+
+use rustc_hash::FxHashMap;
 
 use super::matcher::*;
 use super::{ClassContext, FilterOutput};
-use crate::java::analysis::body::MethodBody;
+use crate::java::analysis::body::{MethodBody, Node};
 
 const THROWABLE: &str = "java/lang/Throwable";
 
@@ -232,5 +234,215 @@ fn javac7_close(cm: &mut CloseMatcher<'_, '_>, p: JavacPattern, t: &'static str)
     }
 }
 
-/// ecj's try-with-resources (not yet reproduced: ecj-compiled classes keep the close logic).
-pub(crate) fn ecj(_ctx: &ClassContext<'_>, _body: &MethodBody<'_>, _out: &mut FilterOutput) {}
+/// ecj: the resources are closed in a catch-any handler that also collects suppressed
+/// exceptions, and inline on the normal path.
+pub(crate) fn ecj(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut FilterOutput) {
+    for tc in &body.try_catch {
+        if tc.catch_type != 0 {
+            continue;
+        }
+        let handler = body.label_node[tc.handler as usize] as usize;
+        let mut em = EcjMatcher::new(ctx, body, handler);
+        if !em.match_ecj(out) {
+            let mut em = EcjMatcher::new(ctx, body, handler);
+            em.match_no_flow_out(out);
+        }
+    }
+}
+
+struct EcjMatcher<'a, 'b> {
+    m: Matcher<'a, 'b>,
+    start: usize,
+    owners: FxHashMap<String, &'b str>,
+    labels: FxHashMap<String, usize>,
+}
+
+impl<'a, 'b> EcjMatcher<'a, 'b> {
+    fn new(ctx: &'b ClassContext<'_>, body: &'b MethodBody<'a>, start: usize) -> Self {
+        let mut m = Matcher::new(ctx.cf, body);
+        m.cursor = start.checked_sub(1);
+        EcjMatcher {
+            m,
+            start,
+            owners: FxHashMap::default(),
+            labels: FxHashMap::default(),
+        }
+    }
+
+    fn match_ecj(&mut self, out: &mut FilterOutput) -> bool {
+        self.m.next_is_var(ASTORE, "primaryExc");
+        self.close_and_throw("r0");
+        let mut resources = 1;
+        let mut c = self.m.cursor;
+        loop {
+            let r = format!("r{resources}");
+            if !self.close(&r) {
+                break;
+            }
+            self.jump(GOTO, &format!("{r}.end"));
+            self.suppress(&r);
+            self.close_and_throw(&r);
+            resources += 1;
+            c = self.m.cursor;
+        }
+        self.m.cursor = c;
+        self.suppress("last");
+        self.m.next_is_var(ALOAD, "primaryExc");
+        self.m.next_is(ATHROW);
+        let Some(end) = self.m.cursor else {
+            return false;
+        };
+        let Some(s) = self.find_normal_close() else {
+            return false;
+        };
+        self.m.next();
+        let Some(g) = self.m.cursor.filter(|_| self.m.opcode() == Some(GOTO)) else {
+            return false;
+        };
+        out.ignore(s, g);
+        out.ignore(self.start, end);
+        true
+    }
+
+    fn match_no_flow_out(&mut self, out: &mut FilterOutput) -> bool {
+        self.m.next_is_var(ASTORE, "primaryExc");
+        let mut resources = 0;
+        let mut c = self.m.cursor;
+        loop {
+            let r = format!("r{resources}");
+            if !(self.close_and_throw(&r) && self.suppress(&r)) {
+                break;
+            }
+            resources += 1;
+            c = self.m.cursor;
+        }
+        self.m.cursor = c;
+        self.m.next_is_var(ALOAD, "primaryExc");
+        self.m.next_is(ATHROW);
+        let Some(end) = self.m.cursor else {
+            return false;
+        };
+        let Some(s) = self.find_normal_close() else {
+            return false;
+        };
+        for i in 1..resources {
+            if !self.close(&format!("r{i}")) {
+                return false;
+            }
+        }
+        let Some(c) = self.m.cursor else {
+            return false;
+        };
+        out.ignore(s, c);
+        out.ignore(self.start, end);
+        true
+    }
+
+    /// Searches backwards from the handler for the close of `r0` on the normal path; returns the
+    /// node where that code starts, with the cursor on the close.
+    fn find_normal_close(&mut self) -> Option<usize> {
+        let mut s = self.start.checked_sub(1)?;
+        self.m.cursor = Some(s);
+        while !self.close("r0") {
+            s = s.checked_sub(1)?;
+            self.m.cursor = Some(s);
+        }
+        Some(s + 1)
+    }
+
+    fn close(&mut self, name: &str) -> bool {
+        self.m.next_is_var(ALOAD, name);
+        self.jump(IFNULL, &format!("{name}.end"));
+        self.close_call(name);
+        self.m.cursor.is_some()
+    }
+
+    fn close_and_throw(&mut self, name: &str) -> bool {
+        self.m.next_is_var(ALOAD, name);
+        self.jump(IFNULL, name);
+        self.close_call(name);
+        self.label(name);
+        self.m.next_is_var(ALOAD, "primaryExc");
+        self.m.next_is(ATHROW);
+        self.m.cursor.is_some()
+    }
+
+    fn suppress(&mut self, name: &str) -> bool {
+        let t = format!("{name}.t");
+        let start = format!("{name}.suppressStart");
+        let end = format!("{name}.suppressEnd");
+        self.m.next_is_var(ASTORE, &t);
+        self.m.next_is_var(ALOAD, "primaryExc");
+        self.jump(IFNONNULL, &start);
+        self.m.next_is_var(ALOAD, &t);
+        self.m.next_is_var(ASTORE, "primaryExc");
+        self.jump(GOTO, &end);
+        self.label(&start);
+        self.m.next_is_var(ALOAD, "primaryExc");
+        self.m.next_is_var(ALOAD, &t);
+        self.jump(IF_ACMPEQ, &end);
+        self.m.next_is_var(ALOAD, "primaryExc");
+        self.m.next_is_var(ALOAD, &t);
+        self.m.next_is_invoke(
+            INVOKEVIRTUAL,
+            THROWABLE,
+            "addSuppressed",
+            "(Ljava/lang/Throwable;)V",
+        );
+        self.label(&end);
+        self.m.cursor.is_some()
+    }
+
+    fn close_call(&mut self, name: &str) {
+        self.m.next_is_var(ALOAD, name);
+        self.m.next();
+        if self.m.cursor.is_none() {
+            return;
+        }
+        if !matches!(self.m.opcode(), Some(INVOKEINTERFACE | INVOKEVIRTUAL)) {
+            self.m.cursor = None;
+            return;
+        }
+        match self.m.member() {
+            Some((owner, "close", "()V")) => match self.owners.get(name) {
+                None => {
+                    self.owners.insert(name.to_owned(), owner);
+                }
+                Some(e) if *e == owner => {}
+                Some(_) => self.m.cursor = None,
+            },
+            _ => self.m.cursor = None,
+        }
+    }
+
+    fn jump(&mut self, opcode: u8, name: &str) {
+        self.m.next_is(opcode);
+        let Some(c) = self.m.cursor else { return };
+        let actual = jump_label_node(self.m.body, c);
+        match self.labels.get(name) {
+            None => {
+                if let Some(a) = actual {
+                    self.labels.insert(name.to_owned(), a);
+                }
+            }
+            Some(e) if Some(*e) == actual => {}
+            Some(_) => self.m.cursor = None,
+        }
+    }
+
+    /// The very next node must be the label recorded under `name`.
+    fn label(&mut self, name: &str) {
+        let Some(c) = self.m.cursor else { return };
+        let n = c + 1;
+        let is_label = matches!(self.m.body.nodes.get(n), Some(Node::Label(_)));
+        if is_label && self.labels.get(name) == Some(&n) {
+            self.m.cursor = Some(n);
+        } else {
+            self.m.cursor = None;
+        }
+    }
+}
+
+fn jump_label_node(body: &MethodBody<'_>, node: usize) -> Option<usize> {
+    body.jump_label_node(node)
+}

@@ -1,0 +1,135 @@
+//! Native JaCoCo analysis speed on real jars: the first analysis of every class of guava and
+//! commons-lang3, and the re-projection of all of them onto a new dump (what the engine does
+//! after every poll).
+
+use std::io::Read;
+
+use covtop::java::analysis::{ClassAnalysis, analyze_class};
+use criterion::{Criterion, criterion_group};
+
+const JARS: &[&str] = &[
+    "/usr/share/java/guava.jar",
+    "/usr/share/java/commons-lang3.jar",
+];
+
+fn class_files(jars: &[String]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for jar in jars {
+        let Ok(f) = std::fs::File::open(jar) else {
+            eprintln!(
+                "skipping {jar}: not installed (apt-get install libguava-java libcommons-lang3-java)"
+            );
+            continue;
+        };
+        let mut z = zip::ZipArchive::new(f).expect("readable jar");
+        for i in 0..z.len() {
+            let mut e = z.by_index(i).expect("jar entry");
+            if e.is_file() && e.name().is_ok_and(|n| n.ends_with(".class")) {
+                let mut b = Vec::new();
+                e.read_to_end(&mut b).expect("jar entry bytes");
+                out.push(b);
+            }
+        }
+    }
+    out
+}
+
+/// A deterministic pseudo-random probe array per class, like a dump with mixed coverage.
+fn dump(analyses: &[ClassAnalysis], seed: u64) -> Vec<Vec<bool>> {
+    let mut x = seed | 1;
+    analyses
+        .iter()
+        .map(|a| {
+            (0..a.probe_count())
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x & 3 != 0
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn default_jars() -> Vec<String> {
+    JARS.iter().map(|s| s.to_string()).collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let classes = class_files(&default_jars());
+    if classes.is_empty() {
+        return;
+    }
+    let analyses: Vec<ClassAnalysis> = classes
+        .iter()
+        .filter_map(|b| analyze_class(b).ok().flatten())
+        .collect();
+    let insns: u32 = analyses
+        .iter()
+        .map(|a| {
+            let c = a.project(None);
+            c.instructions.0 + c.instructions.1
+        })
+        .sum();
+    eprintln!(
+        "{} class files, {} analysed, {} instructions",
+        classes.len(),
+        analyses.len(),
+        insns
+    );
+    c.bench_function("analyze guava+commons-lang3", |b| {
+        b.iter(|| {
+            classes
+                .iter()
+                .filter_map(|b| analyze_class(b).ok().flatten())
+                .count()
+        })
+    });
+    let probes = dump(&analyses, 0x5eed);
+    c.bench_function("project guava+commons-lang3 onto a new dump", |b| {
+        b.iter(|| {
+            analyses
+                .iter()
+                .zip(&probes)
+                .map(|(a, p)| a.project(Some(p)).lines.len())
+                .sum::<usize>()
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+
+/// `COVTOP_ANALYZE_ONCE=1 java_analysis-<hash> JAR...` analyses and projects every class once
+/// and exits: the whole-process figure benches/compare_jacoco.sh measures against JaCoCo.
+fn main() {
+    if std::env::var_os("COVTOP_ANALYZE_ONCE").is_some() {
+        let jars: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| a.ends_with(".jar"))
+            .collect();
+        let jars = if jars.is_empty() {
+            default_jars()
+        } else {
+            jars
+        };
+        let t0 = std::time::Instant::now();
+        let classes = class_files(&jars);
+        let analyses: Vec<ClassAnalysis> = classes
+            .iter()
+            .filter_map(|b| analyze_class(b).ok().flatten())
+            .collect();
+        let t1 = t0.elapsed();
+        let lines: usize = analyses.iter().map(|a| a.project(None).lines.len()).sum();
+        println!(
+            "covtop: {} classes analysed in {:.1} ms (jar reading included), {} lines, projection {:.1} ms",
+            analyses.len(),
+            t1.as_secs_f64() * 1e3,
+            lines,
+            (t0.elapsed() - t1).as_secs_f64() * 1e3
+        );
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
