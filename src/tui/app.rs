@@ -168,9 +168,22 @@ impl App {
     fn apply_view(&mut self, view: Arc<View>) {
         let until = Instant::now() + self.config.flash;
         for file in &view.files {
-            if !file.newly_hit.is_empty() {
-                self.flashes
-                    .insert(file.path.clone(), (file.newly_hit.clone(), until));
+            if file.newly_hit.is_empty() {
+                continue;
+            }
+            // Flash what is new in this View: if the engine measures "newly hit" from a mark,
+            // the same lines come again in every View and must not flash forever.
+            let before = self
+                .file_view(&file.path)
+                .map_or(&[][..], |f| f.newly_hit.as_slice());
+            let fresh: Vec<u32> = file
+                .newly_hit
+                .iter()
+                .copied()
+                .filter(|l| !before.contains(l))
+                .collect();
+            if !fresh.is_empty() {
+                self.flashes.insert(file.path.clone(), (fresh, until));
             }
         }
         let selected_key = self.selected_key();
