@@ -67,12 +67,24 @@ pub enum RowKind {
 pub struct TreeRow {
     pub kind: RowKind,
     pub depth: u16,
+    /// The folder label (`com/shop/`); empty for files, see [`TreeRow::label`].
     pub name: String,
     pub counts: Counts,
     pub newly_hit: bool,
 }
 
 impl TreeRow {
+    /// What the row shows: the folder label or the file name.
+    pub fn label<'a>(&'a self, view: &'a View) -> &'a str {
+        match &self.kind {
+            RowKind::Folder { .. } => &self.name,
+            RowKind::File { index } => view
+                .files
+                .get(*index)
+                .map_or("", |f| f.path.rsplit('/').next().unwrap_or(&f.path)),
+        }
+    }
+
     /// A stable key: the file path, or the folder path with a trailing `/`.
     pub fn key(&self, view: &View) -> String {
         match &self.kind {
@@ -138,22 +150,25 @@ impl FileTree {
             folder.counts.merge(counts);
             folder.missed_changed += missed;
             folder.newly_hit |= newly;
-            let mut parts: Vec<&str> = file.path.split('/').collect();
-            parts.pop();
-            let mut path = String::new();
-            for part in parts {
-                if !path.is_empty() {
-                    path.push('/');
+            let dir = file.path.rsplit_once('/').map_or("", |(d, _)| d);
+            let mut at = 0;
+            for part in dir.split('/').filter(|p| !p.is_empty()) {
+                at = dir[at..].find(part).map_or(at, |i| at + i) + part.len();
+                // Look up before inserting: no allocation for folders already seen.
+                if !folder.folders.contains_key(part) {
+                    folder.folders.insert(
+                        part.to_string(),
+                        Folder {
+                            path: dir[..at].to_string(),
+                            name: part.to_string(),
+                            ..Folder::default()
+                        },
+                    );
                 }
-                path.push_str(part);
-                folder = folder
-                    .folders
-                    .entry(part.to_string())
-                    .or_insert_with(|| Folder {
-                        path: path.clone(),
-                        name: part.to_string(),
-                        ..Folder::default()
-                    });
+                let Some(next) = folder.folders.get_mut(part) else {
+                    break;
+                };
+                folder = next;
                 folder.counts.merge(counts);
                 folder.missed_changed += missed;
                 folder.newly_hit |= newly;
@@ -278,12 +293,8 @@ fn push_children(
         rows.push(TreeRow {
             kind: RowKind::File { index },
             depth,
-            name: file
-                .path
-                .rsplit('/')
-                .next()
-                .unwrap_or(&file.path)
-                .to_string(),
+            // The file's name is read from the View when drawn: no allocation per row.
+            name: String::new(),
             counts: counts_of(file),
             newly_hit: !file.newly_hit.is_empty(),
         });
