@@ -311,7 +311,11 @@ fn mouse_click_selects_a_row_and_focuses_panes() {
     // The frame of a pane is not a row.
     let before = app.selected_key();
     app.handle_event(click(5, 28));
-    assert_eq!(app.selected_key(), before, "a click on the bottom border selects nothing");
+    assert_eq!(
+        app.selected_key(),
+        before,
+        "a click on the bottom border selects nothing"
+    );
     // The wheel scrolls the pane under the pointer.
     app.handle_event(wheel_down(80, line_row));
     assert_eq!(
