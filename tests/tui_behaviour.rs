@@ -308,6 +308,14 @@ fn mouse_click_selects_a_row_and_focuses_panes() {
     let t = render(&mut app, 110, 30);
     assert!(find_row(&t, "▸ cart/").is_some());
     assert!(find_row(&t, "cart.go ").is_none());
+    // The frame of a pane is not a row.
+    let before = app.selected_key();
+    app.handle_event(click(5, 28));
+    assert_eq!(
+        app.selected_key(),
+        before,
+        "a click on the bottom border selects nothing"
+    );
     // The wheel scrolls the pane under the pointer.
     app.handle_event(wheel_down(80, line_row));
     assert_eq!(
@@ -522,4 +530,40 @@ fn demo_and_paused_states_show_in_the_header() {
     assert!(header.contains("paused"), "{header}");
     // p resumes: the engine's View said paused.
     assert_eq!(press(&mut app, "p"), vec![Command::Pause(false)]);
+}
+
+#[test]
+fn lines_newly_hit_since_a_mark_flash_once() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "/pricing");
+    app.handle_event(key(KeyCode::Enter));
+    settle(&mut app);
+    app.on_view(view(2));
+    assert!(app.tick(Instant::now() + Duration::from_secs(61)));
+    // The engine repeats the same newly hit lines (measured from a mark): no second flash.
+    app.on_view(view(3));
+    let t = render(&mut app, 110, 30);
+    assert!(!row_text(&t, find_row(&t, "func Tier").expect("line 14")).contains("»"));
+}
+
+#[test]
+fn a_panicking_source_store_costs_the_file_not_the_screen() {
+    struct Panics;
+    impl covtop::model::SourceStore for Panics {
+        fn source(&self, path: &str) -> Result<Option<Arc<[u8]>>, String> {
+            if path == CART {
+                panic!("store bug");
+            }
+            Ok(Some(Arc::from(MEMORY_GO.as_bytes())))
+        }
+    }
+    let mut app = App::new(config(Theme::Dark), Arc::new(Panics));
+    app.on_view(view(1));
+    settle(&mut app);
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "the source store failed").is_some());
+    // The worker lives on.
+    press(&mut app, "jj");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "func Put").is_some());
 }

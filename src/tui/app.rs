@@ -168,9 +168,22 @@ impl App {
     fn apply_view(&mut self, view: Arc<View>) {
         let until = Instant::now() + self.config.flash;
         for file in &view.files {
-            if !file.newly_hit.is_empty() {
-                self.flashes
-                    .insert(file.path.clone(), (file.newly_hit.clone(), until));
+            if file.newly_hit.is_empty() {
+                continue;
+            }
+            // Flash what is new in this View: if the engine measures "newly hit" from a mark,
+            // the same lines come again in every View and must not flash forever.
+            let before = self
+                .file_view(&file.path)
+                .map_or(&[][..], |f| f.newly_hit.as_slice());
+            let fresh: Vec<u32> = file
+                .newly_hit
+                .iter()
+                .copied()
+                .filter(|l| !before.contains(l))
+                .collect();
+            if !fresh.is_empty() {
+                self.flashes.insert(file.path.clone(), (fresh, until));
             }
         }
         let selected_key = self.selected_key();
@@ -539,7 +552,7 @@ impl App {
                     // Inside the border: the first row is at y + 1.
                     let row =
                         at.y.saturating_sub(self.areas.tree.y + 1) as usize + self.tree_scroll;
-                    if at.y > self.areas.tree.y && row < self.tree.rows().len() {
+                    if inside_border(self.areas.tree, at) && row < self.tree.rows().len() {
                         let was = self.selected;
                         self.selected = row;
                         if was == row {
@@ -551,7 +564,7 @@ impl App {
                 } else if in_source {
                     self.focus = Focus::Source;
                     if let Some(open) = &mut self.open
-                        && at.y > self.areas.source.y
+                        && inside_border(self.areas.source, at)
                     {
                         let line = open.scroll + u32::from(at.y - self.areas.source.y - 1);
                         open.cursor = line.min(source_len(open));
@@ -793,6 +806,11 @@ impl App {
             until: Instant::now() + shown,
         });
     }
+}
+
+/// True if `at` is inside `area`'s border (on a row or line, not on the frame).
+fn inside_border(area: Rect, at: Position) -> bool {
+    at.y > area.y && at.y + 1 < area.y + area.height
 }
 
 /// The number of lines the cursor can move over: the text once read, else the last covered or

@@ -314,7 +314,10 @@ fn draw_tree(app: &App, frame: &mut Frame, area: Rect) {
             RowKind::File { .. } => ("", p.text),
         };
         let left_width = width.saturating_sub(right_width);
-        let name = truncate(&format!("{indent}{arrow}{}", row.name), left_width);
+        let name = truncate(
+            &format!("{indent}{arrow}{}", row.label(&app.view)),
+            left_width,
+        );
         let pad = left_width.saturating_sub(name.chars().count());
         let pct = hit_percent(&row.counts);
         let mut spans = vec![Span::styled(name, name_style), Span::raw(" ".repeat(pad))];

@@ -185,8 +185,11 @@ fn install_panic_hook() {
     INSTALLED.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            // Restore first so the panic message is readable on the normal screen.
-            restore_terminal();
+            // Restore first so the panic message is readable on the normal screen. The source
+            // worker catches its panics and goes on, so the screen stays for those.
+            if std::thread::current().name() != Some(super::source::WORKER_THREAD) {
+                restore_terminal();
+            }
             previous(info);
         }));
     });

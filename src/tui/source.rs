@@ -21,6 +21,9 @@ use syntect::parsing::SyntaxSet;
 const HIGHLIGHT_MAX_BYTES: usize = 4 << 20;
 /// A single line longer than this (minified code) also turns colours off for the file.
 const HIGHLIGHT_MAX_LINE: usize = 16 << 10;
+/// The worker thread's name; the terminal's panic hook leaves the screen alone for panics there,
+/// since the worker catches them and carries on.
+pub const WORKER_THREAD: &str = "covtop-source";
 /// Highlighted files kept in the cache.
 const CACHE_FILES: usize = 32;
 
@@ -179,10 +182,14 @@ fn worker_loop(
         while let Ok(newer) = jobs.try_recv() {
             job = newer;
         }
-        let result = match store.source(&job.path) {
-            Ok(Some(bytes)) => Ok(Some(Arc::new(SourceText::new(&job.path, &bytes)))),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
+        // A store or grammar that panics costs this file, not the screen (see WORKER_THREAD).
+        let read =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.source(&job.path)));
+        let result = match read {
+            Ok(Ok(Some(bytes))) => Ok(Some(Arc::new(SourceText::new(&job.path, &bytes)))),
+            Ok(Ok(None)) => Ok(None),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("the source store failed (panicked) reading this file".to_string()),
         };
         let text = result.as_ref().ok().and_then(|t| t.clone());
         if events
@@ -211,9 +218,13 @@ fn worker_loop(
             None => syntax_theme
                 .and_then(|name| themes().themes.get(name))
                 .and_then(|theme| {
-                    highlight(&text, theme, || {
-                        latest.load(Ordering::SeqCst) != job.request
-                    })
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        highlight(&text, theme, || {
+                            latest.load(Ordering::SeqCst) != job.request
+                        })
+                    }))
+                    .ok()
+                    .flatten()
                 })
                 .map(Arc::new),
         };

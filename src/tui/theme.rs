@@ -120,6 +120,22 @@ impl Theme {
     }
 }
 
+impl std::str::FromStr for Theme {
+    type Err = String;
+
+    /// Reads `theme = "dark" | "light" | "no-color"` from covtop.toml.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "dark" => Ok(Theme::Dark),
+            "light" => Ok(Theme::Light),
+            "no-color" | "nocolor" | "none" => Ok(Theme::NoColor),
+            other => Err(format!(
+                "unknown theme {other:?}: use \"dark\", \"light\" or \"no-color\""
+            )),
+        }
+    }
+}
+
 /// The styles the screen is drawn with.
 #[derive(Debug, Clone)]
 pub struct Palette {
@@ -178,5 +194,36 @@ pub fn status_glyph(status: LineStatus) -> char {
         LineStatus::Partial => '~',
         LineStatus::Missed => '✗',
         LineStatus::NotCoverable => '·',
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn theme_names_parse_and_bad_ones_say_what_to_use() {
+        assert_eq!("Light".parse::<Theme>(), Ok(Theme::Light));
+        assert_eq!("no-color".parse::<Theme>(), Ok(Theme::NoColor));
+        let e = "solarized".parse::<Theme>().unwrap_err();
+        assert!(e.contains("\"solarized\"") && e.contains("no-color"), "{e}");
+    }
+
+    #[test]
+    fn no_color_palette_has_no_colour() {
+        let p = Theme::NoColor.palette();
+        for s in [
+            p.text,
+            p.dim,
+            p.covered,
+            p.partial,
+            p.missed,
+            p.flash,
+            p.uncovered_code,
+            p.selected,
+        ] {
+            assert_eq!((s.fg, s.bg), (None, None));
+        }
+        assert!(p.syntax_theme.is_none());
     }
 }

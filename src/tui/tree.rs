@@ -67,12 +67,24 @@ pub enum RowKind {
 pub struct TreeRow {
     pub kind: RowKind,
     pub depth: u16,
+    /// The folder label (`com/shop/`); empty for files, see [`TreeRow::label`].
     pub name: String,
     pub counts: Counts,
     pub newly_hit: bool,
 }
 
 impl TreeRow {
+    /// What the row shows: the folder label or the file name.
+    pub fn label<'a>(&'a self, view: &'a View) -> &'a str {
+        match &self.kind {
+            RowKind::Folder { .. } => &self.name,
+            RowKind::File { index } => view
+                .files
+                .get(*index)
+                .map_or("", |f| f.path.rsplit('/').next().unwrap_or(&f.path)),
+        }
+    }
+
     /// A stable key: the file path, or the folder path with a trailing `/`.
     pub fn key(&self, view: &View) -> String {
         match &self.kind {
@@ -124,41 +136,61 @@ impl FileTree {
     /// Rebuilds the folders from a View (after a new View, a filter or a sort change).
     pub fn rebuild(&mut self, view: &View) {
         let mut root = Folder::default();
-        for (index, file) in view.files.iter().enumerate() {
-            if !Self::is_listed(file, self.filter) {
+        let dir_of = |path: &str| path.rsplit_once('/').map_or("", |(d, _)| d).len();
+        let files = &view.files;
+        let mut i = 0;
+        while i < files.len() {
+            // Files come sorted by path, so a folder's files mostly come in a run: walk the
+            // folders once per run, not once per file (10,000 files, a few hundred folders).
+            let dir = &files[i].path[..dir_of(&files[i].path)];
+            let mut end = i + 1;
+            while end < files.len()
+                && files[end].path.get(..dir.len()) == Some(dir)
+                && dir_of(&files[end].path) == dir.len()
+            {
+                end += 1;
+            }
+            let mut run = Folder::default();
+            for (index, file) in files.iter().enumerate().take(end).skip(i) {
+                if !Self::is_listed(file, self.filter) {
+                    continue;
+                }
+                run.counts.merge(match self.filter {
+                    FileFilter::Changed => file.changed_counts,
+                    FileFilter::All => file.whole_counts,
+                });
+                run.missed_changed += file.changed_counts.missed;
+                run.newly_hit |= !file.newly_hit.is_empty();
+                run.files.push(index);
+            }
+            i = end;
+            if run.files.is_empty() {
                 continue;
             }
-            let counts = match self.filter {
-                FileFilter::Changed => file.changed_counts,
-                FileFilter::All => file.whole_counts,
-            };
-            let newly = !file.newly_hit.is_empty();
-            let missed = file.changed_counts.missed;
             let mut folder = &mut root;
-            folder.counts.merge(counts);
-            folder.missed_changed += missed;
-            folder.newly_hit |= newly;
-            let mut parts: Vec<&str> = file.path.split('/').collect();
-            parts.pop();
-            let mut path = String::new();
-            for part in parts {
-                if !path.is_empty() {
-                    path.push('/');
+            folder.add(&run);
+            let mut at = 0;
+            for part in dir.split('/') {
+                at += part.len();
+                if !part.is_empty() {
+                    // Look up before inserting: no allocation for folders already seen.
+                    if !folder.folders.contains_key(part) {
+                        let f = Folder {
+                            path: dir[..at].to_string(),
+                            name: part.to_string(),
+                            ..Folder::default()
+                        };
+                        folder.folders.insert(part.to_string(), f);
+                    }
+                    let Some(next) = folder.folders.get_mut(part) else {
+                        break;
+                    };
+                    folder = next;
+                    folder.add(&run);
                 }
-                path.push_str(part);
-                folder = folder
-                    .folders
-                    .entry(part.to_string())
-                    .or_insert_with(|| Folder {
-                        path: path.clone(),
-                        name: part.to_string(),
-                        ..Folder::default()
-                    });
-                folder.counts.merge(counts);
-                folder.missed_changed += missed;
-                folder.newly_hit |= newly;
+                at += 1;
             }
-            folder.files.push(index);
+            folder.files.extend_from_slice(&run.files);
         }
         compress(&mut root);
         self.root = root;
@@ -207,6 +239,15 @@ impl FileTree {
                 |r| matches!(r.kind, RowKind::File { index } if view.files.get(index).is_some_and(|f| f.path == key)),
             )
         }
+    }
+}
+
+impl Folder {
+    /// Adds the totals of a run of files to this folder.
+    fn add(&mut self, run: &Folder) {
+        self.counts.merge(run.counts);
+        self.missed_changed += run.missed_changed;
+        self.newly_hit |= run.newly_hit;
     }
 }
 
@@ -278,12 +319,8 @@ fn push_children(
         rows.push(TreeRow {
             kind: RowKind::File { index },
             depth,
-            name: file
-                .path
-                .rsplit('/')
-                .next()
-                .unwrap_or(&file.path)
-                .to_string(),
+            // The file's name is read from the View when drawn: no allocation per row.
+            name: String::new(),
             counts: counts_of(file),
             newly_hit: !file.newly_hit.is_empty(),
         });
@@ -297,5 +334,104 @@ fn by_percent(a: &Counts, b: &Counts) -> std::cmp::Ordering {
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ChangeKind, ChangedFile};
+    use std::sync::Arc;
+
+    fn file(path: &str, missed: u64) -> FileView {
+        FileView {
+            path: path.into(),
+            language: None,
+            coverage: None,
+            changed: Some(Arc::new(ChangedFile {
+                path: path.into(),
+                kind: ChangeKind::Added,
+                lines: vec![1],
+                deletions_before: vec![],
+            })),
+            changed_counts: Counts {
+                covered: 1,
+                partial: 0,
+                missed,
+            },
+            whole_counts: Counts::default(),
+            newly_hit: vec![],
+        }
+    }
+
+    fn labels(tree: &FileTree, view: &View) -> Vec<String> {
+        tree.rows()
+            .iter()
+            .map(|r| format!("{}{}", "  ".repeat(r.depth as usize), r.label(view)))
+            .collect()
+    }
+
+    #[test]
+    fn folders_group_interleaved_paths_and_compress_single_chains() {
+        // Path order puts a/b/c.go between a/b.go and a/c.go.
+        let view = View {
+            files: ["a/b.go", "a/b/c.go", "a/c.go", "root.go", "x/y/z/deep.go"]
+                .iter()
+                .map(|p| file(p, 1))
+                .collect(),
+            ..View::default()
+        };
+        let mut tree = FileTree::default();
+        tree.rebuild(&view);
+        assert_eq!(
+            labels(&tree, &view),
+            vec![
+                "a/",
+                "  b/",
+                "    c.go",
+                "  b.go",
+                "  c.go",
+                "x/y/z/",
+                "  deep.go",
+                "root.go"
+            ]
+        );
+        let a = &tree.rows()[0];
+        assert_eq!(
+            a.counts,
+            Counts {
+                covered: 3,
+                partial: 0,
+                missed: 3
+            }
+        );
+        assert_eq!(tree.position("x/y/z/", &view), Some(5));
+        tree.toggle_collapsed("x/y/z", &view);
+        assert_eq!(labels(&tree, &view).len(), 7);
+        tree.reveal("x/y/z/deep.go", &view);
+        assert_eq!(tree.position("x/y/z/deep.go", &view), Some(6));
+    }
+
+    #[test]
+    fn sorts_by_missed_changed_lines() {
+        let view = View {
+            files: vec![file("d/a.go", 1), file("d/b.go", 5), file("d/c.go", 3)],
+            ..View::default()
+        };
+        let mut tree = FileTree {
+            sort: SortOrder::MostMissed,
+            ..FileTree::default()
+        };
+        tree.rebuild(&view);
+        assert_eq!(
+            labels(&tree, &view),
+            vec!["d/", "  b.go", "  c.go", "  a.go"]
+        );
+        tree.sort = SortOrder::LeastCovered;
+        tree.rebuild(&view);
+        assert_eq!(
+            labels(&tree, &view),
+            vec!["d/", "  b.go", "  c.go", "  a.go"]
+        );
     }
 }
