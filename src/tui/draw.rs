@@ -7,7 +7,7 @@ use super::popup::Popup;
 use super::source::{LoadState, expand_for_terminal, styled_pieces, uncovered_ranges};
 use super::theme::status_glyph;
 use super::tree::{FileFilter, RowKind, hit_lines, hit_percent};
-use crate::model::{Counts, DiagnosticKind, LineStatus, ReplicaState, SourceLanguage};
+use crate::model::{Counts, DiagnosticKind, LineStatus, ReplicaState, SourceLanguage, View};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -115,6 +115,13 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
         percent_text(&view.totals.whole),
         p.percent(hit_percent(&view.totals.whole)),
     ));
+    if let Some((lines, changed)) = since_mark(view) {
+        spans.push(Span::styled(" │ ", p.dim));
+        spans.push(Span::styled(
+            format!("since mark +{lines} lines ({changed} changed)"),
+            p.newly,
+        ));
+    }
     spans.push(Span::styled(" │ ", p.dim));
     if app.is_paused() {
         spans.push(Span::styled("⏸ paused", p.warn));
@@ -201,6 +208,22 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
 
 fn short(revision: &str) -> String {
     revision.chars().take(10).collect()
+}
+
+/// Lines hit since the user's mark, and how many of them are changed lines; `None` without a mark.
+fn since_mark(view: &View) -> Option<(usize, usize)> {
+    let mut any = false;
+    let (mut lines, mut changed) = (0, 0);
+    for f in &view.files {
+        if let Some(hit) = &f.hit_since_mark {
+            any = true;
+            lines += hit.len();
+            if let Some(c) = &f.changed {
+                changed += hit.iter().filter(|&&l| c.contains(l)).count();
+            }
+        }
+    }
+    any.then_some((lines, changed))
 }
 
 fn percent_text(c: &Counts) -> String {

@@ -361,6 +361,7 @@ mod tests {
             },
             whole_counts: Counts::default(),
             newly_hit: vec![],
+            hit_since_mark: None,
         }
     }
 

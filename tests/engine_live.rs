@@ -1,0 +1,220 @@
+//! The engine's live loop: polls on its own tasks, goc v2 watch hints, and the UI's commands.
+
+mod common;
+
+use covtop::engine::{Command, Engine, Notice, live};
+use covtop::model::View;
+use covtop::target::gocserver::v1::{Agent, Center};
+use covtop::target::gocserver::v2::{AgentSpec, ProfileSource, Server};
+use covtop::target::gocserver::{AgentProfile, SharedProfile};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+const PROFILE: &str = "mode: count\n\
+example.com/shop/pricing/pricing.go:5.49,6.20 1 0\n\
+example.com/shop/pricing/pricing.go:6.20,8.3 1 0\n\
+example.com/shop/cart/cart.go:27.26,29.2 1 0\n";
+
+async fn next_view(
+    views: &mut watch::Receiver<Arc<View>>,
+    what: &str,
+    check: impl Fn(&View) -> bool,
+) -> Arc<View> {
+    let wait = async {
+        loop {
+            {
+                let v = views.borrow_and_update().clone();
+                if check(&v) {
+                    return v;
+                }
+            }
+            views.changed().await.expect("engine alive");
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(10), wait).await {
+        Ok(v) => v,
+        Err(_) => panic!(
+            "timed out waiting for {what}; last view: {:#?}",
+            views.borrow().totals
+        ),
+    }
+}
+
+async fn next_notice(notices: &mut mpsc::Receiver<Notice>, needle: &str) -> Notice {
+    let wait = async {
+        loop {
+            let n = notices.recv().await.expect("engine alive");
+            let text = match &n {
+                Notice::Info(t) | Notice::Error(t) => t.clone(),
+            };
+            if text.contains(needle) {
+                return n;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no notice containing {needle:?}"))
+}
+
+fn hit_lines(v: &View, path: &str) -> Vec<u32> {
+    v.files
+        .iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.coverage.as_ref())
+        .map(|c| {
+            c.lines
+                .iter()
+                .filter(|l| l.hits.unwrap_or(0) > 0)
+                .map(|l| l.line)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_hints_commands_and_mark_drive_the_live_engine() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+
+    let center = Center::start().await.unwrap();
+    let v1_profile = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let _agent = Agent::start("shop", v1_profile.clone(), 0, Some(&center.url()))
+        .await
+        .unwrap();
+    let v2 = Server::start().await.unwrap();
+    let v2_profile = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    v2.add_agent(AgentSpec {
+        hostname: "pod-1".into(),
+        cmdline: "/shop".into(),
+        pid: 7,
+        extra: String::new(),
+        watch_mode: true,
+        source: ProfileSource::Memory(v2_profile.clone()),
+    });
+
+    // A long interval: after the first poll, only a hint or a command can cause another.
+    let config = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\n[poll]\ninterval = \"60s\"\ntimeout = \"2s\"\n\
+             [session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"v1\"\nkind = \"goc\"\nurl = \"{}\"\n\
+             [[target]]\nname = \"v2\"\nkind = \"goc-v2\"\nurl = \"{}\"\n",
+            repo.display(),
+            tmp.path().join("s").display(),
+            center.url(),
+            v2.url()
+        ),
+    )
+    .unwrap();
+    let engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let (mut h, join) = live::spawn(engine);
+
+    // The first tick polls both targets.
+    next_view(&mut h.views, "both targets polled", |v| {
+        v.targets.iter().all(|t| !t.replicas.is_empty())
+    })
+    .await;
+    assert!(hit_lines(&h.views.borrow(), "pricing/pricing.go").is_empty());
+
+    // Something runs on the v2 agent: the server pushes a watch frame, and the engine polls
+    // long before the 60 s interval.
+    let started = std::time::Instant::now();
+    v2_profile.lock().hit(0, 1);
+    let v = next_view(&mut h.views, "the hinted poll", |v| {
+        hit_lines(v, "pricing/pricing.go").contains(&5)
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        v.files.iter().any(|f| f.newly_hit.contains(&5)),
+        "line 5 is newly hit"
+    );
+
+    // Mark, then something else runs: only that is "since the mark".
+    h.commands.send(Command::Mark).await.unwrap();
+    next_notice(&mut h.notices, "mark set").await;
+    v1_profile.lock().hit(2, 1);
+    h.commands.send(Command::PollNow).await.unwrap();
+    let v = next_view(&mut h.views, "cart hit after the mark", |v| {
+        hit_lines(v, "cart/cart.go").contains(&27)
+    })
+    .await;
+    let cart = v.files.iter().find(|f| f.path == "cart/cart.go").unwrap();
+    assert!(cart.hit_since_mark.as_ref().unwrap().contains(&27));
+    let pricing = v
+        .files
+        .iter()
+        .find(|f| f.path == "pricing/pricing.go")
+        .unwrap();
+    assert_eq!(
+        pricing.hit_since_mark.as_deref(),
+        Some(&[][..]),
+        "hit before the mark"
+    );
+
+    // Pause shows in the View; a dump stores a snapshot and says where.
+    h.commands.send(Command::Pause(true)).await.unwrap();
+    next_view(&mut h.views, "paused", |v| v.paused).await;
+    h.commands.send(Command::Dump).await.unwrap();
+    let n = next_notice(&mut h.notices, "snapshot stored").await;
+    assert!(matches!(n, Notice::Info(t) if t.contains("sessions")));
+
+    // Reset: the data is stored first, agents are zeroed, nothing covtop had is lost.
+    h.commands
+        .send(Command::Reset { targets: vec![] })
+        .await
+        .unwrap();
+    next_notice(&mut h.notices, "reset after their data was stored").await;
+    next_notice(&mut h.notices, "reset after their data was stored").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(v1_profile.lock().blocks.iter().all(|b| b.count == 0));
+    assert!(v2_profile.lock().blocks.iter().all(|b| b.count == 0));
+    h.commands.send(Command::PollNow).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let v = h.views.borrow().clone();
+    assert!(
+        hit_lines(&v, "pricing/pricing.go").contains(&5),
+        "kept after reset"
+    );
+    assert!(
+        hit_lines(&v, "cart/cart.go").contains(&27),
+        "kept after reset"
+    );
+
+    // Export writes the report and says so; a bad path is an error notice, not a crash.
+    let out = tmp.path().join("report.json");
+    h.commands
+        .send(Command::Export {
+            format: "json".into(),
+            path: out.display().to_string(),
+        })
+        .await
+        .unwrap();
+    next_notice(&mut h.notices, "exported json").await;
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(report["whole"]["covered"].as_u64().unwrap() >= 2);
+    h.commands
+        .send(Command::Export {
+            format: "json".into(),
+            path: "/nonexistent-dir/x.json".into(),
+        })
+        .await
+        .unwrap();
+    let n = next_notice(&mut h.notices, "cannot write").await;
+    assert!(matches!(n, Notice::Error(_)));
+
+    h.commands.send(Command::Quit).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), join)
+        .await
+        .expect("engine stops on Quit")
+        .unwrap();
+}
