@@ -179,3 +179,60 @@ fn repository_without_go_mod_is_a_clear_error() {
         "{t}"
     );
 }
+
+#[test]
+fn diff_file_replaces_git_and_a_bad_one_is_a_clear_error() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    std::fs::write(repo.join("covtop.toml"), "[repo]\nbase = \"main\"\n").unwrap();
+    // Only pricing.go, per the diff file (git would also name cart.go).
+    let diff = tmp.path().join("change.diff");
+    std::fs::write(
+        &diff,
+        "diff --git a/pricing/pricing.go b/pricing/pricing.go\n\
+         --- a/pricing/pricing.go\n+++ b/pricing/pricing.go\n\
+         @@ -24,0 +25,3 @@ func Apply(totalCents, percent int) int {\n\
+         +\tif percent >= 100 {\n+\t\treturn 0\n+\t}\n",
+    )
+    .unwrap();
+    let d = diff.display().to_string();
+    let out = covtop_in(
+        &repo,
+        &["report", "--offline", "--format", "json", "--diff-file", &d],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["changed_without_data"],
+        serde_json::json!(["pricing/pricing.go"]),
+        "{v:#}"
+    );
+    let git = covtop_in(&repo, &["report", "--offline", "--format", "json"]);
+    let g: serde_json::Value = serde_json::from_slice(&git.stdout).unwrap();
+    assert_eq!(
+        g["changed_without_data"],
+        serde_json::json!(["cart/cart.go", "pricing/pricing.go"]),
+        "{g:#}"
+    );
+
+    std::fs::write(
+        &diff,
+        "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,zz @@\n+a\n",
+    )
+    .unwrap();
+    let out = covtop_in(&repo, &["report", "--offline", "--diff-file", &d]);
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(
+        t.contains("change.diff:4:") && t.contains("malformed hunk header"),
+        "{t}"
+    );
+    let missing = tmp.path().join("nope.diff").display().to_string();
+    let out = covtop_in(&repo, &["report", "--offline", "--diff-file", &missing]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("nope.diff"), "{}", text(&out));
+}
