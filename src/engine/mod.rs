@@ -589,6 +589,14 @@ impl Engine {
         out
     }
 
+    /// Everything accumulated for each JaCoCo target: the OR of every replica and epoch.
+    pub fn java_totals(&self) -> Vec<(String, ExecData)> {
+        self.targets
+            .iter()
+            .filter_map(|t| t.java.total().map(|e| (t.config.name.clone(), e)))
+            .collect()
+    }
+
     /// Builds a new View from everything accumulated so far.
     pub fn view(&mut self) -> Arc<View> {
         let total = self.go_total();
