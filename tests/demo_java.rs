@@ -4,6 +4,7 @@
 //! the demo's feature sources.
 
 mod common;
+mod support_java;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use covtop::demo::java::{CLASSES, JavaRecording};
 use covtop::engine::Engine;
 use covtop::java::crc64::class_id;
 use covtop::java::exec::{self, ExecData};
-use covtop::model::{Counts, SourceLanguage};
+use covtop::model::{Counts, LineStatus, SourceLanguage};
 use covtop::target::Payload;
 use covtop::target::jacoco::JacocoTarget;
 
@@ -179,6 +180,165 @@ fn recording_matches_javac_of_the_feature_sources() {
         let recorded = last.classes.values().find(|c| c.name == name).unwrap();
         assert_eq!(analysis.probe_count(), recorded.probes.len(), "{path}");
     }
+}
+
+/// Line statuses per source (`bookstore/inventory/X.java`) from JaCoCo's own Analyzer
+/// (tests/oracle/Oracle.java) over `classes` with `exec`; a line's status combines its
+/// instruction and branch counters summed over the classes of the source, as JaCoCo does.
+fn jacoco_lines(
+    classes: &Path,
+    exec: &Path,
+    work: &Path,
+) -> BTreeMap<String, BTreeMap<u32, LineStatus>> {
+    let jars = [support_java::JACOCO_CORE]
+        .into_iter()
+        .chain(support_java::ASM_JARS)
+        .collect::<Vec<_>>()
+        .join(":");
+    let out = work.join("oracle");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/Oracle.java");
+    support_java::javac(17, &out, Some(&jars), &[src]);
+    let o = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}:{jars}", out.display()))
+        .arg("Oracle")
+        .arg("--exec")
+        .arg(exec)
+        .arg(classes)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // source -> line -> (insn missed, insn covered, branches missed, branches covered)
+    let mut sums: BTreeMap<String, BTreeMap<u32, [u32; 4]>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.first().copied() {
+            Some("CLASS") => {
+                let pkg = f[3].rsplit_once('/').map_or("", |(p, _)| p);
+                let src = f.iter().find_map(|x| x.strip_prefix("src="));
+                current = src.filter(|s| *s != "-").map(|s| format!("{pkg}/{s}"));
+            }
+            Some("L") => {
+                if let Some(src) = &current {
+                    let e = sums
+                        .entry(src.clone())
+                        .or_default()
+                        .entry(f[1].parse().unwrap())
+                        .or_default();
+                    for (i, v) in f[3..7].iter().enumerate() {
+                        e[i] += v.parse::<u32>().unwrap();
+                    }
+                }
+            }
+            Some("END") => current = None,
+            Some("ERROR") => panic!("JaCoCo could not read a class: {line}"),
+            _ => {}
+        }
+    }
+    let status = |missed: u32, covered: u32| match (missed, covered) {
+        (0, 0) => 0u8,
+        (_, 0) => 1,
+        (0, _) => 2,
+        _ => 3,
+    };
+    sums.into_iter()
+        .map(|(src, lines)| {
+            let lines = lines
+                .into_iter()
+                .filter_map(|(n, [mi, ci, mb, cb])| {
+                    let s = match status(mi, ci) | status(mb, cb) {
+                        0 => return None,
+                        1 => LineStatus::Missed,
+                        2 => LineStatus::Covered,
+                        _ => LineStatus::Partial,
+                    };
+                    Some((n, s))
+                })
+                .collect();
+            (src, lines)
+        })
+        .collect()
+}
+
+/// The recording was made by the real agent: JaCoCo's own loader reads every capture as covtop
+/// does, and after the replay covtop's Java lines equal JaCoCo's Analyzer over the embedded
+/// classes and the last capture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_java_lines_equal_jacocos_analyzer() {
+    if !support_java::have_java_and_jacoco() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let rec = JavaRecording::embedded().unwrap();
+    let reader = support_java::build_exec_dump(&work.path().join("execdump"));
+    let last = work.path().join("last.exec");
+    // The raw agent replies as stored, read here without covtop's recording reader.
+    let json: serde_json::Value = serde_json::from_str(covtop::demo::java::EMBEDDED).unwrap();
+    let raw = json["captures"].as_array().unwrap();
+    assert_eq!(raw.len(), rec.captures.len());
+    for (i, c) in rec.captures.iter().enumerate() {
+        let hex = raw[i]["exec"].as_str().unwrap();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|j| u8::from_str_radix(&hex[j..j + 2], 16).unwrap())
+            .collect();
+        let file = work.path().join(format!("capture-{i}.exec"));
+        std::fs::write(&file, bytes).unwrap();
+        let theirs = support_java::jacoco_read(&reader, &[&file]).unwrap();
+        assert_eq!(theirs, support_java::ours(&c.data), "capture #{i}");
+        if i + 1 == rec.captures.len() {
+            std::fs::rename(&file, &last).unwrap();
+        }
+    }
+    let classes = work.path().join("classes");
+    for (rel, bytes) in CLASSES {
+        let path = classes.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let expected = jacoco_lines(&classes, &last, work.path());
+    assert_eq!(expected.len(), 3, "{:?}", expected.keys());
+
+    let demo = Demo::start(40.0).await.unwrap();
+    let mut engine = Engine::open(demo.config().clone()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = demo.finished();
+        engine.poll(&[]).await.unwrap();
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replay never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let view = engine.view();
+    for (src, lines) in &expected {
+        let path = format!("inventory/src/main/java/{src}");
+        let file = view.files.iter().find(|f| f.path == path).unwrap();
+        let ours: BTreeMap<u32, LineStatus> = file
+            .coverage
+            .as_ref()
+            .unwrap()
+            .lines
+            .iter()
+            .map(|l| (l.line, l.status))
+            .filter(|(_, s)| *s != LineStatus::NotCoverable)
+            .collect();
+        assert_eq!(&ours, lines, "{path}: covtop vs JaCoCo");
+    }
+    let statuses: Vec<LineStatus> = expected
+        .values()
+        .flat_map(|l| l.values().copied())
+        .collect();
+    assert!(statuses.contains(&LineStatus::Covered) && statuses.contains(&LineStatus::Missed));
+    assert!(
+        statuses.contains(&LineStatus::Partial),
+        "a branch taken one way only"
+    );
 }
 
 fn java_changed(view: &covtop::model::View) -> Counts {
