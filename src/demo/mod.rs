@@ -188,7 +188,9 @@ impl Demo {
                 .map_err(DemoError::Agent)?,
         );
         // Like the Go replicas, the agent starts with what its first capture holds.
-        jacoco.hit(&java_rec.captures[0].data.classes);
+        if let Some(first) = java_rec.captures.first() {
+            jacoco.hit(&first.data.classes);
+        }
 
         let config_path = dir.path().join("covtop.toml");
         let mut text = config_text(&center.url(), server.as_ref().map(|s| s.url()), dir.path());
