@@ -12,6 +12,8 @@
 #  3. runs scripts/record-demo/session.go: a scripted ~60 s tester session against the
 #     replicas, capturing each replica's profile every 2 s, written as compact JSON.
 #
+# The Java service (inventory) is recorded by scripts/record-demo-java.sh.
+#
 # Usage: scripts/record-demo.sh [OUTPUT]   (default assets/demo/recording/session.json)
 set -euo pipefail
 

@@ -6,8 +6,13 @@
 //! any other session.
 //!
 //! Two replicas are agents of a goc v1 center (service `bookstore`), a third ("canary") is an
-//! agent of a goc v2 server, so the screen shows both kinds of target.
+//! agent of a goc v2 server, so the screen shows both kinds of target. Beside the Go service
+//! the repository holds a small Java service (inventory), replayed through an in-process
+//! JaCoCo tcpserver agent ([`jacoco_agent::ReplayAgent`]) from a session recorded with the real
+//! agent (`scripts/record-demo-java.sh`); its class files are written into the temp directory.
 
+pub mod jacoco_agent;
+pub mod java;
 pub mod recording;
 pub mod repo;
 
@@ -21,10 +26,14 @@ use crate::config::{Config, ConfigError};
 use crate::target::gocserver::v1::{Agent, Center};
 use crate::target::gocserver::v2::{AgentSpec, ProfileSource, Server};
 use crate::target::gocserver::{GocServerError, SharedProfile};
+use jacoco_agent::ReplayAgent;
+use java::{JavaRecording, JavaRecordingError};
 use recording::{Recording, RecordingError, ReplicaKind};
 
 /// The service name the v1 agents register under.
 pub const SERVICE: &str = "bookstore";
+/// The Java service's target name and JaCoCo session id.
+pub const JAVA_SERVICE: &str = "inventory";
 /// The poll interval of the demo's configuration.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -57,6 +66,12 @@ pub enum DemoError {
         "the embedded demo recording is broken: {0}; regenerate it with scripts/record-demo.sh"
     )]
     Recording(#[from] RecordingError),
+    #[error(
+        "the embedded Java demo recording is broken: {0}; regenerate it with scripts/record-demo-java.sh"
+    )]
+    JavaRecording(#[from] JavaRecordingError),
+    #[error("starting the demo's JaCoCo agent on 127.0.0.1 failed: {0}")]
+    Agent(#[source] std::io::Error),
     #[error("the demo configuration it wrote is invalid: {0}")]
     Config(#[from] ConfigError),
 }
@@ -67,7 +82,9 @@ pub enum DemoError {
 #[derive(Debug)]
 pub struct Demo {
     replay: tokio::task::JoinHandle<()>,
+    java_replay: tokio::task::JoinHandle<()>,
     finished: Arc<AtomicBool>,
+    java_finished: Arc<AtomicBool>,
     started: tokio::time::Instant,
     /// The recording's length at the demo's speed.
     length: Duration,
@@ -76,6 +93,7 @@ pub struct Demo {
     _center: Center,
     _agents: Vec<Agent>,
     _server: Option<Server>,
+    _jacoco: Arc<ReplayAgent>,
     // Last, so the servers are gone before their directory is removed.
     _dir: tempfile::TempDir,
 }
@@ -83,6 +101,7 @@ pub struct Demo {
 impl Drop for Demo {
     fn drop(&mut self) {
         self.replay.abort();
+        self.java_replay.abort();
     }
 }
 
@@ -97,6 +116,7 @@ impl Demo {
             return Err(DemoError::Speed(speed));
         }
         let rec = Recording::embedded()?;
+        let java_rec = JavaRecording::embedded()?;
         let dir = tempfile::Builder::new()
             .prefix("covtop-demo-")
             .tempdir()
@@ -158,8 +178,26 @@ impl Demo {
             }
         }
 
+        let classes_dir = dir.path().join("classes");
+        for (rel, bytes) in java::CLASSES {
+            write_file(&classes_dir.join(rel), bytes)?;
+        }
+        let jacoco = Arc::new(
+            ReplayAgent::start(&format!("{JAVA_SERVICE}-1"))
+                .await
+                .map_err(DemoError::Agent)?,
+        );
+        // Like the Go replicas, the agent starts with what its first capture holds.
+        if let Some(first) = java_rec.captures.first() {
+            jacoco.hit(&first.data.classes);
+        }
+
         let config_path = dir.path().join("covtop.toml");
-        let text = config_text(&center.url(), server.as_ref().map(|s| s.url()), dir.path());
+        let mut text = config_text(&center.url(), server.as_ref().map(|s| s.url()), dir.path());
+        text.push_str(&jacoco_target_text(
+            &jacoco.address().to_string(),
+            &classes_dir,
+        ));
         std::fs::write(&config_path, &text).map_err(|source| DemoError::Write {
             path: config_path.clone(),
             source,
@@ -167,12 +205,22 @@ impl Demo {
         let config = crate::config::load(&config_path)?;
 
         let finished = Arc::new(AtomicBool::new(false));
-        let length = scaled(rec.length_ms(), speed);
+        let java_finished = Arc::new(AtomicBool::new(false));
+        let length = scaled(rec.length_ms().max(java_rec.length_ms()), speed);
         let started = tokio::time::Instant::now();
         let replay = tokio::spawn(replay(rec, profiles, speed, started, finished.clone()));
+        let java_replay = tokio::spawn(replay_java(
+            java_rec,
+            jacoco.clone(),
+            speed,
+            started,
+            java_finished.clone(),
+        ));
         Ok(Demo {
             replay,
+            java_replay,
             finished,
+            java_finished,
             started,
             length,
             config,
@@ -180,6 +228,7 @@ impl Demo {
             _center: center,
             _agents: agents,
             _server: server,
+            _jacoco: jacoco,
             _dir: dir,
         })
     }
@@ -194,7 +243,7 @@ impl Demo {
 
     /// The recording has been fully replayed; coverage stays at its final state afterwards.
     pub fn finished(&self) -> bool {
-        self.finished.load(Ordering::Acquire)
+        self.finished.load(Ordering::Acquire) && self.java_finished.load(Ordering::Acquire)
     }
 
     /// How far the replay is, from 0.0 to 1.0 (for a progress mark in the header).
@@ -204,6 +253,19 @@ impl Demo {
         }
         (self.started.elapsed().as_secs_f64() / self.length.as_secs_f64()).min(1.0)
     }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DemoError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| DemoError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(path, bytes).map_err(|source| DemoError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// A recorded offset at `speed` (validated positive and finite).
@@ -231,6 +293,34 @@ fn config_text(center: &str, server: Option<String>, dir: &Path) -> String {
         ));
     }
     text
+}
+
+/// The `[[target]]` of the Java service: the replay agent and the embedded class files.
+fn jacoco_target_text(address: &str, classes: &Path) -> String {
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    format!(
+        "\n[[target]]\nname = \"{JAVA_SERVICE}\"\nkind = \"jacoco\"\naddress = {}\nclasses = [{}]\n",
+        quote(address),
+        quote(&classes.to_string_lossy()),
+    )
+}
+
+/// Sets, at each Java capture's scaled offset, the probes it has and the previous one had
+/// not: what ran in between. So a reset by a covtop user clears the agent and only later hits
+/// come back, as with a live JVM.
+async fn replay_java(
+    rec: JavaRecording,
+    agent: Arc<ReplayAgent>,
+    speed: f64,
+    start: tokio::time::Instant,
+    finished: Arc<AtomicBool>,
+) {
+    for pair in rec.captures.windows(2) {
+        let [before, now] = pair else { continue };
+        tokio::time::sleep_until(start + scaled(now.at_ms, speed)).await;
+        agent.hit(&java::newly_hit(&before.data, &now.data));
+    }
+    finished.store(true, Ordering::Release);
 }
 
 /// Applies every capture at its offset divided by `speed`, then flags the end.
@@ -265,6 +355,21 @@ mod tests {
         assert_eq!(config.poll.interval, POLL_INTERVAL);
         let kinds: Vec<_> = config.targets.iter().map(|t| t.kind.name()).collect();
         assert_eq!(kinds, ["goc", "goc-v2"]);
+        let mut text = text;
+        text.push_str(&jacoco_target_text("127.0.0.1:6300", &dir.join("classes")));
+        let config = crate::config::parse(&text, &dir.join("covtop.toml")).unwrap();
+        match &config.targets[2].kind {
+            crate::config::TargetKind::Jacoco {
+                address, classes, ..
+            } => {
+                assert_eq!(address, "127.0.0.1:6300");
+                assert_eq!(
+                    classes,
+                    &[dir.join("classes").to_string_lossy().to_string()]
+                );
+            }
+            other => panic!("expected a jacoco target, got {other:?}"),
+        }
     }
 
     #[tokio::test]

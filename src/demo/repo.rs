@@ -8,7 +8,8 @@ use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature, Time};
 
 use super::DemoError;
 
-/// `assets/demo/base`: the service before the feature (path in the repository, content).
+/// `assets/demo/base`: the Go bookstore and the Java inventory service before the feature
+/// (path in the repository, content).
 pub const BASE: &[(&str, &str)] = &[
     ("go.mod", include_str!("../../assets/demo/base/go.mod")),
     ("main.go", include_str!("../../assets/demo/base/main.go")),
@@ -20,9 +21,22 @@ pub const BASE: &[(&str, &str)] = &[
         "orders/orders.go",
         include_str!("../../assets/demo/base/orders/orders.go"),
     ),
+    (
+        "inventory/src/main/java/bookstore/inventory/InventoryServer.java",
+        include_str!(
+            "../../assets/demo/base/inventory/src/main/java/bookstore/inventory/InventoryServer.java"
+        ),
+    ),
+    (
+        "inventory/src/main/java/bookstore/inventory/StockLedger.java",
+        include_str!(
+            "../../assets/demo/base/inventory/src/main/java/bookstore/inventory/StockLedger.java"
+        ),
+    ),
 ];
 
-/// `assets/demo/feature`: coupons in orders.go, passed through by main.go.
+/// `assets/demo/feature`: coupons in orders.go, passed through by main.go; reservations with
+/// per-tier limits in the Java inventory service.
 pub const FEATURE: &[(&str, &str)] = &[
     ("go.mod", include_str!("../../assets/demo/feature/go.mod")),
     ("main.go", include_str!("../../assets/demo/feature/main.go")),
@@ -33,6 +47,24 @@ pub const FEATURE: &[(&str, &str)] = &[
     (
         "orders/orders.go",
         include_str!("../../assets/demo/feature/orders/orders.go"),
+    ),
+    (
+        "inventory/src/main/java/bookstore/inventory/InventoryServer.java",
+        include_str!(
+            "../../assets/demo/feature/inventory/src/main/java/bookstore/inventory/InventoryServer.java"
+        ),
+    ),
+    (
+        "inventory/src/main/java/bookstore/inventory/ReservationRule.java",
+        include_str!(
+            "../../assets/demo/feature/inventory/src/main/java/bookstore/inventory/ReservationRule.java"
+        ),
+    ),
+    (
+        "inventory/src/main/java/bookstore/inventory/StockLedger.java",
+        include_str!(
+            "../../assets/demo/feature/inventory/src/main/java/bookstore/inventory/StockLedger.java"
+        ),
     ),
 ];
 
@@ -100,7 +132,7 @@ pub fn create(path: &Path) -> Result<(git2::Oid, git2::Oid), DemoError> {
         &repo,
         path,
         BASE_TIME,
-        "bookstore: catalog search and orders",
+        "bookstore: catalog search and orders; inventory service",
         &[],
     )?;
     let base_commit = repo
@@ -122,7 +154,7 @@ pub fn create(path: &Path) -> Result<(git2::Oid, git2::Oid), DemoError> {
         &repo,
         path,
         FEATURE_TIME,
-        "orders: coupon codes (WELCOME10, STUDENT, STAFF)",
+        "orders: coupon codes (WELCOME10, STUDENT, STAFF); inventory: reservations",
         &[&base_commit],
     )?;
     Ok((base, feature))
