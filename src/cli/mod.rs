@@ -86,7 +86,7 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// A self-contained demo: a temporary repository and replayed goc agents, no setup, no network.
+    /// A self-contained demo: a temporary repository and replayed goc and JaCoCo agents; no setup, no network.
     Demo {
         /// Replay speed (1 = the recorded minute in real time).
         #[arg(long, default_value_t = 1.0)]
