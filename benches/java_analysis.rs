@@ -114,10 +114,13 @@ fn main() {
             jars
         };
         let t0 = std::time::Instant::now();
-        let classes = class_files(&jars);
-        let analyses: Vec<ClassAnalysis> = classes
-            .iter()
-            .filter_map(|b| analyze_class(b).ok().flatten())
+        // The product path: covtop's own archive loader, then the analysis on every core.
+        let paths: Vec<std::path::PathBuf> = jars.iter().map(std::path::PathBuf::from).collect();
+        let (entries, _problems) = covtop::java::archive::load_classes(&paths, &[]);
+        let bytes: Vec<&[u8]> = entries.iter().map(|e| &e.bytes[..]).collect();
+        let analyses: Vec<ClassAnalysis> = covtop::java::analysis::analyze_many(&bytes)
+            .into_iter()
+            .filter_map(|r| r.ok().flatten())
             .collect();
         let t1 = t0.elapsed();
         let lines: usize = analyses.iter().map(|a| a.project(None).lines.len()).sum();

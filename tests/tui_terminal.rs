@@ -243,3 +243,56 @@ fn live_screen_turns_a_missed_changed_line_covered_dumps_resets_and_quits() {
     );
     drop(center);
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !common::have_tool("tmux", "-V") || !common::have_tool("pgrep", "-V") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("after-term.txt");
+    // A speed nobody else uses, to find this very process.
+    let speed = "1.2345";
+    let command = format!(
+        "{} demo --speed {speed}; echo \"exit=$?\" > {m}.code; stty -a > {m}; echo COVTOP-EXITED; sleep 60",
+        env!("CARGO_BIN_EXE_covtop"),
+        m = marker.display()
+    );
+    let term = Tmux::start("covtop-e2e-term", 120, 40, &command);
+    term.wait_for("the demo screen", Duration::from_secs(20), |s| {
+        s.contains("DEMO") && s.contains("changed files")
+    });
+    let pids = Command::new("pgrep")
+        .args([
+            "-f",
+            &format!("^{} demo --speed {speed}", env!("CARGO_BIN_EXE_covtop")),
+        ])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pids.stdout)
+        .lines()
+        .next()
+        .expect("covtop's pid")
+        .trim()
+        .to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let s = term.wait_for("covtop to exit on SIGTERM", Duration::from_secs(10), |s| {
+        s.contains("COVTOP-EXITED")
+    });
+    assert!(
+        !s.contains("changed files"),
+        "the alternate screen is gone:\n{s}"
+    );
+    let stty = std::fs::read_to_string(&marker).unwrap();
+    assert!(
+        stty.split_whitespace().any(|w| w == "icanon")
+            && stty.split_whitespace().any(|w| w == "echo"),
+        "terminal left in raw mode: {stty}"
+    );
+}

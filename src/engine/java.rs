@@ -2,7 +2,7 @@
 //! class id), and the projection of accumulated probes onto repository files.
 
 use super::accumulate::Cumulative;
-use crate::java::analysis::{ClassAnalysis, ClassCoverage, analyze_class, fold_source_lines};
+use crate::java::analysis::{ClassAnalysis, ClassCoverage, analyze_many, fold_source_lines};
 use crate::java::archive::load_classes;
 use crate::java::exec::ExecData;
 use crate::java::sources::{SourceIndex, SourceMatch};
@@ -90,27 +90,41 @@ impl JavaBuild {
         let mut classes = Vec::new();
         let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
         let mut missing_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Classes not analysed yet (another target may share them) are analysed on every core.
+        let fresh: Vec<&crate::java::archive::ClassEntry> = entries
+            .iter()
+            .filter(|e| !cache.contains_key(&e.id))
+            .collect();
+        let bytes: Vec<&[u8]> = fresh.iter().map(|e| &e.bytes[..]).collect();
+        let mut skipped = std::collections::HashSet::new();
+        for (e, result) in fresh.iter().zip(analyze_many(&bytes)) {
+            match result {
+                Ok(Some(a)) => {
+                    cache.insert(e.id, Arc::new(a));
+                }
+                Ok(None) => {
+                    skipped.insert(e.id);
+                }
+                Err(err) => {
+                    skipped.insert(e.id);
+                    problems.push(Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: e.origin.clone(),
+                        message: format!("cannot analyse the class: {err}"),
+                        fix:
+                            "give the original (not instrumented) class files of the deployed build"
+                                .into(),
+                    });
+                }
+            }
+        }
         for e in entries {
-            let analysis = match cache.get(&e.id) {
-                Some(a) => a.clone(),
-                None => match analyze_class(&e.bytes) {
-                    Ok(Some(a)) => {
-                        let a = Arc::new(a);
-                        cache.insert(e.id, a.clone());
-                        a
-                    }
-                    Ok(None) => continue,
-                    Err(err) => {
-                        problems.push(Diagnostic {
-                            kind: DiagnosticKind::Mismatch,
-                            subject: e.origin.clone(),
-                            message: format!("cannot analyse the class: {err}"),
-                            fix: "give the original (not instrumented) class files of the deployed build".into(),
-                        });
-                        continue;
-                    }
-                },
+            let Some(analysis) = cache.get(&e.id).cloned() else {
+                continue;
             };
+            if skipped.contains(&e.id) {
+                continue;
+            }
             let source = match analysis.source_file() {
                 None => {
                     missing_sources

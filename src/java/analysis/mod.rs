@@ -156,6 +156,56 @@ pub fn analyze_class(bytes: &[u8]) -> Result<Option<ClassAnalysis>, AnalysisErro
     analyze_parsed(&cf)
 }
 
+/// Analyses many class files on every available core; results come back in input order. Work is
+/// handed out one class at a time, so a few huge classes do not leave a core idle.
+pub fn analyze_many<B: AsRef<[u8]> + Sync>(
+    classes: &[B],
+) -> Vec<Result<Option<ClassAnalysis>, AnalysisError>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(classes.len() / 32 + 1);
+    if threads <= 1 {
+        return classes.iter().map(|c| analyze_class(c.as_ref())).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut indexed: Vec<(usize, Result<Option<ClassAnalysis>, AnalysisError>)> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(c) = classes.get(i) else { break };
+                            done.push((i, analyze_class(c.as_ref())));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+    indexed.sort_by_key(|(i, _)| *i);
+    // A worker that panicked (never seen: the analysis is fuzzed) loses its classes; report them.
+    let mut out = Vec::with_capacity(classes.len());
+    let mut it = indexed.into_iter().peekable();
+    for i in 0..classes.len() {
+        match it.next_if(|(j, _)| *j == i) {
+            Some((_, r)) => out.push(r),
+            None => out.push(Err(AnalysisError::BadCode {
+                class: format!("#{i}"),
+                method: "-".into(),
+                what: "the analysis worker failed".into(),
+            })),
+        }
+    }
+    out
+}
+
 /// Like [`analyze_class`], for an already parsed class.
 pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisError> {
     if cf.access & (ACC_MODULE | ACC_SYNTHETIC) != 0 {
@@ -510,6 +560,18 @@ pub fn fold_source_lines<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn analyze_many_keeps_input_order_on_every_core() {
+        let many: Vec<&[u8]> = (0..200)
+            .map(|i| if i % 7 == 0 { &b"garbage"[..] } else { TINY })
+            .collect();
+        let out = analyze_many(&many);
+        assert_eq!(out.len(), 200);
+        for (i, r) in out.iter().enumerate() {
+            assert_eq!(r.is_err(), i % 7 == 0, "class {i}");
+        }
+    }
 
     const TINY: &[u8] = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
