@@ -166,6 +166,24 @@ fn current_view(
 
 pub fn report(cfg: Config, format: &str, output: Option<&Path>, offline: bool) -> Result<ExitCode> {
     let partial = cfg.report.partial_as_covered;
+    if report::EXPORT_FORMATS.contains(&format) {
+        // Export formats are files for other tools: they need a path and the raw data.
+        let Some(path) = output else {
+            bail!("--format {format} writes a file: add --output PATH");
+        };
+        let opts = report::ExportOptions {
+            changed_only: false,
+            partial_as_covered: partial,
+            source_root: Some(cfg.repo.path.clone()),
+        };
+        let (engine, view) = current_view(cfg, offline)?;
+        let raw = report::RawData {
+            go: engine.go_total(),
+            java: engine.java_totals(),
+        };
+        report::export(&view, &raw, format, &opts, path)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if !report::FORMATS.contains(&format) && format != "md" {
         bail!(report::ReportError::UnknownFormat(format.to_string()));
     }
