@@ -66,18 +66,21 @@ struct Fixture {
 
 impl Fixture {
     fn export(&self, format: &str, name: &str) -> PathBuf {
+        self.export_with(format, name, &[])
+    }
+
+    fn export_with(&self, format: &str, name: &str, extra: &[&str]) -> PathBuf {
         let out = self.work.join(name);
-        let o = covtop(
-            &self.config,
-            &[
-                "report",
-                "--offline",
-                "--format",
-                format,
-                "--output",
-                out.to_str().unwrap(),
-            ],
-        );
+        let mut args = vec![
+            "report",
+            "--offline",
+            "--format",
+            format,
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = covtop(&self.config, &args);
         ok(&o, &format!("covtop report --format {format}"));
         out
     }
@@ -224,6 +227,26 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
             "the fixture has missed lines"
         );
         assert_eq!(theirs, ours, "diff-cover: {dc:#}");
+
+        // Restricted to the changed lines, diff-cover still sees the same lines.
+        let xml = fx.export_with("cobertura", "changed.xml", &["--changed-only"]);
+        let text = std::fs::read_to_string(&xml).unwrap();
+        assert_eq!(
+            text.matches("<line ").count() as u64,
+            fx.report["changed"]["coverable"].as_u64().unwrap()
+        );
+        let o = Command::new("diff-cover")
+            .arg(&xml)
+            .arg("--compare-branch=main")
+            .arg("--json-report")
+            .arg(&json)
+            .current_dir(&fx.repo)
+            .output()
+            .unwrap();
+        ok(&o, "diff-cover on --changed-only");
+        let dc2: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(dc2["total_num_lines"], dc["total_num_lines"]);
+        assert_eq!(dc2["total_num_violations"], dc["total_num_violations"]);
     }
 
     if common::have_tool("xmllint", "--version") {

@@ -164,7 +164,13 @@ fn current_view(
     Ok((engine, view))
 }
 
-pub fn report(cfg: Config, format: &str, output: Option<&Path>, offline: bool) -> Result<ExitCode> {
+pub fn report(
+    cfg: Config,
+    format: &str,
+    output: Option<&Path>,
+    offline: bool,
+    changed_only: bool,
+) -> Result<ExitCode> {
     let partial = cfg.report.partial_as_covered;
     if report::EXPORT_FORMATS.contains(&format) {
         // Export formats are files for other tools: they need a path and the raw data.
@@ -172,7 +178,7 @@ pub fn report(cfg: Config, format: &str, output: Option<&Path>, offline: bool) -
             bail!("--format {format} writes a file: add --output PATH");
         };
         let opts = report::ExportOptions {
-            changed_only: false,
+            changed_only,
             partial_as_covered: partial,
             source_root: Some(cfg.repo.path.clone()),
         };
