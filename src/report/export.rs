@@ -203,6 +203,16 @@ pub(crate) fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), ReportErr
         .tempfile_in(&dir)
         .map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
+    // Temporary files are private (0600); a report is not: keep the permissions of the file
+    // being replaced, else the usual 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::metadata(out)
+            .map(|m| m.permissions())
+            .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
+        tmp.as_file().set_permissions(perms).map_err(err)?;
+    }
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(out).map_err(|e| err(e.error))?;
     Ok(())
@@ -222,6 +232,28 @@ mod tests {
     fn rate_of_nothing_is_one() {
         assert_eq!(rate(0, 0), "1");
         assert_eq!(rate(1, 3), "0.3333");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn written_reports_are_readable_and_replace_the_old_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r.xml");
+        write_atomically(&out, b"one").unwrap();
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&out, b"two").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"two");
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        // Only the report is left in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
