@@ -325,6 +325,16 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
         "go tool cover -func says {total:?}, covtop {ours:.1}%"
     );
 
+    // Without --output the same bytes go to standard output.
+    for (format, file) in [("lcov", "cov.info"), ("go-profile", "merged.cov")] {
+        let o = covtop(&fx.config, &["report", "--offline", "--format", format]);
+        assert_eq!(
+            ok(&o, format),
+            std::fs::read_to_string(fx.work.join(file)).unwrap(),
+            "{format}"
+        );
+    }
+
     // No JaCoCo target: asking for exec data is a clear error, and nothing is written.
     let out = fx.work.join("none.exec");
     let o = covtop(

@@ -6,7 +6,7 @@ mod support_java;
 
 use covtop::java::exec::{self, ExecData, SessionInfo};
 use covtop::model::View;
-use covtop::report::{ExportOptions, RawData, export};
+use covtop::report::{ExportOptions, RawData, export, export_bytes};
 use std::path::Path;
 use support_java::*;
 
@@ -82,6 +82,16 @@ fn jacoco_loads_our_merged_exec_as_it_merges_the_replicas() {
         jacoco_read(&cp, &[&b_file]).unwrap()
     );
 
+    // Several targets cannot share one stream.
+    let e = export_bytes(
+        &View::default(),
+        &raw,
+        "jacoco-exec",
+        &ExportOptions::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("2 JaCoCo targets"), "{e}");
+
     // One target: exactly the path asked for.
     let single = RawData {
         go: None,
@@ -96,4 +106,14 @@ fn jacoco_loads_our_merged_exec_as_it_merges_the_replicas() {
     )
     .unwrap();
     assert_eq!(jacoco_read(&cp, &[&out]).unwrap(), theirs);
+    assert_eq!(
+        export_bytes(
+            &View::default(),
+            &single,
+            "jacoco-exec",
+            &ExportOptions::default()
+        )
+        .unwrap(),
+        std::fs::read(&out).unwrap()
+    );
 }

@@ -173,10 +173,7 @@ pub fn report(
 ) -> Result<ExitCode> {
     let partial = cfg.report.partial_as_covered;
     if report::EXPORT_FORMATS.contains(&format) {
-        // Export formats are files for other tools: they need a path and the raw data.
-        let Some(path) = output else {
-            bail!("--format {format} writes a file: add --output PATH");
-        };
+        // Export formats are for other tools and need the raw data too.
         let opts = report::ExportOptions {
             changed_only,
             partial_as_covered: partial,
@@ -187,7 +184,14 @@ pub fn report(
             go: engine.go_total(),
             java: engine.java_totals(),
         };
-        report::export(&view, &raw, format, &opts, path)?;
+        match output {
+            Some(path) => report::export(&view, &raw, format, &opts, path)?,
+            None => {
+                let bytes = report::export_bytes(&view, &raw, format, &opts)?;
+                std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)
+                    .context("cannot write the report to standard output")?;
+            }
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if !report::FORMATS.contains(&format) && format != "md" {

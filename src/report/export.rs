@@ -163,29 +163,55 @@ pub fn export(
     opts: &ExportOptions,
     out: &Path,
 ) -> Result<(), ReportError> {
+    if format == "jacoco-exec" {
+        for (path, bytes) in raw::jacoco_exec(java_targets(raw)?, out)? {
+            write_atomically(&path, &bytes)?;
+        }
+        return Ok(());
+    }
+    write_atomically(out, &export_bytes(view, raw, format, opts)?)
+}
+
+/// The bytes of a single-stream export (for standard output): every format of
+/// [`EXPORT_FORMATS`]; `jacoco-exec` only when there is exactly one JaCoCo target.
+pub fn export_bytes(
+    view: &View,
+    raw: &RawData,
+    format: &str,
+    opts: &ExportOptions,
+) -> Result<Vec<u8>, ReportError> {
     match format {
         "go-profile" => {
             let p = raw.go.as_ref().ok_or_else(|| ReportError::NoData {
                 format: format.to_string(),
                 what: "no Go coverage: configure a goc target and poll it first".to_string(),
             })?;
-            write_atomically(out, &raw::go_profile(p))
+            Ok(raw::go_profile(p))
         }
-        "jacoco-exec" => {
-            if raw.java.is_empty() {
-                return Err(ReportError::NoData {
-                    format: format.to_string(),
-                    what: "no JaCoCo coverage: configure a jacoco target and poll it first"
-                        .to_string(),
-                });
-            }
-            for (path, bytes) in raw::jacoco_exec(&raw.java, out)? {
-                write_atomically(&path, &bytes)?;
-            }
-            Ok(())
-        }
-        _ => write_atomically(out, render_export(view, format, opts)?.as_bytes()),
+        "jacoco-exec" => match java_targets(raw)? {
+            [(_, data)] => data
+                .to_bytes()
+                .map_err(|e| ReportError::Encode(e.to_string())),
+            many => Err(ReportError::NoData {
+                format: format.to_string(),
+                what: format!(
+                    "{} JaCoCo targets need one file each: add --output PATH",
+                    many.len()
+                ),
+            }),
+        },
+        _ => render_export(view, format, opts).map(String::into_bytes),
     }
+}
+
+fn java_targets(raw: &RawData) -> Result<&[(String, ExecData)], ReportError> {
+    if raw.java.is_empty() {
+        return Err(ReportError::NoData {
+            format: "jacoco-exec".to_string(),
+            what: "no JaCoCo coverage: configure a jacoco target and poll it first".to_string(),
+        });
+    }
+    Ok(&raw.java)
 }
 
 /// Writes to a temporary file beside `out`, then renames it over `out`.

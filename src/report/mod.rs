@@ -10,7 +10,7 @@ mod sonar;
 mod summary;
 mod text;
 
-pub use export::{EXPORT_FORMATS, ExportOptions, RawData, export, render_export};
+pub use export::{EXPORT_FORMATS, ExportOptions, RawData, export, export_bytes, render_export};
 pub use summary::{ChangedReport, FileRow, LineCounts, summarize};
 
 use crate::model::View;
