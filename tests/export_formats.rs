@@ -149,6 +149,40 @@ fn covtop_missed(report: &Value) -> BTreeMap<String, Vec<u64>> {
         .collect()
 }
 
+/// diff-cover against `main`: (changed lines it measured, violation lines per file).
+fn diff_cover(fx: &Fixture, report: &Path) -> (u64, BTreeMap<String, Vec<u64>>) {
+    let json = fx.work.join("diff-cover.json");
+    let o = Command::new("diff-cover")
+        .arg(report)
+        .arg("--compare-branch=main")
+        .arg("--json-report")
+        .arg(&json)
+        // JaCoCo XML names files by package directory under a source root (default
+        // src/main/java); our packages are repository directories.
+        .args(["--src-roots", "."])
+        .current_dir(&fx.repo)
+        .output()
+        .unwrap();
+    ok(&o, &format!("diff-cover {}", report.display()));
+    let dc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let missed = dc["src_stats"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(path, s)| {
+            let mut v: Vec<u64> = s["violation_lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_u64().unwrap())
+                .collect();
+            v.sort_unstable();
+            (path.clone(), v)
+        })
+        .collect();
+    (dc["total_num_lines"].as_u64().unwrap(), missed)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_read_our_exports_and_agree_with_covtop() {
     let Some(fx) = fixture().await else { return };
@@ -187,66 +221,26 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
         );
     }
 
-    // Cobertura: diff-cover on the same diff reports covtop's changed lines and missed lines.
+    // Cobertura (whole and changed-only), JaCoCo XML and LCOV: diff-cover on the same diff
+    // reports covtop's changed coverable lines and exactly covtop's missed lines per file.
     if common::have_tool("diff-cover", "--version") {
-        let xml = fx.export("cobertura", "coverage.xml");
-        let json = fx.work.join("diff-cover.json");
-        let o = Command::new("diff-cover")
-            .arg(&xml)
-            .arg("--compare-branch=main")
-            .arg("--json-report")
-            .arg(&json)
-            .current_dir(&fx.repo)
-            .output()
-            .unwrap();
-        ok(&o, "diff-cover");
-        let dc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-        assert_eq!(
-            dc["total_num_lines"].as_u64(),
-            fx.report["changed"]["coverable"].as_u64(),
-            "diff-cover: {dc:#}"
-        );
-        let theirs: BTreeMap<String, Vec<u64>> = dc["src_stats"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(path, s)| {
-                let mut v: Vec<u64> = s["violation_lines"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|n| n.as_u64().unwrap())
-                    .collect();
-                v.sort_unstable();
-                (path.clone(), v)
-            })
-            .collect();
         let ours = covtop_missed(&fx.report);
         assert!(
             ours.values().any(|v| !v.is_empty()),
             "the fixture has missed lines"
         );
-        assert_eq!(theirs, ours, "diff-cover: {dc:#}");
-
-        // Restricted to the changed lines, diff-cover still sees the same lines.
-        let xml = fx.export_with("cobertura", "changed.xml", &["--changed-only"]);
-        let text = std::fs::read_to_string(&xml).unwrap();
-        assert_eq!(
-            text.matches("<line ").count() as u64,
-            fx.report["changed"]["coverable"].as_u64().unwrap()
-        );
-        let o = Command::new("diff-cover")
-            .arg(&xml)
-            .arg("--compare-branch=main")
-            .arg("--json-report")
-            .arg(&json)
-            .current_dir(&fx.repo)
-            .output()
-            .unwrap();
-        ok(&o, "diff-cover on --changed-only");
-        let dc2: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-        assert_eq!(dc2["total_num_lines"], dc["total_num_lines"]);
-        assert_eq!(dc2["total_num_violations"], dc["total_num_violations"]);
+        let changed = fx.report["changed"]["coverable"].as_u64().unwrap();
+        for (format, name, extra) in [
+            ("cobertura", "coverage.xml", &[][..]),
+            ("cobertura", "changed.xml", &["--changed-only"][..]),
+            ("jacoco-xml", "dc-jacoco.xml", &[][..]),
+            ("lcov", "dc.info", &[][..]),
+        ] {
+            let file = fx.export_with(format, name, extra);
+            let (total, missed) = diff_cover(&fx, &file);
+            assert_eq!(total, changed, "{format} {extra:?}: changed lines");
+            assert_eq!(missed, ours, "{format} {extra:?}: missed lines");
+        }
     }
 
     if common::have_tool("xmllint", "--version") {
