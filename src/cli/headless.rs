@@ -164,8 +164,36 @@ fn current_view(
     Ok((engine, view))
 }
 
-pub fn report(cfg: Config, format: &str, output: Option<&Path>, offline: bool) -> Result<ExitCode> {
+pub fn report(
+    cfg: Config,
+    format: &str,
+    output: Option<&Path>,
+    offline: bool,
+    changed_only: bool,
+) -> Result<ExitCode> {
     let partial = cfg.report.partial_as_covered;
+    if report::EXPORT_FORMATS.contains(&format) {
+        // Export formats are for other tools and need the raw data too.
+        let opts = report::ExportOptions {
+            changed_only,
+            partial_as_covered: partial,
+            source_root: Some(cfg.repo.path.clone()),
+        };
+        let (engine, view) = current_view(cfg, offline)?;
+        let raw = report::RawData {
+            go: engine.go_total(),
+            java: engine.java_totals(),
+        };
+        match output {
+            Some(path) => report::export(&view, &raw, format, &opts, path)?,
+            None => {
+                let bytes = report::export_bytes(&view, &raw, format, &opts)?;
+                std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)
+                    .context("cannot write the report to standard output")?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if !report::FORMATS.contains(&format) && format != "md" {
         bail!(report::ReportError::UnknownFormat(format.to_string()));
     }

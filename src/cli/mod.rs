@@ -94,7 +94,8 @@ enum Command {
     },
     /// Print the changed-line coverage report.
     Report {
-        /// text, json or markdown.
+        /// text, json, markdown; or a file for other tools (needs --output): lcov, cobertura,
+        /// jacoco-xml, sonar, codecov, go-profile, jacoco-exec.
         #[arg(long, short, default_value = "text")]
         format: String,
         /// Write to this file instead of standard output.
@@ -103,6 +104,9 @@ enum Command {
         /// Use only the dumps already stored in the session; do not poll.
         #[arg(long)]
         offline: bool,
+        /// Export formats: only the changed lines (and files with changed lines).
+        #[arg(long)]
+        changed_only: bool,
     },
     /// Exit with status 1 when changed-line coverage is below a threshold (a CI gate).
     Check {
@@ -129,11 +133,13 @@ pub fn run() -> Result<ExitCode> {
             format,
             output,
             offline,
+            changed_only,
         }) => headless::report(
             load_config(&cli.config, &cli.diff)?,
             &format,
             output.as_deref(),
             offline,
+            changed_only,
         ),
         Some(Command::Check {
             fail_under,

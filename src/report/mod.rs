@@ -1,18 +1,33 @@
 //! Reports: the same View turned into files and terminal output in standard formats.
 
+mod cobertura;
+mod codecov;
+mod export;
+mod jacoco_xml;
+mod lcov;
+mod raw;
+mod sonar;
 mod summary;
 mod text;
 
+pub use export::{EXPORT_FORMATS, ExportOptions, RawData, export, export_bytes, render_export};
 pub use summary::{ChangedReport, FileRow, LineCounts, summarize};
 
 use crate::model::View;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("unknown report format \"{0}\": use one of {formats}", formats = FORMATS.join(", "))]
+    #[error("unknown report format \"{0}\": use one of {formats}, {exports}", formats = FORMATS.join(", "), exports = EXPORT_FORMATS.join(", "))]
     UnknownFormat(String),
     #[error("cannot encode the report: {0}")]
     Encode(String),
+    #[error("cannot write the report to {}: {source}; check the directory exists and is writable", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot export {format}: {what}")]
+    NoData { format: String, what: String },
 }
 
 /// The formats `covtop report --format` writes.
