@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # real jars for differential tests, a real terminal, git.
 packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux git
           libguava-java libcommons-lang3-java libcommons-io-java libcommons-collections4-java
-          libguice-java maven ecj)
+          libguice-java maven ecj lcov libxml2-utils unzip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +19,11 @@ if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# diff-cover (PyPI) reads our Cobertura/LCOV/JaCoCo XML in the export tests.
+if ! command -v diff-cover >/dev/null 2>&1; then
+  python3 -m pip install --quiet diff-cover
 fi
 
 cargo fmt --all -- --check
