@@ -202,6 +202,20 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert!(report["whole"]["covered"].as_u64().unwrap() >= 2);
+    let lcov = tmp.path().join("cov.info");
+    h.commands
+        .send(Command::Export {
+            format: "lcov".into(),
+            path: lcov.display().to_string(),
+        })
+        .await
+        .unwrap();
+    next_notice(&mut h.notices, "exported lcov").await;
+    let text = std::fs::read_to_string(&lcov).unwrap();
+    assert!(
+        text.contains("SF:pricing/pricing.go") && text.contains("DA:5,"),
+        "{text}"
+    );
     h.commands
         .send(Command::Export {
             format: "json".into(),

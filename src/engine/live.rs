@@ -227,14 +227,30 @@ impl Loop {
             Command::Export { format, path } => {
                 let view = self.views.borrow().clone();
                 let partial = self.engine.config().report.partial_as_covered;
-                let n = match crate::report::render(&view, &format, partial) {
-                    Ok(text) => match std::fs::write(&path, text) {
-                        Ok(()) => Notice::Info(format!("exported {format} to {path}")),
-                        Err(e) => Notice::Error(format!("cannot write {path}: {e}")),
-                    },
-                    Err(e) => Notice::Error(e.to_string()),
+                let written = if crate::report::EXPORT_FORMATS.contains(&format.as_str()) {
+                    let raw = crate::report::RawData {
+                        go: self.engine.go_total(),
+                        java: self.engine.java_totals(),
+                    };
+                    let opts = crate::report::ExportOptions {
+                        changed_only: false,
+                        partial_as_covered: partial,
+                        source_root: self.engine.repo().workdir(),
+                    };
+                    crate::report::export(&view, &raw, &format, &opts, std::path::Path::new(&path))
+                        .map_err(|e| e.to_string())
+                } else {
+                    crate::report::render(&view, &format, partial)
+                        .map_err(|e| e.to_string())
+                        .and_then(|text| {
+                            std::fs::write(&path, text)
+                                .map_err(|e| format!("cannot write {path}: {e}"))
+                        })
                 };
-                self.notify(n);
+                self.notify(match written {
+                    Ok(()) => Notice::Info(format!("exported {format} to {path}")),
+                    Err(e) => Notice::Error(e),
+                });
             }
             Command::SetInterval(_) | Command::Quit => {}
         }
