@@ -1,5 +1,6 @@
 //! Reports: the same View turned into files and terminal output in standard formats.
 
+pub mod html;
 mod summary;
 mod text;
 
