@@ -551,3 +551,39 @@ fn an_unwritable_destination_is_a_clear_error_naming_it() {
     assert!(matches!(err, HtmlError::NotADirectory { .. }), "{err:?}");
     assert!(err.to_string().contains("a-file"), "{err}");
 }
+
+#[test]
+fn changed_only_leaves_out_unchanged_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut view, sources) = hostile_view();
+    let mut unchanged = view.files[0].clone();
+    unchanged.path = "web/old.go".to_string();
+    unchanged.changed = None;
+    unchanged.changed_counts = Counts::default();
+    view.files.push(unchanged);
+
+    let all = tmp.path().join("all");
+    let s = write_html(&view, &sources, &opts(false), &all).unwrap();
+    assert_eq!(s.pages, 2);
+    // web/old.go is not in the (in-memory) repository: its page says so and shows coverage.
+    assert_eq!(s.sources_missing, vec!["web/old.go".to_string()]);
+    let old_page =
+        std::fs::read_to_string(all.join("files").join(page_name("web/old.go"))).unwrap();
+    assert!(old_page.contains("not in the repository at this revision"));
+    assert!(line_row(&old_page, 5).contains("s-missed"));
+    assert!(
+        std::fs::read_to_string(&s.index)
+            .unwrap()
+            .contains("data-path=\"web/old.go\"")
+    );
+
+    let changed = tmp.path().join("changed");
+    let s = write_html(&view, &sources, &opts(true), &changed).unwrap();
+    assert_eq!(s.pages, 1);
+    assert!(!changed.join("files").join(page_name("web/old.go")).exists());
+    assert!(
+        !std::fs::read_to_string(&s.index)
+            .unwrap()
+            .contains("web/old.go")
+    );
+}
