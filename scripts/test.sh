@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # real jars for differential tests, a real terminal, git.
 packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux git
           libguava-java libcommons-lang3-java libcommons-io-java libcommons-collections4-java
-          libguice-java maven ecj lcov libxml2-utils unzip)
+          libguice-java maven ecj lcov libxml2-utils unzip chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

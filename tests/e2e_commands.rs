@@ -236,3 +236,29 @@ fn diff_file_replaces_git_and_a_bad_one_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("nope.diff"), "{}", text(&out));
 }
+
+#[test]
+fn report_html_writes_a_folder_and_needs_one() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    std::fs::write(repo.join("covtop.toml"), "[repo]\nbase = \"main\"\n").unwrap();
+    let out_dir = tmp.path().join("html");
+    let d = out_dir.display().to_string();
+    let out = covtop_in(
+        &repo,
+        &["report", "--offline", "--format", "html", "--output", &d],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let index = std::fs::read_to_string(out_dir.join("index.html")).unwrap();
+    assert!(
+        index.contains("pricing/pricing.go") && index.contains("cart/cart.go"),
+        "{index}"
+    );
+    let out = covtop_in(&repo, &["report", "--offline", "--format", "html"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--output DIR"), "{}", text(&out));
+}

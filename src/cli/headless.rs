@@ -172,6 +172,26 @@ pub fn report(
     changed_only: bool,
 ) -> Result<ExitCode> {
     let partial = cfg.report.partial_as_covered;
+    if format == "html" {
+        let Some(dir) = output else {
+            bail!("--format html writes a folder: pass --output DIR");
+        };
+        let (engine, view) = current_view(cfg, offline)?;
+        let sources = covtop::vcs::GitSources::new(engine.repo(), engine.revision())
+            .context("cannot read sources from the repository")?;
+        let opts = report::html::HtmlOptions {
+            changed_only,
+            partial_as_covered: partial,
+            title: "covtop".to_string(),
+        };
+        let summary = report::html::write_html(&view, &sources, &opts, dir)?;
+        println!(
+            "Wrote {} ({} file pages)",
+            summary.index.display(),
+            summary.pages
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if report::EXPORT_FORMATS.contains(&format) {
         // Export formats are for other tools and need the raw data too.
         let opts = report::ExportOptions {

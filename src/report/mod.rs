@@ -3,6 +3,7 @@
 mod cobertura;
 mod codecov;
 mod export;
+pub mod html;
 mod jacoco_xml;
 mod lcov;
 mod raw;
