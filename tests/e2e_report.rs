@@ -6,39 +6,7 @@ mod common;
 use covtop::target::gocserver::v1::{Agent, Center};
 use covtop::target::gocserver::{AgentProfile, SharedProfile};
 use serde_json::Value;
-use std::path::Path;
 use std::process::{Command, Output};
-
-/// A real profile of the feature branch from `go test -covermode=count`.
-fn go_test_profile(repo: &Path, work: &Path) -> String {
-    let out_file = work.join("unit.cov");
-    let out = Command::new("go")
-        .args(["test", "-covermode=count"])
-        .arg(format!("-coverprofile={}", out_file.display()))
-        .arg("./...")
-        .current_dir(repo)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPATH", work.join("gopath"))
-        .env("GOCACHE", work.join("gocache"))
-        .env("GOTOOLCHAIN", "local")
-        .output()
-        .expect("go runs");
-    assert!(
-        out.status.success(),
-        "go test: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(out_file).unwrap()
-}
-
-fn covtop(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_covtop"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("covtop runs")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
@@ -84,7 +52,7 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     common::sample_repo(&repo);
-    let profile_text = go_test_profile(&repo, tmp.path());
+    let profile_text = common::go_test_profile(&repo, tmp.path());
 
     // Replica A serves the real test profile; replica B is the same build where only the new
     // Cart.Remove ran (not its "missing item" branch); replica C is registered but dead.
@@ -136,9 +104,10 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
     .unwrap();
 
     let cfg = config.clone();
-    let out = tokio::task::spawn_blocking(move || covtop(&cfg, &["report", "--format", "json"]))
-        .await
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || common::covtop(&cfg, &["report", "--format", "json"]))
+            .await
+            .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -214,7 +183,7 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
 
     // Text output and the gate.
     let cfg = config.clone();
-    let text = tokio::task::spawn_blocking(move || covtop(&cfg, &["report", "--offline"]))
+    let text = tokio::task::spawn_blocking(move || common::covtop(&cfg, &["report", "--offline"]))
         .await
         .unwrap();
     assert!(text.status.success());
@@ -225,7 +194,7 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
     );
     let cfg = config.clone();
     let gate = tokio::task::spawn_blocking(move || {
-        covtop(&cfg, &["check", "--fail-under", "90", "--offline"])
+        common::covtop(&cfg, &["check", "--fail-under", "90", "--offline"])
     })
     .await
     .unwrap();
@@ -233,7 +202,7 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
     assert!(stdout(&gate).contains("below the required 90%"));
     let cfg = config.clone();
     let gate = tokio::task::spawn_blocking(move || {
-        covtop(&cfg, &["check", "--fail-under", "10", "--offline"])
+        common::covtop(&cfg, &["check", "--fail-under", "10", "--offline"])
     })
     .await
     .unwrap();
@@ -251,9 +220,10 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
         &[return_false - 1],
     );
     let cfg = config.clone();
-    let out = tokio::task::spawn_blocking(move || covtop(&cfg, &["report", "--format", "json"]))
-        .await
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || common::covtop(&cfg, &["report", "--format", "json"]))
+            .await
+            .unwrap();
     assert!(out.status.success());
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = file_row(&report, "cart/cart.go");
@@ -262,7 +232,7 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
 
     // dump: prints stored dumps and the dead replica, exits 0 because others answered.
     let cfg = config.clone();
-    let out = tokio::task::spawn_blocking(move || covtop(&cfg, &["dump"]))
+    let out = tokio::task::spawn_blocking(move || common::covtop(&cfg, &["dump"]))
         .await
         .unwrap();
     let s = stdout(&out);
@@ -285,7 +255,7 @@ fn bad_configuration_and_unknown_base_give_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("covtop.toml");
     std::fs::write(&config, "[repo]\nbsae = \"main\"\n").unwrap();
-    let out = covtop(&config, &["report"]);
+    let out = common::covtop(&config, &["report"]);
     assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("line 2") && e.contains("bsae"), "{e}");
@@ -307,7 +277,7 @@ fn bad_configuration_and_unknown_base_give_clear_errors() {
         ),
     )
     .unwrap();
-    let out = covtop(&config, &["report", "--offline"]);
+    let out = common::covtop(&config, &["report", "--offline"]);
     assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("origin/nope"), "{e}");
@@ -324,7 +294,7 @@ fn bad_configuration_and_unknown_base_give_clear_errors() {
         ),
     )
     .unwrap();
-    let out = covtop(&config, &["dump"]);
+    let out = common::covtop(&config, &["dump"]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("gone"), "{e}");

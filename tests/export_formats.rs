@@ -12,39 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn go_env(cmd: &mut Command, work: &Path) {
-    cmd.env("GOFLAGS", "-mod=mod")
-        .env("GOPATH", work.join("gopath"))
-        .env("GOCACHE", work.join("gocache"))
-        .env("GOTOOLCHAIN", "local");
-}
-
-fn go_test_profile(repo: &Path, work: &Path) -> String {
-    let out_file = work.join("unit.cov");
-    let mut cmd = Command::new("go");
-    cmd.args(["test", "-covermode=count"])
-        .arg(format!("-coverprofile={}", out_file.display()))
-        .arg("./...")
-        .current_dir(repo);
-    go_env(&mut cmd, work);
-    let out = cmd.output().expect("go runs");
-    assert!(
-        out.status.success(),
-        "go test: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(out_file).unwrap()
-}
-
-fn covtop(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_covtop"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("covtop runs")
-}
-
 fn ok(o: &Output, what: &str) -> String {
     assert!(
         o.status.success(),
@@ -80,7 +47,7 @@ impl Fixture {
             out.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let o = covtop(&self.config, &args);
+        let o = common::covtop(&self.config, &args);
         ok(&o, &format!("covtop report --format {format}"));
         out
     }
@@ -95,7 +62,7 @@ async fn fixture() -> Option<Fixture> {
     let work = tmp.path().to_path_buf();
     let repo = work.join("repo");
     common::sample_repo(&repo);
-    let profile = go_test_profile(&repo, &work);
+    let profile = common::go_test_profile(&repo, &work);
     let center = Center::start().await.unwrap();
     let _agent = Agent::start(
         "shop",
@@ -118,9 +85,10 @@ async fn fixture() -> Option<Fixture> {
     )
     .unwrap();
     let cfg = config.clone();
-    let out = tokio::task::spawn_blocking(move || covtop(&cfg, &["report", "--format", "json"]))
-        .await
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || common::covtop(&cfg, &["report", "--format", "json"]))
+            .await
+            .unwrap();
     let report: Value = serde_json::from_str(&ok(&out, "covtop report --format json")).unwrap();
     Some(Fixture {
         _tmp: tmp,
@@ -309,7 +277,7 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
     cmd.args(["tool", "cover"])
         .arg(format!("-func={}", profile.display()))
         .current_dir(&fx.repo);
-    go_env(&mut cmd, &fx.work);
+    common::go_env(&mut cmd, &fx.work);
     let func = ok(&cmd.output().unwrap(), "go tool cover -func");
     let total = func.lines().last().unwrap_or_default();
     let st = &fx.report["whole_statements"];
@@ -321,7 +289,7 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
 
     // Without --output the same bytes go to standard output.
     for (format, file) in [("lcov", "cov.info"), ("go-profile", "merged.cov")] {
-        let o = covtop(&fx.config, &["report", "--offline", "--format", format]);
+        let o = common::covtop(&fx.config, &["report", "--offline", "--format", format]);
         assert_eq!(
             ok(&o, format),
             std::fs::read_to_string(fx.work.join(file)).unwrap(),
@@ -331,7 +299,7 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
 
     // No JaCoCo target: asking for exec data is a clear error, and nothing is written.
     let out = fx.work.join("none.exec");
-    let o = covtop(
+    let o = common::covtop(
         &fx.config,
         &[
             "report",
@@ -348,7 +316,7 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
 
     // An unwritable path is named in the error.
     let bad = fx.work.join("missing-dir/cov.info");
-    let o = covtop(
+    let o = common::covtop(
         &fx.config,
         &[
             "report",

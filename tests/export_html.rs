@@ -16,27 +16,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn go_test_profile(repo: &Path, work: &Path) -> String {
-    let out_file = work.join("unit.cov");
-    let out = Command::new("go")
-        .args(["test", "-covermode=count"])
-        .arg(format!("-coverprofile={}", out_file.display()))
-        .arg("./...")
-        .current_dir(repo)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPATH", work.join("gopath"))
-        .env("GOCACHE", work.join("gocache"))
-        .env("GOTOOLCHAIN", "local")
-        .output()
-        .expect("go runs");
-    assert!(
-        out.status.success(),
-        "go test: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(out_file).unwrap()
-}
-
 fn opts(changed_only: bool) -> HtmlOptions {
     HtmlOptions {
         changed_only,
@@ -147,7 +126,7 @@ async fn report_from_a_real_engine_view_renders_in_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     common::sample_repo(&repo);
-    let profile_text = go_test_profile(&repo, tmp.path());
+    let profile_text = common::go_test_profile(&repo, tmp.path());
     let center = Center::start().await.unwrap();
     let _agent = Agent::start(
         "shop",

@@ -97,3 +97,40 @@ pub fn sample_repo(dir: &Path) {
         &["commit", "-qam", "feature: Cart.Remove and a cap in Apply"],
     );
 }
+
+/// Sets the environment of a `go` command for tests: modules, a private GOPATH and cache under
+/// `work`, the installed toolchain only.
+pub fn go_env(cmd: &mut Command, work: &Path) {
+    cmd.env("GOFLAGS", "-mod=mod")
+        .env("GOPATH", work.join("gopath"))
+        .env("GOCACHE", work.join("gocache"))
+        .env("GOTOOLCHAIN", "local");
+}
+
+/// A real profile of the checked-out sample repository from `go test -covermode=count`.
+pub fn go_test_profile(repo: &Path, work: &Path) -> String {
+    let out_file = work.join("unit.cov");
+    let mut cmd = Command::new("go");
+    cmd.args(["test", "-covermode=count"])
+        .arg(format!("-coverprofile={}", out_file.display()))
+        .arg("./...")
+        .current_dir(repo);
+    go_env(&mut cmd, work);
+    let out = cmd.output().expect("go runs");
+    assert!(
+        out.status.success(),
+        "go test: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(out_file).expect("go test wrote the profile")
+}
+
+/// Runs the `covtop` binary with `--config config` and `args`.
+pub fn covtop(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_covtop"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("covtop runs")
+}
