@@ -149,45 +149,19 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
     common::git(&repo, &["commit", "-qm", "pricing and handler"]);
 
     // The service, compiled from the same sources, under the real agent.
-    let classes = work.join("classes");
-    javac(11, &classes, None, &sources);
-    let agent = extract_agent(work);
-    let agent_port = free_port();
-    let http_port = free_port();
-    let mut jvm = start_jvm(
-        "shop",
-        &agent,
-        &format!(
-            "output=tcpserver,address=127.0.0.1,port={agent_port},sessionid=e2e,includes=shop.*"
-        ),
-        &classes,
-        "shop.Main",
-        &[http_port.to_string()],
+    let shop = start_shop_under_agent(
+        work,
+        "e2e",
+        &[
+            "/add?item=pen&qty=2&price=150",
+            "/add?item=ink&qty=0",
+            "/total",
+            "/nope",
+        ],
     );
-    wait_healthy(&mut jvm, http_port);
-    for path in [
-        "/add?item=pen&qty=2&price=150",
-        "/add?item=ink&qty=0",
-        "/total",
-        "/nope",
-    ] {
-        http_get(http_port, path).unwrap();
-    }
-
+    let classes = shop.classes.clone();
     let sessions = work.join("sessions");
-    let config = work.join("covtop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[repo]\npath = \"{}\"\nbase = \"main\"\n[session]\ndir = \"{}\"\n\
-             [[target]]\nname = \"shop\"\nkind = \"jacoco\"\naddress = \"127.0.0.1:{agent_port}\"\n\
-             classes = [\"{}\"]\n",
-            repo.display(),
-            sessions.display(),
-            classes.display()
-        ),
-    )
-    .unwrap();
+    let config = write_jacoco_config(work, &repo, &sessions, shop.agent_port, &classes);
     let cfg = covtop::config::load(&config).unwrap();
     let mut engine = Engine::open(cfg).unwrap();
     let polls = engine.poll(&[]).await.unwrap();
@@ -274,7 +248,7 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
         "{:?}",
         resets[0].outcomes
     );
-    http_get(http_port, "/clear").unwrap();
+    http_get(shop.http_port, "/clear").unwrap();
     engine.poll(&[]).await.unwrap();
     let after = engine.view();
     assert!(

@@ -75,42 +75,23 @@ async fn jacoco_xml_equals_jacocos_own_report_of_our_merged_exec() {
     common::git(&repo, &["add", "-A"]);
     common::git(&repo, &["commit", "-qm", "shop"]);
 
-    let classes = work.join("classes");
-    javac(11, &classes, None, &sources);
-    let agent = extract_agent(work);
-    let agent_port = free_port();
-    let http_port = free_port();
-    let mut jvm = start_jvm(
-        "shop",
-        &agent,
-        &format!(
-            "output=tcpserver,address=127.0.0.1,port={agent_port},sessionid=x,includes=shop.*"
-        ),
-        &classes,
-        "shop.Main",
-        &[http_port.to_string()],
+    let shop = start_shop_under_agent(
+        work,
+        "x",
+        &[
+            "/add?item=pen&qty=2&price=150",
+            "/add?item=ink&qty=0",
+            "/total",
+        ],
     );
-    wait_healthy(&mut jvm, http_port);
-    for path in [
-        "/add?item=pen&qty=2&price=150",
-        "/add?item=ink&qty=0",
-        "/total",
-    ] {
-        http_get(http_port, path).unwrap();
-    }
-    let config = work.join("covtop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[repo]\npath = \"{}\"\nbase = \"main\"\n[session]\ndir = \"{}\"\n\
-             [[target]]\nname = \"shop\"\nkind = \"jacoco\"\naddress = \"127.0.0.1:{agent_port}\"\n\
-             classes = [\"{}\"]\n",
-            repo.display(),
-            work.join("sessions").display(),
-            classes.display()
-        ),
-    )
-    .unwrap();
+    let classes = shop.classes.clone();
+    let config = write_jacoco_config(
+        work,
+        &repo,
+        &work.join("sessions"),
+        shop.agent_port,
+        &classes,
+    );
     let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
     let polls = engine.poll(&[]).await.unwrap();
     assert!(polls[0].failures.is_empty(), "{polls:?}");

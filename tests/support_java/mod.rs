@@ -228,3 +228,65 @@ pub fn wait_healthy(jvm: &mut Jvm, port: u16) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The shop service compiled with `--release 11` into `<work>/classes`, running under the real
+/// agent in tcpserver mode on a loopback port, after `requests` were sent to it.
+pub struct ShopUnderAgent {
+    pub jvm: Jvm,
+    pub agent_port: u16,
+    pub http_port: u16,
+    pub classes: PathBuf,
+}
+
+pub fn start_shop_under_agent(work: &Path, session_id: &str, requests: &[&str]) -> ShopUnderAgent {
+    let classes = work.join("classes");
+    javac(11, &classes, None, &shop_sources());
+    let agent = extract_agent(work);
+    let agent_port = free_port();
+    let http_port = free_port();
+    let mut jvm = start_jvm(
+        "shop",
+        &agent,
+        &format!(
+            "output=tcpserver,address=127.0.0.1,port={agent_port},sessionid={session_id},includes=shop.*"
+        ),
+        &classes,
+        "shop.Main",
+        &[http_port.to_string()],
+    );
+    wait_healthy(&mut jvm, http_port);
+    for path in requests {
+        http_get(http_port, path).unwrap();
+    }
+    ShopUnderAgent {
+        jvm,
+        agent_port,
+        http_port,
+        classes,
+    }
+}
+
+/// Writes `<work>/covtop.toml`: the repository (base `main`), a session store in `sessions`, and
+/// one JaCoCo target "shop" at the agent's port with `classes`.
+pub fn write_jacoco_config(
+    work: &Path,
+    repo: &Path,
+    sessions: &Path,
+    agent_port: u16,
+    classes: &Path,
+) -> PathBuf {
+    let config = work.join("covtop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\n[session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"jacoco\"\naddress = \"127.0.0.1:{agent_port}\"\n\
+             classes = [\"{}\"]\n",
+            repo.display(),
+            sessions.display(),
+            classes.display()
+        ),
+    )
+    .expect("write covtop.toml");
+    config
+}
