@@ -268,3 +268,87 @@ fn bad_arguments_are_clear_errors_before_anything_runs() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_runs_one_round_and_fails_when_it_is_incomplete() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let center = Center::start().await.unwrap();
+    let live = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let _agent = Agent::start("shop", live, 0, Some(&center.url()))
+        .await
+        .unwrap();
+    let cfg = repo.join("covtop.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[repo]\nbase = \"main\"\n[poll]\ntimeout = \"2s\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
+            center.url()
+        ),
+    )
+    .unwrap();
+    let cobertura = tmp.path().join("cobertura.xml");
+    let run = |args: Vec<String>| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::covtop(&cfg, &args)
+        })
+    };
+    let out = run(vec![
+        "watch".into(),
+        "--once".into(),
+        "--log-format".into(),
+        "text".into(),
+        "--export".into(),
+        format!("cobertura:{}", cobertura.display()),
+    ])
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(" INFO  round ") && err.contains("final=true"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_to_string(&cobertura)
+            .unwrap()
+            .contains("pricing.go")
+    );
+    assert_eq!(
+        std::fs::read_dir(repo.join(".covtop/sessions/default"))
+            .unwrap()
+            .count(),
+        1
+    );
+
+    let out = run(vec![
+        "watch".into(),
+        "--once".into(),
+        "--export".into(),
+        format!(
+            "sonar:{}/no/such/dir/s.xml",
+            tmp.path().join("missing").display()
+        ),
+        "--exec".into(),
+        "exit 3".into(),
+    ])
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("1 export(s) failed, the command failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\"event\":\"exec_failed\"") && err.contains("\"status\":3"),
+        "{err}"
+    );
+}

@@ -1,7 +1,8 @@
 //! `covtop watch`: the headless loop for a pod or a job, with signals mapped to its controls.
 //!
 //! SIGUSR1 pauses (no polls, no exports), SIGUSR2 resumes; SIGTERM and SIGINT run a final round
-//! (poll, persist, export, command) and exit 0.
+//! (poll, persist, export, command) and exit 0. `--once` runs one round and exits 2 when it was
+//! incomplete (no dump stored, an export or the command failed).
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -39,6 +40,9 @@ pub struct WatchArgs {
     /// Also log every stored dump.
     #[arg(long)]
     verbose: bool,
+    /// Run one round (poll, store, export, command) and exit: for a CronJob or a CI step.
+    #[arg(long)]
+    once: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -89,6 +93,19 @@ pub fn run(cfg: Config, args: WatchArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
+        if args.once {
+            let r = watch::round(&mut engine, &opts, &log, 1, true).await;
+            let exec_failed = opts.exec.is_some() && r.exec_status != Some(0);
+            if r.stored == 0 || r.export_failures > 0 || exec_failed {
+                bail!(
+                    "the round was incomplete: {} dump(s) stored, {} export(s) failed{} (see the log above)",
+                    r.stored,
+                    r.export_failures,
+                    if exec_failed { ", the command failed" } else { "" }
+                );
+            }
+            return anyhow::Ok(());
+        }
         let (tx, rx) = mpsc::channel(16);
         forward_signals(tx).context("cannot install the signal handlers")?;
         watch::run(&mut engine, &opts, &log, rx).await;
