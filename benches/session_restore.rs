@@ -112,7 +112,7 @@ fn with_counts(profile: &str, dump: u64) -> Vec<u8> {
             out.push_str(line);
         } else if let Some((block, _)) = line.rsplit_once(' ') {
             let epoch_dump = dump % 50;
-            let count = if (i as u64 + dump) % 3 == 0 {
+            let count = if (i as u64 + dump).is_multiple_of(3) {
                 0
             } else {
                 epoch_dump + i as u64 % 7
