@@ -181,7 +181,8 @@ fn load_config_or_defaults(explicit: &Option<PathBuf>, diff: &DiffArgs) -> Resul
     if explicit.is_some() || config::locate(None).is_ok() {
         return load_config(explicit, diff);
     }
-    let mut cfg = config::parse("", std::path::Path::new("covtop.toml"))
+    let here = std::env::current_dir().context("cannot read the current folder")?;
+    let mut cfg = config::parse("", &here.join("covtop.toml"))
         .context("cannot build the default configuration")?;
     apply_overrides(&mut cfg, diff);
     session::select(&mut cfg, diff.session.as_deref())?;
