@@ -17,3 +17,4 @@ pub mod session;
 pub mod target;
 pub mod tui;
 pub mod vcs;
+pub mod watch;

@@ -18,7 +18,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn open(cfg: Config) -> Result<Engine> {
-    Engine::open(cfg).context("cannot open the session")
+    let engine = Engine::open(cfg).context("cannot open the session")?;
+    for p in engine.session_problems() {
+        eprintln!("covtop: warning: {}: {} ({})", p.subject, p.message, p.fix);
+    }
+    Ok(engine)
 }
 
 /// Prints one target's poll and returns false when no replica answered.

@@ -3,6 +3,8 @@
 mod headless;
 mod init;
 mod interactive;
+mod session;
+mod watch;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -58,6 +60,9 @@ pub struct DiffArgs {
     /// Take the changed lines from a unified diff instead of git.
     #[arg(long, global = true)]
     diff_file: Option<PathBuf>,
+    /// The session to use (overrides [session] name and the store's current session).
+    #[arg(long, global = true, env = "COVTOP_SESSION")]
+    session: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -108,6 +113,13 @@ enum Command {
         #[arg(long)]
         changed_only: bool,
     },
+    /// Manage the sessions of the store: list, new, use, merge, rm.
+    Session {
+        #[command(subcommand)]
+        action: session::SessionAction,
+    },
+    /// Headless loop for a pod or a CI job: poll and store every interval, export, run a command.
+    Watch(watch::WatchArgs),
     /// Exit with status 1 when changed-line coverage is below a threshold (a CI gate).
     Check {
         /// Minimum changed-line coverage in percent.
@@ -146,6 +158,10 @@ pub fn run() -> Result<ExitCode> {
             offline,
         }) => headless::check(load_config(&cli.config, &cli.diff)?, fail_under, offline),
         Some(Command::Demo { speed }) => interactive::demo(speed),
+        Some(Command::Session { action }) => {
+            session::run(&load_config_or_defaults(&cli.config, &cli.diff)?, action)
+        }
+        Some(Command::Watch(args)) => watch::run(load_config(&cli.config, &cli.diff)?, args),
         None => interactive::run(load_config(&cli.config, &cli.diff)?),
     }
 }
@@ -155,6 +171,21 @@ fn load_config(explicit: &Option<PathBuf>, diff: &DiffArgs) -> Result<Config> {
     let path = config::locate(explicit.as_deref())?;
     let mut cfg = config::load(&path).with_context(|| "invalid configuration".to_string())?;
     apply_overrides(&mut cfg, diff);
+    session::select(&mut cfg, diff.session.as_deref())?;
+    Ok(cfg)
+}
+
+/// Like [`load_config`], but without a configuration file the built-in defaults apply (the
+/// repository is the current folder): the session commands work in any repository.
+fn load_config_or_defaults(explicit: &Option<PathBuf>, diff: &DiffArgs) -> Result<Config> {
+    if explicit.is_some() || config::locate(None).is_ok() {
+        return load_config(explicit, diff);
+    }
+    let here = std::env::current_dir().context("cannot read the current folder")?;
+    let mut cfg = config::parse("", &here.join("covtop.toml"))
+        .context("cannot build the default configuration")?;
+    apply_overrides(&mut cfg, diff);
+    session::select(&mut cfg, diff.session.as_deref())?;
     Ok(cfg)
 }
 

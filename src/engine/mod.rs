@@ -324,6 +324,12 @@ impl Engine {
         self.store.dir().to_path_buf()
     }
 
+    /// Files of the session that could not be replayed (corrupt, truncated, foreign, unfinished
+    /// writes), as diagnostics naming each file.
+    pub fn session_problems(&self) -> &[Diagnostic] {
+        &self.session_problems
+    }
+
     pub fn modules(&self) -> &ModuleMap {
         &self.modules
     }

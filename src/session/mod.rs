@@ -7,13 +7,19 @@
 //! acknowledged one is never lost. Files that are truncated, corrupt or foreign are reported and
 //! skipped when the session is loaded.
 
+mod catalog;
+
+pub use catalog::{CatalogError, MergeSummary, SessionCatalog, SessionSummary};
+
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+const SESSIONS_DIR: &str = "sessions";
 const MAGIC: &[u8] = b"COVTOP-DUMP 1\n";
 const SUFFIX: &str = ".dump";
+const TMP_SUFFIX: &str = ".tmp";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -104,6 +110,16 @@ pub struct StoredDump {
 pub struct SessionProblem {
     pub path: PathBuf,
     pub problem: String,
+    pub kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// A `.dump` file that is truncated, corrupt, foreign or unreadable.
+    BadDump,
+    /// The temporary file of a write that never finished (its writer was killed). It was never a
+    /// dump: nothing acknowledged is lost. Removed by [`SessionStore::open`] once it is old.
+    UnfinishedWrite,
 }
 
 /// One session folder.
@@ -116,19 +132,14 @@ pub struct SessionStore {
 impl SessionStore {
     /// Opens (creating if needed) session `name` under `root`.
     pub fn open(root: &Path, name: &str) -> Result<Self, SessionError> {
-        let dir = root.join("sessions").join(sanitize(name));
+        let dir = root.join(SESSIONS_DIR).join(session_dir_name(name));
         fs::create_dir_all(&dir).map_err(|source| SessionError::Create {
             path: dir.clone(),
             source,
         })?;
         let mut store = SessionStore { dir, next_seq: 1 };
-        let max = store
-            .file_names()?
-            .iter()
-            .filter_map(|n| n.split('-').next()?.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0);
-        store.next_seq = max + 1;
+        store.next_seq = store.max_seq()? + 1;
+        store.remove_unfinished_writes(std::time::Duration::from_secs(60));
         Ok(store)
     }
 
@@ -138,40 +149,91 @@ impl SessionStore {
 
     /// Writes one dump atomically and returns where it is. Only after this returns may the dump
     /// be shown, exported or followed by a reset.
+    ///
+    /// The file is written under a temporary name (with this process's id, so two writers of one
+    /// session never share it), fsynced, then hard-linked to its final name, which fails rather
+    /// than replaces when another process took that sequence number meanwhile: the sequence is
+    /// then re-read from the folder and the write retried. Where the file system has no hard
+    /// links, a rename is used instead.
     pub fn persist(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<PathBuf, SessionError> {
         let mut meta = meta.clone();
-        meta.seq = self.next_seq;
         meta.len = payload.len() as u64;
         meta.crc32 = crc32fast::hash(payload);
-        let name = format!(
-            "{:08}-{}-{}{}",
-            meta.seq,
-            sanitize(&meta.target),
-            sanitize(&meta.replica),
-            SUFFIX
-        );
-        let path = self.dir.join(&name);
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let werr = |source| SessionError::Write {
-            path: path.clone(),
-            source,
-        };
-        let mut header = serde_json::to_vec(&meta).map_err(|e| werr(std::io::Error::other(e)))?;
-        header.push(b'\n');
-        {
-            let mut f = fs::File::create(&tmp).map_err(werr)?;
-            f.write_all(MAGIC).map_err(werr)?;
-            f.write_all(&header).map_err(werr)?;
-            f.write_all(payload).map_err(werr)?;
-            f.sync_all().map_err(werr)?;
+        for _ in 0..64 {
+            meta.seq = self.next_seq;
+            let name = format!(
+                "{:08}-{}-{}{}",
+                meta.seq,
+                sanitize(&meta.target),
+                sanitize(&meta.replica),
+                SUFFIX
+            );
+            let path = self.dir.join(&name);
+            let tmp = self
+                .dir
+                .join(format!(".{name}.{}{TMP_SUFFIX}", std::process::id()));
+            let werr = |source| SessionError::Write {
+                path: path.clone(),
+                source,
+            };
+            if self.seq_taken(meta.seq)? {
+                self.next_seq = self.max_seq()? + 1;
+                continue;
+            }
+            let mut header =
+                serde_json::to_vec(&meta).map_err(|e| werr(std::io::Error::other(e)))?;
+            header.push(b'\n');
+            {
+                let mut f = fs::File::create(&tmp).map_err(werr)?;
+                f.write_all(MAGIC).map_err(werr)?;
+                f.write_all(&header).map_err(werr)?;
+                f.write_all(payload).map_err(werr)?;
+                f.sync_all().map_err(werr)?;
+            }
+            match fs::hard_link(&tmp, &path) {
+                Ok(()) => {
+                    let _ = fs::remove_file(&tmp);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let _ = fs::remove_file(&tmp);
+                    self.next_seq = self.max_seq()? + 1;
+                    continue;
+                }
+                Err(_) => {
+                    if let Err(e) = fs::rename(&tmp, &path) {
+                        let _ = fs::remove_file(&tmp);
+                        return Err(werr(e));
+                    }
+                }
+            }
+            if let Ok(d) = fs::File::open(&self.dir) {
+                // Makes the link (or rename) itself durable.
+                let _ = d.sync_all();
+            }
+            self.next_seq = meta.seq + 1;
+            return Ok(path);
         }
-        fs::rename(&tmp, &path).map_err(werr)?;
-        if let Ok(d) = fs::File::open(&self.dir) {
-            // Makes the rename itself durable.
-            let _ = d.sync_all();
-        }
-        self.next_seq += 1;
-        Ok(path)
+        Err(SessionError::Write {
+            path: self.dir.clone(),
+            source: std::io::Error::other(
+                "other writers keep taking the next sequence number; retry",
+            ),
+        })
+    }
+
+    /// True when a dump with sequence number `seq` exists (written by another process).
+    fn seq_taken(&self, seq: u64) -> Result<bool, SessionError> {
+        let prefix = format!("{seq:08}-");
+        Ok(self.file_names()?.iter().any(|n| n.starts_with(&prefix)))
+    }
+
+    fn max_seq(&self) -> Result<u64, SessionError> {
+        Ok(self
+            .file_names()?
+            .iter()
+            .filter_map(|n| n.split('-').next()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0))
     }
 
     /// Marks the most recent stored dump of (target, replica) as followed by a reset, by storing
@@ -187,6 +249,50 @@ impl SessionStore {
         let mut meta = DumpMeta::new(target, replica, None, at_ms, revision, kind);
         meta.reset_after = true;
         self.persist(&meta, &[])
+    }
+
+    /// Removes temporary files of interrupted writes older than `min_age` (younger ones may
+    /// belong to a writer of this session in another process that is still running). Returns
+    /// how many were removed.
+    pub fn remove_unfinished_writes(&self, min_age: std::time::Duration) -> usize {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for e in rd.filter_map(|e| e.ok()) {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !(name.starts_with('.') && name.ends_with(TMP_SUFFIX)) {
+                continue;
+            }
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age);
+            if old && fs::remove_file(e.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    fn unfinished_writes(&self) -> Vec<PathBuf> {
+        let Ok(rd) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with('.') && n.ends_with(TMP_SUFFIX))
+            })
+            .map(|e| e.path())
+            .collect();
+        out.sort();
+        out
     }
 
     fn file_names(&self) -> Result<Vec<String>, SessionError> {
@@ -216,15 +322,29 @@ impl SessionStore {
                         meta,
                         payload,
                     }),
-                    Err(problem) => problems.push(SessionProblem { path, problem }),
+                    Err(problem) => problems.push(SessionProblem {
+                        path,
+                        problem,
+                        kind: ProblemKind::BadDump,
+                    }),
                 },
                 Err(e) => problems.push(SessionProblem {
                     path,
                     problem: format!("cannot read: {e}"),
+                    kind: ProblemKind::BadDump,
                 }),
             }
         }
-        dumps.sort_by_key(|d| d.meta.seq);
+        for path in self.unfinished_writes() {
+            problems.push(SessionProblem {
+                path,
+                problem: "unfinished write of an interrupted covtop (never acknowledged, ignored; \
+                          removed automatically after a minute)"
+                    .to_string(),
+                kind: ProblemKind::UnfinishedWrite,
+            });
+        }
+        dumps.sort_by(|a, b| a.meta.seq.cmp(&b.meta.seq).then(a.path.cmp(&b.path)));
         Ok((dumps, problems))
     }
 }
@@ -248,6 +368,27 @@ fn decode(bytes: &[u8]) -> Result<(DumpMeta, Vec<u8>), String> {
         return Err("corrupt: payload checksum does not match".to_string());
     }
     Ok((meta, payload.to_vec()))
+}
+
+/// The folder name of session `name`: `-` is kept (dump file names use it as a separator, session
+/// folders do not), anything else outside `[A-Za-z0-9._]` becomes `_`.
+pub(crate) fn session_dir_name(name: &str) -> String {
+    let out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    if out.is_empty() || out.starts_with('.') {
+        format!("_{out}")
+    } else {
+        out
+    }
 }
 
 /// Makes a string safe as part of a file name.
@@ -308,10 +449,17 @@ mod tests {
         flipped[last] ^= 1;
         fs::write(s.dir().join("00000101-b.dump"), flipped).unwrap();
         fs::write(s.dir().join("00000102-c.dump"), b"garbage").unwrap();
-        fs::write(s.dir().join(".00000103-d.dump.tmp"), b"half").unwrap();
+        fs::write(s.dir().join(".00000103-d.dump.7.tmp"), b"half").unwrap();
         let (dumps, problems) = s.load_all().unwrap();
         assert_eq!(dumps.len(), 1);
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(
+            problems
+                .iter()
+                .filter(|p| p.kind == ProblemKind::UnfinishedWrite)
+                .count(),
+            1
+        );
         assert!(problems.iter().any(|p| p.problem.contains("truncated")));
         assert!(problems.iter().any(|p| p.problem.contains("checksum")));
         assert!(problems.iter().any(|p| p.problem.contains("magic")));

@@ -1,0 +1,202 @@
+//! `covtop session list | new | use | merge | rm`, and which session the other commands use.
+//!
+//! The session in use is, in order: `--session NAME` (or `COVTOP_SESSION`), `[session] name`
+//! when the configuration sets it to something other than "default", the store's `current` file
+//! (written by `session new` and `session use`), else "default".
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use covtop::config::Config;
+use covtop::session::{SessionCatalog, SessionSummary};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
+
+const DEFAULT: &str = "default";
+
+#[derive(Subcommand)]
+pub enum SessionAction {
+    /// List the sessions of the store (the one in use is marked with *).
+    List,
+    /// Create a session and make it the current one.
+    New { name: String },
+    /// Make an existing session the current one.
+    Use { name: String },
+    /// Copy the dumps of sessions into another (created if missing); merging twice copies nothing new.
+    Merge {
+        /// The sessions to copy from.
+        #[arg(required = true)]
+        sources: Vec<String>,
+        /// The session to copy into.
+        #[arg(long)]
+        into: String,
+    },
+    /// Remove a session and its dumps.
+    Rm {
+        name: String,
+        /// Also remove the current session.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// The session store folder of a configuration: `[session] dir`, relative to the repository's
+/// work tree (as the engine resolves it).
+pub fn store_root(cfg: &Config) -> PathBuf {
+    if cfg.session.dir.is_absolute() {
+        return cfg.session.dir.clone();
+    }
+    covtop::vcs::Repo::open(&cfg.repo.path)
+        .ok()
+        .and_then(|r| r.workdir())
+        .unwrap_or_else(|| cfg.repo.path.clone())
+        .join(&cfg.session.dir)
+}
+
+/// Sets `cfg.session.name` to the session in use (see the module comment). A `--session` that
+/// names no existing session is an error, so a typo never starts an empty session.
+pub fn select(cfg: &mut Config, flag: Option<&str>) -> Result<()> {
+    let catalog = SessionCatalog::new(&store_root(cfg));
+    match flag {
+        Some(name) => {
+            if name != DEFAULT && !catalog.exists(name) {
+                let names = catalog.names().unwrap_or_default();
+                bail!(
+                    "--session {name}: no such session in {} (existing: {}); create it with `covtop session new {name}`",
+                    catalog.root().display(),
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                );
+            }
+            cfg.session.name = name.to_string();
+        }
+        None if cfg.session.name == DEFAULT => {
+            if let Some(current) = catalog.current() {
+                cfg.session.name = current;
+            }
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
+    let catalog = SessionCatalog::new(&store_root(cfg));
+    let current = cfg.session.name.as_str();
+    match action {
+        SessionAction::List => {
+            let list = catalog.list(current)?;
+            if list.is_empty() {
+                println!(
+                    "No sessions in {} yet: `covtop dump` stores into \"{current}\", `covtop session new NAME` creates one.",
+                    catalog.root().display()
+                );
+            } else {
+                print!("{}", render_list(&list));
+                println!("Store: {}", catalog.root().display());
+            }
+        }
+        SessionAction::New { name } => {
+            let store = catalog.create(&name)?;
+            println!(
+                "Created session {name} ({}); it is now the current session.",
+                store.dir().display()
+            );
+        }
+        SessionAction::Use { name } => {
+            catalog.open_existing(&name)?;
+            catalog.set_current(&name)?;
+            println!("Session {name} is now the current session.");
+        }
+        SessionAction::Merge { sources, into } => {
+            let s = catalog.merge(&sources, &into)?;
+            println!(
+                "Merged {} into {into}: {} dump(s) copied, {} already present.",
+                sources.join(", "),
+                s.copied,
+                s.already_present
+            );
+            for (path, problem) in &s.skipped {
+                println!("  skipped {}: {problem}", path.display());
+            }
+        }
+        SessionAction::Rm { name, yes } => {
+            let files = catalog.remove(&name, current, yes)?;
+            println!("Removed session {name} ({files} file(s)).");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_list(list: &[SessionSummary]) -> String {
+    let mut rows = vec![[
+        String::new(),
+        "SESSION".into(),
+        "DUMPS".into(),
+        "RESETS".into(),
+        "TARGETS".into(),
+        "REPLICAS".into(),
+        "REVISIONS".into(),
+        "FIRST".into(),
+        "LAST".into(),
+        "SIZE".into(),
+        "PROBLEMS".into(),
+    ]];
+    for s in list {
+        let problems = match (s.bad_files, s.unfinished_writes) {
+            (0, 0) => "-".to_string(),
+            (b, 0) => format!("{b} bad file(s)"),
+            (0, u) => format!("{u} unfinished write(s)"),
+            (b, u) => format!("{b} bad file(s), {u} unfinished write(s)"),
+        };
+        rows.push([
+            if s.current { "*" } else { "" }.to_string(),
+            s.name.clone(),
+            s.dumps.to_string(),
+            s.resets.to_string(),
+            s.targets.iter().cloned().collect::<Vec<_>>().join(","),
+            s.replicas.len().to_string(),
+            s.revisions
+                .iter()
+                .map(|r| r.chars().take(8).collect::<String>())
+                .collect::<Vec<_>>()
+                .join(","),
+            time(s.first_ms),
+            time(s.last_ms),
+            size(s.bytes),
+            problems,
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join(" ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn time(ms: Option<u64>) -> String {
+    ms.map_or_else(
+        || "-".to_string(),
+        |ms| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string(),
+    )
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
