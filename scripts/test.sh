@@ -5,10 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: real Go coverage, the real JaCoCo agent and analyzer, a JDK,
-# real jars for differential tests, a real terminal, git.
+# real jars for differential tests, a real terminal, git, PyYAML (the deploy manifests test).
 packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux git
           libguava-java libcommons-lang3-java libcommons-io-java libcommons-collections4-java
-          libguice-java maven ecj lcov libxml2-utils unzip chromium)
+          libguice-java maven ecj lcov libxml2-utils unzip chromium python3-yaml)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
