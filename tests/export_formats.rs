@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Cobertura's DTD, from coverage.py's source distribution (`lab/coverage-04.dtd`); see
+/// docs/rooms/exports.md for the install step.
+const COBERTURA_DTD: &str = "/usr/local/share/cobertura/coverage-04.dtd";
+
 fn ok(o: &Output, what: &str) -> String {
     assert!(
         o.status.success(),
@@ -240,6 +244,21 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
                 report_counter.contains(&format!("missed=\"{missed}\" covered=\"{whole_hit}\"")),
                 "{report_counter}"
             );
+        }
+        // Cobertura: valid against Cobertura's coverage-04.dtd, whole and changed-only.
+        if common::have_file(COBERTURA_DTD) {
+            for (name, extra) in [
+                ("cob-dtd.xml", &[][..]),
+                ("cob-dtd-changed.xml", &["--changed-only"][..]),
+            ] {
+                let xml = fx.export_with("cobertura", name, extra);
+                let o = Command::new("xmllint")
+                    .args(["--noout", "--nonet", "--dtdvalid", COBERTURA_DTD])
+                    .arg(&xml)
+                    .output()
+                    .unwrap();
+                ok(&o, &format!("xmllint --dtdvalid coverage-04.dtd {extra:?}"));
+            }
         }
         // Sonar generic coverage: valid against the XSD of the documented format.
         let xml = fx.export("sonar", "sonar.xml");
