@@ -136,6 +136,23 @@ fn markup_in_file_names_is_escaped_and_consumers_accept_it() {
         &["--noout", "--schema", xsd.to_str().unwrap()],
         &tmp.path().join("sonar.xml"),
     );
+    // Cobertura's own DTD (from coverage.py's sdist, see docs/rooms/exports.md), whole and
+    // changed-only.
+    if common::have_file("/usr/local/share/cobertura/coverage-04.dtd") {
+        let changed = tmp.path().join("cobertura-changed.xml");
+        export(&v, &raw, "cobertura", &opts(true), &changed).unwrap();
+        for file in [tmp.path().join("cobertura.xml"), changed] {
+            xmllint(
+                &[
+                    "--noout",
+                    "--nonet",
+                    "--dtdvalid",
+                    "/usr/local/share/cobertura/coverage-04.dtd",
+                ],
+                &file,
+            );
+        }
+    }
 
     let codecov: Value =
         serde_json::from_str(&render_export(&v, "codecov", &opts(false)).unwrap()).unwrap();

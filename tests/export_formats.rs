@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Cobertura's DTD, from coverage.py's source distribution (`lab/coverage-04.dtd`); see
+/// docs/rooms/exports.md for the install step.
+const COBERTURA_DTD: &str = "/usr/local/share/cobertura/coverage-04.dtd";
+
 fn ok(o: &Output, what: &str) -> String {
     assert!(
         o.status.success(),
@@ -241,6 +245,21 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
                 "{report_counter}"
             );
         }
+        // Cobertura: valid against Cobertura's coverage-04.dtd, whole and changed-only.
+        if common::have_file(COBERTURA_DTD) {
+            for (name, extra) in [
+                ("cob-dtd.xml", &[][..]),
+                ("cob-dtd-changed.xml", &["--changed-only"][..]),
+            ] {
+                let xml = fx.export_with("cobertura", name, extra);
+                let o = Command::new("xmllint")
+                    .args(["--noout", "--nonet", "--dtdvalid", COBERTURA_DTD])
+                    .arg(&xml)
+                    .output()
+                    .unwrap();
+                ok(&o, &format!("xmllint --dtdvalid coverage-04.dtd {extra:?}"));
+            }
+        }
         // Sonar generic coverage: valid against the XSD of the documented format.
         let xml = fx.export("sonar", "sonar.xml");
         let xsd =
@@ -314,23 +333,70 @@ async fn consumers_read_our_exports_and_agree_with_covtop() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no JaCoCo coverage"));
     assert!(!out.exists());
 
-    // An unwritable path is named in the error.
-    let bad = fx.work.join("missing-dir/cov.info");
-    let o = common::covtop(
-        &fx.config,
-        &[
-            "report",
-            "--offline",
-            "--format",
+    // Unwritable destinations: exit code 2, the path and what to do on standard error,
+    // nothing written and no temporary file left.
+    let blocker = fx.work.join("a-file");
+    std::fs::write(&blocker, "keep").unwrap();
+    let existing_dir = fx.work.join("a-dir");
+    std::fs::create_dir(&existing_dir).unwrap();
+    let mut cases = vec![
+        (
             "lcov",
-            "--output",
-            bad.to_str().unwrap(),
-        ],
-    );
-    assert!(!o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains(bad.to_str().unwrap()),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+            fx.work.join("missing-dir/cov.info"),
+            "create the directory first",
+        ),
+        (
+            "cobertura",
+            blocker.join("cov.xml"),
+            "is a file, not a directory",
+        ),
+        ("json", blocker.join("r.json"), "is a file, not a directory"),
+        ("sonar", existing_dir.clone(), "is a directory"),
+        ("html", blocker.join("html"), "a-file"),
+    ];
+    // sysfs refuses new files even to root.
+    if Path::new("/sys/kernel").is_dir() {
+        cases.push((
+            "lcov",
+            PathBuf::from("/sys/covtop-cov.info"),
+            "not writable",
+        ));
+    }
+    let before: Vec<_> = std::fs::read_dir(&fx.work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for (format, bad, advice) in cases {
+        let o = common::covtop(
+            &fx.config,
+            &[
+                "report",
+                "--offline",
+                "--format",
+                format,
+                "--output",
+                bad.to_str().unwrap(),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{format} {}: {stderr}",
+            bad.display()
+        );
+        assert!(
+            stderr.contains(bad.parent().unwrap().to_str().unwrap()) && stderr.contains(advice),
+            "{format} {}: {stderr}",
+            bad.display()
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let after: Vec<_> = std::fs::read_dir(&fx.work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "nothing added beside the destinations");
+    assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "keep");
+    assert_eq!(std::fs::read_dir(&existing_dir).unwrap().count(), 0);
 }

@@ -224,8 +224,7 @@ pub fn report(
     let (_engine, view) = current_view(cfg, offline)?;
     let text = report::render(&view, format, partial)?;
     match output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write the report to {}", path.display()))?,
+        Some(path) => report::write_report(path, text.as_bytes())?,
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)

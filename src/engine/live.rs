@@ -243,8 +243,12 @@ impl Loop {
                     crate::report::render(&view, &format, partial)
                         .map_err(|e| e.to_string())
                         .and_then(|text| {
-                            std::fs::write(&path, text)
-                                .map_err(|e| format!("cannot write {path}: {e}"))
+                            // Atomic like the other exports: a failed write keeps the old file.
+                            crate::report::write_report(
+                                std::path::Path::new(&path),
+                                text.as_bytes(),
+                            )
+                            .map_err(|e| e.to_string())
                         })
                 };
                 self.notify(match written {

@@ -214,12 +214,23 @@ fn java_targets(raw: &RawData) -> Result<&[(String, ExecData)], ReportError> {
     Ok(&raw.java)
 }
 
+/// Writes a finished report to `out` atomically (a temporary file in the same directory,
+/// fsynced, renamed over `out`): a reader sees the old file or the whole new one, and a failed
+/// write leaves neither a partial report nor a temporary file behind.
+pub fn write_report(out: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_atomically(out, bytes)
+}
+
 /// Writes to a temporary file beside `out`, then renames it over `out`.
 pub(crate) fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let err = |source: std::io::Error| ReportError::Write {
         path: out.to_path_buf(),
         source,
     };
+    // Renaming over a directory fails only after the whole report is written; say it first.
+    if out.is_dir() {
+        return Err(err(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+    }
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

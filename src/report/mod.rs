@@ -11,7 +11,9 @@ mod sonar;
 mod summary;
 mod text;
 
-pub use export::{EXPORT_FORMATS, ExportOptions, RawData, export, export_bytes, render_export};
+pub use export::{
+    EXPORT_FORMATS, ExportOptions, RawData, export, export_bytes, render_export, write_report,
+};
 pub use summary::{ChangedReport, FileRow, LineCounts, summarize};
 
 use crate::model::View;
@@ -22,13 +24,33 @@ pub enum ReportError {
     UnknownFormat(String),
     #[error("cannot encode the report: {0}")]
     Encode(String),
-    #[error("cannot write the report to {}: {source}; check the directory exists and is writable", path.display())]
+    #[error("cannot write the report to {}: {source}; {}", path.display(), write_advice(source))]
     Write {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
     #[error("cannot export {format}: {what}")]
     NoData { format: String, what: String },
+}
+
+/// What to do about a failed report write, by the kind of failure.
+pub(crate) fn write_advice(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => "create the directory first or choose another --output path",
+        ErrorKind::NotADirectory => {
+            "a part of the path is a file, not a directory: choose another --output path"
+        }
+        ErrorKind::IsADirectory => "that is a directory: give a file name with --output",
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+            "the directory is not writable (permissions or a read-only file system): \
+             choose a writable --output path"
+        }
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            "the disk is full: free space or write elsewhere"
+        }
+        _ => "check the directory exists and is writable",
+    }
 }
 
 /// The formats `covtop report --format` writes.

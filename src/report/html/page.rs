@@ -1,11 +1,13 @@
 //! One file's page: highlighted source with the screen's gutters.
 
+use super::lexical::{LineScanner, Token, language_for, token_css};
 use super::{HtmlOptions, STYLE, escape, escape_into, percent_text};
 use crate::model::{FileView, LineStatus, SourceLanguage, SourceStore, View};
 use crate::tui::source::{SourceText, highlight_now, styled_pieces, uncovered_ranges};
 use crate::tui::status_glyph;
 use ratatui::style::{Color, Modifier, Style};
 use std::fmt::Write as _;
+use std::ops::Range;
 
 /// A light theme: the page background is white.
 const SYNTAX_THEME: &str = "InspiredGitHub";
@@ -82,6 +84,75 @@ fn push_styled(out: &mut String, text: &str, style: Style) {
     out.push_str("</span>");
 }
 
+/// Appends one line of a lexically highlighted file: token classes, with the byte ranges that
+/// did not run (`uncovered`, snapped to char boundaries) underlined around them.
+fn push_tokens(
+    out: &mut String,
+    line: &str,
+    tokens: &[(Range<u32>, Token)],
+    uncovered: &[Range<usize>],
+    cuts: &mut Vec<usize>,
+) {
+    if uncovered.is_empty() {
+        // The common case: tokens are in order, on char boundaries, and do not overlap.
+        let mut at = 0usize;
+        for (r, t) in tokens {
+            let (start, end) = (r.start as usize, r.end as usize);
+            escape_into(out, &line[at..start]);
+            let _ = write!(out, "<span class=\"{}\">", t.class());
+            escape_into(out, &line[start..end]);
+            out.push_str("</span>");
+            at = end;
+        }
+        escape_into(out, &line[at..]);
+        return;
+    }
+    let len = line.len();
+    let uncovered: Vec<Range<usize>> = uncovered
+        .iter()
+        .map(|r| {
+            line.floor_char_boundary(r.start.min(len))..line.floor_char_boundary(r.end.min(len))
+        })
+        .filter(|r| r.start < r.end)
+        .collect();
+    cuts.clear();
+    cuts.extend([0, len]);
+    for (r, _) in tokens {
+        cuts.extend([r.start as usize, r.end as usize]);
+    }
+    for r in &uncovered {
+        cuts.extend([r.start, r.end]);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut next_token = 0usize;
+    for w in cuts.windows(2) {
+        let (start, end) = (w[0], w[1]);
+        while next_token < tokens.len() && (tokens[next_token].0.end as usize) <= start {
+            next_token += 1;
+        }
+        let token = tokens
+            .get(next_token)
+            .filter(|(r, _)| (r.start as usize) <= start)
+            .map(|(_, t)| *t);
+        let unc = uncovered.iter().any(|r| r.start <= start && end <= r.end);
+        if unc {
+            out.push_str("<span class=\"unc\" title=\"did not run\">");
+        }
+        match token {
+            Some(t) => {
+                let _ = write!(out, "<span class=\"{}\">", t.class());
+                escape_into(out, &line[start..end]);
+                out.push_str("</span>");
+            }
+            None => escape_into(out, &line[start..end]),
+        }
+        if unc {
+            out.push_str("</span>");
+        }
+    }
+}
+
 /// Appends the page of `f` to `out`; false when its source is not readable at the revision.
 pub(super) fn file_page(
     out: &mut String,
@@ -99,16 +170,26 @@ pub(super) fn file_page(
         ),
         Err(e) => (None, Some(format!("The source could not be read: {e}"))),
     };
-    let highlighted = text.as_ref().and_then(|t| highlight_now(t, SYNTAX_THEME));
+    // Go and the JVM languages get the linear lexical highlighter (a report has every file of
+    // the project); anything else keeps syntect's grammars.
+    let language = language_for(&f.path);
+    let mut scanner = language.map(LineScanner::new);
+    let highlighted = match language {
+        Some(_) => None,
+        None => text.as_ref().and_then(|t| highlight_now(t, SYNTAX_THEME)),
+    };
+    let mut tokens: Vec<(Range<u32>, Token)> = Vec::new();
+    let mut cuts: Vec<usize> = Vec::new();
     let path = escape(&f.path);
     let title = escape(&opts.title);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{path} – {title}</title><style>{STYLE}</style></head><body>\n\
+         <title>{path} – {title}</title><style>{STYLE}{}</style></head><body>\n\
          <header><h1>{path}</h1><div class=\"meta\"><a href=\"../index.html\" style=\"color:#fff\">← {title}</a> · \
          changed lines <span id=\"file-changed-pct\">{}</span> ({} of {} covered, {} partial, {} missed) · \
          whole file {} · revision <code>{}</code></div></header>\n<main>\n",
+        token_css(SYNTAX_THEME),
         percent_text(&f.changed_counts, pac),
         f.changed_counts.covered,
         f.changed_counts.coverable(),
@@ -187,12 +268,19 @@ pub(super) fn file_page(
                 }
                 _ => Vec::new(),
             };
-            let syntax = highlighted
-                .as_ref()
-                .and_then(|h| h.lines.get(n as usize - 1))
-                .map(|v| v.as_slice());
-            for (piece, style) in styled_pieces(line, Style::new(), syntax, &uncovered, overlay) {
-                push_styled(out, piece, style);
+            if let Some(scanner) = scanner.as_mut() {
+                tokens.clear();
+                scanner.line(line, &mut tokens);
+                push_tokens(out, line, &tokens, &uncovered, &mut cuts);
+            } else {
+                let syntax = highlighted
+                    .as_ref()
+                    .and_then(|h| h.lines.get(n as usize - 1))
+                    .map(|v| v.as_slice());
+                for (piece, style) in styled_pieces(line, Style::new(), syntax, &uncovered, overlay)
+                {
+                    push_styled(out, piece, style);
+                }
             }
         }
         out.push_str("</td></tr>\n");
