@@ -9,14 +9,14 @@ cd "$(dirname "$0")/.."
 packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux git
           libguava-java libcommons-lang3-java libcommons-io-java libcommons-collections4-java
           libguice-java maven ecj lcov libxml2-utils unzip chromium python3-yaml)
+sudo_cmd=""
+if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
-  sudo_cmd=""
-  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
@@ -24,6 +24,18 @@ fi
 # diff-cover (PyPI) reads our Cobertura/LCOV/JaCoCo XML in the export tests.
 if ! command -v diff-cover >/dev/null 2>&1; then
   python3 -m pip install --quiet diff-cover
+fi
+
+# Cobertura's DTD (coverage-04.dtd): no Debian package ships it; coverage.py's source
+# distribution on PyPI does (lab/coverage-04.dtd). xmllint validates our Cobertura against it.
+dtd=/usr/local/share/cobertura/coverage-04.dtd
+if [ ! -s "$dtd" ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --no-binary :all: coverage==7.17.3 -d "$tmp"
+  $sudo_cmd mkdir -p "$(dirname "$dtd")"
+  tar -xzf "$tmp/coverage-7.17.3.tar.gz" -O coverage-7.17.3/lab/coverage-04.dtd | $sudo_cmd tee "$dtd" >/dev/null
+  rm -rf "$tmp"
+  test -s "$dtd"
 fi
 
 cargo fmt --all -- --check
