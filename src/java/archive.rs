@@ -628,6 +628,67 @@ fn classify_entry(layout: Layout, name: &str, includes: &[String]) -> Option<Wan
 mod tests {
     use super::*;
 
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn inflating_checks_the_declared_size_and_crc() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let packed = deflate(&data);
+        let crc = crc32fast::hash(&data);
+        let mut inflater = flate2::Decompress::new(false);
+        let raw = |data, deflated, size, crc32| RawEntry {
+            data,
+            deflated,
+            size,
+            crc32,
+        };
+        // The inflater is reused from one entry to the next.
+        for _ in 0..2 {
+            assert_eq!(
+                raw(&packed, true, data.len(), crc).inflate(&mut inflater),
+                Ok(data.clone())
+            );
+        }
+        assert_eq!(
+            raw(&data, false, data.len(), crc).inflate(&mut inflater),
+            Ok(data.clone())
+        );
+        // Declared smaller than the stream: never more than the declared size is allocated.
+        let short = raw(&packed, true, 100, crc)
+            .inflate(&mut inflater)
+            .unwrap_err();
+        assert!(short.contains("more than the declared 100"), "{short}");
+        // Declared larger, a cut stream, a wrong CRC, garbage.
+        let long = raw(&packed, true, 6000, crc)
+            .inflate(&mut inflater)
+            .unwrap_err();
+        assert!(long.contains("instead of the declared 6000"), "{long}");
+        let cut = raw(&packed[..packed.len() / 2], true, data.len(), crc);
+        assert!(cut.inflate(&mut inflater).is_err());
+        let bad = raw(&packed, true, data.len(), crc ^ 1).inflate(&mut inflater);
+        assert_eq!(bad, Err("CRC-32 mismatch".into()));
+        assert!(
+            raw(&[0xff; 40], true, 40, 0)
+                .inflate(&mut inflater)
+                .is_err()
+        );
+        assert!(
+            raw(&data[..10], false, 11, crc)
+                .inflate(&mut inflater)
+                .is_err()
+        );
+        // Still good after the failures.
+        assert_eq!(
+            raw(&packed, true, data.len(), crc).inflate(&mut inflater),
+            Ok(data)
+        );
+    }
+
     #[test]
     fn glob_patterns() {
         assert!(glob_match(b"myco-*.jar", b"myco-core-1.2.jar"));
