@@ -43,15 +43,27 @@ public class WholeAnalysis {
 JAVA
 javac -nowarn -d "$WORK" -cp "$CP" "$WORK/WholeAnalysis.java"
 
-echo "== covtop (release build of benches/java_analysis.rs, one analysis + one projection)"
 cargo bench --bench java_analysis --no-run 2>/dev/null
 BENCH=$(ls -t target/release/deps/java_analysis-* | grep -v '\.d$' | head -1)
-COVTOP_ANALYZE_ONCE=1 /usr/bin/time -v "$BENCH" "${JARS[@]}" 2> "$WORK/covtop.time"
-grep -E 'Elapsed|Maximum resident' "$WORK/covtop.time"
+RUNS=${RUNS:-5}
 
-echo "== JaCoCo 0.8.6 Analyzer, cold JVM (one round)"
-/usr/bin/time -v java -cp "$WORK:$CP" WholeAnalysis 1 "${JARS[@]}" 2> "$WORK/jacoco.time"
-grep -E 'Elapsed|Maximum resident' "$WORK/jacoco.time"
+# The machine may be shared: covtop and JaCoCo runs are interleaved so both see the same load,
+# and the median of RUNS runs is reported.
+for i in $(seq "$RUNS"); do
+  COVTOP_ANALYZE_ONCE=1 /usr/bin/time -f "%e %M" -a -o "$WORK/covtop.runs" "$BENCH" "${JARS[@]}" > "$WORK/covtop.out"
+  /usr/bin/time -f "%e %M" -a -o "$WORK/jacoco.runs" java -cp "$WORK:$CP" WholeAnalysis 1 "${JARS[@]}" > "$WORK/jacoco.out"
+done
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "== covtop (release build of benches/java_analysis.rs: read jars, inflate, CRC64, analyse, project every class)"
+cat "$WORK/covtop.out"
+echo "wall median of $RUNS: $(cut -d' ' -f1 "$WORK/covtop.runs" | median) s   (runs: $(cut -d' ' -f1 "$WORK/covtop.runs" | tr '\n' ' '))"
+echo "peak RSS max: $(cut -d' ' -f2 "$WORK/covtop.runs" | sort -n | tail -1) KB"
 
-echo "== JaCoCo 0.8.6 Analyzer, warm JVM (best of 15 rounds)"
-java -cp "$WORK:$CP" WholeAnalysis 15 "${JARS[@]}"
+echo "== JaCoCo 0.8.6 Analyzer, cold JVM (one round per process)"
+cat "$WORK/jacoco.out"
+echo "wall median of $RUNS: $(cut -d' ' -f1 "$WORK/jacoco.runs" | median) s   (runs: $(cut -d' ' -f1 "$WORK/jacoco.runs" | tr '\n' ' '))"
+echo "peak RSS max: $(cut -d' ' -f2 "$WORK/jacoco.runs" | sort -n | tail -1) KB"
+
+echo "== JaCoCo 0.8.6 Analyzer, warm JVM (15 rounds in one process, best round)"
+/usr/bin/time -f "whole process %e s, peak RSS %M KB" java -cp "$WORK:$CP" WholeAnalysis 15 "${JARS[@]}"
+echo "== load on the machine: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -103,6 +103,10 @@ criterion_group!(benches, bench);
 /// `COVTOP_ANALYZE_ONCE=1 java_analysis-<hash> JAR...` analyses and projects every class once
 /// and exits: the whole-process figure benches/compare_jacoco.sh measures against JaCoCo.
 fn main() {
+    if std::env::var_os("COVTOP_ANALYZE_PHASES").is_some() {
+        phases();
+        return;
+    }
     if std::env::var_os("COVTOP_ANALYZE_ONCE").is_some() {
         let jars: Vec<String> = std::env::args()
             .skip(1)
@@ -135,4 +139,84 @@ fn main() {
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
+}
+
+/// `COVTOP_ANALYZE_PHASES=1 java_analysis-<hash>`: each phase of the first analysis alone, on one
+/// core, to see where the whole-process time goes.
+fn phases() {
+    // CPU time of the process (all threads), not wall time: the shared machine's load does not
+    // distort it, and the parallel loader's worker threads count.
+    #[derive(Clone, Copy)]
+    struct Instant(f64);
+    impl Instant {
+        fn now() -> Instant {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: clock_gettime writes into the timespec we own.
+            unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+            Instant(ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6)
+        }
+    }
+    let ms = |t: Instant| Instant::now().0 - t.0;
+    let t = Instant::now();
+    let raw: Vec<Vec<u8>> = JARS.iter().filter_map(|j| std::fs::read(j).ok()).collect();
+    eprintln!("read jars      {:7.1} ms", ms(t));
+    let t = Instant::now();
+    let mut classes = Vec::new();
+    for r in &raw {
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(&r[..])).expect("jar");
+        for i in 0..z.len() {
+            let mut e = z.by_index(i).expect("entry");
+            if e.name().is_ok_and(|n| n.ends_with(".class")) {
+                let mut b = Vec::with_capacity(e.size() as usize);
+                e.read_to_end(&mut b).expect("inflate");
+                classes.push(b);
+            }
+        }
+    }
+    eprintln!(
+        "inflate        {:7.1} ms ({} classes, {} bytes)",
+        ms(t),
+        classes.len(),
+        classes.iter().map(Vec::len).sum::<usize>()
+    );
+    let t = Instant::now();
+    let ids: u64 = classes
+        .iter()
+        .map(|c| covtop::java::crc64::class_id(c))
+        .fold(0, |a, b| a ^ b);
+    eprintln!("crc64          {:7.1} ms ({ids:x})", ms(t));
+    let t = Instant::now();
+    let parsed: Vec<_> = classes
+        .iter()
+        .filter_map(|c| covtop::java::classfile::parse_class(c).ok())
+        .collect();
+    eprintln!("parse          {:7.1} ms", ms(t));
+    let t = Instant::now();
+    let analyses: Vec<ClassAnalysis> = parsed
+        .iter()
+        .filter_map(|c| covtop::java::analysis::analyze_parsed(c).ok().flatten())
+        .collect();
+    eprintln!("analyse        {:7.1} ms", ms(t));
+    let t = Instant::now();
+    drop(parsed);
+    eprintln!("drop parsed    {:7.1} ms", ms(t));
+    let t = Instant::now();
+    let lines: usize = analyses.iter().map(|a| a.project(None).lines.len()).sum();
+    eprintln!("project        {:7.1} ms ({lines} lines)", ms(t));
+    let t = Instant::now();
+    let (entries, _) = covtop::java::archive::load_classes(
+        &JARS
+            .iter()
+            .map(std::path::PathBuf::from)
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    eprintln!(
+        "load_classes   {:7.1} ms ({} entries)",
+        ms(t),
+        entries.len()
+    );
 }

@@ -11,7 +11,7 @@
 //! against a limit before and while it is decompressed, so a zip bomb costs at most the limit.
 
 use std::fs;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -183,8 +183,9 @@ impl Loader<'_> {
         } else if shown.ends_with(".class") {
             self.load_class_file(path);
         } else if is_archive_name(&shown) {
-            match fs::File::open(path) {
-                Ok(f) => self.load_archive(io::BufReader::new(f), &shown, true),
+            // One read of the whole file: the zip directory and every entry are then slices.
+            match fs::read(path) {
+                Ok(bytes) => self.load_archive(&bytes, &shown, true),
                 Err(e) => self.problems.push(ArchiveProblem::Unreadable {
                     path: shown,
                     detail: e.to_string(),
@@ -270,7 +271,7 @@ impl Loader<'_> {
     }
 
     fn add_class(&mut self, origin: String, bytes: Vec<u8>) {
-        if bytes.len() < 10 || bytes[..4] != [0xCA, 0xFE, 0xBA, 0xBE] {
+        if !is_class_file(&bytes) {
             self.problems.push(ArchiveProblem::NotAClassFile { origin });
             return;
         }
@@ -282,10 +283,12 @@ impl Loader<'_> {
         });
     }
 
-    /// Loads the classes of one archive. `top` archives may be fat jars or WARs; nested library
-    /// jars are read as plain jars (their own nested jars are not on any class path).
-    fn load_archive<R: Read + Seek>(&mut self, reader: R, origin: &str, top: bool) {
-        let mut zip = match zip::ZipArchive::new(reader) {
+    /// Loads the classes of one archive held in memory. `top` archives may be fat jars or WARs;
+    /// nested library jars are read as plain jars (their own nested jars are not on any class
+    /// path). The zip directory is read here; the class entries are inflated and hashed on every
+    /// core ([`inflate_classes`]), nested jars one after the other.
+    fn load_archive(&mut self, bytes: &[u8], origin: &str, top: bool) {
+        let mut zip = match zip::ZipArchive::new(io::Cursor::new(bytes)) {
             Ok(z) => z,
             Err(e) => {
                 self.problems.push(ArchiveProblem::CorruptArchive {
@@ -295,22 +298,25 @@ impl Loader<'_> {
                 return;
             }
         };
-        let names: Vec<String> = zip
-            .file_names()
-            .filter_map(|n| n.ok())
-            .map(|n| n.into_owned())
-            .collect();
         let layout = if !top {
             Layout::Plain
-        } else if names.iter().any(|n| n.starts_with("BOOT-INF/")) {
+        } else if zip
+            .file_names()
+            .any(|n| n.is_ok_and(|n| n.starts_with("BOOT-INF/")))
+        {
             Layout::SpringBoot
-        } else if names.iter().any(|n| n.starts_with("WEB-INF/")) {
+        } else if zip
+            .file_names()
+            .any(|n| n.is_ok_and(|n| n.starts_with("WEB-INF/")))
+        {
             Layout::War
         } else {
             Layout::Plain
         };
+        let mut classes = Vec::new();
+        let mut nested = Vec::new();
         for index in 0..zip.len() {
-            let mut entry = match zip.by_index(index) {
+            let entry = match zip.by_index_raw(index) {
                 Ok(e) => e,
                 Err(e) => {
                     self.problems.push(ArchiveProblem::CorruptEntry {
@@ -347,25 +353,241 @@ impl Loader<'_> {
                 self.too_large(entry_origin, declared, limit);
                 continue;
             }
-            let mut buf = Vec::with_capacity(declared as usize);
-            // The declared size may lie: never read more than the limit.
-            if let Err(e) = (&mut entry).take(limit + 1).read_to_end(&mut buf) {
-                self.problems.push(ArchiveProblem::CorruptEntry {
-                    origin: entry_origin,
-                    detail: e.to_string(),
-                });
-                continue;
-            }
-            if buf.len() as u64 > limit {
-                self.too_large(entry_origin, buf.len() as u64, limit);
-                continue;
-            }
+            let stored = match RawEntry::locate(&entry, bytes) {
+                Ok(r) => r,
+                Err(detail) => {
+                    self.problems.push(ArchiveProblem::CorruptEntry {
+                        origin: entry_origin,
+                        detail,
+                    });
+                    continue;
+                }
+            };
             match wanted {
-                Wanted::Class => self.add_class(entry_origin, buf),
-                Wanted::NestedJar => self.load_archive(io::Cursor::new(buf), &entry_origin, false),
+                Wanted::Class => classes.push((entry_origin, stored)),
+                Wanted::NestedJar => nested.push((entry_origin, stored)),
+            }
+        }
+        for (result, (entry_origin, _)) in inflate_classes(&classes).into_iter().zip(classes) {
+            match result {
+                Ok((bytes, id)) => self.classes.push(ClassEntry {
+                    origin: entry_origin,
+                    bytes,
+                    id,
+                }),
+                Err(EntryFault::NotAClass) => self.problems.push(ArchiveProblem::NotAClassFile {
+                    origin: entry_origin,
+                }),
+                Err(EntryFault::Corrupt(detail)) => {
+                    self.problems.push(ArchiveProblem::CorruptEntry {
+                        origin: entry_origin,
+                        detail,
+                    })
+                }
+            }
+        }
+        let mut inflater = flate2::Decompress::new(false);
+        for (entry_origin, stored) in nested {
+            match stored.inflate(&mut inflater) {
+                Ok(jar) => self.load_archive(&jar, &entry_origin, false),
+                Err(detail) => self.problems.push(ArchiveProblem::CorruptEntry {
+                    origin: entry_origin,
+                    detail,
+                }),
             }
         }
     }
+}
+
+/// Where one entry's compressed bytes are in the archive, and what they must inflate to.
+struct RawEntry<'a> {
+    data: &'a [u8],
+    deflated: bool,
+    /// The size the directory declares, already checked against the limit.
+    size: usize,
+    crc32: u32,
+}
+
+impl<'a> RawEntry<'a> {
+    fn locate<R: Read>(
+        entry: &zip::read::ZipFile<'_, R>,
+        archive: &'a [u8],
+    ) -> Result<Self, String> {
+        if entry.encrypted() {
+            return Err("encrypted entries are not supported".into());
+        }
+        let deflated = match entry.compression() {
+            zip::CompressionMethod::Stored => false,
+            zip::CompressionMethod::Deflated => true,
+            other => return Err(format!("unsupported compression method {other:?}")),
+        };
+        let start = entry
+            .data_start()
+            .ok_or_else(|| "the local header could not be read".to_string())?;
+        let data = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(entry.compressed_size()).ok())
+            .and_then(|(s, n)| archive.get(s..s.checked_add(n)?))
+            .ok_or_else(|| {
+                format!(
+                    "compressed data at offset {start} ({} bytes) runs past the end of the archive",
+                    entry.compressed_size()
+                )
+            })?;
+        Ok(RawEntry {
+            data,
+            deflated,
+            size: entry.size() as usize,
+            crc32: entry.crc32(),
+        })
+    }
+
+    /// The entry's bytes, checked against the declared size and CRC-32. Never allocates more
+    /// than the declared size (itself bounded by the limit), whatever the compressed data says.
+    fn inflate(&self, inflater: &mut flate2::Decompress) -> Result<Vec<u8>, String> {
+        let out = if self.deflated {
+            inflater.reset(false);
+            let mut out = Vec::with_capacity(self.size);
+            loop {
+                let consumed = inflater.total_in() as usize;
+                let before = out.len();
+                let status = inflater
+                    .decompress_vec(
+                        self.data.get(consumed..).unwrap_or_default(),
+                        &mut out,
+                        flate2::FlushDecompress::Finish,
+                    )
+                    .map_err(|e| format!("invalid deflate data: {e}"))?;
+                if status == flate2::Status::StreamEnd {
+                    break;
+                }
+                if out.len() == self.size {
+                    // Full: the stream may still hold its end marker, or more data than declared.
+                    let consumed = inflater.total_in() as usize;
+                    let mut probe = [0u8; 1];
+                    let status = inflater
+                        .decompress(
+                            self.data.get(consumed..).unwrap_or_default(),
+                            &mut probe,
+                            flate2::FlushDecompress::Finish,
+                        )
+                        .map_err(|e| format!("invalid deflate data: {e}"))?;
+                    if status == flate2::Status::StreamEnd
+                        && inflater.total_out() as usize == self.size
+                    {
+                        break;
+                    }
+                    return Err(format!(
+                        "inflates to more than the declared {} bytes",
+                        self.size
+                    ));
+                }
+                if out.len() == before && inflater.total_in() as usize == consumed {
+                    return Err("the compressed data ends early".into());
+                }
+            }
+            out
+        } else {
+            self.data.to_vec()
+        };
+        if out.len() != self.size {
+            return Err(format!(
+                "{} bytes instead of the declared {}",
+                out.len(),
+                self.size
+            ));
+        }
+        if crc32fast::hash(&out) != self.crc32 {
+            return Err("CRC-32 mismatch".into());
+        }
+        Ok(out)
+    }
+}
+
+enum EntryFault {
+    NotAClass,
+    Corrupt(String),
+}
+
+/// One inflated class entry: its bytes and JaCoCo class id, or why it was not loaded.
+type Inflated = Result<(Arc<[u8]>, u64), EntryFault>;
+
+/// Inflates, checks and hashes class entries on every core, in input order.
+fn inflate_classes(entries: &[(String, RawEntry<'_>)]) -> Vec<Inflated> {
+    let one = |inflater: &mut flate2::Decompress, raw: &RawEntry<'_>| {
+        let bytes = raw.inflate(inflater).map_err(EntryFault::Corrupt)?;
+        if !is_class_file(&bytes) {
+            return Err(EntryFault::NotAClass);
+        }
+        let id = crc64::class_id(&bytes);
+        Ok((Arc::from(bytes), id))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(entries.len() / 64 + 1);
+    if threads <= 1 {
+        let mut inflater = flate2::Decompress::new(false);
+        return entries
+            .iter()
+            .map(|(_, raw)| one(&mut inflater, raw))
+            .collect();
+    }
+    // Each worker takes the next chunk of entries; chunks keep the hand-out cheap.
+    const CHUNK: usize = 16;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut chunks: Vec<(usize, Vec<Inflated>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut inflater = flate2::Decompress::new(false);
+                    let mut done = Vec::new();
+                    loop {
+                        let start = next.fetch_add(CHUNK, std::sync::atomic::Ordering::Relaxed);
+                        let Some(chunk) = entries.get(start..(start + CHUNK).min(entries.len()))
+                        else {
+                            break;
+                        };
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        done.push((
+                            start,
+                            chunk
+                                .iter()
+                                .map(|(_, raw)| one(&mut inflater, raw))
+                                .collect(),
+                        ));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    chunks.sort_by_key(|(start, _)| *start);
+    let mut out = Vec::with_capacity(entries.len());
+    for (start, results) in chunks {
+        // A worker that panicked (never seen) loses its chunks: report those entries.
+        while out.len() < start {
+            out.push(Err(EntryFault::Corrupt(
+                "the decompression worker failed".into(),
+            )));
+        }
+        out.extend(results);
+    }
+    while out.len() < entries.len() {
+        out.push(Err(EntryFault::Corrupt(
+            "the decompression worker failed".into(),
+        )));
+    }
+    out
+}
+
+fn is_class_file(bytes: &[u8]) -> bool {
+    bytes.len() >= 10 && bytes[..4] == [0xCA, 0xFE, 0xBA, 0xBE]
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -405,6 +627,67 @@ fn classify_entry(layout: Layout, name: &str, includes: &[String]) -> Option<Wan
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn inflating_checks_the_declared_size_and_crc() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let packed = deflate(&data);
+        let crc = crc32fast::hash(&data);
+        let mut inflater = flate2::Decompress::new(false);
+        let raw = |data, deflated, size, crc32| RawEntry {
+            data,
+            deflated,
+            size,
+            crc32,
+        };
+        // The inflater is reused from one entry to the next.
+        for _ in 0..2 {
+            assert_eq!(
+                raw(&packed, true, data.len(), crc).inflate(&mut inflater),
+                Ok(data.clone())
+            );
+        }
+        assert_eq!(
+            raw(&data, false, data.len(), crc).inflate(&mut inflater),
+            Ok(data.clone())
+        );
+        // Declared smaller than the stream: never more than the declared size is allocated.
+        let short = raw(&packed, true, 100, crc)
+            .inflate(&mut inflater)
+            .unwrap_err();
+        assert!(short.contains("more than the declared 100"), "{short}");
+        // Declared larger, a cut stream, a wrong CRC, garbage.
+        let long = raw(&packed, true, 6000, crc)
+            .inflate(&mut inflater)
+            .unwrap_err();
+        assert!(long.contains("instead of the declared 6000"), "{long}");
+        let cut = raw(&packed[..packed.len() / 2], true, data.len(), crc);
+        assert!(cut.inflate(&mut inflater).is_err());
+        let bad = raw(&packed, true, data.len(), crc ^ 1).inflate(&mut inflater);
+        assert_eq!(bad, Err("CRC-32 mismatch".into()));
+        assert!(
+            raw(&[0xff; 40], true, 40, 0)
+                .inflate(&mut inflater)
+                .is_err()
+        );
+        assert!(
+            raw(&data[..10], false, 11, crc)
+                .inflate(&mut inflater)
+                .is_err()
+        );
+        // Still good after the failures.
+        assert_eq!(
+            raw(&packed, true, data.len(), crc).inflate(&mut inflater),
+            Ok(data)
+        );
+    }
 
     #[test]
     fn glob_patterns() {

@@ -45,7 +45,11 @@ pub const ACC_MODULE: u16 = 0x8000;
 pub enum Constant {
     /// Index 0 and the second slot of longs and doubles.
     Unusable,
-    Utf8(String),
+    /// A Utf8 constant, decoded: the byte range of its text in [`ClassFile::text`].
+    Utf8 {
+        start: u32,
+        end: u32,
+    },
     Integer(i32),
     Float(f32),
     Long(i64),
@@ -188,12 +192,15 @@ pub struct ClassFile {
     pub fields: Vec<FieldInfo>,
     pub methods: Vec<MethodInfo>,
     pub constant_pool: Vec<Constant>,
+    /// The decoded text of every Utf8 constant, one after the other (one allocation per class
+    /// instead of one per constant).
+    pub text: String,
 }
 
 impl ClassFile {
     pub fn utf8(&self, index: u16) -> Option<&str> {
         match self.constant_pool.get(index as usize)? {
-            Constant::Utf8(s) => Some(s),
+            Constant::Utf8 { start, end } => self.text.get(*start as usize..*end as usize),
             _ => None,
         }
     }
@@ -293,10 +300,13 @@ impl<'a> Reader<'a> {
 
 /// Decodes the JVM's modified UTF-8 (NUL as `C0 80`, supplementary characters as surrogate
 /// pairs); malformed sequences become U+FFFD rather than failing, as names are only compared.
-fn modified_utf8(bytes: &[u8]) -> String {
-    if bytes.is_ascii() {
+fn append_modified_utf8(bytes: &[u8], text: &mut String) {
+    if bytes.is_ascii()
+        && let Ok(s) = std::str::from_utf8(bytes)
+    {
         // Fast path: almost every constant is plain ASCII.
-        return bytes.iter().map(|&b| b as char).collect();
+        text.push_str(s);
+        return;
     }
     let mut units: Vec<u16> = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -320,7 +330,7 @@ fn modified_utf8(bytes: &[u8]) -> String {
             i += 1;
         }
     }
-    String::from_utf16_lossy(&units)
+    text.push_str(&String::from_utf16_lossy(&units));
 }
 
 /// Parses a class file of any version (the format up to the newest javac's), keeping what
@@ -333,7 +343,7 @@ pub fn parse_class(bytes: &[u8]) -> Result<ClassFile, ClassFileError> {
     }
     let minor_version = r.u16("minor version")?;
     let major_version = r.u16("major version")?;
-    let constant_pool = read_constant_pool(&mut r)?;
+    let (constant_pool, text) = read_constant_pool(&mut r)?;
     let mut cf = ClassFile {
         minor_version,
         major_version,
@@ -348,6 +358,7 @@ pub fn parse_class(bytes: &[u8]) -> Result<ClassFile, ClassFileError> {
         fields: Vec::new(),
         methods: Vec::new(),
         constant_pool,
+        text,
     };
     cf.access = r.u16("class access flags")?;
     let this_pos = r.pos;
@@ -421,8 +432,11 @@ fn utf8_at(
         .ok_or_else(|| malformed(pos, format!("{what}: index {i} is not a Utf8 constant")))
 }
 
-fn read_constant_pool(r: &mut Reader<'_>) -> Result<Vec<Constant>, ClassFileError> {
+fn read_constant_pool(r: &mut Reader<'_>) -> Result<(Vec<Constant>, String), ClassFileError> {
     let count = r.u16("constant pool count")? as usize;
+    // The text of the Utf8 constants is at most the rest of the file (ASCII is copied as is;
+    // other decodings grow the string as needed).
+    let mut text = String::with_capacity(r.bytes.len().saturating_sub(r.pos));
     // Each entry takes at least 3 bytes: bound the allocation by what the file can hold.
     let mut pool = Vec::with_capacity(count.min(r.bytes.len().saturating_sub(r.pos) / 3 + 1));
     pool.push(Constant::Unusable);
@@ -432,7 +446,12 @@ fn read_constant_pool(r: &mut Reader<'_>) -> Result<Vec<Constant>, ClassFileErro
         let c = match tag {
             1 => {
                 let len = r.u16("Utf8 length")? as usize;
-                Constant::Utf8(modified_utf8(r.take(len, "Utf8 bytes")?))
+                let start = text.len() as u32;
+                append_modified_utf8(r.take(len, "Utf8 bytes")?, &mut text);
+                Constant::Utf8 {
+                    start,
+                    end: text.len() as u32,
+                }
             }
             3 => Constant::Integer(r.i32("Integer")?),
             4 => Constant::Float(f32::from_bits(r.u32("Float")?)),
@@ -480,7 +499,7 @@ fn read_constant_pool(r: &mut Reader<'_>) -> Result<Vec<Constant>, ClassFileErro
         pool.push(c);
     }
     pool.truncate(count.max(1));
-    Ok(pool)
+    Ok((pool, text))
 }
 
 fn skip_attributes(r: &mut Reader<'_>) -> Result<(), ClassFileError> {
