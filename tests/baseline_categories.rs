@@ -230,3 +230,58 @@ fn unusable_baselines_are_clear_errors_and_change_nothing() {
     assert!(v.baseline.is_none());
     assert!(v.totals.whole.covered > 0);
 }
+
+#[test]
+fn report_lists_unc_and_lbc_lines_and_refuses_a_foreign_baseline() {
+    let Some(s) = setup() else { return };
+    drop(open(&s.dir, &s.repo, &s.new, &s.sessions, "after"));
+    let config = s.dir.join("covtop.toml");
+    let out = common::covtop(&config, &["report", "--offline", "--baseline", "before"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Against baseline before"), "{text}");
+    assert!(text.contains("GNC 1  UNC 3  LBC "), "{text}");
+    assert!(text.contains("pricing/pricing.go  UNC 35-37\n"), "{text}");
+    assert!(text.contains("cart/basket.go  LBC "), "{text}");
+
+    let out = common::covtop(
+        &config,
+        &[
+            "report",
+            "--offline",
+            "--format",
+            "json",
+            "--baseline",
+            "before",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["baseline"]["totals"]["unc"], 3);
+    assert_eq!(json["baseline"]["files"][1]["path"], "pricing/pricing.go");
+    assert_eq!(json["baseline"]["files"][1]["unc"][0][0], 35);
+
+    let out = common::covtop(
+        &config,
+        &[
+            "report",
+            "--offline",
+            "--format",
+            "markdown",
+            "--baseline",
+            "before",
+        ],
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("| pricing/pricing.go | 35-37 |  |"), "{md}");
+
+    store(&s.sessions, "elsewhere", &"ab".repeat(20), "mode: set\n");
+    let out = common::covtop(&config, &["report", "--offline", "--baseline", "elsewhere"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("another repository"), "{err}");
+    assert!(err.contains(&"ab".repeat(20)), "{err}");
+}

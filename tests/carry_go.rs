@@ -177,6 +177,17 @@ fn an_older_builds_coverage_is_carried_onto_unchanged_lines_until_the_new_build_
     assert_eq!(v.totals.changed.missed, 5);
     assert_eq!(v.totals.changed.covered, 0);
 
+    // The report shows carried coverage apart from the build's own.
+    let out = common::covtop(
+        &tmp.path().join(format!("covtop-{new}.toml")),
+        &["report", "--offline"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("0.0% (+100.0% carried)"), "{text}");
+    assert!(text.contains("(carried 43-44,47-48)"), "{text}");
+    assert!(text.contains("5 changed line(s) covered there"), "{text}");
+
     // The new build runs only TestApply: its own coverage of Apply turns those lines Covered,
     // the rest stays carried.
     let new_profile = profile(&repo, &work, "TestApply");

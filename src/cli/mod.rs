@@ -24,6 +24,10 @@ pub struct Cli {
     config: Option<PathBuf>,
     #[command(flatten)]
     diff: DiffArgs,
+    /// Compare with a baseline (the screen and `report`): a session name, `session:seq`, or a
+    /// stored .dump file; shows lcov's categories (UNC, LBC, ...).
+    #[arg(long, global = true)]
+    baseline: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -140,13 +144,17 @@ pub fn run() -> Result<ExitCode> {
             output.as_deref(),
             offline,
             changed_only,
+            cli.baseline.as_deref(),
         ),
         Some(Command::Check {
             fail_under,
             offline,
         }) => headless::check(load_config(&cli.config, &cli.diff)?, fail_under, offline),
         Some(Command::Demo { speed }) => interactive::demo(speed),
-        None => interactive::run(load_config(&cli.config, &cli.diff)?),
+        None => interactive::run(
+            load_config(&cli.config, &cli.diff)?,
+            cli.baseline.as_deref(),
+        ),
     }
 }
 
