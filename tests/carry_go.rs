@@ -187,6 +187,33 @@ fn an_older_builds_coverage_is_carried_onto_unchanged_lines_until_the_new_build_
     assert!(text.contains("0.0% (+100.0% carried)"), "{text}");
     assert!(text.contains("(carried 43-44,47-48)"), "{text}");
     assert!(text.contains("5 changed line(s) covered there"), "{text}");
+    let html = tmp.path().join("html");
+    let out = common::covtop(
+        &tmp.path().join(format!("covtop-{new}.toml")),
+        &[
+            "report",
+            "--offline",
+            "--format",
+            "html",
+            "--output",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_dir(html.join("files"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|p| p.contains("<h1>pricing/pricing.go</h1>"))
+        .expect("a page for pricing.go");
+    assert!(
+        page.contains("<tr id=\"L31\" class=\"s-none carried\""),
+        "line 31 carried"
+    );
+    assert!(!page.contains("<tr id=\"L13\" class=\"s-none carried\""));
 
     // The new build runs only TestApply: its own coverage of Apply turns those lines Covered,
     // the rest stays carried.
@@ -225,4 +252,61 @@ fn an_older_builds_coverage_is_carried_onto_unchanged_lines_until_the_new_build_
 
 fn engine_view(mut e: Engine) -> std::sync::Arc<View> {
     e.view()
+}
+
+#[test]
+fn a_diff_file_that_does_not_apply_is_named_and_nothing_else_is_lost() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let head = rev(&repo, "HEAD");
+    let diff = tmp.path().join("review.diff");
+    std::fs::write(
+        &diff,
+        "diff --git a/pricing/pricing.go b/pricing/pricing.go\n--- a/pricing/pricing.go\n\
+         +++ b/pricing/pricing.go\n@@ -29,0 +30,2 @@\n+\treturn 1\n+\treturn 2\n\
+         diff --git a/gone/gone.go b/gone/gone.go\nnew file mode 100644\n--- /dev/null\n\
+         +++ b/gone/gone.go\n@@ -0,0 +1 @@\n+package gone\n",
+    )
+    .unwrap();
+    let sessions = tmp.path().join("sessions");
+    store(
+        &sessions,
+        &head,
+        "mode: set\nexample.com/shop/pricing/pricing.go:23.2,23.19 1 1\n",
+    );
+    let path = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\ndiff_file = \"{}\"\n\
+             [session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"http://127.0.0.1:1\"\n",
+            repo.display(),
+            diff.display(),
+            sessions.display(),
+        ),
+    )
+    .unwrap();
+    let v = Engine::open(covtop::config::load(&path).unwrap())
+        .unwrap()
+        .view();
+    let messages: Vec<&str> = v.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("changes line 31 of pricing/pricing.go, which has 30 lines")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("changes gone/gone.go, which is not in revision")),
+        "{messages:#?}"
+    );
+    // The stored coverage is still there.
+    assert_eq!(hit(&v, "pricing/pricing.go"), [23]);
 }

@@ -224,6 +224,7 @@ impl Engine {
     pub fn open(config: Config) -> Result<Engine, EngineError> {
         let repo = Repo::open(&config.repo.path)?;
         let revision = repo.resolve(&config.repo.revision)?;
+        let mut diff_problems = Vec::new();
         let (changed, base_label) = match &config.repo.diff_file {
             Some(path) => {
                 let text =
@@ -232,6 +233,7 @@ impl Engine {
                         source,
                     })?;
                 let changed = crate::vcs::parse_unified_diff(&text, &path.display().to_string())?;
+                diff_problems = diff_file_problems(&repo, &revision, &changed, path);
                 (changed, format!("diff {}", path.display()))
             }
             None => {
@@ -324,7 +326,7 @@ impl Engine {
             undecodable: Vec::new(),
             carried: LineStatuses::new(),
             carried_from: Vec::new(),
-            carry_problems: Vec::new(),
+            carry_problems: diff_problems,
             baseline: None,
             demo: false,
             paused: false,
@@ -1005,6 +1007,61 @@ impl Engine {
     pub fn mark(&mut self) {
         self.build.mark();
     }
+}
+
+/// Where a diff file does not apply to the revision: files it names that are not there, and
+/// changed lines past a file's end. Reported in every View; the diff's other files still count.
+fn diff_file_problems(
+    repo: &Repo,
+    revision: &Revision,
+    changed: &ChangedLines,
+    diff: &std::path::Path,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let fix = format!(
+        "the diff was not made for revision {}: produce it from this revision (git diff BASE...{}) or set [repo] revision to the one it was made for",
+        revision.short, revision.short
+    );
+    for (path, f) in &changed.files {
+        let Some(&last) = f.lines.last() else {
+            continue;
+        };
+        match repo.read_file(revision, path) {
+            Ok(None) => out.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: path.clone(),
+                message: format!(
+                    "the diff file {} changes {path}, which is not in revision {}",
+                    diff.display(),
+                    revision.short
+                ),
+                fix: fix.clone(),
+            }),
+            Ok(Some(bytes)) => {
+                let count = bytecount_lines(&bytes);
+                if u64::from(last) > count {
+                    out.push(Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: path.clone(),
+                        message: format!(
+                            "the diff file {} changes line {last} of {path}, which has {count} lines at revision {}",
+                            diff.display(),
+                            revision.short
+                        ),
+                        fix: fix.clone(),
+                    });
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+/// Lines of a text: newlines, plus one for a last line without a newline.
+fn bytecount_lines(bytes: &[u8]) -> u64 {
+    let newlines = memchr::memchr_iter(b'\n', bytes).count() as u64;
+    newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
 
 /// How much of a baseline session counts.
