@@ -117,9 +117,15 @@ fn java_line_statuses_are_saved_per_build_and_carried_without_the_old_classes() 
         .unwrap();
     // Hand-checked: the implicit constructor on the class line 3, add's 5 and 6, neg's 10.
     assert_eq!(own, [3, 5, 6, 10]);
+    // Beside the session, not in it: the session folder holds only dumps.
     let saved = sessions
-        .join("sessions/default")
+        .join("builds/default")
         .join(lines_file_name("calc", &old));
+    assert!(
+        std::fs::read_dir(sessions.join("sessions/default"))
+            .unwrap()
+            .all(|e| e.unwrap().path().extension().is_some_and(|x| x == "dump"))
+    );
     let lines = BuildLines::decode(&std::fs::read(&saved).unwrap(), &saved, &old).unwrap();
     let covered: Vec<u32> = lines.files[path]
         .iter()
@@ -208,8 +214,9 @@ fn an_old_java_build_without_saved_lines_is_named_not_guessed() {
         .find(|d| d.message.contains("not carried over"))
         .expect("a diagnostic names the uncarried build");
     assert!(d.message.contains(&old[..7]), "{d:?}");
+    std::fs::create_dir_all(sessions.join("builds/default")).unwrap();
     std::fs::write(
-        sessions.join("sessions/default").join(lines_file_name("calc", &old)),
+        sessions.join("builds/default").join(lines_file_name("calc", &old)),
         b"{\"format\":\"covtop-build-lines 1\",\"revision\":\"x\",\"target\":\"calc\",\"files\":{}}",
     )
     .unwrap();

@@ -227,9 +227,23 @@ pub fn lines_file_name(target: &str, revision: &str) -> String {
     format!("build-{safe}-{revision}.lines")
 }
 
+/// Where the saved build lines of the session in `session_dir` (`<root>/sessions/<name>`) live:
+/// `<root>/builds/<name>/`, beside the session rather than in it, so that the session folder holds
+/// only dumps.
+pub fn builds_dir(session_dir: &Path) -> PathBuf {
+    match (
+        session_dir.parent().and_then(Path::parent),
+        session_dir.file_name(),
+    ) {
+        (Some(root), Some(name)) => root.join("builds").join(name),
+        _ => session_dir.join("builds"),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

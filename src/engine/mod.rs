@@ -396,9 +396,22 @@ impl Engine {
                 fix: "move the file out of the session folder; the other dumps are used".into(),
             })
             .collect();
-        let current = self.revision.oid.clone();
-        let (dumps, older): (Vec<StoredDump>, Vec<StoredDump>) =
-            dumps.into_iter().partition(|d| d.meta.revision == current);
+        // A dump belongs to the current build when its revision names the current commit
+        // (normally the full id; anything that resolves to it counts too).
+        let mut is_current: BTreeMap<String, bool> = BTreeMap::new();
+        for d in &dumps {
+            if !is_current.contains_key(&d.meta.revision) {
+                let same = d.meta.revision == self.revision.oid
+                    || self
+                        .repo
+                        .resolve(&d.meta.revision)
+                        .is_ok_and(|r| r.oid == self.revision.oid);
+                is_current.insert(d.meta.revision.clone(), same);
+            }
+        }
+        let (dumps, older): (Vec<StoredDump>, Vec<StoredDump>) = dumps
+            .into_iter()
+            .partition(|d| is_current.get(&d.meta.revision) == Some(&true));
         for d in dumps {
             let Some(t) = self
                 .targets
@@ -537,7 +550,8 @@ impl Engine {
                 out.absorb(&BuildLines::from_coverage(&revision.oid, &files));
                 continue;
             }
-            let path = session_dir.join(carry::lines_file_name(target, &revision.oid));
+            let path =
+                carry::builds_dir(session_dir).join(carry::lines_file_name(target, &revision.oid));
             match std::fs::read(&path) {
                 Ok(bytes) => match BuildLines::decode(&bytes, &path, &revision.oid) {
                     Ok(l) => out.absorb(&l),
@@ -707,9 +721,7 @@ impl Engine {
             if self.targets[i].saved_lines == Some(hash) {
                 continue;
             }
-            let path = self
-                .store
-                .dir()
+            let path = carry::builds_dir(self.store.dir())
                 .join(carry::lines_file_name(&name, &lines.revision));
             match carry::write_atomic(&path, &bytes) {
                 Ok(()) => self.targets[i].saved_lines = Some(hash),
