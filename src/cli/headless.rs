@@ -141,9 +141,15 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool) -> Result<ExitCode> {
 fn current_view(
     cfg: Config,
     offline: bool,
+    baseline: Option<&str>,
 ) -> Result<(Engine, std::sync::Arc<covtop::model::View>)> {
     let mut engine = open(cfg)?;
     engine.check_mappable()?;
+    if let Some(b) = baseline {
+        engine
+            .set_baseline(b)
+            .context("cannot compare with the baseline")?;
+    }
     if !offline && !engine.targets().is_empty() {
         let polls = runtime()?.block_on(engine.poll(&[]))?;
         for p in &polls {
@@ -174,13 +180,14 @@ pub fn report(
     output: Option<&Path>,
     offline: bool,
     changed_only: bool,
+    baseline: Option<&str>,
 ) -> Result<ExitCode> {
     let partial = cfg.report.partial_as_covered;
     if format == "html" {
         let Some(dir) = output else {
             bail!("--format html writes a folder: pass --output DIR");
         };
-        let (engine, view) = current_view(cfg, offline)?;
+        let (engine, view) = current_view(cfg, offline, baseline)?;
         let sources = covtop::vcs::GitSources::new(engine.repo(), engine.revision())
             .context("cannot read sources from the repository")?;
         let opts = report::html::HtmlOptions {
@@ -203,7 +210,7 @@ pub fn report(
             partial_as_covered: partial,
             source_root: Some(cfg.repo.path.clone()),
         };
-        let (engine, view) = current_view(cfg, offline)?;
+        let (engine, view) = current_view(cfg, offline, baseline)?;
         let raw = report::RawData {
             go: engine.go_total(),
             java: engine.java_totals(),
@@ -221,7 +228,7 @@ pub fn report(
     if !report::FORMATS.contains(&format) && format != "md" {
         bail!(report::ReportError::UnknownFormat(format.to_string()));
     }
-    let (_engine, view) = current_view(cfg, offline)?;
+    let (_engine, view) = current_view(cfg, offline, baseline)?;
     let text = report::render(&view, format, partial)?;
     match output {
         Some(path) => report::write_report(path, text.as_bytes())?,
@@ -235,7 +242,7 @@ pub fn check(cfg: Config, fail_under: f64, offline: bool) -> Result<ExitCode> {
         bail!("--fail-under {fail_under} must be a percentage between 0 and 100");
     }
     let partial = cfg.report.partial_as_covered;
-    let (_engine, view) = current_view(cfg, offline)?;
+    let (_engine, view) = current_view(cfg, offline, None)?;
     let c = view.totals.changed;
     match c.percent(partial) {
         None => {

@@ -39,10 +39,15 @@ fn ui_config(cfg: &Config) -> Result<UiConfig> {
 }
 
 /// Runs the live screen until the user quits; `demo` marks the header.
-pub async fn screen(cfg: Config, demo: bool) -> Result<()> {
+pub async fn screen(cfg: Config, demo: bool, baseline: Option<&str>) -> Result<()> {
     let ui = ui_config(&cfg)?;
     let mut engine = Engine::open(cfg).context("cannot open the session")?;
     engine.demo = demo;
+    if let Some(b) = baseline {
+        engine
+            .set_baseline(b)
+            .context("cannot compare with the baseline")?;
+    }
     // With working-tree changes counted, changed lines are numbered on the checked-out files.
     let sources: Arc<dyn SourceStore> = match engine.repo().workdir() {
         Some(dir) if engine.config().repo.working_tree => Arc::new(WorktreeSources::new(dir)),
@@ -68,8 +73,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub fn run(cfg: Config) -> Result<ExitCode> {
-    runtime()?.block_on(screen(cfg, false))?;
+pub fn run(cfg: Config, baseline: Option<&str>) -> Result<ExitCode> {
+    runtime()?.block_on(screen(cfg, false, baseline))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -80,7 +85,7 @@ pub fn demo(speed: f64) -> Result<ExitCode> {
             .await
             .context("cannot start the demo")?;
         let cfg = demo.config().clone();
-        screen(cfg, true).await
+        screen(cfg, true, None).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

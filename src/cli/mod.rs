@@ -26,6 +26,10 @@ pub struct Cli {
     config: Option<PathBuf>,
     #[command(flatten)]
     diff: DiffArgs,
+    /// Compare with a baseline (the screen and `report`): a session name, `session:seq`, or a
+    /// stored .dump file; shows lcov's categories (UNC, LBC, ...).
+    #[arg(long, global = true)]
+    baseline: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -152,6 +156,7 @@ pub fn run() -> Result<ExitCode> {
             output.as_deref(),
             offline,
             changed_only,
+            cli.baseline.as_deref(),
         ),
         Some(Command::Check {
             fail_under,
@@ -162,7 +167,10 @@ pub fn run() -> Result<ExitCode> {
             session::run(&load_config_or_defaults(&cli.config, &cli.diff)?, action)
         }
         Some(Command::Watch(args)) => watch::run(load_config(&cli.config, &cli.diff)?, args),
-        None => interactive::run(load_config(&cli.config, &cli.diff)?),
+        None => interactive::run(
+            load_config(&cli.config, &cli.diff)?,
+            cli.baseline.as_deref(),
+        ),
     }
 }
 

@@ -1,13 +1,15 @@
 //! Builds Views: the projection joined with the changed lines and with the previous View.
 
+use super::carry::{LineStatuses, is_hit as ran};
 use crate::go::modules::ModuleMap;
 use crate::go::profile::Profile;
 use crate::go::project::project;
 use crate::model::{
-    ChangedLines, Counts, Diagnostic, DiagnosticKind, FileCoverage, FileView, LineStatus,
-    SourceLanguage, TargetStatus, Totals, View,
+    BaselineComparison, Carried, CarriedFile, CarriedLine, Category, CategoryCounts, ChangedFile,
+    ChangedLines, Counts, Diagnostic, DiagnosticKind, FileCategories, FileCoverage, FileView,
+    LineStatus, SourceLanguage, TargetStatus, Totals, View,
 };
-use crate::vcs::{Repo, Revision};
+use crate::vcs::{LineMaps, Repo, Revision};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -27,6 +29,83 @@ pub struct ViewInput<'a> {
     pub demo: bool,
     pub paused: bool,
     pub interval: Duration,
+    /// Hit lines of older builds mapped onto this revision.
+    pub carried: &'a LineStatuses,
+    /// Short ids of those builds, oldest first.
+    pub carried_from: &'a [String],
+    pub baseline: Option<&'a Baseline>,
+}
+
+/// A baseline mapped onto the current revision, ready to compare with each View.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub label: String,
+    /// Full id of the baseline's revision.
+    pub revision: String,
+    /// The baseline's line statuses, mapped onto the current revision.
+    pub statuses: LineStatuses,
+    /// From the baseline's revision to the current one: which lines are new code.
+    pub maps: LineMaps,
+}
+
+/// The carried lines of one file: old hit lines the current build has not covered. A file the
+/// current build has coverage for decides which lines are coverable; lines of a file it has no
+/// data for yet are coverable because the older build ran them.
+fn carried_file(
+    old: &BTreeMap<u32, LineStatus>,
+    cov: Option<&FileCoverage>,
+    changed: Option<&ChangedFile>,
+) -> CarriedFile {
+    let mut out = CarriedFile::default();
+    for (&line, &was) in old {
+        let now = match cov {
+            Some(c) => match c.status(line) {
+                LineStatus::NotCoverable => continue,
+                s => Some(s),
+            },
+            None => None,
+        };
+        let adds = match now {
+            Some(LineStatus::Covered) => false,
+            Some(LineStatus::Partial) => was == LineStatus::Covered,
+            _ => true,
+        };
+        if adds {
+            out.lines.push(CarriedLine { line, status: was });
+            if changed.is_some_and(|c| c.contains(line)) {
+                out.changed += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The lcov categories of one file's coverable lines against the baseline.
+fn categories(b: &Baseline, path: &str, cov: Option<&FileCoverage>) -> FileCategories {
+    let base = b.statuses.get(path);
+    let was = |line: u32| base.and_then(|m| m.get(&line)).is_some_and(|&s| ran(s));
+    let mut lines: Vec<(u32, Category)> = Vec::new();
+    match cov {
+        Some(c) => {
+            for l in c.lines.iter().filter(|l| l.status.is_coverable()) {
+                let new = b.maps.is_new(path, l.line);
+                lines.push((l.line, Category::of(new, was(l.line), ran(l.status))));
+            }
+        }
+        // No data from the current build: what the baseline knew is not run now.
+        None => {
+            if let Some(m) = base {
+                for (&line, &s) in m {
+                    lines.push((line, Category::of(false, ran(s), false)));
+                }
+            }
+        }
+    }
+    let mut counts = CategoryCounts::default();
+    for &(_, c) in &lines {
+        counts.add(c);
+    }
+    FileCategories { lines, counts }
 }
 
 type HitLines = HashMap<String, BTreeSet<u32>>;
@@ -188,6 +267,19 @@ impl ViewBuilder {
         }
         let mut paths: BTreeSet<&str> = coverage.keys().map(String::as_str).collect();
         paths.extend(input.changed.files.keys().map(String::as_str));
+        paths.extend(input.carried.keys().map(String::as_str));
+        if let Some(b) = input.baseline {
+            paths.extend(b.statuses.keys().map(String::as_str));
+        }
+        let mut carried = Carried {
+            from: input.carried_from.to_vec(),
+            files: BTreeMap::new(),
+        };
+        let mut comparison = input.baseline.map(|b| BaselineComparison {
+            label: b.label.clone(),
+            revision: b.revision.clone(),
+            ..BaselineComparison::default()
+        });
         let mut files = Vec::with_capacity(paths.len());
         let mut totals = Totals {
             changed_statements,
@@ -209,7 +301,31 @@ impl ViewBuilder {
                     changed_counts.add(cov.status(l));
                 }
             }
-            let whole_counts = cov.as_ref().map(|c| c.counts()).unwrap_or_default();
+            let mut whole_counts = cov.as_ref().map(|c| c.counts()).unwrap_or_default();
+            if let Some(old) = input.carried.get(path) {
+                let cf = carried_file(old, cov.as_deref(), changed.as_deref());
+                if !cf.lines.is_empty() {
+                    if cov.is_none() {
+                        // Coverable through the older build, not run by this one yet.
+                        for l in &cf.lines {
+                            whole_counts.add(LineStatus::Missed);
+                            if changed.as_ref().is_some_and(|c| c.contains(l.line)) {
+                                changed_counts.add(LineStatus::Missed);
+                            }
+                        }
+                    }
+                    totals.carried_changed += cf.changed;
+                    totals.carried_whole += cf.whole();
+                    carried.files.insert(path.to_string(), Arc::new(cf));
+                }
+            }
+            if let (Some(b), Some(cmp)) = (input.baseline, comparison.as_mut()) {
+                let cats = categories(b, path, cov.as_deref());
+                if !cats.lines.is_empty() {
+                    cmp.totals.merge(&cats.counts);
+                    cmp.files.insert(path.to_string(), Arc::new(cats));
+                }
+            }
             let hit: BTreeSet<u32> = cov
                 .as_ref()
                 .map(|c| {
@@ -282,6 +398,8 @@ impl ViewBuilder {
             demo: input.demo,
             paused: input.paused,
             interval: input.interval,
+            carried: Arc::new(carried),
+            baseline: comparison.map(Arc::new),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod accumulate;
 mod build;
+pub mod carry;
 mod java;
 pub mod live;
 mod targets;
@@ -14,11 +15,14 @@ use crate::go::modules::{ModuleMap, module_path};
 use crate::go::profile::{self, Profile};
 use crate::java::exec::ExecData;
 use crate::java::sources::SourceIndex;
-use crate::model::{ChangedLines, Diagnostic, DiagnosticKind, ReplicaState, ReplicaStatus, View};
-use crate::session::{DumpMeta, PayloadKind, SessionStore};
+use crate::model::{
+    ChangedLines, Diagnostic, DiagnosticKind, FileCoverage, ReplicaState, ReplicaStatus, View,
+};
+use crate::session::{DumpMeta, PayloadKind, SessionStore, StoredDump};
 use crate::target::{Payload, PollResult, ResetOutcome};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use accumulate::{Cumulative, TargetAccumulator};
+use carry::{BuildData, BuildLines, LineStatuses};
 use java::{AnalysisCache, JavaBuild};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -77,6 +81,26 @@ pub enum EngineError {
     NoGoModule { revision: String, repo: String },
     #[error("no target is named \"{0}\": the configured targets are {1}")]
     UnknownTarget(String, String),
+    #[error(
+        "baseline {baseline}: no session of that name in {dir} (sessions there: {known}); name a session, \
+         `session:seq`, or a stored .dump file"
+    )]
+    NoBaselineSession {
+        baseline: String,
+        dir: PathBuf,
+        known: String,
+    },
+    #[error("baseline {baseline}: {problem}")]
+    BaselineDump { baseline: String, problem: String },
+    #[error(
+        "baseline {baseline} is from another repository: its revision {revision} is not in {repo}; \
+         compare only sessions of this repository (or fetch that commit)"
+    )]
+    ForeignBaseline {
+        baseline: String,
+        revision: String,
+        repo: String,
+    },
 }
 
 impl Cumulative for Profile {
@@ -98,6 +122,8 @@ pub struct LiveTarget {
     java_build: Option<JavaBuild>,
     status: BTreeMap<String, ReplicaStatus>,
     timeout: Duration,
+    /// Hash of the build lines last saved for this (JaCoCo) target, to write only on change.
+    saved_lines: Option<u64>,
 }
 
 impl LiveTarget {
@@ -182,6 +208,12 @@ pub struct Engine {
     build: build::ViewBuilder,
     session_problems: Vec<Diagnostic>,
     undecodable: Vec<Diagnostic>,
+    /// Hit lines of older builds mapped onto the current revision.
+    carried: LineStatuses,
+    carried_from: Vec<String>,
+    /// Problems met while carrying older builds: reported in every View.
+    carry_problems: Vec<Diagnostic>,
+    baseline: Option<build::Baseline>,
     pub demo: bool,
     pub paused: bool,
 }
@@ -192,6 +224,7 @@ impl Engine {
     pub fn open(config: Config) -> Result<Engine, EngineError> {
         let repo = Repo::open(&config.repo.path)?;
         let revision = repo.resolve(&config.repo.revision)?;
+        let mut diff_problems = Vec::new();
         let (changed, base_label) = match &config.repo.diff_file {
             Some(path) => {
                 let text =
@@ -200,6 +233,7 @@ impl Engine {
                         source,
                     })?;
                 let changed = crate::vcs::parse_unified_diff(&text, &path.display().to_string())?;
+                diff_problems = diff_file_problems(&repo, &revision, &changed, path);
                 (changed, format!("diff {}", path.display()))
             }
             None => {
@@ -274,6 +308,7 @@ impl Engine {
                 java_build,
                 status: BTreeMap::new(),
                 timeout: t.timeout.unwrap_or(config.poll.timeout),
+                saved_lines: None,
             });
         }
         let build = build::ViewBuilder::new(config.report.partial_as_covered);
@@ -289,6 +324,10 @@ impl Engine {
             build,
             session_problems: Vec::new(),
             undecodable: Vec::new(),
+            carried: LineStatuses::new(),
+            carried_from: Vec::new(),
+            carry_problems: diff_problems,
+            baseline: None,
             demo: false,
             paused: false,
         };
@@ -363,6 +402,22 @@ impl Engine {
                 fix: "move the file out of the session folder; the other dumps are used".into(),
             })
             .collect();
+        // A dump belongs to the current build when its revision names the current commit
+        // (normally the full id; anything that resolves to it counts too).
+        let mut is_current: BTreeMap<String, bool> = BTreeMap::new();
+        for d in &dumps {
+            if !is_current.contains_key(&d.meta.revision) {
+                let same = d.meta.revision == self.revision.oid
+                    || self
+                        .repo
+                        .resolve(&d.meta.revision)
+                        .is_ok_and(|r| r.oid == self.revision.oid);
+                is_current.insert(d.meta.revision.clone(), same);
+            }
+        }
+        let (dumps, older): (Vec<StoredDump>, Vec<StoredDump>) = dumps
+            .into_iter()
+            .partition(|d| is_current.get(&d.meta.revision) == Some(&true));
         for d in dumps {
             let Some(t) = self
                 .targets
@@ -391,7 +446,300 @@ impl Engine {
                 });
             }
         }
+        self.carry_older_builds(&older);
         Ok(())
+    }
+
+    /// Maps the hit lines of every older build stored in the session onto the current revision.
+    fn carry_older_builds(&mut self, older: &[StoredDump]) {
+        let dir = self.store.dir().to_path_buf();
+        for (rev, data) in carry::group_by_revision(older) {
+            if data.dumps == 0 {
+                continue;
+            }
+            for (path, e) in &data.undecodable {
+                self.undecodable.push(Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: path.display().to_string(),
+                    message: e.clone(),
+                    fix: "the dump is kept on disk but not used".into(),
+                });
+            }
+            let revision = match self.repo.resolve(&rev) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.carry_problems.push(Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: format!("build {}", short(&rev)),
+                        message: format!(
+                            "{} stored dump(s) of revision {rev} are not carried over: {e}",
+                            data.dumps
+                        ),
+                        fix: "fetch that commit into the repository; the dumps are kept on disk"
+                            .into(),
+                    });
+                    continue;
+                }
+            };
+            if revision.oid == self.revision.oid {
+                continue;
+            }
+            let (lines, problems) = self.build_lines(&revision, &data, &dir);
+            self.carry_problems.extend(problems);
+            match self.repo.line_map(&revision, &self.revision) {
+                Ok(maps) => {
+                    lines.map_onto(&maps, true, &mut self.carried);
+                    self.carried_from.push(revision.short.clone());
+                }
+                Err(e) => self.carry_problems.push(Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: format!("build {}", revision.short),
+                    message: format!(
+                        "coverage of build {} is not carried over: {e}",
+                        revision.short
+                    ),
+                    fix: "check the repository; the dumps are kept on disk".into(),
+                }),
+            }
+        }
+    }
+
+    /// The line statuses of one build at its own revision: Go profiles projected with the
+    /// sources and go.mod files of that revision; JaCoCo from the current classes when the build
+    /// is the current one, else from the lines saved while that build ran.
+    fn build_lines(
+        &self,
+        revision: &Revision,
+        data: &BuildData,
+        session_dir: &std::path::Path,
+    ) -> (BuildLines, Vec<Diagnostic>) {
+        let mut out = BuildLines {
+            revision: revision.oid.clone(),
+            ..BuildLines::default()
+        };
+        let mut problems = Vec::new();
+        if let Some(profile) = data.go_total() {
+            match go_modules(&self.repo, revision) {
+                Ok(modules) => {
+                    let source = |p: &str| -> Option<Arc<[u8]>> {
+                        self.repo
+                            .read_file(revision, p)
+                            .ok()
+                            .flatten()
+                            .map(Arc::from)
+                    };
+                    let projection = crate::go::project::project(&profile, &modules, &source);
+                    let files: Vec<&FileCoverage> = projection
+                        .files
+                        .iter()
+                        .filter(|f| source(&f.path).is_some())
+                        .collect();
+                    out.absorb(&BuildLines::from_coverage(&revision.oid, files));
+                }
+                Err(e) => problems.push(Diagnostic {
+                    kind: DiagnosticKind::Unmapped,
+                    subject: format!("build {}", revision.short),
+                    message: format!(
+                        "Go coverage of build {} cannot be mapped: {e}",
+                        revision.short
+                    ),
+                    fix: "check that the revision has the service's go.mod".into(),
+                }),
+            }
+        }
+        for (target, acc) in &data.java {
+            let live = self.targets.iter().find(|t| &t.config.name == target);
+            if revision.oid == self.revision.oid
+                && let Some(b) = live.and_then(|t| t.java_build.as_ref())
+            {
+                let (files, _) = b.project(acc.total().as_ref());
+                out.absorb(&BuildLines::from_coverage(&revision.oid, &files));
+                continue;
+            }
+            let path =
+                carry::builds_dir(session_dir).join(carry::lines_file_name(target, &revision.oid));
+            match std::fs::read(&path) {
+                Ok(bytes) => match BuildLines::decode(&bytes, &path, &revision.oid) {
+                    Ok(l) => out.absorb(&l),
+                    Err(e) => problems.push(Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: format!("{target} build {}", revision.short),
+                        message: format!("saved line statuses unusable: {e}"),
+                        fix: "remove the file; the build's coverage is then not carried".into(),
+                    }),
+                },
+                Err(_) => problems.push(Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: format!("{target} build {}", revision.short),
+                    message: format!(
+                        "JaCoCo coverage of build {} is not carried over: no line statuses were saved while it ran ({} missing)",
+                        revision.short,
+                        path.display()
+                    ),
+                    fix: "covtop saves them while a build is the configured revision with its class files; probe data is never mapped onto other class files".into(),
+                }),
+            }
+        }
+        (out, problems)
+    }
+
+    /// Compares every View from now on with `baseline`: a session name, `session:seq` (its dumps
+    /// up to that sequence number), or a stored `.dump` file (its session up to that dump).
+    pub fn set_baseline(&mut self, baseline: &str) -> Result<(), EngineError> {
+        let sessions = self
+            .store
+            .dir()
+            .parent()
+            .map_or_else(|| self.store.dir().to_path_buf(), |p| p.to_path_buf());
+        let as_file = std::path::Path::new(baseline);
+        let (dir, upto) = if baseline.ends_with(".dump") && as_file.is_file() {
+            let dir = as_file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+                .to_path_buf();
+            (dir, UpTo::File(as_file.to_path_buf()))
+        } else {
+            let (name, upto) = match baseline.rsplit_once(':') {
+                Some((n, seq)) if !n.is_empty() => match seq.parse::<u64>() {
+                    Ok(seq) => (n, UpTo::Seq(seq)),
+                    Err(_) => {
+                        return Err(EngineError::BaselineDump {
+                            baseline: baseline.to_string(),
+                            problem: format!(
+                                "\"{seq}\" is not a dump sequence number; write session:seq, e.g. {n}:12"
+                            ),
+                        });
+                    }
+                },
+                _ => (baseline, UpTo::All),
+            };
+            let dir = sessions.join(name);
+            if name.contains('/') || name.contains('\\') || !dir.is_dir() {
+                let mut known: Vec<String> = std::fs::read_dir(&sessions)
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok())
+                            .filter(|e| e.path().is_dir())
+                            .filter_map(|e| e.file_name().into_string().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                known.sort();
+                return Err(EngineError::NoBaselineSession {
+                    baseline: baseline.to_string(),
+                    dir: sessions,
+                    known: if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    },
+                });
+            }
+            (dir, upto)
+        };
+        let problem = |p: String| EngineError::BaselineDump {
+            baseline: baseline.to_string(),
+            problem: p,
+        };
+        // A session folder is `<root>/sessions/<name>`; the store reopens it as such.
+        let store = match (
+            dir.parent().and_then(|p| p.parent()),
+            dir.file_name().and_then(|n| n.to_str()),
+        ) {
+            (Some(root), Some(name)) => SessionStore::open(root, name)?,
+            _ => {
+                return Err(problem(format!(
+                    "{} is not inside a covtop session folder (<dir>/sessions/<name>)",
+                    dir.display()
+                )));
+            }
+        };
+        let (dumps, _) = store.load_all()?;
+        let last = match &upto {
+            UpTo::All => u64::MAX,
+            UpTo::Seq(n) => *n,
+            UpTo::File(f) => {
+                let want = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+                dumps
+                    .iter()
+                    .find(|d| std::fs::canonicalize(&d.path).is_ok_and(|p| p == want))
+                    .map(|d| d.meta.seq)
+                    .ok_or_else(|| {
+                        problem(format!(
+                            "{} is not a readable covtop dump (see the diagnostics of that session)",
+                            f.display()
+                        ))
+                    })?
+            }
+        };
+        let dumps: Vec<StoredDump> = dumps.into_iter().filter(|d| d.meta.seq <= last).collect();
+        let Some(newest) = dumps.iter().rev().find(|d| !d.meta.reset_after) else {
+            return Err(problem(format!(
+                "holds no dump{} in {}",
+                if last == u64::MAX {
+                    String::new()
+                } else {
+                    format!(" up to sequence number {last}")
+                },
+                dir.display()
+            )));
+        };
+        let foreign = |rev: &str| EngineError::ForeignBaseline {
+            baseline: baseline.to_string(),
+            revision: rev.to_string(),
+            repo: self.repo.display_path().display().to_string(),
+        };
+        let base_rev = self
+            .repo
+            .resolve(&newest.meta.revision)
+            .map_err(|_| foreign(&newest.meta.revision))?;
+        let mut statuses = LineStatuses::new();
+        for (rev, data) in carry::group_by_revision(&dumps) {
+            if data.dumps == 0 {
+                continue;
+            }
+            let revision = self.repo.resolve(&rev).map_err(|_| foreign(&rev))?;
+            let (lines, _) = self.build_lines(&revision, &data, &dir);
+            let maps = self.repo.line_map(&revision, &self.revision)?;
+            lines.map_onto(&maps, false, &mut statuses);
+        }
+        let maps = self.repo.line_map(&base_rev, &self.revision)?;
+        self.baseline = Some(build::Baseline {
+            label: baseline.to_string(),
+            revision: base_rev.oid,
+            statuses,
+            maps,
+        });
+        Ok(())
+    }
+
+    /// Saves the line statuses of each JaCoCo target's current build, so that coverage of this
+    /// build can still be carried when its class files are gone.
+    fn save_java_lines(&mut self, saves: Vec<(usize, BuildLines)>) -> Vec<Diagnostic> {
+        use std::hash::{Hash, Hasher};
+        let mut problems = Vec::new();
+        for (i, lines) in saves {
+            let name = self.targets[i].config.name.clone();
+            let bytes = lines.encode(&name);
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            let hash = h.finish();
+            if self.targets[i].saved_lines == Some(hash) {
+                continue;
+            }
+            let path = carry::builds_dir(self.store.dir())
+                .join(carry::lines_file_name(&name, &lines.revision));
+            match carry::write_atomic(&path, &bytes) {
+                Ok(()) => self.targets[i].saved_lines = Some(hash),
+                Err(e) => problems.push(Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: path.display().to_string(),
+                    message: format!("cannot save this build's line statuses: {e}"),
+                    fix: "make the session folder writable, or coverage of this build cannot be carried to the next".into(),
+                }),
+            }
+        }
+        problems
     }
 
     fn target_index(&self, name: &str) -> Result<usize, EngineError> {
@@ -639,14 +987,20 @@ impl Engine {
             })
             .collect();
         let mut java_files = Vec::new();
-        for t in &self.targets {
+        let mut saves = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
             if let Some(b) = &t.java_build {
                 let total = t.java.total();
                 let (files, diags) = b.project(total.as_ref());
+                if total.is_some() {
+                    saves.push((i, BuildLines::from_coverage(&self.revision.oid, &files)));
+                }
                 java_files.extend(files);
                 diagnostics.extend(diags);
             }
         }
+        diagnostics.extend(self.save_java_lines(saves));
+        diagnostics.extend(self.carry_problems.iter().cloned());
         let input = build::ViewInput {
             java: java_files,
             repo: &self.repo,
@@ -660,6 +1014,9 @@ impl Engine {
             demo: self.demo,
             paused: self.paused,
             interval: self.config.poll.interval,
+            carried: &self.carried,
+            carried_from: &self.carried_from,
+            baseline: self.baseline.as_ref(),
         };
         self.build.build(input)
     }
@@ -668,6 +1025,73 @@ impl Engine {
     pub fn mark(&mut self) {
         self.build.mark();
     }
+}
+
+/// Where a diff file does not apply to the revision: files it names that are not there, and
+/// changed lines past a file's end. Reported in every View; the diff's other files still count.
+fn diff_file_problems(
+    repo: &Repo,
+    revision: &Revision,
+    changed: &ChangedLines,
+    diff: &std::path::Path,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let fix = format!(
+        "the diff was not made for revision {}: produce it from this revision (git diff BASE...{}) or set [repo] revision to the one it was made for",
+        revision.short, revision.short
+    );
+    for (path, f) in &changed.files {
+        let Some(&last) = f.lines.last() else {
+            continue;
+        };
+        match repo.read_file(revision, path) {
+            Ok(None) => out.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: path.clone(),
+                message: format!(
+                    "the diff file {} changes {path}, which is not in revision {}",
+                    diff.display(),
+                    revision.short
+                ),
+                fix: fix.clone(),
+            }),
+            Ok(Some(bytes)) => {
+                let count = bytecount_lines(&bytes);
+                if u64::from(last) > count {
+                    out.push(Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: path.clone(),
+                        message: format!(
+                            "the diff file {} changes line {last} of {path}, which has {count} lines at revision {}",
+                            diff.display(),
+                            revision.short
+                        ),
+                        fix: fix.clone(),
+                    });
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+/// Lines of a text: newlines, plus one for a last line without a newline.
+fn bytecount_lines(bytes: &[u8]) -> u64 {
+    let newlines = memchr::memchr_iter(b'\n', bytes).count() as u64;
+    newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
+
+/// How much of a baseline session counts.
+enum UpTo {
+    All,
+    Seq(u64),
+    /// Up to and including this dump file.
+    File(PathBuf),
+}
+
+fn short(rev: &str) -> &str {
+    rev.get(..12).unwrap_or(rev)
 }
 
 /// Which replicas of a dump may be reset (their dump is stored) and which may not.

@@ -1,4 +1,4 @@
-use super::{ChangedFile, Counts, FileCoverage, SourceLanguage};
+use super::{BaselineComparison, Carried, ChangedFile, Counts, FileCoverage, SourceLanguage};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -32,6 +32,12 @@ pub struct View {
     pub paused: bool,
     #[serde(skip)]
     pub interval: Duration,
+    /// Coverage of older builds carried onto lines the current build has not covered yet.
+    #[serde(skip_serializing_if = "Carried::is_empty")]
+    pub carried: Arc<Carried>,
+    /// The comparison with a baseline, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Arc<BaselineComparison>>,
 }
 
 /// One repository file in a View.
@@ -64,6 +70,19 @@ pub struct Totals {
     /// Go statement view: (covered, total) statements of changed blocks / of all blocks.
     pub changed_statements: (u64, u64),
     pub whole_statements: (u64, u64),
+    /// Changed coverable lines that are carried from older builds (not covered by this build).
+    pub carried_changed: u64,
+    /// All coverable lines carried from older builds.
+    pub carried_whole: u64,
+}
+
+impl Totals {
+    /// Percent of changed coverable lines carried from older builds; `None` when nothing is
+    /// coverable.
+    pub fn carried_changed_percent(&self) -> Option<f64> {
+        let total = self.changed.coverable();
+        (total > 0).then(|| self.carried_changed as f64 * 100.0 / total as f64)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,6 +1,6 @@
 //! The changed-line summary every text-like report shares.
 
-use crate::model::{Counts, LineStatus, View};
+use crate::model::{Category, CategoryCounts, Counts, LineStatus, View};
 use serde::Serialize;
 
 /// Line counts with their percent.
@@ -38,7 +38,32 @@ pub struct FileRow {
     /// Missed changed lines as inclusive ranges.
     pub missed_ranges: Vec<(u32, u32)>,
     pub partial_lines: Vec<u32>,
+    /// Changed lines the current build has not covered but an older build did (carried), as
+    /// inclusive ranges; they are not in `missed_ranges`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub carried_ranges: Vec<(u32, u32)>,
     pub whole: LineCounts,
+}
+
+/// The lines of one file a tester must act on against the baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineFileRow {
+    pub path: String,
+    pub counts: CategoryCounts,
+    /// New code not covered (UNC), as inclusive ranges.
+    pub unc: Vec<(u32, u32)>,
+    /// Unchanged code that lost coverage (LBC), as inclusive ranges.
+    pub lbc: Vec<(u32, u32)>,
+}
+
+/// The comparison with a baseline, in a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineReport {
+    pub label: String,
+    pub revision: String,
+    pub totals: CategoryCounts,
+    /// Files with UNC or LBC lines, sorted by path.
+    pub files: Vec<BaselineFileRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +82,15 @@ pub struct ChangedReport {
     pub changed_without_data: Vec<String>,
     /// Changed files with coverage data but no coverable changed line.
     pub changed_not_coverable: Vec<String>,
+    /// Changed coverable lines carried from older builds (covered there, not yet by this build).
+    pub carried_changed: u64,
+    /// `carried_changed` as a percent of the changed coverable lines.
+    pub carried_percent: Option<f64>,
+    /// Short ids of the older builds whose coverage is carried.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub carried_from: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineReport>,
 }
 
 /// Collapses sorted line numbers into inclusive ranges.
@@ -80,18 +114,28 @@ pub fn summarize(view: &View, partial_as_covered: bool) -> ChangedReport {
         if ch.lines.is_empty() {
             continue;
         }
-        let Some(cov) = &f.coverage else {
+        let carried = view.carried.file(&f.path);
+        if f.coverage.is_none() && carried.is_none_or(|c| c.changed == 0) {
             without.push(f.path.clone());
             continue;
-        };
+        }
         if f.changed_counts.coverable() == 0 {
             not_coverable.push(f.path.clone());
             continue;
         }
         let mut missed = Vec::new();
         let mut partial = Vec::new();
+        let mut carried_lines = Vec::new();
         for &l in &ch.lines {
-            match cov.status(l) {
+            let now = f
+                .coverage
+                .as_ref()
+                .map_or(LineStatus::NotCoverable, |c| c.status(l));
+            if now != LineStatus::Covered && carried.and_then(|c| c.status(l)).is_some() {
+                carried_lines.push(l);
+                continue;
+            }
+            match now {
                 LineStatus::Missed => missed.push(l),
                 LineStatus::Partial => partial.push(l),
                 _ => {}
@@ -102,6 +146,7 @@ pub fn summarize(view: &View, partial_as_covered: bool) -> ChangedReport {
             changed: LineCounts::from(f.changed_counts, partial_as_covered),
             missed_ranges: ranges(&missed),
             partial_lines: partial,
+            carried_ranges: ranges(&carried_lines),
             whole: LineCounts::from(f.whole_counts, partial_as_covered),
         });
     }
@@ -116,6 +161,25 @@ pub fn summarize(view: &View, partial_as_covered: bool) -> ChangedReport {
         whole_statements: view.totals.whole_statements,
         changed_without_data: without,
         changed_not_coverable: not_coverable,
+        carried_changed: view.totals.carried_changed,
+        carried_percent: view.totals.carried_changed_percent().map(round2),
+        carried_from: view.carried.from.clone(),
+        baseline: view.baseline.as_ref().map(|b| BaselineReport {
+            label: b.label.clone(),
+            revision: b.revision.clone(),
+            totals: b.totals,
+            files: b
+                .files
+                .iter()
+                .filter(|(_, f)| f.counts.unc + f.counts.lbc > 0)
+                .map(|(path, f)| BaselineFileRow {
+                    path: path.clone(),
+                    counts: f.counts,
+                    unc: ranges(&f.lines_of(Category::Unc)),
+                    lbc: ranges(&f.lines_of(Category::Lbc)),
+                })
+                .collect(),
+        }),
     }
 }
 

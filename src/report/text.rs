@@ -1,6 +1,7 @@
 //! Plain-text and Markdown renderings of the changed-line summary.
 
-use super::summary::{ChangedReport, LineCounts};
+use super::summary::{BaselineReport, ChangedReport, LineCounts};
+use crate::model::Category;
 use std::fmt::Write;
 
 fn pct(c: &LineCounts) -> String {
@@ -13,6 +14,57 @@ fn stmt_pct((covered, total): (u64, u64)) -> String {
         "-".to_string()
     } else {
         format!("{:.1}%", covered as f64 * 100.0 / total as f64)
+    }
+}
+
+/// "72.0% (+8.0% carried)" when older builds' coverage is carried, else "72.0%".
+fn headline(r: &ChangedReport) -> String {
+    match r.carried_percent {
+        Some(c) if r.carried_changed > 0 => format!("{} (+{c:.1}% carried)", pct(&r.changed)),
+        _ => pct(&r.changed),
+    }
+}
+
+/// The carried-over note: which builds, how many changed lines.
+fn carried_note(r: &ChangedReport) -> Option<String> {
+    (r.carried_changed > 0 || !r.carried_from.is_empty()).then(|| {
+        format!(
+            "Carried from older build(s) {}: {} changed line(s) covered there, not yet by this build",
+            r.carried_from.join(", "),
+            r.carried_changed
+        )
+    })
+}
+
+fn category_totals(b: &BaselineReport) -> String {
+    Category::ALL
+        .iter()
+        .map(|&c| format!("{} {}", c.code(), b.totals.get(c)))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+fn baseline_text(s: &mut String, b: &BaselineReport) {
+    let short = b.revision.get(..12).unwrap_or(&b.revision);
+    let _ = writeln!(
+        s,
+        "\nAgainst baseline {} ({short}): {}",
+        b.label,
+        category_totals(b)
+    );
+    if b.files.is_empty() {
+        let _ = writeln!(s, "No new uncovered (UNC) or lost (LBC) lines.");
+        return;
+    }
+    for f in &b.files {
+        let mut parts = Vec::new();
+        if !f.unc.is_empty() {
+            parts.push(format!("UNC {}", ranges_text(&f.unc)));
+        }
+        if !f.lbc.is_empty() {
+            parts.push(format!("LBC {}", ranges_text(&f.lbc)));
+        }
+        let _ = writeln!(s, "  {}  {}", f.path, parts.join("  "));
     }
 }
 
@@ -54,6 +106,12 @@ pub fn text(r: &ChangedReport) -> String {
             }
             let _ = write!(missed, "(partial {})", p.join(","));
         }
+        if !f.carried_ranges.is_empty() {
+            if !missed.is_empty() {
+                missed.push(' ');
+            }
+            let _ = write!(missed, "(carried {})", ranges_text(&f.carried_ranges));
+        }
         let _ = writeln!(
             s,
             "{:<width$}  {:>9} {:>7} {:>7} {:>6} {:>7}  {}",
@@ -74,7 +132,7 @@ pub fn text(r: &ChangedReport) -> String {
         r.changed.covered,
         r.changed.partial,
         r.changed.missed,
-        pct(&r.changed)
+        headline(r)
     );
     let _ = writeln!(
         s,
@@ -96,8 +154,14 @@ pub fn text(r: &ChangedReport) -> String {
             r.changed_without_data.join(", ")
         );
     }
+    if let Some(note) = carried_note(r) {
+        let _ = writeln!(s, "{note}");
+    }
     if r.partial_as_covered {
         let _ = writeln!(s, "(partial lines count as covered)");
+    }
+    if let Some(b) = &r.baseline {
+        baseline_text(&mut s, b);
     }
     s
 }
@@ -119,7 +183,7 @@ pub fn markdown(r: &ChangedReport) -> String {
     let _ = writeln!(
         s,
         "## Changed-line coverage: {}\n\n`{short}` against `{}` — {} of {} changed lines covered",
-        pct(&r.changed),
+        headline(r),
         md_escape(&r.base),
         r.changed.covered,
         r.changed.coverable
@@ -138,7 +202,17 @@ pub fn markdown(r: &ChangedReport) -> String {
             f.changed.partial,
             f.changed.missed,
             pct(&f.changed),
-            ranges_text(&f.missed_ranges)
+            if f.carried_ranges.is_empty() {
+                ranges_text(&f.missed_ranges)
+            } else {
+                format!(
+                    "{} (carried {})",
+                    ranges_text(&f.missed_ranges),
+                    ranges_text(&f.carried_ranges)
+                )
+                .trim_start()
+                .to_string()
+            }
         );
     }
     let _ = writeln!(
@@ -171,6 +245,32 @@ pub fn markdown(r: &ChangedReport) -> String {
             "\nChanged files without coverage data: {}",
             list.join(", ")
         );
+    }
+    if let Some(note) = carried_note(r) {
+        let _ = writeln!(s, "\n{note}.");
+    }
+    if let Some(b) = &r.baseline {
+        let short = b.revision.get(..12).unwrap_or(&b.revision);
+        let _ = writeln!(
+            s,
+            "\n### Against baseline {} (`{short}`)\n\n{}\n",
+            md_escape(&b.label),
+            category_totals(b)
+        );
+        if b.files.is_empty() {
+            let _ = writeln!(s, "No new uncovered (UNC) or lost (LBC) lines.");
+        } else {
+            let _ = writeln!(s, "| File | UNC lines | LBC lines |\n|---|---|---|");
+            for f in &b.files {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} |",
+                    md_escape(&f.path),
+                    ranges_text(&f.unc),
+                    ranges_text(&f.lbc)
+                );
+            }
+        }
     }
     s
 }

@@ -5,7 +5,7 @@ use super::app::{App, Focus};
 use super::keymap::Scope;
 use super::popup::Popup;
 use super::source::{LoadState, expand_for_terminal, styled_pieces, uncovered_ranges};
-use super::theme::status_glyph;
+use super::theme::{CARRIED_GLYPH, status_glyph};
 use super::tree::{FileFilter, RowKind, hit_lines, hit_percent};
 use crate::model::{Counts, DiagnosticKind, LineStatus, ReplicaState, SourceLanguage, View};
 use ratatui::Frame;
@@ -21,8 +21,9 @@ const BAR_CELLS: usize = 8;
 pub(crate) fn draw(app: &mut App, frame: &mut Frame) {
     let area = frame.area();
     let target_lines = header_target_lines(app, area);
+    let baseline_lines = u16::from(app.view.baseline.is_some());
     let [header, body, footer] = Layout::vertical([
-        Constraint::Length(1 + target_lines),
+        Constraint::Length(1 + baseline_lines + target_lines),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
@@ -109,6 +110,15 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
         format!(" {}/{}", hit_lines(changed), changed.coverable()),
         p.dim,
     ));
+    if let Some(c) = view.totals.carried_changed_percent()
+        && view.totals.carried_changed > 0
+    {
+        // Older builds' coverage, apart from this build's own.
+        spans.push(Span::styled(
+            format!(" +{c:.1}% {CARRIED_GLYPH}carried"),
+            carried_style(p),
+        ));
+    }
     spans.push(Span::styled(" │ ", p.dim));
     spans.push(Span::styled("all ", p.dim));
     spans.push(Span::styled(
@@ -169,6 +179,30 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
         spans.push(Span::styled(format!(" vs {}", view.base), p.dim));
     }
     let mut lines = vec![Line::from(spans)];
+    if let Some(b) = &view.baseline {
+        let t = &b.totals;
+        let mut spans = vec![
+            Span::styled(format!(" vs baseline {} ", b.label), p.title),
+            Span::styled(format!("({}) ", short(&b.revision)), p.dim),
+            Span::styled(
+                format!("UNC {}", t.unc),
+                if t.unc > 0 { p.missed } else { p.dim },
+            ),
+            Span::styled(" · ", p.dim),
+            Span::styled(
+                format!("LBC {}", t.lbc),
+                if t.lbc > 0 { p.missed } else { p.dim },
+            ),
+        ];
+        spans.push(Span::styled(
+            format!(
+                " │ GNC {} · GBC {} · CBC {} · UBC {}",
+                t.gnc, t.gbc, t.cbc, t.ubc
+            ),
+            p.dim,
+        ));
+        lines.push(Line::from(spans));
+    }
     let targets = &view.targets;
     for (i, t) in targets.iter().take(target_lines as usize).enumerate() {
         if i + 1 == target_lines as usize && targets.len() > target_lines as usize {
@@ -204,6 +238,11 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
         lines.push(Line::from(spans));
     }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Carried coverage: the covered colour, dimmed, beside its own glyph.
+fn carried_style(p: &super::theme::Palette) -> ratatui::style::Style {
+    p.covered.add_modifier(ratatui::style::Modifier::DIM)
 }
 
 fn short(revision: &str) -> String {
@@ -344,8 +383,19 @@ fn draw_tree(app: &App, frame: &mut Frame, area: Rect) {
         let pad = left_width.saturating_sub(name.chars().count());
         let pct = hit_percent(&row.counts);
         let mut spans = vec![Span::styled(name, name_style), Span::raw(" ".repeat(pad))];
+        let carried = match &row.kind {
+            RowKind::File { index } => app
+                .view
+                .files
+                .get(*index)
+                .and_then(|f| app.view.carried.file(&f.path))
+                .is_some_and(|c| c.changed > 0),
+            RowKind::Folder { .. } => false,
+        };
         spans.push(if row.newly_hit {
             Span::styled(" ●", p.newly)
+        } else if carried {
+            Span::styled(format!(" {CARRIED_GLYPH}"), carried_style(p))
         } else {
             Span::raw("  ")
         });
@@ -433,6 +483,12 @@ fn draw_source(app: &App, frame: &mut Frame, area: Rect) {
             ),
             p.dim,
         ));
+        if let Some(cf) = app.view.carried.file(&f.path).filter(|c| c.changed > 0) {
+            title.push(Span::styled(
+                format!("· {} {CARRIED_GLYPH}carried ", cf.changed),
+                carried_style(p),
+            ));
+        }
     }
     if open.highlight_pending && open.text().is_some() && p.syntax_theme.is_some() {
         title.push(Span::styled("· colouring… ", p.dim));
@@ -479,8 +535,15 @@ fn draw_source(app: &App, frame: &mut Frame, area: Rect) {
         .flashes
         .get(&open.path)
         .filter(|(_, until)| *until > Instant::now());
+    let carried = file.and_then(|f| app.view.carried.file(&f.path));
+    let categories = app
+        .view
+        .baseline
+        .as_ref()
+        .map(|b| file.and_then(|f| b.files.get(&f.path)));
     let number_width = (text.line_count().max(1).ilog10() as usize + 1).max(3);
-    let gutter_width = number_width + 1 + 5 + 1 + 3 + 2;
+    let category_width = if categories.is_some() { 4 } else { 0 };
+    let gutter_width = number_width + 1 + 5 + 1 + 3 + 2 + category_width;
     let code_cols = (inner.width as usize).saturating_sub(gutter_width);
     let mut lines = Vec::with_capacity(inner.height as usize);
     for n in open.scroll..open.scroll.saturating_add(u32::from(inner.height)) {
@@ -500,7 +563,17 @@ fn draw_source(app: &App, frame: &mut Frame, area: Rect) {
                 _ => "hit".to_string(),
             },
         };
-        let status_style = p.status(status);
+        let was = carried.and_then(|c| c.status(n));
+        let status_style = if was.is_some() {
+            carried_style(p)
+        } else {
+            p.status(status)
+        };
+        let glyph = if was.is_some() {
+            CARRIED_GLYPH
+        } else {
+            status_glyph(status)
+        };
         let number_style = if flashing { p.flash } else { p.dim };
         let mut spans = vec![
             Span::styled(format!("{n:>number_width$} "), number_style),
@@ -508,7 +581,7 @@ fn draw_source(app: &App, frame: &mut Frame, area: Rect) {
                 format!("{hits:>5} "),
                 if flashing { p.flash } else { status_style },
             ),
-            Span::styled(status_glyph(status).to_string(), status_style),
+            Span::styled(glyph.to_string(), status_style),
             if is_changed {
                 Span::styled("+", p.changed)
             } else {
@@ -521,6 +594,15 @@ fn draw_source(app: &App, frame: &mut Frame, area: Rect) {
             },
             Span::styled("│ ", p.dim),
         ];
+        if let Some(cats) = categories {
+            // The baseline category before the bar; the ones to act on stand out.
+            let (text, style) = match cats.and_then(|c| c.category(n)) {
+                Some(c) if c.needs_action() => (c.code(), p.missed),
+                Some(c) => (c.code(), p.dim),
+                None => ("", p.dim),
+            };
+            spans.insert(spans.len() - 1, Span::styled(format!("{text:<3} "), style));
+        }
         let line = text.line(n);
         let overlay = if status == LineStatus::Partial {
             coverage
@@ -638,6 +720,16 @@ fn draw_popup(app: &App, popup: &Popup, frame: &mut Frame, outer: Rect) {
                     ]));
                 }
             }
+            lines.push(Line::styled("Gutter", p.title));
+            lines.push(Line::from(vec![
+                Span::styled("  ✓ covered  ~ partial  ✗ missed  ", p.text),
+                Span::styled(format!("{CARRIED_GLYPH} carried"), carried_style(p)),
+                Span::styled(" (an older build ran it)  + changed", p.text),
+            ]));
+            lines.push(Line::styled(
+                "  --baseline: UNC new code not run · LBC lost coverage · GNC GBC CBC UBC",
+                p.text,
+            ));
             lines.push(Line::styled(
                 "esc or any other key closes · j/k scroll",
                 p.dim,

@@ -18,5 +18,5 @@ pub use app::{App, Clock, Focus, MAX_INTERVAL, MIN_INTERVAL, TargetInfo, UiConfi
 pub use keymap::{Action, KeyMap, KeyMapError};
 pub use popup::ResetTarget;
 pub use run::run;
-pub use theme::{Palette, Theme, status_glyph};
+pub use theme::{CARRIED_GLYPH, Palette, Theme, status_glyph};
 pub use tree::{FileFilter, SortOrder};

@@ -187,6 +187,9 @@ impl Palette {
     }
 }
 
+/// The gutter glyph of a line carried from an older build: that build ran it, this one not yet.
+pub const CARRIED_GLYPH: char = '↻';
+
 /// The glyph of a line status; the information never depends on colour alone.
 pub fn status_glyph(status: LineStatus) -> char {
     match status {

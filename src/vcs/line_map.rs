@@ -2,9 +2,9 @@
 //! to the unchanged lines of the new build.
 
 use super::changed::{RENAME_LIMIT, diff_options, path_of};
-use super::hunks::{Hunk, map_old_line};
+use super::hunks::{Hunk, added_lines, map_old_line};
 use super::{Repo, Revision, VcsError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Line maps from one revision to another, per old path.
 ///
@@ -14,6 +14,21 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineMaps {
     files: HashMap<String, FileMap>,
+    /// New-side paths whose every line is new: added files, and changed binary files.
+    added_files: HashSet<String>,
+    /// Added or modified new-side lines per new path of a modified or renamed file.
+    added_lines: HashMap<String, Vec<u32>>,
+}
+
+/// Which lines of a new-side file have no preimage in the old revision (lcov's "new code").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewCode<'a> {
+    /// The file is unchanged (or only moved): no line is new.
+    None,
+    /// These lines (sorted) were added or modified; every other line maps back.
+    Lines(&'a [u32]),
+    /// The file did not exist in the old revision: every line is new.
+    Whole,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +67,27 @@ impl LineMaps {
 
     /// True when no file changed between the two revisions.
     pub fn is_identity(&self) -> bool {
-        self.files.is_empty()
+        self.files.is_empty() && self.added_files.is_empty()
+    }
+
+    /// The lines of `new_path` (a path of the new revision) that are new code.
+    pub fn new_code(&self, new_path: &str) -> NewCode<'_> {
+        if self.added_files.contains(new_path) {
+            return NewCode::Whole;
+        }
+        match self.added_lines.get(new_path) {
+            Some(lines) if !lines.is_empty() => NewCode::Lines(lines),
+            _ => NewCode::None,
+        }
+    }
+
+    /// True when `new_line` of `new_path` has no preimage in the old revision.
+    pub fn is_new(&self, new_path: &str, new_line: u32) -> bool {
+        match self.new_code(new_path) {
+            NewCode::None => false,
+            NewCode::Lines(lines) => lines.binary_search(&new_line).is_ok(),
+            NewCode::Whole => true,
+        }
     }
 }
 
@@ -85,6 +120,10 @@ impl Repo {
             let new_path = path_of(&delta.new_file());
             let map = match delta.status() {
                 git2::Delta::Deleted => FileMap::Gone,
+                git2::Delta::Added | git2::Delta::Copied => {
+                    maps.added_files.insert(new_path);
+                    continue;
+                }
                 git2::Delta::Modified | git2::Delta::Renamed | git2::Delta::Typechange => {
                     if delta.old_file().id() == delta.new_file().id() {
                         FileMap::Moved {
@@ -93,12 +132,19 @@ impl Repo {
                         }
                     } else {
                         match self.text_hunks(&diff, index, &old_path)? {
-                            Some(hunks) => FileMap::Moved { new_path, hunks },
-                            None => FileMap::Gone,
+                            Some(hunks) => {
+                                maps.added_lines
+                                    .insert(new_path.clone(), added_lines(&hunks));
+                                FileMap::Moved { new_path, hunks }
+                            }
+                            None => {
+                                maps.added_files.insert(new_path);
+                                FileMap::Gone
+                            }
                         }
                     }
                 }
-                // Added files have no old lines; nothing else occurs in a tree-to-tree diff.
+                // Nothing else occurs in a tree-to-tree diff.
                 _ => continue,
             };
             maps.files.insert(old_path, map);

@@ -14,7 +14,7 @@ mod sources;
 mod unified;
 
 pub use error::VcsError;
-pub use line_map::LineMaps;
+pub use line_map::{LineMaps, NewCode};
 pub use repo::Repo;
 pub use sources::{GitSources, WorktreeSources};
 pub use unified::{DiffParseError, parse_unified_diff};

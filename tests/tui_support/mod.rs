@@ -385,6 +385,7 @@ pub fn view(generation: u64) -> Arc<View> {
         demo: false,
         paused: false,
         interval: Duration::from_secs(2),
+        ..View::default()
     })
 }
 

@@ -259,6 +259,8 @@ tr.s-missed td.st{background:#cf222e;color:#fff}\
 tr.s-covered td.code{background:#e6ffec}\
 tr.s-partial td.code{background:#fff8c5}\
 tr.s-missed td.code{background:#ffebe9}\
+tr.carried td.st{background:#8fd19e;color:#1a4d2e}\
+tr.carried td.code{background:#f3fbf5}\
 span.unc{text-decoration:underline wavy #cf222e;background:#ffcecb}\
 p.note{color:#57606a}\
 ";

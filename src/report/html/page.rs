@@ -226,11 +226,21 @@ pub(super) fn file_page(
         let lc = coverage.and_then(|c| c.line(n));
         let status = lc.map_or(LineStatus::NotCoverable, |l| l.status);
         let changed = f.changed.as_ref().is_some_and(|c| c.contains(n));
+        let carried = view.carried.status(&f.path, n);
+        let category = view.baseline.as_ref().and_then(|b| b.category(&f.path, n));
         let _ = write!(
             out,
-            "<tr id=\"L{n}\" class=\"{}{}\"><td class=\"ln\"><a href=\"#L{n}\">{n}</a></td><td class=\"hits\">",
+            "<tr id=\"L{n}\" class=\"{}{}{}\"",
             status_class(status),
-            if changed { " changed" } else { "" }
+            if changed { " changed" } else { "" },
+            if carried.is_some() { " carried" } else { "" }
+        );
+        if let Some(c) = category {
+            let _ = write!(out, " data-category=\"{}\"", c.code());
+        }
+        let _ = write!(
+            out,
+            "><td class=\"ln\"><a href=\"#L{n}\">{n}</a></td><td class=\"hits\">"
         );
         // Go knows counts; JaCoCo only knows whether a probe ran: never invent a count.
         if let Some(l) = lc {
@@ -243,7 +253,14 @@ pub(super) fn file_page(
             }
         }
         out.push_str("</td><td class=\"st\"");
-        if status.is_coverable() {
+        if let Some(was) = carried {
+            let _ = write!(
+                out,
+                " title=\"{} by an older build (carried); not yet by this one\">{}",
+                status_title(was),
+                crate::tui::CARRIED_GLYPH
+            );
+        } else if status.is_coverable() {
             let _ = write!(
                 out,
                 " title=\"{}\">{}",

@@ -1,0 +1,312 @@
+//! Coverage of an older Go build carries over to the unchanged lines of the new revision:
+//! a real git history, real `go test` profiles, dumps stored in a real session.
+
+mod common;
+
+use covtop::engine::Engine;
+use covtop::model::{LineStatus, View};
+use covtop::session::{DumpMeta, PayloadKind, SessionStore};
+use std::path::Path;
+use std::process::Command;
+
+fn rev(repo: &Path, what: &str) -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", what])
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A profile of the checked-out repository from the tests matching `run`.
+fn profile(repo: &Path, work: &Path, run: &str) -> String {
+    let out_file = work.join(format!("{run}.cov"));
+    let mut cmd = Command::new("go");
+    cmd.args(["test", "-covermode=count", "-run", run])
+        .arg(format!("-coverprofile={}", out_file.display()))
+        .arg("./...")
+        .current_dir(repo);
+    common::go_env(&mut cmd, work);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(out_file).unwrap()
+}
+
+fn store(session_root: &Path, revision: &str, payload: &str) {
+    let mut s = SessionStore::open(session_root, "default").unwrap();
+    let meta = DumpMeta::new(
+        "shop",
+        "http://127.0.0.1:1",
+        None,
+        1,
+        revision,
+        PayloadKind::GoProfile,
+    );
+    s.persist(&meta, payload.as_bytes()).unwrap();
+}
+
+fn config(dir: &Path, repo: &Path, revision: &str, sessions: &Path) -> covtop::config::Config {
+    let path = dir.join(format!("covtop-{revision}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\nrevision = \"{revision}\"\n\
+             [session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"http://127.0.0.1:1\"\n",
+            repo.display(),
+            sessions.display(),
+        ),
+    )
+    .unwrap();
+    covtop::config::load(&path).unwrap()
+}
+
+fn hit(v: &View, path: &str) -> Vec<u32> {
+    v.files
+        .iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.coverage.as_ref())
+        .map(|c| {
+            c.lines
+                .iter()
+                .filter(|l| matches!(l.status, LineStatus::Covered | LineStatus::Partial))
+                .map(|l| l.line)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn carried(v: &View, path: &str) -> Vec<u32> {
+    v.carried
+        .file(path)
+        .map(|f| f.lines.iter().map(|l| l.line).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_older_builds_coverage_is_carried_onto_unchanged_lines_until_the_new_build_covers_them() {
+    if !common::have_tool("git", "--version") || !common::have_tool("go", "version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let sessions = tmp.path().join("sessions");
+
+    // The old build runs the feature commit; a tester exercised Cart.Remove and the pricing rules.
+    let old = rev(&repo, "HEAD");
+    let remove_test = repo.join("cart/remove_test.go");
+    std::fs::write(
+        &remove_test,
+        "package cart\n\nimport \"testing\"\n\nfunc TestRemove(t *testing.T) {\n\tc := New()\n\
+         _ = c.Add(\"apple\", 1, 50)\n\tif !c.Remove(\"apple\") {\n\t\tt.Fatal(\"not removed\")\n\t}\n}\n",
+    )
+    .unwrap();
+    let old_profile = profile(&repo, &work, ".");
+    std::fs::remove_file(&remove_test).unwrap();
+    store(&sessions, &old, &old_profile);
+
+    // What the old build covered, at the old revision.
+    let old_view = Engine::open(config(tmp.path(), &repo, &old, &sessions))
+        .unwrap()
+        .view();
+    let old_pricing = hit(&old_view, "pricing/pricing.go");
+    let old_cart = hit(&old_view, "cart/cart.go");
+    assert!(
+        old_pricing.contains(&11) && old_pricing.contains(&29),
+        "{old_pricing:?}"
+    );
+    assert!(
+        old_view.carried.is_empty(),
+        "nothing older than the only build"
+    );
+
+    // The new build: two lines inserted at the top of pricing.go, line 11 edited, and
+    // cart.go renamed to basket.go.
+    let pricing = repo.join("pricing/pricing.go");
+    let text = std::fs::read_to_string(&pricing).unwrap();
+    let text = text
+        .replacen(
+            "package pricing\n",
+            "package pricing\n\n// Rates are in percent.\n",
+            1,
+        )
+        .replacen("\t\td = 10\n", "\t\td = 12\n", 1);
+    std::fs::write(&pricing, text).unwrap();
+    common::git(&repo, &["mv", "cart/cart.go", "cart/basket.go"]);
+    common::git(&repo, &["commit", "-qam", "new build: rates, basket"]);
+    let new = rev(&repo, "HEAD");
+
+    // Before the new build reports anything, all old coverage shows as carried.
+    let engine = Engine::open(config(tmp.path(), &repo, &new, &sessions)).unwrap();
+    let v = engine_view(engine);
+    let expected_pricing: Vec<u32> = old_pricing
+        .iter()
+        .filter(|&&l| l != 11)
+        .map(|&l| l + 2)
+        .collect();
+    assert_eq!(carried(&v, "pricing/pricing.go"), expected_pricing);
+    // Hand-checked: the `return totalCents - ...` line 29 is now 31; edited line 11 (now 13)
+    // starts uncovered.
+    assert!(carried(&v, "pricing/pricing.go").contains(&31));
+    assert!(!carried(&v, "pricing/pricing.go").contains(&13));
+    assert_eq!(
+        carried(&v, "cart/basket.go"),
+        old_cart,
+        "the rename is followed"
+    );
+    assert!(carried(&v, "cart/cart.go").is_empty());
+    assert_eq!(v.carried.from.len(), 1);
+    // Changed against main and run by the old build: Cart.Remove's lines 43, 44, 47, 48 and the
+    // `percent >= 100` test (old 26, now 28).
+    let remove_lines: Vec<u32> = old_cart
+        .iter()
+        .copied()
+        .filter(|l| (42..=50).contains(l))
+        .collect();
+    assert_eq!(remove_lines, [43, 44, 47, 48]);
+    assert!(carried(&v, "pricing/pricing.go").contains(&28));
+    assert_eq!(v.totals.carried_changed, 5);
+    // No data from the new build yet: carried lines are coverable and not covered by it.
+    assert_eq!(v.totals.changed.missed, 5);
+    assert_eq!(v.totals.changed.covered, 0);
+
+    // The report shows carried coverage apart from the build's own.
+    let out = common::covtop(
+        &tmp.path().join(format!("covtop-{new}.toml")),
+        &["report", "--offline"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("0.0% (+100.0% carried)"), "{text}");
+    assert!(text.contains("(carried 43-44,47-48)"), "{text}");
+    assert!(text.contains("5 changed line(s) covered there"), "{text}");
+    let html = tmp.path().join("html");
+    let out = common::covtop(
+        &tmp.path().join(format!("covtop-{new}.toml")),
+        &[
+            "report",
+            "--offline",
+            "--format",
+            "html",
+            "--output",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_dir(html.join("files"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|p| p.contains("<h1>pricing/pricing.go</h1>"))
+        .expect("a page for pricing.go");
+    assert!(
+        page.contains("<tr id=\"L31\" class=\"s-none carried\""),
+        "line 31 carried"
+    );
+    assert!(!page.contains("<tr id=\"L13\" class=\"s-none carried\""));
+
+    // The new build runs only TestApply: its own coverage of Apply turns those lines Covered,
+    // the rest stays carried.
+    let new_profile = profile(&repo, &work, "TestApply");
+    store(&sessions, &new, &new_profile);
+    let v = engine_view(Engine::open(config(tmp.path(), &repo, &new, &sessions)).unwrap());
+    let now = hit(&v, "pricing/pricing.go");
+    assert!(now.contains(&31) && now.contains(&25), "{now:?}");
+    let c = carried(&v, "pricing/pricing.go");
+    assert!(
+        !c.contains(&31),
+        "covered by the new build itself: not carried"
+    );
+    for l in &c {
+        assert!(!now.contains(l));
+        assert!(expected_pricing.contains(l));
+    }
+    // Discount's lines (6 -> 8, 9 -> 11) were not run by TestApply: still carried.
+    assert!(c.contains(&8) && c.contains(&11), "{c:?}");
+    // The edited line is in the new build's data, missed, and not carried.
+    let f = v
+        .files
+        .iter()
+        .find(|f| f.path == "pricing/pricing.go")
+        .unwrap();
+    assert_eq!(f.coverage.as_ref().unwrap().status(13), LineStatus::Missed);
+    assert!(!c.contains(&13));
+    assert_eq!(v.totals.carried_whole, {
+        v.carried
+            .files
+            .values()
+            .map(|f| f.lines.len() as u64)
+            .sum::<u64>()
+    });
+}
+
+fn engine_view(mut e: Engine) -> std::sync::Arc<View> {
+    e.view()
+}
+
+#[test]
+fn a_diff_file_that_does_not_apply_is_named_and_nothing_else_is_lost() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let head = rev(&repo, "HEAD");
+    let diff = tmp.path().join("review.diff");
+    std::fs::write(
+        &diff,
+        "diff --git a/pricing/pricing.go b/pricing/pricing.go\n--- a/pricing/pricing.go\n\
+         +++ b/pricing/pricing.go\n@@ -29,0 +30,2 @@\n+\treturn 1\n+\treturn 2\n\
+         diff --git a/gone/gone.go b/gone/gone.go\nnew file mode 100644\n--- /dev/null\n\
+         +++ b/gone/gone.go\n@@ -0,0 +1 @@\n+package gone\n",
+    )
+    .unwrap();
+    let sessions = tmp.path().join("sessions");
+    store(
+        &sessions,
+        &head,
+        "mode: set\nexample.com/shop/pricing/pricing.go:23.2,23.19 1 1\n",
+    );
+    let path = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\ndiff_file = \"{}\"\n\
+             [session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"http://127.0.0.1:1\"\n",
+            repo.display(),
+            diff.display(),
+            sessions.display(),
+        ),
+    )
+    .unwrap();
+    let v = Engine::open(covtop::config::load(&path).unwrap())
+        .unwrap()
+        .view();
+    let messages: Vec<&str> = v.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("changes line 31 of pricing/pricing.go, which has 30 lines")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("changes gone/gone.go, which is not in revision")),
+        "{messages:#?}"
+    );
+    // The stored coverage is still there.
+    assert_eq!(hit(&v, "pricing/pricing.go"), [23]);
+}
