@@ -124,6 +124,11 @@ pub struct LiveTarget {
     timeout: Duration,
     /// Hash of the build lines last saved for this (JaCoCo) target, to write only on change.
     saved_lines: Option<u64>,
+    /// goc v2 `revision_from_extra`: the first capture group is the agent's build commit.
+    revision_from_extra: Option<regex::Regex>,
+    /// The build this target's newest dumps come from, when the agents' extra names one other
+    /// than the configured revision: (what the extra said, resolved short id or that text).
+    runs_other: Option<String>,
 }
 
 impl LiveTarget {
@@ -213,6 +218,13 @@ pub struct Engine {
     carried_from: Vec<String>,
     /// Problems met while carrying older builds: reported in every View.
     carry_problems: Vec<Diagnostic>,
+    /// Problems of the diff file, kept apart so that carrying can be recomputed.
+    diff_problems: Vec<Diagnostic>,
+    /// Dumps of older builds (other revisions), replayed or polled live from agents whose
+    /// extra names another build: recarried when new ones arrive.
+    older: Vec<StoredDump>,
+    /// Agents whose extra names a commit the repository does not have: (replica, commit).
+    unknown_builds: BTreeMap<(String, String), Diagnostic>,
     baseline: Option<build::Baseline>,
     pub demo: bool,
     pub paused: bool,
@@ -294,6 +306,17 @@ impl Engine {
                 }
                 _ => None,
             };
+            let revision_from_extra = match &t.revision_from_extra {
+                Some(pattern) => Some(regex::Regex::new(pattern).map_err(|e| {
+                    EngineError::Target {
+                        target: t.name.clone(),
+                        message: format!(
+                            "revision_from_extra = {pattern:?} is not a valid regular expression: {e}"
+                        ),
+                    }
+                })?),
+                None => None,
+            };
             let client = TargetClient::new(t, config.poll.timeout).map_err(|message| {
                 EngineError::Target {
                     target: t.name.clone(),
@@ -309,6 +332,8 @@ impl Engine {
                 status: BTreeMap::new(),
                 timeout: t.timeout.unwrap_or(config.poll.timeout),
                 saved_lines: None,
+                revision_from_extra,
+                runs_other: None,
             });
         }
         let build = build::ViewBuilder::new(config.report.partial_as_covered);
@@ -326,7 +351,10 @@ impl Engine {
             undecodable: Vec::new(),
             carried: LineStatuses::new(),
             carried_from: Vec::new(),
-            carry_problems: diff_problems,
+            carry_problems: diff_problems.clone(),
+            diff_problems,
+            older: Vec::new(),
+            unknown_builds: BTreeMap::new(),
             baseline: None,
             demo: false,
             paused: false,
@@ -415,6 +443,39 @@ impl Engine {
                 is_current.insert(d.meta.revision.clone(), same);
             }
         }
+        // A target whose agents tell their build: did its last poll (the dumps within a second
+        // of its newest) see only other builds?
+        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
+        for d in dumps.iter().filter(|d| !d.meta.reset_after) {
+            let e = newest.entry(d.meta.target.as_str()).or_insert(0);
+            *e = (*e).max(d.meta.fetched_at_ms);
+        }
+        for t in self.targets.iter_mut() {
+            let Some(&at) = newest.get(t.config.name.as_str()) else {
+                continue;
+            };
+            if t.revision_from_extra.is_none() {
+                continue;
+            }
+            let last: Vec<&String> = dumps
+                .iter()
+                .filter(|d| {
+                    !d.meta.reset_after
+                        && d.meta.target == t.config.name
+                        && d.meta.fetched_at_ms + 1000 >= at
+                })
+                .map(|d| &d.meta.revision)
+                .collect();
+            if let Some(other) = last.first()
+                && last.iter().all(|r| is_current.get(*r) != Some(&true))
+            {
+                t.runs_other = Some(
+                    self.repo
+                        .resolve(other)
+                        .map_or_else(|_| (*other).clone(), |r| r.short),
+                );
+            }
+        }
         let (dumps, older): (Vec<StoredDump>, Vec<StoredDump>) = dumps
             .into_iter()
             .partition(|d| is_current.get(&d.meta.revision) == Some(&true));
@@ -446,8 +507,19 @@ impl Engine {
                 });
             }
         }
-        self.carry_older_builds(&older);
+        self.older = older;
+        self.recarry();
         Ok(())
+    }
+
+    /// Recomputes the lines carried from every older build known so far.
+    fn recarry(&mut self) {
+        self.carried = LineStatuses::new();
+        self.carried_from.clear();
+        self.carry_problems = self.diff_problems.clone();
+        let older = std::mem::take(&mut self.older);
+        self.carry_older_builds(&older);
+        self.older = older;
     }
 
     /// Maps the hit lines of every older build stored in the session onto the current revision.
@@ -458,7 +530,7 @@ impl Engine {
                 continue;
             }
             for (path, e) in &data.undecodable {
-                self.undecodable.push(Diagnostic {
+                self.carry_problems.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
                     subject: path.display().to_string(),
                     message: e.clone(),
@@ -782,6 +854,27 @@ impl Engine {
     /// Stores and applies the result of polling target `i`.
     pub fn apply_poll(&mut self, i: usize, result: PollResult) -> Result<TargetPoll, EngineError> {
         let revision = self.revision.oid.clone();
+        // The build each dump comes from, when the agents tell it in their extra.
+        let builds: Vec<Option<String>> = result
+            .dumps
+            .iter()
+            .map(|d| self.build_of_extra(i, &d.replica, d.extra.as_deref()))
+            .collect();
+        let polled_builds: Vec<&String> = builds.iter().flatten().collect();
+        if self.targets[i].revision_from_extra.is_some() && !result.dumps.is_empty() {
+            let runs_current = builds
+                .iter()
+                .any(|b| b.as_ref().is_none_or(|r| r == &revision));
+            self.targets[i].runs_other = match polled_builds.first() {
+                Some(other) if !runs_current => Some(
+                    self.repo
+                        .resolve(other)
+                        .map_or_else(|_| (*other).clone(), |r| r.short),
+                ),
+                _ => None,
+            };
+        }
+        let mut older_arrived = false;
         let target = &mut self.targets[i];
         let name = target.config.name.clone();
         let mut report = TargetPoll {
@@ -792,8 +885,9 @@ impl Engine {
         };
         let now = SystemTime::now();
         let mut seen = BTreeSet::new();
-        for dump in result.dumps {
+        for (dump, build) in result.dumps.into_iter().zip(builds) {
             seen.insert(dump.replica.clone());
+            let dump_revision = build.unwrap_or_else(|| revision.clone());
             let (kind, bytes) = match &dump.payload {
                 Payload::GoProfile(b) => (PayloadKind::GoProfile, b),
                 Payload::JacocoExec(b) => (PayloadKind::JacocoExec, b),
@@ -807,7 +901,7 @@ impl Engine {
                 &dump.replica,
                 dump.instance.clone(),
                 at_ms,
-                &revision,
+                &dump_revision,
                 kind,
             );
             meta.reset_after = false;
@@ -819,7 +913,20 @@ impl Engine {
                 ReplicaState::Up
             };
             let origin = format!("target {name}, replica {}", dump.replica);
-            if let Err(e) =
+            if dump_revision != revision {
+                // Another build: its coverage is carried, never merged into this build's.
+                if let Err(e) = profile::parse(bytes, &origin) {
+                    report
+                        .undecodable
+                        .push((dump.replica.clone(), e.to_string()));
+                }
+                self.older.push(StoredDump {
+                    path: path.clone(),
+                    meta,
+                    payload: bytes.clone(),
+                });
+                older_arrived = true;
+            } else if let Err(e) =
                 target.apply_payload(&dump.replica, kind, bytes, dump.instance.clone(), &origin)
             {
                 report.undecodable.push((dump.replica.clone(), e.clone()));
@@ -865,7 +972,40 @@ impl Engine {
                 status.state = ReplicaState::Down("no longer listed by the server".into());
             }
         }
+        if older_arrived {
+            self.recarry();
+        }
         Ok(report)
+    }
+
+    /// The revision a replica's build comes from, read from its goc `extra` with the target's
+    /// `revision_from_extra`: the full commit id when the repository has it, else the text as
+    /// found (so the dump keeps it) plus a diagnostic. None when the target does not tell builds
+    /// or the extra does not match.
+    fn build_of_extra(&mut self, i: usize, replica: &str, extra: Option<&str>) -> Option<String> {
+        let re = self.targets[i].revision_from_extra.as_ref()?;
+        let commit = re.captures(extra?)?.get(1)?.as_str().to_string();
+        if commit.is_empty() {
+            return None;
+        }
+        match self.repo.resolve(&commit) {
+            Ok(r) => Some(r.oid),
+            Err(e) => {
+                let name = self.targets[i].config.name.clone();
+                self.unknown_builds
+                    .entry((replica.to_string(), commit.clone()))
+                    .or_insert_with(|| Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: format!("{name} {replica}"),
+                        message: format!(
+                            "replica {replica} runs commit {commit} (from its goc extra), which is not in {}: {e}",
+                            self.config.repo.path.display()
+                        ),
+                        fix: "fetch that commit into the repository; the dumps are stored with it and carried once it resolves".into(),
+                    });
+                Some(commit)
+            }
+        }
     }
 
     /// Dumps and persists the named targets (all when empty), then resets the replicas whose
@@ -1000,6 +1140,22 @@ impl Engine {
             }
         }
         diagnostics.extend(self.save_java_lines(saves));
+        diagnostics.extend(self.unknown_builds.values().cloned());
+        for t in &self.targets {
+            if let Some(other) = &t.runs_other {
+                diagnostics.push(Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: t.config.name.clone(),
+                    message: format!(
+                        "target {} runs revision {other} (from goc extra) but covtop shows {}",
+                        t.config.name, self.revision.short
+                    ),
+                    fix: format!(
+                        "restart with --revision {other} to see that build's own coverage (the older build's lines are carried)"
+                    ),
+                });
+            }
+        }
         diagnostics.extend(self.carry_problems.iter().cloned());
         let input = build::ViewInput {
             java: java_files,
