@@ -22,7 +22,7 @@ use crate::session::{DumpMeta, PayloadKind, SessionStore, StoredDump};
 use crate::target::{Payload, PollResult, ResetOutcome};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use accumulate::{Cumulative, TargetAccumulator};
-use carry::{BuildData, BuildLines, LineStatuses};
+use carry::{BuildData, BuildIds, BuildLines, LineStatuses};
 use java::{AnalysisCache, JavaBuild};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -129,6 +129,12 @@ pub struct LiveTarget {
     /// The build this target's newest dumps come from, when the agents' extra names one other
     /// than the configured revision: (what the extra said, resolved short id or that text).
     runs_other: Option<String>,
+    /// JaCoCo: the ids of the analysed classes and their build key.
+    class_ids: BTreeSet<u64>,
+    build_key: String,
+    /// JaCoCo: hit class ids of the data that are not among the analysed classes, as last
+    /// checked against saved builds.
+    foreign_ids: BTreeSet<u64>,
 }
 
 impl LiveTarget {
@@ -334,7 +340,16 @@ impl Engine {
                 saved_lines: None,
                 revision_from_extra,
                 runs_other: None,
+                class_ids: BTreeSet::new(),
+                build_key: String::new(),
+                foreign_ids: BTreeSet::new(),
             });
+            if let Some(t) = targets.last_mut()
+                && let Some(b) = &t.java_build
+            {
+                t.class_ids = b.class_ids();
+                t.build_key = carry::build_key(t.class_ids.iter().copied());
+            }
         }
         let build = build::ViewBuilder::new(config.report.partial_as_covered);
         let mut engine = Engine {
@@ -520,6 +535,133 @@ impl Engine {
         let older = std::mem::take(&mut self.older);
         self.carry_older_builds(&older);
         self.older = older;
+        for i in 0..self.targets.len() {
+            self.carry_swapped_java_build(i);
+        }
+    }
+
+    /// The hit class ids of a JaCoCo target's data that are not among its analysed classes.
+    fn foreign_ids(&self, i: usize) -> BTreeSet<u64> {
+        let t = &self.targets[i];
+        if t.java_build.is_none() {
+            return BTreeSet::new();
+        }
+        t.java
+            .total()
+            .map(|e| {
+                e.classes
+                    .iter()
+                    .filter(|(id, c)| c.any_hit() && !t.class_ids.contains(id))
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// JaCoCo data from other class ids than the configured classes ("no match"), e.g. a
+    /// rebuilt service redeployed without a new `[repo] revision`: when a build saved earlier
+    /// ran those ids, its saved line statuses are carried (through the diff when its revision
+    /// differs). Probes are never applied to other class ids.
+    fn carry_swapped_java_build(&mut self, i: usize) {
+        let foreign = self.foreign_ids(i);
+        self.targets[i].foreign_ids = foreign.clone();
+        if foreign.is_empty() {
+            return;
+        }
+        let name = self.targets[i].config.name.clone();
+        let key = self.targets[i].build_key.clone();
+        let dir = carry::builds_dir(self.store.dir());
+        let prefix = carry::ids_file_name(&name, "");
+        let prefix = prefix.trim_end_matches(".ids");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with(prefix)
+                        && n.ends_with(".ids")
+                        && n != carry::ids_file_name(&name, &key)
+                })
+            })
+            .collect();
+        files.sort();
+        for ids_path in files {
+            let problem = |message: String| Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: ids_path.display().to_string(),
+                message,
+                fix: "remove the file; that build's coverage is then not carried".into(),
+            };
+            let ids = match std::fs::read(&ids_path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| BuildIds::decode(&b, &ids_path).map_err(|e| e.to_string()))
+            {
+                Ok(ids) => ids,
+                Err(e) => {
+                    self.carry_problems.push(problem(e));
+                    continue;
+                }
+            };
+            let matched = foreign.iter().filter(|id| ids.ids.contains(id)).count();
+            if matched == 0 {
+                continue;
+            }
+            let build = ids_path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(prefix))
+                .and_then(|n| n.strip_suffix(".ids"))
+                .unwrap_or_default()
+                .trim_start_matches('k')
+                .to_string();
+            let lines_path = dir.join(carry::keyed_lines_file_name(&name, &build));
+            let lines = match std::fs::read(&lines_path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    BuildLines::decode(&b, &lines_path, &ids.revision).map_err(|e| e.to_string())
+                }) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.carry_problems.push(problem(format!(
+                        "saved line statuses of build {build} unusable: {e}"
+                    )));
+                    continue;
+                }
+            };
+            let maps = self
+                .repo
+                .resolve(&ids.revision)
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    self.repo
+                        .line_map(&r, &self.revision)
+                        .map(|m| (r.short, m))
+                        .map_err(|e| e.to_string())
+                });
+            match maps {
+                Ok((short_rev, maps)) => {
+                    lines.map_onto(&maps, true, &mut self.carried);
+                    let from = format!("{short_rev}/{}", &build[..build.len().min(8)]);
+                    if !self.carried_from.contains(&from) {
+                        self.carried_from.push(from);
+                    }
+                    self.carry_problems.push(Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: format!("{name} earlier build"),
+                        message: format!(
+                            "{matched} class id(s) in the data are from an earlier build ({build}, revision {short_rev}), not the class files given: its saved line statuses are carried, its probes are not applied"
+                        ),
+                        fix: "point `classes` at the build that runs; its own coverage then replaces the carried lines".into(),
+                    });
+                }
+                Err(e) => self.carry_problems.push(problem(format!(
+                    "build {build} of revision {} is not carried: {e}",
+                    ids.revision
+                ))),
+            }
+        }
     }
 
     /// Maps the hit lines of every older build stored in the session onto the current revision.
@@ -799,9 +941,26 @@ impl Engine {
             if self.targets[i].saved_lines == Some(hash) {
                 continue;
             }
-            let path = carry::builds_dir(self.store.dir())
-                .join(carry::lines_file_name(&name, &lines.revision));
-            match carry::write_atomic(&path, &bytes) {
+            let dir = carry::builds_dir(self.store.dir());
+            let path = dir.join(carry::lines_file_name(&name, &lines.revision));
+            // Also by build key, with the class ids, so that the build is found again when the
+            // class files change at the same revision.
+            let key = self.targets[i].build_key.clone();
+            let ids = BuildIds {
+                revision: lines.revision.clone(),
+                ids: self.targets[i].class_ids.clone(),
+            };
+            let written = carry::write_atomic(&path, &bytes)
+                .and_then(|()| {
+                    carry::write_atomic(
+                        &dir.join(carry::keyed_lines_file_name(&name, &key)),
+                        &bytes,
+                    )
+                })
+                .and_then(|()| {
+                    carry::write_atomic(&dir.join(carry::ids_file_name(&name, &key)), &ids.encode())
+                });
+            match written {
                 Ok(()) => self.targets[i].saved_lines = Some(hash),
                 Err(e) => problems.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
@@ -972,7 +1131,9 @@ impl Engine {
                 status.state = ReplicaState::Down("no longer listed by the server".into());
             }
         }
-        if older_arrived {
+        let swapped = self.targets[i].java_build.is_some()
+            && self.foreign_ids(i) != self.targets[i].foreign_ids;
+        if older_arrived || swapped {
             self.recarry();
         }
         Ok(report)
