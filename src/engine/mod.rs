@@ -226,9 +226,12 @@ pub struct Engine {
     carry_problems: Vec<Diagnostic>,
     /// Problems of the diff file, kept apart so that carrying can be recomputed.
     diff_problems: Vec<Diagnostic>,
-    /// Dumps of older builds (other revisions), replayed or polled live from agents whose
-    /// extra names another build: recarried when new ones arrive.
-    older: Vec<StoredDump>,
+    /// The data of older builds (other revisions), replayed or polled live from agents whose
+    /// extra names another build: recarried when new dumps arrive. Accumulated, not kept as
+    /// dumps, so that a long live session does not grow with every poll.
+    older: Vec<(String, BuildData)>,
+    /// Line maps from older revisions onto the current one, computed once per revision.
+    line_maps: BTreeMap<String, crate::vcs::LineMaps>,
     /// Agents whose extra names a commit the repository does not have: (replica, commit).
     unknown_builds: BTreeMap<(String, String), Diagnostic>,
     baseline: Option<build::Baseline>,
@@ -369,6 +372,7 @@ impl Engine {
             carry_problems: diff_problems.clone(),
             diff_problems,
             older: Vec::new(),
+            line_maps: BTreeMap::new(),
             unknown_builds: BTreeMap::new(),
             baseline: None,
             demo: false,
@@ -522,7 +526,7 @@ impl Engine {
                 });
             }
         }
-        self.older = older;
+        self.older = carry::group_by_revision(&older);
         self.recarry();
         Ok(())
     }
@@ -665,9 +669,9 @@ impl Engine {
     }
 
     /// Maps the hit lines of every older build stored in the session onto the current revision.
-    fn carry_older_builds(&mut self, older: &[StoredDump]) {
+    fn carry_older_builds(&mut self, older: &[(String, BuildData)]) {
         let dir = self.store.dir().to_path_buf();
-        for (rev, data) in carry::group_by_revision(older) {
+        for (rev, data) in older {
             if data.dumps == 0 {
                 continue;
             }
@@ -679,12 +683,12 @@ impl Engine {
                     fix: "the dump is kept on disk but not used".into(),
                 });
             }
-            let revision = match self.repo.resolve(&rev) {
+            let revision = match self.repo.resolve(rev) {
                 Ok(r) => r,
                 Err(e) => {
                     self.carry_problems.push(Diagnostic {
                         kind: DiagnosticKind::Mismatch,
-                        subject: format!("build {}", short(&rev)),
+                        subject: format!("build {}", short(rev)),
                         message: format!(
                             "{} stored dump(s) of revision {rev} are not carried over: {e}",
                             data.dumps
@@ -698,11 +702,16 @@ impl Engine {
             if revision.oid == self.revision.oid {
                 continue;
             }
-            let (lines, problems) = self.build_lines(&revision, &data, &dir);
+            let (lines, problems) = self.build_lines(&revision, data, &dir);
             self.carry_problems.extend(problems);
-            match self.repo.line_map(&revision, &self.revision) {
+            let maps = match self.line_maps.get(&revision.oid) {
+                Some(m) => Ok(m.clone()),
+                None => self.repo.line_map(&revision, &self.revision),
+            };
+            match maps {
                 Ok(maps) => {
                     lines.map_onto(&maps, true, &mut self.carried);
+                    self.line_maps.insert(revision.oid.clone(), maps);
                     self.carried_from.push(revision.short.clone());
                 }
                 Err(e) => self.carry_problems.push(Diagnostic {
@@ -1079,11 +1088,19 @@ impl Engine {
                         .undecodable
                         .push((dump.replica.clone(), e.to_string()));
                 }
-                self.older.push(StoredDump {
+                let dump = StoredDump {
                     path: path.clone(),
                     meta,
                     payload: bytes.clone(),
-                });
+                };
+                match self.older.iter_mut().find(|(r, _)| r == &dump_revision) {
+                    Some((_, data)) => data.apply(&dump),
+                    None => {
+                        let mut data = BuildData::default();
+                        data.apply(&dump);
+                        self.older.push((dump_revision.clone(), data));
+                    }
+                }
                 older_arrived = true;
             } else if let Err(e) =
                 target.apply_payload(&dump.replica, kind, bytes, dump.instance.clone(), &origin)
