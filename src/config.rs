@@ -103,6 +103,9 @@ pub struct TargetConfig {
     pub timeout: Option<Duration>,
     /// The revision this target's build comes from, when it differs from `[repo].revision`.
     pub revision: Option<String>,
+    /// goc v2 only: a regexp on each agent's `extra` whose first capture group is the commit
+    /// the agent's build comes from (`revision_from_extra = "commit=([0-9a-f]{7,40})"`).
+    pub revision_from_extra: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,6 +241,7 @@ struct RawTarget {
     source_roots: Option<Vec<String>>,
     timeout: Option<Spanned<DurationValue>>,
     revision: Option<String>,
+    revision_from_extra: Option<Spanned<String>>,
 }
 
 /// Finds the configuration file: an explicit path, `./covtop.toml`, or the XDG config dir.
@@ -468,6 +472,7 @@ impl Ctx<'_> {
                         ("classes", r.classes.is_some()),
                         ("includes", r.includes.is_some()),
                         ("source_roots", r.source_roots.is_some()),
+                        ("revision_from_extra", r.revision_from_extra.is_some()),
                     ],
                     "goc",
                 )?;
@@ -505,6 +510,25 @@ impl Ctx<'_> {
                         format!("target \"{name}\": `extra = \"{x}\"` is not a valid regular expression: {e}"),
                     ));
                 }
+                if let Some(x) = &r.revision_from_extra {
+                    let at = x.span().start;
+                    let pattern = x.get_ref();
+                    match regex::Regex::new(pattern) {
+                        Err(e) => {
+                            return Err(self.invalid(
+                                at,
+                                format!("target \"{name}\": `revision_from_extra = \"{pattern}\"` is not a valid regular expression: {e}"),
+                            ));
+                        }
+                        Ok(re) if re.captures_len() < 2 => {
+                            return Err(self.invalid(
+                                at,
+                                format!("target \"{name}\": `revision_from_extra = \"{pattern}\"` has no capture group: put the commit in parentheses, e.g. \"commit=([0-9a-f]{{7,40}})\""),
+                            ));
+                        }
+                        Ok(_) => {}
+                    }
+                }
                 TargetKind::GocV2 {
                     url: require_url(&r.url)?,
                     ids: r.ids.clone().unwrap_or_default(),
@@ -519,6 +543,7 @@ impl Ctx<'_> {
                         ("addresses", r.addresses.is_some()),
                         ("ids", r.ids.is_some()),
                         ("extra", r.extra.is_some()),
+                        ("revision_from_extra", r.revision_from_extra.is_some()),
                     ],
                     "jacoco",
                 )?;
@@ -563,6 +588,7 @@ impl Ctx<'_> {
             kind,
             timeout: self.duration(r.timeout.as_ref(), "[[target]] timeout")?,
             revision: r.revision.clone(),
+            revision_from_extra: r.revision_from_extra.as_ref().map(|x| x.get_ref().clone()),
         })
     }
 }
@@ -654,7 +680,8 @@ pub fn example(go_modules: &[(String, String)], base: &str) -> String {
          # kind = \"goc-v2\"\n\
          # url = \"http://127.0.0.1:7777\"\n\
          # ids = []                 # agent ids; empty = all\n\
-         # extra = \"ns=staging\"     # regexp on the agents' extra\n\n\
+         # extra = \"ns=staging\"     # regexp on the agents' extra\n\
+         # revision_from_extra = \"commit=([0-9a-f]{{7,40}})\"  # agents' build commit, for carry-over\n\n\
          # JaCoCo agent in tcpserver mode (a headless Service resolves to every pod):\n\
          # [[target]]\n\
          # name = \"orders\"\n\
@@ -768,6 +795,35 @@ timeout = "10s"
         assert!(e.contains("distinct"), "{e}");
         let e = p("[poll\n").unwrap_err().to_string();
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn revision_from_extra_is_checked_with_its_line() {
+        let c = p("[[target]]\nkind = \"goc-v2\"\nurl = \"h\"\nrevision_from_extra = \"commit=([0-9a-f]{7,40})\"\n")
+            .unwrap();
+        assert_eq!(
+            c.targets[0].revision_from_extra.as_deref(),
+            Some("commit=([0-9a-f]{7,40})")
+        );
+        let e = p("[[target]]\nkind = \"goc-v2\"\nurl = \"h\"\n\nrevision_from_extra = \"commit=[0-9a-f]+\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":5:") && e.contains("revision_from_extra") && e.contains("capture group"),
+            "{e}"
+        );
+        let e = p("[[target]]\nkind = \"goc-v2\"\nurl = \"h\"\nrevision_from_extra = \"(\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":4:") && e.contains("not a valid regular expression"),
+            "{e}"
+        );
+        let e =
+            p("[[target]]\nkind = \"jacoco\"\naddress = \"h:1\"\nrevision_from_extra = \"(x)\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("not a setting of kind"), "{e}");
     }
 
     #[test]

@@ -227,6 +227,82 @@ pub fn lines_file_name(target: &str, revision: &str) -> String {
     format!("build-{safe}-{revision}.lines")
 }
 
+/// A JaCoCo build's key: a stable hash (FNV-1a 64) of the sorted class ids it runs. Two class
+/// sets with the same key are the same build, whatever the configured revision says.
+pub fn build_key(ids: impl IntoIterator<Item = u64>) -> String {
+    let mut ids: Vec<u64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for id in ids {
+        for b in id.to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// The file that keeps a JaCoCo build's line statuses by its build key (see [`build_key`]).
+pub fn keyed_lines_file_name(target: &str, key: &str) -> String {
+    lines_file_name(target, &format!("k{key}"))
+}
+
+/// The file that lists a JaCoCo build's class ids and its revision, by its build key.
+pub fn ids_file_name(target: &str, key: &str) -> String {
+    lines_file_name(target, &format!("k{key}"))
+        .trim_end_matches(".lines")
+        .to_string()
+        + ".ids"
+}
+
+const IDS_FORMAT: &str = "covtop-build-ids 1";
+
+/// The class ids of a saved JaCoCo build, and the revision it was configured at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildIds {
+    pub revision: String,
+    pub ids: std::collections::BTreeSet<u64>,
+}
+
+impl BuildIds {
+    /// `covtop-build-ids 1 <revision>` then one class id (16 hex digits) per line.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = format!("{IDS_FORMAT} {}\n", self.revision);
+        for id in &self.ids {
+            out.push_str(&format!("{id:016x}\n"));
+        }
+        out.into_bytes()
+    }
+
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Self, LinesFileError> {
+        let bad = |detail: String| LinesFileError::Format {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|e| bad(e.to_string()))?;
+        let mut lines = text.lines();
+        let head = lines.next().unwrap_or_default();
+        let revision = head
+            .strip_prefix(IDS_FORMAT)
+            .map(str::trim)
+            .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .ok_or_else(|| {
+                bad(format!(
+                    "first line {head:?}, expected `{IDS_FORMAT} <revision>`"
+                ))
+            })?
+            .to_string();
+        let mut ids = std::collections::BTreeSet::new();
+        for (n, line) in lines.enumerate() {
+            let id = u64::from_str_radix(line.trim(), 16)
+                .map_err(|_| bad(format!("line {}: {line:?} is not a class id", n + 2)))?;
+            ids.insert(id);
+        }
+        Ok(BuildIds { revision, ids })
+    }
+}
+
 /// Where the saved build lines of the session in `session_dir` (`<root>/sessions/<name>`) live:
 /// `<root>/builds/<name>/`, beside the session rather than in it, so that the session folder holds
 /// only dumps.
@@ -428,5 +504,21 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn build_ids_round_trip_and_damage_is_an_error() {
+        let ids = BuildIds {
+            revision: "0123abcd".into(),
+            ids: [7u64, u64::MAX, 0x1234].into_iter().collect(),
+        };
+        let p = Path::new("x.ids");
+        assert_eq!(BuildIds::decode(&ids.encode(), p).unwrap(), ids);
+        assert!(BuildIds::decode(b"covtop-build-ids 1 abc\nzz\n", p).is_err());
+        assert!(BuildIds::decode(b"other 1 abc\n", p).is_err());
+        assert!(BuildIds::decode(&[0xff, 0xfe], p).is_err());
+        assert_eq!(build_key([3, 1, 2]), build_key([2, 3, 1, 1]));
+        assert_ne!(build_key([1, 2]), build_key([1, 3]));
+        assert_eq!(ids_file_name("a b", "00ff"), "build-a_b-k00ff.ids");
     }
 }

@@ -192,6 +192,11 @@ impl JavaBuild {
         self.classes.len()
     }
 
+    /// The ids of the analysed classes: what identifies this build (see `carry::build_key`).
+    pub fn class_ids(&self) -> std::collections::BTreeSet<u64> {
+        self.classes.iter().map(|c| c.id).collect()
+    }
+
     /// Projects `exec` (everything accumulated for the target) onto repository files.
     pub fn project(&self, exec: Option<&ExecData>) -> (Vec<FileCoverage>, Vec<Diagnostic>) {
         let mut diagnostics = self.problems.clone();

@@ -22,7 +22,7 @@ use crate::session::{DumpMeta, PayloadKind, SessionStore, StoredDump};
 use crate::target::{Payload, PollResult, ResetOutcome};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use accumulate::{Cumulative, TargetAccumulator};
-use carry::{BuildData, BuildLines, LineStatuses};
+use carry::{BuildData, BuildIds, BuildLines, LineStatuses};
 use java::{AnalysisCache, JavaBuild};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -124,6 +124,17 @@ pub struct LiveTarget {
     timeout: Duration,
     /// Hash of the build lines last saved for this (JaCoCo) target, to write only on change.
     saved_lines: Option<u64>,
+    /// goc v2 `revision_from_extra`: the first capture group is the agent's build commit.
+    revision_from_extra: Option<regex::Regex>,
+    /// The build this target's newest dumps come from, when the agents' extra names one other
+    /// than the configured revision: (what the extra said, resolved short id or that text).
+    runs_other: Option<String>,
+    /// JaCoCo: the ids of the analysed classes and their build key.
+    class_ids: BTreeSet<u64>,
+    build_key: String,
+    /// JaCoCo: hit class ids of the data that are not among the analysed classes, as last
+    /// checked against saved builds.
+    foreign_ids: BTreeSet<u64>,
 }
 
 impl LiveTarget {
@@ -213,6 +224,16 @@ pub struct Engine {
     carried_from: Vec<String>,
     /// Problems met while carrying older builds: reported in every View.
     carry_problems: Vec<Diagnostic>,
+    /// Problems of the diff file, kept apart so that carrying can be recomputed.
+    diff_problems: Vec<Diagnostic>,
+    /// The data of older builds (other revisions), replayed or polled live from agents whose
+    /// extra names another build: recarried when new dumps arrive. Accumulated, not kept as
+    /// dumps, so that a long live session does not grow with every poll.
+    older: Vec<(String, BuildData)>,
+    /// Line maps from older revisions onto the current one, computed once per revision.
+    line_maps: BTreeMap<String, crate::vcs::LineMaps>,
+    /// Agents whose extra names a commit the repository does not have: (replica, commit).
+    unknown_builds: BTreeMap<(String, String), Diagnostic>,
     baseline: Option<build::Baseline>,
     pub demo: bool,
     pub paused: bool,
@@ -294,6 +315,17 @@ impl Engine {
                 }
                 _ => None,
             };
+            let revision_from_extra = match &t.revision_from_extra {
+                Some(pattern) => Some(regex::Regex::new(pattern).map_err(|e| {
+                    EngineError::Target {
+                        target: t.name.clone(),
+                        message: format!(
+                            "revision_from_extra = {pattern:?} is not a valid regular expression: {e}"
+                        ),
+                    }
+                })?),
+                None => None,
+            };
             let client = TargetClient::new(t, config.poll.timeout).map_err(|message| {
                 EngineError::Target {
                     target: t.name.clone(),
@@ -309,7 +341,18 @@ impl Engine {
                 status: BTreeMap::new(),
                 timeout: t.timeout.unwrap_or(config.poll.timeout),
                 saved_lines: None,
+                revision_from_extra,
+                runs_other: None,
+                class_ids: BTreeSet::new(),
+                build_key: String::new(),
+                foreign_ids: BTreeSet::new(),
             });
+            if let Some(t) = targets.last_mut()
+                && let Some(b) = &t.java_build
+            {
+                t.class_ids = b.class_ids();
+                t.build_key = carry::build_key(t.class_ids.iter().copied());
+            }
         }
         let build = build::ViewBuilder::new(config.report.partial_as_covered);
         let mut engine = Engine {
@@ -326,7 +369,11 @@ impl Engine {
             undecodable: Vec::new(),
             carried: LineStatuses::new(),
             carried_from: Vec::new(),
-            carry_problems: diff_problems,
+            carry_problems: diff_problems.clone(),
+            diff_problems,
+            older: Vec::new(),
+            line_maps: BTreeMap::new(),
+            unknown_builds: BTreeMap::new(),
             baseline: None,
             demo: false,
             paused: false,
@@ -415,6 +462,39 @@ impl Engine {
                 is_current.insert(d.meta.revision.clone(), same);
             }
         }
+        // A target whose agents tell their build: did its last poll (the dumps within a second
+        // of its newest) see only other builds?
+        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
+        for d in dumps.iter().filter(|d| !d.meta.reset_after) {
+            let e = newest.entry(d.meta.target.as_str()).or_insert(0);
+            *e = (*e).max(d.meta.fetched_at_ms);
+        }
+        for t in self.targets.iter_mut() {
+            let Some(&at) = newest.get(t.config.name.as_str()) else {
+                continue;
+            };
+            if t.revision_from_extra.is_none() {
+                continue;
+            }
+            let last: Vec<&String> = dumps
+                .iter()
+                .filter(|d| {
+                    !d.meta.reset_after
+                        && d.meta.target == t.config.name
+                        && d.meta.fetched_at_ms + 1000 >= at
+                })
+                .map(|d| &d.meta.revision)
+                .collect();
+            if let Some(other) = last.first()
+                && last.iter().all(|r| is_current.get(*r) != Some(&true))
+            {
+                t.runs_other = Some(
+                    self.repo
+                        .resolve(other)
+                        .map_or_else(|_| (*other).clone(), |r| r.short),
+                );
+            }
+        }
         let (dumps, older): (Vec<StoredDump>, Vec<StoredDump>) = dumps
             .into_iter()
             .partition(|d| is_current.get(&d.meta.revision) == Some(&true));
@@ -446,31 +526,169 @@ impl Engine {
                 });
             }
         }
-        self.carry_older_builds(&older);
+        self.older = carry::group_by_revision(&older);
+        self.recarry();
         Ok(())
     }
 
+    /// Recomputes the lines carried from every older build known so far.
+    fn recarry(&mut self) {
+        self.carried = LineStatuses::new();
+        self.carried_from.clear();
+        self.carry_problems = self.diff_problems.clone();
+        let older = std::mem::take(&mut self.older);
+        self.carry_older_builds(&older);
+        self.older = older;
+        for i in 0..self.targets.len() {
+            self.carry_swapped_java_build(i);
+        }
+    }
+
+    /// The hit class ids of a JaCoCo target's data that are not among its analysed classes.
+    fn foreign_ids(&self, i: usize) -> BTreeSet<u64> {
+        let t = &self.targets[i];
+        if t.java_build.is_none() {
+            return BTreeSet::new();
+        }
+        t.java
+            .total()
+            .map(|e| {
+                e.classes
+                    .iter()
+                    .filter(|(id, c)| c.any_hit() && !t.class_ids.contains(id))
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// JaCoCo data from other class ids than the configured classes ("no match"), e.g. a
+    /// rebuilt service redeployed without a new `[repo] revision`: when a build saved earlier
+    /// ran those ids, its saved line statuses are carried (through the diff when its revision
+    /// differs). Probes are never applied to other class ids.
+    fn carry_swapped_java_build(&mut self, i: usize) {
+        let foreign = self.foreign_ids(i);
+        self.targets[i].foreign_ids = foreign.clone();
+        if foreign.is_empty() {
+            return;
+        }
+        let name = self.targets[i].config.name.clone();
+        let key = self.targets[i].build_key.clone();
+        let dir = carry::builds_dir(self.store.dir());
+        let prefix = carry::ids_file_name(&name, "");
+        let prefix = prefix.trim_end_matches(".ids");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with(prefix)
+                        && n.ends_with(".ids")
+                        && n != carry::ids_file_name(&name, &key)
+                })
+            })
+            .collect();
+        files.sort();
+        for ids_path in files {
+            let problem = |message: String| Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: ids_path.display().to_string(),
+                message,
+                fix: "remove the file; that build's coverage is then not carried".into(),
+            };
+            let ids = match std::fs::read(&ids_path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| BuildIds::decode(&b, &ids_path).map_err(|e| e.to_string()))
+            {
+                Ok(ids) => ids,
+                Err(e) => {
+                    self.carry_problems.push(problem(e));
+                    continue;
+                }
+            };
+            let matched = foreign.iter().filter(|id| ids.ids.contains(id)).count();
+            if matched == 0 {
+                continue;
+            }
+            let build = ids_path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(prefix))
+                .and_then(|n| n.strip_suffix(".ids"))
+                .unwrap_or_default()
+                .trim_start_matches('k')
+                .to_string();
+            let lines_path = dir.join(carry::keyed_lines_file_name(&name, &build));
+            let lines = match std::fs::read(&lines_path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    BuildLines::decode(&b, &lines_path, &ids.revision).map_err(|e| e.to_string())
+                }) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.carry_problems.push(problem(format!(
+                        "saved line statuses of build {build} unusable: {e}"
+                    )));
+                    continue;
+                }
+            };
+            let maps = self
+                .repo
+                .resolve(&ids.revision)
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    self.repo
+                        .line_map(&r, &self.revision)
+                        .map(|m| (r.short, m))
+                        .map_err(|e| e.to_string())
+                });
+            match maps {
+                Ok((short_rev, maps)) => {
+                    lines.map_onto(&maps, true, &mut self.carried);
+                    let from = format!("{short_rev}/{}", &build[..build.len().min(8)]);
+                    if !self.carried_from.contains(&from) {
+                        self.carried_from.push(from);
+                    }
+                    self.carry_problems.push(Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: format!("{name} earlier build"),
+                        message: format!(
+                            "{matched} class id(s) in the data are from an earlier build ({build}, revision {short_rev}), not the class files given: its saved line statuses are carried, its probes are not applied"
+                        ),
+                        fix: "point `classes` at the build that runs; its own coverage then replaces the carried lines".into(),
+                    });
+                }
+                Err(e) => self.carry_problems.push(problem(format!(
+                    "build {build} of revision {} is not carried: {e}",
+                    ids.revision
+                ))),
+            }
+        }
+    }
+
     /// Maps the hit lines of every older build stored in the session onto the current revision.
-    fn carry_older_builds(&mut self, older: &[StoredDump]) {
+    fn carry_older_builds(&mut self, older: &[(String, BuildData)]) {
         let dir = self.store.dir().to_path_buf();
-        for (rev, data) in carry::group_by_revision(older) {
+        for (rev, data) in older {
             if data.dumps == 0 {
                 continue;
             }
             for (path, e) in &data.undecodable {
-                self.undecodable.push(Diagnostic {
+                self.carry_problems.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
                     subject: path.display().to_string(),
                     message: e.clone(),
                     fix: "the dump is kept on disk but not used".into(),
                 });
             }
-            let revision = match self.repo.resolve(&rev) {
+            let revision = match self.repo.resolve(rev) {
                 Ok(r) => r,
                 Err(e) => {
                     self.carry_problems.push(Diagnostic {
                         kind: DiagnosticKind::Mismatch,
-                        subject: format!("build {}", short(&rev)),
+                        subject: format!("build {}", short(rev)),
                         message: format!(
                             "{} stored dump(s) of revision {rev} are not carried over: {e}",
                             data.dumps
@@ -484,11 +702,16 @@ impl Engine {
             if revision.oid == self.revision.oid {
                 continue;
             }
-            let (lines, problems) = self.build_lines(&revision, &data, &dir);
+            let (lines, problems) = self.build_lines(&revision, data, &dir);
             self.carry_problems.extend(problems);
-            match self.repo.line_map(&revision, &self.revision) {
+            let maps = match self.line_maps.get(&revision.oid) {
+                Some(m) => Ok(m.clone()),
+                None => self.repo.line_map(&revision, &self.revision),
+            };
+            match maps {
                 Ok(maps) => {
                     lines.map_onto(&maps, true, &mut self.carried);
+                    self.line_maps.insert(revision.oid.clone(), maps);
                     self.carried_from.push(revision.short.clone());
                 }
                 Err(e) => self.carry_problems.push(Diagnostic {
@@ -727,9 +950,26 @@ impl Engine {
             if self.targets[i].saved_lines == Some(hash) {
                 continue;
             }
-            let path = carry::builds_dir(self.store.dir())
-                .join(carry::lines_file_name(&name, &lines.revision));
-            match carry::write_atomic(&path, &bytes) {
+            let dir = carry::builds_dir(self.store.dir());
+            let path = dir.join(carry::lines_file_name(&name, &lines.revision));
+            // Also by build key, with the class ids, so that the build is found again when the
+            // class files change at the same revision.
+            let key = self.targets[i].build_key.clone();
+            let ids = BuildIds {
+                revision: lines.revision.clone(),
+                ids: self.targets[i].class_ids.clone(),
+            };
+            let written = carry::write_atomic(&path, &bytes)
+                .and_then(|()| {
+                    carry::write_atomic(
+                        &dir.join(carry::keyed_lines_file_name(&name, &key)),
+                        &bytes,
+                    )
+                })
+                .and_then(|()| {
+                    carry::write_atomic(&dir.join(carry::ids_file_name(&name, &key)), &ids.encode())
+                });
+            match written {
                 Ok(()) => self.targets[i].saved_lines = Some(hash),
                 Err(e) => problems.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
@@ -782,6 +1022,27 @@ impl Engine {
     /// Stores and applies the result of polling target `i`.
     pub fn apply_poll(&mut self, i: usize, result: PollResult) -> Result<TargetPoll, EngineError> {
         let revision = self.revision.oid.clone();
+        // The build each dump comes from, when the agents tell it in their extra.
+        let builds: Vec<Option<String>> = result
+            .dumps
+            .iter()
+            .map(|d| self.build_of_extra(i, &d.replica, d.extra.as_deref()))
+            .collect();
+        let polled_builds: Vec<&String> = builds.iter().flatten().collect();
+        if self.targets[i].revision_from_extra.is_some() && !result.dumps.is_empty() {
+            let runs_current = builds
+                .iter()
+                .any(|b| b.as_ref().is_none_or(|r| r == &revision));
+            self.targets[i].runs_other = match polled_builds.first() {
+                Some(other) if !runs_current => Some(
+                    self.repo
+                        .resolve(other)
+                        .map_or_else(|_| (*other).clone(), |r| r.short),
+                ),
+                _ => None,
+            };
+        }
+        let mut older_arrived = false;
         let target = &mut self.targets[i];
         let name = target.config.name.clone();
         let mut report = TargetPoll {
@@ -792,8 +1053,9 @@ impl Engine {
         };
         let now = SystemTime::now();
         let mut seen = BTreeSet::new();
-        for dump in result.dumps {
+        for (dump, build) in result.dumps.into_iter().zip(builds) {
             seen.insert(dump.replica.clone());
+            let dump_revision = build.unwrap_or_else(|| revision.clone());
             let (kind, bytes) = match &dump.payload {
                 Payload::GoProfile(b) => (PayloadKind::GoProfile, b),
                 Payload::JacocoExec(b) => (PayloadKind::JacocoExec, b),
@@ -807,7 +1069,7 @@ impl Engine {
                 &dump.replica,
                 dump.instance.clone(),
                 at_ms,
-                &revision,
+                &dump_revision,
                 kind,
             );
             meta.reset_after = false;
@@ -819,7 +1081,28 @@ impl Engine {
                 ReplicaState::Up
             };
             let origin = format!("target {name}, replica {}", dump.replica);
-            if let Err(e) =
+            if dump_revision != revision {
+                // Another build: its coverage is carried, never merged into this build's.
+                if let Err(e) = profile::parse(bytes, &origin) {
+                    report
+                        .undecodable
+                        .push((dump.replica.clone(), e.to_string()));
+                }
+                let dump = StoredDump {
+                    path: path.clone(),
+                    meta,
+                    payload: bytes.clone(),
+                };
+                match self.older.iter_mut().find(|(r, _)| r == &dump_revision) {
+                    Some((_, data)) => data.apply(&dump),
+                    None => {
+                        let mut data = BuildData::default();
+                        data.apply(&dump);
+                        self.older.push((dump_revision.clone(), data));
+                    }
+                }
+                older_arrived = true;
+            } else if let Err(e) =
                 target.apply_payload(&dump.replica, kind, bytes, dump.instance.clone(), &origin)
             {
                 report.undecodable.push((dump.replica.clone(), e.clone()));
@@ -865,7 +1148,42 @@ impl Engine {
                 status.state = ReplicaState::Down("no longer listed by the server".into());
             }
         }
+        let swapped = self.targets[i].java_build.is_some()
+            && self.foreign_ids(i) != self.targets[i].foreign_ids;
+        if older_arrived || swapped {
+            self.recarry();
+        }
         Ok(report)
+    }
+
+    /// The revision a replica's build comes from, read from its goc `extra` with the target's
+    /// `revision_from_extra`: the full commit id when the repository has it, else the text as
+    /// found (so the dump keeps it) plus a diagnostic. None when the target does not tell builds
+    /// or the extra does not match.
+    fn build_of_extra(&mut self, i: usize, replica: &str, extra: Option<&str>) -> Option<String> {
+        let re = self.targets[i].revision_from_extra.as_ref()?;
+        let commit = re.captures(extra?)?.get(1)?.as_str().to_string();
+        if commit.is_empty() {
+            return None;
+        }
+        match self.repo.resolve(&commit) {
+            Ok(r) => Some(r.oid),
+            Err(e) => {
+                let name = self.targets[i].config.name.clone();
+                self.unknown_builds
+                    .entry((replica.to_string(), commit.clone()))
+                    .or_insert_with(|| Diagnostic {
+                        kind: DiagnosticKind::Mismatch,
+                        subject: format!("{name} {replica}"),
+                        message: format!(
+                            "replica {replica} runs commit {commit} (from its goc extra), which is not in {}: {e}",
+                            self.config.repo.path.display()
+                        ),
+                        fix: "fetch that commit into the repository; the dumps are stored with it and carried once it resolves".into(),
+                    });
+                Some(commit)
+            }
+        }
     }
 
     /// Dumps and persists the named targets (all when empty), then resets the replicas whose
@@ -1000,6 +1318,22 @@ impl Engine {
             }
         }
         diagnostics.extend(self.save_java_lines(saves));
+        diagnostics.extend(self.unknown_builds.values().cloned());
+        for t in &self.targets {
+            if let Some(other) = &t.runs_other {
+                diagnostics.push(Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: t.config.name.clone(),
+                    message: format!(
+                        "target {} runs revision {other} (from goc extra) but covtop shows {}",
+                        t.config.name, self.revision.short
+                    ),
+                    fix: format!(
+                        "restart with --revision {other} to see that build's own coverage (the older build's lines are carried)"
+                    ),
+                });
+            }
+        }
         diagnostics.extend(self.carry_problems.iter().cloned());
         let input = build::ViewInput {
             java: java_files,

@@ -504,6 +504,7 @@ impl GocV1Target {
                 Ok(bytes) => dumps.push(ReplicaDump {
                     replica,
                     instance: None,
+                    extra: None,
                     fetched_at: SystemTime::now(),
                     elapsed,
                     payload: Payload::GoProfile(bytes),

@@ -256,6 +256,7 @@ impl GocV2Target {
                 Ok(bytes) => dumps.push(ReplicaDump {
                     replica: agent.replica(),
                     instance: Some(agent.instance()),
+                    extra: Some(agent.extra.clone()).filter(|x| !x.is_empty()),
                     fetched_at: SystemTime::now(),
                     elapsed,
                     payload: Payload::GoProfile(bytes),

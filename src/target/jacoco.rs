@@ -341,6 +341,7 @@ impl JacocoTarget {
         Ok(ReplicaDump {
             replica: name,
             instance,
+            extra: None,
             fetched_at,
             elapsed: started.elapsed(),
             payload: Payload::JacocoExec(bytes),

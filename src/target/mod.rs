@@ -24,6 +24,9 @@ pub struct ReplicaDump {
     /// Identity of the process behind the replica, when the protocol tells it (goc v2 agent
     /// id + pid, JaCoCo session id + start time). A change opens a new epoch.
     pub instance: Option<String>,
+    /// What the agent registered as its `extra` (goc v2 `GOC_REGISTER_EXTRA`), e.g.
+    /// `commit=1a2b3c4`: lets the engine tell which build the replica runs.
+    pub extra: Option<String>,
     pub fetched_at: SystemTime,
     pub elapsed: Duration,
     pub payload: Payload,
