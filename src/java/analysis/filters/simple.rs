@@ -35,6 +35,13 @@ pub(crate) fn synthetic(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut
         if m.name.ends_with("$default") {
             return;
         }
+        // Constructors with default arguments: (..., int mask, DefaultConstructorMarker).
+        if m.name == "<init>"
+            && m.descriptor
+                .contains("ILkotlin/jvm/internal/DefaultConstructorMarker;)")
+        {
+            return;
+        }
         if last_argument(&m.descriptor) == Some("Lkotlin/coroutines/Continuation;") {
             return;
         }
