@@ -521,10 +521,7 @@ fn kotlin_jars_match_jacoco() {
         "kotlin jars: {classes} class analyses, {lines} lines; {} classes on the known-differences list still differ",
         differing.len()
     );
-    let fixed: Vec<&String> = known
-        .difference(&differing)
-        .filter(|k| !k.starts_with("kcorpus/"))
-        .collect();
+    let fixed: Vec<&String> = known.difference(&differing).collect();
     assert!(
         unexpected.is_empty(),
         "classes differing from JaCoCo that are not on tests/kotlin-corpus/known-differences.txt:\n{}",
@@ -597,15 +594,6 @@ fn kotlin_corpus_matches_jacoco() {
         );
         failures.extend(cmp.mismatches);
     }
-    // Corpus classes on the known-differences list (`kcorpus/...`) may still differ.
-    let known = kotlin_known_differences();
-    let (allowed, failures): (Vec<String>, Vec<String>) = failures.into_iter().partition(|m| {
-        let location = m.split(':').next().unwrap_or(m);
-        known
-            .iter()
-            .any(|k| k.starts_with("kcorpus/") && location.ends_with(&format!("/{k}")))
-    });
-    eprintln!("kotlin corpus: {} known differences", allowed.len());
     assert!(failures.is_empty(), "{failures:#?}");
 }
 

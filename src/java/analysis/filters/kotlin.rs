@@ -356,8 +356,9 @@ pub(crate) fn default_arguments(
     }
 }
 
-/// A class's forwarder to an interface's default method: `aload 0; (loads); invokestatic
-/// I$DefaultImpls.f; return`.
+/// A class's forwarder to an interface's default method without arguments: `aload 0;
+/// invokestatic I$DefaultImpls.f`. (0.8.6 matches only that shape: forwarders that pass
+/// arguments stay, as kotlin-reflect, kotlin-test and kotlinx-coroutines show.)
 pub(crate) fn default_methods(
     ctx: &ClassContext<'_>,
     body: &MethodBody<'_>,
@@ -368,21 +369,11 @@ pub(crate) fn default_methods(
     }
     let mut m = Matcher::new(ctx.cf, body);
     m.first_is_aload0();
-    loop {
-        m.next();
-        if !matches!(m.opcode(), Some(0x15..=0x19)) {
-            break;
-        }
-    }
-    if m.opcode() != Some(INVOKESTATIC)
-        || !m
-            .member()
+    m.next_is(INVOKESTATIC);
+    if m.cursor.is_some()
+        && m.member()
             .is_some_and(|(owner, _, _)| owner.ends_with("$DefaultImpls"))
     {
-        return;
-    }
-    m.next();
-    if matches!(m.opcode(), Some(0xAC..=0xB1)) {
         ignore_method(body, out);
     }
 }
@@ -556,8 +547,28 @@ pub(crate) fn coroutine(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut
     );
     m.next_is(ATHROW);
     let Some(end) = m.cursor else { return };
-    out.ignore(start, s);
+    // A suspending function first finds or creates its continuation: that preamble up to the
+    // dispatch is no code of the source either.
+    let _ = start;
+    out.ignore(0, s);
     out.ignore(dflt, end);
+    // State 0 starts with `aload result; invokestatic ResultKt.throwOnFailure`.
+    if let Some(&first_state) = cases.first() {
+        let mut m = Matcher::new(ctx.cf, body);
+        m.cursor = m.skip_non_opcodes(Some(first_state));
+        let from = m.cursor;
+        if m.opcode() == Some(ALOAD) {
+            m.next_is_invoke(
+                INVOKESTATIC,
+                "kotlin/ResultKt",
+                "throwOnFailure",
+                "(Ljava/lang/Object;)V",
+            );
+            if let (Some(a), Some(b)) = (from, m.cursor) {
+                out.ignore(a, b);
+            }
+        }
+    }
     for (a, b) in ignores {
         out.ignore(a, b);
     }
