@@ -132,7 +132,17 @@ pub(crate) fn unsafe_cast_operator(
             "(Ljava/lang/String;)V",
         );
         m.next_is(ATHROW);
-        if let Some(end) = m.cursor {
+        let Some(end) = m.cursor else { continue };
+        // Observed (kotlin-stdlib, kotlin-reflect): 0.8.6 leaves the check alone unless the
+        // `ifnonnull` jumps right behind the `athrow`; `if (c) x as T else null` puts the
+        // `else` code there and keeps its branches.
+        let next_insn = m
+            .skip_non_opcodes(Some(end + 1))
+            .unwrap_or(body.nodes.len());
+        if body
+            .jump_label_node(start)
+            .is_some_and(|t| t > end && t < next_insn)
+        {
             out.ignore(start, end);
         }
     }
@@ -173,24 +183,25 @@ pub(crate) fn when_exhaustive(
         m.next_is_invoke(INVOKESPECIAL, EXCEPTION, "<init>", "()V");
         m.next_is(ATHROW);
         let Some(end) = m.cursor else { continue };
-        out.ignore(start, end);
+        // Only a throw reached by an `ifeq` or a switch default goes (observed on kotlin-reflect:
+        // one reached by `ifnonnull` stays, throw included).
         for i in (0..=start).rev() {
             if body.opcode(i) == Some(IFEQ) && body.jump_label_node(i) == Some(start) {
+                out.ignore(start, end);
                 out.ignore(i, i);
                 break;
             }
             if let Some((dflt, cases)) = switch_case_nodes(body, i)
                 && dflt == start
             {
-                {
-                    let targets = cases
-                        .into_iter()
-                        .filter_map(|c| m.skip_non_opcodes(Some(c)))
-                        .map(|n| n as u32)
-                        .collect();
-                    out.replace_branches(i as u32, targets);
-                    break;
-                }
+                let targets = cases
+                    .into_iter()
+                    .filter_map(|c| m.skip_non_opcodes(Some(c)))
+                    .map(|n| n as u32)
+                    .collect();
+                out.ignore(start, end);
+                out.replace_branches(i as u32, targets);
+                break;
             }
         }
     }
@@ -452,8 +463,8 @@ pub(crate) fn inline(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut Fi
     }
 }
 
-/// The state machine of a suspending function or lambda: the dispatch on `label` by its
-/// `tableswitch`, the `if (result == COROUTINE_SUSPENDED) return` after each suspension point,
+/// The state machine of a suspending function or lambda: the continuation preamble and the
+/// dispatch on `label` by its `tableswitch`, state 0's `throwOnFailure`, the `if (result == COROUTINE_SUSPENDED) return` after each suspension point,
 /// the `throwOnFailure` on resumption and the "call to 'resume' before 'invoke'" default.
 pub(crate) fn coroutine(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut FilterOutput) {
     if !ctx.is_kotlin {
@@ -481,11 +492,11 @@ pub(crate) fn coroutine(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut
         m.next_is(GETFIELD);
         m.next_is(TABLESWITCH);
         if let Some(s) = m.cursor {
-            found = Some((start, s, m.vars.clone()));
+            found = Some((s, m.vars.clone()));
             break;
         }
     }
-    let Some((start, s, vars)) = found else {
+    let Some((s, vars)) = found else {
         return;
     };
     let Some((dflt, cases)) = switch_case_nodes(body, s) else {
@@ -549,7 +560,6 @@ pub(crate) fn coroutine(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut
     let Some(end) = m.cursor else { return };
     // A suspending function first finds or creates its continuation: that preamble up to the
     // dispatch is no code of the source either.
-    let _ = start;
     out.ignore(0, s);
     out.ignore(dflt, end);
     // State 0 starts with `aload result; invokestatic ResultKt.throwOnFailure`.
@@ -572,7 +582,6 @@ pub(crate) fn coroutine(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut
     for (a, b) in ignores {
         out.ignore(a, b);
     }
-    let _ = (GETFIELD, IAND);
 }
 
 fn m_operand<'a>(body: &MethodBody<'a>, node: usize) -> Option<&'a Operand> {
