@@ -585,6 +585,15 @@ fn kotlin_corpus_matches_jacoco() {
         inputs,
     );
     assert!(agent.classes >= 15, "only {} corpus classes", agent.classes);
+    let with_data = run_oracle(&["--exec", exec.to_str().unwrap()], inputs)
+        .classes
+        .iter()
+        .filter(|c| c.data.is_some())
+        .count();
+    assert!(
+        with_data >= 12,
+        "only {with_data} Kotlin corpus classes have agent data"
+    );
     failures.extend(agent.mismatches);
     for seed in ["1", "2", "3", "4", "5", "6"] {
         let cmp = check(
