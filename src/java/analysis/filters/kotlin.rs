@@ -602,5 +602,21 @@ mod tests {
         assert_eq!(first_inlined_line("Main.kt", smap), Some(161));
         assert_eq!(first_inlined_line("Other.kt", smap), None);
         assert_eq!(first_inlined_line("Main.kt", "garbage"), None);
+        // Several identity ranges of the own file, and the KotlinDebug stratum after them.
+        let smap = "SMAP\nA.kt\nKotlin\n*S Kotlin\n*F\n+ 1 A.kt\np/A.kt\n+ 2 B.kt\np/B.kt\n*L\n\
+                    1#1,10:1\n12#1,3:12\n3#2:40\n5#2,2:41,2\n*S KotlinDebug\n*F\n";
+        assert_eq!(first_inlined_line("A.kt", smap), Some(40));
+        // A cut SMAP is no SMAP.
+        assert_eq!(
+            first_inlined_line("A.kt", "SMAP\nA.kt\nKotlin\n*S Kotlin\n*F\n+ 1 A.kt\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn argument_slots_count_longs_and_doubles_twice() {
+        let (sizes, types) = argument_slots("(IJLa/B;[DD)V").unwrap();
+        assert_eq!(sizes, vec![1, 2, 1, 1, 2]);
+        assert_eq!(types, vec!["I", "J", "La/B;", "[D", "D"]);
     }
 }
