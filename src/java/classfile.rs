@@ -189,6 +189,9 @@ pub struct ClassFile {
     /// Names of all class attributes, in file order.
     pub attribute_names: Vec<String>,
     pub has_record_attribute: bool,
+    /// The SourceDebugExtension attribute (Kotlin writes its SMAP of inlined code there), decoded
+    /// lossily as UTF-8.
+    pub source_debug_extension: Option<String>,
     pub fields: Vec<FieldInfo>,
     pub methods: Vec<MethodInfo>,
     pub constant_pool: Vec<Constant>,
@@ -355,6 +358,7 @@ pub fn parse_class(bytes: &[u8]) -> Result<ClassFile, ClassFileError> {
         annotations: Vec::new(),
         attribute_names: Vec::new(),
         has_record_attribute: false,
+        source_debug_extension: None,
         fields: Vec::new(),
         methods: Vec::new(),
         constant_pool,
@@ -413,6 +417,9 @@ pub fn parse_class(bytes: &[u8]) -> Result<ClassFile, ClassFileError> {
                 cf.annotations.extend(found);
             }
             "Record" => cf.has_record_attribute = true,
+            "SourceDebugExtension" => {
+                cf.source_debug_extension = Some(String::from_utf8_lossy(body).into_owned());
+            }
             _ => {}
         }
         cf.attribute_names.push(name);

@@ -3,6 +3,7 @@
 //! (copies of `finally` blocks), and which instructions get a new set of branches.
 
 mod finally;
+mod kotlin;
 mod matcher;
 mod simple;
 mod string_switch;
@@ -18,14 +19,22 @@ pub(crate) struct ClassContext<'a> {
     pub cf: &'a ClassFile,
     pub super_name: &'a str,
     pub is_kotlin: bool,
+    /// Kotlin classes with an SMAP: the first line number of inlined code.
+    pub first_inlined_line: Option<u32>,
 }
 
 impl<'a> ClassContext<'a> {
     pub fn new(cf: &'a ClassFile) -> Self {
+        let is_kotlin = cf.annotations.iter().any(|a| a == "Lkotlin/Metadata;");
+        let first_inlined_line = match (&cf.source_file, &cf.source_debug_extension) {
+            (Some(file), Some(smap)) if is_kotlin => kotlin::first_inlined_line(file, smap),
+            _ => None,
+        };
         ClassContext {
             cf,
             super_name: cf.super_class.as_deref().unwrap_or(""),
-            is_kotlin: cf.annotations.iter().any(|a| a == "Lkotlin/Metadata;"),
+            is_kotlin,
+            first_inlined_line,
         }
     }
 }
@@ -87,8 +96,7 @@ impl FilterOutput {
     }
 }
 
-/// Runs every 0.8.6 filter that applies to Java (and the Kotlin checks the Synthetic filter
-/// needs) over one method.
+/// Runs every 0.8.6 filter over one method, in JaCoCo's order.
 pub(crate) fn apply(ctx: &ClassContext<'_>, body: &MethodBody<'_>) -> FilterOutput {
     let mut out = FilterOutput::new(body.nodes.len());
     simple::enum_methods(ctx, body, &mut out);
@@ -105,5 +113,15 @@ pub(crate) fn apply(ctx: &ClassContext<'_>, body: &MethodBody<'_>) -> FilterOutp
     simple::enum_empty_constructor(ctx, body, &mut out);
     simple::records(ctx, body, &mut out);
     simple::annotation_generated(ctx, body, &mut out);
+    kotlin::generated(ctx, body, &mut out);
+    kotlin::lateinit(ctx, body, &mut out);
+    kotlin::when_exhaustive(ctx, body, &mut out);
+    kotlin::when_string(ctx, body, &mut out);
+    kotlin::unsafe_cast_operator(ctx, body, &mut out);
+    kotlin::not_null_operator(ctx, body, &mut out);
+    kotlin::default_arguments(ctx, body, &mut out);
+    kotlin::inline(ctx, body, &mut out);
+    kotlin::coroutine(ctx, body, &mut out);
+    kotlin::default_methods(ctx, body, &mut out);
     out
 }

@@ -35,6 +35,18 @@ pub(crate) fn synthetic(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut
         if m.name.ends_with("$default") {
             return;
         }
+        // Constructors taking a DefaultConstructorMarker after at least one other argument
+        // (default arguments, sealed and inline classes); a marker-only constructor (the private
+        // one of companions) is still filtered.
+        if m.name == "<init>"
+            && last_argument(&m.descriptor)
+                == Some("Lkotlin/jvm/internal/DefaultConstructorMarker;")
+            && !m
+                .descriptor
+                .starts_with("(Lkotlin/jvm/internal/DefaultConstructorMarker;)")
+        {
+            return;
+        }
         if last_argument(&m.descriptor) == Some("Lkotlin/coroutines/Continuation;") {
             return;
         }
