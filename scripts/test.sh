@@ -5,10 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: real Go coverage, the real JaCoCo agent and analyzer, a JDK,
-# real jars for differential tests, a real terminal, git, PyYAML (the deploy manifests test).
+# real jars for differential tests, kotlinc and Kotlin runtime jars (Kotlin filters), a real
+# terminal, git, PyYAML (the deploy manifests test).
 packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux git
           libguava-java libcommons-lang3-java libcommons-io-java libcommons-collections4-java
-          libguice-java maven ecj lcov libxml2-utils unzip chromium python3-yaml)
+          libguice-java maven ecj lcov libxml2-utils unzip chromium python3-yaml
+          kotlin libkotlinx-coroutines-java)
 sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 missing=()
