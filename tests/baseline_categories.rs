@@ -7,34 +7,6 @@ use covtop::engine::Engine;
 use covtop::model::{Category, View};
 use covtop::session::{DumpMeta, PayloadKind, SessionStore};
 use std::path::Path;
-use std::process::Command;
-
-fn rev(repo: &Path, what: &str) -> String {
-    let out = Command::new("git")
-        .args(["rev-parse", what])
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn profile(repo: &Path, work: &Path, run: &str) -> String {
-    let out_file = work.join("p.cov");
-    let mut cmd = Command::new("go");
-    cmd.args(["test", "-covermode=count", "-run", run])
-        .arg(format!("-coverprofile={}", out_file.display()))
-        .arg("./...")
-        .current_dir(repo);
-    common::go_env(&mut cmd, work);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "go test: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(out_file).unwrap()
-}
 
 fn store(root: &Path, session: &str, revision: &str, payload: &str) -> std::path::PathBuf {
     let mut s = SessionStore::open(root, session).unwrap();
@@ -91,12 +63,12 @@ fn setup() -> Option<Setup> {
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     let sessions = dir.join("sessions");
-    let old = rev(&repo, "HEAD");
+    let old = common::rev_parse(&repo, "HEAD");
     let baseline_dump = store(
         &sessions,
         "before",
         &old,
-        &profile(&repo, &work, "TestDiscount|TestAddAndTotal"),
+        &common::go_test_profile_of(&repo, &work, Some("TestDiscount|TestAddAndTotal")),
     );
     let pricing = repo.join("pricing/pricing.go");
     let mut text = std::fs::read_to_string(&pricing).unwrap();
@@ -111,12 +83,12 @@ fn setup() -> Option<Setup> {
     std::fs::write(&pricing, text).unwrap();
     common::git(&repo, &["mv", "cart/cart.go", "cart/basket.go"]);
     common::git(&repo, &["commit", "-qam", "new build"]);
-    let new = rev(&repo, "HEAD");
+    let new = common::rev_parse(&repo, "HEAD");
     store(
         &sessions,
         "after",
         &new,
-        &profile(&repo, &work, "TestApply|TestDiscount"),
+        &common::go_test_profile_of(&repo, &work, Some("TestApply|TestDiscount")),
     );
     Some(Setup {
         _tmp: tmp,

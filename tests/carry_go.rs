@@ -7,34 +7,6 @@ use covtop::engine::Engine;
 use covtop::model::{LineStatus, View};
 use covtop::session::{DumpMeta, PayloadKind, SessionStore};
 use std::path::Path;
-use std::process::Command;
-
-fn rev(repo: &Path, what: &str) -> String {
-    let out = Command::new("git")
-        .args(["rev-parse", what])
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// A profile of the checked-out repository from the tests matching `run`.
-fn profile(repo: &Path, work: &Path, run: &str) -> String {
-    let out_file = work.join(format!("{run}.cov"));
-    let mut cmd = Command::new("go");
-    cmd.args(["test", "-covermode=count", "-run", run])
-        .arg(format!("-coverprofile={}", out_file.display()))
-        .arg("./...")
-        .current_dir(repo);
-    common::go_env(&mut cmd, work);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(out_file).unwrap()
-}
 
 fn store(session_root: &Path, revision: &str, payload: &str) {
     let mut s = SessionStore::open(session_root, "default").unwrap();
@@ -100,7 +72,7 @@ fn an_older_builds_coverage_is_carried_onto_unchanged_lines_until_the_new_build_
     let sessions = tmp.path().join("sessions");
 
     // The old build runs the feature commit; a tester exercised Cart.Remove and the pricing rules.
-    let old = rev(&repo, "HEAD");
+    let old = common::rev_parse(&repo, "HEAD");
     let remove_test = repo.join("cart/remove_test.go");
     std::fs::write(
         &remove_test,
@@ -108,7 +80,7 @@ fn an_older_builds_coverage_is_carried_onto_unchanged_lines_until_the_new_build_
          _ = c.Add(\"apple\", 1, 50)\n\tif !c.Remove(\"apple\") {\n\t\tt.Fatal(\"not removed\")\n\t}\n}\n",
     )
     .unwrap();
-    let old_profile = profile(&repo, &work, ".");
+    let old_profile = common::go_test_profile_of(&repo, &work, Some("."));
     std::fs::remove_file(&remove_test).unwrap();
     store(&sessions, &old, &old_profile);
 
@@ -141,7 +113,7 @@ fn an_older_builds_coverage_is_carried_onto_unchanged_lines_until_the_new_build_
     std::fs::write(&pricing, text).unwrap();
     common::git(&repo, &["mv", "cart/cart.go", "cart/basket.go"]);
     common::git(&repo, &["commit", "-qam", "new build: rates, basket"]);
-    let new = rev(&repo, "HEAD");
+    let new = common::rev_parse(&repo, "HEAD");
 
     // Before the new build reports anything, all old coverage shows as carried.
     let engine = Engine::open(config(tmp.path(), &repo, &new, &sessions)).unwrap();
@@ -217,7 +189,7 @@ fn an_older_builds_coverage_is_carried_onto_unchanged_lines_until_the_new_build_
 
     // The new build runs only TestApply: its own coverage of Apply turns those lines Covered,
     // the rest stays carried.
-    let new_profile = profile(&repo, &work, "TestApply");
+    let new_profile = common::go_test_profile_of(&repo, &work, Some("TestApply"));
     store(&sessions, &new, &new_profile);
     let v = engine_view(Engine::open(config(tmp.path(), &repo, &new, &sessions)).unwrap());
     let now = hit(&v, "pricing/pricing.go");
@@ -262,7 +234,7 @@ fn a_diff_file_that_does_not_apply_is_named_and_nothing_else_is_lost() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     common::sample_repo(&repo);
-    let head = rev(&repo, "HEAD");
+    let head = common::rev_parse(&repo, "HEAD");
     let diff = tmp.path().join("review.diff");
     std::fs::write(
         &diff,

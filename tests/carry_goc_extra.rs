@@ -11,33 +11,6 @@ use covtop::session::SessionStore;
 use covtop::target::gocserver::v2::{AgentSpec, ProfileSource, Server};
 use covtop::target::gocserver::{AgentProfile, SharedProfile};
 use std::path::Path;
-use std::process::Command;
-
-fn rev(repo: &Path, what: &str) -> String {
-    let out = Command::new("git")
-        .args(["rev-parse", what])
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn profile(repo: &Path, work: &Path, run: &str) -> String {
-    let out_file = work.join(format!("{run}.cov"));
-    let mut cmd = Command::new("go");
-    cmd.args(["test", "-covermode=count", "-run", run])
-        .arg(format!("-coverprofile={}", out_file.display()))
-        .arg("./...")
-        .current_dir(repo);
-    common::go_env(&mut cmd, work);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(out_file).unwrap()
-}
 
 fn agent(profile: &str, pid: u32, extra: &str) -> AgentSpec {
     AgentSpec {
@@ -109,8 +82,8 @@ async fn agents_of_an_older_build_are_carried_and_the_new_builds_own_lines_are_c
     std::fs::create_dir_all(&work).unwrap();
 
     // The old build (the feature commit) ran the whole test suite.
-    let old = rev(&repo, "HEAD");
-    let old_profile = profile(&repo, &work, ".");
+    let old = common::rev_parse(&repo, "HEAD");
+    let old_profile = common::go_test_profile_of(&repo, &work, Some("."));
 
     // The new build: two lines inserted at the top of pricing.go and line 11 edited.
     let pricing = repo.join("pricing/pricing.go");
@@ -124,8 +97,8 @@ async fn agents_of_an_older_build_are_carried_and_the_new_builds_own_lines_are_c
         .replacen("\t\td = 10\n", "\t\td = 12\n", 1);
     std::fs::write(&pricing, text).unwrap();
     common::git(&repo, &["commit", "-qam", "new build: rates"]);
-    let new = rev(&repo, "HEAD");
-    let new_profile = profile(&repo, &work, "TestApply");
+    let new = common::rev_parse(&repo, "HEAD");
+    let new_profile = common::go_test_profile_of(&repo, &work, Some("TestApply"));
     // What the old build covered, judged by itself at its own revision.
     let old_hits: Vec<u32> = {
         let mut e = Engine::open(config(tmp.path(), &repo, &old, "http://127.0.0.1:1")).unwrap();

@@ -26,15 +26,6 @@ public class Calc {
 }
 ";
 
-fn rev(repo: &Path) -> String {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 fn open(dir: &Path, repo: &Path, revision: &str, classes: &Path, sessions: &Path) -> Engine {
     let path = dir.join("covtop.toml");
     std::fs::write(
@@ -71,7 +62,7 @@ fn java_line_statuses_are_saved_per_build_and_carried_without_the_old_classes() 
     common::git(&repo, &["init", "-q", "-b", "main"]);
     common::git(&repo, &["add", "-A"]);
     common::git(&repo, &["commit", "-qm", "calc"]);
-    let old = rev(&repo);
+    let old = common::rev_parse(&repo, "HEAD");
     let old_classes = tmp.path().join("classes-old");
     let bytes = compile(&repo, &old_classes);
     let analysis = covtop::java::analysis::analyze_class(&bytes)
@@ -145,7 +136,7 @@ fn java_line_statuses_are_saved_per_build_and_carried_without_the_old_classes() 
         .replacen("return -a;", "return 0 - a;", 1);
     std::fs::write(src.join("Calc.java"), text).unwrap();
     common::git(&repo, &["commit", "-qam", "neg: explicit"]);
-    let new = rev(&repo);
+    let new = common::rev_parse(&repo, "HEAD");
     std::fs::remove_dir_all(&old_classes).unwrap();
     let new_classes = tmp.path().join("classes-new");
     compile(&repo, &new_classes);
@@ -190,9 +181,9 @@ fn an_old_java_build_without_saved_lines_is_named_not_guessed() {
     common::git(&repo, &["init", "-q", "-b", "main"]);
     common::git(&repo, &["add", "-A"]);
     common::git(&repo, &["commit", "-qm", "one"]);
-    let old = rev(&repo);
+    let old = common::rev_parse(&repo, "HEAD");
     common::git(&repo, &["commit", "-q", "--allow-empty", "-m", "two"]);
-    let new = rev(&repo);
+    let new = common::rev_parse(&repo, "HEAD");
     let mut exec = ExecData::default();
     exec.classes.insert(
         7,

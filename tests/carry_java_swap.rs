@@ -27,15 +27,6 @@ public class Calc {
 ";
 const PATH: &str = "src/main/java/shop/Calc.java";
 
-fn rev(repo: &Path) -> String {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 fn open(dir: &Path, repo: &Path, revision: &str, classes: &Path, sessions: &Path) -> Engine {
     let path = dir.join("covtop.toml");
     std::fs::write(
@@ -135,7 +126,7 @@ fn data_of_an_earlier_build_of_the_same_revision_is_carried_not_only_called_stal
     common::git(&repo, &["init", "-q", "-b", "main"]);
     common::git(&repo, &["add", "-A"]);
     common::git(&repo, &["commit", "-qm", "calc"]);
-    let r = rev(&repo);
+    let r = common::rev_parse(&repo, "HEAD");
     let sessions = tmp.path().join("sessions");
 
     // The first build (Java 11 bytecode) ran everything; covtop saw it with its classes.
@@ -184,7 +175,7 @@ fn an_earlier_builds_ids_at_a_new_revision_are_carried_through_the_diff() {
     common::git(&repo, &["init", "-q", "-b", "main"]);
     common::git(&repo, &["add", "-A"]);
     common::git(&repo, &["commit", "-qm", "calc"]);
-    let old = rev(&repo);
+    let old = common::rev_parse(&repo, "HEAD");
     let sessions = tmp.path().join("sessions");
     let first = tmp.path().join("classes-old");
     let (id1, probes1) = compile(&repo, &first, 11);
@@ -207,7 +198,7 @@ fn an_earlier_builds_ids_at_a_new_revision_are_carried_through_the_diff() {
         .replacen("return -a;", "return 0 - a;", 1);
     std::fs::write(repo.join(PATH), text).unwrap();
     common::git(&repo, &["commit", "-qam", "neg: explicit"]);
-    let new = rev(&repo);
+    let new = common::rev_parse(&repo, "HEAD");
     let second = tmp.path().join("classes-new");
     compile(&repo, &second, 11);
     let _ = store_all_hit(&sessions, &new, id1, probes1, 2);

@@ -109,10 +109,19 @@ pub fn go_env(cmd: &mut Command, work: &Path) {
 
 /// A real profile of the checked-out sample repository from `go test -covermode=count`.
 pub fn go_test_profile(repo: &Path, work: &Path) -> String {
-    let out_file = work.join("unit.cov");
+    go_test_profile_of(repo, work, None)
+}
+
+/// A `-covermode=count` profile of the checked-out repository from the tests matching `run`
+/// (all tests when `None`).
+pub fn go_test_profile_of(repo: &Path, work: &Path, run: Option<&str>) -> String {
+    let out_file = work.join(format!("{}.cov", run.unwrap_or("unit")));
     let mut cmd = Command::new("go");
-    cmd.args(["test", "-covermode=count"])
-        .arg(format!("-coverprofile={}", out_file.display()))
+    cmd.args(["test", "-covermode=count"]);
+    if let Some(run) = run {
+        cmd.args(["-run", run]);
+    }
+    cmd.arg(format!("-coverprofile={}", out_file.display()))
         .arg("./...")
         .current_dir(repo);
     go_env(&mut cmd, work);
@@ -123,6 +132,17 @@ pub fn go_test_profile(repo: &Path, work: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::read_to_string(out_file).expect("go test wrote the profile")
+}
+
+/// The full commit id `what` names in `repo`.
+pub fn rev_parse(repo: &Path, what: &str) -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", what])
+        .current_dir(repo)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git rev-parse {what}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Runs the `covtop` binary with `--config config` and `args`.
