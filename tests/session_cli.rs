@@ -36,16 +36,7 @@ async fn setup() -> Option<Setup> {
         .await
         .unwrap();
     let store = tmp.path().join("store");
-    std::fs::write(
-        repo.join("covtop.toml"),
-        format!(
-            "[repo]\nbase = \"main\"\n[poll]\ntimeout = \"2s\"\n[session]\ndir = \"{}\"\n\
-             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
-            store.display(),
-            center.url()
-        ),
-    )
-    .unwrap();
+    common::write_goc_config_in_repo(&repo, &store, &center.url());
     Some(Setup {
         _tmp: tmp,
         repo,

@@ -110,16 +110,7 @@ async fn watch_exports_runs_the_command_pauses_and_stops_gracefully() {
         .await
         .unwrap();
     let store = tmp.path().join("store");
-    std::fs::write(
-        repo.join("covtop.toml"),
-        format!(
-            "[repo]\nbase = \"main\"\n[poll]\ntimeout = \"2s\"\n[session]\ndir = \"{}\"\n\
-             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
-            store.display(),
-            center.url()
-        ),
-    )
-    .unwrap();
+    common::write_goc_config_in_repo(&repo, &store, &center.url());
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).unwrap();
     // A regular file where a folder should be: the lcov export cannot be written.

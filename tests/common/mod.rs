@@ -154,3 +154,18 @@ pub fn covtop(config: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .expect("covtop runs")
 }
+
+/// Writes `<repo>/covtop.toml` for the tests that run the binary inside the repository: base
+/// `main`, a 2 s poll timeout, the session store at `store`, one goc v1 target "shop" at `url`.
+pub fn write_goc_config_in_repo(repo: &Path, store: &Path, url: &str) {
+    std::fs::write(
+        repo.join("covtop.toml"),
+        format!(
+            "[repo]\nbase = \"main\"\n[poll]\ntimeout = \"2s\"\n[session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
+            store.display(),
+            url
+        ),
+    )
+    .expect("write covtop.toml");
+}
