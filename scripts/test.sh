@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # terminal, git, PyYAML (the deploy manifests test).
 packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux git
           libguava-java libcommons-lang3-java libcommons-io-java libcommons-collections4-java
-          libguice-java maven ecj lcov libxml2-utils unzip chromium python3-yaml
+          libguice-java maven ecj lcov libxml2-utils unzip chromium python3-yaml python3-pip
           kotlin libkotlinx-coroutines-java)
 sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
@@ -23,10 +23,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Debian's system Python refuses plain installs (PEP 668); a user-level Python (pyenv) does not
+# and does not see Debian's python3-* packages either.
+pip_install() {
+  python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"
+}
 # diff-cover (PyPI) reads our Cobertura/LCOV/JaCoCo XML in the export tests.
-if ! command -v diff-cover >/dev/null 2>&1; then
-  python3 -m pip install --quiet diff-cover
-fi
+command -v diff-cover >/dev/null 2>&1 || pip_install diff-cover
+# PyYAML parses the Kubernetes manifests in tests/watch_deploy.rs.
+python3 -c "import yaml" 2>/dev/null || pip_install pyyaml
 
 # Cobertura's DTD (coverage-04.dtd): no Debian package ships it; coverage.py's source
 # distribution on PyPI does (lab/coverage-04.dtd). xmllint validates our Cobertura against it.
