@@ -6,6 +6,7 @@
 //! changed lines from [`vcs`] into an immutable [`model::View`] that [`tui`] and [`report`] render.
 //! See `docs/ARCHITECTURE.md`.
 
+pub mod atomic_file;
 pub mod config;
 pub mod demo;
 pub mod engine;

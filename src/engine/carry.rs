@@ -16,7 +16,6 @@ use crate::session::{PayloadKind, StoredDump};
 use crate::vcs::LineMaps;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Line statuses per path: what is carried and compared.
@@ -316,27 +315,6 @@ pub fn builds_dir(session_dir: &Path) -> PathBuf {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
 /// The raw data of one build (or of a baseline's dumps of one revision), accumulated with epochs.
 #[derive(Default)]
 pub struct BuildData {
@@ -494,16 +472,6 @@ mod tests {
         assert_eq!(f[&1], Covered);
         assert_eq!(f[&2], Partial);
         assert_eq!(f[&3], Missed);
-    }
-
-    #[test]
-    fn atomic_write_replaces_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.lines");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -959,15 +959,18 @@ impl Engine {
                 revision: lines.revision.clone(),
                 ids: self.targets[i].class_ids.clone(),
             };
-            let written = carry::write_atomic(&path, &bytes)
+            let written = crate::atomic_file::write_creating_dirs(&path, &bytes)
                 .and_then(|()| {
-                    carry::write_atomic(
+                    crate::atomic_file::write_creating_dirs(
                         &dir.join(carry::keyed_lines_file_name(&name, &key)),
                         &bytes,
                     )
                 })
                 .and_then(|()| {
-                    carry::write_atomic(&dir.join(carry::ids_file_name(&name, &key)), &ids.encode())
+                    crate::atomic_file::write_creating_dirs(
+                        &dir.join(carry::ids_file_name(&name, &key)),
+                        &ids.encode(),
+                    )
                 });
             match written {
                 Ok(()) => self.targets[i].saved_lines = Some(hash),

@@ -5,7 +5,6 @@ use super::{ReportError, cobertura, codecov, jacoco_xml, lcov, raw, sonar};
 use crate::go::profile::Profile;
 use crate::java::exec::ExecData;
 use crate::model::{FileView, LineCoverage, LineStatus, View};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -221,38 +220,12 @@ pub fn write_report(out: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     write_atomically(out, bytes)
 }
 
-/// Writes to a temporary file beside `out`, then renames it over `out`.
+/// [`crate::atomic_file::write`], with the error naming the report.
 pub(crate) fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let err = |source: std::io::Error| ReportError::Write {
+    crate::atomic_file::write(out, bytes).map_err(|source| ReportError::Write {
         path: out.to_path_buf(),
         source,
-    };
-    // Renaming over a directory fails only after the whole report is written; say it first.
-    if out.is_dir() {
-        return Err(err(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
-    }
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".covtop-export")
-        .tempfile_in(&dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    // Temporary files are private (0600); a report is not: keep the permissions of the file
-    // being replaced, else the usual 0644.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let perms = std::fs::metadata(out)
-            .map(|m| m.permissions())
-            .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
-        tmp.as_file().set_permissions(perms).map_err(err)?;
-    }
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(out).map_err(|e| err(e.error))?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]

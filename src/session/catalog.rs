@@ -8,7 +8,6 @@ use super::{
 };
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const CURRENT_FILE: &str = "current";
@@ -334,20 +333,10 @@ fn folder_bytes(dir: &Path) -> u64 {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
-    let io = |source| CatalogError::Io {
+    crate::atomic_file::write_creating_dirs(path, bytes).map_err(|source| CatalogError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(io)?;
-    }
-    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io)?;
-        f.write_all(bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 #[cfg(test)]
