@@ -122,6 +122,14 @@ impl<T: Cumulative> TargetAccumulator<T> {
             .mark_reset();
     }
 
+    /// The pieces `total` would add up (each replica's finished epochs and current dump), for
+    /// questions that need no sum, such as which classes any replica ran.
+    pub fn parts(&self) -> impl Iterator<Item = &T> {
+        self.replicas
+            .values()
+            .flat_map(|r| r.closed.iter().chain(r.current.iter()))
+    }
+
     /// The sum over replicas and epochs.
     pub fn total(&self) -> Option<T> {
         let mut out: Option<T> = None;
@@ -193,5 +201,9 @@ mod tests {
         t.apply("b", C(vec![0, 2]), None);
         t.apply("a", C(vec![0, 0]), None);
         assert_eq!(t.total(), Some(C(vec![1, 2])));
+        // The parts are what the total adds up: a's finished epoch and newest dump, b's dump.
+        let mut parts: Vec<C> = t.parts().cloned().collect();
+        parts.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(parts, vec![C(vec![0, 0]), C(vec![0, 2]), C(vec![1, 0])]);
     }
 }

@@ -550,16 +550,14 @@ impl Engine {
         if t.java_build.is_none() {
             return BTreeSet::new();
         }
+        // Probes merge by OR, so a class ran in the total exactly when it ran in some part:
+        // no need to build the total on every poll.
         t.java
-            .total()
-            .map(|e| {
-                e.classes
-                    .iter()
-                    .filter(|(id, c)| c.any_hit() && !t.class_ids.contains(id))
-                    .map(|(id, _)| *id)
-                    .collect()
-            })
-            .unwrap_or_default()
+            .parts()
+            .flat_map(|e| e.classes.iter())
+            .filter(|(id, c)| c.any_hit() && !t.class_ids.contains(id))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// JaCoCo data from other class ids than the configured classes ("no match"), e.g. a
