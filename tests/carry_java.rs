@@ -1,6 +1,9 @@
 //! JaCoCo coverage carries over between builds as line statuses, never as probes: the engine
 //! saves each build's lines while its class files are there, and carries them onto the next
-//! revision when the old class files are gone. Real javac output and our JaCoCo analysis.
+//! revision when the old class files are gone. JaCoCo "no match": when the data's class ids
+//! are those of a build covtop saw earlier (identified by its class ids), that build's saved line
+//! statuses are carried, through the diff when its revision differs; its probes never touch the
+//! new classes. Real javac output and our JaCoCo analysis.
 
 mod common;
 mod support_java;
@@ -8,7 +11,7 @@ mod support_java;
 use covtop::engine::Engine;
 use covtop::engine::carry::{BuildLines, lines_file_name};
 use covtop::java::exec::{ClassProbes, ExecData};
-use covtop::model::LineStatus;
+use covtop::model::{LineStatus, View};
 use covtop::session::{DumpMeta, PayloadKind, SessionStore};
 use std::path::Path;
 
@@ -220,4 +223,179 @@ fn an_old_java_build_without_saved_lines_is_named_not_guessed() {
         "{:#?}",
         v.diagnostics
     );
+}
+
+const PATH: &str = "src/main/java/shop/Calc.java";
+
+/// Compiles Calc for `release` and returns the class id and the probe count.
+fn compile_for(repo: &Path, out: &Path, release: u32) -> (u64, usize) {
+    support_java::javac(release, out, None, &[repo.join(PATH)]);
+    let bytes = std::fs::read(out.join("shop/Calc.class")).unwrap();
+    let analysis = covtop::java::analysis::analyze_class(&bytes)
+        .unwrap()
+        .unwrap();
+    (
+        covtop::java::crc64::class_id(&bytes),
+        analysis.probe_count(),
+    )
+}
+
+/// Stores one exec dump, taken at `revision`, where every probe of class `id` ran.
+fn store_all_hit(
+    sessions: &Path,
+    revision: &str,
+    id: u64,
+    probes: usize,
+    at: u64,
+) -> std::path::PathBuf {
+    let mut exec = ExecData::default();
+    exec.classes.insert(
+        id,
+        ClassProbes {
+            name: "shop/Calc".into(),
+            probes: vec![true; probes],
+        },
+    );
+    let mut store = SessionStore::open(sessions, "default").unwrap();
+    let meta = DumpMeta::new(
+        "calc",
+        "127.0.0.1:1",
+        None,
+        at,
+        revision,
+        PayloadKind::JacocoExec,
+    );
+    store.persist(&meta, &exec.to_bytes().unwrap()).unwrap()
+}
+
+fn own(v: &View) -> Vec<u32> {
+    v.files
+        .iter()
+        .find(|f| f.path == PATH)
+        .and_then(|f| f.coverage.as_ref())
+        .map(|c| {
+            c.lines
+                .iter()
+                .filter(|l| l.status == LineStatus::Covered)
+                .map(|l| l.line)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn carried(v: &View) -> Vec<(u32, LineStatus)> {
+    v.carried
+        .file(PATH)
+        .map(|f| f.lines.iter().map(|l| (l.line, l.status)).collect())
+        .unwrap_or_default()
+}
+
+fn earlier_build_note(v: &View) -> Option<&covtop::model::Diagnostic> {
+    v.diagnostics
+        .iter()
+        .find(|d| d.message.contains("from an earlier build"))
+}
+
+#[test]
+fn data_of_an_earlier_build_of_the_same_revision_is_carried_not_only_called_stale() {
+    if !common::have_tool("git", "--version") || !support_java::have_java_and_jacoco() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(repo.join("src/main/java/shop")).unwrap();
+    std::fs::write(repo.join(PATH), CALC).unwrap();
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "calc"]);
+    let r = common::rev_parse(&repo, "HEAD");
+    let sessions = tmp.path().join("sessions");
+
+    // The first build (Java 11 bytecode) ran everything; covtop saw it with its classes.
+    let first = tmp.path().join("classes-11");
+    let (id1, probes1) = compile_for(&repo, &first, 11);
+    let _ = store_all_hit(&sessions, &r, id1, probes1, 1);
+    let v = open(tmp.path(), &repo, &r, &first, &sessions).view();
+    assert_eq!(own(&v), [3, 5, 6, 10], "hand-checked: class line, add, neg");
+    assert!(carried(&v).is_empty());
+
+    // The service is rebuilt (Java 17 bytecode: other class ids) at the same revision; the
+    // stored data still holds the first build's ids.
+    let second = tmp.path().join("classes-17");
+    let (id2, _) = compile_for(&repo, &second, 17);
+    assert_ne!(
+        id1, id2,
+        "a rebuild for another release changes the class id"
+    );
+    let v = open(tmp.path(), &repo, &r, &second, &sessions).view();
+    assert_eq!(
+        carried(&v),
+        [
+            (3, LineStatus::Covered),
+            (5, LineStatus::Covered),
+            (6, LineStatus::Covered),
+            (10, LineStatus::Covered)
+        ],
+        "{:#?}",
+        v.diagnostics
+    );
+    // The first build's probes never touched the second build's class.
+    assert!(own(&v).is_empty());
+    let note = earlier_build_note(&v).expect("the earlier build is named");
+    assert!(note.message.contains("1 class id(s)"), "{note:?}");
+}
+
+#[test]
+fn an_earlier_builds_ids_at_a_new_revision_are_carried_through_the_diff() {
+    if !common::have_tool("git", "--version") || !support_java::have_java_and_jacoco() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(repo.join("src/main/java/shop")).unwrap();
+    std::fs::write(repo.join(PATH), CALC).unwrap();
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "calc"]);
+    let old = common::rev_parse(&repo, "HEAD");
+    let sessions = tmp.path().join("sessions");
+    let first = tmp.path().join("classes-old");
+    let (id1, probes1) = compile_for(&repo, &first, 11);
+    let old_dump = store_all_hit(&sessions, &old, id1, probes1, 1);
+    assert_eq!(
+        own(&open(tmp.path(), &repo, &old, &first, &sessions).view()),
+        [3, 5, 6, 10]
+    );
+    // Only the saved lines of that build remain: no dump of the old revision is carried.
+    std::fs::remove_file(old_dump).unwrap();
+
+    // The new revision inserts two lines at the top and edits neg; covtop is configured with its
+    // classes, but the agent still reports the old build's class ids (stored at the new revision).
+    let text = CALC
+        .replacen(
+            "package shop;\n",
+            "package shop;\n\nimport java.util.List;\n",
+            1,
+        )
+        .replacen("return -a;", "return 0 - a;", 1);
+    std::fs::write(repo.join(PATH), text).unwrap();
+    common::git(&repo, &["commit", "-qam", "neg: explicit"]);
+    let new = common::rev_parse(&repo, "HEAD");
+    let second = tmp.path().join("classes-new");
+    compile_for(&repo, &second, 11);
+    let _ = store_all_hit(&sessions, &new, id1, probes1, 2);
+    let v = open(tmp.path(), &repo, &new, &second, &sessions).view();
+    // 3 -> 5, 5 -> 7, 6 -> 8; the edited neg line (10 -> 12) is not carried.
+    assert_eq!(
+        carried(&v),
+        [
+            (5, LineStatus::Covered),
+            (7, LineStatus::Covered),
+            (8, LineStatus::Covered)
+        ],
+        "{:#?}",
+        v.diagnostics
+    );
+    assert!(own(&v).is_empty(), "no probe applied across class ids");
+    assert!(earlier_build_note(&v).is_some());
 }
