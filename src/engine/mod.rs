@@ -18,7 +18,7 @@ use crate::java::sources::SourceIndex;
 use crate::model::{
     ChangedLines, Diagnostic, DiagnosticKind, FileCoverage, ReplicaState, ReplicaStatus, View,
 };
-use crate::session::{DumpMeta, PayloadKind, SessionStore, StoredDump};
+use crate::session::{DumpMeta, PayloadKind, SessionCatalog, SessionStore, StoredDump};
 use crate::target::{Payload, PollResult, ResetOutcome};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use accumulate::{Cumulative, TargetAccumulator};
@@ -807,11 +807,14 @@ impl Engine {
     /// Compares every View from now on with `baseline`: a session name, `session:seq` (its dumps
     /// up to that sequence number), or a stored `.dump` file (its session up to that dump).
     pub fn set_baseline(&mut self, baseline: &str) -> Result<(), EngineError> {
-        let sessions = self
-            .store
-            .dir()
-            .parent()
-            .map_or_else(|| self.store.dir().to_path_buf(), |p| p.to_path_buf());
+        // The store folder holds `sessions/<name>`: this session's folder is two levels down.
+        let catalog = SessionCatalog::new(
+            self.store
+                .dir()
+                .parent()
+                .and_then(|p| p.parent())
+                .unwrap_or(std::path::Path::new(".")),
+        );
         let as_file = std::path::Path::new(baseline);
         let (dir, upto) = if baseline.ends_with(".dump") && as_file.is_file() {
             let dir = as_file
@@ -835,20 +838,11 @@ impl Engine {
                 },
                 _ => (baseline, UpTo::All),
             };
-            let dir = sessions.join(name);
-            if name.contains('/') || name.contains('\\') || !dir.is_dir() {
-                let mut known: Vec<String> = std::fs::read_dir(&sessions)
-                    .map(|rd| {
-                        rd.filter_map(|e| e.ok())
-                            .filter(|e| e.path().is_dir())
-                            .filter_map(|e| e.file_name().into_string().ok())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                known.sort();
+            if !catalog.exists(name) {
+                let known = catalog.names().unwrap_or_default();
                 return Err(EngineError::NoBaselineSession {
                     baseline: baseline.to_string(),
-                    dir: sessions,
+                    dir: catalog.sessions_dir(),
                     known: if known.is_empty() {
                         "none".into()
                     } else {
@@ -856,6 +850,7 @@ impl Engine {
                     },
                 });
             }
+            let dir = catalog.session_path(name);
             (dir, upto)
         };
         let problem = |p: String| EngineError::BaselineDump {

@@ -107,11 +107,13 @@ impl SessionCatalog {
         }
     }
 
-    fn sessions_dir(&self) -> PathBuf {
+    /// The folder holding one folder per session.
+    pub fn sessions_dir(&self) -> PathBuf {
         self.root.join(SESSIONS_DIR)
     }
 
-    fn session_path(&self, name: &str) -> PathBuf {
+    /// The folder of session `name` (whether or not it exists).
+    pub fn session_path(&self, name: &str) -> PathBuf {
         self.sessions_dir().join(session_dir_name(name))
     }
 
