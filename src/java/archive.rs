@@ -522,68 +522,19 @@ fn inflate_classes(entries: &[(String, RawEntry<'_>)]) -> Vec<Inflated> {
         let id = crc64::class_id(&bytes);
         Ok((Arc::from(bytes), id))
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(entries.len() / 64 + 1);
-    if threads <= 1 {
-        let mut inflater = flate2::Decompress::new(false);
-        return entries
-            .iter()
-            .map(|(_, raw)| one(&mut inflater, raw))
-            .collect();
-    }
-    // Each worker takes the next chunk of entries; chunks keep the hand-out cheap.
-    const CHUNK: usize = 16;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut chunks: Vec<(usize, Vec<Inflated>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut inflater = flate2::Decompress::new(false);
-                    let mut done = Vec::new();
-                    loop {
-                        let start = next.fetch_add(CHUNK, std::sync::atomic::Ordering::Relaxed);
-                        let Some(chunk) = entries.get(start..(start + CHUNK).min(entries.len()))
-                        else {
-                            break;
-                        };
-                        if chunk.is_empty() {
-                            break;
-                        }
-                        done.push((
-                            start,
-                            chunk
-                                .iter()
-                                .map(|(_, raw)| one(&mut inflater, raw))
-                                .collect(),
-                        ));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
-    chunks.sort_by_key(|(start, _)| *start);
-    let mut out = Vec::with_capacity(entries.len());
-    for (start, results) in chunks {
-        // A worker that panicked (never seen) loses its chunks: report those entries.
-        while out.len() < start {
-            out.push(Err(EntryFault::Corrupt(
+    // Chunks of 16 entries keep the hand-out cheap; each worker reuses one inflater.
+    crate::java::parallel::map_in_order(
+        entries,
+        64,
+        16,
+        || flate2::Decompress::new(false),
+        |inflater, (_, raw)| one(inflater, raw),
+        |_| {
+            Err(EntryFault::Corrupt(
                 "the decompression worker failed".into(),
-            )));
-        }
-        out.extend(results);
-    }
-    while out.len() < entries.len() {
-        out.push(Err(EntryFault::Corrupt(
-            "the decompression worker failed".into(),
-        )));
-    }
-    out
+            ))
+        },
+    )
 }
 
 fn is_class_file(bytes: &[u8]) -> bool {

@@ -161,49 +161,20 @@ pub fn analyze_class(bytes: &[u8]) -> Result<Option<ClassAnalysis>, AnalysisErro
 pub fn analyze_many<B: AsRef<[u8]> + Sync>(
     classes: &[B],
 ) -> Vec<Result<Option<ClassAnalysis>, AnalysisError>> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(classes.len() / 32 + 1);
-    if threads <= 1 {
-        return classes.iter().map(|c| analyze_class(c.as_ref())).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut indexed: Vec<(usize, Result<Option<ClassAnalysis>, AnalysisError>)> =
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(c) = classes.get(i) else { break };
-                            done.push((i, analyze_class(c.as_ref())));
-                        }
-                        done
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_default())
-                .collect()
-        });
-    indexed.sort_by_key(|(i, _)| *i);
-    // A worker that panicked (never seen: the analysis is fuzzed) loses its classes; report them.
-    let mut out = Vec::with_capacity(classes.len());
-    let mut it = indexed.into_iter().peekable();
-    for i in 0..classes.len() {
-        match it.next_if(|(j, _)| *j == i) {
-            Some((_, r)) => out.push(r),
-            None => out.push(Err(AnalysisError::BadCode {
+    crate::java::parallel::map_in_order(
+        classes,
+        32,
+        1,
+        || (),
+        |(), c| analyze_class(c.as_ref()),
+        |i| {
+            Err(AnalysisError::BadCode {
                 class: format!("#{i}"),
                 method: "-".into(),
                 what: "the analysis worker failed".into(),
-            })),
-        }
-    }
-    out
+            })
+        },
+    )
 }
 
 /// Like [`analyze_class`], for an already parsed class.
