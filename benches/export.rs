@@ -160,7 +160,7 @@ fn bench(c: &mut Criterion) {
         let out = dir.path().join(format!("out.{format}"));
         g.bench_function(format!("{format} whole"), |b| {
             b.iter(|| {
-                let text = render(black_box(&view), format, false).expect("render");
+                let text = render(black_box(&view), format).expect("render");
                 write_report(&out, text.as_bytes()).expect("write")
             })
         });

@@ -299,3 +299,67 @@ fn bad_configuration_and_unknown_base_give_clear_errors() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("gone"), "{e}");
 }
+
+/// A gate never passes on missing data: a target whose URL points at nothing gave no data, and
+/// the changed Go code has none; `check` says so and exits 2 unless told to gate on what there is.
+#[test]
+fn check_fails_on_missing_data_unless_allowed() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    // A port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    common::write_goc_config_in_repo(
+        &repo,
+        &tmp.path().join("store"),
+        &format!("http://127.0.0.1:{port}"),
+    );
+    let config = repo.join("covtop.toml");
+
+    let gate = common::covtop(&config, &["check", "--fail-under", "80"]);
+    let out = stdout(&gate);
+    let err = String::from_utf8_lossy(&gate.stderr).to_string();
+    assert_eq!(gate.status.code(), Some(2), "{out}{err}");
+    assert!(out.contains("target shop gave no data"), "{out}");
+    assert!(out.contains("changed code line(s)"), "{out}");
+    assert!(out.contains("--allow-missing-data"), "{out}");
+    // The screen's diagnostics reach stderr: the dead target and each file without data.
+    assert!(err.contains("target error: shop"), "{err}");
+    assert!(err.contains("no data: cart/cart.go"), "{err}");
+    assert!(err.contains("no data: pricing/pricing.go"), "{err}");
+
+    // --quiet silences the diagnostics, not the verdict.
+    let quiet = common::covtop(&config, &["--quiet", "check", "--fail-under", "80"]);
+    assert_eq!(quiet.status.code(), Some(2));
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+
+    // Allowed: nothing coverable is known, so there is nothing to fail on.
+    let allowed = common::covtop(
+        &config,
+        &["check", "--fail-under", "80", "--allow-missing-data"],
+    );
+    assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
+
+    // The report counts the changed code lines without data instead of leaving them out.
+    let report = common::covtop(&config, &["--quiet", "report", "--format", "json"]);
+    assert!(report.status.success());
+    let r: Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert!(r["changed_no_data"].as_u64().unwrap() > 0, "{r:#}");
+    assert_eq!(r["targets_without_data"][0], "shop", "{r:#}");
+    let text = common::covtop(&config, &["--quiet", "report"]);
+    assert!(
+        stdout(&text).contains("changed code line(s) have no coverage data"),
+        "{}",
+        stdout(&text)
+    );
+}

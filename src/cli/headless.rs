@@ -17,12 +17,46 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// What the headless commands print besides their result.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    /// `--quiet`: no diagnostics on standard error.
+    pub quiet: bool,
+}
+
 fn open(cfg: Config) -> Result<Engine> {
-    let engine = Engine::open(cfg).context("cannot open the session")?;
-    for p in engine.session_problems() {
-        eprintln!("covtop: warning: {}: {} ({})", p.subject, p.message, p.fix);
+    Engine::open(cfg).context("cannot open the session")
+}
+
+/// How many diagnostics of one kind are printed before the rest is counted.
+const SHOWN_PER_KIND: usize = 8;
+
+/// Prints every diagnostic of the View on standard error, one line each (the screen's `D` panel
+/// shows the same list); past [`SHOWN_PER_KIND`] of one kind, a count.
+fn print_diagnostics(view: &covtop::model::View, out: Output) {
+    if out.quiet {
+        return;
     }
-    Ok(engine)
+    let mut shown: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    for d in &view.diagnostics {
+        let label = d.kind.label();
+        let n = shown.entry(label).or_default();
+        *n += 1;
+        if *n <= SHOWN_PER_KIND {
+            eprintln!(
+                "covtop: {label}: {}: {} (fix: {})",
+                d.subject, d.message, d.fix
+            );
+        }
+    }
+    for (label, n) in shown {
+        if n > SHOWN_PER_KIND {
+            eprintln!(
+                "covtop: {label}: {} more like these (all of them: covtop report --format json, \"diagnostics\")",
+                n - SHOWN_PER_KIND
+            );
+        }
+    }
 }
 
 /// Prints one target's poll and returns false when no replica answered.
@@ -51,7 +85,7 @@ fn print_poll(engine: &Engine, p: &TargetPoll) -> bool {
     !p.stored.is_empty()
 }
 
-pub fn dump(cfg: Config, targets: &[String]) -> Result<ExitCode> {
+pub fn dump(cfg: Config, targets: &[String], out: Output) -> Result<ExitCode> {
     if cfg.targets.is_empty() {
         bail!("no [[target]] is configured: add one to the configuration (see `covtop init`)");
     }
@@ -64,6 +98,7 @@ pub fn dump(cfg: Config, targets: &[String]) -> Result<ExitCode> {
         }
     }
     let view = engine.view();
+    print_diagnostics(&view, out);
     let s = view.totals.whole_statements;
     if s.1 > 0 {
         println!(
@@ -83,7 +118,7 @@ pub fn dump(cfg: Config, targets: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn reset(cfg: Config, targets: &[String], yes: bool) -> Result<ExitCode> {
+pub fn reset(cfg: Config, targets: &[String], yes: bool, out: Output) -> Result<ExitCode> {
     if cfg.targets.is_empty() {
         bail!("no [[target]] is configured: add one to the configuration (see `covtop init`)");
     }
@@ -130,6 +165,7 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool) -> Result<ExitCode> {
             println!("  {replica}: {why}");
         }
     }
+    print_diagnostics(&engine.view(), out);
     if failed {
         bail!("some replicas were not reset (see above); their data is kept");
     }
@@ -142,6 +178,7 @@ fn current_view(
     cfg: Config,
     offline: bool,
     baseline: Option<&str>,
+    out: Output,
 ) -> Result<(Engine, std::sync::Arc<covtop::model::View>)> {
     let mut engine = open(cfg)?;
     engine.check_mappable()?;
@@ -151,15 +188,12 @@ fn current_view(
             .context("cannot compare with the baseline")?;
     }
     if !offline && !engine.targets().is_empty() {
-        let polls = runtime()?.block_on(engine.poll(&[]))?;
-        for p in &polls {
-            for (replica, err) in &p.failures {
-                eprintln!("covtop: warning: {} {replica}: {err}", p.target);
-            }
-        }
+        // Failures show below with every other diagnostic.
+        runtime()?.block_on(engine.poll(&[]))?;
     }
     let view = engine.view();
-    for t in &view.targets {
+    print_diagnostics(&view, out);
+    for t in view.targets.iter().filter(|_| !out.quiet) {
         if !t.replicas.is_empty()
             && t.replicas
                 .iter()
@@ -181,13 +215,14 @@ pub fn report(
     offline: bool,
     changed_only: bool,
     baseline: Option<&str>,
+    out: Output,
 ) -> Result<ExitCode> {
     let partial = cfg.report.partial_as_covered;
     if format == "html" {
         let Some(dir) = output else {
             bail!("--format html writes a folder: pass --output DIR");
         };
-        let (engine, view) = current_view(cfg, offline, baseline)?;
+        let (engine, view) = current_view(cfg, offline, baseline, out)?;
         let sources = covtop::vcs::GitSources::new(engine.repo(), engine.revision())
             .context("cannot read sources from the repository")?;
         let opts = report::html::HtmlOptions {
@@ -210,7 +245,7 @@ pub fn report(
             partial_as_covered: partial,
             source_root: Some(cfg.repo.path.clone()),
         };
-        let (engine, view) = current_view(cfg, offline, baseline)?;
+        let (engine, view) = current_view(cfg, offline, baseline, out)?;
         let raw = report::RawData {
             go: engine.go_total(),
             java: engine.java_totals(),
@@ -228,8 +263,8 @@ pub fn report(
     if !report::FORMATS.contains(&format) && format != "md" {
         bail!(report::ReportError::UnknownFormat(format.to_string()));
     }
-    let (_engine, view) = current_view(cfg, offline, baseline)?;
-    let text = report::render(&view, format, partial)?;
+    let (_engine, view) = current_view(cfg, offline, baseline, out)?;
+    let text = report::render(&view, format)?;
     match output {
         Some(path) => report::write_report(path, text.as_bytes())?,
         None => print!("{text}"),
@@ -237,34 +272,89 @@ pub fn report(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn check(cfg: Config, fail_under: f64, offline: bool) -> Result<ExitCode> {
+/// A percentage as text, precise enough that it never reads as reaching `threshold` when it
+/// does not (77.77 is not printed as 77.8 against 77.78).
+fn percent_against(p: f64, threshold: f64) -> String {
+    for decimals in 1..=4 {
+        let text = format!("{p:.decimals$}");
+        let shown: f64 = text.parse().unwrap_or(p);
+        if (shown >= threshold) == (p + 1e-9 >= threshold) {
+            return text;
+        }
+    }
+    format!("{p:.6}")
+}
+
+pub fn check(
+    cfg: Config,
+    fail_under: f64,
+    offline: bool,
+    allow_missing_data: bool,
+    out: Output,
+) -> Result<ExitCode> {
     if !(0.0..=100.0).contains(&fail_under) {
         bail!("--fail-under {fail_under} must be a percentage between 0 and 100");
     }
-    let partial = cfg.report.partial_as_covered;
-    let (_engine, view) = current_view(cfg, offline, None)?;
+    let (_engine, view) = current_view(cfg, offline, None, out)?;
+    let rule = view.rule;
     let c = view.totals.changed;
-    match c.percent(partial) {
+    // A gate never passes on missing data.
+    let mut missing = Vec::new();
+    for t in view.targets.iter().filter(|t| !t.has_data) {
+        missing.push(format!("target {} gave no data", t.name));
+    }
+    if c.no_data > 0 {
+        let files = view.files.iter().filter(|f| f.no_data()).count();
+        missing.push(format!(
+            "{} changed code line(s) in {files} file(s) have no coverage data",
+            c.no_data
+        ));
+    }
+    if !missing.is_empty() && !allow_missing_data {
+        println!(
+            "FAIL: cannot check: {}. Run `covtop report` to see which; pass --allow-missing-data \
+             to gate on the data there is.",
+            missing.join("; ")
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let covered = rule.covered(&c);
+    match rule.percent(&c) {
         None => {
             println!("No coverable changed lines: nothing to check (pass).");
             Ok(ExitCode::SUCCESS)
         }
         Some(p) if p + 1e-9 >= fail_under => {
             println!(
-                "Changed-line coverage {p:.1}% ({} of {} lines) meets the required {fail_under}%.",
-                c.covered + if partial { c.partial } else { 0 },
-                c.coverable()
+                "Changed-line coverage {}% ({covered} of {} lines, {}) meets the required {fail_under}%.",
+                percent_against(p, fail_under),
+                c.coverable(),
+                rule.describe()
             );
             Ok(ExitCode::SUCCESS)
         }
         Some(p) => {
             println!(
-                "FAIL: changed-line coverage {p:.1}% ({} of {} lines) is below the required {fail_under}%. \
+                "FAIL: changed-line coverage {}% ({covered} of {} lines, {}) is below the required {fail_under}%. \
                  Run `covtop report` to see the missed lines.",
-                c.covered + if partial { c.partial } else { 0 },
-                c.coverable()
+                percent_against(p, fail_under),
+                c.coverable(),
+                rule.describe()
             );
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_against;
+
+    #[test]
+    fn a_percentage_never_reads_as_passing_when_it_fails() {
+        assert_eq!(percent_against(77.7777, 77.78), "77.777");
+        assert_eq!(percent_against(89.13, 90.0), "89.1");
+        assert_eq!(percent_against(90.0, 90.0), "90.0");
+        assert_eq!(percent_against(89.96, 90.0), "89.96");
     }
 }

@@ -30,6 +30,9 @@ pub struct Cli {
     /// stored .dump file; shows lcov's categories (UNC, LBC, ...).
     #[arg(long, global = true)]
     baseline: Option<String>,
+    /// No diagnostics on standard error (dump, reset, report, check).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -132,18 +135,23 @@ enum Command {
         /// Use only the dumps already stored in the session; do not poll.
         #[arg(long)]
         offline: bool,
+        /// Gate on the data there is: do not fail (exit 2) when a target gave no data or changed
+        /// code has no coverage data.
+        #[arg(long)]
+        allow_missing_data: bool,
     },
 }
 
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
+    let out = headless::Output { quiet: cli.quiet };
     match cli.command {
         Some(Command::Init { force, output }) => init::run(&output, force, &cli.diff),
         Some(Command::Dump { targets }) => {
-            headless::dump(load_config(&cli.config, &cli.diff)?, &targets)
+            headless::dump(load_config(&cli.config, &cli.diff)?, &targets, out)
         }
         Some(Command::Reset { targets, yes }) => {
-            headless::reset(load_config(&cli.config, &cli.diff)?, &targets, yes)
+            headless::reset(load_config(&cli.config, &cli.diff)?, &targets, yes, out)
         }
         Some(Command::Report {
             format,
@@ -157,11 +165,19 @@ pub fn run() -> Result<ExitCode> {
             offline,
             changed_only,
             cli.baseline.as_deref(),
+            out,
         ),
         Some(Command::Check {
             fail_under,
             offline,
-        }) => headless::check(load_config(&cli.config, &cli.diff)?, fail_under, offline),
+            allow_missing_data,
+        }) => headless::check(
+            load_config(&cli.config, &cli.diff)?,
+            fail_under,
+            offline,
+            allow_missing_data,
+            out,
+        ),
         Some(Command::Demo { speed }) => interactive::demo(speed),
         Some(Command::Session { action }) => {
             session::run(&load_config_or_defaults(&cli.config, &cli.diff)?, action)

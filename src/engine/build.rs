@@ -6,8 +6,8 @@ use crate::go::profile::Profile;
 use crate::go::project::project;
 use crate::model::{
     BaselineComparison, Carried, CarriedFile, CarriedLine, Category, CategoryCounts, ChangedFile,
-    ChangedLines, Counts, Diagnostic, DiagnosticKind, FileCategories, FileCoverage, FileView,
-    LineStatus, SourceLanguage, TargetStatus, Totals, View,
+    ChangedLines, Counts, CoverageRule, Diagnostic, DiagnosticKind, FileCategories, FileCoverage,
+    FileView, LineStatus, SourceLanguage, TargetStatus, Totals, View,
 };
 use crate::vcs::{LineMaps, Repo, Revision};
 use std::cell::RefCell;
@@ -34,6 +34,50 @@ pub struct ViewInput<'a> {
     /// Short ids of those builds, oldest first.
     pub carried_from: &'a [String],
     pub baseline: Option<&'a Baseline>,
+    /// Which languages the configured targets cover: changed files of those languages without
+    /// any data are counted as "no data".
+    pub languages: &'a CoveredLanguages,
+}
+
+/// The languages the configured targets cover.
+#[derive(Debug, Clone, Default)]
+pub struct CoveredLanguages {
+    /// Some goc target is configured.
+    pub go: bool,
+    /// Some JaCoCo target is configured.
+    pub jvm: bool,
+    /// The JaCoCo targets' `source_roots` (empty: any folder).
+    pub jvm_roots: Vec<String>,
+}
+
+impl CoveredLanguages {
+    /// True when `path` is production code of a covered language: a file that some target
+    /// should report (tests, test data and vendored code are not).
+    pub fn expects_data(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path.split('/').collect();
+        let dirs = &parts[..parts.len().saturating_sub(1)];
+        if path.ends_with(".go") {
+            return self.go
+                && !path.ends_with("_test.go")
+                && !dirs.iter().any(|d| matches!(*d, "testdata" | "vendor"));
+        }
+        const JVM: [&str; 6] = [".java", ".kt", ".aj", ".groovy", ".scala", ".gvy"];
+        if JVM.iter().any(|e| path.ends_with(e)) {
+            if !self.jvm
+                || dirs
+                    .iter()
+                    .any(|d| matches!(*d, "test" | "tests" | "androidTest" | "testFixtures"))
+            {
+                return false;
+            }
+            return self.jvm_roots.is_empty()
+                || self.jvm_roots.iter().any(|r| {
+                    let r = r.trim_start_matches("./").trim_matches('/');
+                    r.is_empty() || path.starts_with(&format!("{r}/"))
+                });
+        }
+        false
+    }
 }
 
 /// A baseline mapped onto the current revision, ready to compare with each View.
@@ -112,7 +156,7 @@ type HitLines = HashMap<String, BTreeSet<u32>>;
 
 pub struct ViewBuilder {
     generation: u64,
-    partial_as_covered: bool,
+    rule: CoverageRule,
     /// Lines hit in the previous View, per path.
     prev_hits: HitLines,
     /// Lines hit when the user set the mark.
@@ -156,10 +200,10 @@ fn is_hit(s: LineStatus) -> bool {
 }
 
 impl ViewBuilder {
-    pub fn new(partial_as_covered: bool) -> Self {
+    pub fn new(rule: CoverageRule) -> Self {
         ViewBuilder {
             generation: 0,
-            partial_as_covered,
+            rule,
             prev_hits: HashMap::new(),
             mark_hits: None,
             history: Vec::new(),
@@ -346,17 +390,42 @@ impl ViewBuilder {
                 None => hit.iter().copied().collect(),
             });
             if cov.is_none()
-                && changed.as_ref().is_some_and(|c| !c.lines.is_empty())
-                && path.ends_with(".go")
-                && !path.ends_with("_test.go")
-                && input.go.is_some()
+                && input.carried.get(path).is_none()
+                && let Some(ch) = changed.as_ref().filter(|c| !c.lines.is_empty())
+                && input.languages.expects_data(path)
             {
-                diagnostics.push(Diagnostic {
-                    kind: DiagnosticKind::Mismatch,
-                    subject: path.to_string(),
-                    message: "changed Go file without coverage data: its package is not built into any target".into(),
-                    fix: "check that the service under test includes this package, or ignore it".into(),
-                });
+                // Only code lines: a changed comment never needs coverage.
+                let code = self
+                    .source(input.repo, input.revision, path)
+                    .map(|src| crate::go::project::code_lines(&src));
+                let no_data = ch
+                    .lines
+                    .iter()
+                    .filter(|&&l| {
+                        code.as_ref().is_none_or(|c| {
+                            (l as usize)
+                                .checked_sub(1)
+                                .and_then(|i| c.get(i))
+                                .copied()
+                                .unwrap_or(false)
+                        })
+                    })
+                    .count() as u64;
+                if no_data > 0 {
+                    changed_counts.no_data = no_data;
+                    diagnostics.push(Diagnostic {
+                        kind: DiagnosticKind::NoData,
+                        subject: path.to_string(),
+                        message: format!(
+                            "{no_data} changed code line(s) without coverage data: no target reported this file"
+                        ),
+                        fix: if path.ends_with(".go") {
+                            "check that a configured service is built from this package (and polled), or pass --allow-missing-data to `check`".into()
+                        } else {
+                            "add the classes of this file's module to a JaCoCo target's `classes`, or pass --allow-missing-data to `check`".into()
+                        },
+                    });
+                }
             }
             totals.changed.merge(changed_counts);
             totals.whole.merge(whole_counts);
@@ -379,7 +448,7 @@ impl ViewBuilder {
             });
         }
         self.prev_hits = hits_now;
-        if let Some(p) = totals.changed.percent(self.partial_as_covered) {
+        if let Some(p) = self.rule.percent(&totals.changed) {
             self.history.push(p);
             if self.history.len() > 1000 {
                 self.history.remove(0);
@@ -392,6 +461,7 @@ impl ViewBuilder {
             base: input.base.to_string(),
             files,
             totals,
+            rule: self.rule,
             targets: input.targets,
             diagnostics,
             history: self.history.clone(),

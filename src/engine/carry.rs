@@ -375,6 +375,11 @@ impl BuildData {
         }
     }
 
+    /// True when this build holds data of `target`.
+    pub fn has_target(&self, target: &str) -> bool {
+        self.go.contains_key(target) || self.java.contains_key(target)
+    }
+
     /// The merged Go profile of every target.
     pub fn go_total(&self) -> Option<Profile> {
         let mut out: Option<Profile> = None;

@@ -240,7 +240,7 @@ impl Loop {
                     crate::report::export(&view, &raw, &format, &opts, std::path::Path::new(&path))
                         .map_err(|e| e.to_string())
                 } else {
-                    crate::report::render(&view, &format, partial)
+                    crate::report::render(&view, &format)
                         .map_err(|e| e.to_string())
                         .and_then(|text| {
                             // Atomic like the other exports: a failed write keeps the old file.

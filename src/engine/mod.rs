@@ -135,6 +135,8 @@ pub struct LiveTarget {
     /// JaCoCo: hit class ids of the data that are not among the analysed classes, as last
     /// checked against saved builds.
     foreign_ids: BTreeSet<u64>,
+    /// Any dump of this target was decoded (current build).
+    has_data: bool,
 }
 
 impl LiveTarget {
@@ -175,6 +177,7 @@ impl LiveTarget {
                 self.java.apply(replica, e, instance);
             }
         }
+        self.has_data = true;
         Ok(())
     }
 
@@ -235,6 +238,8 @@ pub struct Engine {
     /// Agents whose extra names a commit the repository does not have: (replica, commit).
     unknown_builds: BTreeMap<(String, String), Diagnostic>,
     baseline: Option<build::Baseline>,
+    /// The languages the configured targets cover (what "no data" means).
+    languages: build::CoveredLanguages,
     pub demo: bool,
     pub paused: bool,
 }
@@ -346,6 +351,7 @@ impl Engine {
                 class_ids: BTreeSet::new(),
                 build_key: String::new(),
                 foreign_ids: BTreeSet::new(),
+                has_data: false,
             });
             if let Some(t) = targets.last_mut()
                 && let Some(b) = &t.java_build
@@ -354,7 +360,10 @@ impl Engine {
                 t.build_key = carry::build_key(t.class_ids.iter().copied());
             }
         }
-        let build = build::ViewBuilder::new(config.report.partial_as_covered);
+        let build = build::ViewBuilder::new(crate::model::CoverageRule {
+            partial_as_covered: config.report.partial_as_covered,
+        });
+        let languages = covered_languages(&config);
         let mut engine = Engine {
             config,
             repo,
@@ -375,6 +384,7 @@ impl Engine {
             line_maps: BTreeMap::new(),
             unknown_builds: BTreeMap::new(),
             baseline: None,
+            languages,
             demo: false,
             paused: false,
         };
@@ -1298,6 +1308,8 @@ impl Engine {
                 name: t.config.name.clone(),
                 kind: t.config.kind.name().to_string(),
                 replicas: t.status.values().cloned().collect(),
+                has_data: t.has_data
+                    || self.older.iter().any(|(_, b)| b.has_target(&t.config.name)),
             })
             .collect();
         let mut java_files = Vec::new();
@@ -1347,6 +1359,7 @@ impl Engine {
             carried: &self.carried,
             carried_from: &self.carried_from,
             baseline: self.baseline.as_ref(),
+            languages: &self.languages,
         };
         self.build.build(input)
     }
@@ -1438,6 +1451,23 @@ pub fn reset_plan(dump: &TargetPoll) -> (Vec<String>, Vec<(String, String)>) {
         })
         .collect();
     (stored, skipped)
+}
+
+/// The languages the configured targets cover.
+fn covered_languages(config: &Config) -> build::CoveredLanguages {
+    let mut out = build::CoveredLanguages::default();
+    for t in &config.targets {
+        match &t.kind {
+            crate::config::TargetKind::GocV1 { .. } | crate::config::TargetKind::GocV2 { .. } => {
+                out.go = true
+            }
+            crate::config::TargetKind::Jacoco { source_roots, .. } => {
+                out.jvm = true;
+                out.jvm_roots.extend(source_roots.iter().cloned());
+            }
+        }
+    }
+    out
 }
 
 /// Finds every go.mod at the revision and builds the module map.

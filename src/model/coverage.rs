@@ -106,6 +106,14 @@ pub struct Counts {
     pub covered: u64,
     pub partial: u64,
     pub missed: u64,
+    /// Changed code lines of files that should have coverage (a language some target covers) but
+    /// have no data at all: not coverable as far as anyone knows, never silently left out.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub no_data: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -122,6 +130,7 @@ impl Counts {
         self.covered += other.covered;
         self.partial += other.partial;
         self.missed += other.missed;
+        self.no_data += other.no_data;
     }
 
     pub fn coverable(&self) -> u64 {
@@ -140,6 +149,60 @@ impl Counts {
     }
 }
 
+/// The one rule for what counts as covered: the screen, every report, `check` and every export
+/// where the format allows it use it (`[report] partial_as_covered`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CoverageRule {
+    /// Partial lines (some code or branch of the line did not run) count as covered.
+    pub partial_as_covered: bool,
+}
+
+impl CoverageRule {
+    /// True when a line of this status counts as covered.
+    pub fn counts_as_covered(self, s: LineStatus) -> bool {
+        s == LineStatus::Covered || (self.partial_as_covered && s == LineStatus::Partial)
+    }
+
+    /// The lines of `c` that count as covered.
+    pub fn covered(self, c: &Counts) -> u64 {
+        c.covered
+            + if self.partial_as_covered {
+                c.partial
+            } else {
+                0
+            }
+    }
+
+    /// The percentage of coverable lines that count as covered; `None` when nothing is coverable.
+    pub fn percent(self, c: &Counts) -> Option<f64> {
+        c.percent(self.partial_as_covered)
+    }
+
+    /// How many of `width` cells a bar for `c` fills: full only when everything is covered,
+    /// empty only when nothing is.
+    pub fn bar_cells(self, c: &Counts, width: usize) -> usize {
+        let total = c.coverable();
+        let hit = self.covered(c);
+        if total == 0 || hit == 0 || width == 0 {
+            return 0;
+        }
+        if hit >= total {
+            return width;
+        }
+        let cells = (hit as u128 * width as u128 / total as u128) as usize;
+        cells.clamp(1, width - 1)
+    }
+
+    /// A short statement of the rule, for headers and reports.
+    pub fn describe(self) -> &'static str {
+        if self.partial_as_covered {
+            "partial lines count as covered"
+        } else {
+            "partial lines count as not covered"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,11 +217,38 @@ mod tests {
     }
 
     #[test]
+    fn bar_is_full_only_at_one_hundred_percent() {
+        let rule = CoverageRule::default();
+        let c = |covered, missed| Counts {
+            covered,
+            missed,
+            ..Counts::default()
+        };
+        assert_eq!(rule.bar_cells(&c(15, 1), 8), 7, "15/16 is not a full bar");
+        assert_eq!(rule.bar_cells(&c(16, 0), 8), 8);
+        assert_eq!(rule.bar_cells(&c(1, 99), 8), 1, "something ran: not empty");
+        assert_eq!(rule.bar_cells(&c(0, 5), 8), 0);
+        assert_eq!(rule.bar_cells(&Counts::default(), 8), 0);
+        let partial = Counts {
+            partial: 2,
+            ..Counts::default()
+        };
+        assert_eq!(rule.bar_cells(&partial, 8), 0);
+        let lenient = CoverageRule {
+            partial_as_covered: true,
+        };
+        assert_eq!(lenient.bar_cells(&partial, 8), 8);
+        assert!(!rule.counts_as_covered(LineStatus::Partial));
+        assert!(lenient.counts_as_covered(LineStatus::Partial));
+    }
+
+    #[test]
     fn percent_counts_partial_only_when_asked() {
         let c = Counts {
             covered: 1,
             partial: 1,
             missed: 2,
+            no_data: 0,
         };
         assert_eq!(c.percent(false), Some(25.0));
         assert_eq!(c.percent(true), Some(50.0));

@@ -10,7 +10,9 @@ pub use carry::{
     BaselineComparison, Carried, CarriedFile, CarriedLine, Category, CategoryCounts, FileCategories,
 };
 pub use changed::{ChangeKind, ChangedFile, ChangedLines};
-pub use coverage::{ColumnSpan, Counts, FileCoverage, LineCoverage, LineStatus, SourceLanguage};
+pub use coverage::{
+    ColumnSpan, Counts, CoverageRule, FileCoverage, LineCoverage, LineStatus, SourceLanguage,
+};
 pub use view::{
     Diagnostic, DiagnosticKind, FileView, ReplicaState, ReplicaStatus, SourceStore, TargetStatus,
     Totals, View,

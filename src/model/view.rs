@@ -1,4 +1,6 @@
-use super::{BaselineComparison, Carried, ChangedFile, Counts, FileCoverage, SourceLanguage};
+use super::{
+    BaselineComparison, Carried, ChangedFile, Counts, CoverageRule, FileCoverage, SourceLanguage,
+};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -23,6 +25,8 @@ pub struct View {
     /// Every file with coverage or changed lines, sorted by path.
     pub files: Vec<FileView>,
     pub totals: Totals,
+    /// What counts as covered: every percentage of this View is computed with it.
+    pub rule: CoverageRule,
     pub targets: Vec<TargetStatus>,
     pub diagnostics: Vec<Diagnostic>,
     /// Changed-line coverage percent after each poll of the session, oldest first.
@@ -61,6 +65,12 @@ impl FileView {
     pub fn has_changes(&self) -> bool {
         self.changed.as_ref().is_some_and(|c| !c.lines.is_empty())
     }
+
+    /// A file that should have coverage (a language some target covers) and has none: shown as
+    /// "no data", never as 0/0.
+    pub fn no_data(&self) -> bool {
+        self.coverage.is_none() && self.changed_counts.no_data > 0
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -77,6 +87,12 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Changed code lines in files that have no coverage data although a target covers their
+    /// language.
+    pub fn changed_no_data(&self) -> u64 {
+        self.changed.no_data
+    }
+
     /// Percent of changed coverable lines carried from older builds; `None` when nothing is
     /// coverable.
     pub fn carried_changed_percent(&self) -> Option<f64> {
@@ -91,6 +107,8 @@ pub struct TargetStatus {
     /// `goc`, `goc-v2` or `jacoco`.
     pub kind: String,
     pub replicas: Vec<ReplicaStatus>,
+    /// True once the session holds any data of this target (stored or polled, any build).
+    pub has_data: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,6 +141,25 @@ pub enum DiagnosticKind {
     TargetError,
     /// Classes that do not match the deployed build, sources not found, and the like.
     Mismatch,
+    /// Changed code that should have coverage data and has none.
+    NoData,
+    /// Data kept apart because it does not belong with the current build (another build of the
+    /// code, or a process whose build is unknown).
+    OtherBuild,
+}
+
+impl DiagnosticKind {
+    /// The word the screen and the headless commands' stderr use for this kind.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DiagnosticKind::Unmapped => "unmapped",
+            DiagnosticKind::External => "external",
+            DiagnosticKind::TargetError => "target error",
+            DiagnosticKind::Mismatch => "mismatch",
+            DiagnosticKind::NoData => "no data",
+            DiagnosticKind::OtherBuild => "other build",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

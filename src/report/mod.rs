@@ -56,9 +56,9 @@ pub(crate) fn write_advice(e: &std::io::Error) -> &'static str {
 /// The formats `covtop report --format` writes.
 pub const FORMATS: &[&str] = &["text", "json", "markdown"];
 
-/// Renders `view` in `format`.
-pub fn render(view: &View, format: &str, partial_as_covered: bool) -> Result<String, ReportError> {
-    let report = summarize(view, partial_as_covered);
+/// Renders `view` in `format`, counting lines by the View's rule.
+pub fn render(view: &View, format: &str) -> Result<String, ReportError> {
+    let report = summarize(view);
     match format {
         "text" => Ok(text::text(&report)),
         "markdown" | "md" => Ok(text::markdown(&report)),

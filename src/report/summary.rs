@@ -80,6 +80,12 @@ pub struct ChangedReport {
     pub whole_statements: (u64, u64),
     /// Changed files that have no coverage data at all.
     pub changed_without_data: Vec<String>,
+    /// Changed code lines of files that should have data (a covered language) and have none:
+    /// they are in no percentage, and `check` fails on them unless told otherwise.
+    pub changed_no_data: u64,
+    /// Configured targets the session holds no data of.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets_without_data: Vec<String>,
     /// Changed files with coverage data but no coverable changed line.
     pub changed_not_coverable: Vec<String>,
     /// Changed coverable lines carried from older builds (covered there, not yet by this build).
@@ -105,7 +111,8 @@ pub fn ranges(lines: &[u32]) -> Vec<(u32, u32)> {
     out
 }
 
-pub fn summarize(view: &View, partial_as_covered: bool) -> ChangedReport {
+pub fn summarize(view: &View) -> ChangedReport {
+    let partial_as_covered = view.rule.partial_as_covered;
     let mut files = Vec::new();
     let mut without = Vec::new();
     let mut not_coverable = Vec::new();
@@ -160,6 +167,13 @@ pub fn summarize(view: &View, partial_as_covered: bool) -> ChangedReport {
         changed_statements: view.totals.changed_statements,
         whole_statements: view.totals.whole_statements,
         changed_without_data: without,
+        changed_no_data: view.totals.changed.no_data,
+        targets_without_data: view
+            .targets
+            .iter()
+            .filter(|t| !t.has_data)
+            .map(|t| t.name.clone())
+            .collect(),
         changed_not_coverable: not_coverable,
         carried_changed: view.totals.carried_changed,
         carried_percent: view.totals.carried_changed_percent().map(round2),

@@ -154,6 +154,20 @@ pub fn text(r: &ChangedReport) -> String {
             r.changed_without_data.join(", ")
         );
     }
+    if r.changed_no_data > 0 {
+        let _ = writeln!(
+            s,
+            "No data: {} changed code line(s) have no coverage data and are in no percentage",
+            r.changed_no_data
+        );
+    }
+    if !r.targets_without_data.is_empty() {
+        let _ = writeln!(
+            s,
+            "Targets without data: {}",
+            r.targets_without_data.join(", ")
+        );
+    }
     if let Some(note) = carried_note(r) {
         let _ = writeln!(s, "{note}");
     }
@@ -244,6 +258,13 @@ pub fn markdown(r: &ChangedReport) -> String {
             s,
             "\nChanged files without coverage data: {}",
             list.join(", ")
+        );
+    }
+    if r.changed_no_data > 0 {
+        let _ = writeln!(
+            s,
+            "\n**No data:** {} changed code line(s) have no coverage data and are in no percentage.",
+            r.changed_no_data
         );
     }
     if let Some(note) = carried_note(r) {

@@ -6,8 +6,10 @@ use super::keymap::Scope;
 use super::popup::Popup;
 use super::source::{LoadState, expand_for_terminal, styled_pieces, uncovered_ranges};
 use super::theme::{CARRIED_GLYPH, status_glyph};
-use super::tree::{FileFilter, RowKind, hit_lines, hit_percent};
-use crate::model::{Counts, DiagnosticKind, LineStatus, ReplicaState, SourceLanguage, View};
+use super::tree::{FileFilter, RowKind};
+use crate::model::{
+    Counts, CoverageRule, DiagnosticKind, LineStatus, ReplicaState, SourceLanguage, View,
+};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -102,14 +104,36 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
     // Most important first: a narrow terminal cuts the end of the line.
     let changed = &view.totals.changed;
     spans.push(Span::styled("changed ", p.dim));
+    let rule = view.rule;
     spans.push(Span::styled(
-        percent_text(changed),
-        p.percent(hit_percent(changed)),
+        percent_text(rule, changed),
+        p.percent(rule.percent(changed)),
     ));
     spans.push(Span::styled(
-        format!(" {}/{}", hit_lines(changed), changed.coverable()),
+        format!(" {}/{}", rule.covered(changed), changed.coverable()),
         p.dim,
     ));
+    if changed.partial > 0 {
+        // Which rule is in force, where it matters.
+        spans.push(Span::styled(
+            format!(
+                " ({}~ {})",
+                changed.partial,
+                if rule.partial_as_covered {
+                    "counted"
+                } else {
+                    "not counted"
+                }
+            ),
+            p.partial,
+        ));
+    }
+    if changed.no_data > 0 {
+        spans.push(Span::styled(
+            format!(" +{} no data", changed.no_data),
+            p.warn,
+        ));
+    }
     if let Some(c) = view.totals.carried_changed_percent()
         && view.totals.carried_changed > 0
     {
@@ -122,8 +146,8 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
     spans.push(Span::styled(" │ ", p.dim));
     spans.push(Span::styled("all ", p.dim));
     spans.push(Span::styled(
-        percent_text(&view.totals.whole),
-        p.percent(hit_percent(&view.totals.whole)),
+        percent_text(rule, &view.totals.whole),
+        p.percent(rule.percent(&view.totals.whole)),
     ));
     if let Some((lines, changed)) = since_mark(view) {
         spans.push(Span::styled(" │ ", p.dim));
@@ -265,8 +289,8 @@ fn since_mark(view: &View) -> Option<(usize, usize)> {
     any.then_some((lines, changed))
 }
 
-fn percent_text(c: &Counts) -> String {
-    match hit_percent(c) {
+fn percent_text(rule: CoverageRule, c: &Counts) -> String {
+    match rule.percent(c) {
         Some(p) => format!("{p:.1}%"),
         None => "–".to_string(),
     }
@@ -381,7 +405,9 @@ fn draw_tree(app: &App, frame: &mut Frame, area: Rect) {
             left_width,
         );
         let pad = left_width.saturating_sub(name.chars().count());
-        let pct = hit_percent(&row.counts);
+        let rule = app.view.rule;
+        let pct = rule.percent(&row.counts);
+        let no_data = row.counts.coverable() == 0 && row.counts.no_data > 0;
         let mut spans = vec![Span::styled(name, name_style), Span::raw(" ".repeat(pad))];
         let carried = match &row.kind {
             RowKind::File { index } => app
@@ -400,7 +426,7 @@ fn draw_tree(app: &App, frame: &mut Frame, area: Rect) {
             Span::raw("  ")
         });
         if show_bar {
-            let filled = pct.map_or(0, |v| ((v / 100.0) * BAR_CELLS as f64).round() as usize);
+            let filled = rule.bar_cells(&row.counts, BAR_CELLS);
             spans.push(Span::raw(" "));
             spans.push(Span::styled("█".repeat(filled), p.percent(pct)));
             spans.push(Span::styled("░".repeat(BAR_CELLS - filled), p.dim));
@@ -410,13 +436,17 @@ fn draw_tree(app: &App, frame: &mut Frame, area: Rect) {
         });
         spans.push(Span::styled(format!("{pct_text:>5}"), p.percent(pct)));
         if show_counts {
-            spans.push(Span::styled(
-                format!(
-                    "{:>10}",
-                    format!("{}/{}", hit_lines(&row.counts), row.counts.coverable())
-                ),
-                p.dim,
-            ));
+            if no_data {
+                spans.push(Span::styled(format!("{:>10}", "no data"), p.warn));
+            } else {
+                spans.push(Span::styled(
+                    format!(
+                        "{:>10}",
+                        format!("{}/{}", rule.covered(&row.counts), row.counts.coverable())
+                    ),
+                    p.dim,
+                ));
+            }
         }
         let mut line = Line::from(spans);
         if i == app.selected {
@@ -474,15 +504,22 @@ fn draw_source(app: &App, frame: &mut Frame, area: Rect) {
         && f.has_changes()
     {
         let c = &f.changed_counts;
-        title.push(Span::styled(
-            format!(
-                "· {}/{} changed lines ran · {} missed ",
-                hit_lines(c),
-                c.coverable(),
-                c.missed
-            ),
-            p.dim,
-        ));
+        if f.no_data() {
+            title.push(Span::styled(
+                format!("· no data for {} changed lines ", c.no_data),
+                p.warn,
+            ));
+        } else {
+            title.push(Span::styled(
+                format!(
+                    "· {}/{} changed lines covered · {} missed ",
+                    app.view.rule.covered(c),
+                    c.coverable(),
+                    c.missed
+                ),
+                p.dim,
+            ));
+        }
         if let Some(cf) = app.view.carried.file(&f.path).filter(|c| c.changed > 0) {
             title.push(Span::styled(
                 format!("· {} {CARRIED_GLYPH}carried ", cf.changed),
@@ -731,6 +768,13 @@ fn draw_popup(app: &App, popup: &Popup, frame: &mut Frame, outer: Rect) {
                 p.text,
             ));
             lines.push(Line::styled(
+                format!(
+                    "  Percentages: {} ([report] partial_as_covered), as in `report` and `check`",
+                    app.view.rule.describe()
+                ),
+                p.text,
+            ));
+            lines.push(Line::styled(
                 "esc or any other key closes · j/k scroll",
                 p.dim,
             ));
@@ -848,12 +892,7 @@ fn draw_popup(app: &App, popup: &Popup, frame: &mut Frame, outer: Rect) {
                 ));
             }
             for d in &app.view.diagnostics {
-                let kind = match d.kind {
-                    DiagnosticKind::Unmapped => "unmapped",
-                    DiagnosticKind::External => "external",
-                    DiagnosticKind::TargetError => "target error",
-                    DiagnosticKind::Mismatch => "mismatch",
-                };
+                let kind = d.kind.label();
                 let style = if d.kind == DiagnosticKind::TargetError {
                     p.error
                 } else {

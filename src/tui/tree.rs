@@ -2,7 +2,7 @@
 //! row, as Java packages are deep), filtered to changed files or all files with coverage, sorted,
 //! and flattened into the rows on screen. Selection is kept by path so a new View never moves it.
 
-use crate::model::{Counts, FileView, View};
+use crate::model::{Counts, CoverageRule, FileView, View};
 use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,16 +39,6 @@ pub enum FileFilter {
     Changed,
     /// Every file with coverage or changed lines.
     All,
-}
-
-/// The share of lines that ran. A partial line ran (some of it), as in JaCoCo's line counter:
-/// the tester wants to know that the click reached it.
-pub fn hit_percent(c: &Counts) -> Option<f64> {
-    c.percent(true)
-}
-
-pub fn hit_lines(c: &Counts) -> u64 {
-    c.covered + c.partial
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,7 +268,9 @@ fn push_children(
     let mut folders: Vec<&Folder> = folder.folders.values().collect();
     match sort {
         SortOrder::Path => {}
-        SortOrder::LeastCovered => folders.sort_by(|a, b| by_percent(&a.counts, &b.counts)),
+        SortOrder::LeastCovered => {
+            folders.sort_by(|a, b| by_percent(view.rule, &a.counts, &b.counts))
+        }
         SortOrder::MostMissed => folders.sort_by_key(|f| std::cmp::Reverse(f.missed_changed)),
     }
     for child in folders {
@@ -309,7 +301,7 @@ fn push_children(
     match sort {
         SortOrder::Path => {}
         SortOrder::LeastCovered => {
-            files.sort_by(|a, b| by_percent(&counts_of(a.1), &counts_of(b.1)))
+            files.sort_by(|a, b| by_percent(view.rule, &counts_of(a.1), &counts_of(b.1)))
         }
         SortOrder::MostMissed => {
             files.sort_by_key(|f| std::cmp::Reverse(f.1.changed_counts.missed))
@@ -328,8 +320,8 @@ fn push_children(
 }
 
 /// Least covered first; folders and files with nothing coverable last. Stable, so ties keep path order.
-fn by_percent(a: &Counts, b: &Counts) -> std::cmp::Ordering {
-    match (hit_percent(a), hit_percent(b)) {
+fn by_percent(rule: CoverageRule, a: &Counts, b: &Counts) -> std::cmp::Ordering {
+    match (rule.percent(a), rule.percent(b)) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -358,6 +350,7 @@ mod tests {
                 covered: 1,
                 partial: 0,
                 missed,
+                no_data: 0,
             },
             whole_counts: Counts::default(),
             newly_hit: vec![],
@@ -403,7 +396,8 @@ mod tests {
             Counts {
                 covered: 3,
                 partial: 0,
-                missed: 3
+                missed: 3,
+                no_data: 0,
             }
         );
         assert_eq!(tree.position("x/y/z/", &view), Some(5));

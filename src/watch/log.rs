@@ -37,6 +37,8 @@ pub struct EventLog {
     format: LogFormat,
     min: Level,
     sink: Mutex<Box<dyn Write + Send>>,
+    /// Diagnostics already logged: each is logged once, when it first appears.
+    seen: Mutex<std::collections::HashSet<String>>,
 }
 
 impl EventLog {
@@ -45,6 +47,33 @@ impl EventLog {
             format,
             min,
             sink: Mutex::new(sink),
+            seen: Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    /// Logs each of the View's diagnostics the first time it appears (the screen shows the same
+    /// list in its diagnostics panel).
+    pub fn diagnostics(&self, round: u64, diagnostics: &[crate::model::Diagnostic]) {
+        for d in diagnostics {
+            let key = format!("{:?}\u{1f}{}\u{1f}{}", d.kind, d.subject, d.message);
+            let new = self.seen.lock().map(|mut s| s.insert(key)).unwrap_or(true);
+            if new {
+                let level = match d.kind {
+                    crate::model::DiagnosticKind::External => Level::Info,
+                    _ => Level::Warn,
+                };
+                self.event(
+                    level,
+                    "diagnostic",
+                    serde_json::json!({
+                        "round": round,
+                        "kind": d.kind.label(),
+                        "subject": d.subject,
+                        "message": d.message,
+                        "fix": d.fix,
+                    }),
+                );
+            }
         }
     }
 

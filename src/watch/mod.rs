@@ -230,7 +230,8 @@ pub async fn round(
         }
     }
     let view = engine.view();
-    let partial = engine.config().report.partial_as_covered;
+    log.diagnostics(n, &view.diagnostics);
+    let partial = view.rule.partial_as_covered;
     let raw = RawData {
         go: engine.go_total(),
         java: engine.java_totals(),
@@ -280,7 +281,7 @@ pub async fn round(
         }
     }
     let changed = view.totals.changed;
-    let percent = changed.percent(partial);
+    let percent = view.rule.percent(&changed);
     if let Some(cmd) = &opts.exec {
         env.extend([
             ("COVTOP_ROUND".to_string(), n.to_string()),

@@ -332,6 +332,7 @@ pub fn targets() -> Vec<TargetStatus> {
                     epoch: 2,
                 },
             ],
+            has_data: true,
         },
         TargetStatus {
             name: "billing".into(),
@@ -342,6 +343,7 @@ pub fn targets() -> Vec<TargetStatus> {
                 last_poll: Some(now() - Duration::from_secs(1)),
                 epoch: 1,
             }],
+            has_data: true,
         },
     ]
 }
