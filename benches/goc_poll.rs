@@ -35,7 +35,7 @@ fn polls(c: &mut Criterion) {
         let center = Center::start().await.expect("center");
         let server = Server::start().await.expect("v2 server");
         let mut agents = Vec::new();
-        for _ in 0..REPLICAS {
+        for replica in 0..REPLICAS {
             let p = SharedProfile::new(AgentProfile::from_text(&text).expect("profile"));
             agents.push(
                 Agent::start("big", p.clone(), 0, Some(&center.url()))
@@ -45,7 +45,7 @@ fn polls(c: &mut Criterion) {
             server.add_agent(AgentSpec {
                 hostname: "h".into(),
                 cmdline: "big".into(),
-                pid: 1,
+                pid: replica as u32 + 1,
                 extra: String::new(),
                 watch_mode: false,
                 source: ProfileSource::Memory(p),

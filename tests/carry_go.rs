@@ -378,7 +378,7 @@ async fn agents_of_an_older_build_are_carried_and_the_new_builds_own_lines_are_c
     std::fs::remove_dir_all(tmp.path().join("sessions")).unwrap();
 
     let server = Server::start().await.unwrap();
-    let old_id = server.add_agent(agent(
+    server.add_agent(agent(
         &old_profile,
         101,
         &format!("ns=prod,commit={}", &old[..12]),
@@ -411,12 +411,13 @@ async fn agents_of_an_older_build_are_carried_and_the_new_builds_own_lines_are_c
         .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].meta.revision, old);
-    assert_eq!(stored[0].meta.replica, format!("id={old_id}"));
+    // Replicas are processes (hostname/pid), whatever id the server gave them.
+    assert_eq!(stored[0].meta.replica, "test/101");
 
     // The new build comes up beside it: its own lines are covered, the rest stays carried.
     server.add_agent(agent(&new_profile, 102, &format!("commit={new}")));
     // An agent whose commit the repository does not have.
-    let stray_id = server.add_agent(agent(&new_profile, 103, "commit=deadbeefdeadbeef"));
+    server.add_agent(agent(&new_profile, 103, "commit=deadbeefdeadbeef"));
     engine.poll(&[]).await.unwrap();
     let v = engine.view();
     let own = hit(&v, "pricing/pricing.go");
@@ -432,18 +433,17 @@ async fn agents_of_an_older_build_are_carried_and_the_new_builds_own_lines_are_c
         "the configured build runs too"
     );
     let stray = diagnostic(&v, "deadbeefdeadbeef").expect("the unknown commit is named");
-    assert!(
-        stray.message.contains(&format!("replica id={stray_id}")),
-        "{stray:?}"
-    );
+    assert!(stray.message.contains("replica test/103"), "{stray:?}");
     // Nothing is lost: the stray dump is stored with the commit text as found.
     let (stored, _) = SessionStore::open(&tmp.path().join("sessions"), "default")
         .unwrap()
         .load_all()
         .unwrap();
-    assert!(stored.iter().any(
-        |d| d.meta.revision == "deadbeefdeadbeef" && d.meta.replica == format!("id={stray_id}")
-    ));
+    assert!(
+        stored
+            .iter()
+            .any(|d| d.meta.revision == "deadbeefdeadbeef" && d.meta.replica == "test/103")
+    );
     server.stop();
 
     // A restarted covtop replays the session the same way.

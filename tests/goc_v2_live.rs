@@ -51,6 +51,8 @@ async fn agents_report_separately_fail_alone_and_reset_asynchronously() {
     let id_a = server.add_agent(shop_agent(&a, "ns=staging", false));
     let id_b = server.add_agent(shop_agent(&b, "ns=prod", false));
     let timeout = Duration::from_millis(1500);
+    // Replicas are processes (hostname/pid), not registration ids.
+    let (ra, rb) = (format!("test/{}", a.pid()), format!("test/{}", b.pid()));
     let target = GocV2Target::new(&server.url(), vec![], None, timeout).unwrap();
 
     let agents = target.agents().await.unwrap();
@@ -64,30 +66,19 @@ async fn agents_report_separately_fail_alone_and_reset_asynchronously() {
     let poll = target.poll().await;
     assert!(poll.failures.is_empty(), "{:?}", poll.failures);
     assert_eq!(poll.dumps.len(), 2);
-    assert_eq!(poll.dumps[0].replica, format!("id={id_a}"));
-    assert_eq!(
-        poll.dumps[0].instance.as_deref(),
-        Some(format!("id={id_a} pid={}", a.pid()).as_str())
+    assert_eq!(poll.dumps[0].replica, ra);
+    let instance = poll.dumps[0].instance.clone().unwrap();
+    assert!(
+        instance.starts_with(&format!("test/{}/", a.pid())) && !instance.contains("id="),
+        "the process, not its registration: {instance}"
     );
 
-    let base_a = count_for(
-        &profile_of(&target, &format!("id={id_a}")).await,
-        "cart/cart.go",
-    );
-    let base_b = count_for(
-        &profile_of(&target, &format!("id={id_b}")).await,
-        "cart/cart.go",
-    );
+    let base_a = count_for(&profile_of(&target, &ra).await, "cart/cart.go");
+    let base_b = count_for(&profile_of(&target, &rb).await, "cart/cart.go");
     a.traffic(3);
     b.traffic(1);
-    let grown_a = count_for(
-        &profile_of(&target, &format!("id={id_a}")).await,
-        "cart/cart.go",
-    );
-    let grown_b = count_for(
-        &profile_of(&target, &format!("id={id_b}")).await,
-        "cart/cart.go",
-    );
+    let grown_a = count_for(&profile_of(&target, &ra).await, "cart/cart.go");
+    let grown_b = count_for(&profile_of(&target, &rb).await, "cart/cart.go");
     assert!(
         grown_a > base_a && grown_b > base_b,
         "{base_a}->{grown_a}, {base_b}->{grown_b}"
@@ -106,7 +97,7 @@ async fn agents_report_separately_fail_alone_and_reset_asynchronously() {
             .iter()
             .map(|d| d.replica.clone())
             .collect::<Vec<_>>(),
-        vec![format!("id={id_a}")]
+        vec![ra.clone()]
     );
     let by_id = GocV2Target::new(
         &server.url(),
@@ -127,24 +118,16 @@ async fn agents_report_separately_fail_alone_and_reset_asynchronously() {
     );
 
     // Reset of one agent: the DELETE answers before the agent is reset; poll again later.
-    let outcomes = target.reset(Some(&[format!("id={id_a}")])).await;
+    let outcomes = target.reset(Some(std::slice::from_ref(&ra))).await;
     assert_eq!(outcomes[0].result, Ok(()));
     tokio::time::sleep(RESET_SETTLE).await;
-    assert_eq!(
-        count_for(&profile_of(&target, &format!("id={id_a}")).await, ""),
-        0
-    );
-    assert!(
-        count_for(
-            &profile_of(&target, &format!("id={id_b}")).await,
-            "cart/cart.go"
-        ) >= grown_b
-    );
+    assert_eq!(count_for(&profile_of(&target, &ra).await, ""), 0);
+    assert!(count_for(&profile_of(&target, &rb).await, "cart/cart.go") >= grown_b);
 
     // A killed process: the server still lists it, gets nothing from it, and says so.
     b.kill9();
     let hole = BlackHole::start();
-    let id_hole = server.add_agent(AgentSpec {
+    server.add_agent(AgentSpec {
         hostname: "hole".into(),
         cmdline: "hung".into(),
         pid: 1,
@@ -156,24 +139,24 @@ async fn agents_report_separately_fail_alone_and_reset_asynchronously() {
     let poll = target.poll().await;
     let elapsed = started.elapsed();
     assert_eq!(poll.dumps.len(), 1, "{:?}", poll.failures);
-    assert_eq!(poll.dumps[0].replica, format!("id={id_a}"));
-    let failure = |id: &str| {
+    assert_eq!(poll.dumps[0].replica, ra);
+    let failure = |replica: &str| {
         poll.failures
             .iter()
-            .find(|f| f.replica == format!("id={id}"))
-            .unwrap_or_else(|| panic!("no failure for {id}: {:?}", poll.failures))
+            .find(|f| f.replica == replica)
+            .unwrap_or_else(|| panic!("no failure for {replica}: {:?}", poll.failures))
             .error
             .clone()
     };
     assert!(
-        failure(&id_b).contains("can't write an empty profile"),
+        failure(&rb).contains("can't write an empty profile"),
         "{}",
-        failure(&id_b)
+        failure(&rb)
     );
     assert!(
-        failure(&id_hole).contains("did not answer within"),
+        failure("hole/1").contains("did not answer within"),
         "{}",
-        failure(&id_hole)
+        failure("hole/1")
     );
     assert!(elapsed < timeout * 3, "poll took {elapsed:?}");
 
@@ -181,35 +164,35 @@ async fn agents_report_separately_fail_alone_and_reset_asynchronously() {
     server.set_status(&id_b, STATUS_DISCONNECT);
     let poll = target.poll().await;
     assert!(
-        failure_text(&poll, &id_b).starts_with("disconnected"),
+        failure_text(&poll, &rb).starts_with("disconnected"),
         "{:?}",
         poll.failures
     );
     // Resetting everything skips it with a reason instead of a silent 200.
     let outcomes = target.reset(None).await;
-    let of = |id: &str| {
+    let of = |replica: &str| {
         outcomes
             .iter()
-            .find(|o| o.replica == format!("id={id}"))
+            .find(|o| o.replica == replica)
             .map(|o| o.result.clone())
     };
-    assert_eq!(of(&id_a), Some(Ok(())));
+    assert_eq!(of(&ra), Some(Ok(())));
     assert!(
-        of(&id_b).unwrap().unwrap_err().starts_with("disconnected"),
+        of(&rb).unwrap().unwrap_err().starts_with("disconnected"),
         "{outcomes:?}"
     );
 
     // A restarted process registers again under a new id, counting from zero.
     let b2 = ShopReplica::start(bin, 0, None);
-    let id_b2 = server.add_agent(shop_agent(&b2, "ns=prod", false));
-    let fresh = profile_of(&target, &format!("id={id_b2}")).await;
+    server.add_agent(shop_agent(&b2, "ns=prod", false));
+    let fresh = profile_of(&target, &format!("test/{}", b2.pid())).await;
     assert_eq!(count_for(&fresh, "cart/cart.go"), base_b);
 }
 
-fn failure_text(poll: &covtop::target::PollResult, id: &str) -> String {
+fn failure_text(poll: &covtop::target::PollResult, replica: &str) -> String {
     poll.failures
         .iter()
-        .find(|f| f.replica == format!("id={id}"))
+        .find(|f| f.replica == replica)
         .map(|f| f.error.clone())
         .unwrap_or_default()
 }

@@ -44,14 +44,27 @@ impl AgentInfo {
         self.status & STATUS_DISCONNECT != 0
     }
 
-    /// The replica name covtop uses: `id=N`.
+    /// The replica name covtop uses: the process as the agent describes itself
+    /// (`hostname/pid`), not its registration id. goc gives the same process a new id when its
+    /// registration is deleted or the server loses its store, and may hand an old id to another
+    /// process: keyed by id, the same counters would be counted twice. `id=N` only when the
+    /// agent tells neither hostname nor pid.
     pub fn replica(&self) -> String {
-        format!("id={}", self.id)
+        if self.hostname.is_empty() && self.pid.is_empty() {
+            format!("id={}", self.id)
+        } else {
+            format!("{}/{}", self.hostname, self.pid)
+        }
     }
 
-    /// The process identity: a new pid (or id) means a new process, hence a new epoch.
+    /// The process identity (hostname, pid, command line, extra), without the registration id:
+    /// a new process under the same name opens a new epoch, the same process under a new id
+    /// continues its epoch.
     pub fn instance(&self) -> String {
-        format!("id={} pid={}", self.id, self.pid)
+        format!(
+            "{}/{}/{}/{}",
+            self.hostname, self.pid, self.cmdline, self.extra
+        )
     }
 }
 
@@ -179,7 +192,16 @@ impl GocV2Target {
 
     /// Fetches one agent's profile (raw text, unwrapped from `{"profile"}`).
     pub async fn fetch(&self, id: &str) -> Result<Vec<u8>, GocError> {
-        let url = format!("{}/v2/cover/profile?id={}", self.server, bare_id(id));
+        let id = bare_id(id);
+        if id.is_empty() {
+            // `?id=` would answer with every agent's profile merged.
+            return Err(GocError::NotRegistered {
+                url: self.server.clone(),
+                what: "an agent with an empty id (covtop never asks for all agents at once)".into(),
+            });
+        }
+        let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let url = format!("{}/v2/cover/profile?id={id}", self.server);
         let answer = exchange(self.client.get(&url), &url, self.timeout, MAX_PROFILE_BYTES).await?;
         if answer.status != 200 {
             let err = answer.failure(&url, "a JSON-wrapped profile");
@@ -231,8 +253,24 @@ impl GocV2Target {
             }
         };
         let (selected, mut failures) = self.select(agents);
+        // A process that re-registered (new id) may still be listed under its old id as
+        // disconnected: the live registration speaks for it.
+        let live_processes: std::collections::HashSet<String> = selected
+            .iter()
+            .filter(|a| !a.is_disconnected())
+            .map(AgentInfo::replica)
+            .collect();
         let mut live = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for agent in selected {
+            if agent.is_disconnected() && live_processes.contains(&agent.replica()) {
+                continue;
+            }
+            if !seen.insert(agent.replica()) {
+                // Two live registrations of one process (a race while it re-registers): fetch
+                // it once.
+                continue;
+            }
             if agent.is_disconnected() {
                 failures.push(ReplicaFailure {
                     replica: agent.replica(),
@@ -274,8 +312,43 @@ impl GocV2Target {
     /// server answers before resetting: poll again after [`RESET_SETTLE`] to see the zeros.
     pub async fn reset(&self, replicas: Option<&[String]>) -> Vec<ResetOutcome> {
         let mut skipped = Vec::new();
-        let ids: Vec<String> = match replicas {
-            Some(r) => r.iter().map(|i| bare_id(i).to_string()).collect(),
+        let ids: Vec<(String, String)> = match replicas {
+            // Replicas are processes: find each one's registration now (its id may have changed
+            // since it was polled). Never an empty id: the server would reset every agent.
+            Some(r) => match self.agents().await {
+                Ok(agents) => {
+                    let mut ids = Vec::new();
+                    for replica in r {
+                        let found = agents
+                            .iter()
+                            .filter(|a| !a.is_disconnected() && !a.id.is_empty())
+                            .find(|a| {
+                                &a.replica() == replica
+                                    || (replica.starts_with("id=") && a.id == bare_id(replica))
+                            });
+                        match found {
+                            Some(a) => ids.push((a.replica(), a.id.clone())),
+                            None => skipped.push(ResetOutcome {
+                                replica: replica.clone(),
+                                result: Err(format!(
+                                    "not reset: {} lists no connected agent for {replica} any more",
+                                    self.server
+                                )),
+                            }),
+                        }
+                    }
+                    ids
+                }
+                Err(e) => {
+                    return r
+                        .iter()
+                        .map(|replica| ResetOutcome {
+                            replica: replica.clone(),
+                            result: Err(e.to_string()),
+                        })
+                        .collect();
+                }
+            },
             None => match self.agents().await {
                 Ok(a) => {
                     let (live, gone): (Vec<_>, Vec<_>) = self
@@ -294,7 +367,10 @@ impl GocV2Target {
                             )),
                         })
                         .collect();
-                    live.into_iter().map(|a| a.id).collect()
+                    live.into_iter()
+                        .filter(|a| !a.id.is_empty())
+                        .map(|a| (a.replica(), a.id))
+                        .collect()
                 }
                 Err(e) => {
                     return vec![ResetOutcome {
@@ -305,7 +381,8 @@ impl GocV2Target {
             },
         };
         let resets =
-            ids.iter().map(|id| async move {
+            ids.iter().map(|(replica, id)| async move {
+                let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
                 let url = format!("{}/v2/cover/profile?id={id}", self.server);
                 let result =
                     match exchange(self.client.delete(&url), &url, self.timeout, MAX_JSON_BYTES)
@@ -316,7 +393,7 @@ impl GocV2Target {
                         Err(e) => Err(e.to_string()),
                     };
                 ResetOutcome {
-                    replica: format!("id={id}"),
+                    replica: replica.clone(),
                     result,
                 }
             });
