@@ -424,6 +424,25 @@ impl Proc {
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Sends `signal` (libc::SIGSTOP, SIGCONT, SIGTERM, ...) to the process.
+    pub fn signal(&self, signal: i32) {
+        if let Some(c) = &self.child {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, signal) };
+        }
+    }
+
+    /// SIGTERM, then waits (with the harness deadline) for the exit; the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal(libc::SIGTERM);
+        let c = self.child.as_mut().expect("running");
+        let status = wait_for("the process to exit after SIGTERM", || {
+            c.try_wait().unwrap()
+        });
+        self.child = None;
+        status
+    }
 }
 
 impl Drop for Proc {
@@ -1012,6 +1031,13 @@ pub fn covtop(config: &Path, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
+}
+
+/// Starts `covtop --config CONFIG ARGS...` in the background (e.g. `watch`), output to `log`.
+pub fn covtop_spawn(config: &Path, args: &[&str], log: &Path) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_covtop"));
+    cmd.arg("--config").arg(config).args(args);
+    Proc::spawn(cmd, log)
 }
 
 /// Runs covtop and panics unless it exits 0.
