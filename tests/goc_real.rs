@@ -453,6 +453,18 @@ fn v2_reset_while_watch_polls_counts_each_execution_once() {
     let ours_text = go_profile(&config);
     let ours = parse_profile(&ours_text);
     let total = count(&ours, NEGATIVE);
+    if std::env::var_os("COVTOP_TEST_VERBOSE").is_some() {
+        let mut files: Vec<String> =
+            std::fs::read_dir(tmp.path().join("sessions/sessions/default"))
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+        files.sort();
+        eprintln!("session files: {files:#?}\nwatch log:\n{watch_log}\nresets: {resets:?}");
+    }
     assert_eq!(
         total,
         Some(sent),
@@ -467,4 +479,57 @@ fn v2_reset_while_watch_polls_counts_each_execution_once() {
             .join("\n")
     );
     assert_eq!(count(&ours, CLASSIFY), Some(sent));
+}
+
+/// Scenario 6, deterministic: a `covtop dump` whose profile request is in flight while `covtop
+/// reset --yes` runs. A proxy holds goc's answer (the pre-reset counts) until the reset has
+/// stored its dump, reset the agent (confirmed by goc) and returned; then the late dump is
+/// stored, after the reset. The session must still count every execution once.
+#[test]
+fn v2_dump_in_flight_during_a_reset_counts_each_execution_once() {
+    if real_goc::tools().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = CalcRepo::create(&tmp.path().join("repo"));
+    let server = V2Server::start();
+    let build = Build::V2 {
+        src: Source::V2,
+        extra: None,
+    };
+    let (r, id) = Replica::start_v2(&server, &build, None);
+    let config = v2_config(tmp.path(), &repo, &server);
+    let proxy = real_goc::HoldProxy::start(server.port);
+    let via_proxy = real_goc::config_via(&config, &server.url, &proxy.url, "covtop-proxy.toml");
+    let goc_negative = || {
+        let (s, text) = server.http_profile(&id);
+        assert_eq!(s, 200, "{text}");
+        count(&parse_profile(&text), NEGATIVE)
+    };
+
+    r.classify(-1, 7);
+    proxy.arm();
+    let late = std::thread::spawn(move || real_goc::covtop(&via_proxy, &["dump"]));
+    let held = proxy.wait_held();
+    assert!(held.contains("calc.go:6.11,8.3 1 7"), "{held}");
+    let reset = real_goc::covtop(&config, &["reset", "--yes"]);
+    assert_eq!(reset.code, Some(0), "{reset:?}");
+    real_goc::wait_for("goc to show the reset", || {
+        (goc_negative() == Some(0)).then_some(())
+    });
+    proxy.release();
+    let late = late.join().unwrap();
+    assert_eq!(late.code, Some(0), "{late:?}");
+    r.classify(-1, 2);
+    let after = dump(&config);
+
+    let ours_text = go_profile(&config);
+    let ours = parse_profile(&ours_text);
+    assert_eq!(
+        count(&ours, NEGATIVE),
+        Some(9),
+        "Classify's n<0 branch ran 7 times before the reset and 2 after; covtop's session says \
+         {:?}\nthe dump in flight during the reset: {late:?}\nthe reset: {reset:?}\nthe dump after: {after:?}\n{ours_text}",
+        count(&ours, NEGATIVE)
+    );
 }

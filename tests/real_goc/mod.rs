@@ -1071,3 +1071,131 @@ pub fn whole_statements(report: &serde_json::Value) -> (u64, u64) {
         w[1].as_u64().unwrap(),
     )
 }
+
+// ---------------------------------------------------------------------------------------------
+// A proxy that can hold one profile answer
+
+/// A TCP proxy on 127.0.0.1 in front of a goc server. When armed, it holds the next answer to a
+/// profile request (`GET /v2/cover/profile` or `/v1/cover/profile`) after goc has produced it,
+/// until released: a poll "in flight" for as long as the test wants.
+pub struct HoldProxy {
+    pub url: String,
+    state: std::sync::Arc<HoldState>,
+}
+
+#[derive(Default)]
+struct HoldState {
+    /// 0 idle, 1 armed, 2 holding, 3 released.
+    phase: Mutex<u8>,
+    changed: std::sync::Condvar,
+    held: Mutex<String>,
+}
+
+impl HoldProxy {
+    pub fn start(upstream_port: u16) -> HoldProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = std::sync::Arc::new(HoldState::default());
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", upstream_port))
+                else {
+                    continue;
+                };
+                let profile_asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (mut c_read, mut u_write) =
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let asked = profile_asked.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    while let Ok(n) = c_read.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let text = String::from_utf8_lossy(&buf[..n]);
+                        if text.contains("/cover/profile") {
+                            asked.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        if u_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = u_write.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut u_read, mut c_write) = (upstream, client);
+                let st = st.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n) = u_read.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        if profile_asked.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                            let mut phase = st.phase.lock().unwrap();
+                            if *phase == 1 {
+                                *phase = 2;
+                                *st.held.lock().unwrap() =
+                                    String::from_utf8_lossy(&buf[..n]).into_owned();
+                                st.changed.notify_all();
+                                while *phase == 2 {
+                                    phase = st.changed.wait(phase).unwrap();
+                                }
+                            }
+                        }
+                        if c_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = c_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        HoldProxy { url, state }
+    }
+
+    /// Holds the next profile answer.
+    pub fn arm(&self) {
+        *self.state.phase.lock().unwrap() = 1;
+    }
+
+    /// Waits until an answer is held; the held bytes (HTTP head and body as goc sent them).
+    pub fn wait_held(&self) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        let mut phase = self.state.phase.lock().unwrap();
+        while *phase != 2 {
+            assert!(
+                Instant::now() < deadline,
+                "no profile request came through the proxy"
+            );
+            phase = self
+                .state
+                .changed
+                .wait_timeout(phase, Duration::from_millis(100))
+                .unwrap()
+                .0;
+        }
+        self.state.held.lock().unwrap().clone()
+    }
+
+    /// Lets the held answer go.
+    pub fn release(&self) {
+        *self.state.phase.lock().unwrap() = 3;
+        self.state.changed.notify_all();
+    }
+}
+
+impl Drop for HoldProxy {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// A copy of `config` (same session store) whose target URLs `from` point at `to`.
+pub fn config_via(config: &Path, from: &str, to: &str, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(text.contains(from), "{from} not in {text}");
+    let path = config.with_file_name(name);
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path
+}
