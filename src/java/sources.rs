@@ -8,8 +8,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// Extensions of the JVM languages whose sources JaCoCo reports.
-const JVM_SOURCE_EXTENSIONS: [&str; 6] = [".java", ".kt", ".kts", ".scala", ".groovy", ".gvy"];
+/// Extensions of the JVM languages whose sources JaCoCo reports. `.aj` is AspectJ: classes
+/// compiled or woven by ajc name their aspect source (`SourceFile` = `Tracing.aj`).
+const JVM_SOURCE_EXTENSIONS: [&str; 7] =
+    [".java", ".kt", ".kts", ".scala", ".groovy", ".gvy", ".aj"];
 
 /// The result of resolving one source file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +197,27 @@ mod tests {
         // Java keeps the strict rule.
         let idx = SourceIndex::new(&files(&["x/Util.java"]), &[]);
         assert_eq!(idx.resolve("com/x", "Util.java"), SourceMatch::Missing);
+    }
+
+    #[test]
+    fn aspectj_sources_resolve_like_java() {
+        let repo = files(&[
+            "src/main/aspect/demo/Tracing.aj",
+            "src/main/java/demo/App.java",
+            "other/demo/Tracing.ajx",
+        ]);
+        let idx = SourceIndex::new(&repo, &[]);
+        assert_eq!(
+            idx.resolve("demo", "Tracing.aj"),
+            SourceMatch::Found("src/main/aspect/demo/Tracing.aj".into())
+        );
+        let rooted = SourceIndex::new(&repo, &files(&["src/main/aspect"]));
+        assert_eq!(
+            rooted.resolve("demo", "Tracing.aj"),
+            SourceMatch::Found("src/main/aspect/demo/Tracing.aj".into())
+        );
+        // Like Java, an aspect is tied to its package directory.
+        assert_eq!(idx.resolve("other", "Tracing.aj"), SourceMatch::Missing);
     }
 
     #[test]
