@@ -45,6 +45,8 @@ struct BuildClass {
     analysis: Arc<ClassAnalysis>,
     /// The repository path of its source file, when found.
     source: Option<String>,
+    /// The multi-release version (`META-INF/versions/N/`), `None` for a base entry.
+    release: Option<u32>,
 }
 
 /// The classes a JaCoCo target runs, analysed.
@@ -53,6 +55,10 @@ pub struct JavaBuild {
     classes: Vec<BuildClass>,
     /// Class name -> ids in this build (normally one).
     by_name: HashMap<String, Vec<u64>>,
+    /// Indices into `classes` of the entries that share a class name (versions of a
+    /// multi-release jar, or one class in several jars), in preference order; of each group only
+    /// one is projected (see [`JavaBuild::shown_versions`]).
+    alternatives: Vec<Vec<usize>>,
     /// Problems found while loading and mapping: reported in every View.
     problems: Vec<Diagnostic>,
 }
@@ -133,7 +139,7 @@ impl JavaBuild {
                         .push(analysis.name().to_string());
                     None
                 }
-                Some(file) => match sources.resolve(analysis.package(), file) {
+                Some(file) => match sources.resolve_release(analysis.package(), file, e.release) {
                     SourceMatch::Found(p) => Some(p),
                     SourceMatch::Ambiguous(c) => {
                         missing_sources
@@ -166,8 +172,10 @@ impl JavaBuild {
                 id: e.id,
                 analysis,
                 source,
+                release: e.release,
             });
         }
+        let alternatives = version_groups(&classes);
         for (what, names) in missing_sources {
             problems.push(Diagnostic {
                 kind: DiagnosticKind::Unmapped,
@@ -184,6 +192,7 @@ impl JavaBuild {
             target: target.to_string(),
             classes,
             by_name,
+            alternatives,
             problems,
         }
     }
@@ -202,7 +211,9 @@ impl JavaBuild {
         let mut diagnostics = self.problems.clone();
         let mut per_source: BTreeMap<&str, Vec<ClassCoverage>> = BTreeMap::new();
         let mut mismatched = Vec::new();
-        for c in &self.classes {
+        let (shown, several_ran) = self.shown_versions(exec);
+        let mut sealed = Vec::new();
+        for (i, c) in self.classes.iter().enumerate() {
             let probes = exec.and_then(|e| e.classes.get(&c.id));
             let probes = match probes {
                 Some(p) if p.probes.len() != c.analysis.probe_count() => {
@@ -217,6 +228,14 @@ impl JavaBuild {
                 Some(p) => Some(p.probes.as_slice()),
                 None => None,
             };
+            if !shown[i] {
+                continue;
+            }
+            if probes.is_none() && c.analysis.is_sealed() {
+                // JaCoCo 0.8.6 cannot instrument it: no data can exist, so nothing is missed.
+                sealed.push(c.analysis.name().to_string());
+                continue;
+            }
             let Some(src) = &c.source else { continue };
             per_source
                 .entry(src.as_str())
@@ -233,6 +252,30 @@ impl JavaBuild {
                     preview(&mismatched)
                 ),
                 fix: "the agent's JaCoCo version places probes differently: use the same JaCoCo version (0.8.x) as covtop's analysis expects".into(),
+            });
+        }
+        if !sealed.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: format!("{} sealed classes", self.target),
+                message: format!(
+                    "{} sealed class(es) without data, not instrumentable by JaCoCo 0.8.6 (its agent fails on PermittedSubclasses and the JVM runs them without probes): {}; their lines are shown as not coverable, not as missed",
+                    sealed.len(),
+                    preview(&sealed)
+                ),
+                fix: "measure them with a JaCoCo agent that supports Java 17 (0.8.7 or later); javac 17 makes an enum whose constants have bodies sealed".into(),
+            });
+        }
+        if !several_ran.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: format!("{} class versions", self.target),
+                message: format!(
+                    "{} class(es) ran in several versions (a multi-release jar on different Java releases, or the class in several jars); the version with the most probes hit is shown: {}",
+                    several_ran.len(),
+                    preview(&several_ran)
+                ),
+                fix: "run every replica on the same Java release and class path".into(),
             });
         }
         if let Some(exec) = exec {
@@ -292,6 +335,70 @@ impl JavaBuild {
             .collect();
         (files, diagnostics)
     }
+}
+
+impl JavaBuild {
+    /// Which entries of `classes` are projected: all but the alternatives not chosen. Of the
+    /// entries sharing a class name, the one whose id has data is shown (two versions of one
+    /// class are never folded into a source file: the one that did not run would read as
+    /// missed); if several have data, the one with the most probes hit, and its name is returned
+    /// in the second list. Without data the first in preference order is shown: the base entry
+    /// of a multi-release jar (what JaCoCo's report and any tool without a Java release to pick
+    /// for shows), or the class path's first copy.
+    fn shown_versions(&self, exec: Option<&ExecData>) -> (Vec<bool>, Vec<String>) {
+        let mut shown = vec![true; self.classes.len()];
+        let mut several_ran = Vec::new();
+        for group in &self.alternatives {
+            let hits = |i: usize| {
+                let c = &self.classes[i];
+                exec.and_then(|e| e.classes.get(&c.id))
+                    .filter(|p| p.probes.len() == c.analysis.probe_count())
+                    .map(|p| p.probes.iter().filter(|&&b| b).count())
+            };
+            let mut best: Option<(usize, usize)> = None;
+            let mut ran_ids = Vec::new();
+            for &i in group {
+                if let Some(h) = hits(i) {
+                    if !ran_ids.contains(&self.classes[i].id) {
+                        ran_ids.push(self.classes[i].id);
+                    }
+                    if best.is_none_or(|(_, b)| h > b) {
+                        best = Some((i, h));
+                    }
+                }
+            }
+            let chosen = best.map_or(group[0], |(i, _)| i);
+            if ran_ids.len() > 1 {
+                let c = &self.classes[chosen];
+                several_ran.push(match c.release {
+                    Some(n) => format!("{} (META-INF/versions/{n})", c.analysis.name()),
+                    None => c.analysis.name().to_string(),
+                });
+            }
+            for &i in group {
+                shown[i] = i == chosen;
+            }
+        }
+        (shown, several_ran)
+    }
+}
+
+/// Groups of indices of classes sharing a name, each in preference order: base entries in load
+/// (class path) order, then multi-release versions by release.
+fn version_groups(classes: &[BuildClass]) -> Vec<Vec<usize>> {
+    let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, c) in classes.iter().enumerate() {
+        by_name.entry(c.analysis.name()).or_default().push(i);
+    }
+    by_name
+        .into_values()
+        .filter(|g| g.len() > 1)
+        .map(|mut g| {
+            // Stable: base entries (None) first, in load order.
+            g.sort_by_key(|&i| classes[i].release);
+            g
+        })
+        .collect()
 }
 
 fn preview(names: &[String]) -> String {

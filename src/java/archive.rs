@@ -6,6 +6,16 @@
 //! `WEB-INF/lib/*.jar`). Nested libraries are filtered by jar file name (`myco-*.jar`) because a
 //! service carries hundreds of third-party jars nobody wants coverage for.
 //!
+//! Multi-release jars (`Multi-Release: true` in the manifest) also carry class versions under
+//! `META-INF/versions/N/`: a JVM of release N or later loads the highest such version instead of
+//! the base entry, so the agent's data names that entry's bytes. Every version is loaded, each
+//! with its own id and its [`ClassEntry::release`]; which one a class's coverage is read from is
+//! decided later, against the data (see `engine::java`). Overlays in a jar without the manifest
+//! attribute are skipped, as the JVM ignores them. Directories are not multi-release for the JVM,
+//! but an unpacked jar keeps the layout, so `META-INF/versions/N/` files found in a directory are
+//! loaded and marked the same way. The `BOOT-INF/classes/` and `WEB-INF/classes/` trees are never
+//! read as multi-release.
+//!
 //! Nothing here is fatal for the rest: an unreadable path, a corrupt jar or a class entry larger
 //! than the limit becomes an [`ArchiveProblem`] and loading goes on. Every entry's size is checked
 //! against a limit before and while it is decompressed, so a zip bomb costs at most the limit.
@@ -25,6 +35,9 @@ pub struct ClassEntry {
     pub bytes: Arc<[u8]>,
     /// [`crc64::class_id`] of `bytes`.
     pub id: u64,
+    /// `Some(N)` for a multi-release version (`META-INF/versions/N/...`, N >= 9), which a JVM of
+    /// release N or later loads instead of the base entry; `None` for a base entry.
+    pub release: Option<u32>,
 }
 
 /// Something that could not be loaded. Reported, never fatal for the other inputs.
@@ -137,6 +150,35 @@ fn is_module_info(name: &str) -> bool {
     name == "module-info.class" || name.ends_with("/module-info.class")
 }
 
+/// The largest manifest read to look for `Multi-Release: true`.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// Splits a multi-release overlay path `META-INF/versions/N/rest` into `(N, rest)`. The JVM only
+/// looks at versions 9 and later, written as plain decimal numbers; anything else is `None`.
+pub fn versioned_entry(path: &str) -> Option<(u32, &str)> {
+    let rest = path.strip_prefix("META-INF/versions/")?;
+    let (number, rest) = rest.split_once('/')?;
+    if number.is_empty() || number.len() > 9 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let release: u32 = number.parse().ok()?;
+    (release >= 9 && !rest.is_empty()).then_some((release, rest))
+}
+
+/// True if a manifest's main section turns multi-release on (`Multi-Release: true`; the JDK
+/// compares name and value without regard to case).
+fn manifest_is_multi_release(manifest: &[u8]) -> bool {
+    manifest
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| std::str::from_utf8(line).ok())
+        .filter_map(|line| line.split_once(':'))
+        .any(|(name, value)| {
+            name.eq_ignore_ascii_case("Multi-Release") && value.trim().eq_ignore_ascii_case("true")
+        })
+}
+
 /// How the classes inside an archive are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
@@ -198,6 +240,7 @@ impl Loader<'_> {
     }
 
     fn load_dir(&mut self, dir: &Path) {
+        let root = dir.to_path_buf();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
             let entries = match fs::read_dir(&d) {
@@ -228,13 +271,23 @@ impl Loader<'_> {
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default();
                 if !t.is_dir() && name.ends_with(".class") && !is_module_info(&name) {
-                    self.load_class_file(p);
+                    let release = p
+                        .strip_prefix(&root)
+                        .ok()
+                        .and_then(|rel| rel.to_str())
+                        .map(|rel| rel.replace(std::path::MAIN_SEPARATOR, "/"))
+                        .and_then(|rel| versioned_entry(&rel).map(|(n, _)| n));
+                    self.load_class_file_as(p, release);
                 }
             }
         }
     }
 
     fn load_class_file(&mut self, path: &Path) {
+        self.load_class_file_as(path, None);
+    }
+
+    fn load_class_file_as(&mut self, path: &Path, release: Option<u32>) {
         let origin = path.display().to_string();
         if is_module_info(&origin) {
             return;
@@ -253,7 +306,7 @@ impl Loader<'_> {
             Ok(Ok(bytes)) if bytes.len() as u64 > self.limits.max_class_bytes => {
                 self.too_large(origin, bytes.len() as u64, self.limits.max_class_bytes)
             }
-            Ok(Ok(bytes)) => self.add_class(origin, bytes),
+            Ok(Ok(bytes)) => self.add_class(origin, bytes, release),
             Ok(Err(size)) => self.too_large(origin, size, self.limits.max_class_bytes),
             Err(e) => self.problems.push(ArchiveProblem::Unreadable {
                 path: origin,
@@ -270,7 +323,7 @@ impl Loader<'_> {
         });
     }
 
-    fn add_class(&mut self, origin: String, bytes: Vec<u8>) {
+    fn add_class(&mut self, origin: String, bytes: Vec<u8>, release: Option<u32>) {
         if !is_class_file(&bytes) {
             self.problems.push(ArchiveProblem::NotAClassFile { origin });
             return;
@@ -280,6 +333,7 @@ impl Loader<'_> {
             origin,
             bytes: Arc::from(bytes),
             id,
+            release,
         });
     }
 
@@ -313,6 +367,8 @@ impl Loader<'_> {
         } else {
             Layout::Plain
         };
+        let multi_release =
+            layout == Layout::Plain && self.is_multi_release(&mut zip, bytes, origin);
         let mut classes = Vec::new();
         let mut nested = Vec::new();
         for index in 0..zip.len() {
@@ -339,13 +395,13 @@ impl Loader<'_> {
                     continue;
                 }
             };
-            let wanted = match classify_entry(layout, &name, self.includes) {
+            let wanted = match classify_entry(layout, multi_release, &name, self.includes) {
                 Some(w) => w,
                 None => continue,
             };
             let entry_origin = format!("{origin}!/{name}");
             let limit = match wanted {
-                Wanted::Class => self.limits.max_class_bytes,
+                Wanted::Class(_) => self.limits.max_class_bytes,
                 Wanted::NestedJar => self.limits.max_nested_jar_bytes,
             };
             let declared = entry.size();
@@ -364,16 +420,18 @@ impl Loader<'_> {
                 }
             };
             match wanted {
-                Wanted::Class => classes.push((entry_origin, stored)),
+                Wanted::Class(release) => classes.push((entry_origin, stored, release)),
                 Wanted::NestedJar => nested.push((entry_origin, stored)),
             }
         }
-        for (result, (entry_origin, _)) in inflate_classes(&classes).into_iter().zip(classes) {
+        let raw: Vec<&RawEntry<'_>> = classes.iter().map(|(_, raw, _)| raw).collect();
+        for (result, (entry_origin, _, release)) in inflate_classes(&raw).into_iter().zip(classes) {
             match result {
                 Ok((bytes, id)) => self.classes.push(ClassEntry {
                     origin: entry_origin,
                     bytes,
                     id,
+                    release,
                 }),
                 Err(EntryFault::NotAClass) => self.problems.push(ArchiveProblem::NotAClassFile {
                     origin: entry_origin,
@@ -394,6 +452,46 @@ impl Loader<'_> {
                     origin: entry_origin,
                     detail,
                 }),
+            }
+        }
+    }
+}
+
+impl Loader<'_> {
+    /// True if the archive's manifest says `Multi-Release: true`. A manifest that cannot be read
+    /// is reported and counts as absent (the base entries are still loaded).
+    fn is_multi_release(
+        &mut self,
+        zip: &mut zip::ZipArchive<io::Cursor<&[u8]>>,
+        bytes: &[u8],
+        origin: &str,
+    ) -> bool {
+        let Some(index) = zip.index_for_name("META-INF/MANIFEST.MF") else {
+            return false;
+        };
+        let entry_origin = format!("{origin}!/META-INF/MANIFEST.MF");
+        let read = zip
+            .by_index_raw(index)
+            .map_err(|e| e.to_string())
+            .and_then(|entry| {
+                if entry.size() > MAX_MANIFEST_BYTES {
+                    return Ok(None);
+                }
+                let raw = RawEntry::locate(&entry, bytes)?;
+                raw.inflate(&mut flate2::Decompress::new(false)).map(Some)
+            });
+        match read {
+            Ok(Some(manifest)) => manifest_is_multi_release(&manifest),
+            Ok(None) => {
+                self.too_large(entry_origin, MAX_MANIFEST_BYTES + 1, MAX_MANIFEST_BYTES);
+                false
+            }
+            Err(detail) => {
+                self.problems.push(ArchiveProblem::CorruptEntry {
+                    origin: entry_origin,
+                    detail,
+                });
+                false
             }
         }
     }
@@ -513,7 +611,7 @@ enum EntryFault {
 type Inflated = Result<(Arc<[u8]>, u64), EntryFault>;
 
 /// Inflates, checks and hashes class entries on every core, in input order.
-fn inflate_classes(entries: &[(String, RawEntry<'_>)]) -> Vec<Inflated> {
+fn inflate_classes(entries: &[&RawEntry<'_>]) -> Vec<Inflated> {
     let one = |inflater: &mut flate2::Decompress, raw: &RawEntry<'_>| {
         let bytes = raw.inflate(inflater).map_err(EntryFault::Corrupt)?;
         if !is_class_file(&bytes) {
@@ -528,7 +626,7 @@ fn inflate_classes(entries: &[(String, RawEntry<'_>)]) -> Vec<Inflated> {
         64,
         16,
         || flate2::Decompress::new(false),
-        |inflater, (_, raw)| one(inflater, raw),
+        |inflater, raw| one(inflater, raw),
         |_| {
             Err(EntryFault::Corrupt(
                 "the decompression worker failed".into(),
@@ -543,25 +641,43 @@ fn is_class_file(bytes: &[u8]) -> bool {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wanted {
-    Class,
+    /// A class file: a base entry (`None`) or a multi-release version.
+    Class(Option<u32>),
     NestedJar,
 }
 
-/// What to do with one archive entry, by layout.
-fn classify_entry(layout: Layout, name: &str, includes: &[String]) -> Option<Wanted> {
+/// What to do with one archive entry, by layout. `multi_release`: the archive's manifest says
+/// `Multi-Release: true`, so `META-INF/versions/N/` overlays are classes too.
+fn classify_entry(
+    layout: Layout,
+    multi_release: bool,
+    name: &str,
+    includes: &[String],
+) -> Option<Wanted> {
     if is_module_info(name) {
         return None;
     }
     match layout.prefixes() {
         None => {
-            // Multi-release overlays (META-INF/versions/N/...) shadow base classes on newer
-            // JVMs; the base entries are the ones matched.
-            (name.ends_with(".class") && !name.starts_with("META-INF/")).then_some(Wanted::Class)
+            if !name.ends_with(".class") {
+                None
+            } else if !name.starts_with("META-INF/") {
+                Some(Wanted::Class(None))
+            } else {
+                // Only a multi-release jar's overlays are classes; the rest of META-INF is not on
+                // the class path.
+                match versioned_entry(name) {
+                    Some((release, rest)) if multi_release && !is_module_info(rest) => {
+                        Some(Wanted::Class(Some(release)))
+                    }
+                    _ => None,
+                }
+            }
         }
         Some((classes, lib)) => {
             if let Some(rest) = name.strip_prefix(classes) {
                 (rest.ends_with(".class") && !rest.starts_with("META-INF/"))
-                    .then_some(Wanted::Class)
+                    .then_some(Wanted::Class(None))
             } else if let Some(file) = name.strip_prefix(lib) {
                 (!file.contains('/')
                     && file.to_ascii_lowercase().ends_with(".jar")
@@ -656,45 +772,211 @@ mod tests {
     fn entry_classification() {
         let inc = vec!["myco-*.jar".to_string()];
         assert_eq!(
-            classify_entry(Layout::Plain, "a/B.class", &inc),
-            Some(Wanted::Class)
+            classify_entry(Layout::Plain, false, "a/B.class", &inc),
+            Some(Wanted::Class(None))
         );
         assert_eq!(
-            classify_entry(Layout::Plain, "module-info.class", &inc),
+            classify_entry(Layout::Plain, false, "module-info.class", &inc),
             None
         );
         assert_eq!(
-            classify_entry(Layout::Plain, "META-INF/versions/11/a/B.class", &inc),
+            classify_entry(Layout::Plain, false, "META-INF/versions/11/a/B.class", &inc),
             None
         );
-        assert_eq!(classify_entry(Layout::Plain, "lib/x.jar", &inc), None);
         assert_eq!(
-            classify_entry(Layout::SpringBoot, "BOOT-INF/classes/a/B.class", &inc),
-            Some(Wanted::Class)
-        );
-        assert_eq!(
-            classify_entry(Layout::SpringBoot, "BOOT-INF/lib/myco-a.jar", &inc),
-            Some(Wanted::NestedJar)
-        );
-        assert_eq!(
-            classify_entry(Layout::SpringBoot, "BOOT-INF/lib/guava.jar", &inc),
+            classify_entry(Layout::Plain, false, "lib/x.jar", &inc),
             None
         );
         assert_eq!(
             classify_entry(
                 Layout::SpringBoot,
+                false,
+                "BOOT-INF/classes/a/B.class",
+                &inc
+            ),
+            Some(Wanted::Class(None))
+        );
+        assert_eq!(
+            classify_entry(Layout::SpringBoot, false, "BOOT-INF/lib/myco-a.jar", &inc),
+            Some(Wanted::NestedJar)
+        );
+        assert_eq!(
+            classify_entry(Layout::SpringBoot, false, "BOOT-INF/lib/guava.jar", &inc),
+            None
+        );
+        assert_eq!(
+            classify_entry(
+                Layout::SpringBoot,
+                false,
                 "org/springframework/boot/loader/Launcher.class",
                 &inc
             ),
             None
         );
         assert_eq!(
-            classify_entry(Layout::War, "WEB-INF/classes/a/B.class", &[]),
-            Some(Wanted::Class)
+            classify_entry(Layout::War, false, "WEB-INF/classes/a/B.class", &[]),
+            Some(Wanted::Class(None))
         );
         assert_eq!(
-            classify_entry(Layout::War, "WEB-INF/lib/any.jar", &[]),
+            classify_entry(Layout::War, false, "WEB-INF/lib/any.jar", &[]),
             Some(Wanted::NestedJar)
         );
+    }
+
+    #[test]
+    fn multi_release_overlays_are_classes_of_multi_release_jars_only() {
+        let v11 = "META-INF/versions/11/a/B.class";
+        assert_eq!(
+            classify_entry(Layout::Plain, true, v11, &[]),
+            Some(Wanted::Class(Some(11)))
+        );
+        assert_eq!(classify_entry(Layout::Plain, false, v11, &[]), None);
+        for skipped in [
+            "META-INF/versions/11/module-info.class",
+            "META-INF/versions/8/a/B.class",
+            "META-INF/versions/x11/a/B.class",
+            "META-INF/versions/11/a/B.txt",
+            "META-INF/other/a/B.class",
+        ] {
+            assert_eq!(
+                classify_entry(Layout::Plain, true, skipped, &[]),
+                None,
+                "{skipped}"
+            );
+        }
+        assert_eq!(
+            classify_entry(Layout::Plain, true, "a/B.class", &[]),
+            Some(Wanted::Class(None))
+        );
+        // Fat jars and WARs: the application classes are never read as multi-release.
+        assert_eq!(
+            classify_entry(
+                Layout::SpringBoot,
+                true,
+                "BOOT-INF/classes/META-INF/versions/11/a/B.class",
+                &[]
+            ),
+            None
+        );
+        assert_eq!(versioned_entry(v11), Some((11, "a/B.class")));
+        assert_eq!(
+            versioned_entry("META-INF/versions/17/B.class"),
+            Some((17, "B.class"))
+        );
+        assert_eq!(versioned_entry("META-INF/versions/11/"), None);
+        assert_eq!(
+            versioned_entry("META-INF/versions/99999999999/a.class"),
+            None
+        );
+        assert_eq!(versioned_entry("a/B.class"), None);
+    }
+
+    #[test]
+    fn manifest_multi_release_attribute() {
+        assert!(manifest_is_multi_release(
+            b"Manifest-Version: 1.0\r\nMulti-Release: true\r\n\r\n"
+        ));
+        assert!(manifest_is_multi_release(b"multi-release:TRUE\n"));
+        assert!(!manifest_is_multi_release(
+            b"Manifest-Version: 1.0\nMulti-Release: false\n"
+        ));
+        // Only the main section counts.
+        assert!(!manifest_is_multi_release(
+            b"Manifest-Version: 1.0\n\nName: a/B.class\nMulti-Release: true\n"
+        ));
+        assert!(!manifest_is_multi_release(b"\xff\xfe"));
+    }
+
+    /// A class file whose bytes differ by `tag` (only the magic is checked here).
+    fn fake_class(tag: u8) -> Vec<u8> {
+        let mut b = vec![0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 61, 0, 0, tag];
+        b.push(tag);
+        b
+    }
+
+    fn jar(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        for (name, data) in entries {
+            w.start_file(
+                *name,
+                zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated),
+            )
+            .unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn every_version_of_a_multi_release_jar_is_loaded_with_its_release() {
+        let dir = std::env::temp_dir().join(format!("covtop-mrjar-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let entries = |manifest: &str| {
+            vec![
+                ("META-INF/MANIFEST.MF", manifest.as_bytes().to_vec()),
+                ("a/B.class", fake_class(1)),
+                ("META-INF/versions/11/a/B.class", fake_class(2)),
+                ("META-INF/versions/17/a/B.class", fake_class(3)),
+            ]
+        };
+        let mr = dir.join("mr.jar");
+        fs::write(
+            &mr,
+            jar(&entries("Manifest-Version: 1.0\r\nMulti-Release: true\r\n")),
+        )
+        .unwrap();
+        let plain = dir.join("plain.jar");
+        fs::write(&plain, jar(&entries("Manifest-Version: 1.0\r\n"))).unwrap();
+        let (classes, problems) = load_classes(std::slice::from_ref(&mr), &[]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut got: Vec<(String, Option<u32>, u64)> = classes
+            .iter()
+            .map(|c| {
+                (
+                    c.origin.rsplit("!/").next().unwrap().to_string(),
+                    c.release,
+                    c.id,
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "META-INF/versions/11/a/B.class".into(),
+                    Some(11),
+                    crc64::class_id(&fake_class(2))
+                ),
+                (
+                    "META-INF/versions/17/a/B.class".into(),
+                    Some(17),
+                    crc64::class_id(&fake_class(3))
+                ),
+                ("a/B.class".into(), None, crc64::class_id(&fake_class(1))),
+            ]
+        );
+        // Without the manifest attribute the JVM ignores the overlays, and so does the loader.
+        let (classes, problems) = load_classes(std::slice::from_ref(&plain), &[]);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(classes.len(), 1);
+        assert_eq!(classes[0].release, None);
+        // An unpacked jar keeps the layout: its overlay files are marked by their path.
+        let unpacked = dir.join("unpacked");
+        fs::create_dir_all(unpacked.join("a")).unwrap();
+        fs::create_dir_all(unpacked.join("META-INF/versions/11/a")).unwrap();
+        fs::write(unpacked.join("a/B.class"), fake_class(1)).unwrap();
+        fs::write(
+            unpacked.join("META-INF/versions/11/a/B.class"),
+            fake_class(2),
+        )
+        .unwrap();
+        let (classes, _) = load_classes(&[unpacked], &[]);
+        let mut releases: Vec<Option<u32>> = classes.iter().map(|c| c.release).collect();
+        releases.sort();
+        assert_eq!(releases, vec![None, Some(11)]);
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -8,8 +8,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// Extensions of the JVM languages whose sources JaCoCo reports.
-const JVM_SOURCE_EXTENSIONS: [&str; 6] = [".java", ".kt", ".kts", ".scala", ".groovy", ".gvy"];
+/// Extensions of the JVM languages whose sources JaCoCo reports. `.aj` is AspectJ: classes
+/// compiled or woven by ajc name their aspect source (`SourceFile` = `Tracing.aj`).
+const JVM_SOURCE_EXTENSIONS: [&str; 7] =
+    [".java", ".kt", ".kts", ".scala", ".groovy", ".gvy", ".aj"];
 
 /// The result of resolving one source file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +117,48 @@ impl SourceIndex {
             _ => SourceMatch::Ambiguous(hits),
         }
     }
+
+    /// [`SourceIndex::resolve`] for one version of a multi-release class: `release` is `Some(N)`
+    /// for a `META-INF/versions/N/` class, `None` for a base class. Multi-release projects keep
+    /// each version's sources in a root named after the release (Maven and Gradle conventions:
+    /// `src/main/java11`, `src/main/java-11`), so the same `package/File` exists once per
+    /// version. When the plain resolution is ambiguous, the candidate whose source root ends in
+    /// the class's release (for a base class: the one whose root ends in no release number) is
+    /// taken if it is the only one; otherwise the answer stays ambiguous.
+    pub fn resolve_release(
+        &self,
+        package: &str,
+        source_file: &str,
+        release: Option<u32>,
+    ) -> SourceMatch {
+        let found = self.resolve(package, source_file);
+        let SourceMatch::Ambiguous(candidates) = &found else {
+            return found;
+        };
+        let suffix = join(&[&package.replace('.', "/"), source_file]);
+        let mut fitting = candidates
+            .iter()
+            .filter(|c| match c.strip_suffix(suffix.as_str()) {
+                Some(root) => root_release(root.trim_end_matches('/')) == release,
+                None => release.is_none(),
+            });
+        match (fitting.next(), fitting.next()) {
+            (Some(one), None) => SourceMatch::Found(one.clone()),
+            _ => found,
+        }
+    }
+}
+
+/// The release a source root is named after: the number (9 or more) that ends its last
+/// directory, as in `src/main/java11`, `src/main/java-11` or `versions/17`.
+fn root_release(root: &str) -> Option<u32> {
+    let last = file_name(root);
+    let digits = last.len() - last.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 || digits > 4 {
+        return None;
+    }
+    let n: u32 = last[last.len() - digits..].parse().ok()?;
+    (n >= 9).then_some(n)
 }
 
 #[cfg(test)]
@@ -195,6 +239,74 @@ mod tests {
         // Java keeps the strict rule.
         let idx = SourceIndex::new(&files(&["x/Util.java"]), &[]);
         assert_eq!(idx.resolve("com/x", "Util.java"), SourceMatch::Missing);
+    }
+
+    #[test]
+    fn aspectj_sources_resolve_like_java() {
+        let repo = files(&[
+            "src/main/aspect/demo/Tracing.aj",
+            "src/main/java/demo/App.java",
+            "other/demo/Tracing.ajx",
+        ]);
+        let idx = SourceIndex::new(&repo, &[]);
+        assert_eq!(
+            idx.resolve("demo", "Tracing.aj"),
+            SourceMatch::Found("src/main/aspect/demo/Tracing.aj".into())
+        );
+        let rooted = SourceIndex::new(&repo, &files(&["src/main/aspect"]));
+        assert_eq!(
+            rooted.resolve("demo", "Tracing.aj"),
+            SourceMatch::Found("src/main/aspect/demo/Tracing.aj".into())
+        );
+        // Like Java, an aspect is tied to its package directory.
+        assert_eq!(idx.resolve("other", "Tracing.aj"), SourceMatch::Missing);
+    }
+
+    #[test]
+    fn multi_release_versions_resolve_to_their_own_source_root() {
+        let repo = files(&[
+            "lib/src/main/java/demo/Greeter.java",
+            "lib/src/main/java11/demo/Greeter.java",
+            "lib/src/main/java-17/demo/Greeter.java",
+            "lib/src/main/java/demo/Other.java",
+        ]);
+        let idx = SourceIndex::new(&repo, &[]);
+        assert!(matches!(
+            idx.resolve("demo", "Greeter.java"),
+            SourceMatch::Ambiguous(_)
+        ));
+        assert_eq!(
+            idx.resolve_release("demo", "Greeter.java", None),
+            SourceMatch::Found("lib/src/main/java/demo/Greeter.java".into())
+        );
+        assert_eq!(
+            idx.resolve_release("demo", "Greeter.java", Some(11)),
+            SourceMatch::Found("lib/src/main/java11/demo/Greeter.java".into())
+        );
+        assert_eq!(
+            idx.resolve_release("demo", "Greeter.java", Some(17)),
+            SourceMatch::Found("lib/src/main/java-17/demo/Greeter.java".into())
+        );
+        // No root for release 21: still ambiguous, never guessed.
+        assert!(matches!(
+            idx.resolve_release("demo", "Greeter.java", Some(21)),
+            SourceMatch::Ambiguous(_)
+        ));
+        // Unique files resolve as before, whatever the release.
+        assert_eq!(
+            idx.resolve_release("demo", "Other.java", Some(11)),
+            SourceMatch::Found("lib/src/main/java/demo/Other.java".into())
+        );
+        // Two base roots stay ambiguous.
+        let two = SourceIndex::new(&files(&["a/demo/Greeter.java", "b/demo/Greeter.java"]), &[]);
+        assert!(matches!(
+            two.resolve_release("demo", "Greeter.java", None),
+            SourceMatch::Ambiguous(_)
+        ));
+        assert_eq!(root_release("src/main/java11"), Some(11));
+        assert_eq!(root_release("src/main/java2"), None);
+        assert_eq!(root_release("src/main/java"), None);
+        assert_eq!(root_release(""), None);
     }
 
     #[test]

@@ -130,6 +130,8 @@ thread_local! {
 pub struct ClassAnalysis {
     name: String,
     source_file: Option<String>,
+    /// Carries a `PermittedSubclasses` attribute (see [`ClassAnalysis::is_sealed`]).
+    sealed: bool,
     probe_count: usize,
     methods: Vec<MethodPlan>,
     /// Edges of all methods, instruction indices class-wide.
@@ -198,6 +200,10 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
     let mut a = ClassAnalysis {
         name: cf.this_class.clone(),
         source_file: cf.source_file.clone(),
+        sealed: cf
+            .attribute_names
+            .iter()
+            .any(|n| n == "PermittedSubclasses"),
         probe_count: 0,
         methods: Vec::new(),
         ops: Vec::new(),
@@ -344,6 +350,15 @@ impl ClassAnalysis {
     /// Package in internal form (`a/b`), empty for the default package.
     pub fn package(&self) -> &str {
         self.name.rfind('/').map_or("", |i| &self.name[..i])
+    }
+
+    /// True for a sealed class (a `PermittedSubclasses` attribute; javac 17 also writes one for
+    /// an enum whose constants have bodies). JaCoCo 0.8.6 cannot instrument such a class (its
+    /// agent fails with "PermittedSubclasses requires ASM9" and the JVM runs the class without
+    /// probes) nor analyse it, so with that agent no data can exist for it. Newer agents
+    /// instrument it with the probes [`ClassAnalysis::probe_count`] counts.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
     }
 
     /// Number of probes the JaCoCo agent inserts into this class.
@@ -611,6 +626,17 @@ mod tests {
             Err(AnalysisError::AlreadyInstrumented { .. })
         ));
         assert!(analyze_class(b"\xca\xfe\xba\xbe").is_err());
+    }
+
+    #[test]
+    fn sealed_classes_are_recognised_by_their_permitted_subclasses() {
+        assert!(!tiny().is_sealed());
+        let mut cf = parse_class(TINY).unwrap();
+        cf.attribute_names.push("PermittedSubclasses".into());
+        let a = analyze_parsed(&cf).unwrap().unwrap();
+        assert!(a.is_sealed());
+        // Still analysed: a newer agent's data for it is projected as usual.
+        assert_eq!(a.probe_count(), tiny().probe_count());
     }
 
     #[test]
