@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 const PROFILE: &str = "mode: count\n\
 example.com/shop/pricing/pricing.go:5.49,6.20 1 3\n\
 example.com/shop/pricing/pricing.go:6.20,8.3 1 0\n\
-example.com/shop/cart/cart.go:27.26,29.2 1 0\n";
+example.com/shop/cart/cart.go:25.19,27.2 1 0\n";
 
 struct Setup {
     _tmp: tempfile::TempDir,

@@ -3,7 +3,7 @@
 use super::carry::{LineStatuses, is_hit as ran};
 use crate::go::modules::ModuleMap;
 use crate::go::profile::Profile;
-use crate::go::project::project;
+use crate::go::project::{changed_statements as changed_statements_of, project};
 use crate::model::{
     BaselineComparison, Carried, CarriedFile, CarriedLine, Category, CategoryCounts, ChangedFile,
     ChangedLines, Counts, CoverageRule, Diagnostic, DiagnosticKind, FileCategories, FileCoverage,
@@ -270,7 +270,7 @@ impl ViewBuilder {
                     fix: "expected for dependencies; if it is your code, add its go.mod to the repository at the revision".into(),
                 });
             }
-            // Go statement view: blocks touching a changed line.
+            // Go statement view: blocks touching a changed code line.
             for (file, blocks) in go.files() {
                 let Some(path) = input.modules.resolve(file) else {
                     continue;
@@ -278,20 +278,10 @@ impl ViewBuilder {
                 let Some(ch) = input.changed.file(&path) else {
                     continue;
                 };
-                for b in blocks {
-                    let last = if b.end_col <= 1 && b.end_line > b.start_line {
-                        b.end_line - 1
-                    } else {
-                        b.end_line
-                    };
-                    let touches = ch.lines.iter().any(|&l| l >= b.start_line && l <= last);
-                    if touches {
-                        changed_statements.1 += u64::from(b.num_stmt);
-                        if b.count > 0 {
-                            changed_statements.0 += u64::from(b.num_stmt);
-                        }
-                    }
-                }
+                let src = self.source(input.repo, input.revision, &path);
+                let (covered, total) = changed_statements_of(blocks, &ch.lines, src.as_deref());
+                changed_statements.0 += covered;
+                changed_statements.1 += total;
             }
         }
 

@@ -694,7 +694,9 @@ impl Profile {
     }
 
     /// `(covered, total)` statements: Σ num_stmt of blocks that ran, Σ num_stmt. This is what
-    /// `go tool cover -func` prints as `total:` (when every block lies in a function).
+    /// `go tool cover -func` prints as `total:` only when every block lies in a function
+    /// declaration; with the sources, [`func_statements`](super::funcs::func_statements) per file
+    /// gives its exact figure.
     pub fn statements(&self) -> (u64, u64) {
         let (mut covered, mut total) = (0u64, 0u64);
         for b in self.files.iter().flat_map(|f| &f.blocks) {

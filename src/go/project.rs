@@ -8,8 +8,11 @@
 //!   Partial otherwise. `hits` is the largest count of the blocks on it.
 //! * `LineCoverage::units` = (statements of the blocks touching the line that ran, statements of
 //!   those that did not). A block's statements count on every line it touches, so these do not
-//!   add up to the file's statements; `FileCoverage::units` (covered, total statements of the
-//!   file's blocks) does. Go has no branch data: `branches` stays (0, 0).
+//!   add up to the file's statements. Go has no branch data: `branches` stays (0, 0).
+//! * `FileCoverage::units` = (covered, total) statements of the file as `go tool cover -func`
+//!   counts them ([`file_statements`]): with the source, only blocks inside function
+//!   declarations (a package-level `var F = func() {..}` is left out, though its lines are still
+//!   projected); without it, every block. Summed over files this is the project's `total:`.
 //! * With the source text, lines inside a block that are blank or hold only comments are not
 //!   coverable (a comment in a changed region is never "missed"), and lines past the end of the
 //!   file are dropped (a profile of another build). Without it every touched line counts, up to
@@ -17,6 +20,7 @@
 //! * Column spans are kept for every coverable line a block touches: the first line from
 //!   `start_col`, middle lines whole (`end_col: None`), the last line up to `end_col`.
 
+use super::funcs::file_statements;
 use super::modules::ModuleMap;
 use super::profile::{Block, Profile};
 use crate::model::{ColumnSpan, FileCoverage, LineCoverage, LineStatus};
@@ -82,13 +86,8 @@ pub fn project_file(path: String, blocks: &[Block], source: Option<&[u8]>) -> Fi
 
     let mut tally = vec![LineTally::default(); max_line as usize + 1];
     let mut spans = Vec::with_capacity(blocks.len() * 2);
-    let (mut covered, mut total) = (0u64, 0u64);
     for b in blocks {
         let ran = b.count > 0;
-        total += u64::from(b.num_stmt);
-        if ran {
-            covered += u64::from(b.num_stmt);
-        }
         let last = if b.end_col <= 1 {
             b.end_line.saturating_sub(1)
         } else {
@@ -148,8 +147,51 @@ pub fn project_file(path: String, blocks: &[Block], source: Option<&[u8]>) -> Fi
         path,
         lines,
         spans,
-        units: (covered, total),
+        units: file_statements(blocks, source),
     }
+}
+
+/// `(covered, total)` statements of the blocks that touch a changed line holding code.
+///
+/// A block touches `start_line..=end_line`, except the end line when the block ends at column 1
+/// (or 0) of a later line. It counts when at least one changed line it touches is a code line of
+/// `source` ([`code_lines`]: not blank, not only comments), so a changed comment or blank line in
+/// a block does not make the block's statements "changed". Changed lines past the end of the
+/// source hold no code. Without the source every changed line counts. `changed` holds 1-based
+/// line numbers (sorted, as `ChangedFile::lines`; any order is accepted).
+pub fn changed_statements(blocks: &[Block], changed: &[u32], source: Option<&[u8]>) -> (u64, u64) {
+    let code = source.map(code_lines);
+    let is_code = |line: u32| match &code {
+        None => true,
+        Some(c) => line
+            .checked_sub(1)
+            .and_then(|i| c.get(i as usize))
+            .copied()
+            .unwrap_or(false),
+    };
+    let mut lines: Vec<u32> = changed.iter().copied().filter(|&l| is_code(l)).collect();
+    if !lines.is_sorted() {
+        lines.sort_unstable();
+    }
+    let (mut covered, mut total) = (0u64, 0u64);
+    if lines.is_empty() {
+        return (covered, total);
+    }
+    for b in blocks {
+        let last = if b.end_col <= 1 && b.end_line > b.start_line {
+            b.end_line - 1
+        } else {
+            b.end_line
+        };
+        let first = lines.partition_point(|&l| l < b.start_line);
+        if lines.get(first).is_some_and(|&l| l <= last) {
+            total += u64::from(b.num_stmt);
+            if b.count > 0 {
+                covered += u64::from(b.num_stmt);
+            }
+        }
+    }
+    (covered, total)
 }
 
 /// The lexical state carried from one line of Go source to the next.
@@ -427,9 +469,75 @@ mod tests {
             vec![1, 4, 5]
         );
         assert!(with.spans.iter().all(|s| [1, 4, 5].contains(&s.line)));
-        assert_eq!(with.units, (1, 2));
+        // The second block lies past the end of the source, outside every function: only the
+        // source's function counts (as in `go tool cover -func`); without the source both do.
+        assert_eq!(with.units, (0, 1));
         let without = project_file("f.go".into(), &blocks, None);
         assert_eq!(without.lines.len(), 8);
+        assert_eq!(without.units, (1, 2));
+    }
+
+    #[test]
+    fn package_level_literals_are_projected_but_not_in_the_file_statements() {
+        let src = b"package p\n\nvar Ping = func() {\n\tx()\n}\n\nfunc F() {\n\ty()\n}\n";
+        let blocks = [block(3, 19, 5, 2, 1, 0), block(7, 10, 9, 2, 1, 1)];
+        let fc = project_file("f.go".into(), &blocks, Some(src));
+        use LineStatus::*;
+        assert_eq!(
+            fc.lines
+                .iter()
+                .map(|l| (l.line, l.status))
+                .collect::<Vec<_>>(),
+            vec![
+                (3, Missed),
+                (4, Missed),
+                (5, Missed),
+                (7, Covered),
+                (8, Covered),
+                (9, Covered)
+            ]
+        );
+        assert_eq!(fc.units, (1, 1));
+    }
+
+    #[test]
+    fn changed_statements_need_a_changed_code_line() {
+        // line 1  package p
+        // line 2  (blank)
+        // line 3  func F() {        block A 3.10,7.2 (2 stmts, ran)
+        // line 4  \t// why
+        // line 5  (blank)
+        // line 6  \tx()
+        // line 7  }
+        // line 8  func G() {        block B 8.10,10.2 (1 stmt, not run)
+        // line 9  \t/* only */ y()
+        // line 10 }
+        let src =
+            b"package p\n\nfunc F() {\n\t// why\n\n\tx()\n}\nfunc G() {\n\t/* only */ y()\n}\n";
+        let blocks = [block(3, 10, 7, 2, 2, 1), block(8, 10, 10, 2, 1, 0)];
+        let s = |changed: &[u32]| changed_statements(&blocks, changed, Some(src));
+        // Only a comment line or a blank line of A changed: A is not a changed block.
+        assert_eq!(s(&[4]), (0, 0));
+        assert_eq!(s(&[4, 5]), (0, 0));
+        // A changed code line of A counts it once, however many lines changed.
+        assert_eq!(s(&[6]), (2, 2));
+        assert_eq!(s(&[4, 5, 6, 7]), (2, 2));
+        // A line with a comment and code is code.
+        assert_eq!(s(&[9]), (0, 1));
+        assert_eq!(s(&[2, 4, 9]), (0, 1));
+        // Lines past the source hold no code; line 0 does not exist.
+        assert_eq!(s(&[0, 40]), (0, 0));
+        // Without the source every changed line counts.
+        assert_eq!(changed_statements(&blocks, &[4], None), (2, 2));
+        // Any order of changed lines.
+        assert_eq!(s(&[9, 6]), (2, 3));
+        // A block ending at column 1 of a later line does not touch that line.
+        let b = [block(1, 5, 3, 1, 1, 1)];
+        assert_eq!(changed_statements(&b, &[3], None), (0, 0));
+        assert_eq!(changed_statements(&b, &[2], None), (1, 1));
+        // A block on one line ending at column 1 still touches its line.
+        let b = [block(2, 1, 2, 1, 1, 0)];
+        assert_eq!(changed_statements(&b, &[2], None), (0, 1));
     }
 
     #[test]
