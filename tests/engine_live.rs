@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 const PROFILE: &str = "mode: count\n\
 example.com/shop/pricing/pricing.go:5.49,6.20 1 0\n\
 example.com/shop/pricing/pricing.go:6.20,8.3 1 0\n\
-example.com/shop/cart/cart.go:27.26,29.2 1 0\n";
+example.com/shop/cart/cart.go:25.18,27.2 1 0\n";
 
 async fn next_view(
     views: &mut watch::Receiver<Arc<View>>,

@@ -171,7 +171,8 @@ async fn goc_error_bodies_are_quoted() {
         .unwrap()
         .poll()
         .await;
-    assert_eq!(poll.failures[0].replica, "id=4");
+    // Replicas are processes: without a hostname, the pid names it.
+    assert_eq!(poll.failures[0].replica, "pid=9");
     assert!(
         poll.failures[0]
             .error
@@ -253,8 +254,8 @@ async fn any_mode_is_accepted_and_bytes_are_untouched() {
         poll.dumps[0].payload,
         Payload::GoProfile(profile.as_bytes().to_vec())
     );
-    assert_eq!(poll.dumps[0].instance.as_deref(), Some("id=1 pid=5"));
-    assert_eq!(poll.failures[0].replica, "id=2");
+    assert_eq!(poll.dumps[0].instance.as_deref(), Some("/5//"));
+    assert_eq!(poll.failures[0].replica, "pid=6");
     assert!(poll.failures[0].error.starts_with("disconnected"));
 }
 

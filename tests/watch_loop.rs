@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const PROFILE: &str = "mode: count\n\
 example.com/shop/pricing/pricing.go:5.49,6.20 1 3\n\
 example.com/shop/pricing/pricing.go:6.20,8.3 1 0\n\
-example.com/shop/cart/cart.go:27.26,29.2 1 0\n";
+example.com/shop/cart/cart.go:25.18,27.2 1 0\n";
 
 /// The JSON log lines of a running covtop, read on a thread.
 #[derive(Clone, Default)]
@@ -222,7 +222,7 @@ async fn watch_exports_runs_the_command_pauses_and_stops_gracefully() {
 
     // New coverage, then SIGTERM: the final round stores it before covtop exits 0.
     live.lock().hit(2, 5);
-    let expected_line = "example.com/shop/cart/cart.go:27.26,29.2 1 5";
+    let expected_line = "example.com/shop/cart/cart.go:25.18,27.2 1 5";
     signal(&child, libc::SIGTERM);
     let status = tokio::task::spawn_blocking(move || wait_exit(&mut child))
         .await

@@ -79,6 +79,9 @@ fn print_poll(engine: &Engine, p: &TargetPoll) -> bool {
     for (replica, err) in &p.undecodable {
         println!("  {replica}: stored but not readable: {err}");
     }
+    for replica in &p.other_build {
+        println!("  {replica}: runs another build: stored, kept apart, not merged");
+    }
     for (replica, err) in &p.failures {
         println!("  {replica}: DOWN: {err}");
     }
@@ -352,7 +355,8 @@ mod tests {
 
     #[test]
     fn a_percentage_never_reads_as_passing_when_it_fails() {
-        assert_eq!(percent_against(77.7777, 77.78), "77.777");
+        assert_eq!(percent_against(77.7777, 77.78), "77.778");
+        assert_eq!(percent_against(77.7777, 77.778), "77.7777");
         assert_eq!(percent_against(89.13, 90.0), "89.1");
         assert_eq!(percent_against(90.0, 90.0), "90.0");
         assert_eq!(percent_against(89.96, 90.0), "89.96");

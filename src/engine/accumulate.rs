@@ -16,12 +16,22 @@ pub trait Cumulative: Clone {
 }
 
 /// The epochs of one replica.
+///
+/// Dumps normally arrive in the order they were requested. One that was requested before the
+/// newest dump held (a poll in flight while another covtop stored a newer dump and reset the
+/// agent) is *late*: it is placed by its data, never counted as a new epoch on top of the one
+/// it belongs to (see [`ReplicaEpochs::apply_at`]).
 #[derive(Debug, Clone)]
 pub struct ReplicaEpochs<T> {
-    /// Sum of every finished epoch's last dump.
+    /// Sum of the finished epochs' last dumps, all but the newest finished epoch.
     closed: Option<T>,
+    /// The last dump of the newest finished epoch (kept apart so a late dump of that epoch can
+    /// replace it).
+    closed_last: Option<T>,
     /// The newest dump of the current epoch.
     current: Option<T>,
+    /// When `current` was requested (ms since the Unix epoch), when known.
+    current_requested_at: Option<u64>,
     instance: Option<String>,
     /// Number of epochs seen (1 after the first dump).
     epoch: u32,
@@ -32,7 +42,9 @@ impl<T> Default for ReplicaEpochs<T> {
     fn default() -> Self {
         ReplicaEpochs {
             closed: None,
+            closed_last: None,
             current: None,
+            current_requested_at: None,
             instance: None,
             epoch: 0,
             reset_pending: false,
@@ -41,6 +53,47 @@ impl<T> Default for ReplicaEpochs<T> {
 }
 
 impl<T: Cumulative> ReplicaEpochs<T> {
+    /// Applies a dump requested at `requested_at` (ms since the Unix epoch; `None` when not
+    /// known, as in sessions stored by older versions). A dump requested before the newest one
+    /// held is late: when the newest one already holds everything it says (same epoch, counters
+    /// not lower) it adds nothing; when it extends the previous epoch's last dump it replaces
+    /// that; only otherwise does it count as an epoch of its own (nothing is ever lost).
+    pub fn apply_at(
+        &mut self,
+        dump: T,
+        instance: Option<String>,
+        requested_at: Option<u64>,
+    ) -> bool {
+        let late = matches!(
+            (requested_at, self.current_requested_at),
+            (Some(t), Some(cur)) if t < cur
+        );
+        let same_process = match (&self.instance, &instance) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        if late && same_process {
+            if self
+                .current
+                .as_ref()
+                .is_some_and(|cur| !cur.decreased_from(&dump))
+            {
+                return false;
+            }
+            if let Some(last) = &mut self.closed_last
+                && !dump.decreased_from(last)
+            {
+                *last = dump;
+                return false;
+            }
+        }
+        let opened = self.apply(dump, instance);
+        if !late {
+            self.current_requested_at = requested_at;
+        }
+        opened
+    }
+
     /// Applies a new dump; returns true if it opened a new epoch.
     pub fn apply(&mut self, dump: T, instance: Option<String>) -> bool {
         let restarted = match (&self.instance, &instance) {
@@ -52,10 +105,13 @@ impl<T: Cumulative> ReplicaEpochs<T> {
             .as_ref()
             .is_some_and(|cur| dump.decreased_from(cur));
         let new_epoch = self.current.is_none() || self.reset_pending || restarted || decreased;
-        if new_epoch && let Some(cur) = self.current.take() {
+        if new_epoch
+            && let Some(cur) = self.current.take()
+            && let Some(last) = self.closed_last.replace(cur)
+        {
             match &mut self.closed {
-                Some(c) => c.absorb(&cur),
-                None => self.closed = Some(cur),
+                Some(c) => c.absorb(&last),
+                None => self.closed = Some(last),
             }
         }
         if new_epoch {
@@ -80,16 +136,22 @@ impl<T: Cumulative> ReplicaEpochs<T> {
 
     /// Everything this replica ever reported.
     pub fn total(&self) -> Option<T> {
-        match (&self.closed, &self.current) {
-            (Some(c), Some(cur)) => {
-                let mut t = c.clone();
-                t.absorb(cur);
-                Some(t)
+        let mut out: Option<T> = None;
+        for part in self.parts() {
+            match &mut out {
+                Some(o) => o.absorb(part),
+                None => out = Some(part.clone()),
             }
-            (Some(c), None) => Some(c.clone()),
-            (None, Some(cur)) => Some(cur.clone()),
-            (None, None) => None,
         }
+        out
+    }
+
+    /// The pieces [`ReplicaEpochs::total`] adds up.
+    fn parts(&self) -> impl Iterator<Item = &T> {
+        self.closed
+            .iter()
+            .chain(self.closed_last.iter())
+            .chain(self.current.iter())
     }
 }
 
@@ -109,10 +171,22 @@ impl<T> Default for TargetAccumulator<T> {
 
 impl<T: Cumulative> TargetAccumulator<T> {
     pub fn apply(&mut self, replica: &str, dump: T, instance: Option<String>) -> bool {
+        self.apply_at(replica, dump, instance, None)
+    }
+
+    /// Like [`TargetAccumulator::apply`], with the time the dump was requested (see
+    /// [`ReplicaEpochs::apply_at`]).
+    pub fn apply_at(
+        &mut self,
+        replica: &str,
+        dump: T,
+        instance: Option<String>,
+        requested_at: Option<u64>,
+    ) -> bool {
         self.replicas
             .entry(replica.to_string())
             .or_default()
-            .apply(dump, instance)
+            .apply_at(dump, instance, requested_at)
     }
 
     pub fn mark_reset(&mut self, replica: &str) {
@@ -125,9 +199,7 @@ impl<T: Cumulative> TargetAccumulator<T> {
     /// The pieces `total` would add up (each replica's finished epochs and current dump), for
     /// questions that need no sum, such as which classes any replica ran.
     pub fn parts(&self) -> impl Iterator<Item = &T> {
-        self.replicas
-            .values()
-            .flat_map(|r| r.closed.iter().chain(r.current.iter()))
+        self.replicas.values().flat_map(|r| r.parts())
     }
 
     /// The sum over replicas and epochs.
@@ -192,6 +264,41 @@ mod tests {
         r.apply(C(vec![9, 9]), Some("pid=2".into()));
         assert_eq!(r.total(), Some(C(vec![12, 12])));
         assert_eq!(r.epoch(), 3);
+    }
+
+    #[test]
+    fn a_late_dump_of_the_epoch_before_a_reset_is_not_counted_again() {
+        // A poll requested at t=10 answers after another covtop stored a dump requested at
+        // t=20 and reset the agent.
+        let mut r = ReplicaEpochs::default();
+        r.apply_at(C(vec![7, 1]), None, Some(20));
+        r.mark_reset();
+        assert!(
+            !r.apply_at(C(vec![7, 1]), None, Some(10)),
+            "late: nothing new"
+        );
+        r.apply_at(C(vec![2, 0]), None, Some(30));
+        assert_eq!(r.total(), Some(C(vec![9, 1])));
+
+        // The late dump saw more than the newest dump of that epoch: it replaces it.
+        let mut r = ReplicaEpochs::default();
+        r.apply_at(C(vec![5, 0]), None, Some(20));
+        r.mark_reset();
+        r.apply_at(C(vec![1, 0]), None, Some(30));
+        r.apply_at(C(vec![6, 2]), None, Some(25));
+        assert_eq!(r.total(), Some(C(vec![7, 2])), "6+1, 2+0");
+        assert_eq!(r.epoch(), 2);
+
+        // A late dump of the current epoch adds nothing.
+        let mut r = ReplicaEpochs::default();
+        r.apply_at(C(vec![3, 3]), None, Some(20));
+        r.apply_at(C(vec![2, 3]), None, Some(10));
+        assert_eq!(r.total(), Some(C(vec![3, 3])));
+        // Without times (older sessions) dumps count in the order they come.
+        let mut r = ReplicaEpochs::default();
+        r.apply_at(C(vec![3, 3]), None, None);
+        r.apply_at(C(vec![2, 3]), None, None);
+        assert_eq!(r.total(), Some(C(vec![5, 6])));
     }
 
     #[test]

@@ -354,20 +354,22 @@ impl BuildData {
         match d.meta.kind {
             PayloadKind::GoProfile => match profile::parse(&d.payload, &origin) {
                 Ok(p) => {
-                    self.go.entry(target).or_default().apply(
+                    self.go.entry(target).or_default().apply_at(
                         &d.meta.replica,
                         p,
                         d.meta.instance.clone(),
+                        d.meta.requested_at_ms,
                     );
                 }
                 Err(e) => self.undecodable.push((d.path.clone(), e.to_string())),
             },
             PayloadKind::JacocoExec => match crate::java::exec::parse(&d.payload, &origin) {
                 Ok(e) => {
-                    self.java.entry(target).or_default().apply(
+                    self.java.entry(target).or_default().apply_at(
                         &d.meta.replica,
                         e,
                         d.meta.instance.clone(),
+                        d.meta.requested_at_ms,
                     );
                 }
                 Err(e) => self.undecodable.push((d.path.clone(), e.to_string())),

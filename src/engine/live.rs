@@ -57,9 +57,20 @@ struct Loop {
     views: watch::Sender<Arc<View>>,
     notices: mpsc::Sender<Notice>,
     events: mpsc::Sender<Event>,
+    /// Per target: a poll (or poll → persist → reset sequence) is running. Never two at once:
+    /// a dump fetched before a reset must never land after it.
     in_flight: Vec<bool>,
+    /// Per target: a dump or reset asked for while one was running, started when it ends.
+    queued: Vec<Option<Queued>>,
     hint_due: Vec<Option<Instant>>,
     pending_snapshot: usize,
+}
+
+/// A poll waiting for the running one of its target.
+#[derive(Debug, Clone, Copy, Default)]
+struct Queued {
+    then_reset: bool,
+    snapshot: bool,
 }
 
 const HINT_DEBOUNCE: Duration = Duration::from_millis(300);
@@ -80,6 +91,7 @@ async fn run(
         notices,
         events: ev_tx.clone(),
         in_flight: vec![false; n],
+        queued: vec![None; n],
         hint_due: vec![None; n],
         pending_snapshot: 0,
     };
@@ -166,13 +178,20 @@ impl Loop {
     }
 
     fn poll_one(&mut self, i: usize, then_reset: bool, snapshot: bool) {
-        if self.in_flight[i] && !then_reset && !snapshot {
-            return;
-        }
-        self.in_flight[i] = true;
         if snapshot {
             self.pending_snapshot += 1;
         }
+        if self.in_flight[i] {
+            // One sequence per target at a time: a dump or reset waits for the running poll
+            // (whose result is persisted first); a plain poll is not needed twice.
+            if then_reset || snapshot {
+                let q = self.queued[i].get_or_insert_with(Queued::default);
+                q.then_reset |= then_reset;
+                q.snapshot |= snapshot;
+            }
+            return;
+        }
+        self.in_flight[i] = true;
         let client = self.engine.targets()[i].client.clone();
         let events = self.events.clone();
         tokio::spawn(async move {
@@ -186,6 +205,18 @@ impl Loop {
                 })
                 .await;
         });
+    }
+
+    /// The running sequence of target `i` ended: start what waited for it.
+    fn finished(&mut self, i: usize) {
+        self.in_flight[i] = false;
+        if let Some(q) = self.queued[i].take() {
+            if q.snapshot {
+                // Counted when it was asked for.
+                self.pending_snapshot = self.pending_snapshot.saturating_sub(1);
+            }
+            self.poll_one(i, q.then_reset, q.snapshot);
+        }
     }
 
     fn on_command(&mut self, cmd: Command) {
@@ -268,7 +299,7 @@ impl Loop {
                 then_reset,
                 snapshot,
             } => {
-                self.in_flight[target] = false;
+                let mut resetting = false;
                 match self.engine.apply_poll(target, result) {
                     Ok(dump) => {
                         if then_reset {
@@ -277,6 +308,8 @@ impl Loop {
                                 self.notify(Notice::Error(format!("{r}: {why}")));
                             }
                             if !stored.is_empty() {
+                                // The target stays busy until the reset is recorded.
+                                resetting = true;
                                 let client = self.engine.targets()[target].client.clone();
                                 let events = self.events.clone();
                                 tokio::spawn(async move {
@@ -304,6 +337,9 @@ impl Loop {
                     Err(e) => {
                         self.notify(Notice::Error(format!("dump not stored, so not used: {e}")))
                     }
+                }
+                if !resetting {
+                    self.finished(target);
                 }
                 self.publish();
             }
@@ -335,6 +371,8 @@ impl Loop {
                 self.notify(Notice::Info(format!(
                     "{name}: {ok} replica(s) reset after their data was stored"
                 )));
+                self.finished(target);
+                // The first dump of the new epoch.
                 self.poll_one(target, false, false);
             }
             Event::Hint { target } => {

@@ -135,8 +135,42 @@ pub struct LiveTarget {
     /// JaCoCo: hit class ids of the data that are not among the analysed classes, as last
     /// checked against saved builds.
     foreign_ids: BTreeSet<u64>,
-    /// Any dump of this target was decoded (current build).
+    /// Any dump of this target was decoded (any build).
     has_data: bool,
+    /// Go data of builds whose block layout does not fit the configured revision, per
+    /// `replica#layout`: kept apart, never merged into the current build.
+    go_aside: TargetAccumulator<Profile>,
+    /// The replicas whose newest set-aside data is of another build, and why.
+    aside: BTreeMap<String, OtherBuild>,
+}
+
+/// One dump of the configured revision, about to be decoded and applied.
+struct Incoming<'a> {
+    replica: &'a str,
+    kind: PayloadKind,
+    bytes: &'a [u8],
+    instance: Option<String>,
+    /// When it was requested from the agent (ms since the Unix epoch), when known.
+    requested_at: Option<u64>,
+    /// Names the dump in error messages.
+    origin: &'a str,
+}
+
+/// Where a decoded dump went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    Current,
+    /// Kept apart: another build than the configured revision's.
+    OtherBuild,
+}
+
+/// A replica's data that is of another build than the configured revision's (Go: its block
+/// layout does not fit the sources).
+#[derive(Debug, Clone)]
+struct OtherBuild {
+    layout: u64,
+    misfit: crate::go::layout::Misfit,
+    blocks: usize,
 }
 
 impl LiveTarget {
@@ -158,32 +192,61 @@ impl LiveTarget {
             .unwrap_or(0)
     }
 
-    /// Applies one stored payload; an undecodable one is returned as an error message.
-    fn apply_payload(
+    /// Applies a decoded Go profile: to the current build when its layout fits the revision's
+    /// sources, else kept apart under (replica, layout), never merged.
+    fn apply_go(
         &mut self,
         replica: &str,
-        kind: PayloadKind,
-        bytes: &[u8],
+        profile: Profile,
         instance: Option<String>,
-        origin: &str,
-    ) -> Result<(), String> {
-        match kind {
-            PayloadKind::GoProfile => {
-                let p = profile::parse(bytes, origin).map_err(|e| e.to_string())?;
-                self.go.apply(replica, p, instance);
+        requested_at: Option<u64>,
+        fit: Result<(), crate::go::layout::Misfit>,
+        layout: u64,
+    ) {
+        match fit {
+            Ok(()) => {
+                self.go.apply_at(replica, profile, instance, requested_at);
+                // It runs the configured build now; what it ran before stays apart.
+                self.aside.remove(replica);
             }
-            PayloadKind::JacocoExec => {
-                let e = crate::java::exec::parse(bytes, origin).map_err(|e| e.to_string())?;
-                self.java.apply(replica, e, instance);
+            Err(misfit) => {
+                let key = format!("{replica}#{layout:016x}");
+                let blocks = profile.block_count();
+                self.go_aside
+                    .apply_at(&key, profile, instance, requested_at);
+                self.aside.insert(
+                    replica.to_string(),
+                    OtherBuild {
+                        layout,
+                        misfit,
+                        blocks,
+                    },
+                );
             }
         }
         self.has_data = true;
-        Ok(())
+    }
+
+    fn apply_java(
+        &mut self,
+        replica: &str,
+        exec: ExecData,
+        instance: Option<String>,
+        requested_at: Option<u64>,
+    ) {
+        self.java.apply_at(replica, exec, instance, requested_at);
+        self.has_data = true;
     }
 
     fn mark_reset(&mut self, replica: &str) {
         match self.client.payload_kind() {
-            PayloadKind::GoProfile => self.go.mark_reset(replica),
+            PayloadKind::GoProfile => {
+                self.go.mark_reset(replica);
+                if let Some(o) = self.aside.get(replica) {
+                    self.go_aside
+                        .mark_reset(&format!("{replica}#{:016x}", o.layout));
+                }
+            }
             PayloadKind::JacocoExec => self.java.mark_reset(replica),
         }
     }
@@ -197,6 +260,9 @@ pub struct TargetPoll {
     pub failures: Vec<(String, String)>,
     /// Dumps that were stored but could not be decoded: (replica, error).
     pub undecodable: Vec<(String, String)>,
+    /// Replicas whose dump is of another build than the configured revision's: stored, kept
+    /// apart, not merged (see the View's diagnostics for why).
+    pub other_build: Vec<String>,
 }
 
 /// The outcome of resetting one target.
@@ -240,6 +306,8 @@ pub struct Engine {
     baseline: Option<build::Baseline>,
     /// The languages the configured targets cover (what "no data" means).
     languages: build::CoveredLanguages,
+    /// Whether a Go block layout (by `layout_hash`) fits the revision's sources.
+    layout_fits: std::collections::HashMap<u64, Result<(), crate::go::layout::Misfit>>,
     pub demo: bool,
     pub paused: bool,
 }
@@ -352,6 +420,8 @@ impl Engine {
                 build_key: String::new(),
                 foreign_ids: BTreeSet::new(),
                 has_data: false,
+                go_aside: TargetAccumulator::default(),
+                aside: BTreeMap::new(),
             });
             if let Some(t) = targets.last_mut()
                 && let Some(b) = &t.java_build
@@ -385,6 +455,7 @@ impl Engine {
             unknown_builds: BTreeMap::new(),
             baseline: None,
             languages,
+            layout_fits: std::collections::HashMap::new(),
             demo: false,
             paused: false,
         };
@@ -445,6 +516,50 @@ impl Engine {
             });
         }
         Ok(())
+    }
+
+    /// Whether a Go profile's block layout fits the sources of the configured revision (cached
+    /// per layout): only then is it the current build's.
+    fn go_fit(&mut self, p: &Profile) -> (u64, Result<(), crate::go::layout::Misfit>) {
+        let layout = crate::go::layout::layout_hash(p);
+        if let Some(fit) = self.layout_fits.get(&layout) {
+            return (layout, fit.clone());
+        }
+        let source = |file: &str| -> Option<Arc<[u8]>> {
+            let path = self.modules.resolve(file)?;
+            self.repo
+                .read_file(&self.revision, &path)
+                .ok()
+                .flatten()
+                .map(Arc::from)
+        };
+        let fit = crate::go::layout::profile_fits(p, &source);
+        self.layout_fits.insert(layout, fit.clone());
+        (layout, fit)
+    }
+
+    /// Decodes a dump of the configured revision and applies it to target `i`; an undecodable
+    /// one is returned as an error message. A Go profile whose layout does not fit the
+    /// revision's sources is kept apart (see [`LiveTarget::apply_go`]).
+    fn apply_current(&mut self, i: usize, d: Incoming<'_>) -> Result<Applied, String> {
+        match d.kind {
+            PayloadKind::GoProfile => {
+                let p = profile::parse(d.bytes, d.origin).map_err(|e| e.to_string())?;
+                let (layout, fit) = self.go_fit(&p);
+                let aside = fit.is_err();
+                self.targets[i].apply_go(d.replica, p, d.instance, d.requested_at, fit, layout);
+                Ok(if aside {
+                    Applied::OtherBuild
+                } else {
+                    Applied::Current
+                })
+            }
+            PayloadKind::JacocoExec => {
+                let e = crate::java::exec::parse(d.bytes, d.origin).map_err(|e| e.to_string())?;
+                self.targets[i].apply_java(d.replica, e, d.instance, d.requested_at);
+                Ok(Applied::Current)
+            }
+        }
     }
 
     /// Replays every stored dump of the session, so that a restarted covtop continues it.
@@ -509,24 +624,24 @@ impl Engine {
             .into_iter()
             .partition(|d| is_current.get(&d.meta.revision) == Some(&true));
         for d in dumps {
-            let Some(t) = self
-                .targets
-                .iter_mut()
-                .find(|t| t.config.name == d.meta.target)
-            else {
+            let Some(i) = self.target_index_of(&d.meta.target) else {
                 continue;
             };
             if d.meta.reset_after {
-                t.mark_reset(&d.meta.replica);
+                self.targets[i].mark_reset(&d.meta.replica);
                 continue;
             }
             let origin = format!("stored dump {}", d.path.display());
-            if let Err(e) = t.apply_payload(
-                &d.meta.replica,
-                d.meta.kind,
-                &d.payload,
-                d.meta.instance.clone(),
-                &origin,
+            if let Err(e) = self.apply_current(
+                i,
+                Incoming {
+                    replica: &d.meta.replica,
+                    kind: d.meta.kind,
+                    bytes: &d.payload,
+                    instance: d.meta.instance.clone(),
+                    requested_at: d.meta.requested_at_ms,
+                    origin: &origin,
+                },
             ) {
                 self.undecodable.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
@@ -1049,13 +1164,14 @@ impl Engine {
             };
         }
         let mut older_arrived = false;
-        let target = &mut self.targets[i];
-        let name = target.config.name.clone();
+        let name = self.targets[i].config.name.clone();
+        let timeout = self.targets[i].timeout;
         let mut report = TargetPoll {
             target: name.clone(),
             stored: Vec::new(),
             failures: Vec::new(),
             undecodable: Vec::new(),
+            other_build: Vec::new(),
         };
         let now = SystemTime::now();
         let mut seen = BTreeSet::new();
@@ -1079,9 +1195,11 @@ impl Engine {
                 kind,
             );
             meta.reset_after = false;
+            meta.requested_at_ms = at_ms.checked_sub(dump.elapsed.as_millis() as u64);
+            let requested_at = meta.requested_at_ms;
             let path = self.store.persist(&meta, bytes)?;
             report.stored.push((dump.replica.clone(), path.clone()));
-            let state = if dump.elapsed > target.timeout / 2 {
+            let state = if dump.elapsed > timeout / 2 {
                 ReplicaState::Slow
             } else {
                 ReplicaState::Up
@@ -1108,8 +1226,23 @@ impl Engine {
                     }
                 }
                 older_arrived = true;
-            } else if let Err(e) =
-                target.apply_payload(&dump.replica, kind, bytes, dump.instance.clone(), &origin)
+            } else if let Err(e) = self
+                .apply_current(
+                    i,
+                    Incoming {
+                        replica: &dump.replica,
+                        kind,
+                        bytes,
+                        instance: dump.instance.clone(),
+                        requested_at,
+                        origin: &origin,
+                    },
+                )
+                .map(|applied| {
+                    if applied == Applied::OtherBuild {
+                        report.other_build.push(dump.replica.clone());
+                    }
+                })
             {
                 report.undecodable.push((dump.replica.clone(), e.clone()));
                 self.undecodable.push(Diagnostic {
@@ -1119,10 +1252,11 @@ impl Engine {
                     fix: format!(
                         "the raw dump is kept at {}; check that the address serves a {} agent",
                         path.display(),
-                        target.config.kind.name()
+                        self.targets[i].config.kind.name()
                     ),
                 });
             }
+            let target = &mut self.targets[i];
             let epoch = target.epoch_of(&dump.replica);
             target.status.insert(
                 dump.replica.clone(),
@@ -1134,6 +1268,7 @@ impl Engine {
                 },
             );
         }
+        let target = &mut self.targets[i];
         for f in result.failures {
             seen.insert(f.replica.clone());
             report.failures.push((f.replica.clone(), f.error.clone()));
@@ -1328,6 +1463,9 @@ impl Engine {
         diagnostics.extend(self.save_java_lines(saves));
         diagnostics.extend(self.unknown_builds.values().cloned());
         for t in &self.targets {
+            diagnostics.extend(other_build_diagnostics(t, &self.revision.short));
+        }
+        for t in &self.targets {
             if let Some(other) = &t.runs_other {
                 diagnostics.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
@@ -1451,6 +1589,39 @@ pub fn reset_plan(dump: &TargetPoll) -> (Vec<String>, Vec<(String, String)>) {
         })
         .collect();
     (stored, skipped)
+}
+
+/// Names every replica of `t` whose data is of another build (kept apart), and the target when
+/// none of its data fits the configured revision.
+fn other_build_diagnostics(t: &LiveTarget, revision: &str) -> Vec<Diagnostic> {
+    let name = &t.config.name;
+    let mut out: Vec<Diagnostic> = t
+        .aside
+        .iter()
+        .map(|(replica, o)| Diagnostic {
+            kind: DiagnosticKind::OtherBuild,
+            subject: format!("{name} {replica}"),
+            message: format!(
+                "replica {replica} runs another build: its {} blocks do not fit revision {revision} \
+                 ({}); its coverage is kept apart, not merged",
+                o.blocks, o.misfit
+            ),
+            fix: "set [repo] revision (or --revision) to the commit that replica runs to see its \
+                  coverage; goc v2 agents can name their build (revision_from_extra)"
+                .into(),
+        })
+        .collect();
+    if !t.aside.is_empty() && t.go.replicas.is_empty() {
+        out.push(Diagnostic {
+            kind: DiagnosticKind::OtherBuild,
+            subject: name.clone(),
+            message: format!(
+                "no replica of {name} runs a build of revision {revision}: nothing of it is shown"
+            ),
+            fix: "set [repo] revision (or --revision) to the deployed commit".into(),
+        });
+    }
+    out
 }
 
 /// The languages the configured targets cover.

@@ -3,6 +3,7 @@
 //! See docs/rooms/go.md.
 
 pub mod funcs;
+pub mod layout;
 pub mod modules;
 pub mod profile;
 pub mod project;

@@ -61,6 +61,10 @@ pub struct DumpMeta {
     pub instance: Option<String>,
     /// Milliseconds since the Unix epoch when the dump was fetched.
     pub fetched_at_ms: u64,
+    /// Milliseconds since the Unix epoch when the dump was requested from the agent: places a
+    /// dump that answered late (after a newer one was stored) in the right epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at_ms: Option<u64>,
     /// The deployed revision the dump belongs to.
     pub revision: String,
     pub kind: PayloadKind,
@@ -88,6 +92,7 @@ impl DumpMeta {
             replica: replica.to_string(),
             instance,
             fetched_at_ms,
+            requested_at_ms: None,
             revision: revision.to_string(),
             kind,
             reset_after: false,

@@ -48,12 +48,12 @@ impl AgentInfo {
     /// (`hostname/pid`), not its registration id. goc gives the same process a new id when its
     /// registration is deleted or the server loses its store, and may hand an old id to another
     /// process: keyed by id, the same counters would be counted twice. `id=N` only when the
-    /// agent tells neither hostname nor pid.
+    /// agent tells neither hostname nor pid (`pid=P` without a hostname).
     pub fn replica(&self) -> String {
-        if self.hostname.is_empty() && self.pid.is_empty() {
-            format!("id={}", self.id)
-        } else {
-            format!("{}/{}", self.hostname, self.pid)
+        match (self.hostname.is_empty(), self.pid.is_empty()) {
+            (false, _) => format!("{}/{}", self.hostname, self.pid),
+            (true, false) => format!("pid={}", self.pid),
+            (true, true) => format!("id={}", self.id),
         }
     }
 
