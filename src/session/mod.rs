@@ -7,6 +7,7 @@
 //! acknowledged one is never lost. Files that are truncated, corrupt or foreign are reported and
 //! skipped when the session is loaded.
 
+pub mod builds;
 mod catalog;
 
 pub use catalog::{CatalogError, MergeSummary, SessionCatalog, SessionSummary};
