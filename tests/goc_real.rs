@@ -533,3 +533,84 @@ fn v2_dump_in_flight_during_a_reset_counts_each_execution_once() {
         count(&ours, NEGATIVE)
     );
 }
+
+/// Issue item 8 on the screen: a reset asked for while the screen's own poll of the target is in
+/// flight waits for that poll (poll → persist → reset, one sequence per target), so the pre-reset
+/// dump is stored before the reset and never lands in the new epoch.
+#[test]
+fn screen_reset_waits_for_the_poll_in_flight() {
+    if real_goc::tools().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = CalcRepo::create(&tmp.path().join("repo"));
+    let server = V2Server::start();
+    let build = Build::V2 {
+        src: Source::V2,
+        extra: None,
+    };
+    let (r, id) = Replica::start_v2(&server, &build, None);
+    let config = v2_config(tmp.path(), &repo, &server);
+    let proxy = real_goc::HoldProxy::start(server.port);
+    let via_proxy = real_goc::config_via(&config, &server.url, &proxy.url, "covtop-screen.toml");
+    let goc_negative = || {
+        let (s, text) = server.http_profile(&id);
+        assert_eq!(s, 200, "{text}");
+        count(&parse_profile(&text), NEGATIVE)
+    };
+    r.classify(-1, 7);
+    proxy.arm();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = covtop::config::load(&via_proxy).unwrap();
+    let engine = covtop::engine::Engine::open(cfg).unwrap();
+    let (handles, task) = {
+        let _in_runtime = rt.enter();
+        covtop::engine::live::spawn(engine)
+    };
+    // The screen's first poll is held in flight; the user presses reset meanwhile.
+    let held = proxy.wait_held();
+    assert!(held.contains("calc.go:6.11,8.3 1 7"), "{held}");
+    handles
+        .commands
+        .blocking_send(covtop::engine::Command::Reset { targets: vec![] })
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(
+        goc_negative(),
+        Some(7),
+        "the reset must wait for the poll in flight to be stored"
+    );
+    proxy.release();
+    real_goc::wait_for("the reset after the stored poll", || {
+        (goc_negative() == Some(0)).then_some(())
+    });
+    r.classify(-1, 2);
+    let views = handles.views.clone();
+    let negative_hits = || {
+        views
+            .borrow()
+            .files
+            .iter()
+            .find(|f| f.path == NEGATIVE.0)
+            .and_then(|f| f.coverage.as_ref().and_then(|c| c.line(NEGATIVE.1)))
+            .and_then(|l| l.hits)
+    };
+    real_goc::wait_for("the screen to show 7 + 2 runs", || {
+        let _ = handles.commands.try_send(covtop::engine::Command::PollNow);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        (negative_hits() == Some(9)).then_some(())
+    });
+    handles
+        .commands
+        .blocking_send(covtop::engine::Command::Quit)
+        .unwrap();
+    rt.block_on(task).unwrap();
+    // A restarted covtop replays the session to the same count.
+    let ours = parse_profile(&go_profile(&config));
+    assert_eq!(count(&ours, NEGATIVE), Some(9), "{ours:?}");
+}

@@ -1,13 +1,17 @@
-//! The live loop: the engine as one task that owns all state. Targets are polled by their own
-//! tasks (so a slow target never delays the others or the engine), results come back over a
-//! channel, and every change publishes a new `Arc<View>`.
+//! The live loop: the engine as one task that owns all state, and one collector task per
+//! target. A collector owns its target's client and schedule (interval, pause, watch hints) and
+//! runs one sequence at a time — poll → persist acknowledged by the engine → reset — so a slow
+//! target never delays the others or the engine, and a dump fetched before a reset can never
+//! land after it. Every change publishes a new `Arc<View>`.
 
-use super::{Command, Engine, Notice, reset_plan};
+use super::collector::{self, Sink};
+use super::targets::{ResetResult, TargetClient};
+use super::{Command, Engine, Notice, TargetPoll};
 use crate::model::View;
-use crate::target::{PollResult, ResetOutcome};
+use crate::target::PollResult;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 /// The channels the UI (or a headless loop) uses to talk to a running engine.
@@ -17,24 +21,39 @@ pub struct LiveHandles {
     pub notices: mpsc::Receiver<Notice>,
 }
 
-enum Event {
+/// What a collector asks of the engine; each is acknowledged once it is on disk.
+enum FromCollector {
     Polled {
         target: usize,
         result: PollResult,
-        then_reset: bool,
         snapshot: bool,
+        ack: oneshot::Sender<Option<TargetPoll>>,
     },
-    Reset {
+    ResetDone {
         target: usize,
-        outcomes: Vec<ResetOutcome>,
-        /// Data dumped in the same step as the reset (JaCoCo): stored first.
-        dumped: Option<PollResult>,
+        reset: ResetResult,
+        skipped: Vec<(String, String)>,
+        ack: oneshot::Sender<()>,
     },
-    /// A goc v2 watch frame arrived for this target: something ran.
-    Hint { target: usize },
 }
 
-/// Starts the engine loop on the current tokio runtime.
+/// What the engine tells a collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    Poll,
+    /// A snapshot the user asked for (the engine says where it was stored).
+    Dump,
+    /// Poll and persist, reset what was stored, then take the first dump of the new epoch.
+    Reset,
+    Pause(bool),
+    SetInterval(Duration),
+    /// A goc v2 watch frame: something ran.
+    Hint,
+}
+
+const HINT_DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Starts the engine loop and one collector per target on the current tokio runtime.
 pub fn spawn(engine: Engine) -> (LiveHandles, tokio::task::JoinHandle<()>) {
     let mut engine = engine;
     let first = engine.view();
@@ -52,88 +71,42 @@ pub fn spawn(engine: Engine) -> (LiveHandles, tokio::task::JoinHandle<()>) {
     )
 }
 
-struct Loop {
-    engine: Engine,
-    views: watch::Sender<Arc<View>>,
-    notices: mpsc::Sender<Notice>,
-    events: mpsc::Sender<Event>,
-    /// Per target: a poll (or poll → persist → reset sequence) is running. Never two at once:
-    /// a dump fetched before a reset must never land after it.
-    in_flight: Vec<bool>,
-    /// Per target: a dump or reset asked for while one was running, started when it ends.
-    queued: Vec<Option<Queued>>,
-    hint_due: Vec<Option<Instant>>,
-    pending_snapshot: usize,
+/// The sink of a collector: the engine's task, through a channel, waiting for each
+/// acknowledgement.
+struct ChannelSink {
+    target: usize,
+    to_engine: mpsc::Sender<FromCollector>,
 }
 
-/// A poll waiting for the running one of its target.
-#[derive(Debug, Clone, Copy, Default)]
-struct Queued {
-    then_reset: bool,
-    snapshot: bool,
-}
+impl Sink for ChannelSink {
+    async fn polled(&mut self, result: PollResult, snapshot: bool) -> Option<TargetPoll> {
+        let (ack, stored) = oneshot::channel();
+        self.to_engine
+            .send(FromCollector::Polled {
+                target: self.target,
+                result,
+                snapshot,
+                ack,
+            })
+            .await
+            .ok()?;
+        stored.await.ok().flatten()
+    }
 
-const HINT_DEBOUNCE: Duration = Duration::from_millis(300);
-
-async fn run(
-    engine: Engine,
-    views: watch::Sender<Arc<View>>,
-    mut commands: mpsc::Receiver<Command>,
-    notices: mpsc::Sender<Notice>,
-) {
-    let n = engine.targets().len();
-    let (ev_tx, mut ev_rx) = mpsc::channel::<Event>(64);
-    let mut interval = engine.config().poll.interval;
-    let mut ticker = new_ticker(interval);
-    let mut lp = Loop {
-        engine,
-        views,
-        notices,
-        events: ev_tx.clone(),
-        in_flight: vec![false; n],
-        queued: vec![None; n],
-        hint_due: vec![None; n],
-        pending_snapshot: 0,
-    };
-    let _watchers = lp.start_watchers();
-    loop {
-        let next_hint = lp.hint_due.iter().flatten().min().copied();
-        tokio::select! {
-            _ = ticker.tick() => {
-                if !lp.engine.paused {
-                    lp.poll_all(false, false);
-                }
-            }
-            _ = async {
-                match next_hint {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending::<()>().await,
-                }
-            } => {
-                let now = Instant::now();
-                for i in 0..lp.hint_due.len() {
-                    if lp.hint_due[i].is_some_and(|t| t <= now) {
-                        lp.hint_due[i] = None;
-                        if !lp.engine.paused {
-                            lp.poll_one(i, false, false);
-                        }
-                    }
-                }
-            }
-            Some(ev) = ev_rx.recv() => lp.on_event(ev).await,
-            cmd = commands.recv() => {
-                let Some(cmd) = cmd else { break };
-                match cmd {
-                    Command::Quit => break,
-                    Command::SetInterval(d) => {
-                        interval = d.max(Duration::from_millis(100));
-                        ticker = new_ticker(interval);
-                        lp.engine.config.poll.interval = interval;
-                        lp.publish();
-                    }
-                    other => lp.on_command(other),
-                }
-            }
+    async fn reset_done(&mut self, reset: ResetResult, skipped: Vec<(String, String)>) {
+        let (ack, done) = oneshot::channel();
+        if self
+            .to_engine
+            .send(FromCollector::ResetDone {
+                target: self.target,
+                reset,
+                skipped,
+                ack,
+            })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
         }
     }
 }
@@ -142,6 +115,137 @@ fn new_ticker(every: Duration) -> tokio::time::Interval {
     let mut t = tokio::time::interval(every);
     t.set_missed_tick_behavior(MissedTickBehavior::Skip);
     t
+}
+
+/// One target's collector: its own schedule, one sequence at a time. Ends when the engine's
+/// task is gone.
+async fn collect(
+    client: Arc<TargetClient>,
+    mut sink: ChannelSink,
+    mut control: mpsc::Receiver<Control>,
+    interval: Duration,
+    mut paused: bool,
+) {
+    let mut ticker = new_ticker(interval);
+    let mut hint_due: Option<Instant> = None;
+    loop {
+        let step = tokio::select! {
+            _ = ticker.tick(), if !paused => Some(Control::Poll),
+            _ = async {
+                match hint_due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending::<()>().await,
+                }
+            } => {
+                hint_due = None;
+                (!paused).then_some(Control::Poll)
+            }
+            msg = control.recv() => match msg {
+                None => return,
+                Some(Control::Pause(p)) => {
+                    paused = p;
+                    None
+                }
+                Some(Control::SetInterval(d)) => {
+                    ticker = new_ticker(d);
+                    None
+                }
+                Some(Control::Hint) => {
+                    hint_due.get_or_insert(Instant::now() + HINT_DEBOUNCE);
+                    None
+                }
+                Some(other) => Some(other),
+            },
+        };
+        match step {
+            Some(Control::Poll) => {
+                collector::run(&client, &mut sink, false, false).await;
+            }
+            Some(Control::Dump) => {
+                collector::run(&client, &mut sink, false, true).await;
+            }
+            Some(Control::Reset) => {
+                let seq = collector::run(&client, &mut sink, true, false).await;
+                if !seq.reset.is_empty() {
+                    // The first dump of the new epoch.
+                    collector::run(&client, &mut sink, false, false).await;
+                }
+            }
+            _ => {}
+        }
+        if sink.to_engine.is_closed() {
+            return;
+        }
+    }
+}
+
+struct Loop {
+    engine: Engine,
+    views: watch::Sender<Arc<View>>,
+    notices: mpsc::Sender<Notice>,
+    /// One control channel per target's collector.
+    controls: Vec<mpsc::Sender<Control>>,
+    pending_snapshot: usize,
+}
+
+async fn run(
+    engine: Engine,
+    views: watch::Sender<Arc<View>>,
+    mut commands: mpsc::Receiver<Command>,
+    notices: mpsc::Sender<Notice>,
+) {
+    let (to_engine, mut from_collectors) = mpsc::channel::<FromCollector>(64);
+    let interval = engine.config().poll.interval;
+    let mut controls = Vec::new();
+    let mut tasks = Vec::new();
+    for (i, t) in engine.targets().iter().enumerate() {
+        let (tx, rx) = mpsc::channel(64);
+        let sink = ChannelSink {
+            target: i,
+            to_engine: to_engine.clone(),
+        };
+        tasks.push(tokio::spawn(collect(
+            t.client.clone(),
+            sink,
+            rx,
+            interval,
+            engine.paused,
+        )));
+        if let Some(mut hints) = t.client.watch_hints() {
+            let hint_tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                while hints.recv().await.is_some() {
+                    if hint_tx.send(Control::Hint).await.is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        controls.push(tx);
+    }
+    drop(to_engine);
+    let mut lp = Loop {
+        engine,
+        views,
+        notices,
+        controls,
+        pending_snapshot: 0,
+    };
+    loop {
+        tokio::select! {
+            Some(msg) = from_collectors.recv() => lp.on_collector(msg),
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { break };
+                if cmd == Command::Quit {
+                    break;
+                }
+                lp.on_command(cmd);
+            }
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
 }
 
 impl Loop {
@@ -154,95 +258,44 @@ impl Loop {
         let _ = self.notices.try_send(n);
     }
 
-    fn start_watchers(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        let mut out = Vec::new();
-        for (i, t) in self.engine.targets().iter().enumerate() {
-            if let Some(mut hints) = t.client.watch_hints() {
-                let events = self.events.clone();
-                out.push(tokio::spawn(async move {
-                    while hints.recv().await.is_some() {
-                        if events.send(Event::Hint { target: i }).await.is_err() {
-                            break;
-                        }
-                    }
-                }));
+    /// Sends `c` to the collectors of `targets` (every target when `None`).
+    fn tell(&self, targets: Option<&[usize]>, c: Control) {
+        let all: Vec<usize> = (0..self.controls.len()).collect();
+        for &i in targets.unwrap_or(&all) {
+            if let Some(tx) = self.controls.get(i)
+                && tx.try_send(c).is_err()
+            {
+                self.notify(Notice::Error(format!(
+                    "{}: busy, {c:?} not queued; try again",
+                    self.engine.targets()[i].name()
+                )));
             }
-        }
-        out
-    }
-
-    fn poll_all(&mut self, then_reset: bool, snapshot: bool) {
-        for i in 0..self.in_flight.len() {
-            self.poll_one(i, then_reset, snapshot);
-        }
-    }
-
-    fn poll_one(&mut self, i: usize, then_reset: bool, snapshot: bool) {
-        if snapshot {
-            self.pending_snapshot += 1;
-        }
-        if self.in_flight[i] {
-            // One sequence per target at a time: a dump or reset waits for the running poll
-            // (whose result is persisted first); a plain poll is not needed twice.
-            if then_reset || snapshot {
-                let q = self.queued[i].get_or_insert_with(Queued::default);
-                q.then_reset |= then_reset;
-                q.snapshot |= snapshot;
-            }
-            return;
-        }
-        self.in_flight[i] = true;
-        let client = self.engine.targets()[i].client.clone();
-        let events = self.events.clone();
-        tokio::spawn(async move {
-            let result = client.poll().await;
-            let _ = events
-                .send(Event::Polled {
-                    target: i,
-                    result,
-                    then_reset,
-                    snapshot,
-                })
-                .await;
-        });
-    }
-
-    /// The running sequence of target `i` ended: start what waited for it.
-    fn finished(&mut self, i: usize) {
-        self.in_flight[i] = false;
-        if let Some(q) = self.queued[i].take() {
-            if q.snapshot {
-                // Counted when it was asked for.
-                self.pending_snapshot = self.pending_snapshot.saturating_sub(1);
-            }
-            self.poll_one(i, q.then_reset, q.snapshot);
         }
     }
 
     fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::PollNow => self.poll_all(false, false),
+            Command::PollNow => self.tell(None, Control::Poll),
             Command::Dump => {
-                if self.in_flight.is_empty() {
+                if self.controls.is_empty() {
                     self.notify(Notice::Error(
                         "no target is configured: nothing to dump".into(),
                     ));
                 } else {
-                    self.poll_all(false, true);
+                    self.pending_snapshot += self.controls.len();
+                    self.tell(None, Control::Dump);
                 }
             }
             Command::Reset { targets } => {
                 let indices: Vec<usize> = if targets.is_empty() {
-                    (0..self.in_flight.len()).collect()
+                    (0..self.controls.len()).collect()
                 } else {
                     targets
                         .iter()
                         .filter_map(|n| self.engine.target_index_of(n))
                         .collect()
                 };
-                for i in indices {
-                    self.poll_one(i, true, false);
-                }
+                self.tell(Some(&indices), Control::Reset);
             }
             Command::Mark => {
                 self.engine.mark();
@@ -253,114 +306,101 @@ impl Loop {
             }
             Command::Pause(p) => {
                 self.engine.paused = p;
+                self.tell(None, Control::Pause(p));
                 self.publish();
             }
-            Command::Export { format, path } => {
-                let view = self.views.borrow().clone();
-                let partial = self.engine.config().report.partial_as_covered;
-                let written = if crate::report::EXPORT_FORMATS.contains(&format.as_str()) {
-                    let raw = crate::report::RawData {
-                        go: self.engine.go_total(),
-                        java: self.engine.java_totals(),
-                    };
-                    let opts = crate::report::ExportOptions {
-                        changed_only: false,
-                        partial_as_covered: partial,
-                        source_root: self.engine.repo().workdir(),
-                    };
-                    crate::report::export(&view, &raw, &format, &opts, std::path::Path::new(&path))
-                        .map_err(|e| e.to_string())
-                } else {
-                    crate::report::render(&view, &format)
-                        .map_err(|e| e.to_string())
-                        .and_then(|text| {
-                            // Atomic like the other exports: a failed write keeps the old file.
-                            crate::report::write_report(
-                                std::path::Path::new(&path),
-                                text.as_bytes(),
-                            )
-                            .map_err(|e| e.to_string())
-                        })
-                };
-                self.notify(match written {
-                    Ok(()) => Notice::Info(format!("exported {format} to {path}")),
-                    Err(e) => Notice::Error(e),
-                });
+            Command::SetInterval(d) => {
+                let interval = d.max(Duration::from_millis(100));
+                self.engine.config.poll.interval = interval;
+                self.tell(None, Control::SetInterval(interval));
+                self.publish();
             }
-            Command::SetInterval(_) | Command::Quit => {}
+            Command::Export { format, path } => self.export(&format, &path),
+            Command::Quit => {}
         }
     }
 
-    async fn on_event(&mut self, ev: Event) {
-        match ev {
-            Event::Polled {
+    fn export(&mut self, format: &str, path: &str) {
+        let view = self.views.borrow().clone();
+        let partial = view.rule.partial_as_covered;
+        let written = if crate::report::EXPORT_FORMATS.contains(&format) {
+            let raw = crate::report::RawData {
+                go: self.engine.go_total(),
+                java: self.engine.java_totals(),
+            };
+            let opts = crate::report::ExportOptions {
+                changed_only: false,
+                partial_as_covered: partial,
+                source_root: self.engine.repo().workdir(),
+            };
+            crate::report::export(&view, &raw, format, &opts, std::path::Path::new(path))
+                .map_err(|e| e.to_string())
+        } else {
+            crate::report::render(&view, format)
+                .map_err(|e| e.to_string())
+                .and_then(|text| {
+                    // Atomic like the other exports: a failed write keeps the old file.
+                    crate::report::write_report(std::path::Path::new(path), text.as_bytes())
+                        .map_err(|e| e.to_string())
+                })
+        };
+        self.notify(match written {
+            Ok(()) => Notice::Info(format!("exported {format} to {path}")),
+            Err(e) => Notice::Error(e),
+        });
+    }
+
+    fn on_collector(&mut self, msg: FromCollector) {
+        match msg {
+            FromCollector::Polled {
                 target,
                 result,
-                then_reset,
                 snapshot,
+                ack,
             } => {
-                let mut resetting = false;
-                match self.engine.apply_poll(target, result) {
-                    Ok(dump) => {
-                        if then_reset {
-                            let (stored, skipped) = reset_plan(&dump);
-                            for (r, why) in skipped {
-                                self.notify(Notice::Error(format!("{r}: {why}")));
-                            }
-                            if !stored.is_empty() {
-                                // The target stays busy until the reset is recorded.
-                                resetting = true;
-                                let client = self.engine.targets()[target].client.clone();
-                                let events = self.events.clone();
-                                tokio::spawn(async move {
-                                    let r = client.reset(&stored).await;
-                                    let _ = events
-                                        .send(Event::Reset {
-                                            target,
-                                            outcomes: r.outcomes,
-                                            dumped: r.dumped,
-                                        })
-                                        .await;
-                                });
-                            }
-                        }
-                        if snapshot {
-                            self.pending_snapshot = self.pending_snapshot.saturating_sub(1);
-                            if self.pending_snapshot == 0 {
-                                self.notify(Notice::Info(format!(
-                                    "snapshot stored in {}",
-                                    self.engine.session_dir().display()
-                                )));
-                            }
-                        }
-                    }
+                let stored = match self.engine.apply_poll(target, result) {
+                    Ok(dump) => Some(dump),
                     Err(e) => {
-                        self.notify(Notice::Error(format!("dump not stored, so not used: {e}")))
+                        self.notify(Notice::Error(format!("dump not stored, so not used: {e}")));
+                        None
                     }
-                }
-                if !resetting {
-                    self.finished(target);
+                };
+                // Acknowledged only once on disk: the collector resets nothing before.
+                let _ = ack.send(stored);
+                if snapshot {
+                    self.pending_snapshot = self.pending_snapshot.saturating_sub(1);
+                    if self.pending_snapshot == 0 {
+                        self.notify(Notice::Info(format!(
+                            "snapshot stored in {}",
+                            self.engine.session_dir().display()
+                        )));
+                    }
                 }
                 self.publish();
             }
-            Event::Reset {
+            FromCollector::ResetDone {
                 target,
-                outcomes,
-                dumped,
+                reset,
+                skipped,
+                ack,
             } => {
-                if let Some(d) = dumped
+                for (r, why) in skipped {
+                    self.notify(Notice::Error(format!("{r}: {why}")));
+                }
+                if let Some(d) = reset.dumped
                     && let Err(e) = self.engine.apply_poll(target, d)
                 {
                     self.notify(Notice::Error(format!(
                         "dump taken with the reset not stored: {e}"
                     )));
                 }
-                if let Err(e) = self.engine.record_resets(target, &outcomes) {
+                if let Err(e) = self.engine.record_resets(target, &reset.outcomes) {
                     self.notify(Notice::Error(e.to_string()));
                 }
-                let ok = outcomes.iter().filter(|o| o.result.is_ok()).count();
+                let _ = ack.send(());
+                let ok = reset.outcomes.iter().filter(|o| o.result.is_ok()).count();
                 let name = self.engine.targets()[target].name().to_string();
-                for o in &outcomes {
+                for o in &reset.outcomes {
                     if let Err(e) = &o.result {
                         self.notify(Notice::Error(format!(
                             "{name} {}: reset failed: {e}",
@@ -371,14 +411,7 @@ impl Loop {
                 self.notify(Notice::Info(format!(
                     "{name}: {ok} replica(s) reset after their data was stored"
                 )));
-                self.finished(target);
-                // The first dump of the new epoch.
-                self.poll_one(target, false, false);
-            }
-            Event::Hint { target } => {
-                if self.hint_due[target].is_none() {
-                    self.hint_due[target] = Some(Instant::now() + HINT_DEBOUNCE);
-                }
+                self.publish();
             }
         }
     }

@@ -4,6 +4,7 @@
 pub mod accumulate;
 mod build;
 pub mod carry;
+pub mod collector;
 mod java;
 pub mod live;
 mod targets;
@@ -142,6 +143,37 @@ pub struct LiveTarget {
     go_aside: TargetAccumulator<Profile>,
     /// The replicas whose newest set-aside data is of another build, and why.
     aside: BTreeMap<String, OtherBuild>,
+}
+
+/// The engine as the sink of a collection sequence run in the same task (headless commands).
+struct EngineSink<'a> {
+    engine: &'a mut Engine,
+    target: usize,
+    /// The first store error: the sequence stops there.
+    error: Option<EngineError>,
+}
+
+impl collector::Sink for EngineSink<'_> {
+    async fn polled(&mut self, result: PollResult, _snapshot: bool) -> Option<TargetPoll> {
+        match self.engine.apply_poll(self.target, result) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+
+    async fn reset_done(&mut self, reset: ResetResult, _skipped: Vec<(String, String)>) {
+        if let Some(dumped) = reset.dumped
+            && let Err(e) = self.engine.apply_poll(self.target, dumped)
+        {
+            self.error = Some(e);
+        }
+        if let Err(e) = self.engine.record_resets(self.target, &reset.outcomes) {
+            self.error.get_or_insert(e);
+        }
+    }
 }
 
 /// One dump of the configured revision, about to be decoded and applied.
@@ -1329,6 +1361,7 @@ impl Engine {
 
     /// Dumps and persists the named targets (all when empty), then resets the replicas whose
     /// dump is safely on disk. A replica whose dump failed is not reset: its data would be lost.
+    /// The same sequence as the screen's collectors run (`collector::run`).
     pub async fn reset(&mut self, names: &[String]) -> Result<Vec<TargetReset>, EngineError> {
         let indices: Vec<usize> = if names.is_empty() {
             (0..self.targets.len()).collect()
@@ -1340,25 +1373,22 @@ impl Engine {
         };
         let mut out = Vec::new();
         for i in indices {
-            let result = self.targets[i].client.poll().await;
-            let dump = self.apply_poll(i, result)?;
-            let (stored, skipped) = reset_plan(&dump);
-            let outcomes = if stored.is_empty() {
-                Vec::new()
-            } else {
-                let client = self.targets[i].client.clone();
-                let r = client.reset(&stored).await;
-                if let Some(dumped) = r.dumped {
-                    self.apply_poll(i, dumped)?;
-                }
-                r.outcomes
+            let client = self.targets[i].client.clone();
+            let mut sink = EngineSink {
+                engine: self,
+                target: i,
+                error: None,
             };
-            self.record_resets(i, &outcomes)?;
+            let seq = collector::run(&client, &mut sink, true, false).await;
+            if let Some(e) = sink.error {
+                return Err(e);
+            }
+            let Some(dump) = seq.dump else { continue };
             out.push(TargetReset {
                 target: self.targets[i].config.name.clone(),
                 dump,
-                outcomes,
-                skipped,
+                outcomes: seq.reset,
+                skipped: seq.skipped,
             });
         }
         Ok(out)
