@@ -167,6 +167,25 @@ fn v1_rolling_deploy_does_not_merge_two_builds() {
             new_profile.statements()
         ));
     }
+    // The old build's revision is found by its layout (an ancestor whose sources it fits): its
+    // coverage is carried onto unchanged lines, named by that commit.
+    let carried_from: Vec<String> = report["carried_from"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    if !carried_from.iter().any(|c| repo.v1.starts_with(c.as_str())) {
+        problems.push(format!(
+            "the old build (commit {}) is not carried: carried_from {carried_from:?}",
+            repo.v1
+        ));
+    }
+    if !rep.stderr.contains(&repo.v1[..7]) {
+        problems.push(format!(
+            "report does not name the old build's commit {}: {}",
+            &repo.v1[..7],
+            rep.stderr
+        ));
+    }
     // The old build is named on stderr, in a sentence.
     for (what, run) in [("dump", &d), ("report", &rep), ("check", &check)] {
         if !names_other_build(&run.stderr, &old_url) {

@@ -143,6 +143,9 @@ pub struct LiveTarget {
     go_aside: TargetAccumulator<Profile>,
     /// The replicas whose newest set-aside data is of another build, and why.
     aside: BTreeMap<String, OtherBuild>,
+    /// Go replicas whose newest data is of an older commit found by its layout: (short
+    /// revision, why it is not the current build).
+    older_builds: BTreeMap<String, (String, crate::go::layout::Misfit)>,
 }
 
 /// The engine as the sink of a collection sequence run in the same task (headless commands).
@@ -176,6 +179,10 @@ impl collector::Sink for EngineSink<'_> {
     }
 }
 
+/// How many first-parent ancestors of the revision are tried to find the commit a Go build
+/// that does not fit the revision was made from.
+const LAYOUT_SEARCH_DEPTH: usize = 64;
+
 /// One dump of the configured revision, about to be decoded and applied.
 struct Incoming<'a> {
     replica: &'a str,
@@ -189,11 +196,14 @@ struct Incoming<'a> {
 }
 
 /// Where a decoded dump went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Applied {
     Current,
-    /// Kept apart: another build than the configured revision's.
+    /// Kept apart: another build than the configured revision's, of unknown revision.
     OtherBuild,
+    /// Of an older commit of the branch (found by its block layout): carried like any older
+    /// build, never merged into the current one.
+    OlderBuild(String),
 }
 
 /// A replica's data that is of another build than the configured revision's (Go: its block
@@ -340,6 +350,8 @@ pub struct Engine {
     languages: build::CoveredLanguages,
     /// Whether a Go block layout (by `layout_hash`) fits the revision's sources.
     layout_fits: std::collections::HashMap<u64, Result<(), crate::go::layout::Misfit>>,
+    /// For layouts that do not fit: the newest ancestor of the revision they fit, if any.
+    layout_revisions: std::collections::HashMap<u64, Option<Revision>>,
     pub demo: bool,
     pub paused: bool,
 }
@@ -454,6 +466,7 @@ impl Engine {
                 has_data: false,
                 go_aside: TargetAccumulator::default(),
                 aside: BTreeMap::new(),
+                older_builds: BTreeMap::new(),
             });
             if let Some(t) = targets.last_mut()
                 && let Some(b) = &t.java_build
@@ -488,6 +501,7 @@ impl Engine {
             baseline: None,
             languages,
             layout_fits: std::collections::HashMap::new(),
+            layout_revisions: std::collections::HashMap::new(),
             demo: false,
             paused: false,
         };
@@ -570,6 +584,30 @@ impl Engine {
         (layout, fit)
     }
 
+    /// The newest of the revision's first-parent ancestors (up to [`LAYOUT_SEARCH_DEPTH`])
+    /// whose sources a layout fits: the build an agent that does not name its revision runs
+    /// (an old build of a rolling deploy). Cached per layout.
+    fn go_layout_revision(&mut self, p: &Profile, layout: u64) -> Option<Revision> {
+        if let Some(r) = self.layout_revisions.get(&layout) {
+            return r.clone();
+        }
+        let ancestors = self
+            .repo
+            .ancestors(&self.revision, LAYOUT_SEARCH_DEPTH)
+            .unwrap_or_default();
+        let found = ancestors.into_iter().find(|rev| {
+            let source = |file: &str| -> Option<Arc<[u8]>> {
+                let path = self.modules.resolve(file)?;
+                self.repo.read_file(rev, &path).ok().flatten().map(Arc::from)
+            };
+            // The build must have at least one of its files at that commit, and fit them all.
+            p.files().any(|(f, _)| source(f).is_some())
+                && crate::go::layout::profile_fits(p, &source).is_ok()
+        });
+        self.layout_revisions.insert(layout, found.clone());
+        found
+    }
+
     /// Decodes a dump of the configured revision and applies it to target `i`; an undecodable
     /// one is returned as an error message. A Go profile whose layout does not fit the
     /// revision's sources is kept apart (see [`LiveTarget::apply_go`]).
@@ -578,7 +616,21 @@ impl Engine {
             PayloadKind::GoProfile => {
                 let p = profile::parse(d.bytes, d.origin).map_err(|e| e.to_string())?;
                 let (layout, fit) = self.go_fit(&p);
+                if let Err(misfit) = &fit
+                    && let Some(rev) = self.go_layout_revision(&p, layout)
+                {
+                    // An older build of the branch: carried, named, never merged.
+                    self.targets[i].older_builds.insert(
+                        d.replica.to_string(),
+                        (rev.short.clone(), misfit.clone()),
+                    );
+                    self.targets[i].has_data = true;
+                    return Ok(Applied::OlderBuild(rev.oid));
+                }
                 let aside = fit.is_err();
+                if !aside {
+                    self.targets[i].older_builds.remove(d.replica);
+                }
                 self.targets[i].apply_go(d.replica, p, d.instance, d.requested_at, fit, layout);
                 Ok(if aside {
                     Applied::OtherBuild
@@ -652,7 +704,7 @@ impl Engine {
                 );
             }
         }
-        let (dumps, older): (Vec<StoredDump>, Vec<StoredDump>) = dumps
+        let (dumps, mut older): (Vec<StoredDump>, Vec<StoredDump>) = dumps
             .into_iter()
             .partition(|d| is_current.get(&d.meta.revision) == Some(&true));
         for d in dumps {
@@ -664,7 +716,7 @@ impl Engine {
                 continue;
             }
             let origin = format!("stored dump {}", d.path.display());
-            if let Err(e) = self.apply_current(
+            match self.apply_current(
                 i,
                 Incoming {
                     replica: &d.meta.replica,
@@ -675,12 +727,18 @@ impl Engine {
                     origin: &origin,
                 },
             ) {
-                self.undecodable.push(Diagnostic {
+                Err(e) => self.undecodable.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
                     subject: d.path.display().to_string(),
                     message: e,
                     fix: "the dump is kept on disk but not used".into(),
-                });
+                }),
+                Ok(Applied::OlderBuild(oid)) => {
+                    let mut d = d;
+                    d.meta.revision = oid;
+                    older.push(d);
+                }
+                Ok(_) => {}
             }
         }
         self.older = carry::group_by_revision(&older);
@@ -1270,10 +1328,28 @@ impl Engine {
                         origin: &origin,
                     },
                 )
-                .map(|applied| {
-                    if applied == Applied::OtherBuild {
+                .map(|applied| match applied {
+                    Applied::OtherBuild => report.other_build.push(dump.replica.clone()),
+                    Applied::OlderBuild(oid) => {
                         report.other_build.push(dump.replica.clone());
+                        let mut meta = meta.clone();
+                        meta.revision = oid.clone();
+                        let stored = StoredDump {
+                            path: path.clone(),
+                            meta,
+                            payload: bytes.clone(),
+                        };
+                        match self.older.iter_mut().find(|(r, _)| r == &oid) {
+                            Some((_, data)) => data.apply(&stored),
+                            None => {
+                                let mut data = BuildData::default();
+                                data.apply(&stored);
+                                self.older.push((oid, data));
+                            }
+                        }
+                        older_arrived = true;
                     }
+                    Applied::Current => {}
                 })
             {
                 report.undecodable.push((dump.replica.clone(), e.clone()));
@@ -1641,7 +1717,21 @@ fn other_build_diagnostics(t: &LiveTarget, revision: &str) -> Vec<Diagnostic> {
                 .into(),
         })
         .collect();
-    if !t.aside.is_empty() && t.go.replicas.is_empty() {
+    for (replica, (older, misfit)) in &t.older_builds {
+        out.push(Diagnostic {
+            kind: DiagnosticKind::OtherBuild,
+            subject: format!("{name} {replica}"),
+            message: format!(
+                "replica {replica} runs another build, of revision {older} (an ancestor of {revision}: \
+                 its blocks fit that commit's sources, not {revision}'s: {misfit}); its coverage is \
+                 carried onto unchanged lines, not merged"
+            ),
+            fix: "expected during a rolling deploy; once the replica runs the configured build this goes \
+                  away (set [repo] revision to {older} to see that build's own coverage)"
+                .replace("{older}", older),
+        });
+    }
+    if (!t.aside.is_empty() || !t.older_builds.is_empty()) && t.go.replicas.is_empty() {
         out.push(Diagnostic {
             kind: DiagnosticKind::OtherBuild,
             subject: name.clone(),

@@ -50,6 +50,19 @@ impl Repo {
         self.revision_of(&commit)
     }
 
+    /// Up to `limit` first-parent ancestors of `rev`, newest first (not `rev` itself): where an
+    /// older build of the deployed branch most likely comes from.
+    pub fn ancestors(&self, rev: &Revision, limit: usize) -> Result<Vec<Revision>, VcsError> {
+        let mut out = Vec::new();
+        let mut commit = self.commit_of(rev)?;
+        while out.len() < limit {
+            let Ok(parent) = commit.parent(0) else { break };
+            out.push(self.revision_of(&parent)?);
+            commit = parent;
+        }
+        Ok(out)
+    }
+
     /// The checked-out commit.
     pub fn head(&self) -> Result<Revision, VcsError> {
         self.resolve("HEAD")
