@@ -256,6 +256,7 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
                 ReplicaState::Down(e) => {
                     spans.push(Span::styled(format!("✗ {} down: {e}", r.id), p.missed))
                 }
+                ReplicaState::Gone => spans.push(Span::styled(format!("○ {} gone", r.id), p.dim)),
             }
             spans.push(Span::styled(format!(" {age} e{}", r.epoch), p.dim));
         }
