@@ -567,3 +567,129 @@ fn a_panicking_source_store_costs_the_file_not_the_screen() {
     let t = render(&mut app, 110, 30);
     assert!(find_row(&t, "func Put").is_some());
 }
+
+/// The header rows: everything above the panes' top border.
+fn header_rows(t: &ratatui::Terminal<ratatui::backend::TestBackend>) -> Vec<String> {
+    let h = t.backend().buffer().area.height;
+    (0..h)
+        .map(|y| row_text(t, y))
+        .take_while(|r| !r.starts_with('┌'))
+        .collect()
+}
+
+/// Replica chips shown (by their state glyph) and replicas counted in `+N more` chips.
+fn shown_and_hidden(rows: &[String]) -> (usize, usize) {
+    let text = rows[1..].join("\n");
+    let shown = text.matches(['●', '◐', '✗', '○']).count();
+    let hidden = text
+        .split('+')
+        .skip(1)
+        .filter_map(|s| {
+            let (n, rest) = s.split_once(' ')?;
+            rest.starts_with("more (D)")
+                .then(|| n.parse::<usize>().ok())?
+        })
+        .sum();
+    (shown, hidden)
+}
+
+#[test]
+fn the_header_shows_every_replica_and_leaves_errors_to_the_diagnostics() {
+    let view = many_replicas_view();
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let mut app = App::new(config(Theme::Dark), sources());
+        app.on_view(view.clone());
+        let t = render(&mut app, w, h);
+        let rows = header_rows(&t);
+        let header = rows.join("\n");
+        for target in &view.targets {
+            assert!(
+                header.contains(&target.name),
+                "{w}x{h}: {}\n{header}",
+                target.name
+            );
+            for r in &target.replicas {
+                assert!(header.contains(&r.id), "{w}x{h}: {}\n{header}", r.id);
+            }
+        }
+        assert_eq!(shown_and_hidden(&rows), (12, 0), "{w}x{h}:\n{header}");
+        assert!(
+            rows.len() <= h as usize / 3,
+            "{w}x{h}: at most a third of the screen, got {} rows",
+            rows.len()
+        );
+        // A down replica says only "down"; what went wrong is in the diagnostics panel.
+        assert!(header.contains("10.0.0.8:7777 down 2m"), "{header}");
+        assert!(header.contains("service payments down"), "{header}");
+        assert!(header.contains("10.0.2.12:7778 gone 10m"), "{header}");
+        for needle in ["refused", "not registered", "connection reset"] {
+            assert!(!header.contains(needle), "{w}x{h}: {needle}\n{header}");
+        }
+        press(&mut app, "D");
+        let t = render(&mut app, w, h);
+        assert!(find_row(&t, "connection refused").is_some(), "{w}x{h}");
+        assert!(find_row(&t, "is not registered").is_some(), "{w}x{h}");
+    }
+}
+
+#[test]
+fn replicas_that_do_not_fit_the_header_are_counted_not_dropped() {
+    // Six targets of four replicas at 80x24: the header keeps to a third of the screen, every
+    // target keeps a row, and each replica is either shown or counted in a `+N more (D)` chip.
+    let mut targets = many_replicas();
+    targets.extend(many_replicas().into_iter().map(|mut t| {
+        t.name = format!("{}-eu", t.name);
+        t
+    }));
+    let six = view_with(|v| v.targets = targets.clone());
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(six);
+    let t = render(&mut app, 80, 24);
+    let rows = header_rows(&t);
+    let header = rows.join("\n");
+    assert!(rows.len() <= 8, "{header}");
+    for target in &targets {
+        assert!(header.contains(&format!(" {} (", target.name)), "{header}");
+    }
+    let (shown, hidden) = shown_and_hidden(&rows);
+    assert!(hidden > 0, "{header}");
+    assert_eq!(shown + hidden, 24, "{header}");
+
+    // More targets than rows: the last row counts the targets left out, with their replicas.
+    let mut twelve = targets.clone();
+    twelve.extend(targets.iter().cloned().map(|mut t| {
+        t.name = format!("{}-us", t.name);
+        t
+    }));
+    app.on_view(view_with(|v| v.targets = twelve.clone()));
+    let t = render(&mut app, 80, 24);
+    let rows = header_rows(&t);
+    assert!(rows.len() <= 8, "{rows:#?}");
+    let last = rows.last().unwrap();
+    assert!(
+        last.contains(&format!("+{} more targets", 12 - (rows.len() - 2))),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn long_replica_ids_are_cut_from_the_left_keeping_the_port() {
+    let long = "http://shop-7d9f8b6c5-x2x9q.shop-staging.svc.cluster.local:7778";
+    let mut targets = many_replicas();
+    targets[1].replicas[0].id = long.into();
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view_with(|v| v.targets = targets.clone()));
+    let t = render(&mut app, 80, 24);
+    let header = header_rows(&t).join("\n");
+    assert!(!header.contains(long), "{header}");
+    let tail = &long[long.len() - 20..];
+    let row = header
+        .lines()
+        .find(|r| r.contains(&format!("{tail} up")))
+        .unwrap_or_else(|| panic!("the id's end with its port:\n{header}"));
+    assert!(row.contains("● …"), "cut on the left: {row}");
+    assert!(
+        header.contains("10.0.2.14:7778"),
+        "the next replica still shows:\n{header}"
+    );
+}

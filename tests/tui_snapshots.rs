@@ -146,3 +146,18 @@ fn no_color_theme_uses_glyphs_and_no_colour() {
     insta::assert_snapshot!("no_color_text", t.backend());
     insta::assert_snapshot!("no_color_styles", styles(&t, 0..16));
 }
+
+/// Three targets of four replicas, two down with long errors, one gone: every replica is in the
+/// header at each size, a down one says only `down` (its error is in the diagnostics panel).
+#[test]
+fn header_shows_every_replica() {
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let mut app = app(Theme::Dark);
+        app.on_view(many_replicas_view());
+        settle(&mut app);
+        insta::assert_snapshot!(
+            format!("header_many_replicas_{w}x{h}"),
+            snap(&mut app, w, h).backend()
+        );
+    }
+}

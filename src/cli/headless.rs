@@ -200,7 +200,7 @@ fn current_view(
         if !t.replicas.is_empty()
             && t.replicas
                 .iter()
-                .all(|r| matches!(r.state, ReplicaState::Down(_)))
+                .all(|r| matches!(r.state, ReplicaState::Down(_) | ReplicaState::Gone))
         {
             eprintln!(
                 "covtop: warning: no replica of {} answered; reporting the data stored so far",

@@ -1392,9 +1392,14 @@ impl Engine {
                 },
             );
         }
+        // Not in this poll: an entry that never gave data (a service not registered yet, an id
+        // filter, a refused address) is dropped; one that gave data stays, shown as gone.
+        target
+            .status
+            .retain(|replica, s| seen.contains(replica) || s.last_poll.is_some());
         for (replica, status) in target.status.iter_mut() {
-            if !seen.contains(replica) && !matches!(status.state, ReplicaState::Down(_)) {
-                status.state = ReplicaState::Down("no longer listed by the server".into());
+            if !seen.contains(replica) {
+                status.state = ReplicaState::Gone;
             }
         }
         let swapped = self.targets[i].java_build.is_some()

@@ -129,6 +129,9 @@ pub enum ReplicaState {
     /// Answered, but slower than half the timeout.
     Slow,
     Down(String),
+    /// Gave data before, but the server no longer lists it (scaled down, replaced, moved).
+    /// Its data is kept; it is not an error.
+    Gone,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

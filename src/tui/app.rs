@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(600);
 
-/// Where the header's "last poll 3s ago" ages are measured from.
+/// Where the header's replica ages (`up 3s`) are measured from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {
     System,

@@ -8,7 +8,8 @@ use super::source::{LoadState, expand_for_terminal, styled_pieces, uncovered_ran
 use super::theme::{CARRIED_GLYPH, status_glyph};
 use super::tree::{FileFilter, RowKind};
 use crate::model::{
-    Counts, CoverageRule, DiagnosticKind, LineStatus, ReplicaState, SourceLanguage, View,
+    Counts, CoverageRule, DiagnosticKind, LineStatus, ReplicaState, ReplicaStatus, SourceLanguage,
+    View,
 };
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -25,7 +26,7 @@ pub(crate) fn draw(app: &mut App, frame: &mut Frame) {
     let target_lines = header_target_lines(app, area);
     let baseline_lines = u16::from(app.view.baseline.is_some());
     let [header, body, footer] = Layout::vertical([
-        Constraint::Length(1 + baseline_lines + target_lines),
+        Constraint::Length(1 + baseline_lines + target_lines.len() as u16),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
@@ -88,12 +89,223 @@ fn keep_visible(app: &mut App) {
 
 // ---- header ----
 
-fn header_target_lines(app: &App, area: Rect) -> u16 {
-    let max = if area.height >= 30 { 4 } else { 2 };
-    (app.view.targets.len() as u16).min(max)
+/// Gap between two chips of a header row.
+const CHIP_GAP: &str = "  ";
+/// What starts a target's continuation rows (its chips then start at column 3, below the name).
+const CHIP_INDENT: &str = " ";
+
+/// Header rows for the targets: at most about a third of the screen, totals line included.
+fn target_row_budget(app: &App, area: Rect) -> usize {
+    let fixed = 1 + usize::from(app.view.baseline.is_some());
+    (area.height as usize / 3).saturating_sub(fixed).max(1)
 }
 
-fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
+/// The target rows of the header: per target `name (kind)` and a chip per replica, wrapped onto
+/// continuation rows within the row budget. Every replica is shown while the budget allows;
+/// the rest are counted in a last `+N more (D)` chip. A down replica's error is in the
+/// diagnostics panel, never here, so it cannot push other replicas off the screen.
+fn header_target_lines(app: &App, area: Rect) -> Vec<Line<'static>> {
+    let targets = &app.view.targets;
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let p = &app.palette;
+    let width = area.width as usize;
+    let budget = target_row_budget(app, area);
+    let key = app
+        .config
+        .keymap
+        .keys(super::keymap::Action::Diagnostics)
+        .first()
+        .map(|k| format!(" ({k})"))
+        .unwrap_or_default();
+    let more = |n: usize| Chip::new(vec![Span::styled(format!("+{n} more{key}"), p.warn)]);
+    let id_width = (width / 3).clamp(12, 40);
+    let laid: Vec<(Vec<Span<'static>>, Vec<Chip>)> = targets
+        .iter()
+        .map(|t| {
+            let head = vec![
+                Span::styled(format!(" {} ", t.name), p.title),
+                Span::styled(format!("({})", t.kind), p.dim),
+            ];
+            let chips = if t.replicas.is_empty() {
+                vec![Chip::new(vec![Span::styled("no replicas found", p.warn)])]
+            } else {
+                t.replicas
+                    .iter()
+                    .map(|r| replica_chip(app, r, id_width))
+                    .collect()
+            };
+            (head, chips)
+        })
+        .collect();
+    let needed: Vec<usize> = laid
+        .iter()
+        .map(|(head, chips)| wrap_chips(head.clone(), chips, width, usize::MAX, &more).len())
+        .collect();
+    let mut lines = Vec::new();
+    if needed.iter().sum::<usize>() <= budget {
+        for ((head, chips), n) in laid.into_iter().zip(needed) {
+            lines.extend(wrap_chips(head, &chips, width, n, &more));
+        }
+        return lines;
+    }
+    if targets.len() > budget {
+        // Not even a row per target: the first ones get one row each, the last row counts the
+        // others.
+        let shown = budget - 1;
+        for (head, chips) in laid.into_iter().take(shown) {
+            lines.extend(wrap_chips(head, &chips, width, 1, &more));
+        }
+        let hidden = &targets[shown..];
+        let replicas: usize = hidden.iter().map(|t| t.replicas.len()).sum();
+        lines.push(Line::from(vec![
+            Span::raw(" "),
+            Span::styled(
+                format!(
+                    "+{} more target{} ({replicas} replica{}){key}",
+                    hidden.len(),
+                    if hidden.len() == 1 { "" } else { "s" },
+                    if replicas == 1 { "" } else { "s" },
+                ),
+                p.warn,
+            ),
+        ]));
+        return lines;
+    }
+    // A row per target, the rest shared out one row at a time, in order.
+    let mut rows = vec![1; targets.len()];
+    let mut spare = budget - targets.len();
+    while spare > 0 {
+        let before = spare;
+        for (r, n) in rows.iter_mut().zip(&needed) {
+            if spare > 0 && *r < *n {
+                *r += 1;
+                spare -= 1;
+            }
+        }
+        if spare == before {
+            break;
+        }
+    }
+    for ((head, chips), n) in laid.into_iter().zip(rows) {
+        lines.extend(wrap_chips(head, &chips, width, n, &more));
+    }
+    lines
+}
+
+/// Spans that stay together on one header row.
+#[derive(Clone)]
+struct Chip {
+    spans: Vec<Span<'static>>,
+    width: usize,
+}
+
+impl Chip {
+    fn new(spans: Vec<Span<'static>>) -> Chip {
+        let width = spans.iter().map(Span::width).sum();
+        Chip { spans, width }
+    }
+}
+
+/// `● 10.0.0.7:7777 up 3s e1`: state, id (cut from the left, so the port stays), when it last
+/// answered and its epoch. The state is one word; a down replica's error is a diagnostic.
+fn replica_chip(app: &App, r: &ReplicaStatus, id_width: usize) -> Chip {
+    let p = &app.palette;
+    let id = cut_left(&r.id, id_width);
+    let (text, style) = match &r.state {
+        ReplicaState::Up => (format!("● {id} up"), p.covered),
+        ReplicaState::Slow => (format!("◐ {id} slow"), p.partial),
+        ReplicaState::Down(_) => (format!("✗ {id} down"), p.missed),
+        ReplicaState::Gone => (format!("○ {id} gone"), p.dim),
+    };
+    let mut spans = vec![Span::styled(text, style)];
+    if let Some(at) = r.last_poll {
+        spans.push(Span::styled(
+            format!(" {} e{}", format_age(app.wall_now, at), r.epoch),
+            p.dim,
+        ));
+    }
+    Chip::new(spans)
+}
+
+/// `s` if it fits in `width` characters, else its end after `…`.
+fn cut_left(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::from("…");
+    out.extend(s.chars().skip(n - (width - 1)));
+    out
+}
+
+/// `head` and then the chips, wrapped at `width` onto at most `max_rows` rows; chips that do
+/// not fit are replaced by `more(count)` at the end of the last row.
+fn wrap_chips(
+    head: Vec<Span<'static>>,
+    chips: &[Chip],
+    width: usize,
+    max_rows: usize,
+    more: &dyn Fn(usize) -> Chip,
+) -> Vec<Line<'static>> {
+    let gap = CHIP_GAP.len();
+    let head_width = head.iter().map(Span::width).sum();
+    let mut rows: Vec<(Vec<Span<'static>>, usize, Vec<&Chip>)> = vec![(head, head_width, vec![])];
+    let used = |row: &(Vec<Span<'static>>, usize, Vec<&Chip>)| {
+        row.1 + row.2.iter().map(|c| gap + c.width).sum::<usize>()
+    };
+    let mut placed = 0;
+    for chip in chips {
+        let row = rows.last().expect("a row");
+        let fits = used(row) + gap + chip.width <= width;
+        // A chip wider than a whole row still gets a continuation row of its own (cut at the
+        // edge) rather than looping.
+        let alone = rows.len() > 1 && row.2.is_empty();
+        if !fits && !alone {
+            if rows.len() >= max_rows {
+                break;
+            }
+            rows.push((vec![Span::raw(CHIP_INDENT)], CHIP_INDENT.len(), vec![]));
+        }
+        rows.last_mut().expect("a row").2.push(chip);
+        placed += 1;
+    }
+    let mut hidden = chips.len() - placed;
+    let more_chip = if hidden > 0 {
+        let last = rows.last_mut().expect("a row");
+        while !last.2.is_empty() && used(last) + gap + more(hidden).width > width {
+            last.2.pop();
+            hidden += 1;
+        }
+        Some(more(hidden))
+    } else {
+        None
+    };
+    let count = rows.len();
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, (lead, _, chips))| {
+            let mut spans = lead;
+            for c in chips {
+                spans.push(Span::raw(CHIP_GAP));
+                spans.extend(c.spans.iter().cloned());
+            }
+            if i + 1 == count
+                && let Some(m) = &more_chip
+            {
+                spans.push(Span::raw(CHIP_GAP));
+                spans.extend(m.spans.iter().cloned());
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
+fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: Vec<Line<'static>>) {
     let p = &app.palette;
     let view = &app.view;
     let mut spans = vec![Span::styled(" covtop ", p.title)];
@@ -227,40 +439,7 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: u16) {
         ));
         lines.push(Line::from(spans));
     }
-    let targets = &view.targets;
-    for (i, t) in targets.iter().take(target_lines as usize).enumerate() {
-        if i + 1 == target_lines as usize && targets.len() > target_lines as usize {
-            lines.push(Line::styled(
-                format!(" … and {} more targets", targets.len() - i),
-                p.dim,
-            ));
-            break;
-        }
-        let mut spans = vec![
-            Span::styled(format!(" {} ", t.name), p.title),
-            Span::styled(format!("({})", t.kind), p.dim),
-        ];
-        if t.replicas.is_empty() {
-            spans.push(Span::styled("  no replicas found", p.warn));
-        }
-        for r in &t.replicas {
-            let age = r
-                .last_poll
-                .map_or("never".to_string(), |at| format_age(app.wall_now, at));
-            spans.push(Span::raw("  "));
-            match &r.state {
-                ReplicaState::Up => spans.push(Span::styled(format!("● {} up", r.id), p.covered)),
-                ReplicaState::Slow => {
-                    spans.push(Span::styled(format!("◐ {} slow", r.id), p.partial))
-                }
-                ReplicaState::Down(e) => {
-                    spans.push(Span::styled(format!("✗ {} down: {e}", r.id), p.missed))
-                }
-            }
-            spans.push(Span::styled(format!(" {age} e{}", r.epoch), p.dim));
-        }
-        lines.push(Line::from(spans));
-    }
+    lines.extend(target_lines);
     frame.render_widget(Paragraph::new(lines), area);
 }
 
@@ -320,14 +499,17 @@ pub(crate) fn format_interval(d: Duration) -> String {
     }
 }
 
+/// How long ago, in one unit: `3s`, `2m`, `5h`, `3d`.
 fn format_age(now: SystemTime, at: SystemTime) -> String {
     let secs = now.duration_since(at).map_or(0, |d| d.as_secs());
     if secs < 60 {
-        format!("{secs}s ago")
+        format!("{secs}s")
     } else if secs < 3600 {
-        format!("{}m ago", secs / 60)
+        format!("{}m", secs / 60)
+    } else if secs < 86_400 {
+        format!("{}h", secs / 3600)
     } else {
-        format!("{}h ago", secs / 3600)
+        format!("{}d", secs / 86_400)
     }
 }
 

@@ -348,6 +348,93 @@ pub fn targets() -> Vec<TargetStatus> {
     ]
 }
 
+/// Three targets of four replicas each: up, slow, down with long errors (one never answered),
+/// gone, and a goc v1 address as id.
+pub fn many_replicas() -> Vec<TargetStatus> {
+    let replica = |id: &str, state: ReplicaState, ago: Option<u64>, epoch: u32| ReplicaStatus {
+        id: id.into(),
+        state,
+        last_poll: ago.map(|s| now() - Duration::from_secs(s)),
+        epoch,
+    };
+    let refused = "dial tcp 10.0.0.8:7777: connect: connection refused (the agent did not answer \
+                   within 2s; is the pod running and is the goc agent listening on this port?)";
+    vec![
+        TargetStatus {
+            name: "shop-api".into(),
+            kind: "goc-v2".into(),
+            replicas: vec![
+                replica("10.0.0.7:7777", ReplicaState::Up, Some(3), 1),
+                replica("10.0.0.8:7777", ReplicaState::Down(refused.into()), Some(125), 2),
+                replica("10.0.0.9:7777", ReplicaState::Up, Some(3), 1),
+                replica("10.0.0.10:7777", ReplicaState::Slow, Some(4), 3),
+            ],
+            has_data: true,
+        },
+        TargetStatus {
+            name: "checkout".into(),
+            kind: "goc".into(),
+            replicas: vec![
+                replica("http://10.0.2.11:7778", ReplicaState::Up, Some(2), 1),
+                replica("http://10.0.2.12:7778", ReplicaState::Gone, Some(600), 1),
+                replica(
+                    "service payments",
+                    ReplicaState::Down(format!(
+                        "service \"payments\" is not registered at http://goc-center.tools.svc.cluster.local:7777; {}",
+                        "registered: checkout, inventory, notifications, search, shop-api, recommendations"
+                    )),
+                    None,
+                    0,
+                ),
+                replica("http://10.0.2.14:7778", ReplicaState::Up, Some(2), 2),
+            ],
+            has_data: true,
+        },
+        TargetStatus {
+            name: "billing".into(),
+            kind: "jacoco".into(),
+            replicas: vec![
+                replica("10.0.1.4:6300", ReplicaState::Slow, Some(1), 1),
+                replica("10.0.1.5:6300", ReplicaState::Up, Some(1), 1),
+                replica(
+                    "10.0.1.6:6300",
+                    ReplicaState::Down(
+                        "reading the JaCoCo session header: connection reset by peer after 0 of 5 bytes; \
+                         a tcpserver agent answers with 0xC0C0 and the format version"
+                            .into(),
+                    ),
+                    Some(3700),
+                    4,
+                ),
+                replica("10.0.1.7:6300", ReplicaState::Up, Some(1), 1),
+            ],
+            has_data: true,
+        },
+    ]
+}
+
+/// The session View with [`many_replicas`] as its targets and a target error per down replica,
+/// as the engine makes them.
+pub fn many_replicas_view() -> Arc<View> {
+    let mut v = (*view(1)).clone();
+    v.targets = many_replicas();
+    v.diagnostics
+        .retain(|d| d.kind != DiagnosticKind::TargetError);
+    for t in &v.targets {
+        for r in &t.replicas {
+            if let ReplicaState::Down(e) = &r.state {
+                v.diagnostics.push(Diagnostic {
+                    kind: DiagnosticKind::TargetError,
+                    subject: format!("{} {}", t.name, r.id),
+                    message: e.clone(),
+                    fix: "check that the agent runs and is reachable from here".into(),
+                });
+            }
+        }
+    }
+    Arc::new(v)
+}
+
 pub fn diagnostics() -> Vec<Diagnostic> {
     vec![
         Diagnostic {
