@@ -171,7 +171,11 @@ fn v1_rolling_deploy_does_not_merge_two_builds() {
     // coverage is carried onto unchanged lines, named by that commit.
     let carried_from: Vec<String> = report["carried_from"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     if !carried_from.iter().any(|c| repo.v1.starts_with(c.as_str())) {
         problems.push(format!(

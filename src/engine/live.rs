@@ -388,7 +388,7 @@ impl Loop {
                     self.notify(Notice::Error(format!("{r}: {why}")));
                 }
                 if let Some(d) = reset.dumped
-                    && let Err(e) = self.engine.apply_poll(target, d)
+                    && let Err(e) = self.engine.apply_reset_dump(target, d)
                 {
                     self.notify(Notice::Error(format!(
                         "dump taken with the reset not stored: {e}"

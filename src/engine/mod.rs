@@ -169,7 +169,7 @@ impl collector::Sink for EngineSink<'_> {
 
     async fn reset_done(&mut self, reset: ResetResult, _skipped: Vec<(String, String)>) {
         if let Some(dumped) = reset.dumped
-            && let Err(e) = self.engine.apply_poll(self.target, dumped)
+            && let Err(e) = self.engine.apply_reset_dump(self.target, dumped)
         {
             self.error = Some(e);
         }
@@ -598,7 +598,11 @@ impl Engine {
         let found = ancestors.into_iter().find(|rev| {
             let source = |file: &str| -> Option<Arc<[u8]>> {
                 let path = self.modules.resolve(file)?;
-                self.repo.read_file(rev, &path).ok().flatten().map(Arc::from)
+                self.repo
+                    .read_file(rev, &path)
+                    .ok()
+                    .flatten()
+                    .map(Arc::from)
             };
             // The build must have at least one of its files at that commit, and fit them all.
             p.files().any(|(f, _)| source(f).is_some())
@@ -620,10 +624,9 @@ impl Engine {
                     && let Some(rev) = self.go_layout_revision(&p, layout)
                 {
                     // An older build of the branch: carried, named, never merged.
-                    self.targets[i].older_builds.insert(
-                        d.replica.to_string(),
-                        (rev.short.clone(), misfit.clone()),
-                    );
+                    self.targets[i]
+                        .older_builds
+                        .insert(d.replica.to_string(), (rev.short.clone(), misfit.clone()));
                     self.targets[i].has_data = true;
                     return Ok(Applied::OlderBuild(rev.oid));
                 }
@@ -1232,6 +1235,27 @@ impl Engine {
 
     /// Stores and applies the result of polling target `i`.
     pub fn apply_poll(&mut self, i: usize, result: PollResult) -> Result<TargetPoll, EngineError> {
+        self.apply_poll_of(i, result, true)
+    }
+
+    /// Stores and applies what a reset dumped (JaCoCo dumps and resets in one step): only the
+    /// replicas that were reset, so the others keep their state.
+    pub fn apply_reset_dump(
+        &mut self,
+        i: usize,
+        result: PollResult,
+    ) -> Result<TargetPoll, EngineError> {
+        self.apply_poll_of(i, result, false)
+    }
+
+    /// `complete`: the result covers every replica of the target (a poll), so those it does
+    /// not name are gone.
+    fn apply_poll_of(
+        &mut self,
+        i: usize,
+        result: PollResult,
+        complete: bool,
+    ) -> Result<TargetPoll, EngineError> {
         let revision = self.revision.oid.clone();
         // The build each dump comes from, when the agents tell it in their extra.
         let builds: Vec<Option<String>> = result
@@ -1392,14 +1416,27 @@ impl Engine {
                 },
             );
         }
-        // Not in this poll: an entry that never gave data (a service not registered yet, an id
-        // filter, a refused address) is dropped; one that gave data stays, shown as gone.
-        target
-            .status
-            .retain(|replica, s| seen.contains(replica) || s.last_poll.is_some());
-        for (replica, status) in target.status.iter_mut() {
-            if !seen.contains(replica) {
-                status.state = ReplicaState::Gone;
+        if complete {
+            // Not in this poll: an entry that never gave data (a service not registered yet, an
+            // id filter, a refused address) is dropped; one that gave data stays, shown as gone
+            // — unless nothing could be listed at all, then nobody knows: not polled.
+            let endpoint = target.client.endpoint();
+            let list_failure = report
+                .failures
+                .iter()
+                .find(|(r, _)| Some(r.as_str()) == endpoint)
+                .filter(|_| report.stored.is_empty())
+                .map(|(_, e)| e.clone());
+            target
+                .status
+                .retain(|replica, s| seen.contains(replica) || s.last_poll.is_some());
+            for (replica, status) in target.status.iter_mut() {
+                if !seen.contains(replica) {
+                    status.state = match &list_failure {
+                        None => ReplicaState::Gone,
+                        Some(e) => ReplicaState::Down(format!("not polled: {e}")),
+                    };
+                }
             }
         }
         let swapped = self.targets[i].java_build.is_some()

@@ -106,6 +106,16 @@ impl TargetClient {
         }
     }
 
+    /// The server a goc target lists its replicas from (a failure named after it means the list
+    /// itself failed); `None` for JaCoCo, whose replicas are addresses.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            TargetClient::GocV1(t) => Some(t.center()),
+            TargetClient::GocV2(t) => Some(t.server()),
+            TargetClient::Jacoco(_) => None,
+        }
+    }
+
     pub fn payload_kind(&self) -> PayloadKind {
         match self {
             TargetClient::Jacoco(_) => PayloadKind::JacocoExec,
