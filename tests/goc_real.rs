@@ -637,3 +637,47 @@ fn screen_reset_waits_for_the_poll_in_flight() {
     let ours = parse_profile(&go_profile(&config));
     assert_eq!(count(&ours, NEGATIVE), Some(9), "{ours:?}");
 }
+
+/// A build whose revision nobody knows (here: a newer commit than the configured one, so no
+/// ancestor of the revision fits it) is kept apart and named, never merged and never carried.
+#[test]
+fn v1_build_of_an_unknown_revision_is_kept_apart() {
+    if real_goc::tools().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = CalcRepo::create(&tmp.path().join("repo"));
+    let center = V1Center::start();
+    let configured = Replica::start_v1(&center, &v1_build(Source::V1, &center), "calc");
+    let newer = Replica::start_v1(&center, &v1_build(Source::V2, &center), "calc");
+    configured.fee(5000, 2);
+    newer.fee(5000, 3);
+    let configured_profile = parse_profile(&configured.agent_profile());
+    let newer_url = newer.agent_url.clone().unwrap();
+    let config = real_goc::write_config(
+        tmp.path(),
+        &repo.dir,
+        &repo.v1,
+        &[Target::V1 {
+            name: "calc",
+            url: &center.url,
+            services: &["calc"],
+        }],
+    );
+    let d = dump(&config);
+    let ours = parse_profile(&go_profile(&config));
+    assert!(ours.overlaps().is_empty(), "{:?}", ours.overlaps());
+    assert_eq!(ours.blocks, configured_profile.blocks);
+    let report = json_report(&config);
+    assert_eq!(
+        whole_statements(&report),
+        configured_profile.statements()
+    );
+    assert!(
+        report["carried_from"].as_array().is_none_or(|a| a.is_empty()),
+        "{report:#}"
+    );
+    assert!(names_other_build(&d.stderr, &newer_url), "{d:?}");
+    assert!(d.stderr.contains("kept apart"), "{}", d.stderr);
+    assert!(d.stdout.contains("runs another build"), "{}", d.stdout);
+}
