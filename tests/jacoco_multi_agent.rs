@@ -479,3 +479,127 @@ async fn two_agents_merge_probe_by_probe_as_jacoco_merges_them() {
     }
     drop(jvms);
 }
+
+/// A scripted tcpserver agent on 127.0.0.1 answering every dump request with `exec` (then
+/// CMDOK), as the real agent does.
+async fn scripted_agent(exec: covtop::java::exec::ExecData) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut reply = exec.to_bytes().unwrap();
+    reply.push(0x20);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            // Header (5 bytes) and the dump command (3 bytes).
+            let mut request = [0u8; 8];
+            if s.read_exact(&mut request).await.is_ok() {
+                let _ = s.write_all(&reply).await;
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_id_with_two_names_across_targets_is_named_and_not_merged() {
+    use covtop::java::exec::{ClassProbes, ExecData, SessionInfo};
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let repo = work.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("README"), "x\n").unwrap();
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "base"]);
+    let classes = work.join("classes");
+    std::fs::create_dir_all(&classes).unwrap();
+    let tiny = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java-corpus/fixtures/Tiny.class"),
+    )
+    .unwrap();
+    std::fs::write(classes.join("Tiny.class"), &tiny).unwrap();
+    let tiny_id = covtop::java::crc64::class_id(&tiny);
+    let n = covtop::java::analysis::analyze_class(&tiny)
+        .unwrap()
+        .unwrap()
+        .probe_count();
+
+    let exec = |session: &str, classes: &[(u64, &str, usize)]| ExecData {
+        sessions: vec![SessionInfo {
+            id: session.into(),
+            start: 1,
+            dump: 2,
+        }],
+        classes: classes
+            .iter()
+            .map(|&(id, name, len)| {
+                (
+                    id,
+                    ClassProbes {
+                        name: name.into(),
+                        probes: vec![true; len],
+                    },
+                )
+            })
+            .collect(),
+    };
+    // Target a: Tiny as compiled, and a class without class file. Target b: Tiny's id under
+    // another name, and that other class's id under a third name.
+    let a = scripted_agent(exec("a", &[(tiny_id, "Tiny", n), (7, "x/One", 1)])).await;
+    let b = scripted_agent(exec("b", &[(tiny_id, "Other", n), (7, "x/Two", 1)])).await;
+    let targets = format!(
+        "[[target]]\nname = \"calc-a\"\nkind = \"jacoco\"\naddress = \"{a}\"\nclasses = [\"CLASSES\"]\n\
+         [[target]]\nname = \"calc-b\"\nkind = \"jacoco\"\naddress = \"{b}\"\nclasses = [\"CLASSES\"]\n"
+    );
+    let config = work.join("covtop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\n[session]\ndir = \"{}\"\n{targets}",
+            repo.display(),
+            work.join("sessions").display(),
+        )
+        .replace("CLASSES", &classes.display().to_string()),
+    )
+    .unwrap();
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let polls = engine.poll(&[]).await.unwrap();
+    assert!(polls.iter().all(|p| p.failures.is_empty()), "{polls:?}");
+    let view = engine.view();
+    let text: Vec<String> = view
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}: {}", d.subject, d.message))
+        .collect();
+    let conflict = text
+        .iter()
+        .find(|d| d.contains("class ids"))
+        .unwrap_or_else(|| panic!("no conflict diagnostic: {text:#?}"));
+    assert!(
+        conflict.contains(&format!(
+            "{tiny_id:016x}: Other ({n} probes, from calc-b) vs Tiny ({n} probes, from calc-a) vs class file Tiny ({n} probes)"
+        )),
+        "{conflict}"
+    );
+    assert!(
+        conflict.contains(
+            "0000000000000007: x/One (1 probes, from calc-a) vs x/Two (1 probes, from calc-b)"
+        ),
+        "{conflict}"
+    );
+    // Each target's raw data stays its own (the jacoco-exec export writes it per target).
+    let totals: BTreeMap<String, Vec<String>> = engine
+        .java_totals()
+        .into_iter()
+        .map(|(t, e)| {
+            let mut names: Vec<String> = e.classes.values().map(|c| c.name.clone()).collect();
+            names.sort();
+            (t, names)
+        })
+        .collect();
+    assert_eq!(totals["calc-a"], ["Tiny", "x/One"]);
+    assert_eq!(totals["calc-b"], ["Other", "x/Two"]);
+}
