@@ -121,7 +121,9 @@ pub enum TargetKind {
         extra: Option<String>,
     },
     Jacoco {
-        address: String,
+        /// `host:port` of the agents' tcpserver (`address`, or each of `addresses`); each host
+        /// may resolve to many IPs (one replica each).
+        addresses: Vec<String>,
         classes: Vec<String>,
         includes: Vec<String>,
         source_roots: Vec<String>,
@@ -144,7 +146,9 @@ impl fmt::Display for TargetConfig {
             TargetKind::GocV1 { url, .. } | TargetKind::GocV2 { url, .. } => {
                 write!(f, "{} ({} {})", self.name, self.kind.name(), url)
             }
-            TargetKind::Jacoco { address, .. } => write!(f, "{} (jacoco {})", self.name, address),
+            TargetKind::Jacoco { addresses, .. } => {
+                write!(f, "{} (jacoco {})", self.name, addresses.join(", "))
+            }
         }
     }
 }
@@ -232,10 +236,10 @@ struct RawTarget {
     kind: Spanned<String>,
     url: Option<String>,
     services: Option<Vec<String>>,
-    addresses: Option<Vec<String>>,
+    addresses: Option<Spanned<Vec<String>>>,
     ids: Option<Vec<String>>,
     extra: Option<String>,
-    address: Option<String>,
+    address: Option<Spanned<String>>,
     classes: Option<Vec<String>>,
     includes: Option<Vec<String>>,
     source_roots: Option<Vec<String>>,
@@ -477,7 +481,11 @@ impl Ctx<'_> {
                     "goc",
                 )?;
                 let services = r.services.clone().unwrap_or_default();
-                let addresses = r.addresses.clone().unwrap_or_default();
+                let addresses = r
+                    .addresses
+                    .as_ref()
+                    .map(|a| a.get_ref().clone())
+                    .unwrap_or_default();
                 if !services.is_empty() && !addresses.is_empty() {
                     return Err(self.invalid(
                         at,
@@ -540,35 +548,65 @@ impl Ctx<'_> {
                     &[
                         ("url", r.url.is_some()),
                         ("services", r.services.is_some()),
-                        ("addresses", r.addresses.is_some()),
                         ("ids", r.ids.is_some()),
                         ("extra", r.extra.is_some()),
                         ("revision_from_extra", r.revision_from_extra.is_some()),
                     ],
                     "jacoco",
                 )?;
-                let address = match &r.address {
-                    Some(a)
-                        if a.rsplit_once(':')
-                            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) =>
-                    {
-                        a.clone()
-                    }
-                    Some(a) => {
+                let host_port = |a: &str| {
+                    a.rsplit_once(':')
+                        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                };
+                let addresses = match (&r.address, &r.addresses) {
+                    (Some(_), Some(list)) => {
                         return Err(self.invalid(
-                            at,
-                            format!("target \"{name}\": address = \"{a}\" must be host:port, e.g. \"orders-headless:6300\""),
+                            list.span().start,
+                            format!("target \"{name}\": set `address` or `addresses`, not both (`addresses = [\"host:6300\", \"host:6301\"]` lists every agent)"),
                         ));
                     }
-                    None => {
+                    (Some(a), None) if host_port(a.get_ref()) => vec![a.get_ref().clone()],
+                    (Some(a), None) => {
+                        return Err(self.invalid(
+                            a.span().start,
+                            format!("target \"{name}\": address = \"{}\" must be host:port, e.g. \"orders-headless:6300\"", a.get_ref()),
+                        ));
+                    }
+                    (None, Some(list)) => {
+                        let at = list.span().start;
+                        let list = list.get_ref();
+                        if list.is_empty() {
+                            return Err(self.invalid(
+                                at,
+                                format!("target \"{name}\": `addresses` is empty: list the agents' tcpserver addresses, e.g. addresses = [\"orders-headless:6300\", \"orders-headless:6301\"]"),
+                            ));
+                        }
+                        let mut seen = std::collections::BTreeSet::new();
+                        for a in list {
+                            if !host_port(a) {
+                                return Err(self.invalid(
+                                    at,
+                                    format!("target \"{name}\": `addresses` entry \"{a}\" must be host:port, e.g. \"orders-headless:6300\""),
+                                ));
+                            }
+                            if !seen.insert(a.as_str()) {
+                                return Err(self.invalid(
+                                    at,
+                                    format!("target \"{name}\": `addresses` lists \"{a}\" twice"),
+                                ));
+                            }
+                        }
+                        list.clone()
+                    }
+                    (None, None) => {
                         return Err(self.invalid(
                             at,
-                            format!("target \"{name}\" of kind \"jacoco\" needs `address = \"host:port\"` (the agent's tcpserver)"),
+                            format!("target \"{name}\" of kind \"jacoco\" needs `address = \"host:port\"` or `addresses = [\"host:port\", ...]` (the agents' tcpserver)"),
                         ));
                     }
                 };
                 TargetKind::Jacoco {
-                    address,
+                    addresses,
                     classes: r.classes.clone().unwrap_or_default(),
                     includes: r.includes.clone().unwrap_or_default(),
                     source_roots: r.source_roots.clone().unwrap_or_default(),
@@ -686,7 +724,8 @@ pub fn example(go_modules: &[(String, String)], base: &str) -> String {
          # [[target]]\n\
          # name = \"orders\"\n\
          # kind = \"jacoco\"\n\
-         # address = \"orders-headless:6300\"\n\
+         # address = \"orders-headless:6300\"   # or several agents, merged per class:\n\
+         # addresses = [\"orders-headless:6300\", \"orders-headless:6301\"]\n\
          # classes = [\"build/libs/orders.jar\"]\n\
          # includes = [\"orders-*.jar\"]   # nested jars of a fat jar to analyse\n\n\
          # [keys]                   # remap keys of the interactive screen\n\
@@ -832,6 +871,56 @@ timeout = "10s"
         let c = p(&text).unwrap();
         assert_eq!(c.targets.len(), 1);
         assert_eq!(c.targets[0].name, "shop");
+    }
+
+    #[test]
+    fn jacoco_takes_one_address_or_several() {
+        let c = p("[[target]]\nkind = \"jacoco\"\naddresses = [\"h:6300\", \"h:6301\"]\n").unwrap();
+        assert!(
+            matches!(&c.targets[0].kind, TargetKind::Jacoco { addresses, .. } if addresses == &["h:6300", "h:6301"])
+        );
+        let c = p("[[target]]\nkind = \"jacoco\"\naddress = \"h:6300\"\n").unwrap();
+        assert!(
+            matches!(&c.targets[0].kind, TargetKind::Jacoco { addresses, .. } if addresses == &["h:6300"])
+        );
+        assert_eq!(c.targets[0].to_string(), "jacoco-1 (jacoco h:6300)");
+        // Both keys: the error names them and the line of `addresses`.
+        let e = p("[[target]]\nkind = \"jacoco\"\naddress = \"h:1\"\naddresses = [\"h:2\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":4:") && e.contains("`address` or `addresses`, not both"),
+            "{e}"
+        );
+        let e = p("[[target]]\nkind = \"jacoco\"\n\naddresses = []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":4:") && e.contains("`addresses` is empty"),
+            "{e}"
+        );
+        let e = p("[[target]]\nkind = \"jacoco\"\naddresses = [\"h:1\", \"nohost\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":3:") && e.contains("\"nohost\" must be host:port"),
+            "{e}"
+        );
+        let e = p("[[target]]\nkind = \"jacoco\"\naddresses = [\"h:1\", \"h:1\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("twice"), "{e}");
+        let e = p("[[target]]\nkind = \"jacoco\"\n\naddress = \"h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":4:") && e.contains("host:port"), "{e}");
+        let e = p("[[target]]\nname = \"orders\"\nkind = \"jacoco\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(":1:") && e.contains("orders") && e.contains("`addresses = "),
+            "{e}"
+        );
     }
 
     #[test]

@@ -415,7 +415,7 @@ async fn dropping_the_demo_stops_its_servers_and_removes_its_directory() {
         .iter()
         .map(|t| match &t.kind {
             TargetKind::GocV1 { url, .. } | TargetKind::GocV2 { url, .. } => url.clone(),
-            TargetKind::Jacoco { address, .. } => address.clone(),
+            TargetKind::Jacoco { addresses, .. } => addresses.join(","),
         })
         .collect();
     assert_eq!(

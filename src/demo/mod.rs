@@ -360,9 +360,9 @@ mod tests {
         let config = crate::config::parse(&text, &dir.join("covtop.toml")).unwrap();
         match &config.targets[2].kind {
             crate::config::TargetKind::Jacoco {
-                address, classes, ..
+                addresses, classes, ..
             } => {
-                assert_eq!(address, "127.0.0.1:6300");
+                assert_eq!(addresses, &["127.0.0.1:6300"]);
                 assert_eq!(
                     classes,
                     &[dir.join("classes").to_string_lossy().to_string()]

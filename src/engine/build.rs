@@ -22,7 +22,8 @@ pub struct ViewInput<'a> {
     pub changed: &'a Arc<ChangedLines>,
     pub modules: &'a ModuleMap,
     pub go: Option<&'a Profile>,
-    /// Projected JaCoCo coverage of every JaCoCo target.
+    /// Projected JaCoCo coverage of every JaCoCo target, merged per class id before projection:
+    /// at most one file per path.
     pub java: Vec<FileCoverage>,
     pub targets: Vec<TargetStatus>,
     pub diagnostics: Vec<Diagnostic>,
@@ -166,35 +167,6 @@ pub struct ViewBuilder {
     changed_files: HashMap<String, Arc<crate::model::ChangedFile>>,
 }
 
-/// Combines the coverage of one source file reported by two targets: a line run by either is run.
-fn merge_file(a: &FileCoverage, b: &FileCoverage) -> FileCoverage {
-    let mut lines: BTreeMap<u32, crate::model::LineCoverage> = BTreeMap::new();
-    for l in a.lines.iter().chain(&b.lines) {
-        lines
-            .entry(l.line)
-            .and_modify(|e| {
-                e.status = if e.status == LineStatus::Covered || l.status == LineStatus::Covered {
-                    LineStatus::Covered
-                } else {
-                    e.status.combine(l.status)
-                };
-                e.hits = match (e.hits, l.hits) {
-                    (Some(x), Some(y)) => Some(x + y),
-                    (x, y) => x.or(y),
-                };
-            })
-            .or_insert(*l);
-    }
-    let mut spans = a.spans.clone();
-    spans.extend(b.spans.iter().copied());
-    FileCoverage {
-        path: a.path.clone(),
-        lines: lines.into_values().collect(),
-        spans,
-        units: (a.units.0.max(b.units.0), a.units.1.max(b.units.1)),
-    }
-}
-
 fn is_hit(s: LineStatus) -> bool {
     matches!(s, LineStatus::Covered | LineStatus::Partial)
 }
@@ -286,18 +258,10 @@ impl ViewBuilder {
         }
 
         let mut java_paths: BTreeSet<String> = BTreeSet::new();
+        // One file per source: every JaCoCo target's data was merged per class before projection.
         for f in input.java {
             java_paths.insert(f.path.clone());
-            match coverage.get_mut(&f.path) {
-                // Two JaCoCo targets running the same source: combine line by line.
-                Some(existing) => {
-                    let merged = merge_file(existing, &f);
-                    *existing = Arc::new(merged);
-                }
-                None => {
-                    coverage.insert(f.path.clone(), Arc::new(f));
-                }
-            }
+            coverage.insert(f.path.clone(), Arc::new(f));
         }
         let mut paths: BTreeSet<&str> = coverage.keys().map(String::as_str).collect();
         paths.extend(input.changed.files.keys().map(String::as_str));

@@ -4,7 +4,7 @@
 use super::accumulate::Cumulative;
 use crate::java::analysis::{ClassAnalysis, ClassCoverage, analyze_many, fold_source_lines};
 use crate::java::archive::load_classes;
-use crate::java::exec::ExecData;
+use crate::java::exec::{ClassProbes, ExecData};
 use crate::java::sources::{SourceIndex, SourceMatch};
 use crate::model::{Diagnostic, DiagnosticKind, FileCoverage};
 use std::collections::{BTreeMap, HashMap};
@@ -55,12 +55,22 @@ pub struct JavaBuild {
     classes: Vec<BuildClass>,
     /// Class name -> ids in this build (normally one).
     by_name: HashMap<String, Vec<u64>>,
+    /// Class id -> index into `classes` of its first entry.
+    by_id: HashMap<u64, usize>,
     /// Indices into `classes` of the entries that share a class name (versions of a
     /// multi-release jar, or one class in several jars), in preference order; of each group only
     /// one is projected (see [`JavaBuild::shown_versions`]).
     alternatives: Vec<Vec<usize>>,
     /// Problems found while loading and mapping: reported in every View.
     problems: Vec<Diagnostic>,
+}
+
+/// The accumulated data of one JaCoCo target: the pieces its total adds up (each replica's
+/// finished epochs and newest dump), so that they merge with every other target's at the probe
+/// level and conflicts are seen where they come from.
+pub struct TargetExec<'a> {
+    pub target: &'a str,
+    pub parts: Vec<&'a ExecData>,
 }
 
 /// Analyses shared by every build of the session, keyed by class id.
@@ -94,7 +104,6 @@ impl JavaBuild {
             });
         }
         let mut classes = Vec::new();
-        let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
         let mut missing_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
         // Classes not analysed yet (another target may share them) are analysed on every core.
         let fresh: Vec<&crate::java::archive::ClassEntry> = entries
@@ -164,10 +173,6 @@ impl JavaBuild {
                     }
                 },
             };
-            by_name
-                .entry(analysis.name().to_string())
-                .or_default()
-                .push(e.id);
             classes.push(BuildClass {
                 id: e.id,
                 analysis,
@@ -175,7 +180,6 @@ impl JavaBuild {
                 release: e.release,
             });
         }
-        let alternatives = version_groups(&classes);
         for (what, names) in missing_sources {
             problems.push(Diagnostic {
                 kind: DiagnosticKind::Unmapped,
@@ -188,13 +192,67 @@ impl JavaBuild {
                 fix: "set `source_roots` on the target (e.g. [\"src/main/java\"]) or check the revision".into(),
             });
         }
+        JavaBuild::assemble(target, classes, problems)
+    }
+
+    /// A build of `classes` (in preference order), with its indexes.
+    fn assemble(target: &str, classes: Vec<BuildClass>, problems: Vec<Diagnostic>) -> JavaBuild {
+        let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
+        let mut by_id: HashMap<u64, usize> = HashMap::new();
+        for (i, c) in classes.iter().enumerate() {
+            by_name
+                .entry(c.analysis.name().to_string())
+                .or_default()
+                .push(c.id);
+            by_id.entry(c.id).or_insert(i);
+        }
+        let alternatives = version_groups(&classes);
         JavaBuild {
             target: target.to_string(),
             classes,
             by_name,
+            by_id,
             alternatives,
             problems,
         }
+    }
+
+    /// The classes of several targets' builds united by class id: what the merged data of every
+    /// JaCoCo target is projected through. A class id several builds hold is taken once (from the
+    /// first build, with the first source file found for it); entries of one build keep their
+    /// order, so one build's union is that build. Classes sharing a name with other ids (versions
+    /// of a multi-release jar, a class in several jars, or targets built differently) are
+    /// alternatives: one of them is shown (see [`JavaBuild::shown_versions`]).
+    pub fn union(name: &str, builds: &[&JavaBuild]) -> JavaBuild {
+        let mut classes: Vec<BuildClass> = Vec::new();
+        let mut from_earlier: HashMap<u64, usize> = HashMap::new();
+        let mut problems = Vec::new();
+        for b in builds {
+            let mut here: HashMap<u64, usize> = HashMap::new();
+            for c in &b.classes {
+                if let Some(&i) = from_earlier.get(&c.id) {
+                    if classes[i].source.is_none() && c.source.is_some() {
+                        classes[i].source = c.source.clone();
+                    }
+                    continue;
+                }
+                here.entry(c.id).or_insert(classes.len());
+                classes.push(BuildClass {
+                    id: c.id,
+                    analysis: c.analysis.clone(),
+                    source: c.source.clone(),
+                    release: c.release,
+                });
+            }
+            from_earlier.extend(here);
+            problems.extend(b.problems.iter().cloned());
+        }
+        JavaBuild::assemble(name, classes, problems)
+    }
+
+    /// True when the class id is among the analysed classes.
+    pub fn has_class(&self, id: u64) -> bool {
+        self.by_id.contains_key(&id)
     }
 
     pub fn class_count(&self) -> usize {
@@ -206,31 +264,236 @@ impl JavaBuild {
         self.classes.iter().map(|c| c.id).collect()
     }
 
-    /// Projects `exec` (everything accumulated for the target) onto repository files.
+    /// Projects the data of one target (everything accumulated for it) onto repository files.
+    #[cfg(test)]
     pub fn project(&self, exec: Option<&ExecData>) -> (Vec<FileCoverage>, Vec<Diagnostic>) {
+        self.project_targets(&[TargetExec {
+            target: &self.target,
+            parts: exec.into_iter().collect(),
+        }])
+    }
+
+    /// Merges the data of every target (every replica, every epoch) per class id at the probe
+    /// level, as JaCoCo merges exec files, and projects each class once from the merged probes;
+    /// the classes of one source file are folded once. Diagnostics name the target whose data
+    /// has the problem.
+    pub fn project_targets(&self, data: &[TargetExec<'_>]) -> (Vec<FileCoverage>, Vec<Diagnostic>) {
+        let (merged, conflicts) = self.merge_targets(data);
+        let (files, mut diagnostics) = self.project_merged(merged.as_ref());
+        for t in data {
+            diagnostics.extend(self.data_checks(t));
+        }
+        diagnostics.extend(conflicts);
+        (files, diagnostics)
+    }
+
+    /// The probe-level merge of every part of every target. Per class id the data must agree
+    /// with the class file (name and probe count) when the class is analysed, else with the
+    /// first data seen; data that does not is left out, and a class id whose data disagrees
+    /// (another name, or parts with other probe counts) is named in a diagnostic. A probe-count
+    /// difference from the class file alone is reported per target by
+    /// [`JavaBuild::data_checks`]. `None` when no target has any data.
+    pub fn merge_targets(&self, data: &[TargetExec<'_>]) -> (Option<ExecData>, Vec<Diagnostic>) {
+        use std::collections::hash_map::Entry;
+        let mut any = false;
+        let mut merged: BTreeMap<u64, ClassProbes> = BTreeMap::new();
+        let mut first: HashMap<u64, (&str, usize)> = HashMap::new();
+        let mut conflicting: std::collections::BTreeSet<u64> = Default::default();
+        for t in data {
+            for part in &t.parts {
+                any = true;
+                for (&id, cp) in &part.classes {
+                    let sig = (cp.name.as_str(), cp.probes.len());
+                    let reference = match first.entry(id) {
+                        Entry::Vacant(v) => *v.insert(sig),
+                        Entry::Occupied(o) => *o.get(),
+                    };
+                    if reference != sig {
+                        conflicting.insert(id);
+                    }
+                    let analysis = self.by_id.get(&id).map(|&i| &self.classes[i].analysis);
+                    let fits = match analysis {
+                        Some(a) => {
+                            if a.name() != cp.name {
+                                conflicting.insert(id);
+                            }
+                            a.name() == cp.name && a.probe_count() == cp.probes.len()
+                        }
+                        None => reference == sig,
+                    };
+                    if !fits {
+                        continue;
+                    }
+                    match merged.entry(id) {
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            v.insert(cp.clone());
+                        }
+                        std::collections::btree_map::Entry::Occupied(mut o) => {
+                            for (a, &b) in o.get_mut().probes.iter_mut().zip(&cp.probes) {
+                                *a |= b;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut diagnostics = Vec::new();
+        if !conflicting.is_empty() {
+            diagnostics.push(self.conflict_diagnostic(data, &conflicting));
+        }
+        let exec = any.then(|| ExecData {
+            sessions: Vec::new(),
+            classes: merged,
+        });
+        (exec, diagnostics)
+    }
+
+    /// Names each conflicting class id with every (name, probe count) its data has, and which
+    /// targets sent it.
+    fn conflict_diagnostic(
+        &self,
+        data: &[TargetExec<'_>],
+        ids: &std::collections::BTreeSet<u64>,
+    ) -> Diagnostic {
+        let mut seen: BTreeMap<u64, BTreeMap<(String, usize), std::collections::BTreeSet<&str>>> =
+            BTreeMap::new();
+        for t in data {
+            for part in &t.parts {
+                for id in ids {
+                    if let Some(cp) = part.classes.get(id) {
+                        seen.entry(*id)
+                            .or_default()
+                            .entry((cp.name.clone(), cp.probes.len()))
+                            .or_default()
+                            .insert(t.target);
+                    }
+                }
+            }
+        }
+        let described: Vec<String> = seen
+            .iter()
+            .map(|(id, sigs)| {
+                let mut parts: Vec<String> = sigs
+                    .iter()
+                    .map(|((name, n), targets)| {
+                        let targets: Vec<&str> = targets.iter().copied().collect();
+                        format!("{name} ({n} probes, from {})", targets.join(", "))
+                    })
+                    .collect();
+                if let Some(&i) = self.by_id.get(id) {
+                    let a = &self.classes[i].analysis;
+                    parts.push(format!(
+                        "class file {} ({} probes)",
+                        a.name(),
+                        a.probe_count()
+                    ));
+                }
+                format!("{id:016x}: {}", parts.join(" vs "))
+            })
+            .collect();
+        Diagnostic {
+            kind: DiagnosticKind::Mismatch,
+            subject: format!("{} class ids", self.target),
+            message: format!(
+                "{} class id(s) whose data disagrees (another class name or probe count), not merged: {}",
+                described.len(),
+                preview(&described)
+            ),
+            fix: "one class id cannot be two classes: check that every agent runs the deployed build and the same JaCoCo version; only the data that fits the class file (else the first seen) is used".into(),
+        }
+    }
+
+    /// Checks one target's data against the classes: data with another probe count than its
+    /// class, classes that ran from other bytes than any class file given (stale), classes
+    /// that ran without any class file.
+    fn data_checks(&self, t: &TargetExec<'_>) -> Vec<Diagnostic> {
+        let mut diagnostics = Vec::new();
+        let mut mismatched = std::collections::BTreeSet::new();
+        let mut stale = std::collections::BTreeSet::new();
+        let mut unknown = std::collections::BTreeSet::new();
+        for part in &t.parts {
+            for (id, data) in &part.classes {
+                if let Some(&i) = self.by_id.get(id) {
+                    let a = &self.classes[i].analysis;
+                    if data.name == a.name() && data.probes.len() != a.probe_count() {
+                        mismatched.insert(format!(
+                            "{} ({} probes in the data, {} in the class)",
+                            a.name(),
+                            data.probes.len(),
+                            a.probe_count()
+                        ));
+                    }
+                    continue;
+                }
+                if !data.any_hit() {
+                    continue;
+                }
+                if self.by_name.contains_key(&data.name) {
+                    stale.insert(data.name.clone());
+                } else {
+                    unknown.insert(data.name.clone());
+                }
+            }
+        }
+        let target = t.target;
+        if !mismatched.is_empty() {
+            let mismatched: Vec<String> = mismatched.into_iter().collect();
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: format!("{target} probe counts"),
+                message: format!(
+                    "{} class(es) whose data has another probe count than the class: {}",
+                    mismatched.len(),
+                    preview(&mismatched)
+                ),
+                fix: "the agent's JaCoCo version places probes differently: use the same JaCoCo version (0.8.x) as covtop's analysis expects".into(),
+            });
+        }
+        if !stale.is_empty() {
+            let stale: Vec<String> = stale.into_iter().collect();
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: format!("{target} stale classes"),
+                message: format!(
+                    "no match: {} class(es) ran from other bytes than the class files given: {}",
+                    stale.len(),
+                    preview(&stale)
+                ),
+                fix: "the class files are not the deployed build: point `classes` at the build that runs (or at its jar)".into(),
+            });
+        }
+        if !unknown.is_empty() {
+            let unknown: Vec<String> = unknown.into_iter().collect();
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: format!("{target} classes without class files"),
+                message: format!(
+                    "{} class(es) ran but no class file was given for them: {}",
+                    unknown.len(),
+                    preview(&unknown)
+                ),
+                fix: "add their jar or folder to `classes`, or narrow the agent's `includes`"
+                    .into(),
+            });
+        }
+        diagnostics
+    }
+
+    /// Projects merged data (already checked: an analysed class's data has its probe count)
+    /// onto repository files.
+    fn project_merged(&self, exec: Option<&ExecData>) -> (Vec<FileCoverage>, Vec<Diagnostic>) {
         let mut diagnostics = self.problems.clone();
         let mut per_source: BTreeMap<&str, Vec<ClassCoverage>> = BTreeMap::new();
-        let mut mismatched = Vec::new();
         let (shown, several_ran) = self.shown_versions(exec);
         let mut sealed = Vec::new();
         for (i, c) in self.classes.iter().enumerate() {
-            let probes = exec.and_then(|e| e.classes.get(&c.id));
-            let probes = match probes {
-                Some(p) if p.probes.len() != c.analysis.probe_count() => {
-                    mismatched.push(format!(
-                        "{} ({} probes in the data, {} in the class)",
-                        c.analysis.name(),
-                        p.probes.len(),
-                        c.analysis.probe_count()
-                    ));
-                    None
-                }
-                Some(p) => Some(p.probes.as_slice()),
-                None => None,
-            };
             if !shown[i] {
                 continue;
             }
+            let probes = exec
+                .and_then(|e| e.classes.get(&c.id))
+                .filter(|p| p.probes.len() == c.analysis.probe_count())
+                .map(|p| p.probes.as_slice());
             if probes.is_none() && c.analysis.is_sealed() {
                 // JaCoCo 0.8.6 cannot instrument it: no data can exist, so nothing is missed.
                 sealed.push(c.analysis.name().to_string());
@@ -241,18 +504,6 @@ impl JavaBuild {
                 .entry(src.as_str())
                 .or_default()
                 .push(c.analysis.project(probes));
-        }
-        if !mismatched.is_empty() {
-            diagnostics.push(Diagnostic {
-                kind: DiagnosticKind::Mismatch,
-                subject: format!("{} probe counts", self.target),
-                message: format!(
-                    "{} class(es) whose data has another probe count than the class: {}",
-                    mismatched.len(),
-                    preview(&mismatched)
-                ),
-                fix: "the agent's JaCoCo version places probes differently: use the same JaCoCo version (0.8.x) as covtop's analysis expects".into(),
-            });
         }
         if !sealed.is_empty() {
             diagnostics.push(Diagnostic {
@@ -271,51 +522,12 @@ impl JavaBuild {
                 kind: DiagnosticKind::Mismatch,
                 subject: format!("{} class versions", self.target),
                 message: format!(
-                    "{} class(es) ran in several versions (a multi-release jar on different Java releases, or the class in several jars); the version with the most probes hit is shown: {}",
+                    "{} class(es) ran in several versions (a multi-release jar on different Java releases, the class in several jars, or targets whose class files differ); the version with the most probes hit is shown: {}",
                     several_ran.len(),
                     preview(&several_ran)
                 ),
-                fix: "run every replica on the same Java release and class path".into(),
+                fix: "run every replica on the same Java release and class path, and give every target the same build of shared classes".into(),
             });
-        }
-        if let Some(exec) = exec {
-            let mut stale = Vec::new();
-            let mut unknown = Vec::new();
-            for (id, data) in &exec.classes {
-                if !data.any_hit() {
-                    continue;
-                }
-                match self.by_name.get(&data.name) {
-                    Some(ids) if !ids.contains(id) => stale.push(data.name.clone()),
-                    Some(_) => {}
-                    None => unknown.push(data.name.clone()),
-                }
-            }
-            if !stale.is_empty() {
-                diagnostics.push(Diagnostic {
-                    kind: DiagnosticKind::Mismatch,
-                    subject: format!("{} stale classes", self.target),
-                    message: format!(
-                        "no match: {} class(es) ran from other bytes than the class files given: {}",
-                        stale.len(),
-                        preview(&stale)
-                    ),
-                    fix: "the class files are not the deployed build: point `classes` at the build that runs (or at its jar)".into(),
-                });
-            }
-            if !unknown.is_empty() {
-                diagnostics.push(Diagnostic {
-                    kind: DiagnosticKind::Mismatch,
-                    subject: format!("{} classes without class files", self.target),
-                    message: format!(
-                        "{} class(es) ran but no class file was given for them: {}",
-                        unknown.len(),
-                        preview(&unknown)
-                    ),
-                    fix: "add their jar or folder to `classes`, or narrow the agent's `includes`"
-                        .into(),
-                });
-            }
         }
         let files = per_source
             .into_iter()
@@ -413,4 +625,197 @@ fn preview(names: &[String]) -> String {
         s.push_str(&format!(" and {} more", names.len() - SHOWN));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::java::analysis::analyze_class;
+    use crate::model::LineStatus;
+
+    const TINY: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/java-corpus/fixtures/Tiny.class"
+    ));
+
+    fn tiny_build(target: &str) -> (JavaBuild, u64, usize) {
+        let a = Arc::new(analyze_class(TINY).unwrap().unwrap());
+        let id = crate::java::crc64::class_id(TINY);
+        let n = a.probe_count();
+        let classes = vec![BuildClass {
+            id,
+            analysis: a,
+            source: Some("Tiny.java".into()),
+            release: None,
+        }];
+        (JavaBuild::assemble(target, classes, Vec::new()), id, n)
+    }
+
+    fn exec(classes: &[(u64, &str, Vec<bool>)]) -> ExecData {
+        ExecData {
+            sessions: Vec::new(),
+            classes: classes
+                .iter()
+                .map(|(id, name, probes)| {
+                    (
+                        *id,
+                        ClassProbes {
+                            name: name.to_string(),
+                            probes: probes.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn messages(d: &[Diagnostic]) -> String {
+        d.iter()
+            .map(|d| format!("{}: {}", d.subject, d.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn two_targets_merge_probes_before_projection() {
+        let (a, id, n) = tiny_build("a");
+        let (b, _, _) = tiny_build("b");
+        let union = JavaBuild::union("a, b", &[&a, &b]);
+        assert_eq!(union.class_count(), 1, "one class id, taken once");
+        // Every other probe on each side: together, all of them.
+        let even: Vec<bool> = (0..n).map(|i| i % 2 == 0).collect();
+        let odd: Vec<bool> = (0..n).map(|i| i % 2 == 1).collect();
+        let (xa, xb) = (exec(&[(id, "Tiny", even)]), exec(&[(id, "Tiny", odd)]));
+        let (files, diags) = union.project_targets(&[
+            TargetExec {
+                target: "a",
+                parts: vec![&xa],
+            },
+            TargetExec {
+                target: "b",
+                parts: vec![&xb],
+            },
+        ]);
+        assert!(diags.is_empty(), "{}", messages(&diags));
+        assert_eq!(files.len(), 1);
+        let (all, _) = a.project(Some(&exec(&[(id, "Tiny", vec![true; n])])));
+        assert_eq!(
+            files, all,
+            "the merge is the projection of the OR of the probes"
+        );
+        assert!(
+            files[0]
+                .lines
+                .iter()
+                .all(|l| l.status == LineStatus::Covered)
+        );
+        // Each side alone leaves some line partial or missed.
+        let (alone, _) = a.project(Some(&xa));
+        assert!(
+            alone[0]
+                .lines
+                .iter()
+                .any(|l| l.status != LineStatus::Covered)
+        );
+    }
+
+    #[test]
+    fn a_class_id_with_another_name_or_probe_count_is_not_merged_and_named() {
+        let (a, id, n) = tiny_build("a");
+        let (b, _, _) = tiny_build("b");
+        let union = JavaBuild::union("a, b", &[&a, &b]);
+        let first: Vec<bool> = (0..n).map(|i| i == 0).collect();
+        let xa = exec(&[(id, "Tiny", first.clone())]);
+        // Target b's data says the id is another class: left out, and named.
+        let xb = exec(&[(id, "Other", vec![true; n])]);
+        let data = [
+            TargetExec {
+                target: "a",
+                parts: vec![&xa],
+            },
+            TargetExec {
+                target: "b",
+                parts: vec![&xb],
+            },
+        ];
+        let (merged, diags) = union.merge_targets(&data);
+        assert_eq!(merged.unwrap().classes[&id].probes, first);
+        let text = messages(&diags);
+        assert!(text.contains(&format!("{id:016x}")), "{text}");
+        assert!(
+            text.contains("Tiny (") && text.contains("Other (") && text.contains("from b"),
+            "{text}"
+        );
+        // Another probe count in b: a's data is used, b's is a probe-count mismatch of b and
+        // a conflict of the id.
+        let xb = exec(&[(id, "Tiny", vec![true; n + 1])]);
+        let data = [
+            TargetExec {
+                target: "a",
+                parts: vec![&xa],
+            },
+            TargetExec {
+                target: "b",
+                parts: vec![&xb],
+            },
+        ];
+        let (files, diags) = union.project_targets(&data);
+        let (expected, _) = a.project(Some(&xa));
+        assert_eq!(files, expected);
+        let text = messages(&diags);
+        assert!(text.contains("b probe counts"), "{text}");
+        assert!(!text.contains("a probe counts"), "{text}");
+        assert!(text.contains(&format!("{id:016x}")), "{text}");
+
+        // A class id without class file, with two names across targets: named too.
+        let xa = exec(&[(7, "x/One", vec![true])]);
+        let xb = exec(&[(7, "x/Two", vec![true])]);
+        let (_, diags) = union.project_targets(&[
+            TargetExec {
+                target: "a",
+                parts: vec![&xa],
+            },
+            TargetExec {
+                target: "b",
+                parts: vec![&xb],
+            },
+        ]);
+        let text = messages(&diags);
+        assert!(
+            text.contains("0000000000000007: x/One (1 probes, from a) vs x/Two (1 probes, from b)"),
+            "{text}"
+        );
+        assert!(text.contains("a classes without class files"), "{text}");
+        assert!(text.contains("b classes without class files"), "{text}");
+    }
+
+    #[test]
+    fn stale_and_unknown_classes_are_per_target() {
+        let (a, id, n) = tiny_build("a");
+        let xa = exec(&[(id, "Tiny", vec![true; n])]);
+        let xb = exec(&[(id ^ 1, "Tiny", vec![true; n])]);
+        let (_, diags) = a.project_targets(&[
+            TargetExec {
+                target: "a",
+                parts: vec![&xa],
+            },
+            TargetExec {
+                target: "b",
+                parts: vec![&xb],
+            },
+        ]);
+        let text = messages(&diags);
+        assert!(text.contains("b stale classes"), "{text}");
+        assert!(!text.contains("a stale classes"), "{text}");
+        // No data at all: nothing merged, every line missed.
+        let (merged, _) = a.merge_targets(&[]);
+        assert!(merged.is_none());
+        let (files, _) = a.project_targets(&[]);
+        assert!(
+            files[0]
+                .lines
+                .iter()
+                .all(|l| l.status == LineStatus::Missed)
+        );
+    }
 }

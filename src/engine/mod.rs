@@ -24,7 +24,7 @@ use crate::target::{Payload, PollResult, ResetOutcome};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use accumulate::{Cumulative, TargetAccumulator};
 use carry::{BuildData, BuildIds, BuildLines, LineStatuses};
-use java::{AnalysisCache, JavaBuild};
+use java::{AnalysisCache, JavaBuild, TargetExec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -327,6 +327,9 @@ pub struct Engine {
     modules: ModuleMap,
     store: SessionStore,
     targets: Vec<LiveTarget>,
+    /// The classes of every JaCoCo target united by class id: the data of every target and
+    /// replica is merged per class id, probe by probe, and projected once through it.
+    java_union: Option<JavaBuild>,
     build: build::ViewBuilder,
     session_problems: Vec<Diagnostic>,
     undecodable: Vec<Diagnostic>,
@@ -479,6 +482,15 @@ impl Engine {
             partial_as_covered: config.report.partial_as_covered,
         });
         let languages = covered_languages(&config);
+        let java_builds: Vec<(&str, &JavaBuild)> = targets
+            .iter()
+            .filter_map(|t| t.java_build.as_ref().map(|b| (t.config.name.as_str(), b)))
+            .collect();
+        let java_union = (!java_builds.is_empty()).then(|| {
+            let name: Vec<&str> = java_builds.iter().map(|(n, _)| *n).collect();
+            let builds: Vec<&JavaBuild> = java_builds.iter().map(|(_, b)| *b).collect();
+            JavaBuild::union(&name.join(", "), &builds)
+        });
         let mut engine = Engine {
             config,
             repo,
@@ -488,6 +500,7 @@ impl Engine {
             modules,
             store,
             targets,
+            java_union,
             build,
             session_problems: Vec::new(),
             undecodable: Vec::new(),
@@ -770,10 +783,12 @@ impl Engine {
         }
         // Probes merge by OR, so a class ran in the total exactly when it ran in some part:
         // no need to build the total on every poll.
+        // Ids of another target's classes are projected through the union, not foreign.
+        let in_union = |id: u64| self.java_union.as_ref().is_some_and(|u| u.has_class(id));
         t.java
             .parts()
             .flat_map(|e| e.classes.iter())
-            .filter(|(id, c)| c.any_hit() && !t.class_ids.contains(id))
+            .filter(|(id, c)| c.any_hit() && !t.class_ids.contains(id) && !in_union(**id))
             .map(|(id, _)| *id)
             .collect()
     }
@@ -986,13 +1001,32 @@ impl Engine {
                 }),
             }
         }
-        for (target, acc) in &data.java {
-            let live = self.targets.iter().find(|t| &t.config.name == target);
-            if revision.oid == self.revision.oid
-                && let Some(b) = live.and_then(|t| t.java_build.as_ref())
-            {
-                let (files, _) = b.project(acc.total().as_ref());
+        // The current build: every target's data merged per class id and projected once.
+        let current = revision.oid == self.revision.oid;
+        let projected = |target: &str| {
+            current
+                && self
+                    .targets
+                    .iter()
+                    .any(|t| t.config.name == target && t.java_build.is_some())
+        };
+        if let Some(u) = &self.java_union {
+            let parts: Vec<TargetExec> = data
+                .java
+                .iter()
+                .filter(|(target, _)| projected(target))
+                .map(|(target, acc)| TargetExec {
+                    target,
+                    parts: acc.parts().collect(),
+                })
+                .collect();
+            if !parts.is_empty() {
+                let (files, _) = u.project_targets(&parts);
                 out.absorb(&BuildLines::from_coverage(&revision.oid, &files));
+            }
+        }
+        for target in data.java.keys() {
+            if projected(target) {
                 continue;
             }
             let path =
@@ -1597,16 +1631,36 @@ impl Engine {
             .collect();
         let mut java_files = Vec::new();
         let mut saves = Vec::new();
-        for (i, t) in self.targets.iter().enumerate() {
-            if let Some(b) = &t.java_build {
-                let total = t.java.total();
-                let (files, diags) = b.project(total.as_ref());
-                if total.is_some() {
-                    saves.push((i, BuildLines::from_coverage(&self.revision.oid, &files)));
+        if let Some(u) = &self.java_union {
+            // Every JaCoCo target's replicas and epochs, merged per class id at the probe level,
+            // each class projected once.
+            let data: Vec<TargetExec> = self
+                .targets
+                .iter()
+                .filter(|t| t.java_build.is_some())
+                .map(|t| TargetExec {
+                    target: &t.config.name,
+                    parts: t.java.parts().collect(),
+                })
+                .collect();
+            let (files, diags) = u.project_targets(&data);
+            // Each target with data saves the merged lines of this build (what carry-over maps
+            // onto a later revision, or finds again by the target's class ids).
+            let with_data: Vec<usize> = self
+                .targets
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.java_build.is_some() && t.java.parts().next().is_some())
+                .map(|(i, _)| i)
+                .collect();
+            if !with_data.is_empty() {
+                let lines = BuildLines::from_coverage(&self.revision.oid, &files);
+                for i in with_data {
+                    saves.push((i, lines.clone()));
                 }
-                java_files.extend(files);
-                diagnostics.extend(diags);
             }
+            java_files = files;
+            diagnostics.extend(diags);
         }
         diagnostics.extend(self.save_java_lines(saves));
         diagnostics.extend(self.unknown_builds.values().cloned());

@@ -38,9 +38,11 @@ impl TargetClient {
                     .map(TargetClient::GocV2)
                     .map_err(|e| e.to_string())
             }
-            TargetKind::Jacoco { address, .. } => JacocoTarget::new(address, timeout)
-                .map(TargetClient::Jacoco)
-                .map_err(|e| e.to_string()),
+            TargetKind::Jacoco { addresses, .. } => {
+                JacocoTarget::with_addresses(addresses, timeout)
+                    .map(TargetClient::Jacoco)
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 
