@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use covtop::target::goc_v1::GocV1Target;
-use covtop::target::goc_v2::GocV2Target;
-use covtop::target::gocserver::v1::{Agent, Center};
-use covtop::target::gocserver::v2::{AgentSpec, ProfileSource, Server};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
+use covtop::agent::goc_v1::GocV1Target;
+use covtop::agent::goc_v2::GocV2Target;
+use covtop::demo::gocserver::v1::{Agent, Center};
+use covtop::demo::gocserver::v2::{AgentSpec, ProfileSource, Server};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const REPLICAS: usize = 8;

@@ -6,6 +6,7 @@
 //! changed lines from [`vcs`] into an immutable [`model::View`] that [`tui`] and [`report`] render.
 //! See `docs/ARCHITECTURE.md`.
 
+pub mod agent;
 pub mod atomic_file;
 pub mod config;
 pub mod demo;
@@ -15,7 +16,6 @@ pub mod java;
 pub mod model;
 pub mod report;
 pub mod session;
-pub mod target;
 pub mod tui;
 pub mod vcs;
 pub mod watch;

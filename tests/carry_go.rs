@@ -5,11 +5,11 @@
 
 mod common;
 
+use covtop::demo::gocserver::v2::{AgentSpec, ProfileSource, Server};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use covtop::engine::Engine;
 use covtop::model::{LineStatus, View};
 use covtop::session::{DumpMeta, PayloadKind, SessionStore};
-use covtop::target::gocserver::v2::{AgentSpec, ProfileSource, Server};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
 use std::path::Path;
 
 fn store(session_root: &Path, revision: &str, payload: &str) {
@@ -356,14 +356,14 @@ async fn agents_of_an_older_build_are_carried_and_the_new_builds_own_lines_are_c
     let old_hits: Vec<u32> = {
         let mut e =
             Engine::open(extra_config(tmp.path(), &repo, &old, "http://127.0.0.1:1")).unwrap();
-        let poll = covtop::target::PollResult {
-            dumps: vec![covtop::target::ReplicaDump {
+        let poll = covtop::agent::PollResult {
+            dumps: vec![covtop::agent::ReplicaDump {
                 replica: "id=0".into(),
                 instance: None,
                 extra: None,
                 fetched_at: std::time::SystemTime::now(),
                 elapsed: std::time::Duration::ZERO,
-                payload: covtop::target::Payload::GoProfile(old_profile.clone().into_bytes()),
+                payload: covtop::agent::Payload::GoProfile(old_profile.clone().into_bytes()),
             }],
             failures: Vec::new(),
         };

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use covtop::agent::Payload;
+use covtop::agent::jacoco::JacocoTarget;
 use covtop::config::TargetKind;
 use covtop::demo::Demo;
 use covtop::demo::jacoco_agent::ReplayAgent;
@@ -19,12 +21,10 @@ use covtop::engine::Engine;
 use covtop::java::crc64::class_id;
 use covtop::java::exec::{self, ExecData};
 use covtop::model::{Counts, LineStatus, SourceLanguage};
-use covtop::target::Payload;
-use covtop::target::jacoco::JacocoTarget;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-fn exec_of(poll: &covtop::target::PollResult) -> ExecData {
+fn exec_of(poll: &covtop::agent::PollResult) -> ExecData {
     assert!(poll.failures.is_empty(), "{:?}", poll.failures);
     assert_eq!(poll.dumps.len(), 1);
     match &poll.dumps[0].payload {
@@ -58,7 +58,7 @@ async fn the_replay_agent_answers_covtops_jacoco_client() {
         full.classes, last.classes,
         "OR of a prefix and the last capture"
     );
-    let instance = |p: &covtop::target::PollResult| p.dumps[0].instance.clone();
+    let instance = |p: &covtop::agent::PollResult| p.dumps[0].instance.clone();
 
     // dump+reset returns everything, then the agent is empty with a new session start.
     let before_reset = target.poll().await;

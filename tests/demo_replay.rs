@@ -10,12 +10,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use covtop::agent::Payload;
+use covtop::agent::goc_v1::GocV1Target;
 use covtop::config::TargetKind;
 use covtop::demo::Demo;
 use covtop::engine::Engine;
 use covtop::model::Counts;
-use covtop::target::Payload;
-use covtop::target::goc_v1::GocV1Target;
 use covtop::vcs::{DiffSpec, Repo};
 use serde_json::Value;
 
@@ -43,7 +43,7 @@ fn center_url(demo: &Demo) -> String {
 }
 
 /// Blocks with a count above zero, over every dump of a poll.
-fn blocks_hit(poll: &covtop::target::PollResult) -> usize {
+fn blocks_hit(poll: &covtop::agent::PollResult) -> usize {
     poll.dumps
         .iter()
         .map(|d| match &d.payload {

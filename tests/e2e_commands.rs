@@ -2,8 +2,8 @@
 
 mod common;
 
-use covtop::target::gocserver::v1::{Agent, Center};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
+use covtop::demo::gocserver::v1::{Agent, Center};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 

@@ -2,11 +2,11 @@
 
 mod common;
 
+use covtop::demo::gocserver::v1::{Agent, Center};
+use covtop::demo::gocserver::v2::{AgentSpec, ProfileSource, Server};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use covtop::engine::{Command, Engine, Notice, live};
 use covtop::model::View;
-use covtop::target::gocserver::v1::{Agent, Center};
-use covtop::target::gocserver::v2::{AgentSpec, ProfileSource, Server};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};

@@ -4,11 +4,11 @@
 
 mod common;
 
+use covtop::agent::goc_v1::GocV1Target;
+use covtop::demo::gocserver::v1::{Agent, Center};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use covtop::engine::Engine;
 use covtop::model::{DiagnosticKind, ReplicaState, View};
-use covtop::target::goc_v1::GocV1Target;
-use covtop::target::gocserver::v1::{Agent, Center};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
 use std::time::Duration;
 
 const PROFILE: &str = "mode: count\n\

@@ -3,13 +3,13 @@
 
 mod common;
 
+use covtop::demo::gocserver::v1::{Agent, Center};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use covtop::model::{
     ChangeKind, ChangedFile, ColumnSpan, Counts, FileCoverage, FileView, LineCoverage, LineStatus,
     SourceLanguage, SourceStore, View,
 };
 use covtop::report::html::{HtmlError, HtmlOptions, page_name, write_html};
-use covtop::target::gocserver::v1::{Agent, Center};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use covtop::target::Payload;
-use covtop::target::goc_v1::{GocError, GocV1Target};
-use covtop::target::goc_v2::GocV2Target;
+use covtop::agent::Payload;
+use covtop::agent::goc_v1::{GocError, GocV1Target};
+use covtop::agent::goc_v2::GocV2Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -669,12 +669,11 @@ fn v1_build_of_an_unknown_revision_is_kept_apart() {
     assert!(ours.overlaps().is_empty(), "{:?}", ours.overlaps());
     assert_eq!(ours.blocks, configured_profile.blocks);
     let report = json_report(&config);
-    assert_eq!(
-        whole_statements(&report),
-        configured_profile.statements()
-    );
+    assert_eq!(whole_statements(&report), configured_profile.statements());
     assert!(
-        report["carried_from"].as_array().is_none_or(|a| a.is_empty()),
+        report["carried_from"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
         "{report:#}"
     );
     assert!(names_other_build(&d.stderr, &newer_url), "{d:?}");

@@ -7,9 +7,9 @@ mod goc_support;
 
 use std::time::Duration;
 
-use covtop::target::gocserver::v1::{Agent, Center};
-use covtop::target::gocserver::v2::{AgentSpec, ProfileSource, STATUS_DISCONNECT, Server};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
+use covtop::demo::gocserver::v1::{Agent, Center};
+use covtop::demo::gocserver::v2::{AgentSpec, ProfileSource, STATUS_DISCONNECT, Server};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use goc_support::capture::{Capture, Section};
 
 /// Agent 7778 of cap1/cap2 after three requests.
@@ -595,7 +595,7 @@ async fn v2_watch_frames_reach_the_client_verbatim() {
         .collect();
     assert_eq!(frames.len(), 14);
     let server = Server::start().await.unwrap();
-    let target = covtop::target::goc_v2::GocV2Target::new(
+    let target = covtop::agent::goc_v2::GocV2Target::new(
         &server.url(),
         vec![],
         None,

@@ -7,9 +7,9 @@ mod goc_support;
 
 use std::time::{Duration, Instant};
 
-use covtop::target::Payload;
-use covtop::target::goc_v1::{GocError, GocV1Target};
-use covtop::target::gocserver::v1::Center;
+use covtop::agent::Payload;
+use covtop::agent::goc_v1::{GocError, GocV1Target};
+use covtop::demo::gocserver::v1::Center;
 use goc_support::{BlackHole, ShopReplica, count_for, eventually, files_of, shop_binary};
 
 fn bytes(p: &Payload) -> &[u8] {

@@ -7,10 +7,10 @@ mod goc_support;
 
 use std::time::{Duration, Instant};
 
-use covtop::target::Payload;
-use covtop::target::goc_v2::{GocV2Target, RESET_SETTLE, WatchHint};
-use covtop::target::gocserver::v2::{AgentSpec, ProfileSource, STATUS_DISCONNECT, Server};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
+use covtop::agent::Payload;
+use covtop::agent::goc_v2::{GocV2Target, RESET_SETTLE, WatchHint};
+use covtop::demo::gocserver::v2::{AgentSpec, ProfileSource, STATUS_DISCONNECT, Server};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use goc_support::{BlackHole, ShopReplica, count_for, eventually, shop_binary};
 use tokio::sync::mpsc;
 
@@ -189,7 +189,7 @@ async fn agents_report_separately_fail_alone_and_reset_asynchronously() {
     assert_eq!(count_for(&fresh, "cart/cart.go"), base_b);
 }
 
-fn failure_text(poll: &covtop::target::PollResult, replica: &str) -> String {
+fn failure_text(poll: &covtop::agent::PollResult, replica: &str) -> String {
     poll.failures
         .iter()
         .find(|f| f.replica == replica)

@@ -10,10 +10,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use covtop::agent::jacoco::JacocoTarget;
+use covtop::agent::{Payload, PollResult, ReplicaDump};
 use covtop::java::exec::{self, ExecData};
 use covtop::java::{archive, crc64};
-use covtop::target::jacoco::JacocoTarget;
-use covtop::target::{Payload, PollResult, ReplicaDump};
 use support_java::*;
 
 struct Shop {

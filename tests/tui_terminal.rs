@@ -4,7 +4,7 @@
 mod common;
 mod goc_support;
 
-use covtop::target::gocserver::v1::Center;
+use covtop::demo::gocserver::v1::Center;
 use goc_support::{ShopReplica, http_get};
 use std::path::Path;
 use std::process::Command;

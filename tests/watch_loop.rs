@@ -4,8 +4,8 @@
 
 mod common;
 
-use covtop::target::gocserver::v1::{Agent, Center};
-use covtop::target::gocserver::{AgentProfile, SharedProfile};
+use covtop::demo::gocserver::v1::{Agent, Center};
+use covtop::demo::gocserver::{AgentProfile, SharedProfile};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -11,6 +11,7 @@
 //! JaCoCo tcpserver agent ([`jacoco_agent::ReplayAgent`]) from a session recorded with the real
 //! agent (`scripts/record-demo-java.sh`); its class files are written into the temp directory.
 
+pub mod gocserver;
 pub mod jacoco_agent;
 pub mod java;
 pub mod recording;
@@ -23,9 +24,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::config::{Config, ConfigError};
-use crate::target::gocserver::v1::{Agent, Center};
-use crate::target::gocserver::v2::{AgentSpec, ProfileSource, Server};
-use crate::target::gocserver::{GocServerError, SharedProfile};
+use crate::demo::gocserver::v1::{Agent, Center};
+use crate::demo::gocserver::v2::{AgentSpec, ProfileSource, Server};
+use crate::demo::gocserver::{GocServerError, SharedProfile};
 use jacoco_agent::ReplayAgent;
 use java::{JavaRecording, JavaRecordingError};
 use recording::{Recording, RecordingError, ReplicaKind};

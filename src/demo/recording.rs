@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::target::gocserver::{AgentBlock, AgentProfile};
+use crate::demo::gocserver::{AgentBlock, AgentProfile};
 
 /// The recording shipped with covtop (`assets/demo/recording/session.json`).
 pub const EMBEDDED: &str = include_str!("../../assets/demo/recording/session.json");

@@ -5,7 +5,7 @@
 
 use super::targets::{ResetResult, TargetClient};
 use super::{TargetPoll, reset_plan};
-use crate::target::PollResult;
+use crate::agent::PollResult;
 use std::future::Future;
 
 /// Where a sequence's results go: the engine itself (headless commands) or the engine's task
@@ -34,7 +34,7 @@ pub struct Sequence {
     /// The stored poll; `None` when it could not be stored.
     pub dump: Option<TargetPoll>,
     /// Per replica, when a reset was asked for.
-    pub reset: Vec<crate::target::ResetOutcome>,
+    pub reset: Vec<crate::agent::ResetOutcome>,
     /// Replicas not reset because their dump failed.
     pub skipped: Vec<(String, String)>,
 }

@@ -7,8 +7,8 @@
 use super::collector::{self, Sink};
 use super::targets::{ResetResult, TargetClient};
 use super::{Command, Engine, Notice, TargetPoll};
+use crate::agent::PollResult;
 use crate::model::View;
-use crate::target::PollResult;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};

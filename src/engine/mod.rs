@@ -11,6 +11,7 @@ mod targets;
 
 pub use targets::{ResetResult, TargetClient};
 
+use crate::agent::{Payload, PollResult, ResetOutcome};
 use crate::config::{Config, RangeSetting, TargetConfig};
 use crate::go::modules::{ModuleMap, module_path};
 use crate::go::profile::{self, Profile};
@@ -20,7 +21,6 @@ use crate::model::{
     ChangedLines, Diagnostic, DiagnosticKind, FileCoverage, ReplicaState, ReplicaStatus, View,
 };
 use crate::session::{DumpMeta, PayloadKind, SessionCatalog, SessionStore, StoredDump};
-use crate::target::{Payload, PollResult, ResetOutcome};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use accumulate::{Cumulative, TargetAccumulator};
 use carry::{BuildData, BuildIds, BuildLines, LineStatuses};

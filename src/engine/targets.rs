@@ -1,11 +1,11 @@
 //! One configured target with its protocol client.
 
+use crate::agent::goc_v1::GocV1Target;
+use crate::agent::goc_v2::GocV2Target;
+use crate::agent::jacoco::JacocoTarget;
+use crate::agent::{PollResult, ResetOutcome};
 use crate::config::{TargetConfig, TargetKind};
 use crate::session::PayloadKind;
-use crate::target::goc_v1::GocV1Target;
-use crate::target::goc_v2::GocV2Target;
-use crate::target::jacoco::JacocoTarget;
-use crate::target::{PollResult, ResetOutcome};
 use std::time::Duration;
 
 /// The protocol client of a target.
@@ -97,7 +97,7 @@ impl TargetClient {
     /// (reconnecting by itself); it ends when the receiver is dropped.
     pub fn watch_hints(
         &self,
-    ) -> Option<tokio::sync::mpsc::Receiver<crate::target::goc_v2::WatchHint>> {
+    ) -> Option<tokio::sync::mpsc::Receiver<crate::agent::goc_v2::WatchHint>> {
         match self {
             TargetClient::GocV2(t) => {
                 let (tx, rx) = tokio::sync::mpsc::channel(256);

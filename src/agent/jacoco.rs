@@ -16,8 +16,8 @@ use futures_util::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::agent::{Payload, PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
 use crate::java::exec::{self, ExecError, ReplyScan};
-use crate::target::{Payload, PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
 
 /// The largest reply accepted from one agent. Real dumps are a few megabytes at most.
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 512 << 20;

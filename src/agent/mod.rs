@@ -55,4 +55,3 @@ pub struct ResetOutcome {
 
 pub mod goc_v1;
 pub mod goc_v2;
-pub mod gocserver;
