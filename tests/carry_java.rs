@@ -93,9 +93,16 @@ fn java_line_statuses_are_saved_per_build_and_carried_without_the_old_classes() 
     );
     store.persist(&meta, &exec.to_bytes().unwrap()).unwrap();
 
+    // Building a View writes nothing.
+    let builds = sessions.join("builds");
+    let _ = open(tmp.path(), &repo, &old, &old_classes, &sessions).view();
+    assert!(
+        !builds.exists(),
+        "a View was built and something was written"
+    );
     // While the old build is current, its line statuses are saved beside the dumps.
     let path = "src/main/java/shop/Calc.java";
-    let v = open(tmp.path(), &repo, &old, &old_classes, &sessions).view();
+    let v = view_saved(open(tmp.path(), &repo, &old, &old_classes, &sessions));
     let own: Vec<u32> = v
         .files
         .iter()
@@ -143,7 +150,7 @@ fn java_line_statuses_are_saved_per_build_and_carried_without_the_old_classes() 
     std::fs::remove_dir_all(&old_classes).unwrap();
     let new_classes = tmp.path().join("classes-new");
     compile(&repo, &new_classes);
-    let v = open(tmp.path(), &repo, &new, &new_classes, &sessions).view();
+    let v = view_saved(open(tmp.path(), &repo, &new, &new_classes, &sessions));
     let carried: Vec<(u32, LineStatus)> = v
         .carried
         .file(path)
@@ -200,7 +207,13 @@ fn an_old_java_build_without_saved_lines_is_named_not_guessed() {
     let meta = DumpMeta::new("calc", "a", None, 1, &old, PayloadKind::JacocoExec);
     store.persist(&meta, &exec.to_bytes().unwrap()).unwrap();
     // A damaged saved file of another build is reported, not trusted.
-    let v = open(tmp.path(), &repo, &new, &tmp.path().join("none"), &sessions).view();
+    let v = view_saved(open(
+        tmp.path(),
+        &repo,
+        &new,
+        &tmp.path().join("none"),
+        &sessions,
+    ));
     assert!(v.carried.is_empty());
     let d = v
         .diagnostics
@@ -214,7 +227,13 @@ fn an_old_java_build_without_saved_lines_is_named_not_guessed() {
         b"{\"format\":\"covtop-build-lines 1\",\"revision\":\"x\",\"target\":\"calc\",\"files\":{}}",
     )
     .unwrap();
-    let v = open(tmp.path(), &repo, &new, &tmp.path().join("none"), &sessions).view();
+    let v = view_saved(open(
+        tmp.path(),
+        &repo,
+        &new,
+        &tmp.path().join("none"),
+        &sessions,
+    ));
     assert!(v.carried.is_empty());
     assert!(
         v.diagnostics
@@ -315,7 +334,7 @@ fn data_of_an_earlier_build_of_the_same_revision_is_carried_not_only_called_stal
     let first = tmp.path().join("classes-11");
     let (id1, probes1) = compile_for(&repo, &first, 11);
     let _ = store_all_hit(&sessions, &r, id1, probes1, 1);
-    let v = open(tmp.path(), &repo, &r, &first, &sessions).view();
+    let v = view_saved(open(tmp.path(), &repo, &r, &first, &sessions));
     assert_eq!(own(&v), [3, 5, 6, 10], "hand-checked: class line, add, neg");
     assert!(carried(&v).is_empty());
 
@@ -327,7 +346,7 @@ fn data_of_an_earlier_build_of_the_same_revision_is_carried_not_only_called_stal
         id1, id2,
         "a rebuild for another release changes the class id"
     );
-    let v = open(tmp.path(), &repo, &r, &second, &sessions).view();
+    let v = view_saved(open(tmp.path(), &repo, &r, &second, &sessions));
     assert_eq!(
         carried(&v),
         [
@@ -363,7 +382,13 @@ fn an_earlier_builds_ids_at_a_new_revision_are_carried_through_the_diff() {
     let (id1, probes1) = compile_for(&repo, &first, 11);
     let old_dump = store_all_hit(&sessions, &old, id1, probes1, 1);
     assert_eq!(
-        own(&open(tmp.path(), &repo, &old, &first, &sessions).view()),
+        own(&view_saved(open(
+            tmp.path(),
+            &repo,
+            &old,
+            &first,
+            &sessions
+        ))),
         [3, 5, 6, 10]
     );
     // Only the saved lines of that build remain: no dump of the old revision is carried.
@@ -384,7 +409,7 @@ fn an_earlier_builds_ids_at_a_new_revision_are_carried_through_the_diff() {
     let second = tmp.path().join("classes-new");
     compile_for(&repo, &second, 11);
     let _ = store_all_hit(&sessions, &new, id1, probes1, 2);
-    let v = open(tmp.path(), &repo, &new, &second, &sessions).view();
+    let v = view_saved(open(tmp.path(), &repo, &new, &second, &sessions));
     // 3 -> 5, 5 -> 7, 6 -> 8; the edited neg line (10 -> 12) is not carried.
     assert_eq!(
         carried(&v),
@@ -398,4 +423,12 @@ fn an_earlier_builds_ids_at_a_new_revision_are_carried_through_the_diff() {
     );
     assert!(own(&v).is_empty(), "no probe applied across class ids");
     assert!(earlier_build_note(&v).is_some());
+}
+
+/// A View as the screen and the commands make one: built, then the build's lines saved (what
+/// the next build carries).
+fn view_saved(mut engine: covtop::engine::Engine) -> std::sync::Arc<covtop::model::View> {
+    let v = engine.view();
+    engine.save_build_lines();
+    v
 }

@@ -101,6 +101,7 @@ pub fn dump(cfg: Config, targets: &[String], out: Output) -> Result<ExitCode> {
         }
     }
     let view = engine.view();
+    engine.save_build_lines();
     print_diagnostics(&view, out);
     let s = view.totals.whole_statements;
     if s.1 > 0 {
@@ -168,7 +169,9 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool, out: Output) -> Result<
             println!("  {replica}: {why}");
         }
     }
-    print_diagnostics(&engine.view(), out);
+    let view = engine.view();
+    engine.save_build_lines();
+    print_diagnostics(&view, out);
     if failed {
         bail!("some replicas were not reset (see above); their data is kept");
     }
@@ -195,6 +198,7 @@ fn current_view(
         runtime()?.block_on(engine.poll(&[]))?;
     }
     let view = engine.view();
+    engine.save_build_lines();
     print_diagnostics(&view, out);
     for t in view.targets.iter().filter(|_| !out.quiet) {
         if !t.replicas.is_empty()

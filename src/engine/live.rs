@@ -57,6 +57,7 @@ const HINT_DEBOUNCE: Duration = Duration::from_millis(300);
 pub fn spawn(engine: Engine) -> (LiveHandles, tokio::task::JoinHandle<()>) {
     let mut engine = engine;
     let first = engine.view();
+    engine.save_build_lines();
     let (view_tx, view_rx) = watch::channel(first);
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (notice_tx, notice_rx) = mpsc::channel(64);
@@ -252,6 +253,7 @@ impl Loop {
     fn publish(&mut self) {
         let v = self.engine.view();
         let _ = self.views.send(v);
+        self.engine.save_build_lines();
     }
 
     fn notify(&self, n: Notice) {

@@ -353,6 +353,10 @@ pub struct Engine {
     languages: build::CoveredLanguages,
     /// Whether a Go block layout (by `layout_hash`) fits the revision's sources.
     layout_fits: std::collections::HashMap<u64, Result<(), crate::go::layout::Misfit>>,
+    /// JaCoCo build lines projected by the last View, waiting for `save_build_lines`.
+    pending_line_saves: Vec<(usize, BuildLines)>,
+    /// Problems of the last `save_build_lines`, reported in every View until it succeeds.
+    line_save_problems: Vec<Diagnostic>,
     /// For layouts that do not fit: the newest ancestor of the revision they fit, if any.
     layout_revisions: std::collections::HashMap<u64, Option<Revision>>,
     pub demo: bool,
@@ -515,6 +519,8 @@ impl Engine {
             languages,
             layout_fits: std::collections::HashMap::new(),
             layout_revisions: std::collections::HashMap::new(),
+            pending_line_saves: Vec::new(),
+            line_save_problems: Vec::new(),
             demo: false,
             paused: false,
         };
@@ -1183,6 +1189,17 @@ impl Engine {
 
     /// Saves the line statuses of each JaCoCo target's current build, so that coverage of this
     /// build can still be carried when its class files are gone.
+    /// Saves the line statuses of the JaCoCo build the last View projected (what carries this
+    /// build's coverage to the next one), when they changed. Called after publishing a View:
+    /// building a View never writes. Problems show in the next View.
+    pub fn save_build_lines(&mut self) {
+        let saves = std::mem::take(&mut self.pending_line_saves);
+        if saves.is_empty() {
+            return;
+        }
+        self.line_save_problems = self.save_java_lines(saves);
+    }
+
     fn save_java_lines(&mut self, saves: Vec<(usize, BuildLines)>) -> Vec<Diagnostic> {
         use std::hash::{Hash, Hasher};
         let mut problems = Vec::new();
@@ -1662,7 +1679,9 @@ impl Engine {
             java_files = files;
             diagnostics.extend(diags);
         }
-        diagnostics.extend(self.save_java_lines(saves));
+        // Written by `save_build_lines`, not here: building a View never touches the disk.
+        self.pending_line_saves = saves;
+        diagnostics.extend(self.line_save_problems.iter().cloned());
         diagnostics.extend(self.unknown_builds.values().cloned());
         for t in &self.targets {
             diagnostics.extend(other_build_diagnostics(t, &self.revision.short));

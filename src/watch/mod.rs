@@ -230,6 +230,7 @@ pub async fn round(
         }
     }
     let view = engine.view();
+    engine.save_build_lines();
     log.diagnostics(n, &view.diagnostics);
     let partial = view.rule.partial_as_covered;
     let raw = RawData {
