@@ -112,6 +112,15 @@ impl Sink for ChannelSink {
     }
 }
 
+/// Runs CPU or disk work on the engine's task, letting the runtime move its other tasks (the
+/// screen) to another worker meanwhile; directly on a single-threaded runtime.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn new_ticker(every: Duration) -> tokio::time::Interval {
     let mut t = tokio::time::interval(every);
     t.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -251,7 +260,9 @@ async fn run(
 
 impl Loop {
     fn publish(&mut self) {
-        let v = self.engine.view();
+        // Building a View is CPU work: tell the runtime, so the screen's task moves to the
+        // other worker instead of waiting behind it.
+        let v = blocking(|| self.engine.view());
         let _ = self.views.send(v);
         self.engine.save_build_lines();
     }
@@ -322,33 +333,44 @@ impl Loop {
         }
     }
 
+    /// Writes an export beside the engine, on a blocking thread: a big report never holds up
+    /// polls or the screen. The data is taken now; the notice comes when the file is written.
     fn export(&mut self, format: &str, path: &str) {
         let view = self.views.borrow().clone();
         let partial = view.rule.partial_as_covered;
-        let written = if crate::report::EXPORT_FORMATS.contains(&format) {
-            let raw = crate::report::RawData {
+        let format = format.to_string();
+        let path = path.to_string();
+        let raw = crate::report::EXPORT_FORMATS
+            .contains(&format.as_str())
+            .then(|| crate::report::RawData {
                 go: self.engine.go_total(),
                 java: self.engine.java_totals(),
-            };
-            let opts = crate::report::ExportOptions {
-                changed_only: false,
-                partial_as_covered: partial,
-                source_root: self.engine.repo().workdir(),
-            };
-            crate::report::export(&view, &raw, format, &opts, std::path::Path::new(path))
-                .map_err(|e| e.to_string())
-        } else {
-            crate::report::render(&view, format)
-                .map_err(|e| e.to_string())
-                .and_then(|text| {
-                    // Atomic like the other exports: a failed write keeps the old file.
-                    crate::report::write_report(std::path::Path::new(path), text.as_bytes())
+            });
+        let source_root = self.engine.repo().workdir();
+        let notices = self.notices.clone();
+        tokio::task::spawn_blocking(move || {
+            let written = match raw {
+                Some(raw) => {
+                    let opts = crate::report::ExportOptions {
+                        changed_only: false,
+                        partial_as_covered: partial,
+                        source_root,
+                    };
+                    crate::report::export(&view, &raw, &format, &opts, std::path::Path::new(&path))
                         .map_err(|e| e.to_string())
-                })
-        };
-        self.notify(match written {
-            Ok(()) => Notice::Info(format!("exported {format} to {path}")),
-            Err(e) => Notice::Error(e),
+                }
+                None => crate::report::render(&view, &format)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| {
+                        // Atomic like the other exports: a failed write keeps the old file.
+                        crate::report::write_report(std::path::Path::new(&path), text.as_bytes())
+                            .map_err(|e| e.to_string())
+                    }),
+            };
+            let _ = notices.try_send(match written {
+                Ok(()) => Notice::Info(format!("exported {format} to {path}")),
+                Err(e) => Notice::Error(e),
+            });
         });
     }
 
@@ -360,7 +382,8 @@ impl Loop {
                 snapshot,
                 ack,
             } => {
-                let stored = match self.engine.apply_poll(target, result) {
+                // Persisting and decoding is blocking work (fsync, parsing).
+                let stored = match blocking(|| self.engine.apply_poll(target, result)) {
                     Ok(dump) => Some(dump),
                     Err(e) => {
                         self.notify(Notice::Error(format!("dump not stored, so not used: {e}")));
