@@ -86,15 +86,15 @@ fn service_repo(repo: &Path, files: usize) -> String {
         let mut src = format!("package pkg{}\n\n", f % 10);
         for b in 0..15 {
             let start = 3 + b * 5;
-            writeln!(
-                src,
-                "func F{f}_{b}(x int) int {{\n\tx += {b}\n\treturn x * 2\n}}\n"
-            )
-            .unwrap();
+            let head = format!("func F{f}_{b}(x int) int {{");
+            writeln!(src, "{head}\n\tx += {b}\n\treturn x * 2\n}}\n").unwrap();
+            // The body's block starts at its `{` and ends after `return x * 2`, as `go tool
+            // cover` cuts it (so the layout fits the source).
             writeln!(
                 profile,
-                "example.com/svc/pkg{}/file{f}.go:{start}.25,{}.14 2 1",
+                "example.com/svc/pkg{}/file{f}.go:{start}.{},{}.14 2 1",
                 f % 10,
+                head.len(),
                 start + 2
             )
             .unwrap();

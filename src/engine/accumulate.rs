@@ -159,12 +159,16 @@ impl<T: Cumulative> ReplicaEpochs<T> {
 #[derive(Debug, Clone)]
 pub struct TargetAccumulator<T> {
     pub replicas: BTreeMap<String, ReplicaEpochs<T>>,
+    /// The sum, computed once after each change (every View asks for it; a poll of another
+    /// target changes nothing here).
+    total: std::sync::OnceLock<Option<T>>,
 }
 
 impl<T> Default for TargetAccumulator<T> {
     fn default() -> Self {
         TargetAccumulator {
             replicas: BTreeMap::new(),
+            total: std::sync::OnceLock::new(),
         }
     }
 }
@@ -183,6 +187,7 @@ impl<T: Cumulative> TargetAccumulator<T> {
         instance: Option<String>,
         requested_at: Option<u64>,
     ) -> bool {
+        self.total = std::sync::OnceLock::new();
         self.replicas
             .entry(replica.to_string())
             .or_default()
@@ -190,6 +195,7 @@ impl<T: Cumulative> TargetAccumulator<T> {
     }
 
     pub fn mark_reset(&mut self, replica: &str) {
+        self.total = std::sync::OnceLock::new();
         self.replicas
             .entry(replica.to_string())
             .or_default()
@@ -204,16 +210,20 @@ impl<T: Cumulative> TargetAccumulator<T> {
 
     /// The sum over replicas and epochs.
     pub fn total(&self) -> Option<T> {
-        let mut out: Option<T> = None;
-        for r in self.replicas.values() {
-            if let Some(t) = r.total() {
-                match &mut out {
-                    Some(o) => o.absorb(&t),
-                    None => out = Some(t),
+        self.total
+            .get_or_init(|| {
+                let mut out: Option<T> = None;
+                for r in self.replicas.values() {
+                    if let Some(t) = r.total() {
+                        match &mut out {
+                            Some(o) => o.absorb(&t),
+                            None => out = Some(t),
+                        }
+                    }
                 }
-            }
-        }
-        out
+                out
+            })
+            .clone()
     }
 }
 

@@ -3,7 +3,7 @@
 use super::carry::{LineStatuses, is_hit as ran};
 use crate::go::modules::ModuleMap;
 use crate::go::profile::Profile;
-use crate::go::project::{changed_statements as changed_statements_of, project};
+use crate::go::project::changed_statements as changed_statements_of;
 use crate::model::{
     BaselineComparison, Carried, CarriedFile, CarriedLine, Category, CategoryCounts, ChangedFile,
     ChangedLines, Counts, CoverageRule, Diagnostic, DiagnosticKind, FileCategories, FileCoverage,
@@ -155,6 +155,36 @@ fn categories(b: &Baseline, path: &str, cov: Option<&FileCoverage>) -> FileCateg
 
 type HitLines = HashMap<String, BTreeSet<u32>>;
 
+/// The Go files of a View, projected (shared with the previous View when unchanged).
+#[derive(Default)]
+struct GoProjection {
+    files: Vec<Arc<FileCoverage>>,
+    /// Profile file names outside every module.
+    external: Vec<String>,
+}
+
+/// A hash (FNV-1a 64) of a file's blocks, positions and counts: equal means the same
+/// projection.
+fn blocks_hash(blocks: &[crate::go::Block]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in blocks {
+        for n in [
+            u64::from(b.start_line),
+            u64::from(b.start_col),
+            u64::from(b.end_line),
+            u64::from(b.end_col),
+            u64::from(b.num_stmt),
+            b.count,
+        ] {
+            for byte in n.to_le_bytes() {
+                h ^= u64::from(byte);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+    }
+    h
+}
+
 pub struct ViewBuilder {
     generation: u64,
     rule: CoverageRule,
@@ -164,6 +194,9 @@ pub struct ViewBuilder {
     mark_hits: Option<HitLines>,
     history: Vec<f64>,
     sources: RefCell<HashMap<String, Option<Arc<[u8]>>>>,
+    /// The last View's projection of each Go file (by profile file name), with the hash of the
+    /// blocks it was projected from.
+    go_files: HashMap<String, (u64, Arc<FileCoverage>)>,
     changed_files: HashMap<String, Arc<crate::model::ChangedFile>>,
 }
 
@@ -180,12 +213,51 @@ impl ViewBuilder {
             mark_hits: None,
             history: Vec::new(),
             sources: RefCell::new(HashMap::new()),
+            go_files: HashMap::new(),
             changed_files: HashMap::new(),
         }
     }
 
     pub fn mark(&mut self) {
         self.mark_hits = Some(self.prev_hits.clone());
+    }
+
+    /// Projects every file of `go` onto lines, reusing the projection of a file whose blocks and
+    /// counts did not change since the last View (a poll of one target changes its own files
+    /// only). The sources are those of the revision, which never changes for a builder.
+    fn project_go(
+        &mut self,
+        go: &Profile,
+        modules: &ModuleMap,
+        repo: &Repo,
+        revision: &Revision,
+    ) -> GoProjection {
+        let mut out = GoProjection::default();
+        let mut fresh: HashMap<String, (u64, Arc<FileCoverage>)> =
+            HashMap::with_capacity(self.go_files.len());
+        for (name, blocks) in go.files() {
+            let Some(path) = modules.resolve(name) else {
+                out.external.push(name.to_owned());
+                continue;
+            };
+            let key = blocks_hash(blocks);
+            let cov = match self.go_files.remove(name) {
+                Some((k, cov)) if k == key && cov.path == path => cov,
+                _ => {
+                    let text = self.source(repo, revision, &path);
+                    Arc::new(crate::go::project::project_file(
+                        path,
+                        blocks,
+                        text.as_deref(),
+                    ))
+                }
+            };
+            fresh.insert(name.to_owned(), (key, cov.clone()));
+            out.files.push(cov);
+        }
+        self.go_files = fresh;
+        out.files.sort_by(|a, b| a.path.cmp(&b.path));
+        out
     }
 
     fn source(&self, repo: &Repo, rev: &Revision, path: &str) -> Option<Arc<[u8]>> {
@@ -206,9 +278,7 @@ impl ViewBuilder {
         let mut changed_statements = (0u64, 0u64);
         let mut whole_statements = (0u64, 0u64);
         if let Some(go) = input.go {
-            let projection = project(go, input.modules, &|p: &str| {
-                self.source(input.repo, input.revision, p)
-            });
+            let projection = self.project_go(go, input.modules, input.repo, input.revision);
             for f in projection.files {
                 if self.source(input.repo, input.revision, &f.path).is_none() {
                     diagnostics.push(Diagnostic {
@@ -224,7 +294,7 @@ impl ViewBuilder {
                 }
                 whole_statements.0 += f.units.0;
                 whole_statements.1 += f.units.1;
-                coverage.insert(f.path.clone(), Arc::new(f));
+                coverage.insert(f.path.clone(), f);
             }
             let mut external: BTreeMap<String, usize> = BTreeMap::new();
             for e in projection.external {
