@@ -96,7 +96,7 @@ ls -l "$WORK/dump.exec" "$R"/.covtop/sessions/*/
 
 # Sanity: both sides see the same lines.
 (cd "$R" && "$COVTOP" report --offline --format json > "$WORK/report.json")
-jq -c '.totals.whole // .whole // empty' "$WORK/report.json" | sed 's/^/covtop: whole-file lines /'
+jq -c '.whole' "$WORK/report.json" | sed 's/^/covtop: whole-file lines /'
 java -cp "$WORK:$CP" ReportAnalysis "$WORK/dump.exec" "$JAR"
 
 # Interleaved runs on the shared machine; %e wall, %U user, %S sys, %M peak RSS (KB).
