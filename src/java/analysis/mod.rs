@@ -446,12 +446,13 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
         .map(|&ign| if ign { IGNORED } else { 0 })
         .collect();
     // Dense line table over instructions that count.
-    let mut lines: Vec<u32> = raw_lines
-        .iter()
-        .zip(&ignored_all)
-        .filter(|(l, ign)| **l >= 0 && !**ign)
-        .map(|(l, _)| *l as u32)
-        .collect();
+    // Consecutive instructions mostly share a line: drop those repeats before sorting.
+    let mut lines: Vec<u32> = Vec::new();
+    for (&l, &ign) in raw_lines.iter().zip(&ignored_all) {
+        if l >= 0 && !ign && lines.last() != Some(&(l as u32)) {
+            lines.push(l as u32);
+        }
+    }
     lines.sort_unstable();
     lines.dedup();
     let mut last = None;
@@ -710,26 +711,36 @@ impl ClassAnalysis {
 pub fn fold_source_lines<'a>(
     classes: impl IntoIterator<Item = &'a ClassCoverage>,
 ) -> Vec<LineCoverage> {
-    // line -> (instructions, branches), each (covered, missed)
-    type Counters = ((u32, u32), (u32, u32));
-    let mut sum: std::collections::BTreeMap<u32, Counters> = Default::default();
+    // (line, instructions, branches), counters (covered, missed); sorted by line, then summed.
+    type Entry = (u32, (u32, u32), (u32, u32));
+    let mut all: Vec<Entry> = Vec::new();
     for c in classes {
-        for l in &c.lines {
-            let e = sum.entry(l.line).or_default();
-            e.0 = (e.0.0 + l.insn.0, e.0.1 + l.insn.1);
-            e.1 = (e.1.0 + l.branches.0, e.1.1 + l.branches.1);
+        all.extend(c.lines.iter().map(|l| (l.line, l.insn, l.branches)));
+    }
+    all.sort_unstable_by_key(|e| e.0);
+    let mut out: Vec<LineCoverage> = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        let line = all[i].0;
+        let (mut insn, mut branches) = ((0u32, 0u32), (0u32, 0u32));
+        while i < all.len() && all[i].0 == line {
+            let (_, n, b) = all[i];
+            insn = (insn.0 + n.0, insn.1 + n.1);
+            branches = (branches.0 + b.0, branches.1 + b.1);
+            i += 1;
+        }
+        let status = status_of(insn, branches);
+        if status.is_coverable() {
+            out.push(LineCoverage {
+                line,
+                status,
+                hits: None,
+                units: insn,
+                branches,
+            });
         }
     }
-    sum.into_iter()
-        .map(|(line, (insn, branches))| LineCoverage {
-            line,
-            status: status_of(insn, branches),
-            hits: None,
-            units: insn,
-            branches,
-        })
-        .filter(|l| l.status.is_coverable())
-        .collect()
+    out
 }
 
 #[cfg(test)]
