@@ -175,6 +175,8 @@ impl JavaBuild {
                 release: e.release,
             });
         }
+        // The class bytes and every parse are gone: give their memory back (see there).
+        crate::java::parallel::release_free_memory();
         let alternatives = version_groups(&classes);
         for (what, names) in missing_sources {
             problems.push(Diagnostic {
