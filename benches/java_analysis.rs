@@ -103,6 +103,13 @@ criterion_group!(benches, bench);
 /// `COVTOP_ANALYZE_ONCE=1 java_analysis-<hash> JAR...` analyses and projects every class once
 /// and exits: the whole-process figure benches/compare_jacoco.sh measures against JaCoCo.
 fn main() {
+    if let Some(step) = std::env::var_os("COVTOP_REPORT_FIXTURE") {
+        report_fixture(
+            &step.to_string_lossy(),
+            &std::env::args().skip(1).collect::<Vec<_>>(),
+        );
+        return;
+    }
     if std::env::var_os("COVTOP_ANALYZE_PHASES").is_some() {
         phases();
         return;
@@ -219,4 +226,131 @@ fn phases() {
         ms(t),
         entries.len()
     );
+}
+
+/// The input of benches/compare_jacoco_report.sh, in two steps:
+///
+/// - `COVTOP_REPORT_FIXTURE=sources java_analysis-<hash> JAR DIR`: analyses every class of the jar
+///   and writes `DIR/repo/src/main/java/<package>/<SourceFile>`, one stub line per source line
+///   up to the last line any class of the file has code on (so every class maps to a file and
+///   is projected, as with the real sources), and `DIR/dump.exec`: one agent dump holding every
+///   class that has probes, with pseudo-random probes (seeded: some classes not run, some fully,
+///   most partly, as in a real dump), the ids and probe counts of covtop's analysis (equal to
+///   JaCoCo's by the oracle tests; JaCoCo's Analyzer also fails on a count it disagrees with).
+/// - `COVTOP_REPORT_FIXTURE=dump java_analysis-<hash> DIR SESSION_ROOT TARGET REVISION`: stores
+///   `DIR/dump.exec` as the one dump of session `default` under SESSION_ROOT, as `covtop dump`
+///   does (`SessionStore::persist`).
+fn report_fixture(step: &str, args: &[String]) {
+    use covtop::java::exec::{ClassProbes, ExecData, SessionInfo};
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    match step {
+        "sources" => {
+            let [jar, dir] = args else {
+                panic!("usage: COVTOP_REPORT_FIXTURE=sources java_analysis JAR DIR")
+            };
+            let dir = Path::new(dir);
+            let (entries, problems) =
+                covtop::java::archive::load_classes(&[PathBuf::from(jar)], &[]);
+            assert!(problems.is_empty(), "{problems:?}");
+            let bytes: Vec<&[u8]> = entries.iter().map(|e| &e.bytes[..]).collect();
+            let mut files: BTreeMap<String, u32> = BTreeMap::new();
+            let mut exec = ExecData::default();
+            exec.sessions.push(SessionInfo {
+                id: "bench-jdt".into(),
+                start: 1_700_000_000_000,
+                dump: 1_700_000_060_000,
+            });
+            let mut x: u64 = 0x5eed_1234_abcd;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            for (e, r) in entries
+                .iter()
+                .zip(covtop::java::analysis::analyze_many(&bytes))
+            {
+                let Ok(Some(a)) = r else { continue };
+                if let Some(src) = a.source_file() {
+                    let last = a
+                        .project(None)
+                        .lines
+                        .iter()
+                        .map(|l| l.line)
+                        .max()
+                        .unwrap_or(1);
+                    let path = if a.package().is_empty() {
+                        src.to_string()
+                    } else {
+                        format!("{}/{src}", a.package())
+                    };
+                    let m = files.entry(path).or_insert(1);
+                    *m = (*m).max(last);
+                }
+                if a.probe_count() == 0 {
+                    continue; // the agent records nothing for a class without probes
+                }
+                // One class in 8 did not run, one in 8 ran fully, the rest partly (each probe
+                // hit with a probability drawn per class).
+                let kind = next() % 8;
+                let rate = next() % 100;
+                let mut probes: Vec<bool> = (0..a.probe_count())
+                    .map(|_| match kind {
+                        0 => false,
+                        1 => true,
+                        _ => next() % 100 < rate,
+                    })
+                    .collect();
+                if kind == 0 {
+                    continue;
+                }
+                probes[0] = true;
+                exec.classes.insert(
+                    e.id,
+                    ClassProbes {
+                        name: a.name().to_string(),
+                        probes,
+                    },
+                );
+            }
+            let root = dir.join("repo/src/main/java");
+            for (path, last) in &files {
+                let p = root.join(path);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(&p, "//\n".repeat(*last as usize)).unwrap();
+            }
+            let mut out = Vec::new();
+            exec.write(&mut out).unwrap();
+            std::fs::write(dir.join("dump.exec"), &out).unwrap();
+            eprintln!(
+                "fixture: {} source files, {} classes with data, exec {} bytes",
+                files.len(),
+                exec.classes.len(),
+                out.len()
+            );
+        }
+        "dump" => {
+            let [dir, root, target, revision] = args else {
+                panic!(
+                    "usage: COVTOP_REPORT_FIXTURE=dump java_analysis DIR SESSION_ROOT TARGET REVISION"
+                )
+            };
+            let payload = std::fs::read(Path::new(dir).join("dump.exec")).unwrap();
+            let mut store =
+                covtop::session::SessionStore::open(Path::new(root), "default").unwrap();
+            let meta = covtop::session::DumpMeta::new(
+                target,
+                "127.0.0.1:6300",
+                Some("bench-jdt start=1700000000000".into()),
+                1_700_000_060_000,
+                revision,
+                covtop::session::PayloadKind::JacocoExec,
+            );
+            let path = store.persist(&meta, &payload).unwrap();
+            eprintln!("stored {}", path.display());
+        }
+        _ => panic!("COVTOP_REPORT_FIXTURE is `sources` or `dump`"),
+    }
 }

@@ -180,6 +180,8 @@ impl JavaBuild {
                 release: e.release,
             });
         }
+        // The class bytes and every parse are gone: give their memory back (see there).
+        crate::java::parallel::release_free_memory();
         for (what, names) in missing_sources {
             problems.push(Diagnostic {
                 kind: DiagnosticKind::Unmapped,

@@ -6,5 +6,5 @@ pub mod archive;
 pub mod classfile;
 pub mod crc64;
 pub mod exec;
-mod parallel;
+pub(crate) mod parallel;
 pub mod sources;

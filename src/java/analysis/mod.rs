@@ -120,13 +120,25 @@ struct Scratch {
     slots: Vec<bool>,
     covered: Vec<bool>,
     pred: Vec<(u32, u32)>,
+    slot_base: Vec<u32>,
+    representative: Vec<u32>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
+/// A per-instruction count kept in one byte; [`SMALL_ESCAPE`] means "look it up in the sparse
+/// list of large values" (switches with 255 or more targets).
+const SMALL_ESCAPE: u8 = u8::MAX;
+
 /// The analysis of one class file, ready to be projected onto probe arrays.
+///
+/// Kept compact (a few bytes per instruction): a session holds the analyses of every class of
+/// every build it shows. Per instruction only its outgoing edge count and slot width (one byte
+/// each) and a flag byte are stored; the edges are a varint stream; lines, merges and
+/// replacements are sparse. [`ClassAnalysis::project`] expands what it needs into per-thread
+/// scratch arrays.
 pub struct ClassAnalysis {
     name: String,
     source_file: Option<String>,
@@ -134,22 +146,143 @@ pub struct ClassAnalysis {
     sealed: bool,
     probe_count: usize,
     methods: Vec<MethodPlan>,
-    /// Edges of all methods, instruction indices class-wide.
-    ops: Vec<Op>,
-    branches: Vec<u32>,
-    slot_base: Vec<u32>,
-    slot_count: usize,
-    /// Index into `lines` per instruction, NONE when it has no line.
-    line_index: Vec<u32>,
+    /// Edges of all methods in creation order, instruction indices class-wide, encoded by
+    /// [`encode_ops`].
+    ops: Vec<u8>,
+    /// Per instruction: outgoing edge count ([`SMALL_ESCAPE`]: in `large_branches`).
+    branches: Vec<u8>,
+    /// (instruction, count) for counts of [`SMALL_ESCAPE`] or more, by instruction.
+    large_branches: Vec<(u32, u32)>,
+    /// Per instruction: slots (branch indices) it owns ([`SMALL_ESCAPE`]: in `large_widths`).
+    widths: Vec<u8>,
+    large_widths: Vec<(u32, u32)>,
+    /// Per instruction: [`IGNORED`] when a filter removed it (or it is a merged copy).
+    flags: Vec<u8>,
+    /// (first instruction, index into `lines` or NONE) runs, by instruction.
+    line_runs: Vec<(u32, u32)>,
     lines: Vec<u32>,
-    /// Representative of each instruction after finally-block merges (itself when unmerged).
-    representative: Vec<u32>,
-    /// (instruction, representative) for every merged copy.
+    /// (instruction, representative) for every merged copy of a finally block, by instruction.
     merged: Vec<(u32, u32)>,
-    ignored: Vec<bool>,
-    /// Per instruction: the range in `replacement_targets` of its replaced branches, if any.
-    replacement: Vec<(u32, u32)>,
+    /// (instruction, start, end) into `replacement_targets` of each instruction whose branches a
+    /// filter replaced, by instruction.
+    replacement: Vec<(u32, u32, u32)>,
     replacement_targets: Vec<u32>,
+}
+
+const IGNORED: u8 = 1;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[inline]
+fn get_varint(bytes: &[u8], pos: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = bytes[*pos];
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
+}
+
+/// Appends `ops` to the stream: per op, `zigzag(src - previous src) << 1 | is_probe`, then
+/// `zigzag(target - src)` (edge) or the probe id (probe), then the branch index. A fall-through
+/// edge takes three bytes.
+fn encode_ops(out: &mut Vec<u8>, prev_src: &mut u32, ops: impl Iterator<Item = Op>) {
+    for op in ops {
+        let (src, kind) = match op {
+            Op::Edge { src, .. } => (src, 0),
+            Op::Probe { src, .. } => (src, 1),
+        };
+        put_varint(
+            out,
+            (zigzag(i64::from(src) - i64::from(*prev_src)) << 1) | kind,
+        );
+        *prev_src = src;
+        match op {
+            Op::Edge { target, branch, .. } => {
+                put_varint(out, zigzag(i64::from(target) - i64::from(src)));
+                put_varint(out, u64::from(branch));
+            }
+            Op::Probe { probe, branch, .. } => {
+                put_varint(out, u64::from(probe));
+                put_varint(out, u64::from(branch));
+            }
+        }
+    }
+}
+
+/// The ops of [`encode_ops`], in order.
+struct OpsReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    src: u32,
+}
+
+impl Iterator for OpsReader<'_> {
+    type Item = Op;
+
+    #[inline]
+    fn next(&mut self) -> Option<Op> {
+        if self.pos >= self.bytes.len() {
+            return None;
+        }
+        let head = get_varint(self.bytes, &mut self.pos);
+        let src = (i64::from(self.src) + unzigzag(head >> 1)) as u32;
+        self.src = src;
+        let x = get_varint(self.bytes, &mut self.pos);
+        let branch = get_varint(self.bytes, &mut self.pos) as u32;
+        Some(if head & 1 == 0 {
+            Op::Edge {
+                src,
+                target: (i64::from(src) + unzigzag(x)) as u32,
+                branch,
+            }
+        } else {
+            Op::Probe {
+                src,
+                probe: x as u32,
+                branch,
+            }
+        })
+    }
+}
+
+/// Stores `v` in one byte, or the escape and `(i, v)` in `large`.
+fn push_small(small: &mut Vec<u8>, large: &mut Vec<(u32, u32)>, v: u32) {
+    if v < u32::from(SMALL_ESCAPE) {
+        small.push(v as u8);
+    } else {
+        large.push((small.len() as u32, v));
+        small.push(SMALL_ESCAPE);
+    }
+}
+
+#[inline]
+fn small_value(small: &[u8], large: &[(u32, u32)], i: usize) -> u32 {
+    match small[i] {
+        SMALL_ESCAPE => large
+            .binary_search_by_key(&(i as u32), |&(at, _)| at)
+            .map_or(0, |k| large[k].1),
+        v => u32::from(v),
+    }
 }
 
 /// Analyses one class file. `None` for classes 0.8.6's Analyzer skips (module-info, synthetic).
@@ -208,13 +341,13 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
         methods: Vec::new(),
         ops: Vec::new(),
         branches: Vec::new(),
-        slot_base: Vec::new(),
-        slot_count: 0,
-        line_index: Vec::new(),
+        large_branches: Vec::new(),
+        widths: Vec::new(),
+        large_widths: Vec::new(),
+        flags: Vec::new(),
+        line_runs: Vec::new(),
         lines: Vec::new(),
-        representative: Vec::new(),
         merged: Vec::new(),
-        ignored: Vec::new(),
         replacement: Vec::new(),
         replacement_targets: Vec::new(),
     };
@@ -222,30 +355,38 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
     let mut next_probe = 0u32;
     let mut raw_lines: Vec<i32> = Vec::new();
     let mut widths: Vec<u32> = Vec::new();
+    let mut ignored_all: Vec<bool> = Vec::new();
+    let mut prev_src = 0u32;
     for m in &cf.methods {
         let Some(code) = &m.code else { continue };
         let body = MethodBody::build(class, m, code)?;
         let flow = analyze_flow(&body, &mut next_probe, class)?;
         let out = filters::apply(&ctx, &body);
-        let base = a.branches.len() as u32;
+        let base = ignored_all.len() as u32;
         let n = flow.line.len() as u32;
-        a.ops.extend(flow.ops.iter().map(|op| match *op {
-            Op::Edge {
-                src,
-                target,
-                branch,
-            } => Op::Edge {
-                src: src + base,
-                target: target + base,
-                branch,
-            },
-            Op::Probe { src, probe, branch } => Op::Probe {
-                src: src + base,
-                probe,
-                branch,
-            },
-        }));
-        a.branches.extend(&flow.branches);
+        encode_ops(
+            &mut a.ops,
+            &mut prev_src,
+            flow.ops.iter().map(|op| match *op {
+                Op::Edge {
+                    src,
+                    target,
+                    branch,
+                } => Op::Edge {
+                    src: src + base,
+                    target: target + base,
+                    branch,
+                },
+                Op::Probe { src, probe, branch } => Op::Probe {
+                    src: src + base,
+                    probe,
+                    branch,
+                },
+            }),
+        );
+        for &b in &flow.branches {
+            push_small(&mut a.branches, &mut a.large_branches, b);
+        }
         raw_lines.extend(&flow.line);
         widths.extend(&flow.width);
         // Resolve the filter output to instruction indices.
@@ -272,11 +413,11 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
                 let w = widths[base as usize + i];
                 let rw = &mut widths[base as usize + r as usize];
                 *rw = (*rw).max(w);
+                a.merged.push((i as u32 + base, r + base));
             }
         }
-        a.representative.extend(rep.iter().map(|r| r + base));
-        a.ignored.extend(ignored);
-        let mut repl = vec![(0u32, 0u32); n as usize];
+        ignored_all.extend(ignored);
+        let first = a.replacement.len();
         for (node, targets) in &out.replacements {
             if let Some(i) = node_insn(*node) {
                 let start = a.replacement_targets.len() as u32;
@@ -285,10 +426,11 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
                         a.replacement_targets.push(ti + base);
                     }
                 }
-                repl[i as usize] = (start, a.replacement_targets.len() as u32 + 1);
+                a.replacement
+                    .push((i + base, start, a.replacement_targets.len() as u32));
             }
         }
-        a.replacement.extend(repl);
+        a.replacement[first..].sort_by_key(|r| r.0);
         a.methods.push(MethodPlan {
             name: m.name.as_str().into(),
             descriptor: m.descriptor.as_str().into(),
@@ -296,44 +438,43 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
         });
     }
     a.probe_count = next_probe as usize;
-    a.merged = a
-        .representative
+    for &w in &widths {
+        push_small(&mut a.widths, &mut a.large_widths, w);
+    }
+    a.flags = ignored_all
         .iter()
-        .enumerate()
-        .filter(|(i, r)| **r as usize != *i)
-        .map(|(i, r)| (i as u32, *r))
+        .map(|&ign| if ign { IGNORED } else { 0 })
         .collect();
-    // Slots: one per (instruction, branch index).
-    let mut slot = 0u32;
-    a.slot_base = widths
-        .iter()
-        .map(|&w| {
-            let b = slot;
-            slot += w;
-            b
-        })
-        .collect();
-    a.slot_count = slot as usize;
     // Dense line table over instructions that count.
-    let mut lines: Vec<u32> = raw_lines
-        .iter()
-        .zip(&a.ignored)
-        .filter(|(l, ign)| **l >= 0 && !**ign)
-        .map(|(l, _)| *l as u32)
-        .collect();
+    // Consecutive instructions mostly share a line: drop those repeats before sorting.
+    let mut lines: Vec<u32> = Vec::new();
+    for (&l, &ign) in raw_lines.iter().zip(&ignored_all) {
+        if l >= 0 && !ign && lines.last() != Some(&(l as u32)) {
+            lines.push(l as u32);
+        }
+    }
     lines.sort_unstable();
     lines.dedup();
-    a.line_index = raw_lines
-        .iter()
-        .map(|&l| {
-            if l < 0 {
-                NONE
-            } else {
-                lines.binary_search(&(l as u32)).map_or(NONE, |i| i as u32)
-            }
-        })
-        .collect();
+    let mut last = None;
+    for (i, &l) in raw_lines.iter().enumerate() {
+        let li = if l < 0 {
+            NONE
+        } else {
+            lines.binary_search(&(l as u32)).map_or(NONE, |i| i as u32)
+        };
+        if last != Some(li) {
+            a.line_runs.push((i as u32, li));
+            last = Some(li);
+        }
+    }
     a.lines = lines;
+    a.ops.shrink_to_fit();
+    a.merged.shrink_to_fit();
+    a.replacement.shrink_to_fit();
+    a.replacement_targets.shrink_to_fit();
+    a.line_runs.shrink_to_fit();
+    a.branches.shrink_to_fit();
+    a.widths.shrink_to_fit();
     Ok(Some(a))
 }
 
@@ -375,14 +516,39 @@ impl ClassAnalysis {
                 slots,
                 covered,
                 pred,
+                slot_base,
+                representative,
             } = &mut *s;
+            let n = self.flags.len();
+            slot_base.clear();
+            slot_base.reserve(n + 1);
+            let mut slot = 0u32;
+            for i in 0..n {
+                slot_base.push(slot);
+                slot += self.width(i);
+            }
+            slot_base.push(slot);
             slots.clear();
-            slots.resize(self.slot_count, false);
+            slots.resize(slot as usize, false);
             covered.clear();
-            covered.resize(self.branches.len(), false);
+            covered.resize(n, false);
             pred.clear();
-            pred.resize(self.branches.len(), (NONE, 0));
-            self.project_with(probes.unwrap_or(&[]), slots, covered, pred)
+            pred.resize(n, (NONE, 0));
+            representative.clear();
+            if !self.replacement.is_empty() {
+                representative.extend(0..n as u32);
+                for &(i, r) in &self.merged {
+                    representative[i as usize] = r;
+                }
+            }
+            self.project_with(
+                probes.unwrap_or(&[]),
+                slots,
+                covered,
+                pred,
+                slot_base,
+                representative,
+            )
         })
     }
 
@@ -392,6 +558,8 @@ impl ClassAnalysis {
         slots: &mut [bool],
         covered: &mut [bool],
         pred: &mut [(u32, u32)],
+        slot_base: &[u32],
+        representative: &[u32],
     ) -> ClassCoverage {
         let propagate = |slots: &mut [bool],
                          covered: &mut [bool],
@@ -400,7 +568,7 @@ impl ClassAnalysis {
                          mut b: u32| {
             while i != NONE {
                 let iu = i as usize;
-                slots[(self.slot_base[iu] + b) as usize] = true;
+                slots[(slot_base[iu] + b) as usize] = true;
                 if covered[iu] {
                     break;
                 }
@@ -408,8 +576,13 @@ impl ClassAnalysis {
                 (i, b) = pred[iu];
             }
         };
-        for op in &self.ops {
-            match *op {
+        let ops = OpsReader {
+            bytes: &self.ops,
+            pos: 0,
+            src: 0,
+        };
+        for op in ops {
+            match op {
                 Op::Edge {
                     src,
                     target,
@@ -430,8 +603,11 @@ impl ClassAnalysis {
         // Merged copies of finally blocks report into their representative.
         for &(i, r) in &self.merged {
             let (i, r) = (i as usize, r as usize);
-            let (b, w) = (self.slot_base[i] as usize, self.width(i));
-            let rb = self.slot_base[r] as usize;
+            let (b, w) = (
+                slot_base[i] as usize,
+                (slot_base[i + 1] - slot_base[i]) as usize,
+            );
+            let rb = slot_base[r] as usize;
             for k in 0..w {
                 if slots[b + k] {
                     slots[rb + k] = true;
@@ -450,26 +626,37 @@ impl ClassAnalysis {
                 .collect(),
             ..Default::default()
         };
+        let mut run = 0usize;
+        let mut repl = 0usize;
         for m in &self.methods {
             let mut mi = (0u32, 0u32);
             let mut mb = (0u32, 0u32);
             for i in m.insns.clone() {
                 let iu = i as usize;
-                if self.ignored[iu] {
+                if self.flags[iu] & IGNORED != 0 {
                     continue;
                 }
-                let (start, end) = self.replacement[iu];
-                let (total, cov, insn_cov) = if end > 0 {
-                    let targets = &self.replacement_targets[start as usize..end as usize - 1];
-                    let c = targets
-                        .iter()
-                        .filter(|&&t| covered[self.representative[t as usize] as usize])
-                        .count() as u32;
-                    (targets.len() as u32, c, c > 0)
-                } else {
-                    let b = self.slot_base[iu] as usize;
-                    let c = slots[b..b + self.width(iu)].iter().filter(|&&s| s).count() as u32;
-                    (self.branches[iu], c, covered[iu])
+                while repl < self.replacement.len() && self.replacement[repl].0 < i {
+                    repl += 1;
+                }
+                let (total, cov, insn_cov) = match self.replacement.get(repl) {
+                    Some(&(at, start, end)) if at == i => {
+                        let targets = &self.replacement_targets[start as usize..end as usize];
+                        let c = targets
+                            .iter()
+                            .filter(|&&t| covered[representative[t as usize] as usize])
+                            .count() as u32;
+                        (targets.len() as u32, c, c > 0)
+                    }
+                    _ => {
+                        let (b, e) = (slot_base[iu] as usize, slot_base[iu + 1] as usize);
+                        let c = slots[b..e].iter().filter(|&&s| s).count() as u32;
+                        (
+                            small_value(&self.branches, &self.large_branches, iu),
+                            c,
+                            covered[iu],
+                        )
+                    }
                 };
                 let insn = if insn_cov { (1, 0) } else { (0, 1) };
                 let br = if total < 2 {
@@ -479,7 +666,14 @@ impl ClassAnalysis {
                 };
                 mi = (mi.0 + insn.0, mi.1 + insn.1);
                 mb = (mb.0 + br.0, mb.1.wrapping_add(br.1));
-                let li = self.line_index[iu];
+                while run + 1 < self.line_runs.len() && self.line_runs[run + 1].0 <= i {
+                    run += 1;
+                }
+                let li = self
+                    .line_runs
+                    .get(run)
+                    .filter(|r| r.0 <= i)
+                    .map_or(NONE, |r| r.1);
                 if li != NONE {
                     let l = &mut out.lines[li as usize];
                     l.insn = (l.insn.0 + insn.0, l.insn.1 + insn.1);
@@ -507,12 +701,8 @@ impl ClassAnalysis {
         out
     }
 
-    fn width(&self, i: usize) -> usize {
-        let end = self
-            .slot_base
-            .get(i + 1)
-            .map_or(self.slot_count as u32, |&b| b);
-        (end - self.slot_base[i]) as usize
+    fn width(&self, i: usize) -> u32 {
+        small_value(&self.widths, &self.large_widths, i)
     }
 }
 
@@ -521,26 +711,36 @@ impl ClassAnalysis {
 pub fn fold_source_lines<'a>(
     classes: impl IntoIterator<Item = &'a ClassCoverage>,
 ) -> Vec<LineCoverage> {
-    // line -> (instructions, branches), each (covered, missed)
-    type Counters = ((u32, u32), (u32, u32));
-    let mut sum: std::collections::BTreeMap<u32, Counters> = Default::default();
+    // (line, instructions, branches), counters (covered, missed); sorted by line, then summed.
+    type Entry = (u32, (u32, u32), (u32, u32));
+    let mut all: Vec<Entry> = Vec::new();
     for c in classes {
-        for l in &c.lines {
-            let e = sum.entry(l.line).or_default();
-            e.0 = (e.0.0 + l.insn.0, e.0.1 + l.insn.1);
-            e.1 = (e.1.0 + l.branches.0, e.1.1 + l.branches.1);
+        all.extend(c.lines.iter().map(|l| (l.line, l.insn, l.branches)));
+    }
+    all.sort_unstable_by_key(|e| e.0);
+    let mut out: Vec<LineCoverage> = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        let line = all[i].0;
+        let (mut insn, mut branches) = ((0u32, 0u32), (0u32, 0u32));
+        while i < all.len() && all[i].0 == line {
+            let (_, n, b) = all[i];
+            insn = (insn.0 + n.0, insn.1 + n.1);
+            branches = (branches.0 + b.0, branches.1 + b.1);
+            i += 1;
+        }
+        let status = status_of(insn, branches);
+        if status.is_coverable() {
+            out.push(LineCoverage {
+                line,
+                status,
+                hits: None,
+                units: insn,
+                branches,
+            });
         }
     }
-    sum.into_iter()
-        .map(|(line, (insn, branches))| LineCoverage {
-            line,
-            status: status_of(insn, branches),
-            hits: None,
-            units: insn,
-            branches,
-        })
-        .filter(|l| l.status.is_coverable())
-        .collect()
+    out
 }
 
 #[cfg(test)]

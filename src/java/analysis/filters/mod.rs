@@ -12,7 +12,7 @@ mod try_with_resources;
 use rustc_hash::FxHashMap;
 
 use super::body::MethodBody;
-use crate::java::classfile::ClassFile;
+use crate::java::classfile::{ClassFile, Constant};
 
 /// What the filters know about the class.
 pub(crate) struct ClassContext<'a> {
@@ -21,6 +21,12 @@ pub(crate) struct ClassContext<'a> {
     pub is_kotlin: bool,
     /// Kotlin classes with an SMAP: the first line number of inlined code.
     pub first_inlined_line: Option<u32>,
+    /// The constant pool names a `kotlin/...` class: without one no instruction can reference
+    /// the Kotlin runtime, so the filters that match such a reference cannot apply.
+    pub kotlin_refs: bool,
+    /// The constant pool holds `java/lang/String.hashCode()I`: the String-switch filters
+    /// (javac, ecj, Kotlin `when`) all start from that call.
+    pub string_hash_code: bool,
 }
 
 impl<'a> ClassContext<'a> {
@@ -30,11 +36,29 @@ impl<'a> ClassContext<'a> {
             (Some(file), Some(smap)) if is_kotlin => kotlin::first_inlined_line(file, smap),
             _ => None,
         };
+        let mut kotlin_refs = false;
+        let mut string_hash_code = false;
+        for (i, c) in cf.constant_pool.iter().enumerate() {
+            match c {
+                Constant::Class(_) => {
+                    kotlin_refs |= cf
+                        .class_name(i as u16)
+                        .is_some_and(|n| n.starts_with("kotlin/"));
+                }
+                Constant::MemberRef { .. } => {
+                    string_hash_code |=
+                        cf.member(i as u16) == Some(("java/lang/String", "hashCode", "()I"));
+                }
+                _ => {}
+            }
+        }
         ClassContext {
             cf,
             super_name: cf.super_class.as_deref().unwrap_or(""),
             is_kotlin,
             first_inlined_line,
+            kotlin_refs,
+            string_hash_code,
         }
     }
 }
@@ -108,17 +132,27 @@ pub(crate) fn apply(ctx: &ClassContext<'_>, body: &MethodBody<'_>) -> FilterOutp
     try_with_resources::ecj(ctx, body, &mut out);
     finally::filter(ctx, body, &mut out);
     simple::private_empty_constructor(ctx, body, &mut out);
-    string_switch::javac(ctx, body, &mut out);
-    string_switch::ecj(ctx, body, &mut out);
+    if ctx.string_hash_code {
+        string_switch::javac(ctx, body, &mut out);
+        string_switch::ecj(ctx, body, &mut out);
+    }
     simple::enum_empty_constructor(ctx, body, &mut out);
     simple::records(ctx, body, &mut out);
     simple::annotation_generated(ctx, body, &mut out);
     kotlin::generated(ctx, body, &mut out);
-    kotlin::lateinit(ctx, body, &mut out);
-    kotlin::when_exhaustive(ctx, body, &mut out);
-    kotlin::when_string(ctx, body, &mut out);
-    kotlin::unsafe_cast_operator(ctx, body, &mut out);
-    kotlin::not_null_operator(ctx, body, &mut out);
+    // These match an instruction referencing the Kotlin runtime (or String.hashCode): skipped
+    // when the constant pool has no such reference, which no instruction could then carry.
+    if ctx.kotlin_refs {
+        kotlin::lateinit(ctx, body, &mut out);
+        kotlin::when_exhaustive(ctx, body, &mut out);
+    }
+    if ctx.string_hash_code {
+        kotlin::when_string(ctx, body, &mut out);
+    }
+    if ctx.kotlin_refs {
+        kotlin::unsafe_cast_operator(ctx, body, &mut out);
+        kotlin::not_null_operator(ctx, body, &mut out);
+    }
     kotlin::default_arguments(ctx, body, &mut out);
     kotlin::inline(ctx, body, &mut out);
     kotlin::coroutine(ctx, body, &mut out);
