@@ -427,3 +427,40 @@ async fn engine_shows_java_changed_coverage_growing_over_the_replay() {
         view.diagnostics
     );
 }
+
+/// The screen opens the session without waiting for class analysis: its first View says
+/// "analysing" and has no Java coverage; the live engine installs the analysed classes beside
+/// it and the next View projects the data polled meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_view_comes_before_class_analysis_and_java_follows() {
+    let demo = Demo::start(40.0).await.unwrap();
+    let mut engine = Engine::open_deferred(demo.config().clone()).unwrap();
+    let first = engine.view();
+    assert!(
+        first.analysing,
+        "the first View says the classes are being analysed"
+    );
+    assert_eq!(java_changed(&first).coverable(), 0, "no Java coverage yet");
+    let (mut handles, task) = covtop::engine::live::spawn(engine);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = handles.views.borrow_and_update().clone();
+        if !v.analysing && java_changed(&v).covered > 0 {
+            // The classes' changed lines are all there once analysed.
+            assert!(java_changed(&v).coverable() > 0);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Java coverage never appeared: analysing {}",
+            v.analysing
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(500), handles.views.changed()).await;
+    }
+    handles
+        .commands
+        .send(covtop::engine::Command::Quit)
+        .await
+        .unwrap();
+    task.await.unwrap();
+}

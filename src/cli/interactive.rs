@@ -41,7 +41,14 @@ fn ui_config(cfg: &Config) -> Result<UiConfig> {
 /// Runs the live screen until the user quits; `demo` marks the header.
 pub async fn screen(cfg: Config, demo: bool, baseline: Option<&str>) -> Result<()> {
     let ui = ui_config(&cfg)?;
-    let mut engine = Engine::open(cfg).context("cannot open the session")?;
+    // The first frame comes before the JaCoCo classes are analysed (they are analysed beside
+    // the screen); a baseline needs them at once.
+    let mut engine = if baseline.is_some() {
+        Engine::open(cfg)
+    } else {
+        Engine::open_deferred(cfg)
+    }
+    .context("cannot open the session")?;
     engine.demo = demo;
     if let Some(b) = baseline {
         engine

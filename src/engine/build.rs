@@ -28,6 +28,8 @@ pub struct ViewInput<'a> {
     pub targets: Vec<TargetStatus>,
     pub diagnostics: Vec<Diagnostic>,
     pub demo: bool,
+    /// The JaCoCo classes are still being analysed.
+    pub analysing: bool,
     pub paused: bool,
     pub interval: Duration,
     /// Hit lines of older builds mapped onto this revision.
@@ -490,6 +492,7 @@ impl ViewBuilder {
             diagnostics,
             history: self.history.clone(),
             demo: input.demo,
+            analysing: input.analysing,
             paused: input.paused,
             interval: input.interval,
             carried: Arc::new(carried),

@@ -234,6 +234,18 @@ async fn run(
         controls.push(tx);
     }
     drop(to_engine);
+    // The classes of JaCoCo targets are analysed beside the loop (the screen already draws).
+    let (loaded_tx, mut loaded_rx) = oneshot::channel();
+    let mut engine = engine;
+    match engine.take_java_loader() {
+        Some(loader) => {
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let _ = loaded_tx.send(loader.run());
+            }));
+        }
+        None => drop(loaded_tx),
+    }
+    let mut java_pending = true;
     let mut lp = Loop {
         engine,
         views,
@@ -243,6 +255,13 @@ async fn run(
     };
     loop {
         tokio::select! {
+            loaded = &mut loaded_rx, if java_pending => {
+                java_pending = false;
+                if let Ok(loaded) = loaded {
+                    blocking(|| lp.engine.install_java(loaded));
+                    lp.publish();
+                }
+            }
             Some(msg) = from_collectors.recv() => lp.on_collector(msg),
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { break };

@@ -179,6 +179,41 @@ impl collector::Sink for EngineSink<'_> {
     }
 }
 
+/// What one JaCoCo target's classes are to be loaded from.
+struct JavaPlan {
+    target: String,
+    paths: Vec<PathBuf>,
+    includes: Vec<String>,
+    index: SourceIndex,
+}
+
+/// The class loading and analysis of every JaCoCo target, detached from the engine so it can run
+/// on another thread while the screen already shows the Go data.
+pub struct JavaLoader {
+    plans: Vec<JavaPlan>,
+}
+
+/// What a [`JavaLoader`] produced: each target's analysed build.
+pub struct JavaLoaded {
+    builds: Vec<(String, JavaBuild)>,
+}
+
+impl JavaLoader {
+    /// Reads and analyses every target's classes (on every core; analyses shared by class id).
+    pub fn run(self) -> JavaLoaded {
+        let mut analyses = AnalysisCache::new();
+        let builds = self
+            .plans
+            .into_iter()
+            .map(|p| {
+                let b = JavaBuild::load(&p.target, &p.paths, &p.includes, &p.index, &mut analyses);
+                (p.target, b)
+            })
+            .collect();
+        JavaLoaded { builds }
+    }
+}
+
 /// How many first-parent ancestors of the revision are tried to find the commit a Go build
 /// that does not fit the revision was made from.
 const LAYOUT_SEARCH_DEPTH: usize = 64;
@@ -330,6 +365,10 @@ pub struct Engine {
     /// The classes of every JaCoCo target united by class id: the data of every target and
     /// replica is merged per class id, probe by probe, and projected once through it.
     java_union: Option<JavaBuild>,
+    /// The class files of JaCoCo targets, not loaded yet (see [`Engine::open_deferred`]).
+    java_pending: Option<JavaLoader>,
+    /// The loader was taken and runs elsewhere: Views say "analysing".
+    java_loading: bool,
     build: build::ViewBuilder,
     session_problems: Vec<Diagnostic>,
     undecodable: Vec<Diagnostic>,
@@ -367,6 +406,17 @@ impl Engine {
     /// Opens the repository, computes the changed lines, opens the session store and replays the
     /// dumps already stored in it.
     pub fn open(config: Config) -> Result<Engine, EngineError> {
+        let mut engine = Engine::open_deferred(config)?;
+        if let Some(loader) = engine.take_java_loader() {
+            engine.install_java(loader.run());
+        }
+        Ok(engine)
+    }
+
+    /// Like [`Engine::open`], but the class files of JaCoCo targets are not read nor analysed
+    /// yet: the screen draws its first frame at once, runs [`Engine::take_java_loader`]'s work
+    /// on a blocking thread and installs it when it is done (Views say "analysing" meanwhile).
+    pub fn open_deferred(config: Config) -> Result<Engine, EngineError> {
         let repo = Repo::open(&config.repo.path)?;
         let revision = repo.resolve(&config.repo.revision)?;
         let mut diff_problems = Vec::new();
@@ -406,7 +456,7 @@ impl Engine {
                 .join(&config.session.dir)
         };
         let store = SessionStore::open(&store_root, &config.session.name)?;
-        let mut analyses = AnalysisCache::new();
+        let mut java_plans: Vec<JavaPlan> = Vec::new();
         let config_dir = config
             .source
             .as_ref()
@@ -416,29 +466,23 @@ impl Engine {
         let mut repo_files: Option<Vec<String>> = None;
         let mut targets = Vec::new();
         for t in &config.targets {
-            let java_build = match &t.kind {
-                crate::config::TargetKind::Jacoco {
-                    classes,
-                    includes,
-                    source_roots,
-                    ..
-                } => {
-                    if repo_files.is_none() {
-                        repo_files = Some(repo.list_files(&revision)?);
-                    }
-                    let index =
-                        SourceIndex::new(repo_files.as_deref().unwrap_or(&[]), source_roots);
-                    let paths: Vec<PathBuf> = classes.iter().map(|c| config_dir.join(c)).collect();
-                    Some(JavaBuild::load(
-                        &t.name,
-                        &paths,
-                        includes,
-                        &index,
-                        &mut analyses,
-                    ))
+            if let crate::config::TargetKind::Jacoco {
+                classes,
+                includes,
+                source_roots,
+                ..
+            } = &t.kind
+            {
+                if repo_files.is_none() {
+                    repo_files = Some(repo.list_files(&revision)?);
                 }
-                _ => None,
-            };
+                java_plans.push(JavaPlan {
+                    target: t.name.clone(),
+                    paths: classes.iter().map(|c| config_dir.join(c)).collect(),
+                    includes: includes.clone(),
+                    index: SourceIndex::new(repo_files.as_deref().unwrap_or(&[]), source_roots),
+                });
+            }
             let revision_from_extra = match &t.revision_from_extra {
                 Some(pattern) => Some(regex::Regex::new(pattern).map_err(|e| {
                     EngineError::Target {
@@ -461,7 +505,7 @@ impl Engine {
                 client: Arc::new(client),
                 go: TargetAccumulator::default(),
                 java: TargetAccumulator::default(),
-                java_build,
+                java_build: None,
                 status: BTreeMap::new(),
                 timeout: t.timeout.unwrap_or(config.poll.timeout),
                 saved_lines: None,
@@ -475,26 +519,11 @@ impl Engine {
                 aside: BTreeMap::new(),
                 older_builds: BTreeMap::new(),
             });
-            if let Some(t) = targets.last_mut()
-                && let Some(b) = &t.java_build
-            {
-                t.class_ids = b.class_ids();
-                t.build_key = carry::build_key(t.class_ids.iter().copied());
-            }
         }
         let build = build::ViewBuilder::new(crate::model::CoverageRule {
             partial_as_covered: config.report.partial_as_covered,
         });
         let languages = covered_languages(&config);
-        let java_builds: Vec<(&str, &JavaBuild)> = targets
-            .iter()
-            .filter_map(|t| t.java_build.as_ref().map(|b| (t.config.name.as_str(), b)))
-            .collect();
-        let java_union = (!java_builds.is_empty()).then(|| {
-            let name: Vec<&str> = java_builds.iter().map(|(n, _)| *n).collect();
-            let builds: Vec<&JavaBuild> = java_builds.iter().map(|(_, b)| *b).collect();
-            JavaBuild::union(&name.join(", "), &builds)
-        });
         let mut engine = Engine {
             config,
             repo,
@@ -504,7 +533,9 @@ impl Engine {
             modules,
             store,
             targets,
-            java_union,
+            java_union: None,
+            java_pending: (!java_plans.is_empty()).then(|| JavaLoader { plans: java_plans }),
+            java_loading: false,
             build,
             session_problems: Vec::new(),
             undecodable: Vec::new(),
@@ -526,6 +557,39 @@ impl Engine {
         };
         engine.replay()?;
         Ok(engine)
+    }
+
+    /// The class loading and analysis of the JaCoCo targets, when not done yet: run it (on a
+    /// blocking thread) and give the result to [`Engine::install_java`].
+    pub fn take_java_loader(&mut self) -> Option<JavaLoader> {
+        let loader = self.java_pending.take();
+        self.java_loading = loader.is_some();
+        loader
+    }
+
+    /// Installs the analysed classes of the JaCoCo targets: from now on Views project their
+    /// data (replayed and polled meanwhile, nothing is lost).
+    pub fn install_java(&mut self, loaded: JavaLoaded) {
+        for (name, build) in loaded.builds {
+            if let Some(i) = self.target_index_of(&name) {
+                let t = &mut self.targets[i];
+                t.class_ids = build.class_ids();
+                t.build_key = carry::build_key(t.class_ids.iter().copied());
+                t.java_build = Some(build);
+            }
+        }
+        let builds: Vec<(&str, &JavaBuild)> = self
+            .targets
+            .iter()
+            .filter_map(|t| t.java_build.as_ref().map(|b| (t.config.name.as_str(), b)))
+            .collect();
+        self.java_union = (!builds.is_empty()).then(|| {
+            let names: Vec<&str> = builds.iter().map(|(n, _)| *n).collect();
+            let all: Vec<&JavaBuild> = builds.iter().map(|(_, b)| *b).collect();
+            JavaBuild::union(&names.join(", "), &all)
+        });
+        self.java_loading = false;
+        self.recarry();
     }
 
     pub fn config(&self) -> &Config {
@@ -1713,6 +1777,7 @@ impl Engine {
             targets: statuses,
             diagnostics,
             demo: self.demo,
+            analysing: self.java_loading || self.java_pending.is_some(),
             paused: self.paused,
             interval: self.config.poll.interval,
             carried: &self.carried,

@@ -33,6 +33,10 @@ pub struct View {
     pub history: Vec<f64>,
     /// True when the View comes from `covtop demo`.
     pub demo: bool,
+    /// The JaCoCo targets' classes are still being read and analysed: their coverage is not
+    /// in this View yet (nothing is lost; it appears when the analysis is done).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub analysing: bool,
     pub paused: bool,
     #[serde(skip)]
     pub interval: Duration,

@@ -381,6 +381,10 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect, target_lines: Vec<Line<
         spans.push(Span::styled(" │ ", p.dim));
         spans.push(Span::styled(" FROZEN ", p.demo));
     }
+    if view.analysing {
+        spans.push(Span::styled(" │ ", p.dim));
+        spans.push(Span::styled("⧗ analysing classes…", p.warn));
+    }
     if !view.diagnostics.is_empty() {
         // What did not map is easy to miss: say how much there is and where to look.
         let key = app
