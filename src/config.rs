@@ -202,13 +202,20 @@ struct RawPoll {
     timeout: Option<Spanned<DurationValue>>,
 }
 
-/// A duration as written: "2s", "500ms", or a bare number of seconds.
+/// A duration as written: "2s", "500ms", or a bare number of seconds (negative and fractional
+/// numbers are read too, to be refused or taken with a plain message).
 #[derive(Deserialize, Clone)]
 #[serde(untagged)]
 enum DurationValue {
     Seconds(u64),
+    Signed(i64),
+    Fraction(f64),
     Text(String),
 }
+
+/// The longest duration a setting takes: longer ones are a mistake (and would overflow the
+/// clock arithmetic of a poll).
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -424,18 +431,49 @@ impl Ctx<'_> {
         key: &str,
     ) -> Result<Option<Duration>, ConfigError> {
         let Some(v) = value else { return Ok(None) };
-        let text = match v.get_ref() {
-            DurationValue::Seconds(s) => return Ok(Some(Duration::from_secs(*s))),
-            DurationValue::Text(t) => t,
+        let at = v.span().start;
+        let (d, shown) = match v.get_ref() {
+            DurationValue::Seconds(s) => (Duration::from_secs((*s).min(u64::from(u32::MAX))), s.to_string()),
+            DurationValue::Signed(n) => {
+                return Err(self.invalid(
+                    at,
+                    format!("{key} = {n} is negative: write a positive duration, e.g. \"3s\""),
+                ));
+            }
+            DurationValue::Fraction(f) => {
+                if !f.is_finite() || *f < 0.0 {
+                    return Err(self.invalid(
+                        at,
+                        format!("{key} = {f} is not a positive duration: write e.g. \"1.5s\" or \"1500ms\""),
+                    ));
+                }
+                (Duration::from_secs_f64(f.min(u64::from(u32::MAX) as f64)), f.to_string())
+            }
+            DurationValue::Text(text) => (
+                parse_duration(text).map_err(|e| {
+                    self.invalid(
+                        at,
+                        format!(
+                            "{key} = \"{text}\" is not a duration ({e}): write e.g. \"500ms\", \"2s\" or \"1m\""
+                        ),
+                    )
+                })?,
+                format!("\"{text}\""),
+            ),
         };
-        parse_duration(text).map(Some).map_err(|e| {
-            self.invalid(
-                v.span().start,
-                format!(
-                    "{key} = \"{text}\" is not a duration ({e}): write e.g. \"500ms\", \"2s\" or \"1m\""
-                ),
-            )
-        })
+        if d > MAX_DURATION {
+            return Err(self.invalid(
+                at,
+                format!("{key} = {shown} is longer than 24h: write e.g. \"3s\" or \"10m\""),
+            ));
+        }
+        if key.ends_with("timeout") && d.is_zero() {
+            return Err(self.invalid(
+                at,
+                format!("{key} = {shown} would fail every poll at once: give the agents time, e.g. \"3s\""),
+            ));
+        }
+        Ok(Some(d))
     }
 
     fn target(&self, t: &Spanned<RawTarget>, index: usize) -> Result<TargetConfig, ConfigError> {
@@ -928,5 +966,27 @@ timeout = "10s"
         let c = p("[keys]\nquit = \"x\"\nhelp = [\"?\", \"h\"]\n").unwrap();
         assert_eq!(c.keys["quit"], vec!["x"]);
         assert_eq!(c.keys["help"].len(), 2);
+    }
+
+    #[test]
+    fn nonsense_durations_are_errors_naming_the_key_and_line() {
+        let cases: [(&str, &str); 5] = [
+            ("timeout = \"100000000000s\"", "longer than 24h"),
+            ("timeout = 18446744073709551615", "longer than 24h"),
+            ("timeout = \"0s\"", "would fail every poll"),
+            ("timeout = -3", "is negative"),
+            ("interval = -0.5", "not a positive duration"),
+        ];
+        for (line, want) in cases {
+            let e = p(&format!("[poll]\n{line}\n")).unwrap_err().to_string();
+            assert!(e.contains(":2:") && e.contains(want), "{line}: {e}");
+            assert!(!e.contains("did not match any variant"), "{e}");
+        }
+        let c = p("[poll]\ntimeout = 1.5\n").unwrap();
+        assert_eq!(c.poll.timeout, Duration::from_millis(1500));
+        let e = p("[[target]]\nkind = \"goc\"\nurl = \"http://h:1\"\ntimeout = \"0ms\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[[target]] timeout") && e.contains(":4:"), "{e}");
     }
 }

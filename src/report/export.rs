@@ -220,12 +220,42 @@ pub fn write_report(out: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     write_atomically(out, bytes)
 }
 
-/// [`crate::atomic_file::write`], with the error naming the report.
+/// Writes a report to `out` as a shell's `>` would where that matters, atomically where it can:
+/// a regular file is replaced atomically ([`crate::atomic_file::write`]); a FIFO, a device or
+/// any other file that is not regular (`-o /dev/stdout`, `-o /dev/null`, a named pipe) is
+/// written into, never replaced; a symbolic link is written through (the file it points to is
+/// replaced, the link stays). Errors name the report.
 pub(crate) fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    crate::atomic_file::write(out, bytes).map_err(|source| ReportError::Write {
+    let err = |source| ReportError::Write {
         path: out.to_path_buf(),
         source,
-    })
+    };
+    if let Ok(m) = std::fs::metadata(out)
+        && !m.is_file()
+        && !m.is_dir()
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(out)
+            .map_err(err)?;
+        return f.write_all(bytes).and_then(|()| f.flush()).map_err(err);
+    }
+    let target = match std::fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(out) {
+            Ok(t) => t,
+            // A link to nothing yet: `>` creates the file it names.
+            Err(_) => {
+                let link = std::fs::read_link(out).map_err(err)?;
+                match out.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                }
+            }
+        },
+        _ => out.to_path_buf(),
+    };
+    crate::atomic_file::write(&target, bytes).map_err(err)
 }
 
 #[cfg(test)]
@@ -264,6 +294,67 @@ mod tests {
         );
         // Only the report is left in the directory.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_written_through_and_fifos_and_devices_written_into() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A link to a report: the file behind it is replaced, the link stays a link.
+        let real = dir.path().join("real.xml");
+        std::fs::write(&real, "old").unwrap();
+        let link = dir.path().join("link.xml");
+        std::os::unix::fs::symlink("real.xml", &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        // A link to nothing yet: the file it names is created.
+        let dangling = dir.path().join("dangling.xml");
+        std::os::unix::fs::symlink("made.xml", &dangling).unwrap();
+        write_atomically(&dangling, b"made").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("made.xml")).unwrap(), b"made");
+        // A named pipe is written into: its reader gets the report, the pipe stays a pipe.
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || std::fs::read(fifo).unwrap())
+            };
+            write_atomically(&fifo, b"through the pipe").unwrap();
+            assert_eq!(reader.join().unwrap(), b"through the pipe");
+            assert!(
+                std::fs::symlink_metadata(&fifo)
+                    .unwrap()
+                    .file_type()
+                    .is_fifo()
+            );
+        }
+        // A device is written into, never replaced.
+        write_atomically(Path::new("/dev/null"), b"x").unwrap();
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        // /dev/full says the disk is full, with the report's name.
+        if Path::new("/dev/full").exists() {
+            let e = write_atomically(Path::new("/dev/full"), b"x").unwrap_err();
+            assert!(e.to_string().contains("/dev/full"), "{e}");
+            assert!(
+                std::fs::metadata("/dev/full")
+                    .unwrap()
+                    .file_type()
+                    .is_char_device()
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const SESSIONS_DIR: &str = "sessions";
+/// The highest sequence number a session uses: a dump every millisecond for 30 years.
+const MAX_SEQ: u64 = 999_999_999_999;
 const MAGIC: &[u8] = b"COVTOP-DUMP 1\n";
 const SUFFIX: &str = ".dump";
 const TMP_SUFFIX: &str = ".tmp";
@@ -233,11 +235,15 @@ impl SessionStore {
         Ok(self.file_names()?.iter().any(|n| n.starts_with(&prefix)))
     }
 
+    /// The highest sequence number a dump file's name carries. Names whose number is out of
+    /// any real range (a stray `18446744073709551615-x.dump`) never number the next dump: the
+    /// sequence would wrap and every later store would fail.
     fn max_seq(&self) -> Result<u64, SessionError> {
         Ok(self
             .file_names()?
             .iter()
             .filter_map(|n| n.split('-').next()?.parse::<u64>().ok())
+            .filter(|&n| n <= MAX_SEQ)
             .max()
             .unwrap_or(0))
     }
@@ -469,6 +475,42 @@ mod tests {
         assert!(problems.iter().any(|p| p.problem.contains("truncated")));
         assert!(problems.iter().any(|p| p.problem.contains("checksum")));
         assert!(problems.iter().any(|p| p.problem.contains("magic")));
+    }
+
+    #[test]
+    fn a_stray_huge_number_never_numbers_the_next_dump() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        let first = s.persist(&meta(), b"mode: set\n").unwrap();
+        fs::write(s.dir().join("18446744073709551615-x.dump"), b"garbage").unwrap();
+        // Reopened (a restart) and written again: the sequence goes on from the real dumps.
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        let second = s.persist(&meta(), b"mode: count\n").unwrap();
+        assert!(
+            first
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("00000001-")
+        );
+        assert!(
+            second
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("00000002-"),
+            "{}",
+            second.display()
+        );
+        let (dumps, problems) = s.load_all().unwrap();
+        assert_eq!(dumps.len(), 2);
+        assert_eq!(dumps[1].payload, b"mode: count\n");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path.ends_with("18446744073709551615-x.dump")),
+            "{problems:?}"
+        );
     }
 
     #[test]
