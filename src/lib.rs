@@ -14,6 +14,7 @@ pub mod engine;
 pub mod go;
 pub mod java;
 pub mod model;
+pub mod redact;
 pub mod report;
 pub mod session;
 pub mod tui;

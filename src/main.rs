@@ -8,7 +8,8 @@ fn main() -> ExitCode {
     match cli::run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("covtop: error: {e:#}");
+            let text = format!("{e:#}");
+            eprintln!("covtop: error: {}", covtop::redact::redact(&text));
             ExitCode::from(2)
         }
     }

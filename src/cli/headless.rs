@@ -1,6 +1,20 @@
 //! The commands that run without a screen: dump, reset, report, check.
 
 use anyhow::{Context, Result, bail};
+
+/// `println!` without credentials from the configuration (see `covtop::redact`).
+macro_rules! say {
+    ($($t:tt)*) => {
+        println!("{}", covtop::redact::redact(&format!($($t)*)))
+    };
+}
+
+/// `eprintln!` without credentials from the configuration.
+macro_rules! say_err {
+    ($($t:tt)*) => {
+        eprintln!("{}", covtop::redact::redact(&format!($($t)*)))
+    };
+}
 use covtop::config::Config;
 use covtop::engine::{Engine, TargetPoll};
 use covtop::model::ReplicaState;
@@ -43,15 +57,17 @@ fn print_diagnostics(view: &covtop::model::View, out: Output) {
         let n = shown.entry(label).or_default();
         *n += 1;
         if *n <= SHOWN_PER_KIND {
-            eprintln!(
+            say_err!(
                 "covtop: {label}: {}: {} (fix: {})",
-                d.subject, d.message, d.fix
+                d.subject,
+                d.message,
+                d.fix
             );
         }
     }
     for (label, n) in shown {
         if n > SHOWN_PER_KIND {
-            eprintln!(
+            say_err!(
                 "covtop: {label}: {} more like these (all of them: covtop report --format json, \"diagnostics\")",
                 n - SHOWN_PER_KIND
             );
@@ -68,22 +84,22 @@ fn print_poll(engine: &Engine, p: &TargetPoll) -> bool {
     if let Some(n) = live.and_then(|t| t.class_count()) {
         t.push_str(&format!(", {n} classes analysed"));
     }
-    println!(
+    say!(
         "{t}: {} replica(s) dumped, {} failed",
         p.stored.len(),
         p.failures.len()
     );
     for (replica, path) in &p.stored {
-        println!("  {replica}: stored {}", path.display());
+        say!("  {replica}: stored {}", path.display());
     }
     for (replica, err) in &p.undecodable {
-        println!("  {replica}: stored but not readable: {err}");
+        say!("  {replica}: stored but not readable: {err}");
     }
     for replica in &p.other_build {
-        println!("  {replica}: runs another build: stored, kept apart, not merged");
+        say!("  {replica}: runs another build: stored, kept apart, not merged");
     }
     for (replica, err) in &p.failures {
-        println!("  {replica}: DOWN: {err}");
+        say!("  {replica}: DOWN: {err}");
     }
     !p.stored.is_empty()
 }
@@ -105,7 +121,7 @@ pub fn dump(cfg: Config, targets: &[String], out: Output) -> Result<ExitCode> {
     print_diagnostics(&view, out);
     let s = view.totals.whole_statements;
     if s.1 > 0 {
-        println!(
+        say!(
             "Session total: {}/{} statements ({:.1}%), session folder {}",
             s.0,
             s.1,
@@ -146,7 +162,7 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool, out: Output) -> Result<
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer).ok();
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("Not reset.");
+            say!("Not reset.");
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -157,16 +173,16 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool, out: Output) -> Result<
         print_poll(&engine, &r.dump);
         for o in &r.outcomes {
             match &o.result {
-                Ok(()) => println!("  {}: reset", o.replica),
+                Ok(()) => say!("  {}: reset", o.replica),
                 Err(e) => {
                     failed = true;
-                    println!("  {}: RESET FAILED: {e}", o.replica);
+                    say!("  {}: RESET FAILED: {e}", o.replica);
                 }
             }
         }
         for (replica, why) in &r.skipped {
             failed = true;
-            println!("  {replica}: {why}");
+            say!("  {replica}: {why}");
         }
     }
     let view = engine.view();
@@ -206,7 +222,7 @@ fn current_view(
                 .iter()
                 .all(|r| matches!(r.state, ReplicaState::Down(_) | ReplicaState::Gone))
         {
-            eprintln!(
+            say_err!(
                 "covtop: warning: no replica of {} answered; reporting the data stored so far",
                 t.name
             );
@@ -238,7 +254,7 @@ pub fn report(
             title: "covtop".to_string(),
         };
         let summary = report::html::write_html(&view, &sources, &opts, dir)?;
-        println!(
+        say!(
             "Wrote {} ({} file pages)",
             summary.index.display(),
             summary.pages
@@ -318,7 +334,7 @@ pub fn check(
         ));
     }
     if !missing.is_empty() && !allow_missing_data {
-        println!(
+        say!(
             "FAIL: cannot check: {}. Run `covtop report` to see which; pass --allow-missing-data \
              to gate on the data there is.",
             missing.join("; ")
@@ -328,11 +344,11 @@ pub fn check(
     let covered = rule.covered(&c);
     match rule.percent(&c) {
         None => {
-            println!("No coverable changed lines: nothing to check (pass).");
+            say!("No coverable changed lines: nothing to check (pass).");
             Ok(ExitCode::SUCCESS)
         }
         Some(p) if p + 1e-9 >= fail_under => {
-            println!(
+            say!(
                 "Changed-line coverage {}% ({covered} of {} lines, {}) meets the required {fail_under}%.",
                 percent_against(p, fail_under),
                 c.coverable(),
@@ -341,7 +357,7 @@ pub fn check(
             Ok(ExitCode::SUCCESS)
         }
         Some(p) => {
-            println!(
+            say!(
                 "FAIL: changed-line coverage {}% ({covered} of {} lines, {}) is below the required {fail_under}%. \
                  Run `covtop report` to see the missed lines.",
                 percent_against(p, fail_under),

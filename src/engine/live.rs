@@ -121,6 +121,15 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// A notice as shown: without credentials from the configuration.
+fn redact_notice(n: Notice) -> Notice {
+    use crate::redact::redacted;
+    match n {
+        Notice::Info(t) => Notice::Info(redacted(&t)),
+        Notice::Error(t) => Notice::Error(redacted(&t)),
+    }
+}
+
 fn new_ticker(every: Duration) -> tokio::time::Interval {
     let mut t = tokio::time::interval(every);
     t.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -287,7 +296,7 @@ impl Loop {
     }
 
     fn notify(&self, n: Notice) {
-        let _ = self.notices.try_send(n);
+        let _ = self.notices.try_send(redact_notice(n));
     }
 
     /// Sends `c` to the collectors of `targets` (every target when `None`).
@@ -386,10 +395,10 @@ impl Loop {
                             .map_err(|e| e.to_string())
                     }),
             };
-            let _ = notices.try_send(match written {
+            let _ = notices.try_send(redact_notice(match written {
                 Ok(()) => Notice::Info(format!("exported {format} to {path}")),
                 Err(e) => Notice::Error(e),
-            });
+            }));
         });
     }
 

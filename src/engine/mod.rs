@@ -1705,7 +1705,7 @@ impl Engine {
             .map(|t| crate::model::TargetStatus {
                 name: t.config.name.clone(),
                 kind: t.config.kind.name().to_string(),
-                replicas: t.status.values().cloned().collect(),
+                replicas: t.status.values().map(redacted_status).collect(),
                 has_data: t.has_data
                     || self.older.iter().any(|(_, b)| b.has_target(&t.config.name)),
             })
@@ -1766,6 +1766,14 @@ impl Engine {
             }
         }
         diagnostics.extend(self.carry_problems.iter().cloned());
+        // Credentials written into a target's URL never reach the screen or a report.
+        for d in diagnostics.iter_mut() {
+            for text in [&mut d.subject, &mut d.message, &mut d.fix] {
+                if let std::borrow::Cow::Owned(r) = crate::redact::redact(text) {
+                    *text = r;
+                }
+            }
+        }
         let input = build::ViewInput {
             java: java_files,
             repo: &self.repo,
@@ -1922,6 +1930,20 @@ fn other_build_diagnostics(t: &LiveTarget, revision: &str) -> Vec<Diagnostic> {
         });
     }
     out
+}
+
+/// A replica's status as shown: without credentials in its name or error.
+fn redacted_status(s: &ReplicaStatus) -> ReplicaStatus {
+    use crate::redact::redacted;
+    ReplicaStatus {
+        id: redacted(&s.id),
+        state: match &s.state {
+            ReplicaState::Down(e) => ReplicaState::Down(redacted(e)),
+            other => other.clone(),
+        },
+        last_poll: s.last_poll,
+        epoch: s.epoch,
+    }
 }
 
 /// The languages the configured targets cover.

@@ -82,7 +82,8 @@ impl EventLog {
         if level < self.min {
             return;
         }
-        let line = self.line(SystemTime::now(), level, event, fields);
+        // Credentials from the configuration never reach a log.
+        let line = crate::redact::redacted(&self.line(SystemTime::now(), level, event, fields));
         if let Ok(mut sink) = self.sink.lock() {
             let _ = sink.write_all(line.as_bytes());
             let _ = sink.flush();
