@@ -220,6 +220,16 @@ impl Loader<'_> {
                 return;
             }
         };
+        if !meta.is_dir() && !meta.is_file() {
+            // A FIFO would block the read for ever; a device (a link to /dev/zero) never ends.
+            self.problems.push(ArchiveProblem::Unreadable {
+                path: shown,
+                detail: "not a regular file or folder (a FIFO, device or socket): give the jar or \
+                         the classes folder of the deployed build"
+                    .into(),
+            });
+            return;
+        }
         if meta.is_dir() {
             self.load_dir(path);
         } else if shown.ends_with(".class") {
@@ -290,6 +300,13 @@ impl Loader<'_> {
     fn load_class_file_as(&mut self, path: &Path, release: Option<u32>) {
         let origin = path.display().to_string();
         if is_module_info(&origin) {
+            return;
+        }
+        if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            self.problems.push(ArchiveProblem::Unreadable {
+                path: origin,
+                detail: "not a regular file (a FIFO, device or socket): skipped".into(),
+            });
             return;
         }
         let read = fs::File::open(path).and_then(|f| {
@@ -700,6 +717,40 @@ mod tests {
         let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_never_opened_as_jars_or_classes() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = dir.path().join("zero.jar");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let fifo = dir.path().join("pipe.jar");
+        let fifo_class = dir.path().join("Pipe.class");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .arg(&fifo_class)
+            .status()
+            .is_ok_and(|s| s.success());
+        let mut paths = vec![zero.clone()];
+        if made {
+            paths.push(fifo.clone());
+            paths.push(dir.path().to_path_buf());
+        }
+        // Returns at once: nothing blocks on a pipe or reads an endless device.
+        let (classes, problems) = load_classes(&paths, &[]);
+        assert!(classes.is_empty());
+        let says = |p: &Path| {
+            problems.iter().any(|x| {
+                x.to_string().contains(&*p.to_string_lossy())
+                    && x.to_string().contains("not a regular file")
+            })
+        };
+        assert!(says(&zero), "{problems:?}");
+        if made {
+            assert!(says(&fifo), "{problems:?}");
+            assert!(says(&fifo_class), "{problems:?}");
+        }
     }
 
     #[test]

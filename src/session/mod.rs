@@ -18,6 +18,35 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const SESSIONS_DIR: &str = "sessions";
+/// The largest dump file read: the largest payload an agent's reply may have, plus room for
+/// the metadata line.
+const MAX_DUMP_FILE_BYTES: u64 = (512 << 20) + (1 << 20);
+
+/// Why `path` cannot be a dump file, without opening it; `None` when it may be one.
+fn not_a_dump_file(path: &Path) -> Option<String> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("cannot read: {e}")),
+    };
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a folder"
+        } else {
+            "a FIFO, device or socket"
+        };
+        return Some(format!(
+            "cannot read: not a regular file ({kind}); it is set aside, not opened"
+        ));
+    }
+    if meta.len() > MAX_DUMP_FILE_BYTES {
+        return Some(format!(
+            "cannot read: {} bytes, larger than any dump covtop writes ({MAX_DUMP_FILE_BYTES} at most); it is set aside, not read",
+            meta.len()
+        ));
+    }
+    None
+}
+
 /// The highest sequence number a session uses: a dump every millisecond for 30 years.
 const MAX_SEQ: u64 = 999_999_999_999;
 const MAGIC: &[u8] = b"COVTOP-DUMP 1\n";
@@ -327,6 +356,16 @@ impl SessionStore {
         let mut problems = Vec::new();
         for name in self.file_names()? {
             let path = self.dir.join(&name);
+            // Only regular files of a sane size are opened: a FIFO would block the read for
+            // ever, a device or a stray huge file would fill memory.
+            if let Some(problem) = not_a_dump_file(&path) {
+                problems.push(SessionProblem {
+                    path,
+                    problem,
+                    kind: ProblemKind::BadDump,
+                });
+                continue;
+            }
             match fs::read(&path) {
                 Ok(bytes) => match decode(&bytes) {
                     Ok((meta, payload)) => dumps.push(StoredDump {
@@ -509,6 +548,41 @@ mod tests {
             problems
                 .iter()
                 .any(|p| p.path.ends_with("18446744073709551615-x.dump")),
+            "{problems:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_huge_files_are_set_aside_without_being_opened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        s.persist(&meta(), b"mode: set\n").unwrap();
+        let fifo = s.dir().join("00000005-a-fifo.dump");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        let big = s.dir().join("00000006-a-big.dump");
+        fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_DUMP_FILE_BYTES + 1)
+            .unwrap();
+        // Returns at once: nothing blocks on the pipe, nothing reads the sparse file.
+        let (dumps, problems) = s.load_all().unwrap();
+        assert_eq!(dumps.len(), 1);
+        let why = |name: &str| {
+            problems
+                .iter()
+                .find(|p| p.path.ends_with(name))
+                .map(|p| p.problem.clone())
+                .unwrap_or_default()
+        };
+        if made.is_ok_and(|st| st.success()) {
+            assert!(
+                why("00000005-a-fifo.dump").contains("not a regular file"),
+                "{problems:?}"
+            );
+        }
+        assert!(
+            why("00000006-a-big.dump").contains("larger than any dump"),
             "{problems:?}"
         );
     }
