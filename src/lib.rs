@@ -11,6 +11,7 @@ pub mod atomic_file;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod escape;
 pub mod go;
 pub mod java;
 pub mod model;

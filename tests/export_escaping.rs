@@ -248,3 +248,27 @@ fn unknown_format_and_missing_raw_data_are_clear_errors() {
     assert!(e.to_string().contains("no Go coverage"), "{e}");
     assert!(!out.exists());
 }
+
+/// A file named to forge a report line (`x\nTOTAL 999 …`) or carrying terminal escapes shows
+/// escaped in the text and Markdown reports: one TOTAL line, no raw control characters.
+#[test]
+fn control_characters_in_file_names_cannot_forge_report_lines() {
+    let forged = "src/forged\nTOTAL 999 999 0 0 100.0%\u{1b}[2J.go";
+    let mut v = view();
+    v.files[0].path = forged.to_string();
+    for format in ["text", "markdown"] {
+        let out = covtop::report::render(&v, format).unwrap();
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("TOTAL")).count(),
+            usize::from(format == "text"),
+            "{format}: {out}"
+        );
+        assert!(!out.contains('\u{1b}'), "{format}: {out:?}");
+        // The name stays on its row, its newline shown escaped.
+        assert!(
+            out.lines()
+                .any(|l| l.contains("forged") && l.contains("u{a}TOTAL 999")),
+            "{format}: {out}"
+        );
+    }
+}

@@ -2,17 +2,24 @@
 
 use anyhow::{Context, Result, bail};
 
-/// `println!` without credentials from the configuration (see `covtop::redact`).
+/// `println!` without credentials from the configuration (see `covtop::redact`) and without raw
+/// control characters from agents or file names (`covtop::escape`).
 macro_rules! say {
     ($($t:tt)*) => {
-        println!("{}", covtop::redact::redact(&format!($($t)*)))
+        println!(
+            "{}",
+            covtop::escape::lines(&covtop::redact::redact(&format!($($t)*)))
+        )
     };
 }
 
 /// `eprintln!` without credentials from the configuration.
 macro_rules! say_err {
     ($($t:tt)*) => {
-        eprintln!("{}", covtop::redact::redact(&format!($($t)*)))
+        eprintln!(
+            "{}",
+            covtop::escape::lines(&covtop::redact::redact(&format!($($t)*)))
+        )
     };
 }
 use covtop::config::Config;

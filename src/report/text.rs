@@ -1,6 +1,7 @@
 //! Plain-text and Markdown renderings of the changed-line summary.
 
 use super::summary::{BaselineReport, ChangedReport, LineCounts};
+use crate::escape::field;
 use crate::model::Category;
 use std::fmt::Write;
 
@@ -64,7 +65,7 @@ fn baseline_text(s: &mut String, b: &BaselineReport) {
         if !f.lbc.is_empty() {
             parts.push(format!("LBC {}", ranges_text(&f.lbc)));
         }
-        let _ = writeln!(s, "  {}  {}", f.path, parts.join("  "));
+        let _ = writeln!(s, "  {}  {}", field(&f.path), parts.join("  "));
     }
 }
 
@@ -115,7 +116,7 @@ pub fn text(r: &ChangedReport) -> String {
         let _ = writeln!(
             s,
             "{:<width$}  {:>9} {:>7} {:>7} {:>6} {:>7}  {}",
-            f.path,
+            field(&f.path),
             f.changed.coverable,
             f.changed.covered,
             f.changed.partial,
@@ -151,7 +152,11 @@ pub fn text(r: &ChangedReport) -> String {
         let _ = writeln!(
             s,
             "Changed files without coverage data: {}",
-            r.changed_without_data.join(", ")
+            r.changed_without_data
+                .iter()
+                .map(|p| field(p))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if r.changed_no_data > 0 {
@@ -182,7 +187,7 @@ pub fn text(r: &ChangedReport) -> String {
 
 fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in field(s).chars() {
         if matches!(c, '|' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '\\') {
             out.push('\\');
         }

@@ -82,8 +82,10 @@ impl EventLog {
         if level < self.min {
             return;
         }
-        // Credentials from the configuration never reach a log.
-        let line = crate::redact::redacted(&self.line(SystemTime::now(), level, event, fields));
+        // Credentials from the configuration never reach a log, nor raw control characters from
+        // agents or file names (one event, one line).
+        let line = self.line(SystemTime::now(), level, event, fields);
+        let line = crate::escape::lines(&crate::redact::redact(&line)).into_owned();
         if let Ok(mut sink) = self.sink.lock() {
             let _ = sink.write_all(line.as_bytes());
             let _ = sink.flush();
