@@ -187,24 +187,9 @@ pub fn group_by_revision<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::LineCoverage;
 
     fn cov(path: &str, lines: &[(u32, LineStatus)]) -> FileCoverage {
-        FileCoverage {
-            path: path.into(),
-            lines: lines
-                .iter()
-                .map(|&(line, status)| LineCoverage {
-                    line,
-                    status,
-                    hits: None,
-                    units: (0, 0),
-                    branches: (0, 0),
-                })
-                .collect(),
-            spans: Vec::new(),
-            units: (0, 0),
-        }
+        FileCoverage::with_statuses(path, lines)
     }
 
     #[test]

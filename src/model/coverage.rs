@@ -100,6 +100,28 @@ impl FileCoverage {
     }
 }
 
+#[cfg(test)]
+impl FileCoverage {
+    /// A file with these line statuses and no counters, for unit tests.
+    pub(crate) fn with_statuses(path: &str, lines: &[(u32, LineStatus)]) -> Self {
+        FileCoverage {
+            path: path.into(),
+            lines: lines
+                .iter()
+                .map(|&(line, status)| LineCoverage {
+                    line,
+                    status,
+                    hits: None,
+                    units: (0, 0),
+                    branches: (0, 0),
+                })
+                .collect(),
+            spans: Vec::new(),
+            units: (0, 0),
+        }
+    }
+}
+
 /// Line counts by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {

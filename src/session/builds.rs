@@ -244,24 +244,10 @@ pub fn builds_dir(session_dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FileCoverage, LineCoverage};
+    use crate::model::FileCoverage;
 
     fn cov(path: &str, lines: &[(u32, LineStatus)]) -> FileCoverage {
-        FileCoverage {
-            path: path.into(),
-            lines: lines
-                .iter()
-                .map(|&(line, status)| LineCoverage {
-                    line,
-                    status,
-                    hits: None,
-                    units: (0, 0),
-                    branches: (0, 0),
-                })
-                .collect(),
-            spans: Vec::new(),
-            units: (0, 0),
-        }
+        FileCoverage::with_statuses(path, lines)
     }
 
     #[test]
