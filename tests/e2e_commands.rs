@@ -262,3 +262,73 @@ fn report_html_writes_a_folder_and_needs_one() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("--output DIR"), "{}", text(&out));
 }
+
+/// A dump equal to its replica's previous one is not stored again (its "last seen" still
+/// advances); one that changed is; after a reset the next dump is stored whatever it holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_dumps_are_not_stored_again() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let center = Center::start().await.unwrap();
+    let live = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let _agent = Agent::start("shop", live.clone(), 0, Some(&center.url()))
+        .await
+        .unwrap();
+    let sessions = tmp.path().join("s");
+    std::fs::write(
+        repo.join("covtop.toml"),
+        format!(
+            "[repo]\nbase = \"main\"\n[poll]\ntimeout = \"2s\"\n[session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
+            sessions.display(),
+            center.url()
+        ),
+    )
+    .unwrap();
+    let dumps = || {
+        std::fs::read_dir(sessions.join("sessions/default"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let run = |args: &'static [&'static str]| {
+        let r = repo.clone();
+        tokio::task::spawn_blocking(move || covtop_in(&r, args))
+    };
+    // One process polling three times: the same content is stored once.
+    let cfg = covtop::config::load(&repo.join("covtop.toml")).unwrap();
+    let mut engine = covtop::engine::Engine::open(cfg).unwrap();
+    for _ in 0..3 {
+        let p = engine.poll(&[]).await.unwrap();
+        assert_eq!(p[0].stored.len(), 1, "the replica counts as stored");
+    }
+    assert_eq!(dumps(), 1, "three equal dumps, one file");
+    live.lock().hit(0, 1);
+    let p = engine.poll(&[]).await.unwrap();
+    assert_eq!(p[0].unchanged, 0);
+    assert_eq!(dumps(), 2, "a changed dump is stored");
+    let p = engine.poll(&[]).await.unwrap();
+    assert_eq!(p[0].unchanged, 1);
+    assert_eq!(dumps(), 2);
+    drop(engine);
+    // A reset dumps first: that content is on disk already (the restarted covtop knows it from
+    // the session), so only the reset's marker is added; the next dump is stored again.
+    let out = run(&["reset", "--yes"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let after_reset = dumps();
+    assert_eq!(after_reset, 3, "the marker after the stored dump");
+    let out = run(&["dump"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        dumps(),
+        after_reset + 1,
+        "the first dump after a reset is stored"
+    );
+    // A restarted covtop knows what is on disk: the same content is not stored again.
+    let out = run(&["dump"]).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(dumps(), after_reset + 1);
+}

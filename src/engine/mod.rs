@@ -146,6 +146,9 @@ pub struct LiveTarget {
     /// Go replicas whose newest data is of an older commit found by its layout: (short
     /// revision, why it is not the current build).
     older_builds: BTreeMap<String, (String, crate::go::layout::Misfit)>,
+    /// Per replica, the digest of the last dump stored in this process and its file: an
+    /// unchanged dump is not stored again.
+    last_stored: BTreeMap<String, (u64, PathBuf)>,
 }
 
 /// The engine as the sink of a collection sequence run in the same task (headless commands).
@@ -316,6 +319,8 @@ impl LiveTarget {
     }
 
     fn mark_reset(&mut self, replica: &str) {
+        // The first dump after a reset is always stored, whatever it holds.
+        self.last_stored.remove(replica);
         match self.client.payload_kind() {
             PayloadKind::GoProfile => {
                 self.go.mark_reset(replica);
@@ -340,6 +345,9 @@ pub struct TargetPoll {
     /// Replicas whose dump is of another build than the configured revision's: stored, kept
     /// apart, not merged (see the View's diagnostics for why).
     pub other_build: Vec<String>,
+    /// Dumps equal to their replica's previous one: not stored again (listed in `stored` with
+    /// the file that holds that content).
+    pub unchanged: usize,
 }
 
 /// The outcome of resetting one target.
@@ -518,6 +526,7 @@ impl Engine {
                 go_aside: TargetAccumulator::default(),
                 aside: BTreeMap::new(),
                 older_builds: BTreeMap::new(),
+                last_stored: BTreeMap::new(),
             });
         }
         let build = build::ViewBuilder::new(crate::model::CoverageRule {
@@ -802,6 +811,14 @@ impl Engine {
                 continue;
             }
             let origin = format!("stored dump {}", d.path.display());
+            // A restarted covtop does not store the same content again either.
+            self.targets[i].last_stored.insert(
+                d.meta.replica.clone(),
+                (
+                    payload_digest(&d.payload, &d.meta.revision, d.meta.instance.as_deref()),
+                    d.path.clone(),
+                ),
+            );
             match self.apply_current(
                 i,
                 Incoming {
@@ -1401,6 +1418,7 @@ impl Engine {
             failures: Vec::new(),
             undecodable: Vec::new(),
             other_build: Vec::new(),
+            unchanged: 0,
         };
         let now = SystemTime::now();
         let mut seen = BTreeSet::new();
@@ -1426,13 +1444,38 @@ impl Engine {
             meta.reset_after = false;
             meta.requested_at_ms = at_ms.checked_sub(dump.elapsed.as_millis() as u64);
             let requested_at = meta.requested_at_ms;
-            let path = self.store.persist(&meta, bytes)?;
-            report.stored.push((dump.replica.clone(), path.clone()));
             let state = if dump.elapsed > timeout / 2 {
                 ReplicaState::Slow
             } else {
                 ReplicaState::Up
             };
+            // The same content as this replica's previous dump (same build, same process): it
+            // is on disk already, and applying it again changes nothing. Only "last seen"
+            // advances.
+            let digest = payload_digest(bytes, &dump_revision, dump.instance.as_deref());
+            if let Some((last, path)) = self.targets[i].last_stored.get(&dump.replica)
+                && *last == digest
+            {
+                report.stored.push((dump.replica.clone(), path.clone()));
+                report.unchanged += 1;
+                let target = &mut self.targets[i];
+                let epoch = target.epoch_of(&dump.replica);
+                target.status.insert(
+                    dump.replica.clone(),
+                    ReplicaStatus {
+                        id: dump.replica.clone(),
+                        state,
+                        last_poll: Some(now),
+                        epoch,
+                    },
+                );
+                continue;
+            }
+            let path = self.store.persist(&meta, bytes)?;
+            report.stored.push((dump.replica.clone(), path.clone()));
+            self.targets[i]
+                .last_stored
+                .insert(dump.replica.clone(), (digest, path.clone()));
             let origin = format!("target {name}, replica {}", dump.replica);
             if dump_revision != revision {
                 // Another build: its coverage is carried, never merged into this build's.
@@ -1930,6 +1973,24 @@ fn other_build_diagnostics(t: &LiveTarget, revision: &str) -> Vec<Diagnostic> {
         });
     }
     out
+}
+
+/// What makes two dumps the same: their bytes (FNV-1a 64 and length), the build and the process
+/// they come from.
+fn payload_digest(bytes: &[u8], revision: &str, instance: Option<&str>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: &[u8]| {
+        for &x in b {
+            h ^= u64::from(x);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(&(bytes.len() as u64).to_le_bytes());
+    eat(bytes);
+    eat(revision.as_bytes());
+    eat(&[0]);
+    eat(instance.unwrap_or_default().as_bytes());
+    h
 }
 
 /// A replica's status as shown: without credentials in its name or error.
