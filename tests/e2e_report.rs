@@ -244,12 +244,9 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
     let stored = std::fs::read_dir(tmp.path().join("sessions/sessions/default"))
         .unwrap()
         .count();
-    // Every content the 2 live replicas reported in 3 polls is stored once: A's and B's first
-    // dumps, then B's after its restart; A never changed and the last poll saw nothing new.
-    assert_eq!(
-        stored, 3,
-        "each distinct dump of each replica is stored once"
-    );
+    // The two polls (reports) store each distinct content once: A's and B's first dumps, then
+    // B's after its restart (A never changed); the explicit `dump` is a snapshot of its own.
+    assert_eq!(stored, 5, "3 distinct dumps and a 2-replica snapshot");
 }
 
 #[test]

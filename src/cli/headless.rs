@@ -116,6 +116,8 @@ pub fn dump(cfg: Config, targets: &[String], out: Output) -> Result<ExitCode> {
         bail!("no [[target]] is configured: add one to the configuration (see `covtop init`)");
     }
     let mut engine = open(cfg)?;
+    // A snapshot the user asked for is a file of its own, even when nothing changed.
+    engine.always_store = true;
     let polls = runtime()?.block_on(engine.poll(targets))?;
     let mut dead = Vec::new();
     for p in &polls {

@@ -411,7 +411,11 @@ impl Loop {
                 ack,
             } => {
                 // Persisting and decoding is blocking work (fsync, parsing).
-                let stored = match blocking(|| self.engine.apply_poll(target, result)) {
+                // A snapshot the user asked for is always a file of its own.
+                self.engine.always_store = snapshot;
+                let applied = blocking(|| self.engine.apply_poll(target, result));
+                self.engine.always_store = false;
+                let stored = match applied {
                     Ok(dump) => Some(dump),
                     Err(e) => {
                         self.notify(Notice::Error(format!("dump not stored, so not used: {e}")));

@@ -408,6 +408,9 @@ pub struct Engine {
     layout_revisions: std::collections::HashMap<u64, Option<Revision>>,
     pub demo: bool,
     pub paused: bool,
+    /// Store every dump, unchanged or not: a snapshot the user asked for (`covtop dump`, the
+    /// screen's `d`) is always a file of its own.
+    pub always_store: bool,
 }
 
 impl Engine {
@@ -563,6 +566,7 @@ impl Engine {
             line_save_problems: Vec::new(),
             demo: false,
             paused: false,
+            always_store: false,
         };
         engine.replay()?;
         Ok(engine)
@@ -1453,7 +1457,8 @@ impl Engine {
             // is on disk already, and applying it again changes nothing. Only "last seen"
             // advances.
             let digest = payload_digest(bytes, &dump_revision, dump.instance.as_deref());
-            if let Some((last, path)) = self.targets[i].last_stored.get(&dump.replica)
+            if !self.always_store
+                && let Some((last, path)) = self.targets[i].last_stored.get(&dump.replica)
                 && *last == digest
             {
                 report.stored.push((dump.replica.clone(), path.clone()));
