@@ -146,9 +146,26 @@ pub struct LiveTarget {
     /// Go replicas whose newest data is of an older commit found by its layout: (short
     /// revision, why it is not the current build).
     older_builds: BTreeMap<String, (String, crate::go::layout::Misfit)>,
-    /// Per replica, the digest of the last dump stored in this process and its file: an
+    /// Per replica, the last dump stored (in this process or replayed) and its file: an
     /// unchanged dump is not stored again.
-    last_stored: BTreeMap<String, (u64, PathBuf)>,
+    last_stored: BTreeMap<String, LastStored>,
+}
+
+/// A replica's last stored dump, compared exactly (no hash: a collision would drop a dump).
+#[derive(Debug, Clone)]
+struct LastStored {
+    revision: String,
+    instance: Option<String>,
+    payload: Arc<[u8]>,
+    path: PathBuf,
+}
+
+impl LastStored {
+    fn holds(&self, payload: &[u8], revision: &str, instance: Option<&str>) -> bool {
+        self.revision == revision
+            && self.instance.as_deref() == instance
+            && *self.payload == *payload
+    }
 }
 
 /// The engine as the sink of a collection sequence run in the same task (headless commands).
@@ -818,10 +835,12 @@ impl Engine {
             // A restarted covtop does not store the same content again either.
             self.targets[i].last_stored.insert(
                 d.meta.replica.clone(),
-                (
-                    payload_digest(&d.payload, &d.meta.revision, d.meta.instance.as_deref()),
-                    d.path.clone(),
-                ),
+                LastStored {
+                    revision: d.meta.revision.clone(),
+                    instance: d.meta.instance.clone(),
+                    payload: Arc::from(d.payload.as_slice()),
+                    path: d.path.clone(),
+                },
             );
             match self.apply_current(
                 i,
@@ -1456,12 +1475,13 @@ impl Engine {
             // The same content as this replica's previous dump (same build, same process): it
             // is on disk already, and applying it again changes nothing. Only "last seen"
             // advances.
-            let digest = payload_digest(bytes, &dump_revision, dump.instance.as_deref());
             if !self.always_store
-                && let Some((last, path)) = self.targets[i].last_stored.get(&dump.replica)
-                && *last == digest
+                && let Some(last) = self.targets[i].last_stored.get(&dump.replica)
+                && last.holds(bytes, &dump_revision, dump.instance.as_deref())
             {
-                report.stored.push((dump.replica.clone(), path.clone()));
+                report
+                    .stored
+                    .push((dump.replica.clone(), last.path.clone()));
                 report.unchanged += 1;
                 let target = &mut self.targets[i];
                 let epoch = target.epoch_of(&dump.replica);
@@ -1478,9 +1498,15 @@ impl Engine {
             }
             let path = self.store.persist(&meta, bytes)?;
             report.stored.push((dump.replica.clone(), path.clone()));
-            self.targets[i]
-                .last_stored
-                .insert(dump.replica.clone(), (digest, path.clone()));
+            self.targets[i].last_stored.insert(
+                dump.replica.clone(),
+                LastStored {
+                    revision: dump_revision.clone(),
+                    instance: dump.instance.clone(),
+                    payload: Arc::from(bytes.as_slice()),
+                    path: path.clone(),
+                },
+            );
             let origin = format!("target {name}, replica {}", dump.replica);
             if dump_revision != revision {
                 // Another build: its coverage is carried, never merged into this build's.
@@ -1978,24 +2004,6 @@ fn other_build_diagnostics(t: &LiveTarget, revision: &str) -> Vec<Diagnostic> {
         });
     }
     out
-}
-
-/// What makes two dumps the same: their bytes (FNV-1a 64 and length), the build and the process
-/// they come from.
-fn payload_digest(bytes: &[u8], revision: &str, instance: Option<&str>) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: &[u8]| {
-        for &x in b {
-            h ^= u64::from(x);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    eat(&(bytes.len() as u64).to_le_bytes());
-    eat(bytes);
-    eat(revision.as_bytes());
-    eat(&[0]);
-    eat(instance.unwrap_or_default().as_bytes());
-    h
 }
 
 /// A replica's status as shown: without credentials in its name or error.
