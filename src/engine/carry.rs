@@ -8,18 +8,13 @@
 //! current revision. Unchanged lines keep the old status as "carried"; edited and added lines have
 //! no preimage and start uncovered.
 
-use super::accumulate::TargetAccumulator;
-use crate::go::profile::{self, Profile};
-use crate::java::exec::ExecData;
 use crate::model::{FileCoverage, LineStatus};
 pub use crate::session::builds::{
     BuildIds, BuildLines, LineStatuses, LinesFileError, build_key, builds_dir, ids_file_name,
     keyed_lines_file_name, lines_file_name,
 };
-use crate::session::{PayloadKind, StoredDump};
 use crate::vcs::LineMaps;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 impl BuildLines {
     pub fn from_coverage<'a>(
@@ -85,103 +80,6 @@ pub fn best(a: LineStatus, b: LineStatus) -> LineStatus {
 
 pub fn is_hit(s: LineStatus) -> bool {
     matches!(s, LineStatus::Covered | LineStatus::Partial)
-}
-
-/// The raw data of one build (or of a baseline's dumps of one revision), accumulated with epochs.
-#[derive(Default)]
-pub struct BuildData {
-    /// Per target.
-    pub go: BTreeMap<String, TargetAccumulator<Profile>>,
-    pub java: BTreeMap<String, TargetAccumulator<ExecData>>,
-    /// The first sequence number seen, to order builds.
-    pub first_seq: u64,
-    pub dumps: usize,
-    /// Dumps that could not be decoded: (file, error).
-    pub undecodable: Vec<(PathBuf, String)>,
-}
-
-impl BuildData {
-    pub fn apply(&mut self, d: &StoredDump) {
-        if self.dumps == 0 {
-            self.first_seq = d.meta.seq;
-        }
-        let target = d.meta.target.clone();
-        if d.meta.reset_after {
-            match d.meta.kind {
-                PayloadKind::GoProfile => self
-                    .go
-                    .entry(target)
-                    .or_default()
-                    .mark_reset(&d.meta.replica),
-                PayloadKind::JacocoExec => self
-                    .java
-                    .entry(target)
-                    .or_default()
-                    .mark_reset(&d.meta.replica),
-            }
-            return;
-        }
-        self.dumps += 1;
-        let origin = format!("stored dump {}", d.path.display());
-        match d.meta.kind {
-            PayloadKind::GoProfile => match profile::parse(&d.payload, &origin) {
-                Ok(p) => {
-                    self.go.entry(target).or_default().apply_at(
-                        &d.meta.replica,
-                        p,
-                        d.meta.instance.clone(),
-                        d.meta.requested_at_ms,
-                    );
-                }
-                Err(e) => self.undecodable.push((d.path.clone(), e.to_string())),
-            },
-            PayloadKind::JacocoExec => match crate::java::exec::parse(&d.payload, &origin) {
-                Ok(e) => {
-                    self.java.entry(target).or_default().apply_at(
-                        &d.meta.replica,
-                        e,
-                        d.meta.instance.clone(),
-                        d.meta.requested_at_ms,
-                    );
-                }
-                Err(e) => self.undecodable.push((d.path.clone(), e.to_string())),
-            },
-        }
-    }
-
-    /// True when this build holds data of `target`.
-    pub fn has_target(&self, target: &str) -> bool {
-        self.go.contains_key(target) || self.java.contains_key(target)
-    }
-
-    /// The merged Go profile of every target.
-    pub fn go_total(&self) -> Option<Profile> {
-        let mut out: Option<Profile> = None;
-        for acc in self.go.values() {
-            if let Some(p) = acc.total() {
-                match &mut out {
-                    Some(o) => {
-                        o.merge(&p);
-                    }
-                    None => out = Some(p),
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Groups dumps by their revision, in the order builds first appear.
-pub fn group_by_revision<'a>(
-    dumps: impl IntoIterator<Item = &'a StoredDump>,
-) -> Vec<(String, BuildData)> {
-    let mut groups: BTreeMap<String, BuildData> = BTreeMap::new();
-    for d in dumps {
-        groups.entry(d.meta.revision.clone()).or_default().apply(d);
-    }
-    let mut out: Vec<(String, BuildData)> = groups.into_iter().collect();
-    out.sort_by_key(|(_, b)| b.first_seq);
-    out
 }
 
 #[cfg(test)]

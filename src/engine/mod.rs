@@ -5,6 +5,7 @@ pub mod accumulate;
 mod build;
 pub mod carry;
 pub mod collector;
+pub mod core;
 mod java;
 pub mod live;
 mod targets;
@@ -14,7 +15,7 @@ pub use targets::{ResetResult, TargetClient};
 use crate::agent::{Payload, PollResult, ResetOutcome};
 use crate::config::{Config, RangeSetting, TargetConfig};
 use crate::go::modules::{ModuleMap, module_path};
-use crate::go::profile::{self, Profile};
+use crate::go::profile::Profile;
 use crate::java::exec::ExecData;
 use crate::java::sources::SourceIndex;
 use crate::model::{
@@ -22,8 +23,8 @@ use crate::model::{
 };
 use crate::session::{DumpMeta, PayloadKind, SessionCatalog, SessionStore, StoredDump};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
-use accumulate::{Cumulative, TargetAccumulator};
-use carry::{BuildData, BuildIds, BuildLines, LineStatuses};
+use carry::{BuildIds, BuildLines, LineStatuses};
+use core::{Applied, Build, GoFit, Judge, Placement, SessionCore, Undecodable};
 use java::{AnalysisCache, JavaBuild, TargetExec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -104,21 +105,10 @@ pub enum EngineError {
     },
 }
 
-impl Cumulative for Profile {
-    fn absorb(&mut self, other: &Self) {
-        self.merge(other);
-    }
-    fn decreased_from(&self, earlier: &Self) -> bool {
-        self.counts_decreased_from(earlier)
-    }
-}
-
 /// A configured target at run time.
 pub struct LiveTarget {
     pub config: TargetConfig,
     pub client: Arc<TargetClient>,
-    go: TargetAccumulator<Profile>,
-    java: TargetAccumulator<ExecData>,
     /// The analysed classes of a JaCoCo target.
     java_build: Option<JavaBuild>,
     status: BTreeMap<String, ReplicaStatus>,
@@ -136,16 +126,6 @@ pub struct LiveTarget {
     /// JaCoCo: hit class ids of the data that are not among the analysed classes, as last
     /// checked against saved builds.
     foreign_ids: BTreeSet<u64>,
-    /// Any dump of this target was decoded (any build).
-    has_data: bool,
-    /// Go data of builds whose block layout does not fit the configured revision, per
-    /// `replica#layout`: kept apart, never merged into the current build.
-    go_aside: TargetAccumulator<Profile>,
-    /// The replicas whose newest set-aside data is of another build, and why.
-    aside: BTreeMap<String, OtherBuild>,
-    /// Go replicas whose newest data is of an older commit found by its layout: (short
-    /// revision, why it is not the current build).
-    older_builds: BTreeMap<String, (String, crate::go::layout::Misfit)>,
     /// Per replica, the last dump stored (in this process or replayed) and its file: an
     /// unchanged dump is not stored again.
     last_stored: BTreeMap<String, LastStored>,
@@ -238,38 +218,6 @@ impl JavaLoader {
 /// that does not fit the revision was made from.
 const LAYOUT_SEARCH_DEPTH: usize = 64;
 
-/// One dump of the configured revision, about to be decoded and applied.
-struct Incoming<'a> {
-    replica: &'a str,
-    kind: PayloadKind,
-    bytes: &'a [u8],
-    instance: Option<String>,
-    /// When it was requested from the agent (ms since the Unix epoch), when known.
-    requested_at: Option<u64>,
-    /// Names the dump in error messages.
-    origin: &'a str,
-}
-
-/// Where a decoded dump went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Applied {
-    Current,
-    /// Kept apart: another build than the configured revision's, of unknown revision.
-    OtherBuild,
-    /// Of an older commit of the branch (found by its block layout): carried like any older
-    /// build, never merged into the current one.
-    OlderBuild(String),
-}
-
-/// A replica's data that is of another build than the configured revision's (Go: its block
-/// layout does not fit the sources).
-#[derive(Debug, Clone)]
-struct OtherBuild {
-    layout: u64,
-    misfit: crate::go::layout::Misfit,
-    blocks: usize,
-}
-
 impl LiveTarget {
     pub fn name(&self) -> &str {
         &self.config.name
@@ -280,74 +228,9 @@ impl LiveTarget {
         self.java_build.as_ref().map(JavaBuild::class_count)
     }
 
-    fn epoch_of(&self, replica: &str) -> u32 {
-        self.go
-            .replicas
-            .get(replica)
-            .map(|r| r.epoch())
-            .or_else(|| self.java.replicas.get(replica).map(|r| r.epoch()))
-            .unwrap_or(0)
-    }
-
-    /// Applies a decoded Go profile: to the current build when its layout fits the revision's
-    /// sources, else kept apart under (replica, layout), never merged.
-    fn apply_go(
-        &mut self,
-        replica: &str,
-        profile: Profile,
-        instance: Option<String>,
-        requested_at: Option<u64>,
-        fit: Result<(), crate::go::layout::Misfit>,
-        layout: u64,
-    ) {
-        match fit {
-            Ok(()) => {
-                self.go.apply_at(replica, profile, instance, requested_at);
-                // It runs the configured build now; what it ran before stays apart.
-                self.aside.remove(replica);
-            }
-            Err(misfit) => {
-                let key = format!("{replica}#{layout:016x}");
-                let blocks = profile.block_count();
-                self.go_aside
-                    .apply_at(&key, profile, instance, requested_at);
-                self.aside.insert(
-                    replica.to_string(),
-                    OtherBuild {
-                        layout,
-                        misfit,
-                        blocks,
-                    },
-                );
-            }
-        }
-        self.has_data = true;
-    }
-
-    fn apply_java(
-        &mut self,
-        replica: &str,
-        exec: ExecData,
-        instance: Option<String>,
-        requested_at: Option<u64>,
-    ) {
-        self.java.apply_at(replica, exec, instance, requested_at);
-        self.has_data = true;
-    }
-
+    /// The replica was reset: its first dump after that is always stored, whatever it holds.
     fn mark_reset(&mut self, replica: &str) {
-        // The first dump after a reset is always stored, whatever it holds.
         self.last_stored.remove(replica);
-        match self.client.payload_kind() {
-            PayloadKind::GoProfile => {
-                self.go.mark_reset(replica);
-                if let Some(o) = self.aside.get(replica) {
-                    self.go_aside
-                        .mark_reset(&format!("{replica}#{:016x}", o.layout));
-                }
-            }
-            PayloadKind::JacocoExec => self.java.mark_reset(replica),
-        }
     }
 }
 
@@ -404,10 +287,11 @@ pub struct Engine {
     carry_problems: Vec<Diagnostic>,
     /// Problems of the diff file, kept apart so that carrying can be recomputed.
     diff_problems: Vec<Diagnostic>,
-    /// The data of older builds (other revisions), replayed or polled live from agents whose
-    /// extra names another build: recarried when new dumps arrive. Accumulated, not kept as
-    /// dumps, so that a long live session does not grow with every poll.
-    older: Vec<(String, BuildData)>,
+    /// What the session's dumps add up to, per build: the current build (the configured
+    /// revision) and every older one (recarried when new dumps of them arrive).
+    core: SessionCore,
+    /// What the repository said about revisions and Go block layouts (see [`RepoJudge`]).
+    memo: Judgements,
     /// Line maps from older revisions onto the current one, computed once per revision.
     line_maps: BTreeMap<String, crate::vcs::LineMaps>,
     /// Agents whose extra names a commit the repository does not have: (replica, commit).
@@ -415,14 +299,10 @@ pub struct Engine {
     baseline: Option<build::Baseline>,
     /// The languages the configured targets cover (what "no data" means).
     languages: build::CoveredLanguages,
-    /// Whether a Go block layout (by `layout_hash`) fits the revision's sources.
-    layout_fits: std::collections::HashMap<u64, Result<(), crate::go::layout::Misfit>>,
     /// JaCoCo build lines projected by the last View, waiting for `save_build_lines`.
     pending_line_saves: Vec<(usize, BuildLines)>,
     /// Problems of the last `save_build_lines`, reported in every View until it succeeds.
     line_save_problems: Vec<Diagnostic>,
-    /// For layouts that do not fit: the newest ancestor of the revision they fit, if any.
-    layout_revisions: std::collections::HashMap<u64, Option<Revision>>,
     pub demo: bool,
     pub paused: bool,
     /// Store every dump, unchanged or not: a snapshot the user asked for (`covtop dump`, the
@@ -531,8 +411,6 @@ impl Engine {
             targets.push(LiveTarget {
                 config: t.clone(),
                 client: Arc::new(client),
-                go: TargetAccumulator::default(),
-                java: TargetAccumulator::default(),
                 java_build: None,
                 status: BTreeMap::new(),
                 timeout: t.timeout.unwrap_or(config.poll.timeout),
@@ -542,10 +420,6 @@ impl Engine {
                 class_ids: BTreeSet::new(),
                 build_key: String::new(),
                 foreign_ids: BTreeSet::new(),
-                has_data: false,
-                go_aside: TargetAccumulator::default(),
-                aside: BTreeMap::new(),
-                older_builds: BTreeMap::new(),
                 last_stored: BTreeMap::new(),
             });
         }
@@ -554,6 +428,8 @@ impl Engine {
         });
         let languages = covered_languages(&config);
         let mut engine = Engine {
+            core: SessionCore::new(&revision.oid),
+            memo: Judgements::default(),
             config,
             repo,
             revision,
@@ -572,13 +448,10 @@ impl Engine {
             carried_from: Vec::new(),
             carry_problems: diff_problems.clone(),
             diff_problems,
-            older: Vec::new(),
             line_maps: BTreeMap::new(),
             unknown_builds: BTreeMap::new(),
             baseline: None,
             languages,
-            layout_fits: std::collections::HashMap::new(),
-            layout_revisions: std::collections::HashMap::new(),
             pending_line_saves: Vec::new(),
             line_save_problems: Vec::new(),
             demo: false,
@@ -677,89 +550,31 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether a Go profile's block layout fits the sources of the configured revision (cached
-    /// per layout): only then is it the current build's.
-    fn go_fit(&mut self, p: &Profile) -> (u64, Result<(), crate::go::layout::Misfit>) {
-        let layout = crate::go::layout::layout_hash(p);
-        if let Some(fit) = self.layout_fits.get(&layout) {
-            return (layout, fit.clone());
-        }
-        let source = |file: &str| -> Option<Arc<[u8]>> {
-            let path = self.modules.resolve(file)?;
-            self.repo
-                .read_file(&self.revision, &path)
-                .ok()
-                .flatten()
-                .map(Arc::from)
+    /// Applies one dump to the session core, with the repository as its judge.
+    fn apply_dump(
+        &mut self,
+        meta: &DumpMeta,
+        payload: &[u8],
+        origin: &str,
+    ) -> Result<Applied, Undecodable> {
+        let mut judge = RepoJudge {
+            repo: &self.repo,
+            revision: &self.revision,
+            modules: &self.modules,
+            memo: &mut self.memo,
         };
-        let fit = crate::go::layout::profile_fits(p, &source);
-        self.layout_fits.insert(layout, fit.clone());
-        (layout, fit)
+        self.core.apply(meta, payload, origin, &mut judge)
     }
 
-    /// The newest of the revision's first-parent ancestors (up to [`LAYOUT_SEARCH_DEPTH`])
-    /// whose sources a layout fits: the build an agent that does not name its revision runs
-    /// (an old build of a rolling deploy). Cached per layout.
-    fn go_layout_revision(&mut self, p: &Profile, layout: u64) -> Option<Revision> {
-        if let Some(r) = self.layout_revisions.get(&layout) {
-            return r.clone();
+    /// Whether a revision stored with a dump names the configured one.
+    fn is_current(&mut self, revision: &str) -> bool {
+        RepoJudge {
+            repo: &self.repo,
+            revision: &self.revision,
+            modules: &self.modules,
+            memo: &mut self.memo,
         }
-        let ancestors = self
-            .repo
-            .ancestors(&self.revision, LAYOUT_SEARCH_DEPTH)
-            .unwrap_or_default();
-        let found = ancestors.into_iter().find(|rev| {
-            let source = |file: &str| -> Option<Arc<[u8]>> {
-                let path = self.modules.resolve(file)?;
-                self.repo
-                    .read_file(rev, &path)
-                    .ok()
-                    .flatten()
-                    .map(Arc::from)
-            };
-            // The build must have at least one of its files at that commit, and fit them all.
-            p.files().any(|(f, _)| source(f).is_some())
-                && crate::go::layout::profile_fits(p, &source).is_ok()
-        });
-        self.layout_revisions.insert(layout, found.clone());
-        found
-    }
-
-    /// Decodes a dump of the configured revision and applies it to target `i`; an undecodable
-    /// one is returned as an error message. A Go profile whose layout does not fit the
-    /// revision's sources is kept apart (see [`LiveTarget::apply_go`]).
-    fn apply_current(&mut self, i: usize, d: Incoming<'_>) -> Result<Applied, String> {
-        match d.kind {
-            PayloadKind::GoProfile => {
-                let p = profile::parse(d.bytes, d.origin).map_err(|e| e.to_string())?;
-                let (layout, fit) = self.go_fit(&p);
-                if let Err(misfit) = &fit
-                    && let Some(rev) = self.go_layout_revision(&p, layout)
-                {
-                    // An older build of the branch: carried, named, never merged.
-                    self.targets[i]
-                        .older_builds
-                        .insert(d.replica.to_string(), (rev.short.clone(), misfit.clone()));
-                    self.targets[i].has_data = true;
-                    return Ok(Applied::OlderBuild(rev.oid));
-                }
-                let aside = fit.is_err();
-                if !aside {
-                    self.targets[i].older_builds.remove(d.replica);
-                }
-                self.targets[i].apply_go(d.replica, p, d.instance, d.requested_at, fit, layout);
-                Ok(if aside {
-                    Applied::OtherBuild
-                } else {
-                    Applied::Current
-                })
-            }
-            PayloadKind::JacocoExec => {
-                let e = crate::java::exec::parse(d.bytes, d.origin).map_err(|e| e.to_string())?;
-                self.targets[i].apply_java(d.replica, e, d.instance, d.requested_at);
-                Ok(Applied::Current)
-            }
-        }
+        .is_current(revision)
     }
 
     /// Replays every stored dump of the session, so that a restarted covtop continues it.
@@ -774,19 +589,6 @@ impl Engine {
                 fix: "move the file out of the session folder; the other dumps are used".into(),
             })
             .collect();
-        // A dump belongs to the current build when its revision names the current commit
-        // (normally the full id; anything that resolves to it counts too).
-        let mut is_current: BTreeMap<String, bool> = BTreeMap::new();
-        for d in &dumps {
-            if !is_current.contains_key(&d.meta.revision) {
-                let same = d.meta.revision == self.revision.oid
-                    || self
-                        .repo
-                        .resolve(&d.meta.revision)
-                        .is_ok_and(|r| r.oid == self.revision.oid);
-                is_current.insert(d.meta.revision.clone(), same);
-            }
-        }
         // A target whose agents tell their build: did its last poll (the dumps within a second
         // of its newest) see only other builds?
         let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
@@ -794,80 +596,61 @@ impl Engine {
             let e = newest.entry(d.meta.target.as_str()).or_insert(0);
             *e = (*e).max(d.meta.fetched_at_ms);
         }
-        for t in self.targets.iter_mut() {
+        for i in 0..self.targets.len() {
+            let t = &self.targets[i];
             let Some(&at) = newest.get(t.config.name.as_str()) else {
                 continue;
             };
             if t.revision_from_extra.is_none() {
                 continue;
             }
-            let last: Vec<&String> = dumps
+            let last: Vec<String> = dumps
                 .iter()
                 .filter(|d| {
                     !d.meta.reset_after
                         && d.meta.target == t.config.name
                         && d.meta.fetched_at_ms + 1000 >= at
                 })
-                .map(|d| &d.meta.revision)
+                .map(|d| d.meta.revision.clone())
                 .collect();
             if let Some(other) = last.first()
-                && last.iter().all(|r| is_current.get(*r) != Some(&true))
+                && last.iter().all(|r| !self.is_current(r))
             {
-                t.runs_other = Some(
+                self.targets[i].runs_other = Some(
                     self.repo
                         .resolve(other)
-                        .map_or_else(|_| (*other).clone(), |r| r.short),
+                        .map_or_else(|_| other.clone(), |r| r.short),
                 );
             }
         }
-        let (dumps, mut older): (Vec<StoredDump>, Vec<StoredDump>) = dumps
-            .into_iter()
-            .partition(|d| is_current.get(&d.meta.revision) == Some(&true));
         for d in dumps {
-            let Some(i) = self.target_index_of(&d.meta.target) else {
-                continue;
-            };
+            let i = self.target_index_of(&d.meta.target);
             if d.meta.reset_after {
-                self.targets[i].mark_reset(&d.meta.replica);
-                continue;
+                if let Some(i) = i {
+                    self.targets[i].mark_reset(&d.meta.replica);
+                }
+            } else if let Some(i) = i {
+                // A restarted covtop does not store the same content again either.
+                self.targets[i].last_stored.insert(
+                    d.meta.replica.clone(),
+                    LastStored {
+                        revision: d.meta.revision.clone(),
+                        instance: d.meta.instance.clone(),
+                        payload: Arc::from(d.payload.as_slice()),
+                        path: d.path.clone(),
+                    },
+                );
             }
             let origin = format!("stored dump {}", d.path.display());
-            // A restarted covtop does not store the same content again either.
-            self.targets[i].last_stored.insert(
-                d.meta.replica.clone(),
-                LastStored {
-                    revision: d.meta.revision.clone(),
-                    instance: d.meta.instance.clone(),
-                    payload: Arc::from(d.payload.as_slice()),
-                    path: d.path.clone(),
-                },
-            );
-            match self.apply_current(
-                i,
-                Incoming {
-                    replica: &d.meta.replica,
-                    kind: d.meta.kind,
-                    bytes: &d.payload,
-                    instance: d.meta.instance.clone(),
-                    requested_at: d.meta.requested_at_ms,
-                    origin: &origin,
-                },
-            ) {
-                Err(e) => self.undecodable.push(Diagnostic {
+            if let Err(e) = self.apply_dump(&d.meta, &d.payload, &origin) {
+                self.undecodable.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
                     subject: d.path.display().to_string(),
-                    message: e,
+                    message: e.0,
                     fix: "the dump is kept on disk but not used".into(),
-                }),
-                Ok(Applied::OlderBuild(oid)) => {
-                    let mut d = d;
-                    d.meta.revision = oid;
-                    older.push(d);
-                }
-                Ok(_) => {}
+                });
             }
         }
-        self.older = carry::group_by_revision(&older);
         self.recarry();
         Ok(())
     }
@@ -877,9 +660,11 @@ impl Engine {
         self.carried = LineStatuses::new();
         self.carried_from.clear();
         self.carry_problems = self.diff_problems.clone();
-        let older = std::mem::take(&mut self.older);
+        // Taken out for the while: carrying reads the builds and writes the carried lines.
+        let core = std::mem::replace(&mut self.core, SessionCore::new(""));
+        let older: Vec<&Build> = core.older().collect();
         self.carry_older_builds(&older);
-        self.older = older;
+        self.core = core;
         for i in 0..self.targets.len() {
             self.carry_swapped_java_build(i);
         }
@@ -895,7 +680,10 @@ impl Engine {
         // no need to build the total on every poll.
         // Ids of another target's classes are projected through the union, not foreign.
         let in_union = |id: u64| self.java_union.as_ref().is_some_and(|u| u.has_class(id));
-        t.java
+        let Some(data) = self.core.current_target(&t.config.name) else {
+            return BTreeSet::new();
+        };
+        data.java
             .parts()
             .flat_map(|e| e.classes.iter())
             .filter(|(id, c)| c.any_hit() && !t.class_ids.contains(id) && !in_union(**id))
@@ -1010,19 +798,12 @@ impl Engine {
     }
 
     /// Maps the hit lines of every older build stored in the session onto the current revision.
-    fn carry_older_builds(&mut self, older: &[(String, BuildData)]) {
+    fn carry_older_builds(&mut self, older: &[&Build]) {
         let dir = self.store.dir().to_path_buf();
-        for (rev, data) in older {
+        for data in older {
+            let rev = &data.revision;
             if data.dumps == 0 {
                 continue;
-            }
-            for (path, e) in &data.undecodable {
-                self.carry_problems.push(Diagnostic {
-                    kind: DiagnosticKind::Mismatch,
-                    subject: path.display().to_string(),
-                    message: e.clone(),
-                    fix: "the dump is kept on disk but not used".into(),
-                });
             }
             let revision = match self.repo.resolve(rev) {
                 Ok(r) => r,
@@ -1074,7 +855,7 @@ impl Engine {
     fn build_lines(
         &self,
         revision: &Revision,
-        data: &BuildData,
+        data: &Build,
         session_dir: &std::path::Path,
     ) -> (BuildLines, Vec<Diagnostic>) {
         let mut out = BuildLines {
@@ -1122,12 +903,12 @@ impl Engine {
         };
         if let Some(u) = &self.java_union {
             let parts: Vec<TargetExec> = data
-                .java
+                .targets
                 .iter()
-                .filter(|(target, _)| projected(target))
-                .map(|(target, acc)| TargetExec {
+                .filter(|(target, t)| projected(target) && !t.java.replicas.is_empty())
+                .map(|(target, t)| TargetExec {
                     target,
-                    parts: acc.parts().collect(),
+                    parts: t.java.parts().collect(),
                 })
                 .collect();
             if !parts.is_empty() {
@@ -1135,7 +916,11 @@ impl Engine {
                 out.absorb(&BuildLines::from_coverage(&revision.oid, &files));
             }
         }
-        for target in data.java.keys() {
+        for (target, _) in data
+            .targets
+            .iter()
+            .filter(|(_, t)| !t.java.replicas.is_empty())
+        {
             if projected(target) {
                 continue;
             }
@@ -1272,12 +1057,19 @@ impl Engine {
             .resolve(&newest.meta.revision)
             .map_err(|_| foreign(&newest.meta.revision))?;
         let mut statuses = LineStatuses::new();
-        for (rev, data) in carry::group_by_revision(&dumps) {
+        // The baseline's dumps, grouped by the build they were stored with.
+        let mut grouped = SessionCore::new("");
+        for d in &dumps {
+            // An undecodable dump adds nothing (the baseline session names it itself).
+            let _ = grouped.apply(&d.meta, &d.payload, "baseline dump", &mut core::Trusting);
+        }
+        for data in grouped.builds() {
             if data.dumps == 0 {
                 continue;
             }
-            let revision = self.repo.resolve(&rev).map_err(|_| foreign(&rev))?;
-            let (lines, _) = self.build_lines(&revision, &data, &dir);
+            let rev = &data.revision;
+            let revision = self.repo.resolve(rev).map_err(|_| foreign(rev))?;
+            let (lines, _) = self.build_lines(&revision, data, &dir);
             let maps = self.repo.line_map(&revision, &self.revision)?;
             lines.map_onto(&maps, false, &mut statuses);
         }
@@ -1466,7 +1258,6 @@ impl Engine {
             );
             meta.reset_after = false;
             meta.requested_at_ms = at_ms.checked_sub(dump.elapsed.as_millis() as u64);
-            let requested_at = meta.requested_at_ms;
             let state = if dump.elapsed > timeout / 2 {
                 ReplicaState::Slow
             } else {
@@ -1483,9 +1274,8 @@ impl Engine {
                     .stored
                     .push((dump.replica.clone(), last.path.clone()));
                 report.unchanged += 1;
-                let target = &mut self.targets[i];
-                let epoch = target.epoch_of(&dump.replica);
-                target.status.insert(
+                let epoch = self.core.epoch_of(&name, &dump.replica);
+                self.targets[i].status.insert(
                     dump.replica.clone(),
                     ReplicaStatus {
                         id: dump.replica.clone(),
@@ -1508,77 +1298,30 @@ impl Engine {
                 },
             );
             let origin = format!("target {name}, replica {}", dump.replica);
-            if dump_revision != revision {
-                // Another build: its coverage is carried, never merged into this build's.
-                if let Err(e) = profile::parse(bytes, &origin) {
-                    report
-                        .undecodable
-                        .push((dump.replica.clone(), e.to_string()));
-                }
-                let dump = StoredDump {
-                    path: path.clone(),
-                    meta,
-                    payload: bytes.clone(),
-                };
-                match self.older.iter_mut().find(|(r, _)| r == &dump_revision) {
-                    Some((_, data)) => data.apply(&dump),
-                    None => {
-                        let mut data = BuildData::default();
-                        data.apply(&dump);
-                        self.older.push((dump_revision.clone(), data));
-                    }
-                }
-                older_arrived = true;
-            } else if let Err(e) = self
-                .apply_current(
-                    i,
-                    Incoming {
-                        replica: &dump.replica,
-                        kind,
-                        bytes,
-                        instance: dump.instance.clone(),
-                        requested_at,
-                        origin: &origin,
-                    },
-                )
-                .map(|applied| match applied {
-                    Applied::OtherBuild => report.other_build.push(dump.replica.clone()),
-                    Applied::OlderBuild(oid) => {
+            match self.apply_dump(&meta, bytes, &origin) {
+                Ok(applied) => {
+                    if matches!(applied, Applied::OlderLayout(_) | Applied::Apart) {
                         report.other_build.push(dump.replica.clone());
-                        let mut meta = meta.clone();
-                        meta.revision = oid.clone();
-                        let stored = StoredDump {
-                            path: path.clone(),
-                            meta,
-                            payload: bytes.clone(),
-                        };
-                        match self.older.iter_mut().find(|(r, _)| r == &oid) {
-                            Some((_, data)) => data.apply(&stored),
-                            None => {
-                                let mut data = BuildData::default();
-                                data.apply(&stored);
-                                self.older.push((oid, data));
-                            }
-                        }
-                        older_arrived = true;
                     }
-                    Applied::Current => {}
-                })
-            {
-                report.undecodable.push((dump.replica.clone(), e.clone()));
-                self.undecodable.push(Diagnostic {
-                    kind: DiagnosticKind::TargetError,
-                    subject: format!("{name} {}", dump.replica),
-                    message: e,
-                    fix: format!(
-                        "the raw dump is kept at {}; check that the address serves a {} agent",
-                        path.display(),
-                        self.targets[i].config.kind.name()
-                    ),
-                });
+                    // Another build's coverage is carried, never merged into this build's.
+                    older_arrived |= matches!(applied, Applied::OlderLayout(_) | Applied::Named(_));
+                }
+                Err(Undecodable(e)) => {
+                    report.undecodable.push((dump.replica.clone(), e.clone()));
+                    self.undecodable.push(Diagnostic {
+                        kind: DiagnosticKind::TargetError,
+                        subject: format!("{name} {}", dump.replica),
+                        message: e,
+                        fix: format!(
+                            "the raw dump is kept at {}; check that the address serves a {} agent",
+                            path.display(),
+                            self.targets[i].config.kind.name()
+                        ),
+                    });
+                }
             }
+            let epoch = self.core.epoch_of(&name, &dump.replica);
             let target = &mut self.targets[i];
-            let epoch = target.epoch_of(&dump.replica);
             target.status.insert(
                 dump.replica.clone(),
                 ReplicaStatus {
@@ -1593,7 +1336,7 @@ impl Engine {
         for f in result.failures {
             seen.insert(f.replica.clone());
             report.failures.push((f.replica.clone(), f.error.clone()));
-            let epoch = target.epoch_of(&f.replica);
+            let epoch = self.core.epoch_of(&name, &f.replica);
             let last = target.status.get(&f.replica).and_then(|s| s.last_poll);
             target.status.insert(
                 f.replica.clone(),
@@ -1725,25 +1468,21 @@ impl Engine {
 
     /// The merged Go profile of every target, every replica and every epoch.
     pub fn go_total(&self) -> Option<Profile> {
-        let mut out: Option<Profile> = None;
-        for t in &self.targets {
-            if let Some(p) = t.go.total() {
-                match &mut out {
-                    Some(o) => {
-                        o.merge(&p);
-                    }
-                    None => out = Some(p),
-                }
-            }
-        }
-        out
+        core::merged(
+            self.targets
+                .iter()
+                .filter_map(|t| self.core.current_target(&t.config.name)?.go.total()),
+        )
     }
 
     /// Everything accumulated for each JaCoCo target: the OR of every replica and epoch.
     pub fn java_totals(&self) -> Vec<(String, ExecData)> {
         self.targets
             .iter()
-            .filter_map(|t| t.java.total().map(|e| (t.config.name.clone(), e)))
+            .filter_map(|t| {
+                let e = self.core.current_target(&t.config.name)?.java.total()?;
+                Some((t.config.name.clone(), e))
+            })
             .collect()
     }
 
@@ -1780,8 +1519,7 @@ impl Engine {
                 name: t.config.name.clone(),
                 kind: t.config.kind.name().to_string(),
                 replicas: t.status.values().map(redacted_status).collect(),
-                has_data: t.has_data
-                    || self.older.iter().any(|(_, b)| b.has_target(&t.config.name)),
+                has_data: self.core.has_data(&t.config.name),
             })
             .collect();
         let mut java_files = Vec::new();
@@ -1793,9 +1531,12 @@ impl Engine {
                 .targets
                 .iter()
                 .filter(|t| t.java_build.is_some())
-                .map(|t| TargetExec {
-                    target: &t.config.name,
-                    parts: t.java.parts().collect(),
+                .filter_map(|t| {
+                    let data = self.core.current_target(&t.config.name)?;
+                    Some(TargetExec {
+                        target: &t.config.name,
+                        parts: data.java.parts().collect(),
+                    })
                 })
                 .collect();
             let (files, diags) = u.project_targets(&data);
@@ -1805,7 +1546,13 @@ impl Engine {
                 .targets
                 .iter()
                 .enumerate()
-                .filter(|(_, t)| t.java_build.is_some() && t.java.parts().next().is_some())
+                .filter(|(_, t)| {
+                    t.java_build.is_some()
+                        && self
+                            .core
+                            .current_target(&t.config.name)
+                            .is_some_and(|d| d.java.parts().next().is_some())
+                })
                 .map(|(i, _)| i)
                 .collect();
             if !with_data.is_empty() {
@@ -1822,7 +1569,7 @@ impl Engine {
         diagnostics.extend(self.line_save_problems.iter().cloned());
         diagnostics.extend(self.unknown_builds.values().cloned());
         for t in &self.targets {
-            diagnostics.extend(other_build_diagnostics(t, &self.revision.short));
+            diagnostics.extend(other_build_diagnostics(t, &self.core, &self.revision.short));
         }
         for t in &self.targets {
             if let Some(other) = &t.runs_other {
@@ -1961,39 +1708,40 @@ pub fn reset_plan(dump: &TargetPoll) -> (Vec<String>, Vec<(String, String)>) {
 
 /// Names every replica of `t` whose data is of another build (kept apart), and the target when
 /// none of its data fits the configured revision.
-fn other_build_diagnostics(t: &LiveTarget, revision: &str) -> Vec<Diagnostic> {
+fn other_build_diagnostics(t: &LiveTarget, core: &SessionCore, revision: &str) -> Vec<Diagnostic> {
     let name = &t.config.name;
-    let mut out: Vec<Diagnostic> = t
-        .aside
-        .iter()
-        .map(|(replica, o)| Diagnostic {
-            kind: DiagnosticKind::OtherBuild,
-            subject: format!("{name} {replica}"),
-            message: format!(
-                "replica {replica} runs another build: its {} blocks do not fit revision {revision} \
-                 ({}); its coverage is kept apart, not merged",
-                o.blocks, o.misfit
-            ),
-            fix: "set [repo] revision (or --revision) to the commit that replica runs to see its \
-                  coverage; goc v2 agents can name their build (revision_from_extra)"
-                .into(),
-        })
-        .collect();
-    for (replica, (older, misfit)) in &t.older_builds {
-        out.push(Diagnostic {
-            kind: DiagnosticKind::OtherBuild,
-            subject: format!("{name} {replica}"),
-            message: format!(
-                "replica {replica} runs another build, of revision {older} (an ancestor of {revision}: \
-                 its blocks fit that commit's sources, not {revision}'s: {misfit}); its coverage is \
-                 carried onto unchanged lines, not merged"
-            ),
-            fix: "expected during a rolling deploy; once the replica runs the configured build this goes \
-                  away (set [repo] revision to {older} to see that build's own coverage)"
-                .replace("{older}", older),
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for (replica, placed) in core.placements(name) {
+        out.push(match placed {
+            Placement::Apart { misfit, blocks, .. } => Diagnostic {
+                kind: DiagnosticKind::OtherBuild,
+                subject: format!("{name} {replica}"),
+                message: format!(
+                    "replica {replica} runs another build: its {blocks} blocks do not fit revision {revision} \
+                     ({misfit}); its coverage is kept apart, not merged"
+                ),
+                fix: "set [repo] revision (or --revision) to the commit that replica runs to see its \
+                      coverage; goc v2 agents can name their build (revision_from_extra)"
+                    .into(),
+            },
+            Placement::Older { short, misfit } => Diagnostic {
+                kind: DiagnosticKind::OtherBuild,
+                subject: format!("{name} {replica}"),
+                message: format!(
+                    "replica {replica} runs another build, of revision {short} (an ancestor of {revision}: \
+                     its blocks fit that commit's sources, not {revision}'s: {misfit}); its coverage is \
+                     carried onto unchanged lines, not merged"
+                ),
+                fix: "expected during a rolling deploy; once the replica runs the configured build this goes \
+                      away (set [repo] revision to {older} to see that build's own coverage)"
+                    .replace("{older}", short),
+            },
         });
     }
-    if (!t.aside.is_empty() || !t.older_builds.is_empty()) && t.go.replicas.is_empty() {
+    let runs_current = core
+        .current_target(name)
+        .is_some_and(|d| !d.go.replicas.is_empty());
+    if !out.is_empty() && !runs_current {
         out.push(Diagnostic {
             kind: DiagnosticKind::OtherBuild,
             subject: name.clone(),
@@ -2035,6 +1783,105 @@ fn covered_languages(config: &Config) -> build::CoveredLanguages {
         }
     }
     out
+}
+
+/// What the repository said about revisions and Go block layouts, remembered for the session.
+#[derive(Default)]
+struct Judgements {
+    /// Whether a revision stored with a dump names the configured one.
+    current: BTreeMap<String, bool>,
+    /// Whether a Go block layout (by `layout_hash`) fits the revision's sources.
+    layout_fits: std::collections::HashMap<u64, Result<(), crate::go::layout::Misfit>>,
+    /// For layouts that do not fit: the newest ancestor of the revision they fit, if any.
+    layout_revisions: std::collections::HashMap<u64, Option<Revision>>,
+}
+
+/// The session core's judge, backed by the repository at the configured revision.
+struct RepoJudge<'a> {
+    repo: &'a Repo,
+    revision: &'a Revision,
+    modules: &'a ModuleMap,
+    memo: &'a mut Judgements,
+}
+
+impl RepoJudge<'_> {
+    /// Whether a layout fits the sources at `rev`.
+    fn fits(&self, p: &Profile, rev: &Revision) -> Result<(), crate::go::layout::Misfit> {
+        let source = |file: &str| -> Option<Arc<[u8]>> {
+            let path = self.modules.resolve(file)?;
+            self.repo
+                .read_file(rev, &path)
+                .ok()
+                .flatten()
+                .map(Arc::from)
+        };
+        crate::go::layout::profile_fits(p, &source)
+    }
+
+    /// The newest of the revision's first-parent ancestors (up to [`LAYOUT_SEARCH_DEPTH`])
+    /// whose sources a layout fits: the build an agent that does not name its revision runs
+    /// (an old build of a rolling deploy). Cached per layout.
+    fn layout_revision(&mut self, p: &Profile, layout: u64) -> Option<Revision> {
+        if let Some(r) = self.memo.layout_revisions.get(&layout) {
+            return r.clone();
+        }
+        let ancestors = self
+            .repo
+            .ancestors(self.revision, LAYOUT_SEARCH_DEPTH)
+            .unwrap_or_default();
+        let found = ancestors.into_iter().find(|rev| {
+            // The build must have at least one of its files at that commit, and fit them all.
+            let has_a_file = p.files().any(|(f, _)| {
+                self.modules
+                    .resolve(f)
+                    .is_some_and(|path| self.repo.read_file(rev, &path).ok().flatten().is_some())
+            });
+            has_a_file && self.fits(p, rev).is_ok()
+        });
+        self.memo.layout_revisions.insert(layout, found.clone());
+        found
+    }
+}
+
+impl Judge for RepoJudge<'_> {
+    fn is_current(&mut self, revision: &str) -> bool {
+        if revision == self.revision.oid {
+            return true;
+        }
+        if let Some(&same) = self.memo.current.get(revision) {
+            return same;
+        }
+        // Normally the full id; anything that resolves to it counts too.
+        let same = self
+            .repo
+            .resolve(revision)
+            .is_ok_and(|r| r.oid == self.revision.oid);
+        self.memo.current.insert(revision.to_string(), same);
+        same
+    }
+
+    fn place_go(&mut self, p: &Profile) -> GoFit {
+        let layout = crate::go::layout::layout_hash(p);
+        let fit = match self.memo.layout_fits.get(&layout) {
+            Some(fit) => fit.clone(),
+            None => {
+                let fit = self.fits(p, self.revision);
+                self.memo.layout_fits.insert(layout, fit.clone());
+                fit
+            }
+        };
+        match fit {
+            Ok(()) => GoFit::Fits,
+            Err(misfit) => match self.layout_revision(p, layout) {
+                Some(rev) => GoFit::Older {
+                    revision: rev.oid,
+                    short: rev.short,
+                    misfit,
+                },
+                None => GoFit::Apart { layout, misfit },
+            },
+        }
+    }
 }
 
 /// Finds every go.mod at the revision and builds the module map.
