@@ -5,6 +5,9 @@
 //! Measured in CPU time of the benchmark thread, not wall time: the figures are "on one core"
 //! and stay meaningful on a machine shared with other builds.
 
+#[path = "support/cpu.rs"]
+mod cpu;
+
 use covtop::go::project::code_lines;
 use covtop::go::{ModuleMap, parse, project};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
@@ -17,24 +20,14 @@ use std::time::Duration;
 /// CPU time consumed by the calling thread (criterion runs the routine on it).
 struct CpuTime(WallTime);
 
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass; the clock id is a constant.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 impl Measurement for CpuTime {
     type Intermediate = Duration;
     type Value = Duration;
     fn start(&self) -> Duration {
-        thread_cpu_time()
+        cpu::thread_cpu()
     }
     fn end(&self, start: Duration) -> Duration {
-        thread_cpu_time().saturating_sub(start)
+        cpu::thread_cpu().saturating_sub(start)
     }
     fn add(&self, a: &Duration, b: &Duration) -> Duration {
         *a + *b

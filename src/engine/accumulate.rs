@@ -160,8 +160,8 @@ impl<T: Cumulative> ReplicaEpochs<T> {
 pub struct TargetAccumulator<T> {
     pub replicas: BTreeMap<String, ReplicaEpochs<T>>,
     /// The sum, computed once after each change (every View asks for it; a poll of another
-    /// target changes nothing here).
-    total: std::sync::OnceLock<Option<T>>,
+    /// target changes nothing here) and shared, not copied.
+    total: std::sync::OnceLock<Option<std::sync::Arc<T>>>,
 }
 
 impl<T> Default for TargetAccumulator<T> {
@@ -210,6 +210,11 @@ impl<T: Cumulative> TargetAccumulator<T> {
 
     /// The sum over replicas and epochs.
     pub fn total(&self) -> Option<T> {
+        self.total_shared().map(|t| T::clone(&t))
+    }
+
+    /// The sum over replicas and epochs, shared with the accumulator until its next change.
+    pub fn total_shared(&self) -> Option<std::sync::Arc<T>> {
         self.total
             .get_or_init(|| {
                 let mut out: Option<T> = None;
@@ -221,7 +226,7 @@ impl<T: Cumulative> TargetAccumulator<T> {
                         }
                     }
                 }
-                out
+                out.map(std::sync::Arc::new)
             })
             .clone()
     }

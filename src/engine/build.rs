@@ -21,7 +21,9 @@ pub struct ViewInput<'a> {
     pub base: &'a str,
     pub changed: &'a Arc<ChangedLines>,
     pub modules: &'a ModuleMap,
-    pub go: Option<&'a Profile>,
+    /// The Go data of each target of the current build (every replica and epoch); a file two
+    /// targets report is merged block by block before it is projected.
+    pub go: &'a [Arc<Profile>],
     /// Projected JaCoCo coverage of every JaCoCo target, merged per class id before projection:
     /// at most one file per path.
     pub java: Vec<FileCoverage>,
@@ -160,9 +162,26 @@ type HitLines = HashMap<String, BTreeSet<u32>>;
 /// The Go files of a View, projected (shared with the previous View when unchanged).
 #[derive(Default)]
 struct GoProjection {
-    files: Vec<Arc<FileCoverage>>,
+    /// With whether the revision has the file.
+    files: Vec<(Arc<FileCoverage>, bool)>,
     /// Profile file names outside every module.
     external: Vec<String>,
+    /// Statements (covered, total) of blocks touching a changed code line.
+    changed_statements: (u64, u64),
+}
+
+/// One Go file (by profile name) as the last View projected it, kept while its blocks do not
+/// change: a poll of one target recomputes the files of that target only.
+struct GoFile {
+    /// Hash of the blocks it was projected from.
+    key: u64,
+    /// None: outside every module.
+    cov: Option<Arc<FileCoverage>>,
+    /// The revision has the file.
+    has_source: bool,
+    changed_statements: (u64, u64),
+    /// The View that last used it.
+    used: u64,
 }
 
 /// A hash (FNV-1a 64) of a file's blocks, positions and counts: equal means the same
@@ -196,9 +215,8 @@ pub struct ViewBuilder {
     mark_hits: Option<HitLines>,
     history: Vec<f64>,
     sources: RefCell<HashMap<String, Option<Arc<[u8]>>>>,
-    /// The last View's projection of each Go file (by profile file name), with the hash of the
-    /// blocks it was projected from.
-    go_files: HashMap<String, (u64, Arc<FileCoverage>)>,
+    /// The last View's projection of each Go file (by profile file name).
+    go_files: HashMap<Box<str>, GoFile>,
     changed_files: HashMap<String, Arc<crate::model::ChangedFile>>,
 }
 
@@ -224,41 +242,86 @@ impl ViewBuilder {
         self.mark_hits = Some(self.prev_hits.clone());
     }
 
-    /// Projects every file of `go` onto lines, reusing the projection of a file whose blocks and
-    /// counts did not change since the last View (a poll of one target changes its own files
-    /// only). The sources are those of the revision, which never changes for a builder.
+    /// Projects every Go file of the targets' data onto lines, reusing the projection of a file
+    /// whose blocks and counts did not change since the last View (a poll of one target changes
+    /// its own files only). A file several targets report is merged block by block first. The
+    /// sources and changed lines are those of the revision, which never change for a builder.
     fn project_go(
         &mut self,
-        go: &Profile,
+        profiles: &[Arc<Profile>],
         modules: &ModuleMap,
+        changed: &ChangedLines,
         repo: &Repo,
         revision: &Revision,
     ) -> GoProjection {
         let mut out = GoProjection::default();
-        let mut fresh: HashMap<String, (u64, Arc<FileCoverage>)> =
-            HashMap::with_capacity(self.go_files.len());
-        for (name, blocks) in go.files() {
-            let Some(path) = modules.resolve(name) else {
-                out.external.push(name.to_owned());
-                continue;
-            };
-            let key = blocks_hash(blocks);
-            let cov = match self.go_files.remove(name) {
-                Some((k, cov)) if k == key && cov.path == path => cov,
-                _ => {
-                    let text = self.source(repo, revision, &path);
-                    Arc::new(crate::go::project::project_file(
-                        path,
-                        blocks,
-                        text.as_deref(),
-                    ))
-                }
-            };
-            fresh.insert(name.to_owned(), (key, cov.clone()));
-            out.files.push(cov);
+        let mut all: Vec<(&str, &[crate::go::Block])> =
+            profiles.iter().flat_map(|p| p.files()).collect();
+        if profiles.len() > 1 {
+            // Stable: the blocks of one file stay in target order, as Profile::merge takes them.
+            all.sort_by(|a, b| a.0.cmp(b.0));
         }
-        self.go_files = fresh;
-        out.files.sort_by(|a, b| a.path.cmp(&b.path));
+        let generation = self.generation;
+        let mut i = 0;
+        while i < all.len() {
+            let name = all[i].0;
+            let n = all[i..].iter().take_while(|(f, _)| *f == name).count();
+            let merged;
+            let blocks: &[crate::go::Block] = if n == 1 {
+                all[i].1
+            } else {
+                merged = crate::go::profile::merged_blocks(all[i..i + n].iter().map(|(_, b)| *b));
+                &merged
+            };
+            i += n;
+            let key = blocks_hash(blocks);
+            let fresh = match self.go_files.get_mut(name) {
+                Some(f) if f.key == key => {
+                    f.used = generation;
+                    None
+                }
+                _ => Some(match modules.resolve(name) {
+                    None => GoFile {
+                        key,
+                        cov: None,
+                        has_source: false,
+                        changed_statements: (0, 0),
+                        used: generation,
+                    },
+                    Some(path) => {
+                        let text = self.source(repo, revision, &path);
+                        let statements = match changed.file(&path) {
+                            Some(ch) => changed_statements_of(blocks, &ch.lines, text.as_deref()),
+                            None => (0, 0),
+                        };
+                        GoFile {
+                            key,
+                            has_source: text.is_some(),
+                            cov: Some(Arc::new(crate::go::project::project_file(
+                                path,
+                                blocks,
+                                text.as_deref(),
+                            ))),
+                            changed_statements: statements,
+                            used: generation,
+                        }
+                    }
+                }),
+            };
+            if let Some(f) = fresh {
+                self.go_files.insert(name.into(), f);
+            }
+            let f = &self.go_files[name];
+            match &f.cov {
+                None => out.external.push(name.to_owned()),
+                Some(cov) => {
+                    out.files.push((cov.clone(), f.has_source));
+                    out.changed_statements.0 += f.changed_statements.0;
+                    out.changed_statements.1 += f.changed_statements.1;
+                }
+            }
+        }
+        self.go_files.retain(|_, f| f.used == generation);
         out
     }
 
@@ -279,10 +342,17 @@ impl ViewBuilder {
         let mut coverage: BTreeMap<String, Arc<FileCoverage>> = BTreeMap::new();
         let mut changed_statements = (0u64, 0u64);
         let mut whole_statements = (0u64, 0u64);
-        if let Some(go) = input.go {
-            let projection = self.project_go(go, input.modules, input.repo, input.revision);
-            for f in projection.files {
-                if self.source(input.repo, input.revision, &f.path).is_none() {
+        if !input.go.is_empty() {
+            let projection = self.project_go(
+                input.go,
+                input.modules,
+                input.changed,
+                input.repo,
+                input.revision,
+            );
+            changed_statements = projection.changed_statements;
+            for (f, has_source) in projection.files {
+                if !has_source {
                     diagnostics.push(Diagnostic {
                         kind: DiagnosticKind::Unmapped,
                         subject: f.path.clone(),
@@ -313,19 +383,6 @@ impl ViewBuilder {
                     message: format!("{n} covered file(s) of package {dir} are outside the repository's Go modules"),
                     fix: "expected for dependencies; if it is your code, add its go.mod to the repository at the revision".into(),
                 });
-            }
-            // Go statement view: blocks touching a changed code line.
-            for (file, blocks) in go.files() {
-                let Some(path) = input.modules.resolve(file) else {
-                    continue;
-                };
-                let Some(ch) = input.changed.file(&path) else {
-                    continue;
-                };
-                let src = self.source(input.repo, input.revision, &path);
-                let (covered, total) = changed_statements_of(blocks, &ch.lines, src.as_deref());
-                changed_statements.0 += covered;
-                changed_statements.1 += total;
             }
         }
 

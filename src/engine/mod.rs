@@ -1488,7 +1488,12 @@ impl Engine {
 
     /// Builds a new View from everything accumulated so far.
     pub fn view(&mut self) -> Arc<View> {
-        let total = self.go_total();
+        // Each target's Go data, shared with its accumulator: not copied, not merged here.
+        let go: Vec<Arc<Profile>> = self
+            .targets
+            .iter()
+            .filter_map(|t| self.core.current_target(&t.config.name)?.go.total_shared())
+            .collect();
         let mut diagnostics: Vec<Diagnostic> = Vec::new();
         for t in &self.targets {
             for s in t.status.values() {
@@ -1602,7 +1607,7 @@ impl Engine {
             base: &self.base_label,
             changed: &self.changed,
             modules: &self.modules,
-            go: total.as_ref(),
+            go: &go,
             targets: statuses,
             diagnostics,
             demo: self.demo,

@@ -543,6 +543,17 @@ fn num_stmt_conflict(input: &[u8], origin: &str, file: &str, at: Block) -> Profi
 }
 
 /// Sums `theirs` into `mine` (both sorted by position). Returns true on version skew.
+/// The blocks of one file in several profiles, merged as [`Profile::merge`] merges them (in
+/// the order given).
+pub fn merged_blocks<'a>(lists: impl IntoIterator<Item = &'a [Block]>) -> Vec<Block> {
+    let mut lists = lists.into_iter();
+    let mut out = lists.next().map(<[Block]>::to_vec).unwrap_or_default();
+    for l in lists {
+        merge_blocks(&mut out, l);
+    }
+    out
+}
+
 fn merge_blocks(mine: &mut Vec<Block>, theirs: &[Block]) -> bool {
     let mut skew = false;
     let mut combine = |a: &mut Block, b: &Block| {
@@ -1236,6 +1247,19 @@ mod tests {
         ));
         assert_eq!(report.version_skew, vec!["a.go".to_owned()]);
         assert_eq!(reversed, old);
+    }
+
+    #[test]
+    fn merged_blocks_of_one_file_equal_the_merged_profiles() {
+        let a = p("mode: count\na.go:1.1,2.2 1 4\na.go:3.1,4.2 2 1\nb.go:1.1,1.9 1 1\n");
+        let b = p("mode: count\na.go:1.1,2.2 1 1\na.go:3.1,4.2 3 7\na.go:3.5,3.9 1 2\n");
+        let c = p("mode: count\na.go:1.1,2.2 1 2\n");
+        let mut whole = a.clone();
+        whole.merge(&b);
+        whole.merge(&c);
+        let lists = [&a, &b, &c].map(|x| x.file("a.go").unwrap());
+        assert_eq!(merged_blocks(lists), whole.file("a.go").unwrap());
+        assert_eq!(merged_blocks(lists)[0].count, 7);
     }
 
     #[test]
