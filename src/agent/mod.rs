@@ -3,6 +3,7 @@
 //! dead or slow replica never holds up the others.
 
 pub mod jacoco;
+pub mod limits;
 
 use std::time::{Duration, SystemTime};
 
@@ -55,3 +56,18 @@ pub struct ResetOutcome {
 
 pub mod goc_v1;
 pub mod goc_v2;
+
+/// A poll's result from per-replica results and the failures met while listing.
+pub fn gather(
+    results: Vec<Result<ReplicaDump, ReplicaFailure>>,
+    mut failures: Vec<ReplicaFailure>,
+) -> PollResult {
+    let mut dumps = Vec::new();
+    for r in results {
+        match r {
+            Ok(d) => dumps.push(d),
+            Err(f) => failures.push(f),
+        }
+    }
+    PollResult { dumps, failures }
+}
