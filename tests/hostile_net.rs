@@ -349,3 +349,74 @@ async fn eight_endless_bodies_stay_within_one_budget() {
     assert!(peak_mib < 768, "peak RSS {peak_mib} MiB");
     eprintln!("eight endless bodies: peak RSS {peak_mib} MiB");
 }
+
+/// A goc v2 server with one agent whose watch stream floods frames; counts profile requests.
+async fn flooding_v2_server() -> (String, Arc<AtomicUsize>) {
+    use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+    let requests = Arc::new(AtomicUsize::new(0));
+    async fn agents() -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({"items": [{
+            "id": "1", "hostname": "pod-1", "pid": "7", "cmdline": "/shop", "status": 6
+        }]}))
+    }
+    async fn profile(State(n): State<Arc<AtomicUsize>>) -> axum::Json<serde_json::Value> {
+        n.fetch_add(1, Ordering::SeqCst);
+        axum::Json(serde_json::json!({ "profile": PROFILE }))
+    }
+    async fn flood(mut socket: WebSocket) {
+        let frame = "example.com/shop/cart/cart.go:25.18,27.2 1 1";
+        while socket.send(Message::Text(frame.into())).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    async fn watch(ws: WebSocketUpgrade) -> axum::response::Response {
+        ws.on_upgrade(flood)
+    }
+    let app = axum::Router::new()
+        .route("/v2/agents", get(agents))
+        .route("/v2/cover/profile", get(profile))
+        .route("/v2/cover/ws/watch", get(watch))
+        .with_state(requests.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, requests)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_watch_stream_does_not_flood_the_server_with_polls() {
+    if !common::have_tool("git", "--version") {
+        assert!(!common::in_ci(), "git is needed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let (url, requests) = flooding_v2_server().await;
+    let config = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\n[poll]\ninterval = \"60s\"\ntimeout = \"2s\"\n\
+             [session]\ndir = \"{}\"\n\
+             [[target]]\nname = \"v2\"\nkind = \"goc-v2\"\nurl = \"{url}\"\n",
+            repo.display(),
+            tmp.path().join("s").display(),
+        ),
+    )
+    .unwrap();
+    let engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let (h, join) = live::spawn(engine);
+    let window = Duration::from_secs(6);
+    tokio::time::sleep(window).await;
+    let polls = requests.load(Ordering::SeqCst);
+    h.commands
+        .send(covtop::engine::Command::Quit)
+        .await
+        .unwrap();
+    join.await.unwrap();
+    // The first tick, then at most one hint-driven poll per HINT_MIN_GAP (2 s): a few, where an
+    // unlimited stream gave one every debounce (300 ms), about 20 in this window.
+    let most = 1 + (window.as_secs() / live::HINT_MIN_GAP.as_secs()) as usize + 1;
+    assert!((2..=most).contains(&polls), "{polls} polls in {window:?}");
+}
