@@ -34,6 +34,8 @@ struct Hostile {
     requests: std::sync::Mutex<std::collections::BTreeMap<String, usize>>,
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
+    /// Agent addresses cleared (reset), in order.
+    cleared: std::sync::Mutex<Vec<String>>,
 }
 
 impl Hostile {
@@ -54,6 +56,7 @@ async fn hostile_center(agents: Vec<(String, Behaviour)>) -> (String, Arc<Hostil
         requests: Default::default(),
         in_flight: AtomicUsize::new(0),
         most_in_flight: AtomicUsize::new(0),
+        cleared: Default::default(),
     });
     async fn list(State(s): State<Arc<Hostile>>) -> axum::Json<serde_json::Value> {
         let addrs: Vec<&str> = s.agents.iter().map(|(a, _)| a.as_str()).collect();
@@ -93,7 +96,14 @@ async fn hostile_center(agents: Vec<(String, Behaviour)>) -> (String, Arc<Hostil
         s.in_flight.fetch_sub(1, Ordering::SeqCst);
         response
     }
+    async fn clear(State(s): State<Arc<Hostile>>, body: String) -> String {
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let address = v["address"][0].as_str().unwrap_or_default().to_string();
+        s.cleared.lock().unwrap().push(address.clone());
+        format!("Register service {address} coverage counter clear call successfully\n")
+    }
     let app = axum::Router::new()
+        .route("/v1/cover/clear", post(clear))
         .route("/v1/cover/list", get(list))
         .route("/v1/cover/profile", post(profile))
         .with_state(state.clone());
@@ -193,6 +203,86 @@ async fn a_black_holed_replica_never_holds_up_a_healthy_one_on_the_screen() {
         .await
         .unwrap();
     join.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_on_the_screen_resets_the_healthy_replica_while_another_is_black_holed() {
+    if !common::have_tool("git", "--version") {
+        assert!(!common::in_ci(), "git is needed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let healthy = "http://10.0.0.1:7778";
+    let hole = "http://10.0.0.2:7778";
+    let (center, state) = hostile_center(vec![
+        (healthy.into(), Behaviour::Healthy),
+        (hole.into(), Behaviour::BlackHole),
+    ])
+    .await;
+    let config = write_config(
+        tmp.path(),
+        &repo,
+        &center,
+        "interval = \"60s\"\ntimeout = \"60s\"",
+    );
+    let engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let session = engine.session_dir();
+    let (h, join) = live::spawn(engine);
+    // The first tick's fetches are in flight (the black hole's for 60 s); then a reset.
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while state.requests_of(healthy) < 1 || state.requests_of(hole) < 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the first poll reaches both replicas");
+    let before = state.requests_of(healthy);
+    h.commands
+        .send(covtop::engine::Command::Reset { targets: vec![] })
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        // Reset, then the first dump of the new epoch.
+        while state.cleared.lock().unwrap().is_empty() || state.requests_of(healthy) < before + 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the healthy replica is reset without waiting for the black hole");
+    // Only the replica whose dump is stored was reset, and its dump was fetched first.
+    assert_eq!(*state.cleared.lock().unwrap(), [healthy]);
+    assert_eq!(state.requests_of(hole), 1);
+    h.commands
+        .send(covtop::engine::Command::Quit)
+        .await
+        .unwrap();
+    join.await.unwrap();
+    // The reset is recorded in the session as a marker beside the healthy replica's dumps.
+    let files: Vec<String> = walk(&session);
+    let markers: Vec<&String> = files
+        .iter()
+        .filter(|f| f.contains("\"reset_after\":true"))
+        .collect();
+    assert_eq!(markers.len(), 1, "{files:?}");
+    assert!(markers[0].contains(healthy), "{markers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(std::fs::read_to_string(&p).map_or_else(
+                |_| String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()).into_owned(),
+                |t| t,
+            ));
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
