@@ -510,3 +510,30 @@ async fn a_flooding_watch_stream_does_not_flood_the_server_with_polls() {
     let most = 1 + (window.as_secs() / live::HINT_MIN_GAP.as_secs()) as usize + 1;
     assert!((2..=most).contains(&polls), "{polls} polls in {window:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headless_reset_names_what_could_not_even_be_listed_as_not_reset() {
+    if !common::have_tool("git", "--version") {
+        assert!(!common::in_ci(), "git is needed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let healthy = "http://10.0.0.1:7778";
+    let (center, state) = hostile_center(vec![(healthy.into(), Behaviour::Healthy)]).await;
+    let config = write_config(tmp.path(), &repo, &center, "timeout = \"2s\"");
+    let text = std::fs::read_to_string(&config).unwrap() + "services = [\"shop\", \"ghost\"]\n";
+    std::fs::write(&config, text).unwrap();
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let resets = engine.reset(&[]).await.unwrap();
+    assert_eq!(resets.len(), 1);
+    let r = &resets[0];
+    assert_eq!(r.outcomes.len(), 1, "{:?}", r.outcomes);
+    assert_eq!(r.outcomes[0].replica, healthy);
+    assert!(r.outcomes[0].result.is_ok());
+    assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
+    assert_eq!(r.skipped[0].0, "service ghost");
+    assert!(r.skipped[0].1.starts_with("not reset"), "{:?}", r.skipped);
+    assert_eq!(*state.cleared.lock().unwrap(), [healthy]);
+}

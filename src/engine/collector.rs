@@ -216,6 +216,21 @@ impl Collector {
                 let names: Vec<String> = listing.replicas.iter().map(Replica::name).collect();
                 self.known = names.iter().cloned().zip(listing.replicas).collect();
                 let report = sink.listed(names, listing.failures).await;
+                if purpose == Purpose::Reset
+                    && let Some((_, skipped)) = report.as_ref().map(reset_plan)
+                    && !skipped.is_empty()
+                {
+                    // What could not even be listed was not dumped, so it is not reset.
+                    self.done.skipped.extend(skipped.iter().cloned());
+                    sink.reset_done(
+                        ResetResult {
+                            outcomes: Vec::new(),
+                            dumped: None,
+                        },
+                        skipped,
+                    )
+                    .await;
+                }
                 self.record(report);
                 for (name, replica) in self.known.clone() {
                     if self.busy.contains_key(&name) {

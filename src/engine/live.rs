@@ -63,6 +63,8 @@ const HINT_DEBOUNCE: Duration = Duration::from_millis(300);
 /// A watch hint brings a target's next poll forward, but never sooner than this after its
 /// previous one: a flooding watch stream does not turn into a flood of polls.
 pub const HINT_MIN_GAP: Duration = Duration::from_secs(2);
+/// The shortest time between two Views published because replicas reported.
+const PUBLISH_GAP: Duration = Duration::from_millis(100);
 
 /// Starts the engine loop and one collector per target on the current tokio runtime.
 pub fn spawn(engine: Engine) -> (LiveHandles, tokio::task::JoinHandle<()>) {
@@ -255,6 +257,9 @@ struct Loop {
     /// One control channel per target's collector.
     controls: Vec<mpsc::Sender<Control>>,
     pending_snapshot: usize,
+    /// Something changed since the last View was published.
+    dirty: bool,
+    last_publish: Instant,
 }
 
 async fn run(
@@ -311,6 +316,8 @@ async fn run(
         notices,
         controls,
         pending_snapshot: 0,
+        dirty: false,
+        last_publish: Instant::now(),
     };
     loop {
         tokio::select! {
@@ -322,6 +329,7 @@ async fn run(
                 }
             }
             Some(msg) = from_collectors.recv() => lp.on_collector(msg),
+            _ = tokio::time::sleep_until(lp.last_publish + PUBLISH_GAP), if lp.dirty => {}
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { break };
                 if cmd == Command::Quit {
@@ -329,6 +337,11 @@ async fn run(
                 }
                 lp.on_command(cmd);
             }
+        }
+        // Replicas report one by one: a View is rebuilt at most every PUBLISH_GAP, not once
+        // per replica.
+        if lp.dirty && lp.last_publish.elapsed() >= PUBLISH_GAP {
+            lp.publish();
         }
     }
     for t in tasks {
@@ -342,6 +355,8 @@ impl Loop {
         // other worker instead of waiting behind it.
         let v = blocking(|| self.engine.view());
         let _ = self.views.send(v);
+        self.dirty = false;
+        self.last_publish = Instant::now();
         self.engine.save_build_lines();
     }
 
@@ -462,7 +477,7 @@ impl Loop {
             } => {
                 let report = self.engine.apply_listing(target, &replicas, failures);
                 let _ = ack.send(Some(report));
-                self.publish();
+                self.dirty = true;
             }
             FromCollector::SnapshotDone => {
                 self.pending_snapshot = self.pending_snapshot.saturating_sub(1);
@@ -493,7 +508,7 @@ impl Loop {
                 };
                 // Acknowledged only once on disk: the collector resets nothing before.
                 let _ = ack.send(stored);
-                self.publish();
+                self.dirty = true;
             }
             FromCollector::ResetDone {
                 target,
@@ -525,10 +540,12 @@ impl Loop {
                         )));
                     }
                 }
-                self.notify(Notice::Info(format!(
-                    "{name}: {ok} replica(s) reset after their data was stored"
-                )));
-                self.publish();
+                if !reset.outcomes.is_empty() {
+                    self.notify(Notice::Info(format!(
+                        "{name}: {ok} replica(s) reset after their data was stored"
+                    )));
+                }
+                self.dirty = true;
             }
         }
     }

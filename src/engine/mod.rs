@@ -1416,6 +1416,7 @@ impl Engine {
         listed: Option<&BTreeSet<String>>,
     ) -> Result<TargetPoll, EngineError> {
         let revision = self.revision.oid.clone();
+        let dumped = !result.dumps.is_empty();
         // The build each dump comes from, when the agents tell it in their extra.
         let builds: Vec<Option<String>> = result
             .dumps
@@ -1646,7 +1647,8 @@ impl Engine {
                 }
             }
         }
-        let swapped = self.targets[i].java_build.is_some()
+        let swapped = dumped
+            && self.targets[i].java_build.is_some()
             && self.foreign_ids(i) != self.targets[i].foreign_ids;
         if older_arrived || swapped {
             self.recarry();
