@@ -122,25 +122,50 @@ fn bytes_chunk() -> axum::body::Bytes {
     axum::body::Bytes::from(b)
 }
 
-fn write_config(
-    dir: &std::path::Path,
-    repo: &std::path::Path,
-    center: &str,
-    poll: &str,
-) -> std::path::PathBuf {
-    let config = dir.join("covtop.toml");
+/// A sample repository and a config polling one target of `kind` at `url` (`poll`: the
+/// `[poll]` keys); `None` outside CI when git is missing. Keep the folder while the test runs.
+fn prepared(kind: &str, url: &str, poll: &str) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    if !common::have_tool("git", "--version") {
+        assert!(!common::in_ci(), "git is needed");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let config = tmp.path().join("covtop.toml");
     std::fs::write(
         &config,
         format!(
             "[repo]\npath = \"{}\"\nbase = \"main\"\n[poll]\n{poll}\n\
              [session]\ndir = \"{}\"\n\
-             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{center}\"\n",
+             [[target]]\nname = \"shop\"\nkind = \"{kind}\"\nurl = \"{url}\"\n",
             repo.display(),
-            dir.join("s").display(),
+            tmp.path().join("s").display(),
         ),
     )
     .unwrap();
-    config
+    Some((tmp, config))
+}
+
+const HEALTHY: &str = "http://10.0.0.1:7778";
+const HOLE: &str = "http://10.0.0.2:7778";
+
+/// A hostile center with a healthy replica ([`HEALTHY`]) and a black-holed one ([`HOLE`]).
+async fn healthy_and_black_hole() -> (String, Arc<Hostile>) {
+    hostile_center(vec![
+        (HEALTHY.into(), Behaviour::Healthy),
+        (HOLE.into(), Behaviour::BlackHole),
+    ])
+    .await
+}
+
+/// Quits a live engine and waits for its task.
+async fn quit(h: live::LiveHandles, join: tokio::task::JoinHandle<()>) {
+    h.commands
+        .send(covtop::engine::Command::Quit)
+        .await
+        .unwrap();
+    join.await.unwrap();
 }
 
 fn state_of(v: &View, replica: &str) -> Option<ReplicaState> {
@@ -153,27 +178,13 @@ fn state_of(v: &View, replica: &str) -> Option<ReplicaState> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_holed_replica_never_holds_up_a_healthy_one_on_the_screen() {
-    if !common::have_tool("git", "--version") {
-        assert!(!common::in_ci(), "git is needed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    common::sample_repo(&repo);
-    let healthy = "http://10.0.0.1:7778";
-    let hole = "http://10.0.0.2:7778";
-    let (center, state) = hostile_center(vec![
-        (healthy.into(), Behaviour::Healthy),
-        (hole.into(), Behaviour::BlackHole),
-    ])
-    .await;
+    let (healthy, hole) = (HEALTHY, HOLE);
+    let (center, state) = healthy_and_black_hole().await;
     // A timeout far longer than the wait below: the black hole is still in flight all along.
-    let config = write_config(
-        tmp.path(),
-        &repo,
-        &center,
-        "interval = \"200ms\"\ntimeout = \"60s\"",
-    );
+    let Some((_tmp, config)) = prepared("goc", &center, "interval = \"200ms\"\ntimeout = \"60s\"")
+    else {
+        return;
+    };
     let engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
     let (h, join) = live::spawn(engine);
     let waited = tokio::time::timeout(Duration::from_secs(20), async {
@@ -198,35 +209,17 @@ async fn a_black_holed_replica_never_holds_up_a_healthy_one_on_the_screen() {
     );
     assert_eq!(state_of(&v, hole), None, "{:?}", v.targets);
     assert!(v.totals.whole_statements.0 >= 1, "{:?}", v.totals);
-    h.commands
-        .send(covtop::engine::Command::Quit)
-        .await
-        .unwrap();
-    join.await.unwrap();
+    quit(h, join).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_on_the_screen_resets_the_healthy_replica_while_another_is_black_holed() {
-    if !common::have_tool("git", "--version") {
-        assert!(!common::in_ci(), "git is needed");
+    let (healthy, hole) = (HEALTHY, HOLE);
+    let (center, state) = healthy_and_black_hole().await;
+    let Some((_tmp, config)) = prepared("goc", &center, "interval = \"60s\"\ntimeout = \"60s\"")
+    else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    common::sample_repo(&repo);
-    let healthy = "http://10.0.0.1:7778";
-    let hole = "http://10.0.0.2:7778";
-    let (center, state) = hostile_center(vec![
-        (healthy.into(), Behaviour::Healthy),
-        (hole.into(), Behaviour::BlackHole),
-    ])
-    .await;
-    let config = write_config(
-        tmp.path(),
-        &repo,
-        &center,
-        "interval = \"60s\"\ntimeout = \"60s\"",
-    );
+    };
     let engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
     let session = engine.session_dir();
     let (h, join) = live::spawn(engine);
@@ -254,11 +247,7 @@ async fn a_reset_on_the_screen_resets_the_healthy_replica_while_another_is_black
     // Only the replica whose dump is stored was reset, and its dump was fetched first.
     assert_eq!(*state.cleared.lock().unwrap(), [healthy]);
     assert_eq!(state.requests_of(hole), 1);
-    h.commands
-        .send(covtop::engine::Command::Quit)
-        .await
-        .unwrap();
-    join.await.unwrap();
+    quit(h, join).await;
     // The reset is recorded in the session as a marker beside the healthy replica's dumps.
     let files: Vec<String> = walk(&session);
     let markers: Vec<&String> = files
@@ -276,10 +265,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         if p.is_dir() {
             out.extend(walk(&p));
         } else {
-            out.push(std::fs::read_to_string(&p).map_or_else(
-                |_| String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()).into_owned(),
-                |t| t,
-            ));
+            out.push(String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()).into_owned());
         }
     }
     out
@@ -287,13 +273,6 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
-    if !common::have_tool("git", "--version") {
-        assert!(!common::in_ci(), "git is needed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    common::sample_repo(&repo);
     let healthy = "http://10.0.0.1:7778";
     let hole = "http://10.0.0.2:7778";
     let (center, _state) = hostile_center(vec![
@@ -301,7 +280,9 @@ async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
         (hole.into(), Behaviour::BlackHole),
     ])
     .await;
-    let config = write_config(tmp.path(), &repo, &center, "timeout = \"1s\"");
+    let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"1s\"") else {
+        return;
+    };
     let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
     let polls = engine.poll(&[]).await.unwrap();
     assert_eq!(polls.len(), 1);
@@ -316,6 +297,8 @@ async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
 }
 
 /// Runs `covtop` with `args` under `ulimit -n nofile`, returning its output and peak RSS (KiB).
+// The child is reaped by wait4 (for its rusage), which clippy does not see.
+#[allow(clippy::zombie_processes)]
 fn covtop_limited(
     config: &std::path::Path,
     nofile: u32,
@@ -369,13 +352,6 @@ fn covtop_limited(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_replicas_under_ulimit_256_are_queued_not_failed() {
-    if !common::have_tool("git", "--version") {
-        assert!(!common::in_ci(), "git is needed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    common::sample_repo(&repo);
     let agents: Vec<(String, Behaviour)> = (0..500)
         .map(|k| {
             (
@@ -385,7 +361,9 @@ async fn five_hundred_replicas_under_ulimit_256_are_queued_not_failed() {
         })
         .collect();
     let (center, state) = hostile_center(agents).await;
-    let config = write_config(tmp.path(), &repo, &center, "timeout = \"30s\"");
+    let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"30s\"") else {
+        return;
+    };
     let (out, _) = tokio::task::spawn_blocking(move || covtop_limited(&config, 256, &["dump"]))
         .await
         .unwrap();
@@ -411,18 +389,13 @@ async fn five_hundred_replicas_under_ulimit_256_are_queued_not_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_endless_bodies_stay_within_one_budget() {
-    if !common::have_tool("git", "--version") {
-        assert!(!common::in_ci(), "git is needed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    common::sample_repo(&repo);
     let agents: Vec<(String, Behaviour)> = (0..8)
         .map(|k| (format!("http://10.2.0.{}:7778", k + 1), Behaviour::Endless))
         .collect();
     let (center, _state) = hostile_center(agents).await;
-    let config = write_config(tmp.path(), &repo, &center, "timeout = \"8s\"");
+    let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"8s\"") else {
+        return;
+    };
     let (out, peak_kib) =
         tokio::task::spawn_blocking(move || covtop_limited(&config, 4096, &["dump"]))
             .await
@@ -475,36 +448,17 @@ async fn flooding_v2_server() -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_watch_stream_does_not_flood_the_server_with_polls() {
-    if !common::have_tool("git", "--version") {
-        assert!(!common::in_ci(), "git is needed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    common::sample_repo(&repo);
     let (url, requests) = flooding_v2_server().await;
-    let config = tmp.path().join("covtop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[repo]\npath = \"{}\"\nbase = \"main\"\n[poll]\ninterval = \"60s\"\ntimeout = \"2s\"\n\
-             [session]\ndir = \"{}\"\n\
-             [[target]]\nname = \"v2\"\nkind = \"goc-v2\"\nurl = \"{url}\"\n",
-            repo.display(),
-            tmp.path().join("s").display(),
-        ),
-    )
-    .unwrap();
+    let Some((_tmp, config)) = prepared("goc-v2", &url, "interval = \"60s\"\ntimeout = \"2s\"")
+    else {
+        return;
+    };
     let engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
     let (h, join) = live::spawn(engine);
     let window = Duration::from_secs(6);
     tokio::time::sleep(window).await;
     let polls = requests.load(Ordering::SeqCst);
-    h.commands
-        .send(covtop::engine::Command::Quit)
-        .await
-        .unwrap();
-    join.await.unwrap();
+    quit(h, join).await;
     // The first tick, then at most one hint-driven poll per HINT_MIN_GAP (2 s): a few, where an
     // unlimited stream gave one every debounce (300 ms), about 20 in this window.
     let most = 1 + (window.as_secs() / live::HINT_MIN_GAP.as_secs()) as usize + 1;
@@ -513,16 +467,11 @@ async fn a_flooding_watch_stream_does_not_flood_the_server_with_polls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_headless_reset_names_what_could_not_even_be_listed_as_not_reset() {
-    if !common::have_tool("git", "--version") {
-        assert!(!common::in_ci(), "git is needed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    common::sample_repo(&repo);
     let healthy = "http://10.0.0.1:7778";
     let (center, state) = hostile_center(vec![(healthy.into(), Behaviour::Healthy)]).await;
-    let config = write_config(tmp.path(), &repo, &center, "timeout = \"2s\"");
+    let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"2s\"") else {
+        return;
+    };
     let text = std::fs::read_to_string(&config).unwrap() + "services = [\"shop\", \"ghost\"]\n";
     std::fs::write(&config, text).unwrap();
     let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();

@@ -7,11 +7,11 @@
 //! reads, and error classification ([`GocError`]).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{Payload, PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
+use super::{PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -530,20 +530,8 @@ impl GocV1Target {
     /// One agent's dump, or why not.
     pub async fn fetch_dump(&self, address: &str) -> Result<ReplicaDump, ReplicaFailure> {
         let started = Instant::now();
-        match self.fetch(address).await {
-            Ok(bytes) => Ok(ReplicaDump {
-                replica: address.to_string(),
-                instance: None,
-                extra: None,
-                fetched_at: SystemTime::now(),
-                elapsed: started.elapsed(),
-                payload: Payload::GoProfile(bytes),
-            }),
-            Err(e) => Err(ReplicaFailure {
-                replica: address.to_string(),
-                error: e.to_string(),
-            }),
-        }
+        let fetched = self.fetch(address).await;
+        super::go_outcome(address.to_string(), None, None, started, fetched)
     }
 
     /// Lists, filters, then fetches every address separately and concurrently.

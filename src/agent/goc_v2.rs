@@ -6,7 +6,7 @@
 //! has been reset, so a caller that wants to see the zeros polls again after about
 //! [`RESET_SETTLE`].
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use super::goc_v1::GocError;
 use super::goc_v1::{MAX_JSON_BYTES, MAX_PROFILE_BYTES, exchange, http_client, normalize_url};
-use super::{Payload, PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
+use super::{PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
 
 /// How long after a reset the agents have surely applied it (goc resets by fire-and-forget RPC).
 pub const RESET_SETTLE: Duration = Duration::from_millis(200);
@@ -302,20 +302,15 @@ impl GocV2Target {
     /// One agent's dump, or why not.
     pub async fn fetch_dump(&self, agent: &AgentInfo) -> Result<ReplicaDump, ReplicaFailure> {
         let started = Instant::now();
-        match self.fetch(&agent.id).await {
-            Ok(bytes) => Ok(ReplicaDump {
-                replica: agent.replica(),
-                instance: Some(agent.instance()),
-                extra: Some(agent.extra.clone()).filter(|x| !x.is_empty()),
-                fetched_at: SystemTime::now(),
-                elapsed: started.elapsed(),
-                payload: Payload::GoProfile(bytes),
-            }),
-            Err(e) => Err(ReplicaFailure {
-                replica: agent.replica(),
-                error: e.to_string(),
-            }),
-        }
+        let fetched = self.fetch(&agent.id).await;
+        let extra = Some(agent.extra.clone()).filter(|x| !x.is_empty());
+        super::go_outcome(
+            agent.replica(),
+            Some(agent.instance()),
+            extra,
+            started,
+            fetched,
+        )
     }
 
     /// Lists and filters agents, then fetches each connected one concurrently. A disconnected

@@ -71,3 +71,27 @@ pub fn gather(
     }
     PollResult { dumps, failures }
 }
+
+/// A replica's fetch turned into its dump (a Go profile fetched since `started`) or its failure.
+pub(crate) fn go_outcome<E: std::fmt::Display>(
+    replica: String,
+    instance: Option<String>,
+    extra: Option<String>,
+    started: std::time::Instant,
+    fetched: Result<Vec<u8>, E>,
+) -> Result<ReplicaDump, ReplicaFailure> {
+    match fetched {
+        Ok(bytes) => Ok(ReplicaDump {
+            replica,
+            instance,
+            extra,
+            fetched_at: SystemTime::now(),
+            elapsed: started.elapsed(),
+            payload: Payload::GoProfile(bytes),
+        }),
+        Err(e) => Err(ReplicaFailure {
+            replica,
+            error: e.to_string(),
+        }),
+    }
+}

@@ -221,15 +221,7 @@ impl Collector {
                     && !skipped.is_empty()
                 {
                     // What could not even be listed was not dumped, so it is not reset.
-                    self.done.skipped.extend(skipped.iter().cloned());
-                    sink.reset_done(
-                        ResetResult {
-                            outcomes: Vec::new(),
-                            dumped: None,
-                        },
-                        skipped,
-                    )
-                    .await;
+                    self.not_reset(skipped, sink).await;
                 }
                 self.record(report);
                 for (name, replica) in self.known.clone() {
@@ -264,15 +256,7 @@ impl Collector {
                         self.reset(replica);
                     }
                     Some((_, skipped)) if purpose == Purpose::Reset => {
-                        self.done.skipped.extend(skipped.iter().cloned());
-                        sink.reset_done(
-                            ResetResult {
-                                outcomes: Vec::new(),
-                                dumped: None,
-                            },
-                            skipped,
-                        )
-                        .await;
+                        self.not_reset(skipped, sink).await;
                         self.finish(&replica);
                     }
                     _ => self.finish(&replica),
@@ -289,6 +273,16 @@ impl Collector {
                 }
             }
         }
+    }
+
+    /// Tells `sink` (and this round) which replicas are not reset, and why.
+    async fn not_reset<S: Sink + Send>(&mut self, skipped: Vec<(String, String)>, sink: &mut S) {
+        self.done.skipped.extend(skipped.iter().cloned());
+        let nothing = ResetResult {
+            outcomes: Vec::new(),
+            dumped: None,
+        };
+        sink.reset_done(nothing, skipped).await;
     }
 
     /// What was done since the last call, in listing order; `dump` is `None` when the sink
