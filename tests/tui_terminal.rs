@@ -16,8 +16,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(session: &str, width: u16, height: u16, command: &str) -> Tmux {
+        // `=name` matches the session exactly: a bare name is also a prefix, and would kill
+        // another test's `covtop-e2e-...` session.
         let _ = Command::new("tmux")
-            .args(["kill-session", "-t", session])
+            .args(["kill-session", "-t", &format!("={session}")])
             .status();
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", session])
@@ -32,9 +34,14 @@ impl Tmux {
         }
     }
 
+    /// The session's pane, matched exactly.
+    fn pane(&self) -> String {
+        format!("={}:", self.session)
+    }
+
     fn screen(&self) -> String {
         let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
+            .args(["capture-pane", "-p", "-t", &self.pane()])
             .output()
             .expect("tmux capture-pane");
         String::from_utf8_lossy(&out.stdout).to_string()
@@ -43,7 +50,7 @@ impl Tmux {
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             let ok = Command::new("tmux")
-                .args(["send-keys", "-t", &self.session, k])
+                .args(["send-keys", "-t", &self.pane(), k])
                 .status()
                 .expect("tmux send-keys")
                 .success();
@@ -71,7 +78,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
+            .args(["kill-session", "-t", &format!("={}", self.session)])
             .status();
     }
 }
@@ -289,10 +296,58 @@ fn sigterm_restores_the_terminal() {
         !s.contains("changed files"),
         "the alternate screen is gone:\n{s}"
     );
-    let stty = std::fs::read_to_string(&marker).unwrap();
+    assert_cooked(&marker);
+}
+
+/// The terminal's settings written by `stty -a` after covtop exited are cooked (not raw).
+fn assert_cooked(marker: &Path) {
+    let stty = std::fs::read_to_string(marker).unwrap();
     assert!(
         stty.split_whitespace().any(|w| w == "icanon")
             && stty.split_whitespace().any(|w| w == "echo"),
         "terminal left in raw mode: {stty}"
     );
+}
+
+#[test]
+fn a_panic_restores_the_terminal_then_prints_the_panic() {
+    if !common::have_tool("tmux", "-V") {
+        assert!(!common::in_ci(), "tmux is needed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("after-panic.txt");
+    // A debug build panics once its first frame is drawn when COVTOP_TEST_PANIC is set.
+    let command = format!(
+        "COVTOP_TEST_PANIC=1 RUST_BACKTRACE=0 {} demo; echo \"exit=$?\" > {m}.code; stty -a > {m}; echo COVTOP-EXITED; sleep 60",
+        env!("CARGO_BIN_EXE_covtop"),
+        m = marker.display()
+    );
+    let term = Tmux::start("covtop-e2e-panic", 120, 40, &command);
+    let s = term.wait_for(
+        "covtop to exit on its panic",
+        Duration::from_secs(30),
+        |s| s.contains("COVTOP-EXITED"),
+    );
+    // The panic is printed on the normal screen, readable, after the screen was left.
+    assert!(s.contains("COVTOP_TEST_PANIC is set"), "{s}");
+    assert!(
+        !s.contains("changed files"),
+        "the alternate screen is gone:\n{s}"
+    );
+    let code = std::fs::read_to_string(format!("{}.code", marker.display())).unwrap();
+    assert_eq!(code.trim(), "exit=101");
+    let flags = Command::new("tmux")
+        .args([
+            "display-message",
+            "-p",
+            "-t",
+            &term.pane(),
+            "#{alternate_on} #{mouse_any_flag}",
+        ])
+        .output()
+        .unwrap();
+    // Neither on the alternate screen nor capturing the mouse any more.
+    assert_eq!(String::from_utf8_lossy(&flags.stdout).trim(), "0 0");
+    assert_cooked(&marker);
 }

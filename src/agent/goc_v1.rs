@@ -7,11 +7,11 @@
 //! reads, and error classification ([`GocError`]).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{Payload, PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
+use super::{PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -62,6 +62,18 @@ pub enum GocError {
     },
     #[error("{what} is not registered at {url}")]
     NotRegistered { url: String, what: String },
+    #[error(
+        "{url}: the HTTP proxy between covtop and goc answered 407 Proxy Authentication Required (goc itself never asks for it); put the proxy's credentials in HTTP_PROXY/HTTPS_PROXY (http://user:password@proxy:port), or add the goc host to NO_PROXY"
+    )]
+    ProxyAuth { url: String },
+    #[error(
+        "{url}: the responses being read from all agents hold covtop's memory budget of {limit} bytes; this one was given up (fewer replicas at once, or smaller dumps)"
+    )]
+    MemoryBudget { url: String, limit: usize },
+    #[error(
+        "{url} lists no agents: no service built with goc is registered there (start one, or check the URL)"
+    )]
+    NoAgents { url: String },
 }
 
 /// Normalises a configured URL: trims it, adds `http://` when there is no scheme, accepts only
@@ -98,8 +110,11 @@ pub fn normalize_url(raw: &str) -> Result<String, GocError> {
 /// The HTTP client for a server at `url`. Proxies from the environment (`HTTP_PROXY`, ...) are
 /// honoured, except for loopback servers, which a proxy could never reach.
 pub(crate) fn http_client(url: &str) -> reqwest::Client {
-    let mut builder =
-        reqwest::Client::builder().user_agent(concat!("covtop/", env!("CARGO_PKG_VERSION")));
+    // No idle connections kept: every open connection holds one of the process's connection
+    // slots (`limits::connection`), so the descriptors in use stay within the limit.
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("covtop/", env!("CARGO_PKG_VERSION")))
+        .pool_max_idle_per_host(0);
     if is_loopback_url(url) {
         builder = builder.no_proxy();
     }
@@ -280,23 +295,33 @@ fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// Sends a request and reads the whole answer, all within `timeout`, refusing bodies over
-/// `limit` bytes (checked against Content-Length first, then while reading).
+/// Sends a request and reads the whole answer, all within `timeout` (a body that drips is cut
+/// there too), refusing bodies over `limit` bytes (checked against Content-Length first, then
+/// while reading). The exchange waits for one of the process's connection slots first (not
+/// counted in `timeout`), and the body counts against the budget of all bodies in flight.
 pub(crate) async fn exchange(
     request: reqwest::RequestBuilder,
     url: &str,
     timeout: Duration,
     limit: usize,
 ) -> Result<Answer, GocError> {
+    let _slot = super::limits::connection().await;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let budget = super::limits::Budget::bodies();
     let work = async {
         let mut resp = request.send().await.map_err(|e| classify(url, &e))?;
+        let status = resp.status().as_u16();
+        if status == 407 {
+            return Err(GocError::ProxyAuth {
+                url: url.to_string(),
+            });
+        }
         if resp.content_length().is_some_and(|n| n > limit as u64) {
             return Err(GocError::TooLarge {
                 url: url.to_string(),
                 limit,
             });
         }
-        let status = resp.status().as_u16();
         let content_type = resp
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -304,6 +329,7 @@ pub(crate) async fn exchange(
             .unwrap_or_default()
             .to_ascii_lowercase();
         let mut body = Vec::new();
+        let mut held = budget.hold();
         while let Some(chunk) = resp.chunk().await.map_err(|e| classify(url, &e))? {
             if body.len() + chunk.len() > limit {
                 return Err(GocError::TooLarge {
@@ -311,6 +337,14 @@ pub(crate) async fn exchange(
                     limit,
                 });
             }
+            body.reserve(chunk.len());
+            let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+            held.grow_to(body.capacity(), wait)
+                .await
+                .map_err(|_| GocError::MemoryBudget {
+                    url: url.to_string(),
+                    limit: budget.total(),
+                })?;
             body.extend_from_slice(&chunk);
         }
         Ok(Answer {
@@ -319,7 +353,7 @@ pub(crate) async fn exchange(
             body,
         })
     };
-    tokio::time::timeout(timeout, work)
+    tokio::time::timeout_at(deadline, work)
         .await
         .unwrap_or_else(|_| {
             Err(GocError::Timeout {
@@ -478,44 +512,34 @@ impl GocV1Target {
         Ok(answer.body)
     }
 
+    /// The agent addresses this target covers now, and failures for configured services or
+    /// addresses the center does not list (or the list itself, named after the center).
+    pub async fn replicas(&self) -> (Vec<String>, Vec<ReplicaFailure>) {
+        match self.list().await {
+            Ok(listed) => self.select(&listed),
+            Err(e) => (
+                Vec::new(),
+                vec![ReplicaFailure {
+                    replica: self.center.clone(),
+                    error: e.to_string(),
+                }],
+            ),
+        }
+    }
+
+    /// One agent's dump, or why not.
+    pub async fn fetch_dump(&self, address: &str) -> Result<ReplicaDump, ReplicaFailure> {
+        let started = Instant::now();
+        let fetched = self.fetch(address).await;
+        super::go_outcome(address.to_string(), None, None, started, fetched)
+    }
+
     /// Lists, filters, then fetches every address separately and concurrently.
     pub async fn poll(&self) -> PollResult {
-        let listed = match self.list().await {
-            Ok(l) => l,
-            Err(e) => {
-                return PollResult {
-                    dumps: Vec::new(),
-                    failures: vec![ReplicaFailure {
-                        replica: self.center.clone(),
-                        error: e.to_string(),
-                    }],
-                };
-            }
-        };
-        let (addresses, mut failures) = self.select(&listed);
-        let fetches = addresses.iter().map(|a| async move {
-            let started = Instant::now();
-            let result = self.fetch(a).await;
-            (a.clone(), started.elapsed(), result)
-        });
-        let mut dumps = Vec::new();
-        for (replica, elapsed, result) in futures_util::future::join_all(fetches).await {
-            match result {
-                Ok(bytes) => dumps.push(ReplicaDump {
-                    replica,
-                    instance: None,
-                    extra: None,
-                    fetched_at: SystemTime::now(),
-                    elapsed,
-                    payload: Payload::GoProfile(bytes),
-                }),
-                Err(e) => failures.push(ReplicaFailure {
-                    replica,
-                    error: e.to_string(),
-                }),
-            }
-        }
-        PollResult { dumps, failures }
+        let (addresses, failures) = self.replicas().await;
+        let fetches = addresses.iter().map(|a| self.fetch_dump(a));
+        let results = futures_util::future::join_all(fetches).await;
+        super::gather(results, failures)
     }
 
     /// Clears agents one address at a time (all the target's addresses when `replicas` is

@@ -6,7 +6,7 @@
 //! has been reset, so a caller that wants to see the zeros polls again after about
 //! [`RESET_SETTLE`].
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use super::goc_v1::GocError;
 use super::goc_v1::{MAX_JSON_BYTES, MAX_PROFILE_BYTES, exchange, http_client, normalize_url};
-use super::{Payload, PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
+use super::{PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
 
 /// How long after a reset the agents have surely applied it (goc resets by fire-and-forget RPC).
 pub const RESET_SETTLE: Duration = Duration::from_millis(200);
@@ -237,21 +237,34 @@ impl GocV2Target {
         Ok(wrapped.profile.into_bytes())
     }
 
-    /// Lists and filters agents, then fetches each connected one concurrently. A disconnected
-    /// agent is a failure ("disconnected") and is not fetched.
-    pub async fn poll(&self) -> PollResult {
+    /// The connected agents this target covers now (one per process), and failures: the list
+    /// itself (named after the server), a server that lists no agents at all, configured ids
+    /// it lacks, disconnected agents.
+    pub async fn replicas(&self) -> (Vec<AgentInfo>, Vec<ReplicaFailure>) {
         let agents = match self.agents().await {
             Ok(a) => a,
             Err(e) => {
-                return PollResult {
-                    dumps: Vec::new(),
-                    failures: vec![ReplicaFailure {
+                return (
+                    Vec::new(),
+                    vec![ReplicaFailure {
                         replica: self.server.clone(),
                         error: e.to_string(),
                     }],
-                };
+                );
             }
         };
+        if agents.is_empty() {
+            return (
+                Vec::new(),
+                vec![ReplicaFailure {
+                    replica: self.server.clone(),
+                    error: GocError::NoAgents {
+                        url: self.server.clone(),
+                    }
+                    .to_string(),
+                }],
+            );
+        }
         let (selected, mut failures) = self.select(agents);
         // A process that re-registered (new id) may still be listed under its old id as
         // disconnected: the live registration speaks for it.
@@ -283,29 +296,29 @@ impl GocV2Target {
                 live.push(agent);
             }
         }
-        let fetches = live.iter().map(|a| async move {
-            let started = Instant::now();
-            let result = self.fetch(&a.id).await;
-            (a, started.elapsed(), result)
-        });
-        let mut dumps = Vec::new();
-        for (agent, elapsed, result) in futures_util::future::join_all(fetches).await {
-            match result {
-                Ok(bytes) => dumps.push(ReplicaDump {
-                    replica: agent.replica(),
-                    instance: Some(agent.instance()),
-                    extra: Some(agent.extra.clone()).filter(|x| !x.is_empty()),
-                    fetched_at: SystemTime::now(),
-                    elapsed,
-                    payload: Payload::GoProfile(bytes),
-                }),
-                Err(e) => failures.push(ReplicaFailure {
-                    replica: agent.replica(),
-                    error: e.to_string(),
-                }),
-            }
-        }
-        PollResult { dumps, failures }
+        (live, failures)
+    }
+
+    /// One agent's dump, or why not.
+    pub async fn fetch_dump(&self, agent: &AgentInfo) -> Result<ReplicaDump, ReplicaFailure> {
+        let started = Instant::now();
+        let fetched = self.fetch(&agent.id).await;
+        let extra = Some(agent.extra.clone()).filter(|x| !x.is_empty());
+        super::go_outcome(
+            agent.replica(),
+            Some(agent.instance()),
+            extra,
+            started,
+            fetched,
+        )
+    }
+
+    /// Lists and filters agents, then fetches each connected one concurrently. A disconnected
+    /// agent is a failure ("disconnected") and is not fetched.
+    pub async fn poll(&self) -> PollResult {
+        let (live, failures) = self.replicas().await;
+        let results = futures_util::future::join_all(live.iter().map(|a| self.fetch_dump(a))).await;
+        super::gather(results, failures)
     }
 
     /// `DELETE /v2/cover/profile?id=N` per agent (all the target's agents when None). The

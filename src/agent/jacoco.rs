@@ -19,11 +19,9 @@ use tokio::net::TcpStream;
 use crate::agent::{Payload, PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
 use crate::java::exec::{self, ExecError, ReplyScan};
 
-/// The largest reply accepted from one agent. Real dumps are a few megabytes at most.
-pub const DEFAULT_MAX_REPLY_BYTES: usize = 512 << 20;
-
-/// One exchange may take this many times the (per-read) timeout in total.
-const TOTAL_TIMEOUT_FACTOR: u32 = 10;
+/// The largest reply accepted from one agent (all replies in flight together are bounded by
+/// [`crate::agent::limits::BODY_BUDGET`]). Real dumps are a few megabytes at most.
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 256 << 20;
 
 /// The dump command: block 0x40, then the `dump` and `reset` flags.
 fn command(dump: bool, reset: bool) -> [u8; 8] {
@@ -86,6 +84,10 @@ pub enum JacocoError {
     },
     #[error("{replica}: reply larger than {limit} bytes: aborted")]
     ReplyTooLarge { replica: String, limit: usize },
+    #[error(
+        "{replica}: the replies being read from all agents hold covtop's memory budget of {limit} bytes; this one was given up (fewer replicas at once, or smaller dumps)"
+    )]
+    MemoryBudget { replica: String, limit: usize },
     #[error(transparent)]
     Protocol(#[from] ExecError),
     #[error("{replica}: {detail}")]
@@ -101,9 +103,8 @@ pub enum JacocoError {
 /// One JaCoCo target: one or more `host:port` addresses, each resolving to one or more replicas.
 pub struct JacocoTarget {
     addresses: Vec<String>,
+    /// The longest one exchange (connect, command, whole reply) may take.
     timeout: Duration,
-    /// The longest one exchange may take in total, however steadily bytes arrive.
-    total_timeout: Duration,
     max_reply_bytes: usize,
     /// One lock per replica: the agent serves one connection at a time, so two of our own
     /// requests would only queue inside the agent, holding a socket open.
@@ -175,7 +176,6 @@ impl JacocoTarget {
         Ok(JacocoTarget {
             addresses: addresses.to_vec(),
             timeout,
-            total_timeout: timeout.saturating_mul(TOTAL_TIMEOUT_FACTOR),
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             locks: Mutex::new(HashMap::new()),
         })
@@ -184,13 +184,6 @@ impl JacocoTarget {
     /// Sets the largest reply accepted from one agent.
     pub fn with_max_reply_bytes(mut self, limit: usize) -> Self {
         self.max_reply_bytes = limit;
-        self
-    }
-
-    /// Sets the longest one exchange with an agent may take in total (default: 10 times the
-    /// timeout). The timeout itself applies to connecting and to each read.
-    pub fn with_total_timeout(mut self, limit: Duration) -> Self {
-        self.total_timeout = limit;
         self
     }
 
@@ -348,7 +341,9 @@ impl JacocoTarget {
         })
     }
 
-    /// One command on a fresh connection: returns the reply up to (not including) CMDOK.
+    /// One command on a fresh connection: returns the reply up to (not including) CMDOK. The
+    /// timeout bounds the whole exchange, however steadily a peer drips bytes; the connection
+    /// waits for one of the process's connection slots first (not counted in the timeout).
     async fn exchange(
         &self,
         addr: SocketAddr,
@@ -356,8 +351,10 @@ impl JacocoTarget {
         dump: bool,
         reset: bool,
     ) -> Result<Vec<u8>, JacocoError> {
+        let _slot = crate::agent::limits::connection().await;
         let timeout = self.timeout;
-        let mut stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut stream = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Err(_) => {
                 return Err(JacocoError::ConnectTimeout {
                     replica: name.to_string(),
@@ -382,7 +379,7 @@ impl JacocoTarget {
             replica: name.to_string(),
             detail: e.to_string(),
         };
-        match tokio::time::timeout(timeout, stream.write_all(&command(dump, reset))).await {
+        match tokio::time::timeout_at(deadline, stream.write_all(&command(dump, reset))).await {
             Err(_) => {
                 return Err(JacocoError::ReadTimeout {
                     replica: name.to_string(),
@@ -392,36 +389,27 @@ impl JacocoTarget {
             }
             Ok(r) => r.map_err(io_err)?,
         }
-        let mut buf: Vec<u8> = Vec::with_capacity(8192);
+        let budget = crate::agent::limits::Budget::bodies();
+        let mut held = budget.hold();
+        let mut buf: Vec<u8> = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
         let mut resume = 0;
-        let deadline = Instant::now() + self.total_timeout;
         loop {
-            // The timeout is per read, so a large dump over a slow link may take longer than
-            // it, while an agent that goes silent is given up on within `timeout`. The total
-            // deadline bounds a peer that drips bytes.
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(JacocoError::TooSlow {
-                    replica: name.to_string(),
-                    limit: self.total_timeout,
-                    received: buf.len(),
-                });
-            }
-            let n = match tokio::time::timeout(timeout.min(left), stream.read(&mut chunk)).await {
-                Err(_) if left <= timeout => {
-                    return Err(JacocoError::TooSlow {
+            let n = match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+                // Bytes came, but not the whole reply: a peer dripping them.
+                Err(_) if !buf.is_empty() => {
+                    return Err(self.stalled(name, &buf, || JacocoError::TooSlow {
                         replica: name.to_string(),
-                        limit: self.total_timeout,
-                        received: buf.len(),
-                    });
-                }
-                Err(_) => {
-                    return Err(self.stalled(name, &buf, || JacocoError::ReadTimeout {
-                        replica: name.to_string(),
-                        timeout,
+                        limit: timeout,
                         received: buf.len(),
                     }));
+                }
+                Err(_) => {
+                    return Err(JacocoError::ReadTimeout {
+                        replica: name.to_string(),
+                        timeout,
+                        received: 0,
+                    });
                 }
                 Ok(Err(e)) => return Err(self.stalled(name, &buf, || io_err(e))),
                 Ok(Ok(n)) => n,
@@ -432,13 +420,21 @@ impl JacocoTarget {
                     received: buf.len(),
                 }));
             }
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.len() > self.max_reply_bytes {
+            if buf.len() + n > self.max_reply_bytes {
                 return Err(JacocoError::ReplyTooLarge {
                     replica: name.to_string(),
                     limit: self.max_reply_bytes,
                 });
             }
+            buf.reserve(n);
+            let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+            held.grow_to(buf.capacity(), wait)
+                .await
+                .map_err(|_| JacocoError::MemoryBudget {
+                    replica: name.to_string(),
+                    limit: budget.total(),
+                })?;
+            buf.extend_from_slice(&chunk[..n]);
             match exec::scan_reply(&buf, name, resume) {
                 Ok(ReplyScan::Done { cmdok }) => {
                     buf.truncate(cmdok);
@@ -686,7 +682,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_dripping_peer_is_cut_off_by_the_total_deadline() {
+    async fn a_dripping_peer_is_cut_off_by_the_configured_timeout() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -702,10 +698,9 @@ mod tests {
                 }
             }
         });
-        let t = target_for(&[addr], 500).with_total_timeout(Duration::from_millis(600));
-        let started = Instant::now();
+        // The timeout bounds the whole exchange, not each read.
+        let t = target_for(&[addr], 600);
         let r = t.poll().await;
-        assert!(started.elapsed() < Duration::from_secs(2));
         assert!(
             r.failures[0].error.contains("not complete after 600ms"),
             "{:?}",

@@ -3,6 +3,7 @@
 //! dead or slow replica never holds up the others.
 
 pub mod jacoco;
+pub mod limits;
 
 use std::time::{Duration, SystemTime};
 
@@ -55,3 +56,42 @@ pub struct ResetOutcome {
 
 pub mod goc_v1;
 pub mod goc_v2;
+
+/// A poll's result from per-replica results and the failures met while listing.
+pub fn gather(
+    results: Vec<Result<ReplicaDump, ReplicaFailure>>,
+    mut failures: Vec<ReplicaFailure>,
+) -> PollResult {
+    let mut dumps = Vec::new();
+    for r in results {
+        match r {
+            Ok(d) => dumps.push(d),
+            Err(f) => failures.push(f),
+        }
+    }
+    PollResult { dumps, failures }
+}
+
+/// A replica's fetch turned into its dump (a Go profile fetched since `started`) or its failure.
+pub(crate) fn go_outcome<E: std::fmt::Display>(
+    replica: String,
+    instance: Option<String>,
+    extra: Option<String>,
+    started: std::time::Instant,
+    fetched: Result<Vec<u8>, E>,
+) -> Result<ReplicaDump, ReplicaFailure> {
+    match fetched {
+        Ok(bytes) => Ok(ReplicaDump {
+            replica,
+            instance,
+            extra,
+            fetched_at: SystemTime::now(),
+            elapsed: started.elapsed(),
+            payload: Payload::GoProfile(bytes),
+        }),
+        Err(e) => Err(ReplicaFailure {
+            replica,
+            error: e.to_string(),
+        }),
+    }
+}

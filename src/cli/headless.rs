@@ -111,6 +111,9 @@ fn print_poll(engine: &Engine, p: &TargetPoll) -> bool {
     !p.stored.is_empty()
 }
 
+/// The words of `GocError::NoAgents`, to tell an empty server from dead replicas.
+const LISTS_NO_AGENTS: &str = " lists no agents: ";
+
 pub fn dump(cfg: Config, targets: &[String], out: Output) -> Result<ExitCode> {
     if cfg.targets.is_empty() {
         bail!("no [[target]] is configured: add one to the configuration (see `covtop init`)");
@@ -120,9 +123,18 @@ pub fn dump(cfg: Config, targets: &[String], out: Output) -> Result<ExitCode> {
     engine.always_store = true;
     let polls = runtime()?.block_on(engine.poll(targets))?;
     let mut dead = Vec::new();
+    let mut empty = Vec::new();
     for p in &polls {
         if !print_poll(&engine, p) {
-            dead.push(p.target.clone());
+            // A server that lists no agents at all: nothing was there to answer.
+            if p.stored.is_empty()
+                && !p.failures.is_empty()
+                && p.failures.iter().all(|(_, e)| e.contains(LISTS_NO_AGENTS))
+            {
+                empty.push(p.target.clone());
+            } else {
+                dead.push(p.target.clone());
+            }
         }
     }
     let view = engine.view();
@@ -138,6 +150,13 @@ pub fn dump(cfg: Config, targets: &[String], out: Output) -> Result<ExitCode> {
             engine.session_dir().display()
         );
     }
+    if !empty.is_empty() && dead.is_empty() {
+        bail!(
+            "the server of {} lists no agents: start a service built with goc (registered with that server), or check the url",
+            empty.join(", ")
+        );
+    }
+    dead.extend(empty);
     if !dead.is_empty() {
         bail!(
             "no replica of {} answered: check the target's url/address and that the agents run",

@@ -4,7 +4,7 @@
 //! target never delays the others or the engine, and a dump fetched before a reset can never
 //! land after it. Every change publishes a new `Arc<View>`.
 
-use super::collector::{self, Sink};
+use super::collector::{Collector, Purpose, Sink};
 use super::targets::{ResetResult, TargetClient};
 use super::{Command, Engine, Notice, TargetPoll};
 use crate::agent::PollResult;
@@ -23,6 +23,14 @@ pub struct LiveHandles {
 
 /// What a collector asks of the engine; each is acknowledged once it is on disk.
 enum FromCollector {
+    Listed {
+        target: usize,
+        replicas: Vec<String>,
+        failures: Vec<crate::agent::ReplicaFailure>,
+        ack: oneshot::Sender<Option<TargetPoll>>,
+    },
+    /// Every replica of a snapshot the user asked for is stored (or failed).
+    SnapshotDone,
     Polled {
         target: usize,
         result: PollResult,
@@ -52,6 +60,11 @@ enum Control {
 }
 
 const HINT_DEBOUNCE: Duration = Duration::from_millis(300);
+/// A watch hint brings a target's next poll forward, but never sooner than this after its
+/// previous one: a flooding watch stream does not turn into a flood of polls.
+pub const HINT_MIN_GAP: Duration = Duration::from_secs(2);
+/// The shortest time between two Views published because replicas reported.
+const PUBLISH_GAP: Duration = Duration::from_millis(100);
 
 /// Starts the engine loop and one collector per target on the current tokio runtime.
 pub fn spawn(engine: Engine) -> (LiveHandles, tokio::task::JoinHandle<()>) {
@@ -80,6 +93,24 @@ struct ChannelSink {
 }
 
 impl Sink for ChannelSink {
+    async fn listed(
+        &mut self,
+        replicas: Vec<String>,
+        failures: Vec<crate::agent::ReplicaFailure>,
+    ) -> Option<TargetPoll> {
+        let (ack, done) = oneshot::channel();
+        self.to_engine
+            .send(FromCollector::Listed {
+                target: self.target,
+                replicas,
+                failures,
+                ack,
+            })
+            .await
+            .ok()?;
+        done.await.ok().flatten()
+    }
+
     async fn polled(&mut self, result: PollResult, snapshot: bool) -> Option<TargetPoll> {
         let (ack, stored) = oneshot::channel();
         self.to_engine
@@ -136,7 +167,8 @@ fn new_ticker(every: Duration) -> tokio::time::Interval {
     t
 }
 
-/// One target's collector: its own schedule, one sequence at a time. Ends when the engine's
+/// One target's collector: its own schedule; every replica on its own, one sequence at a time
+/// per replica, so a slow or dead replica never holds up another's dump. Ends when the engine's
 /// task is gone.
 async fn collect(
     client: Arc<TargetClient>,
@@ -145,11 +177,16 @@ async fn collect(
     interval: Duration,
     mut paused: bool,
 ) {
+    let mut collector = Collector::new(client, true);
     let mut ticker = new_ticker(interval);
+    let mut min_gap = HINT_MIN_GAP.min(interval);
     let mut hint_due: Option<Instant> = None;
+    let mut last_start = Instant::now();
+    let mut snapshot_outstanding = false;
     loop {
-        let step = tokio::select! {
-            _ = ticker.tick(), if !paused => Some(Control::Poll),
+        let mut finished = None;
+        let purpose = tokio::select! {
+            _ = ticker.tick(), if !paused => Some(Purpose::Poll),
             _ = async {
                 match hint_due {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -157,7 +194,11 @@ async fn collect(
                 }
             } => {
                 hint_due = None;
-                (!paused).then_some(Control::Poll)
+                (!paused).then_some(Purpose::Poll)
+            }
+            step = collector.next(), if !collector.idle() => {
+                finished = Some(step);
+                None
             }
             msg = control.recv() => match msg {
                 None => return,
@@ -167,31 +208,42 @@ async fn collect(
                 }
                 Some(Control::SetInterval(d)) => {
                     ticker = new_ticker(d);
+                    min_gap = HINT_MIN_GAP.min(d);
                     None
                 }
                 Some(Control::Hint) => {
-                    hint_due.get_or_insert(Instant::now() + HINT_DEBOUNCE);
+                    let at = (Instant::now() + HINT_DEBOUNCE).max(last_start + min_gap);
+                    hint_due.get_or_insert(at);
                     None
                 }
-                Some(other) => Some(other),
+                Some(Control::Poll) => Some(Purpose::Poll),
+                Some(Control::Dump) => {
+                    snapshot_outstanding = true;
+                    Some(Purpose::Snapshot)
+                }
+                Some(Control::Reset) => Some(Purpose::Reset),
             },
         };
-        match step {
-            Some(Control::Poll) => {
-                collector::run(&client, &mut sink, false, false).await;
-            }
-            Some(Control::Dump) => {
-                collector::run(&client, &mut sink, false, true).await;
-            }
-            Some(Control::Reset) => {
-                let seq = collector::run(&client, &mut sink, true, false).await;
-                if !seq.reset.is_empty() {
-                    // The first dump of the new epoch.
-                    collector::run(&client, &mut sink, false, false).await;
-                }
-            }
-            _ => {}
+        if let Some(step) = finished {
+            collector.handle(step, &mut sink).await;
         }
+        if let Some(p) = purpose {
+            last_start = Instant::now();
+            collector.start(p);
+        }
+        if snapshot_outstanding && !collector.working_on(Purpose::Snapshot) {
+            snapshot_outstanding = false;
+            if sink
+                .to_engine
+                .send(FromCollector::SnapshotDone)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        // What a finished step reported is not kept: the engine already has it.
+        drop(collector.take());
         if sink.to_engine.is_closed() {
             return;
         }
@@ -205,6 +257,9 @@ struct Loop {
     /// One control channel per target's collector.
     controls: Vec<mpsc::Sender<Control>>,
     pending_snapshot: usize,
+    /// Something changed since the last View was published.
+    dirty: bool,
+    last_publish: Instant,
 }
 
 async fn run(
@@ -261,6 +316,8 @@ async fn run(
         notices,
         controls,
         pending_snapshot: 0,
+        dirty: false,
+        last_publish: Instant::now(),
     };
     loop {
         tokio::select! {
@@ -272,6 +329,7 @@ async fn run(
                 }
             }
             Some(msg) = from_collectors.recv() => lp.on_collector(msg),
+            _ = tokio::time::sleep_until(lp.last_publish + PUBLISH_GAP), if lp.dirty => {}
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { break };
                 if cmd == Command::Quit {
@@ -279,6 +337,11 @@ async fn run(
                 }
                 lp.on_command(cmd);
             }
+        }
+        // Replicas report one by one: a View is rebuilt at most every PUBLISH_GAP, not once
+        // per replica.
+        if lp.dirty && lp.last_publish.elapsed() >= PUBLISH_GAP {
+            lp.publish();
         }
     }
     for t in tasks {
@@ -292,6 +355,8 @@ impl Loop {
         // other worker instead of waiting behind it.
         let v = blocking(|| self.engine.view());
         let _ = self.views.send(v);
+        self.dirty = false;
+        self.last_publish = Instant::now();
         self.engine.save_build_lines();
     }
 
@@ -404,6 +469,25 @@ impl Loop {
 
     fn on_collector(&mut self, msg: FromCollector) {
         match msg {
+            FromCollector::Listed {
+                target,
+                replicas,
+                failures,
+                ack,
+            } => {
+                let report = self.engine.apply_listing(target, &replicas, failures);
+                let _ = ack.send(Some(report));
+                self.dirty = true;
+            }
+            FromCollector::SnapshotDone => {
+                self.pending_snapshot = self.pending_snapshot.saturating_sub(1);
+                if self.pending_snapshot == 0 {
+                    self.notify(Notice::Info(format!(
+                        "snapshot stored in {}",
+                        self.engine.session_dir().display()
+                    )));
+                }
+            }
             FromCollector::Polled {
                 target,
                 result,
@@ -424,16 +508,7 @@ impl Loop {
                 };
                 // Acknowledged only once on disk: the collector resets nothing before.
                 let _ = ack.send(stored);
-                if snapshot {
-                    self.pending_snapshot = self.pending_snapshot.saturating_sub(1);
-                    if self.pending_snapshot == 0 {
-                        self.notify(Notice::Info(format!(
-                            "snapshot stored in {}",
-                            self.engine.session_dir().display()
-                        )));
-                    }
-                }
-                self.publish();
+                self.dirty = true;
             }
             FromCollector::ResetDone {
                 target,
@@ -465,10 +540,12 @@ impl Loop {
                         )));
                     }
                 }
-                self.notify(Notice::Info(format!(
-                    "{name}: {ok} replica(s) reset after their data was stored"
-                )));
-                self.publish();
+                if !reset.outcomes.is_empty() {
+                    self.notify(Notice::Info(format!(
+                        "{name}: {ok} replica(s) reset after their data was stored"
+                    )));
+                }
+                self.dirty = true;
             }
         }
     }

@@ -129,6 +129,10 @@ pub struct LiveTarget {
     /// Per replica, the last dump stored (in this process or replayed) and its file: an
     /// unchanged dump is not stored again.
     last_stored: BTreeMap<String, LastStored>,
+    /// goc v2 `revision_from_extra`: the build each listed replica's newest dump came from
+    /// (`None`: the configured revision). Replicas are polled one by one, so `runs_other` is
+    /// decided over all of them.
+    replica_builds: BTreeMap<String, Option<String>>,
 }
 
 /// A replica's last stored dump, compared exactly (no hash: a collision would drop a dump).
@@ -145,37 +149,6 @@ impl LastStored {
         self.revision == revision
             && self.instance.as_deref() == instance
             && *self.payload == *payload
-    }
-}
-
-/// The engine as the sink of a collection sequence run in the same task (headless commands).
-struct EngineSink<'a> {
-    engine: &'a mut Engine,
-    target: usize,
-    /// The first store error: the sequence stops there.
-    error: Option<EngineError>,
-}
-
-impl collector::Sink for EngineSink<'_> {
-    async fn polled(&mut self, result: PollResult, _snapshot: bool) -> Option<TargetPoll> {
-        match self.engine.apply_poll(self.target, result) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.error = Some(e);
-                None
-            }
-        }
-    }
-
-    async fn reset_done(&mut self, reset: ResetResult, _skipped: Vec<(String, String)>) {
-        if let Some(dumped) = reset.dumped
-            && let Err(e) = self.engine.apply_reset_dump(self.target, dumped)
-        {
-            self.error = Some(e);
-        }
-        if let Err(e) = self.engine.record_resets(self.target, &reset.outcomes) {
-            self.error.get_or_insert(e);
-        }
     }
 }
 
@@ -421,6 +394,7 @@ impl Engine {
                 build_key: String::new(),
                 foreign_ids: BTreeSet::new(),
                 last_stored: BTreeMap::new(),
+                replica_builds: BTreeMap::new(),
             });
         }
         let build = build::ViewBuilder::new(crate::model::CoverageRule {
@@ -1159,30 +1133,60 @@ impl Engine {
             })
     }
 
-    /// Polls the named targets (all when empty) concurrently; every dump is stored before it
-    /// is applied.
+    /// Polls the named targets (all when empty) concurrently through their collectors
+    /// (`collector::run_all`): every replica on its own, every dump stored before it is applied.
     pub async fn poll(&mut self, names: &[String]) -> Result<Vec<TargetPoll>, EngineError> {
-        let indices: Vec<usize> = if names.is_empty() {
-            (0..self.targets.len()).collect()
-        } else {
-            names
-                .iter()
-                .map(|n| self.target_index(n))
-                .collect::<Result<_, _>>()?
-        };
-        let results =
-            futures_util::future::join_all(indices.iter().map(|&i| self.targets[i].client.poll()))
-                .await;
-        let mut out = Vec::new();
-        for (i, result) in indices.into_iter().zip(results) {
-            out.push(self.apply_poll(i, result)?);
+        let indices = self.target_indices(names)?;
+        let seqs = collector::run_all(self, &indices, collector::Purpose::Poll).await?;
+        Ok(seqs.into_iter().filter_map(|s| s.dump).collect())
+    }
+
+    /// The indices of the named targets (all when empty).
+    fn target_indices(&self, names: &[String]) -> Result<Vec<usize>, EngineError> {
+        if names.is_empty() {
+            return Ok((0..self.targets.len()).collect());
         }
-        Ok(out)
+        names.iter().map(|n| self.target_index(n)).collect()
     }
 
     /// Stores and applies the result of polling target `i`.
     pub fn apply_poll(&mut self, i: usize, result: PollResult) -> Result<TargetPoll, EngineError> {
-        self.apply_poll_of(i, result, true)
+        self.apply_poll_of(i, result, Some(&BTreeSet::new()))
+    }
+
+    /// Stores and applies the dumps and failures of some replicas of target `i` (polled one by
+    /// one); the others keep their state.
+    pub fn apply_replicas(
+        &mut self,
+        i: usize,
+        result: PollResult,
+    ) -> Result<TargetPoll, EngineError> {
+        self.apply_poll_of(i, result, None)
+    }
+
+    /// Target `i` lists `listed` now, and could not list `failures`: a replica it no longer
+    /// lists is gone (or not polled, when the list itself failed).
+    pub fn apply_listing(
+        &mut self,
+        i: usize,
+        listed: &[String],
+        failures: Vec<crate::agent::ReplicaFailure>,
+    ) -> TargetPoll {
+        let listed: BTreeSet<String> = listed.iter().cloned().collect();
+        let result = PollResult {
+            dumps: Vec::new(),
+            failures,
+        };
+        // Without dumps nothing is written: this cannot fail.
+        let report = self.apply_poll_of(i, result, Some(&listed));
+        report.unwrap_or_else(|_| TargetPoll {
+            target: self.targets[i].config.name.clone(),
+            stored: Vec::new(),
+            failures: Vec::new(),
+            undecodable: Vec::new(),
+            other_build: Vec::new(),
+            unchanged: 0,
+        })
     }
 
     /// Stores and applies what a reset dumped (JaCoCo dumps and resets in one step): only the
@@ -1192,27 +1196,41 @@ impl Engine {
         i: usize,
         result: PollResult,
     ) -> Result<TargetPoll, EngineError> {
-        self.apply_poll_of(i, result, false)
+        self.apply_poll_of(i, result, None)
     }
 
-    /// `complete`: the result covers every replica of the target (a poll), so those it does
-    /// not name are gone.
+    /// `listed`: the target's replicas are known (a poll, or a listing), so those neither
+    /// listed nor named in the result are gone.
     fn apply_poll_of(
         &mut self,
         i: usize,
         result: PollResult,
-        complete: bool,
+        listed: Option<&BTreeSet<String>>,
     ) -> Result<TargetPoll, EngineError> {
         let revision = self.revision.oid.clone();
+        let dumped = !result.dumps.is_empty();
         // The build each dump comes from, when the agents tell it in their extra.
         let builds: Vec<Option<String>> = result
             .dumps
             .iter()
             .map(|d| self.build_of_extra(i, &d.replica, d.extra.as_deref()))
             .collect();
-        let polled_builds: Vec<&String> = builds.iter().flatten().collect();
+        if let Some(listed) = listed {
+            let named: BTreeSet<&String> = result.dumps.iter().map(|d| &d.replica).collect();
+            self.targets[i]
+                .replica_builds
+                .retain(|r, _| listed.contains(r) || named.contains(r));
+        }
+        for (d, b) in result.dumps.iter().zip(&builds) {
+            self.targets[i]
+                .replica_builds
+                .insert(d.replica.clone(), b.clone());
+        }
+        let all_builds: Vec<Option<String>> =
+            self.targets[i].replica_builds.values().cloned().collect();
+        let polled_builds: Vec<&String> = all_builds.iter().flatten().collect();
         if self.targets[i].revision_from_extra.is_some() && !result.dumps.is_empty() {
-            let runs_current = builds
+            let runs_current = all_builds
                 .iter()
                 .any(|b| b.as_ref().is_none_or(|r| r == &revision));
             self.targets[i].runs_other = match polled_builds.first() {
@@ -1348,7 +1366,8 @@ impl Engine {
                 },
             );
         }
-        if complete {
+        if let Some(listed) = listed {
+            seen.extend(listed.iter().cloned());
             // Not in this poll: an entry that never gave data (a service not registered yet, an
             // id filter, a refused address) is dropped; one that gave data stays, shown as gone
             // — unless nothing could be listed at all, then nobody knows: not polled.
@@ -1371,7 +1390,8 @@ impl Engine {
                 }
             }
         }
-        let swapped = self.targets[i].java_build.is_some()
+        let swapped = dumped
+            && self.targets[i].java_build.is_some()
             && self.foreign_ids(i) != self.targets[i].foreign_ids;
         if older_arrived || swapped {
             self.recarry();
@@ -1413,35 +1433,20 @@ impl Engine {
     /// dump is safely on disk. A replica whose dump failed is not reset: its data would be lost.
     /// The same sequence as the screen's collectors run (`collector::run`).
     pub async fn reset(&mut self, names: &[String]) -> Result<Vec<TargetReset>, EngineError> {
-        let indices: Vec<usize> = if names.is_empty() {
-            (0..self.targets.len()).collect()
-        } else {
-            names
-                .iter()
-                .map(|n| self.target_index(n))
-                .collect::<Result<_, _>>()?
-        };
-        let mut out = Vec::new();
-        for i in indices {
-            let client = self.targets[i].client.clone();
-            let mut sink = EngineSink {
-                engine: self,
-                target: i,
-                error: None,
-            };
-            let seq = collector::run(&client, &mut sink, true, false).await;
-            if let Some(e) = sink.error {
-                return Err(e);
-            }
-            let Some(dump) = seq.dump else { continue };
-            out.push(TargetReset {
-                target: self.targets[i].config.name.clone(),
-                dump,
-                outcomes: seq.reset,
-                skipped: seq.skipped,
-            });
-        }
-        Ok(out)
+        let indices = self.target_indices(names)?;
+        let seqs = collector::run_all(self, &indices, collector::Purpose::Reset).await?;
+        Ok(seqs
+            .into_iter()
+            .filter_map(|seq| {
+                let dump = seq.dump?;
+                Some(TargetReset {
+                    target: dump.target.clone(),
+                    dump,
+                    outcomes: seq.reset,
+                    skipped: seq.skipped,
+                })
+            })
+            .collect())
     }
 
     /// Records successful resets: a marker dump in the store, and a new epoch for the replica.

@@ -1,9 +1,10 @@
 //! One configured target with its protocol client.
 
 use crate::agent::goc_v1::GocV1Target;
+use crate::agent::goc_v2::AgentInfo;
 use crate::agent::goc_v2::GocV2Target;
 use crate::agent::jacoco::JacocoTarget;
-use crate::agent::{PollResult, ResetOutcome};
+use crate::agent::{PollResult, ReplicaDump, ReplicaFailure, ResetOutcome};
 use crate::config::{TargetConfig, TargetKind};
 use crate::session::PayloadKind;
 use std::time::Duration;
@@ -13,6 +14,36 @@ pub enum TargetClient {
     GocV1(GocV1Target),
     GocV2(GocV2Target),
     Jacoco(JacocoTarget),
+}
+
+/// One replica as its target's listing gives it: what is needed to fetch it on its own.
+#[derive(Debug, Clone)]
+pub enum Replica {
+    /// A goc v1 agent address (fetched through the center).
+    GocV1(String),
+    /// A connected goc v2 agent.
+    GocV2(AgentInfo),
+    /// A JaCoCo agent's `ip:port`.
+    Jacoco(std::net::SocketAddr),
+}
+
+impl Replica {
+    /// The replica's stable name (as in dumps and statuses).
+    pub fn name(&self) -> String {
+        match self {
+            Replica::GocV1(a) => a.clone(),
+            Replica::GocV2(a) => a.replica(),
+            Replica::Jacoco(a) => a.to_string(),
+        }
+    }
+}
+
+/// The replicas a target has now, and what could not be listed (a failure named after the
+/// server or a configured address, or a configured id/service that is not there).
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub replicas: Vec<Replica>,
+    pub failures: Vec<ReplicaFailure>,
 }
 
 /// The outcome of resetting replicas: per replica, and the data dumped in the same step (JaCoCo
@@ -46,6 +77,52 @@ impl TargetClient {
         }
     }
 
+    /// Lists the target's replicas now (one request to a goc server, a DNS lookup for JaCoCo).
+    pub async fn list(&self) -> Listing {
+        match self {
+            TargetClient::GocV1(t) => {
+                let (r, failures) = t.replicas().await;
+                Listing {
+                    replicas: r.into_iter().map(Replica::GocV1).collect(),
+                    failures,
+                }
+            }
+            TargetClient::GocV2(t) => {
+                let (r, failures) = t.replicas().await;
+                Listing {
+                    replicas: r.into_iter().map(Replica::GocV2).collect(),
+                    failures,
+                }
+            }
+            TargetClient::Jacoco(t) => {
+                let (r, failures) = t.resolve_replicas().await;
+                Listing {
+                    replicas: r.into_iter().map(Replica::Jacoco).collect(),
+                    failures,
+                }
+            }
+        }
+    }
+
+    /// Fetches one listed replica's dump, within the target's timeout.
+    pub async fn fetch(&self, replica: &Replica) -> Result<ReplicaDump, ReplicaFailure> {
+        match (self, replica) {
+            (TargetClient::GocV1(t), Replica::GocV1(a)) => t.fetch_dump(a).await,
+            (TargetClient::GocV2(t), Replica::GocV2(a)) => t.fetch_dump(a).await,
+            (TargetClient::Jacoco(t), Replica::Jacoco(a)) => {
+                t.dump_replica(*a, false).await.map_err(|e| ReplicaFailure {
+                    replica: a.to_string(),
+                    error: e.to_string(),
+                })
+            }
+            (_, r) => Err(ReplicaFailure {
+                replica: r.name(),
+                error: "internal error: a replica of another kind of target".into(),
+            }),
+        }
+    }
+
+    /// Lists the replicas and fetches them all (each on its own, with its own timeout).
     pub async fn poll(&self) -> PollResult {
         match self {
             TargetClient::GocV1(t) => t.poll().await,

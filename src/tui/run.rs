@@ -48,6 +48,7 @@ pub async fn run(
         if dirty {
             terminal.draw(&mut app)?;
             dirty = false;
+            inject_panic_for_tests();
         }
         if app.should_quit() {
             break;
@@ -100,6 +101,15 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Debug builds only: with `COVTOP_TEST_PANIC` set, the screen panics once a frame is drawn, so
+/// a test can check that a panic leaves the terminal as it found it (`tests/tui_terminal.rs`).
+fn inject_panic_for_tests() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("COVTOP_TEST_PANIC").is_some() {
+        panic!("COVTOP_TEST_PANIC is set: a panic injected after the first frame");
+    }
 }
 
 fn on_terminal_event(

@@ -128,16 +128,80 @@ impl SourceStore for WorktreeSources {
                 "`{path}` is not a repository path (relative, without `..`)"
             ));
         }
-        let full = self.root.join(relative);
+        // Never through a link: a link in the checkout is shown as git stores it, its target's
+        // text (a link to /etc/shadow shows "/etc/shadow"), and a linked folder is not entered.
+        let mut full = self.root.clone();
+        let parts: Vec<_> = relative.components().collect();
+        for (k, part) in parts.iter().enumerate() {
+            full.push(part);
+            let meta = match std::fs::symlink_metadata(&full) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(format!("cannot read {}: {e}", full.display())),
+            };
+            let last = k + 1 == parts.len();
+            if meta.file_type().is_symlink() {
+                if !last {
+                    return Err(format!(
+                        "`{path}`: {} is a symbolic link; covtop does not read through links",
+                        full.display()
+                    ));
+                }
+                return std::fs::read_link(&full)
+                    .map(|target| Some(Arc::from(target.as_os_str().as_encoded_bytes().to_vec())))
+                    .map_err(|e| format!("cannot read the link {}: {e}", full.display()));
+            }
+            if last && meta.is_dir() {
+                return Ok(None);
+            }
+            if last && !meta.is_file() {
+                return Err(format!(
+                    "`{path}` is not a regular file (a FIFO, socket or device); not read"
+                ));
+            }
+        }
         match std::fs::read(&full) {
             Ok(bytes) => Ok(Some(Arc::from(bytes))),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    || e.kind() == std::io::ErrorKind::IsADirectory =>
-            {
-                Ok(None)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("cannot read {}: {e}", full.display())),
         }
+    }
+}
+
+#[cfg(test)]
+mod worktree_tests {
+    use super::*;
+
+    #[test]
+    fn links_are_shown_as_links_never_read_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("secret");
+        std::fs::write(&outside, "root:$6$hash:19000::::::\n").unwrap();
+        let root = tmp.path().join("repo");
+        std::fs::create_dir_all(root.join("pkg")).unwrap();
+        std::fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("pkg/shadow.go")).unwrap();
+        std::os::unix::fs::symlink(tmp.path(), root.join("up")).unwrap();
+        let fifo = root.join("pkg/pipe.go");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates that node.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let store = WorktreeSources::new(&root);
+
+        assert_eq!(
+            store.source("pkg/a.go").unwrap().as_deref(),
+            Some(&b"package pkg\n"[..])
+        );
+        // The link's own text, as git stores a link.
+        let link = store.source("pkg/shadow.go").unwrap().unwrap();
+        assert_eq!(&*link, outside.as_os_str().as_encoded_bytes());
+        // A linked folder is not entered.
+        let e = store.source("up/secret").unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        // A FIFO would block a read forever.
+        let e = store.source("pkg/pipe.go").unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        assert_eq!(store.source("pkg/none.go").unwrap(), None);
+        assert_eq!(store.source("pkg").unwrap(), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Headless watch: the loop teams otherwise write by hand in shell for a pod in the cluster.
 //!
-//! Every interval: poll every target (each dump is persisted by the engine before it is used),
+//! Every interval: poll every target through the same collectors as the screen (each dump is
+//! persisted by the engine before it is used),
 //! build a View, write each configured export, then run a command (`sh -c`) with the exports
 //! named in its environment. A failing target, export or command is logged and the loop goes
 //! on. Pause/resume and stop arrive as [`Control`] messages (the binary maps signals to them);
@@ -12,6 +13,7 @@ mod log;
 pub use log::{EventLog, Level, LogFormat};
 
 use crate::engine::Engine;
+use crate::engine::collector::{self, Purpose};
 use crate::report::{self, EXPORT_FORMATS, ExportOptions, RawData};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -194,9 +196,11 @@ pub async fn round(
         ..RoundOutcome::default()
     };
     if !engine.targets().is_empty() {
-        match engine.poll(&[]).await {
-            Ok(polls) => {
-                for p in polls {
+        // The same collectors as the screen's: every replica on its own, stored as it arrives.
+        let all: Vec<usize> = (0..engine.targets().len()).collect();
+        match collector::run_all(engine, &all, Purpose::Poll).await {
+            Ok(seqs) => {
+                for p in seqs.into_iter().filter_map(|s| s.dump) {
                     out.stored += p.stored.len();
                     out.replica_failures += p.failures.len();
                     for (replica, path) in &p.stored {
@@ -309,7 +313,7 @@ pub async fn round(
                 percent.map(|p| format!("{p:.1}")).unwrap_or_default(),
             ),
         ]);
-        out.exec_status = exec(cmd, &env, opts.exec_timeout, log, n).await;
+        out.exec_status = run_command(cmd, &env, opts.exec_timeout, log, n).await;
     }
     log.event(
         Level::Info,
@@ -331,8 +335,50 @@ pub async fn round(
     out
 }
 
-/// Runs `cmd` with `sh -c`, logs its status and the tail of its output.
-async fn exec(
+/// How much of a command's output is kept (its end) and logged.
+const TAIL_BYTES: usize = 2000;
+/// After `sh` exits, how long its output is still read: a background child that keeps the
+/// pipe open does not hold up the round.
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+
+/// The last [`TAIL_BYTES`] of a stream, read as it comes: a chatty command never fills memory.
+async fn read_tail(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let Some(mut stream) = stream else {
+        return Vec::new();
+    };
+    let mut tail = std::collections::VecDeque::with_capacity(TAIL_BYTES);
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[n.saturating_sub(TAIL_BYTES)..n];
+        let excess = (tail.len() + chunk.len()).saturating_sub(TAIL_BYTES);
+        tail.drain(..excess.min(tail.len()));
+        tail.extend(chunk);
+    }
+    tail.into()
+}
+
+/// Ends the whole process group `pgid` (the command and every child it started).
+fn kill_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    if pgid > 0 {
+        // SAFETY: a plain signal to the group this loop created for the command; never to
+        // group 0 or -1 (checked above).
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Runs `cmd` with `sh -c` in a process group of its own, keeping only the tail of its output
+/// (read as it comes); logs its status and that tail. Past `timeout` the whole group is killed,
+/// children included.
+pub async fn run_command(
     cmd: &str,
     env: &[(String, String)],
     timeout: Duration,
@@ -347,9 +393,10 @@ async fn exec(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn();
-    let child = match child {
+    let mut child = match child {
         Ok(c) => c,
         Err(e) => {
             log.event(
@@ -360,19 +407,37 @@ async fn exec(
             return None;
         }
     };
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(output)) => {
-            let code = output.status.code();
+    let pgid = child.id();
+    let stdout = tokio::spawn(read_tail(child.stdout.take()));
+    let stderr = tokio::spawn(read_tail(child.stderr.take()));
+    let waited = tokio::time::timeout(timeout, child.wait()).await;
+    if waited.is_err() {
+        if let Some(pgid) = pgid {
+            kill_group(pgid);
+        }
+        let _ = child.wait().await;
+    }
+    // The output read so far; a child still holding the pipes is not waited for long.
+    let collect = |h: tokio::task::JoinHandle<Vec<u8>>| async move {
+        match tokio::time::timeout(OUTPUT_GRACE, h).await {
+            Ok(Ok(tail)) => tail,
+            _ => Vec::new(),
+        }
+    };
+    let (out, err) = tokio::join!(collect(stdout), collect(stderr));
+    match waited {
+        Ok(Ok(status)) => {
+            let code = status.code();
             let fields = json!({
                 "round": n,
                 "command": cmd,
                 "status": code,
-                "success": output.status.success(),
+                "success": status.success(),
                 "duration_ms": started.elapsed().as_millis() as u64,
-                "stdout_tail": tail(&output.stdout),
-                "stderr_tail": tail(&output.stderr),
+                "stdout_tail": tail(&out),
+                "stderr_tail": tail(&err),
             });
-            if output.status.success() {
+            if status.success() {
                 log.event(Level::Info, "exec", fields);
             } else {
                 log.event(Level::Error, "exec_failed", fields);
@@ -388,21 +453,25 @@ async fn exec(
             None
         }
         Err(_) => {
-            // Dropping the future kills the child (kill_on_drop).
             log.event(
                 Level::Error,
                 "exec_failed",
-                json!({"round": n, "command": cmd, "error": format!("killed after {timeout:?} (--exec-timeout)")}),
+                json!({
+                    "round": n,
+                    "command": cmd,
+                    "error": format!("killed after {timeout:?} (--exec-timeout), with every process it started"),
+                    "stdout_tail": tail(&out),
+                    "stderr_tail": tail(&err),
+                }),
             );
             None
         }
     }
 }
 
-/// The last 2,000 bytes of a command's output, as text.
+/// The last [`TAIL_BYTES`] of a command's output, as text.
 fn tail(bytes: &[u8]) -> Value {
-    const MAX: usize = 2000;
-    let start = bytes.len().saturating_sub(MAX);
+    let start = bytes.len().saturating_sub(TAIL_BYTES);
     let text = String::from_utf8_lossy(&bytes[start..]);
     let text = text.trim_end();
     if text.is_empty() {
