@@ -157,7 +157,41 @@ fn categories(b: &Baseline, path: &str, cov: Option<&FileCoverage>) -> FileCateg
     FileCategories { lines, counts }
 }
 
-type HitLines = HashMap<String, BTreeSet<u32>>;
+/// What a View showed of one path: the next View tells the lines newly hit from it, and a mark
+/// keeps it.
+#[derive(Clone)]
+struct Shown {
+    path: Arc<str>,
+    /// The coverage its hits were computed from: while the next View has the same one, the
+    /// hits are the same and nothing is newly hit.
+    cov: Option<Arc<FileCoverage>>,
+    /// Hit lines, ascending.
+    hits: Arc<[u32]>,
+}
+
+/// The entry of `list` (sorted by path) for `path`, moving `cursor` forward: the paths of a
+/// View are visited in order, so both lists are walked once.
+fn seek<'a>(list: &'a [Shown], cursor: &mut usize, path: &str) -> Option<&'a Shown> {
+    while list.get(*cursor).is_some_and(|s| &*s.path < path) {
+        *cursor += 1;
+    }
+    list.get(*cursor).filter(|s| &*s.path == path)
+}
+
+/// The lines of ascending `now` that are not in ascending `before`.
+fn difference(now: &[u32], before: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for &l in now {
+        while j < before.len() && before[j] < l {
+            j += 1;
+        }
+        if before.get(j) != Some(&l) {
+            out.push(l);
+        }
+    }
+    out
+}
 
 /// The Go files of a View, projected (shared with the previous View when unchanged).
 #[derive(Default)]
@@ -209,10 +243,10 @@ fn blocks_hash(blocks: &[crate::go::Block]) -> u64 {
 pub struct ViewBuilder {
     generation: u64,
     rule: CoverageRule,
-    /// Lines hit in the previous View, per path.
-    prev_hits: HitLines,
-    /// Lines hit when the user set the mark.
-    mark_hits: Option<HitLines>,
+    /// What the previous View showed, sorted by path.
+    prev: Vec<Shown>,
+    /// What the View showed when the user set the mark, sorted by path.
+    mark: Option<Vec<Shown>>,
     history: Vec<f64>,
     sources: RefCell<HashMap<String, Option<Arc<[u8]>>>>,
     /// The last View's projection of each Go file (by profile file name).
@@ -229,8 +263,8 @@ impl ViewBuilder {
         ViewBuilder {
             generation: 0,
             rule,
-            prev_hits: HashMap::new(),
-            mark_hits: None,
+            prev: Vec::new(),
+            mark: None,
             history: Vec::new(),
             sources: RefCell::new(HashMap::new()),
             go_files: HashMap::new(),
@@ -239,7 +273,7 @@ impl ViewBuilder {
     }
 
     pub fn mark(&mut self) {
-        self.mark_hits = Some(self.prev_hits.clone());
+        self.mark = Some(self.prev.clone());
     }
 
     /// Projects every Go file of the targets' data onto lines, reusing the projection of a file
@@ -339,21 +373,25 @@ impl ViewBuilder {
     pub fn build(&mut self, input: ViewInput<'_>) -> Arc<View> {
         self.generation += 1;
         let mut diagnostics = input.diagnostics;
-        let mut coverage: BTreeMap<String, Arc<FileCoverage>> = BTreeMap::new();
-        let mut changed_statements = (0u64, 0u64);
         let mut whole_statements = (0u64, 0u64);
+        let mut projection = GoProjection::default();
         if !input.go.is_empty() {
-            let projection = self.project_go(
+            projection = self.project_go(
                 input.go,
                 input.modules,
                 input.changed,
                 input.repo,
                 input.revision,
             );
-            changed_statements = projection.changed_statements;
-            for (f, has_source) in projection.files {
-                if !has_source {
-                    diagnostics.push(Diagnostic {
+        }
+        // One file per source: every JaCoCo target's data was merged per class before projection.
+        let java: Vec<Arc<FileCoverage>> = input.java.into_iter().map(Arc::new).collect();
+        // Keyed by the paths the coverage holds: no copies.
+        let mut coverage: BTreeMap<&str, (&Arc<FileCoverage>, SourceLanguage)> = BTreeMap::new();
+        let changed_statements = projection.changed_statements;
+        for (f, has_source) in &projection.files {
+            if !*has_source {
+                diagnostics.push(Diagnostic {
                         kind: DiagnosticKind::Unmapped,
                         subject: f.path.clone(),
                         message: format!(
@@ -362,37 +400,33 @@ impl ViewBuilder {
                         ),
                         fix: "the build may come from another commit: set [repo] revision (or the target's revision) to the deployed commit".into(),
                     });
-                    continue;
-                }
-                whole_statements.0 += f.units.0;
-                whole_statements.1 += f.units.1;
-                coverage.insert(f.path.clone(), f);
+                continue;
             }
-            let mut external: BTreeMap<String, usize> = BTreeMap::new();
-            for e in projection.external {
-                let dir = e
-                    .rsplit_once('/')
-                    .map_or(e.as_str(), |(d, _)| d)
-                    .to_string();
-                *external.entry(dir).or_default() += 1;
-            }
-            for (dir, n) in external {
-                diagnostics.push(Diagnostic {
+            whole_statements.0 += f.units.0;
+            whole_statements.1 += f.units.1;
+            coverage.insert(f.path.as_str(), (f, SourceLanguage::Go));
+        }
+        let mut external: BTreeMap<String, usize> = BTreeMap::new();
+        for e in &projection.external {
+            let dir = e
+                .rsplit_once('/')
+                .map_or(e.as_str(), |(d, _)| d)
+                .to_string();
+            *external.entry(dir).or_default() += 1;
+        }
+        for (dir, n) in external {
+            diagnostics.push(Diagnostic {
                     kind: DiagnosticKind::External,
                     subject: dir.clone(),
                     message: format!("{n} covered file(s) of package {dir} are outside the repository's Go modules"),
                     fix: "expected for dependencies; if it is your code, add its go.mod to the repository at the revision".into(),
                 });
-            }
         }
 
-        let mut java_paths: BTreeSet<String> = BTreeSet::new();
-        // One file per source: every JaCoCo target's data was merged per class before projection.
-        for f in input.java {
-            java_paths.insert(f.path.clone());
-            coverage.insert(f.path.clone(), Arc::new(f));
+        for f in &java {
+            coverage.insert(f.path.as_str(), (f, SourceLanguage::Java));
         }
-        let mut paths: BTreeSet<&str> = coverage.keys().map(String::as_str).collect();
+        let mut paths: BTreeSet<&str> = coverage.keys().copied().collect();
         paths.extend(input.changed.files.keys().map(String::as_str));
         paths.extend(input.carried.keys().map(String::as_str));
         if let Some(b) = input.baseline {
@@ -413,9 +447,13 @@ impl ViewBuilder {
             whole_statements,
             ..Totals::default()
         };
-        let mut hits_now: HitLines = HashMap::new();
+        let mut shown: Vec<Shown> = Vec::with_capacity(paths.len());
+        let (mut prev_at, mut mark_at) = (0, 0);
         for path in paths {
-            let cov = coverage.get(path).cloned();
+            let (cov, language) = match coverage.get(path) {
+                Some((c, l)) => (Some(Arc::clone(c)), Some(*l)),
+                None => (None, None),
+            };
             let changed = input.changed.file(path).map(|c| {
                 self.changed_files
                     .entry(path.to_string())
@@ -453,25 +491,43 @@ impl ViewBuilder {
                     cmp.files.insert(path.to_string(), Arc::new(cats));
                 }
             }
-            let hit: BTreeSet<u32> = cov
-                .as_ref()
-                .map(|c| {
-                    c.lines
-                        .iter()
-                        .filter(|l| is_hit(l.status))
-                        .map(|l| l.line)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let newly_hit: Vec<u32> = match self.prev_hits.get(path) {
-                Some(prev) => hit.difference(prev).copied().collect(),
-                None if self.generation > 1 => hit.iter().copied().collect(),
+            let prev = seek(&self.prev, &mut prev_at, path);
+            let unchanged = prev.filter(|p| match (&p.cov, &cov) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            });
+            let hits: Arc<[u32]> = match unchanged {
+                Some(p) => p.hits.clone(),
+                None => {
+                    let mut hits: Vec<u32> = cov
+                        .as_ref()
+                        .map(|c| {
+                            c.lines
+                                .iter()
+                                .filter(|l| is_hit(l.status))
+                                .map(|l| l.line)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    hits.sort_unstable();
+                    hits.dedup();
+                    hits.into()
+                }
+            };
+            let newly_hit: Vec<u32> = match prev {
+                Some(_) if unchanged.is_some() => Vec::new(),
+                Some(p) => difference(&hits, &p.hits),
+                None if self.generation > 1 => hits.to_vec(),
                 None => Vec::new(),
             };
-            let hit_since_mark = self.mark_hits.as_ref().map(|m| match m.get(path) {
-                Some(prev) => hit.difference(prev).copied().collect(),
-                None => hit.iter().copied().collect(),
-            });
+            let hit_since_mark = self
+                .mark
+                .as_ref()
+                .map(|m| match seek(m, &mut mark_at, path) {
+                    Some(at_mark) => difference(&hits, &at_mark.hits),
+                    None => hits.to_vec(),
+                });
             if cov.is_none()
                 && input.carried.get(path).is_none()
                 && let Some(ch) = changed.as_ref().filter(|c| !c.lines.is_empty())
@@ -512,16 +568,14 @@ impl ViewBuilder {
             }
             totals.changed.merge(changed_counts);
             totals.whole.merge(whole_counts);
-            hits_now.insert(path.to_string(), hit);
+            shown.push(Shown {
+                path: prev.map_or_else(|| Arc::from(path), |p| p.path.clone()),
+                cov: cov.clone(),
+                hits,
+            });
             files.push(FileView {
                 path: path.to_string(),
-                language: cov.as_ref().map(|_| {
-                    if java_paths.contains(path) {
-                        SourceLanguage::Java
-                    } else {
-                        SourceLanguage::Go
-                    }
-                }),
+                language,
                 coverage: cov,
                 changed,
                 changed_counts,
@@ -530,7 +584,7 @@ impl ViewBuilder {
                 hit_since_mark,
             });
         }
-        self.prev_hits = hits_now;
+        self.prev = shown;
         if let Some(p) = self.rule.percent(&totals.changed) {
             self.history.push(p);
             if self.history.len() > 1000 {
@@ -555,5 +609,46 @@ impl ViewBuilder {
             carried: Arc::new(carried),
             baseline: comparison.map(Arc::new),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(path: &str, hits: &[u32]) -> Shown {
+        Shown {
+            path: Arc::from(path),
+            cov: None,
+            hits: hits.into(),
+        }
+    }
+
+    #[test]
+    fn newly_hit_lines_are_the_sorted_difference() {
+        assert_eq!(difference(&[1, 3, 5, 9], &[3, 4, 9]), vec![1, 5]);
+        assert_eq!(difference(&[2], &[]), vec![2]);
+        assert!(difference(&[], &[1]).is_empty());
+    }
+
+    #[test]
+    fn seek_walks_a_sorted_list_once_and_finds_only_equal_paths() {
+        let list = [
+            shown("a.go", &[1]),
+            shown("c.go", &[2]),
+            shown("d.go", &[3]),
+        ];
+        let mut at = 0;
+        assert!(seek(&list, &mut at, "b.go").is_none());
+        assert_eq!(
+            seek(&list, &mut at, "c.go").map(|s| &*s.hits),
+            Some(&[2][..])
+        );
+        assert!(seek(&list, &mut at, "cc.go").is_none());
+        assert_eq!(
+            seek(&list, &mut at, "d.go").map(|s| &*s.hits),
+            Some(&[3][..])
+        );
+        assert!(seek(&list, &mut at, "e.go").is_none());
     }
 }
