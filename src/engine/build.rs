@@ -167,6 +167,9 @@ struct Shown {
     cov: Option<Arc<FileCoverage>>,
     /// Hit lines, ascending.
     hits: Arc<[u32]>,
+    /// The counts of `cov` on the changed lines and on the whole file (the changed lines of a
+    /// path never change for a builder).
+    counts: (Counts, Counts),
 }
 
 /// The entry of `list` (sorted by path) for `path`, moving `cursor` forward: the paths of a
@@ -202,6 +205,8 @@ struct GoProjection {
     external: Vec<String>,
     /// Statements (covered, total) of blocks touching a changed code line.
     changed_statements: (u64, u64),
+    /// Statements (covered, total) of the files the revision has.
+    whole_statements: (u64, u64),
 }
 
 /// One Go file (by profile name) as the last View projected it, kept while its blocks do not
@@ -214,6 +219,8 @@ struct GoFile {
     /// The revision has the file.
     has_source: bool,
     changed_statements: (u64, u64),
+    /// The file's statements (covered, total).
+    units: (u64, u64),
     /// The View that last used it.
     used: u64,
 }
@@ -320,6 +327,7 @@ impl ViewBuilder {
                         cov: None,
                         has_source: false,
                         changed_statements: (0, 0),
+                        units: (0, 0),
                         used: generation,
                     },
                     Some(path) => {
@@ -328,14 +336,12 @@ impl ViewBuilder {
                             Some(ch) => changed_statements_of(blocks, &ch.lines, text.as_deref()),
                             None => (0, 0),
                         };
+                        let cov = crate::go::project::project_file(path, blocks, text.as_deref());
                         GoFile {
                             key,
                             has_source: text.is_some(),
-                            cov: Some(Arc::new(crate::go::project::project_file(
-                                path,
-                                blocks,
-                                text.as_deref(),
-                            ))),
+                            units: cov.units,
+                            cov: Some(Arc::new(cov)),
                             changed_statements: statements,
                             used: generation,
                         }
@@ -352,6 +358,10 @@ impl ViewBuilder {
                     out.files.push((cov.clone(), f.has_source));
                     out.changed_statements.0 += f.changed_statements.0;
                     out.changed_statements.1 += f.changed_statements.1;
+                    if f.has_source {
+                        out.whole_statements.0 += f.units.0;
+                        out.whole_statements.1 += f.units.1;
+                    }
                 }
             }
         }
@@ -373,7 +383,6 @@ impl ViewBuilder {
     pub fn build(&mut self, input: ViewInput<'_>) -> Arc<View> {
         self.generation += 1;
         let mut diagnostics = input.diagnostics;
-        let mut whole_statements = (0u64, 0u64);
         let mut projection = GoProjection::default();
         if !input.go.is_empty() {
             projection = self.project_go(
@@ -389,6 +398,7 @@ impl ViewBuilder {
         // Keyed by the paths the coverage holds: no copies.
         let mut coverage: BTreeMap<&str, (&Arc<FileCoverage>, SourceLanguage)> = BTreeMap::new();
         let changed_statements = projection.changed_statements;
+        let whole_statements = projection.whole_statements;
         for (f, has_source) in &projection.files {
             if !*has_source {
                 diagnostics.push(Diagnostic {
@@ -402,8 +412,6 @@ impl ViewBuilder {
                     });
                 continue;
             }
-            whole_statements.0 += f.units.0;
-            whole_statements.1 += f.units.1;
             coverage.insert(f.path.as_str(), (f, SourceLanguage::Go));
         }
         let mut external: BTreeMap<String, usize> = BTreeMap::new();
@@ -460,13 +468,28 @@ impl ViewBuilder {
                     .or_insert_with(|| Arc::new(c.clone()))
                     .clone()
             });
-            let mut changed_counts = Counts::default();
-            if let (Some(ch), Some(cov)) = (&changed, &cov) {
-                for &l in &ch.lines {
-                    changed_counts.add(cov.status(l));
+            let prev = seek(&self.prev, &mut prev_at, path);
+            let unchanged = prev.filter(|p| match (&p.cov, &cov) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            });
+            let counts = match unchanged {
+                Some(p) => p.counts,
+                None => {
+                    let mut changed_counts = Counts::default();
+                    if let (Some(ch), Some(cov)) = (&changed, &cov) {
+                        for &l in &ch.lines {
+                            changed_counts.add(cov.status(l));
+                        }
+                    }
+                    (
+                        changed_counts,
+                        cov.as_ref().map(|c| c.counts()).unwrap_or_default(),
+                    )
                 }
-            }
-            let mut whole_counts = cov.as_ref().map(|c| c.counts()).unwrap_or_default();
+            };
+            let (mut changed_counts, mut whole_counts) = counts;
             if let Some(old) = input.carried.get(path) {
                 let cf = carried_file(old, cov.as_deref(), changed.as_deref());
                 if !cf.lines.is_empty() {
@@ -491,12 +514,6 @@ impl ViewBuilder {
                     cmp.files.insert(path.to_string(), Arc::new(cats));
                 }
             }
-            let prev = seek(&self.prev, &mut prev_at, path);
-            let unchanged = prev.filter(|p| match (&p.cov, &cov) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                (None, None) => true,
-                _ => false,
-            });
             let hits: Arc<[u32]> = match unchanged {
                 Some(p) => p.hits.clone(),
                 None => {
@@ -572,6 +589,7 @@ impl ViewBuilder {
                 path: prev.map_or_else(|| Arc::from(path), |p| p.path.clone()),
                 cov: cov.clone(),
                 hits,
+                counts,
             });
             files.push(FileView {
                 path: path.to_string(),
@@ -621,6 +639,7 @@ mod tests {
             path: Arc::from(path),
             cov: None,
             hits: hits.into(),
+            counts: Default::default(),
         }
     }
 
