@@ -20,7 +20,7 @@ use crate::java::sources::SourceIndex;
 use crate::model::{
     ChangedLines, Diagnostic, DiagnosticKind, FileCoverage, ReplicaState, ReplicaStatus, View,
 };
-use crate::session::{DumpMeta, PayloadKind, SessionCatalog, SessionStore, StoredDump};
+use crate::session::{DumpMeta, DumpStore, PayloadKind, SessionCatalog, SessionStore, StoredDump};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use accumulate::{Cumulative, TargetAccumulator};
 use carry::{BuildData, BuildIds, BuildLines, LineStatuses};
@@ -385,7 +385,7 @@ pub struct Engine {
     base_label: String,
     changed: Arc<ChangedLines>,
     modules: ModuleMap,
-    store: SessionStore,
+    store: Box<dyn DumpStore>,
     targets: Vec<LiveTarget>,
     /// The classes of every JaCoCo target united by class id: the data of every target and
     /// replica is merged per class id, probe by probe, and projected once through it.
@@ -483,7 +483,7 @@ impl Engine {
                 .unwrap_or_else(|| config.repo.path.clone())
                 .join(&config.session.dir)
         };
-        let store = SessionStore::open(&store_root, &config.session.name)?;
+        let store = crate::session::open_store(&config.session, &store_root)?;
         let mut java_plans: Vec<JavaPlan> = Vec::new();
         let config_dir = config
             .source
@@ -647,7 +647,7 @@ impl Engine {
     }
 
     pub fn session_dir(&self) -> PathBuf {
-        self.store.dir().to_path_buf()
+        self.store.local_dir().to_path_buf()
     }
 
     /// Files of the session that could not be replayed (corrupt, truncated, foreign, unfinished
@@ -764,7 +764,7 @@ impl Engine {
 
     /// Replays every stored dump of the session, so that a restarted covtop continues it.
     fn replay(&mut self) -> Result<(), EngineError> {
-        let (dumps, problems) = self.store.load_all()?;
+        let (dumps, problems) = self.store.load()?;
         self.session_problems = problems
             .into_iter()
             .map(|p| Diagnostic {
@@ -915,7 +915,7 @@ impl Engine {
         }
         let name = self.targets[i].config.name.clone();
         let key = self.targets[i].build_key.clone();
-        let dir = carry::builds_dir(self.store.dir());
+        let dir = carry::builds_dir(self.store.local_dir());
         let prefix = carry::ids_file_name(&name, "");
         let prefix = prefix.trim_end_matches(".ids");
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -1011,7 +1011,7 @@ impl Engine {
 
     /// Maps the hit lines of every older build stored in the session onto the current revision.
     fn carry_older_builds(&mut self, older: &[(String, BuildData)]) {
-        let dir = self.store.dir().to_path_buf();
+        let dir = self.store.local_dir().to_path_buf();
         for (rev, data) in older {
             if data.dumps == 0 {
                 continue;
@@ -1172,7 +1172,7 @@ impl Engine {
         // The store folder holds `sessions/<name>`: this session's folder is two levels down.
         let catalog = SessionCatalog::new(
             self.store
-                .dir()
+                .local_dir()
                 .parent()
                 .and_then(|p| p.parent())
                 .unwrap_or(std::path::Path::new(".")),
@@ -1316,7 +1316,7 @@ impl Engine {
             if self.targets[i].saved_lines == Some(hash) {
                 continue;
             }
-            let dir = carry::builds_dir(self.store.dir());
+            let dir = carry::builds_dir(self.store.local_dir());
             let path = dir.join(carry::lines_file_name(&name, &lines.revision));
             // Also by build key, with the class ids, so that the build is found again when the
             // class files change at the same revision.
@@ -1496,7 +1496,7 @@ impl Engine {
                 );
                 continue;
             }
-            let path = self.store.persist(&meta, bytes)?;
+            let path = self.store.append(&meta, bytes)?.location;
             report.stored.push((dump.replica.clone(), path.clone()));
             self.targets[i].last_stored.insert(
                 dump.replica.clone(),
@@ -1716,7 +1716,7 @@ impl Engine {
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
                 self.store
-                    .persist_reset_marker(&name, &o.replica, &revision, kind, at)?;
+                    .append_reset(&name, &o.replica, &revision, kind, at)?;
                 self.targets[i].mark_reset(&o.replica);
             }
         }

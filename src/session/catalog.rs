@@ -311,6 +311,8 @@ impl SessionCatalog {
         {
             self.clear_current()?;
         }
+        // Payloads only that session used go with it (other sessions keep theirs).
+        super::remove_unused_blobs(&self.root, std::time::Duration::from_secs(60));
         Ok(files)
     }
 }
@@ -318,9 +320,7 @@ impl SessionCatalog {
 /// What makes two stored dumps the same dump: the metadata without the sequence number (which
 /// includes the payload's length and CRC-32).
 fn identity(meta: &DumpMeta) -> String {
-    let mut m = meta.clone();
-    m.seq = 0;
-    serde_json::to_string(&m).unwrap_or_default()
+    serde_json::to_string(&meta.identity_form()).unwrap_or_default()
 }
 
 fn folder_bytes(dir: &Path) -> u64 {
@@ -344,7 +344,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::PayloadKind;
+    use crate::session::{DumpStore, PayloadKind};
 
     fn meta(replica: &str, at: u64) -> DumpMeta {
         DumpMeta::new("shop", replica, None, at, "abc", PayloadKind::GoProfile)
@@ -359,7 +359,7 @@ mod tests {
         assert_eq!(c.current().as_deref(), Some("sprint-42"));
         s.persist(&meta("a", 10), b"mode: set\n").unwrap();
         s.persist(&meta("b", 20), b"mode: set\n").unwrap();
-        s.persist_reset_marker("shop", "a", "abc", PayloadKind::GoProfile, 30)
+        s.append_reset("shop", "a", "abc", PayloadKind::GoProfile, 30)
             .unwrap();
         fs::write(s.dir().join("00000099-x.dump"), b"garbage").unwrap();
         c.create("other").unwrap();
