@@ -351,6 +351,16 @@ impl LiveTarget {
     }
 }
 
+/// A stored dump that could not be used, as a diagnostic naming it.
+fn stored_dump_problem(p: &crate::session::SessionProblem) -> Diagnostic {
+    Diagnostic {
+        kind: DiagnosticKind::Mismatch,
+        subject: p.path.display().to_string(),
+        message: format!("stored dump skipped: {}", p.problem),
+        fix: "move the file out of the session folder; the other dumps are used".into(),
+    }
+}
+
 /// The outcome of polling one target once, for the headless commands.
 #[derive(Debug, Clone)]
 pub struct TargetPoll {
@@ -423,6 +433,14 @@ pub struct Engine {
     line_save_problems: Vec<Diagnostic>,
     /// For layouts that do not fit: the newest ancestor of the revision they fit, if any.
     layout_revisions: std::collections::HashMap<u64, Option<Revision>>,
+    /// The highest sequence number of the session applied (replayed, stored or followed).
+    seen_seq: u64,
+    /// Dumps this engine stored above `seen_seq` while following the session.
+    own_seqs: BTreeSet<u64>,
+    /// Whether [`Engine::follow`] was called.
+    following: bool,
+    /// A viewer (`covtop --attach`): follows the session, polls no agent unless asked.
+    pub attached: bool,
     pub demo: bool,
     pub paused: bool,
     /// Store every dump, unchanged or not: a snapshot the user asked for (`covtop dump`, the
@@ -581,6 +599,10 @@ impl Engine {
             layout_revisions: std::collections::HashMap::new(),
             pending_line_saves: Vec::new(),
             line_save_problems: Vec::new(),
+            seen_seq: 0,
+            own_seqs: BTreeSet::new(),
+            following: false,
+            attached: false,
             demo: false,
             paused: false,
             always_store: false,
@@ -644,6 +666,11 @@ impl Engine {
 
     pub fn targets(&self) -> &[LiveTarget] {
         &self.targets
+    }
+
+    /// Where the session's dumps are (a folder, or a database without any password).
+    pub fn store_location(&self) -> String {
+        self.store.location()
     }
 
     pub fn session_dir(&self) -> PathBuf {
@@ -765,15 +792,7 @@ impl Engine {
     /// Replays every stored dump of the session, so that a restarted covtop continues it.
     fn replay(&mut self) -> Result<(), EngineError> {
         let (dumps, problems) = self.store.load()?;
-        self.session_problems = problems
-            .into_iter()
-            .map(|p| Diagnostic {
-                kind: DiagnosticKind::Mismatch,
-                subject: p.path.display().to_string(),
-                message: format!("stored dump skipped: {}", p.problem),
-                fix: "move the file out of the session folder; the other dumps are used".into(),
-            })
-            .collect();
+        self.session_problems = problems.iter().map(stored_dump_problem).collect();
         // A dump belongs to the current build when its revision names the current commit
         // (normally the full id; anything that resolves to it counts too).
         let mut is_current: BTreeMap<String, bool> = BTreeMap::new();
@@ -820,9 +839,20 @@ impl Engine {
                 );
             }
         }
+        self.seen_seq = dumps.iter().map(|d| d.meta.seq).max().unwrap_or(0);
         let (dumps, mut older): (Vec<StoredDump>, Vec<StoredDump>) = dumps
             .into_iter()
             .partition(|d| is_current.get(&d.meta.revision) == Some(&true));
+        older.extend(self.apply_stored_current(dumps));
+        self.older = carry::group_by_revision(&older);
+        self.recarry();
+        Ok(())
+    }
+
+    /// Applies stored dumps of the current revision as a replay does (reset markers open
+    /// epochs); returns those that turned out to be of an older build.
+    fn apply_stored_current(&mut self, dumps: Vec<StoredDump>) -> Vec<StoredDump> {
+        let mut older = Vec::new();
         for d in dumps {
             let Some(i) = self.target_index_of(&d.meta.target) else {
                 continue;
@@ -867,9 +897,72 @@ impl Engine {
                 Ok(_) => {}
             }
         }
-        self.older = carry::group_by_revision(&older);
-        self.recarry();
-        Ok(())
+        older
+    }
+
+    /// Follows the session's store: a feed announcing every dump any writer (another covtop,
+    /// the team's `covtop watch`) stores from now on. Give what it announces to
+    /// [`Engine::apply_followed`]; this engine's own dumps are recognised and not applied twice.
+    pub fn follow(&mut self) -> Result<crate::session::DumpFeed, EngineError> {
+        let feed = self.store.subscribe()?;
+        self.following = true;
+        Ok(feed)
+    }
+
+    /// Applies the dumps other writers stored up to `announced` (a sequence number from the
+    /// feed of [`Engine::follow`]) like replayed ones; returns how many were applied (a new
+    /// View is worth building only then).
+    pub fn apply_followed(&mut self, announced: u64) -> Result<usize, EngineError> {
+        if announced <= self.seen_seq {
+            return Ok(0);
+        }
+        // Only this engine's own dumps since the last look: nothing to read.
+        if (self.seen_seq + 1..=announced).all(|n| self.own_seqs.contains(&n)) {
+            self.own_seqs.retain(|&n| n > announced);
+            self.seen_seq = announced;
+            return Ok(0);
+        }
+        let (dumps, problems) = self.store.load_after(self.seen_seq)?;
+        self.session_problems
+            .extend(problems.into_iter().map(|p| stored_dump_problem(&p)));
+        let top = dumps.iter().map(|d| d.meta.seq).max().unwrap_or(announced);
+        let others: Vec<StoredDump> = dumps
+            .into_iter()
+            .filter(|d| !self.own_seqs.contains(&d.meta.seq))
+            .collect();
+        self.own_seqs.retain(|&n| n > top);
+        self.seen_seq = self.seen_seq.max(top);
+        let applied = others.len();
+        let (current, mut older): (Vec<StoredDump>, Vec<StoredDump>) =
+            others.into_iter().partition(|d| {
+                d.meta.revision == self.revision.oid
+                    || self
+                        .repo
+                        .resolve(&d.meta.revision)
+                        .is_ok_and(|r| r.oid == self.revision.oid)
+            });
+        older.extend(self.apply_stored_current(current));
+        if !older.is_empty() {
+            for d in &older {
+                match self.older.iter_mut().find(|(r, _)| r == &d.meta.revision) {
+                    Some((_, data)) => data.apply(d),
+                    None => {
+                        let mut data = BuildData::default();
+                        data.apply(d);
+                        self.older.push((d.meta.revision.clone(), data));
+                    }
+                }
+            }
+            self.recarry();
+        }
+        Ok(applied)
+    }
+
+    /// Notes a dump this engine stored, so that following the session does not apply it again.
+    fn stored_own(&mut self, seq: u64) {
+        if self.following && seq > self.seen_seq {
+            self.own_seqs.insert(seq);
+        }
     }
 
     /// Recomputes the lines carried from every older build known so far.
@@ -1496,7 +1589,9 @@ impl Engine {
                 );
                 continue;
             }
-            let path = self.store.append(&meta, bytes)?.location;
+            let stored = self.store.append(&meta, bytes)?;
+            self.stored_own(stored.seq);
+            let path = stored.location;
             report.stored.push((dump.replica.clone(), path.clone()));
             self.targets[i].last_stored.insert(
                 dump.replica.clone(),
@@ -1715,8 +1810,10 @@ impl Engine {
                 let at = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
-                self.store
+                let stored = self
+                    .store
                     .append_reset(&name, &o.replica, &revision, kind, at)?;
+                self.stored_own(stored.seq);
                 self.targets[i].mark_reset(&o.replica);
             }
         }
