@@ -441,3 +441,92 @@ fn postgres_store_conforms() {
     assert_eq!(x.blob_count().unwrap(), before + 1);
     assert!(!cluster.log().contains(pg_support::PASSWORD));
 }
+
+/// PostgreSQL goes away: dumps are acknowledged from the local spool (durable, numbered 0),
+/// uploaded in the order they were taken when it returns, and only an append neither can take
+/// fails (so no reset follows it).
+#[test]
+fn postgres_unreachable_spools_and_uploads_in_order() {
+    let Some(cluster) = PgCluster::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let Backend::Pg { url, password_file } = pg_backend(&cluster, "spool", tmp.path()) else {
+        unreachable!()
+    };
+    let local = tmp.path().join("store/sessions/spooled");
+    let open = || {
+        PgStore::open(
+            PgTarget::new(&url, Some(&password_file)).unwrap(),
+            "spooled",
+            &local,
+        )
+        .unwrap()
+    };
+    let mut s = open();
+    for n in 0..2 {
+        assert!(
+            s.append(&meta("r-0", "w", n), &payload("w", n))
+                .unwrap()
+                .seq
+                > 0
+        );
+    }
+    assert!(s.health().is_none());
+    cluster.stop();
+    for n in 2..5 {
+        let p = s.append(&meta("r-0", "w", n), &payload("w", n)).unwrap();
+        assert_eq!(p.seq, 0, "spooled, not numbered yet");
+        assert!(p.location.starts_with(&local), "{}", p.location.display());
+    }
+    let health = s.health().expect("the store says it is unreachable");
+    assert!(health.contains("spool"), "{health}");
+    cluster.restart();
+    // The next append uploads the spool first, in order.
+    let last = s.append(&meta("r-0", "w", 5), &payload("w", 5)).unwrap();
+    let uploaded = s.take_uploaded();
+    assert_eq!(uploaded.len(), 3);
+    assert!(uploaded.windows(2).all(|w| w[0] < w[1]) && last.seq > uploaded[2]);
+    assert!(s.health().is_none());
+    let got = check_whole(&open());
+    let order: Vec<u64> = got.keys().map(|(_, n)| *n).collect();
+    assert_eq!(order, (0..6).collect::<Vec<_>>());
+    let by_seq: Vec<u64> = {
+        let mut v: Vec<(u64, u64)> = got.iter().map(|((_, n), seq)| (*seq, *n)).collect();
+        v.sort();
+        v.into_iter().map(|(_, n)| n).collect()
+    };
+    assert_eq!(
+        by_seq,
+        (0..6).collect::<Vec<_>>(),
+        "uploaded in the order taken"
+    );
+    let spooled = std::fs::read_dir(&local)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".dump"))
+        })
+        .count();
+    assert_eq!(spooled, 0, "the spool is empty once uploaded");
+
+    // A spool left by a run that ended while the database was away is uploaded on open.
+    cluster.stop();
+    s.append(&meta("r-0", "w", 6), &payload("w", 6)).unwrap();
+    drop(s);
+    cluster.restart();
+    let reopened = open();
+    assert_eq!(check_whole(&reopened).len(), 7);
+
+    // Neither the database nor the spool: the append fails (nothing is acknowledged).
+    let mut s = reopened;
+    cluster.stop();
+    std::fs::remove_dir_all(&local).unwrap();
+    std::fs::write(&local, b"not a folder").unwrap();
+    let e = s
+        .append(&meta("r-0", "w", 7), &payload("w", 7))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("spool") && e.contains("failed too"), "{e}");
+    assert!(!e.contains(pg_support::PASSWORD));
+}

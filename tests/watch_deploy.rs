@@ -162,7 +162,10 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
     for k in ["Deployment", "CronJob", "Service", "PersistentVolumeClaim"] {
         assert!(kinds.iter().any(|x| x == k), "no {k}: {kinds:?}");
     }
-    assert!(!password_dirs.is_empty(), "the team layout names a password_file");
+    assert!(
+        !password_dirs.is_empty(),
+        "the team layout names a password_file"
+    );
     for d in &password_dirs {
         assert!(
             secret_mounts.contains(d),

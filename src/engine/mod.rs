@@ -959,9 +959,17 @@ impl Engine {
     }
 
     /// Notes a dump this engine stored, so that following the session does not apply it again.
+    /// Spooled dumps (acknowledged with 0 while the shared store was unreachable) are numbered
+    /// when uploaded: those numbers are this engine's own too.
     fn stored_own(&mut self, seq: u64) {
-        if self.following && seq > self.seen_seq {
-            self.own_seqs.insert(seq);
+        let uploaded = self.store.take_uploaded();
+        if !self.following {
+            return;
+        }
+        for n in uploaded.into_iter().chain([seq]) {
+            if n > self.seen_seq {
+                self.own_seqs.insert(n);
+            }
         }
     }
 
@@ -1869,6 +1877,14 @@ impl Engine {
             });
         }
         diagnostics.extend(self.session_problems.iter().cloned());
+        if let Some(problem) = self.store.health() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::TargetError,
+                subject: format!("session store {}", self.store.location()),
+                message: problem,
+                fix: "nothing is lost; check the database and the network (resets wait until their dump is stored somewhere)".into(),
+            });
+        }
         diagnostics.extend(self.undecodable.iter().cloned());
         let statuses = self
             .targets

@@ -17,7 +17,7 @@
 //! store's [`DumpStore::location`] names host, port and database only.
 
 use super::store::{self, DumpFeed, DumpStore, Loaded, Persisted};
-use super::{DumpMeta, SessionError};
+use super::{DumpMeta, SessionError, SessionStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -288,12 +288,26 @@ pub async fn migrate(client: &mut Client) -> Result<i32, String> {
 }
 
 /// One session in PostgreSQL.
+///
+/// When the database cannot take a dump, the dump goes to a local spool — a folder store in
+/// `local_dir` — and is acknowledged from there (durable, with sequence number 0: the session
+/// numbers it when it is uploaded). Every later append uploads the spool first, in order, so the
+/// session gets the dumps in the order they were taken; opening the store uploads what an earlier
+/// run left. Only when the spool cannot take a dump either is the append an error (and a reset
+/// waiting for it is not done).
 pub struct PgStore {
     target: PgTarget,
     name: String,
     session_id: i64,
-    /// The folder for what the session keeps locally (saved build lines).
+    /// The folder for what the session keeps locally (saved build lines, the spool).
     local_dir: PathBuf,
+    spool: Option<SessionStore>,
+    /// The spool may hold dumps not uploaded yet.
+    spool_pending: bool,
+    /// Why the last append went to the spool, while it holds dumps.
+    unreachable: Option<String>,
+    /// Session sequence numbers of spooled dumps uploaded since [`DumpStore::take_uploaded`].
+    uploaded: Vec<u64>,
     /// Runs the database I/O, whatever runtime (if any) the caller is on.
     rt: Option<tokio::runtime::Runtime>,
     client: Arc<tokio::sync::Mutex<Option<Client>>>,
@@ -338,6 +352,10 @@ impl PgStore {
             name: name.to_string(),
             session_id: 0,
             local_dir: local_dir.to_path_buf(),
+            spool: SessionStore::open_dir(local_dir).ok(),
+            spool_pending: true,
+            unreachable: None,
+            uploaded: Vec::new(),
             rt: Some(rt),
             client: Arc::new(tokio::sync::Mutex::new(None)),
         };
@@ -362,7 +380,151 @@ impl PgStore {
                 Ok(row.get::<_, i64>(0))
             })
         })?;
+        // What an earlier run could not upload goes first (it stays spooled if that fails).
+        let _ = store.flush_spool();
         Ok(store)
+    }
+
+    /// Uploads the spooled dumps in order; each leaves the spool once the session has it.
+    fn flush_spool(&mut self) -> Result<(), SessionError> {
+        let Some(spool) = &self.spool else {
+            self.spool_pending = false;
+            return Ok(());
+        };
+        let (dumps, _) = spool.load_all()?;
+        let had = !dumps.is_empty();
+        for d in dumps {
+            let p = self.append_primary(&d.meta, &d.payload)?;
+            self.uploaded.push(p.seq);
+            // A file that stays is uploaded again next time, and found there (same identity).
+            let _ = std::fs::remove_file(&d.path);
+        }
+        self.spool_pending = false;
+        self.unreachable = None;
+        if had && let Some(root) = self.local_dir.parent().and_then(|p| p.parent()) {
+            super::remove_unused_blobs(root, Duration::from_secs(60));
+        }
+        Ok(())
+    }
+
+    /// Keeps a dump the database could not take (`cause`) in the local spool.
+    fn spool_append(
+        &mut self,
+        meta: &DumpMeta,
+        payload: &[u8],
+        cause: SessionError,
+    ) -> Result<Persisted, SessionError> {
+        let Some(spool) = self.spool.as_mut() else {
+            return Err(cause);
+        };
+        match spool.append_idempotent(meta, payload) {
+            Ok(p) => {
+                self.spool_pending = true;
+                self.unreachable = Some(cause.to_string());
+                Ok(Persisted {
+                    seq: 0,
+                    location: p.location,
+                    new: p.new,
+                })
+            }
+            Err(e) => Err(self.err(format!(
+                "{cause}; and the local spool {} failed too: {e}",
+                self.local_dir.display()
+            ))),
+        }
+    }
+
+    /// Appends one dump to the database (no spool).
+    fn append_primary(
+        &mut self,
+        meta: &DumpMeta,
+        payload: &[u8],
+    ) -> Result<Persisted, SessionError> {
+        let identity = store::identity(meta, payload).to_vec();
+        let blob = (!payload.is_empty()).then(|| store::digest(payload).to_vec());
+        let mut meta = meta.clone();
+        // The payload is kept in covtop_blobs, not where a file store kept it.
+        meta.blob = None;
+        meta.len = payload.len() as u64;
+        meta.crc32 = crc32fast::hash(payload);
+        let payload = payload.to_vec();
+        let sid = self.session_id;
+        let (seq, new) = self.run(move |client| {
+            Box::pin(async move {
+                let e = |e: tokio_postgres::Error| pg_error(&e);
+                let tx = client.transaction().await.map_err(e)?;
+                // Locks the session's row until the commit: sequence numbers follow commits.
+                let seq: i64 = tx
+                    .query_one(
+                        "UPDATE covtop_sessions SET last_seq = last_seq + 1 WHERE id = $1 \
+                         RETURNING last_seq",
+                        &[&sid],
+                    )
+                    .await
+                    .map_err(e)?
+                    .get(0);
+                if let Some(row) = tx
+                    .query_opt(
+                        "SELECT seq FROM covtop_dumps WHERE session_id = $1 AND identity = $2",
+                        &[&sid, &identity],
+                    )
+                    .await
+                    .map_err(e)?
+                {
+                    tx.rollback().await.map_err(e)?;
+                    return Ok((row.get::<_, i64>(0), false));
+                }
+                if let Some(digest) = &blob {
+                    let known = tx
+                        .query_opt("SELECT 1 FROM covtop_blobs WHERE digest = $1", &[digest])
+                        .await
+                        .map_err(e)?
+                        .is_some();
+                    if !known {
+                        tx.execute(
+                            "INSERT INTO covtop_blobs (digest, payload) VALUES ($1, $2) \
+                             ON CONFLICT (digest) DO NOTHING",
+                            &[digest, &payload],
+                        )
+                        .await
+                        .map_err(e)?;
+                    }
+                }
+                meta.seq = seq as u64;
+                let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
+                tx.execute(
+                    "INSERT INTO covtop_dumps (session_id, seq, identity, target, replica, \
+                     fetched_at_ms, reset_after, meta, blob) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    &[
+                        &sid,
+                        &seq,
+                        &identity,
+                        &meta.target,
+                        &meta.replica,
+                        &(meta.fetched_at_ms as i64),
+                        &meta.reset_after,
+                        &text,
+                        &blob,
+                    ],
+                )
+                .await
+                .map_err(e)?;
+                tx.execute(
+                    "SELECT pg_notify($1, $2)",
+                    &[&CHANNEL, &format!("{sid}:{seq}")],
+                )
+                .await
+                .map_err(e)?;
+                tx.commit().await.map_err(e)?;
+                Ok((seq, true))
+            })
+        })?;
+        Ok(Persisted {
+            seq: seq as u64,
+            location: PathBuf::from(format!("{}#{seq}", self.location())),
+            new,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -467,90 +629,27 @@ impl DumpStore for PgStore {
     }
 
     fn append(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<Persisted, SessionError> {
-        let identity = store::identity(meta, payload).to_vec();
-        let blob = (!payload.is_empty()).then(|| store::digest(payload).to_vec());
-        let mut meta = meta.clone();
-        // The payload is kept in covtop_blobs, not where a file store kept it.
-        meta.blob = None;
-        meta.len = payload.len() as u64;
-        meta.crc32 = crc32fast::hash(payload);
-        let payload = payload.to_vec();
-        let sid = self.session_id;
-        let (seq, new) = self.run(move |client| {
-            Box::pin(async move {
-                let e = |e: tokio_postgres::Error| pg_error(&e);
-                let tx = client.transaction().await.map_err(e)?;
-                // Locks the session's row until the commit: sequence numbers follow commits.
-                let seq: i64 = tx
-                    .query_one(
-                        "UPDATE covtop_sessions SET last_seq = last_seq + 1 WHERE id = $1 \
-                         RETURNING last_seq",
-                        &[&sid],
-                    )
-                    .await
-                    .map_err(e)?
-                    .get(0);
-                if let Some(row) = tx
-                    .query_opt(
-                        "SELECT seq FROM covtop_dumps WHERE session_id = $1 AND identity = $2",
-                        &[&sid, &identity],
-                    )
-                    .await
-                    .map_err(e)?
-                {
-                    tx.rollback().await.map_err(e)?;
-                    return Ok((row.get::<_, i64>(0), false));
-                }
-                if let Some(digest) = &blob {
-                    let known = tx
-                        .query_opt("SELECT 1 FROM covtop_blobs WHERE digest = $1", &[digest])
-                        .await
-                        .map_err(e)?
-                        .is_some();
-                    if !known {
-                        tx.execute(
-                            "INSERT INTO covtop_blobs (digest, payload) VALUES ($1, $2) \
-                             ON CONFLICT (digest) DO NOTHING",
-                            &[digest, &payload],
-                        )
-                        .await
-                        .map_err(e)?;
-                    }
-                }
-                meta.seq = seq as u64;
-                let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
-                tx.execute(
-                    "INSERT INTO covtop_dumps (session_id, seq, identity, target, replica, \
-                     fetched_at_ms, reset_after, meta, blob) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    &[
-                        &sid,
-                        &seq,
-                        &identity,
-                        &meta.target,
-                        &meta.replica,
-                        &(meta.fetched_at_ms as i64),
-                        &meta.reset_after,
-                        &text,
-                        &blob,
-                    ],
-                )
-                .await
-                .map_err(e)?;
-                tx.execute(
-                    "SELECT pg_notify($1, $2)",
-                    &[&CHANNEL, &format!("{sid}:{seq}")],
-                )
-                .await
-                .map_err(e)?;
-                tx.commit().await.map_err(e)?;
-                Ok((seq, true))
-            })
-        })?;
-        Ok(Persisted {
-            seq: seq as u64,
-            location: PathBuf::from(format!("{}#{seq}", self.location())),
-            new,
+        if self.spool_pending
+            && let Err(e) = self.flush_spool()
+        {
+            return self.spool_append(meta, payload, e);
+        }
+        match self.append_primary(meta, payload) {
+            Ok(p) => Ok(p),
+            Err(e) => self.spool_append(meta, payload, e),
+        }
+    }
+
+    fn take_uploaded(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.uploaded)
+    }
+
+    fn health(&self) -> Option<String> {
+        self.unreachable.as_ref().map(|why| {
+            format!(
+                "unreachable ({why}): dumps are kept in the local spool {} and uploaded in order when it answers",
+                self.local_dir.display()
+            )
         })
     }
 

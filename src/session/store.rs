@@ -18,7 +18,8 @@ use std::time::Duration;
 /// reset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Persisted {
-    /// Its place in the session's order (assigned by the store, increasing).
+    /// Its place in the session's order (assigned by the store, increasing); 0 while it waits in
+    /// a local spool for the shared store (see [`DumpStore::take_uploaded`]).
     pub seq: u64,
     /// Where it is, for messages: a file, or the store's (password-free) address and the
     /// sequence number.
@@ -64,6 +65,19 @@ pub trait DumpStore: Send + std::fmt::Debug {
             &DumpMeta::reset_marker(target, replica, revision, kind, at_ms),
             &[],
         )
+    }
+
+    /// Session sequence numbers of dumps this store acknowledged earlier with sequence number 0
+    /// (kept in a local spool while the store was unreachable) and has uploaded since the last
+    /// call: they are this writer's own.
+    fn take_uploaded(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
+
+    /// What is wrong with the store while it works around it (unreachable, dumps spooled), for
+    /// the screen and the headless commands; `None` when all is well.
+    fn health(&self) -> Option<String> {
+        None
     }
 
     /// Every readable dump of the session in order, and what could not be used.
