@@ -349,6 +349,22 @@ fn case_crash(b: &Backend, rounds: u64) {
     check_whole(&*b.open(session));
 }
 
+/// Waits (30 s at most) until `feed` announced `seq` or a later dump.
+fn wait_announced(feed: &mut covtop::session::DumpFeed, seq: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut announced = 0;
+    while announced < seq {
+        assert!(Instant::now() < deadline, "{what} was never announced");
+        match feed.try_recv() {
+            Ok(n) => announced = announced.max(n),
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => panic!("the feed ended: {e}"),
+        }
+    }
+}
+
 fn case_subscribe(b: &Backend) {
     let session = "follow";
     let mut writer = b.open(session);
@@ -362,21 +378,7 @@ fn case_subscribe(b: &Backend) {
     let p = writer
         .append(&meta("r-0", "w", 1), &payload("w", 1))
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut announced = 0;
-    while announced < p.seq {
-        assert!(
-            Instant::now() < deadline,
-            "the new dump was never announced"
-        );
-        match feed.try_recv() {
-            Ok(seq) => announced = announced.max(seq),
-            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Err(e) => panic!("the feed ended: {e}"),
-        }
-    }
+    wait_announced(&mut feed, p.seq, "the new dump");
     let (new, _) = follower.load_after(known).unwrap();
     assert_eq!(new.len(), 1);
     assert_eq!(new[0].payload, payload("w", 1));
@@ -473,6 +475,9 @@ fn postgres_unreachable_spools_and_uploads_in_order() {
         );
     }
     assert!(s.health().is_none());
+    // A follower of the session keeps following across the database's restart.
+    let follower = open();
+    let mut feed = follower.subscribe().unwrap();
     cluster.stop();
     for n in 2..5 {
         let p = s.append(&meta("r-0", "w", n), &payload("w", n)).unwrap();
@@ -488,6 +493,7 @@ fn postgres_unreachable_spools_and_uploads_in_order() {
     assert_eq!(uploaded.len(), 3);
     assert!(uploaded.windows(2).all(|w| w[0] < w[1]) && last.seq > uploaded[2]);
     assert!(s.health().is_none());
+    wait_announced(&mut feed, last.seq, "the follower, back after the restart,");
     let got = check_whole(&open());
     let order: Vec<u64> = got.keys().map(|(_, n)| *n).collect();
     assert_eq!(order, (0..6).collect::<Vec<_>>());

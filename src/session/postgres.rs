@@ -734,7 +734,10 @@ impl DumpStore for PgStore {
         })
     }
 
-    /// A connection of its own listens on the channel every append notifies.
+    /// A connection of its own listens on the channel every append notifies. When it is lost
+    /// (the database restarted), it is opened again every second; once back, the session's
+    /// highest sequence number is announced, so that nothing stored meanwhile is missed. The
+    /// feed ends only when the follower drops it (or when the first connection fails: an error).
     fn subscribe(&self) -> Result<DumpFeed, SessionError> {
         let Some(rt) = self.rt.as_ref() else {
             return Err(self.err("the store is closed".into()));
@@ -744,48 +747,29 @@ impl DumpStore for PgStore {
         let sid = self.session_id;
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         rt.spawn(async move {
-            let started = async {
-                let (client, mut connection) =
-                    tokio::time::timeout(OP_TIMEOUT, target.config.connect(NoTls))
-                        .await
-                        .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?
-                        .map_err(|e| pg_error(&e))?;
-                let feed = tx.clone();
-                let prefix = format!("{sid}:");
-                tokio::spawn(async move {
-                    let mut messages =
-                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-                    use futures_util::StreamExt;
-                    while let Some(Ok(m)) = messages.next().await {
-                        if let AsyncMessage::Notification(n) = m
-                            && n.channel() == CHANNEL
-                            && let Some(seq) = n
-                                .payload()
-                                .strip_prefix(&prefix)
-                                .and_then(|s| s.parse::<u64>().ok())
-                            && feed.send(seq).is_err()
-                        {
+            let mut ready = Some(ready_tx);
+            loop {
+                match listen(&target, sid, &tx, ready.is_none()).await {
+                    Ok((client, ended)) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(Ok(()));
+                        }
+                        tokio::select! {
+                            _ = ended => {}
+                            _ = tx.closed() => return,
+                        }
+                        drop(client);
+                    }
+                    Err(e) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(Err(e));
                             return;
                         }
                     }
-                    // The connection ended: dropping `feed` (and the keeper's sender) ends the
-                    // stream, so the follower knows.
-                });
-                client
-                    .batch_execute(&format!("LISTEN {CHANNEL}"))
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                Ok::<_, String>(client)
-            };
-            match started.await {
-                Ok(client) => {
-                    let _ = ready_tx.send(Ok(()));
-                    // Keeps the listening connection until the follower drops the feed.
-                    tx.closed().await;
-                    drop(client);
                 }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tx.closed() => return,
                 }
             }
         });
@@ -795,6 +779,60 @@ impl DumpStore for PgStore {
             Err(_) => Err(self.err("its I/O thread stopped".into())),
         }
     }
+}
+
+/// Opens a connection that LISTENs for session `sid`'s new dumps and forwards their sequence
+/// numbers to `feed`; with `catch_up`, first announces the session's highest sequence number.
+/// Returns the client (the connection lives as long as it) and a receiver that completes when
+/// the connection ends.
+async fn listen(
+    target: &PgTarget,
+    sid: i64,
+    feed: &tokio::sync::mpsc::UnboundedSender<u64>,
+    catch_up: bool,
+) -> Result<(Client, tokio::sync::oneshot::Receiver<()>), String> {
+    let (client, mut connection) = tokio::time::timeout(OP_TIMEOUT, target.config.connect(NoTls))
+        .await
+        .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?
+        .map_err(|e| pg_error(&e))?;
+    let (ended_tx, ended) = tokio::sync::oneshot::channel();
+    let forward = feed.clone();
+    let prefix = format!("{sid}:");
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        use futures_util::StreamExt;
+        while let Some(Ok(m)) = messages.next().await {
+            if let AsyncMessage::Notification(n) = m
+                && n.channel() == CHANNEL
+                && let Some(seq) = n
+                    .payload()
+                    .strip_prefix(&prefix)
+                    .and_then(|s| s.parse::<u64>().ok())
+                && forward.send(seq).is_err()
+            {
+                break;
+            }
+        }
+        let _ = ended_tx.send(());
+    });
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(|e| pg_error(&e))?;
+    if catch_up {
+        let top: i64 = client
+            .query_one(
+                "SELECT COALESCE(MAX(seq), 0) FROM covtop_dumps WHERE session_id = $1",
+                &[&sid],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?
+            .get(0);
+        if top > 0 {
+            let _ = feed.send(top as u64);
+        }
+    }
+    Ok((client, ended))
 }
 
 /// A stored row checked: its metadata parse, its payload is there and is the one its digest,

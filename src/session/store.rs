@@ -95,7 +95,8 @@ pub trait DumpStore: Send + std::fmt::Debug {
     /// The names of the sessions this store holds, sorted.
     fn sessions(&self) -> Result<Vec<String>, SessionError>;
 
-    /// Follows the session: announces every dump acknowledged from now on, by any writer.
+    /// Follows the session: announces every dump acknowledged from now on, by any writer. The
+    /// feed lasts as long as the store that gave it.
     fn subscribe(&self) -> Result<DumpFeed, SessionError>;
 }
 
