@@ -161,3 +161,112 @@ async fn a_viewer_follows_a_writer_through_one_session_folder() {
     };
     writer_and_viewer_share(tmp.path(), &shared, &shared).await;
 }
+
+/// `covtop session new | list | use | rm` on a PostgreSQL store: the sessions are the database's
+/// (a tester's laptop has no folder of them), `--session` names one of them, `list` shows
+/// dumps, span and size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_commands_work_on_a_postgres_store() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let Some(cluster) = pg_support::PgCluster::start() else {
+        return;
+    };
+    cluster.create_db("team");
+    let center = Center::start().await.unwrap();
+    let profile = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let _agent = Agent::start("shop", profile.clone(), 0, Some(&center.url()))
+        .await
+        .unwrap();
+    profile.lock().hit(0, 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let pw = tmp.path().join("pgpassword");
+    std::fs::write(&pw, pg_support::PASSWORD).unwrap();
+    let config = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[repo]\npath = \"{}\"\nbase = \"main\"\n[poll]\ntimeout = \"2s\"\n\
+             [session]\ndir = \"{}\"\nstore = \"{}\"\npassword_file = \"{}\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
+            repo.display(),
+            tmp.path().join("local").display(),
+            cluster.url("team"),
+            pw.display(),
+            center.url()
+        ),
+    )
+    .unwrap();
+    let run = move |args: &[&str]| {
+        let o = common::covtop(&config, args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+    let out = tokio::task::spawn_blocking(move || {
+        let runs: [&[&str]; 10] = [
+            &["session", "new", "sprint-7"],
+            &["dump"],
+            &["dump", "--session", "nope"],
+            &["session", "list"],
+            &["session", "rm", "sprint-7"],
+            &["session", "new", "other"],
+            &["session", "use", "sprint-7"],
+            &["session", "use", "other"],
+            &["session", "rm", "sprint-7"],
+            &["session", "list"],
+        ];
+        runs.map(run)
+    })
+    .await
+    .unwrap();
+    let [
+        new,
+        dump,
+        nope,
+        list,
+        rm_current,
+        other,
+        use_sprint,
+        use_other,
+        rm,
+        after,
+    ] = &out[..]
+    else {
+        unreachable!()
+    };
+    assert!(
+        new.0 && new.1.contains("Created session sprint-7"),
+        "{new:?}"
+    );
+    assert!(dump.0, "{dump:?}");
+    assert!(
+        !nope.0 && nope.1.contains("nope") && nope.1.contains("sprint-7"),
+        "an unknown --session names the database's sessions: {nope:?}"
+    );
+    let row = list
+        .1
+        .lines()
+        .find(|l| l.contains("sprint-7"))
+        .unwrap_or_else(|| panic!("{list:?}"));
+    assert!(row.starts_with('*'), "the session in use is marked: {row}");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[2], "1", "one dump stored: {row}");
+    assert!(list.1.contains(&format!("127.0.0.1:{}/team", cluster.port)));
+    assert!(
+        !rm_current.0 && rm_current.1.contains("--yes"),
+        "the session in use is not removed without --yes: {rm_current:?}"
+    );
+    assert!(
+        other.0 && use_sprint.0 && use_other.0,
+        "{other:?} {use_sprint:?} {use_other:?}"
+    );
+    assert!(rm.0 && rm.1.contains("Removed session sprint-7"), "{rm:?}");
+    assert!(!after.1.contains("sprint-7"), "{after:?}");
+}

@@ -338,27 +338,8 @@ impl PgStore {
             path: local_dir.to_path_buf(),
             source,
         })?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("covtop-postgres")
-            .enable_all()
-            .build()
-            .map_err(|e| SessionError::Database {
-                store: target.location.clone(),
-                message: format!("cannot start its I/O thread: {e}"),
-            })?;
-        let mut store = PgStore {
-            target,
-            name: name.to_string(),
-            session_id: 0,
-            local_dir: local_dir.to_path_buf(),
-            spool: SessionStore::open_dir(local_dir).ok(),
-            spool_pending: true,
-            unreachable: None,
-            uploaded: Vec::new(),
-            rt: Some(rt),
-            client: Arc::new(tokio::sync::Mutex::new(None)),
-        };
+        let mut store = PgStore::connect(target, local_dir)?;
+        store.name = name.to_string();
         let name = store.name.clone();
         store.session_id = store.run(move |client| {
             Box::pin(async move {
@@ -381,7 +362,37 @@ impl PgStore {
             })
         })?;
         // What an earlier run could not upload goes first (it stays spooled if that fails).
+        store.spool = SessionStore::open_dir(local_dir).ok();
         let _ = store.flush_spool();
+        Ok(store)
+    }
+
+    /// Connects (migrating the schema) without opening a session: for listing and removing
+    /// sessions. Appends need [`PgStore::open`].
+    pub fn connect(target: PgTarget, local_dir: &Path) -> Result<PgStore, SessionError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("covtop-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| SessionError::Database {
+                store: target.location.clone(),
+                message: format!("cannot start its I/O thread: {e}"),
+            })?;
+        let store = PgStore {
+            target,
+            name: String::new(),
+            session_id: 0,
+            local_dir: local_dir.to_path_buf(),
+            spool: None,
+            spool_pending: true,
+            unreachable: None,
+            uploaded: Vec::new(),
+            rt: Some(rt),
+            client: Arc::new(tokio::sync::Mutex::new(None)),
+        };
+        // Connects and migrates now: a wrong URL or password is an error at once.
+        store.sessions()?;
         Ok(store)
     }
 
@@ -531,6 +542,11 @@ impl PgStore {
         &self.name
     }
 
+    /// The database: host, port and name (never the user nor the password).
+    pub fn database(&self) -> &str {
+        &self.target.location
+    }
+
     fn err(&self, message: String) -> SessionError {
         SessionError::Database {
             store: self.location(),
@@ -603,6 +619,58 @@ impl PgStore {
                 Ok(n)
             })
         })
+    }
+
+    /// What `covtop session list` shows of every session of the database (`current` marked):
+    /// dumps, resets, targets, replicas, revisions, span, and the bytes of the payloads it uses
+    /// (each payload once per session, though the database keeps it once for all).
+    pub fn summaries(&self, current: &str) -> Result<Vec<super::SessionSummary>, SessionError> {
+        let rows = self.run(|client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT s.name, d.meta, d.blob, octet_length(b.payload) \
+                         FROM covtop_sessions s \
+                         LEFT JOIN covtop_dumps d ON d.session_id = s.id \
+                         LEFT JOIN covtop_blobs b ON b.digest = d.blob \
+                         ORDER BY s.name, d.seq",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, String>(0),
+                            r.get::<_, Option<String>>(1),
+                            r.get::<_, Option<Vec<u8>>>(2),
+                            r.get::<_, Option<i32>>(3),
+                        )
+                    })
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        let mut out: Vec<super::SessionSummary> = Vec::new();
+        let mut blobs = std::collections::HashSet::new();
+        for (name, meta, blob, len) in rows {
+            if out.last().is_none_or(|s| s.name != name) {
+                out.push(super::SessionSummary::new(&name, name == current));
+                blobs.clear();
+            }
+            let s = out.last_mut().expect("pushed above");
+            match meta.map(|m| serde_json::from_str::<DumpMeta>(&m)) {
+                Some(Ok(m)) => s.count(&m),
+                Some(Err(_)) => s.bad_files += 1,
+                None => {}
+            }
+            if let Some(b) = blob
+                && blobs.insert(b)
+            {
+                s.bytes += len.unwrap_or(0).max(0) as u64;
+            }
+        }
+        Ok(out)
     }
 
     /// How many payloads the database keeps (each once, whatever number of dumps use it).
