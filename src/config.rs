@@ -756,7 +756,9 @@ pub fn example(go_modules: &[(String, String)], base: &str) -> String {
          partial_as_covered = false\n\n\
          [session]\n\
          dir = \".covtop\"   # dumps are stored here before anything else uses them\n\
-         name = \"default\"\n\n"
+         name = \"default\"\n\
+         # store = \"postgres://covtop@db/coverage\"  # a team's shared session (password: PGPASSWORD,\n\
+         #                                           # ~/.pgpass or password_file; never in the URL)\n\n"
     ));
     if go_modules.is_empty() {
         s.push_str(
@@ -855,6 +857,40 @@ timeout = "10s"
         assert!(
             matches!(&c.targets[0].kind, TargetKind::GocV1 { services, .. } if services == &["shop"])
         );
+    }
+
+    #[test]
+    fn a_shared_store_is_a_postgres_url_without_a_password() {
+        let c = p(
+            "[session]\nstore = \"postgres://covtop@db:5433/coverage\"\n\
+                   password_file = \"secrets/pw\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.session.store.as_deref(),
+            Some("postgres://covtop@db:5433/coverage")
+        );
+        assert_eq!(
+            c.session.password_file,
+            Some(PathBuf::from("/tmp/x/secrets/pw"))
+        );
+        assert_eq!(p("").unwrap().session.store, None);
+        let e = p("[session]\nname = \"x\"\nstore = \"postgres://covtop:hunter2@db/coverage\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("covtop.toml:3:") && e.contains("password_file"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "the password is not echoed: {e}");
+        let e = p("[session]\nstore = \"mysql://db/coverage\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a PostgreSQL URL"), "{e}");
+        let e = p("[session]\nstore = \"postgres://covtop@db\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names no database"), "{e}");
     }
 
     #[test]
