@@ -507,7 +507,7 @@ fn postgres_unreachable_spools_and_uploads_in_order() {
         (0..6).collect::<Vec<_>>(),
         "uploaded in the order taken"
     );
-    let spooled = std::fs::read_dir(&local)
+    let spooled = std::fs::read_dir(local.join("spool/sessions/spooled"))
         .unwrap()
         .filter(|e| {
             e.as_ref()

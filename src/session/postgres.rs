@@ -29,6 +29,8 @@ const CHANNEL: &str = "covtop_dumps";
 /// One statement (or connect) longer than this is a store that does not answer.
 const OP_TIMEOUT: Duration = Duration::from_secs(15);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The spool's store folder inside the session's local folder.
+const SPOOL_DIR: &str = "spool";
 /// Taken while migrating, so that two covtops connecting at once never migrate together.
 const MIGRATE_LOCK: i64 = 0x636f_7674_6f70;
 
@@ -290,7 +292,7 @@ pub async fn migrate(client: &mut Client) -> Result<i32, String> {
 /// One session in PostgreSQL.
 ///
 /// When the database cannot take a dump, the dump goes to a local spool — a folder store in
-/// `local_dir` — and is acknowledged from there (durable, with sequence number 0: the session
+/// `local_dir/spool` — and is acknowledged from there (durable, with sequence number 0: the session
 /// numbers it when it is uploaded). Every later append uploads the spool first, in order, so the
 /// session gets the dumps in the order they were taken; opening the store uploads what an earlier
 /// run left. Only when the spool cannot take a dump either is the append an error (and a reset
@@ -362,7 +364,9 @@ impl PgStore {
             })
         })?;
         // What an earlier run could not upload goes first (it stays spooled if that fails).
-        store.spool = SessionStore::open_dir(local_dir).ok();
+        // The spool is a folder store of its own inside `local_dir` (`spool/sessions/<name>`,
+        // `spool/blobs`): never a folder session that happens to share the name.
+        store.spool = SessionStore::open(&local_dir.join(SPOOL_DIR), &store.name).ok();
         let _ = store.flush_spool();
         Ok(store)
     }
@@ -412,8 +416,8 @@ impl PgStore {
         }
         self.spool_pending = false;
         self.unreachable = None;
-        if had && let Some(root) = self.local_dir.parent().and_then(|p| p.parent()) {
-            super::remove_unused_blobs(root, Duration::from_secs(60));
+        if had {
+            super::remove_unused_blobs(&self.local_dir.join(SPOOL_DIR), Duration::from_secs(60));
         }
         Ok(())
     }
