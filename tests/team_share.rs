@@ -31,6 +31,17 @@ async fn view_where(
     common::view_where(views, what, Duration::from_secs(20), check).await
 }
 
+/// The hit count of `line` of `path` in `v`.
+fn hits(v: &View, path: &str, line: u32) -> u64 {
+    v.files
+        .iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.coverage.as_ref())
+        .and_then(|c| c.lines.iter().find(|l| l.line == line))
+        .and_then(|l| l.hits)
+        .unwrap_or(0)
+}
+
 /// Where one covtop of the team keeps its session: `local` is its `[session] dir`, `store` more
 /// `[session]` lines (a database).
 struct Place<'a> {
@@ -106,6 +117,16 @@ async fn writer_and_viewer_share(tmp: &Path, writer_at: &Place<'_>, viewer_at: &
     })
     .await;
     assert!(hit_lines(&v, "pricing/pricing.go").contains(&5));
+    // Nothing is counted twice: neither the viewer (the writer's dumps once each, the reset
+    // marker once) nor the writer (its own dumps come back through the feed and are skipped).
+    let writer_view = view_where(&mut written.views, "the writer after the reset", |v| {
+        hit_lines(v, "cart/cart.go").contains(&27)
+    })
+    .await;
+    for (who, v) in [("viewer", &v), ("writer", &writer_view)] {
+        assert_eq!(hits(v, "pricing/pricing.go", 5), 1, "{who}");
+        assert_eq!(hits(v, "cart/cart.go", 27), 1, "{who}");
+    }
     match trap.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the attached viewer contacted an agent: {other:?}"),
