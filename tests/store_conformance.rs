@@ -442,6 +442,21 @@ fn postgres_store_conforms() {
         .unwrap();
     assert_eq!(x.blob_count().unwrap(), before + 1);
     assert!(!cluster.log().contains(pg_support::PASSWORD));
+
+    // The same session through the server's unix socket.
+    let socket_url = format!(
+        "postgres:///conformance?user={}&host={}&port={}",
+        pg_support::USER,
+        cluster.socket_dir().display(),
+        cluster.port
+    );
+    let via_socket = PgStore::open(
+        PgTarget::new(&socket_url, Some(password_file)).unwrap(),
+        "blobs-x",
+        tmp.path(),
+    )
+    .unwrap();
+    assert_eq!(via_socket.load().unwrap().0.len(), 2);
 }
 
 /// PostgreSQL goes away: dumps are acknowledged from the local spool (durable, numbered 0),

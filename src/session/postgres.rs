@@ -107,7 +107,8 @@ impl PgTarget {
         Ok(config)
     }
 
-    /// Parses `url` (`postgres://user@host[:port]/db`, `?host=/socket/dir` for a unix socket)
+    /// Parses `url` (`postgres://user@host[:port]/db`; `postgres:///db?user=U&host=/socket/dir`
+    /// for a unix socket)
     /// and finds the password: `password_file`, then `PGPASSWORD`, then the `.pgpass` file.
     pub fn new(url: &str, password_file: Option<&Path>) -> Result<PgTarget, SessionError> {
         let mut config = Self::check_url(url).map_err(|message| SessionError::Database {
@@ -930,4 +931,36 @@ fn check_row(
         return Err("corrupt: payload length or checksum does not match its metadata".into());
     }
     Ok((meta, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pgpass_lines_match_field_by_field_with_wildcards_and_escapes() {
+        let want = ["db", "5432", "coverage", "covtop"];
+        assert_eq!(
+            pgpass_line("db:5432:coverage:covtop:pw", &want).as_deref(),
+            Some("pw")
+        );
+        assert_eq!(
+            pgpass_line("*:*:*:covtop:a\\:b\\\\c", &want).as_deref(),
+            Some("a:b\\c")
+        );
+        assert_eq!(pgpass_line("db:5433:coverage:covtop:pw", &want), None);
+        assert_eq!(pgpass_line("db:5432:other:covtop:pw", &want), None);
+        assert_eq!(pgpass_line("db:5432:coverage", &want), None);
+        // A password may hold ':' after the fourth field.
+        assert_eq!(pgpass_line("*:*:*:*:x:y", &want).as_deref(), Some("x:y"));
+    }
+
+    #[test]
+    fn the_location_names_host_port_and_database_only() {
+        let t = PgTarget::new("postgres://covtop@db.example:5433/coverage", None).unwrap();
+        assert_eq!(t.location(), "postgres://db.example:5433/coverage");
+        assert!(!format!("{t:?}").contains("covtop@"));
+        let sock = PgTarget::check_url("postgres:///coverage?user=covtop&host=/run/pg").unwrap();
+        assert_eq!(location_of(&sock), "postgres:///run/pg:5432/coverage");
+    }
 }
