@@ -468,35 +468,19 @@ impl PgStore {
         let (seq, new) = self.run(move |client| {
             Box::pin(async move {
                 let e = |e: tokio_postgres::Error| pg_error(&e);
-                let tx = client.transaction().await.map_err(e)?;
-                // Locks the session's row until the commit: sequence numbers follow commits.
-                let seq: i64 = tx
-                    .query_one(
-                        "UPDATE covtop_sessions SET last_seq = last_seq + 1 WHERE id = $1 \
-                         RETURNING last_seq",
-                        &[&sid],
-                    )
-                    .await
-                    .map_err(e)?
-                    .get(0);
-                if let Some(row) = tx
-                    .query_opt(
-                        "SELECT seq FROM covtop_dumps WHERE session_id = $1 AND identity = $2",
-                        &[&sid, &identity],
-                    )
-                    .await
-                    .map_err(e)?
-                {
-                    tx.rollback().await.map_err(e)?;
-                    return Ok((row.get::<_, i64>(0), false));
+                // Stored already (a retry): nothing to write.
+                if let Some(seq) = stored_seq(client, sid, &identity).await.map_err(e)? {
+                    return Ok((seq, false));
                 }
+                let tx = client.transaction().await.map_err(e)?;
+                // The payload first, outside the session's lock (kept once, by digest).
                 if let Some(digest) = &blob {
-                    let known = tx
+                    let held = tx
                         .query_opt("SELECT 1 FROM covtop_blobs WHERE digest = $1", &[digest])
                         .await
                         .map_err(e)?
                         .is_some();
-                    if !known {
+                    if !held {
                         tx.execute(
                             "INSERT INTO covtop_blobs (digest, payload) VALUES ($1, $2) \
                              ON CONFLICT (digest) DO NOTHING",
@@ -506,32 +490,45 @@ impl PgStore {
                         .map_err(e)?;
                     }
                 }
-                meta.seq = seq as u64;
+                // One statement under the session's row lock, held until the commit, so that
+                // sequence numbers follow commits: take the number, insert unless the identity
+                // is there (a writer of the same dump committed meanwhile), notify.
+                meta.seq = 0;
                 let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
-                tx.execute(
-                    "INSERT INTO covtop_dumps (session_id, seq, identity, target, replica, \
-                     fetched_at_ms, reset_after, meta, blob) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    &[
-                        &sid,
-                        &seq,
-                        &identity,
-                        &meta.target,
-                        &meta.replica,
-                        &(meta.fetched_at_ms as i64),
-                        &meta.reset_after,
-                        &text,
-                        &blob,
-                    ],
-                )
-                .await
-                .map_err(e)?;
-                tx.execute(
-                    "SELECT pg_notify($1, $2)",
-                    &[&CHANNEL, &format!("{sid}:{seq}")],
-                )
-                .await
-                .map_err(e)?;
+                let row = tx
+                    .query_opt(
+                        "WITH s AS (UPDATE covtop_sessions SET last_seq = last_seq + 1 \
+                                    WHERE id = $1 RETURNING last_seq), \
+                              ins AS (INSERT INTO covtop_dumps (session_id, seq, identity, \
+                                        target, replica, fetched_at_ms, reset_after, meta, blob) \
+                                      SELECT $1, s.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM s \
+                                      ON CONFLICT (session_id, identity) DO NOTHING \
+                                      RETURNING seq) \
+                         SELECT i.seq, pg_notify($9, $1::text || ':' || i.seq::text)::text \
+                         FROM ins i",
+                        &[
+                            &sid,
+                            &identity,
+                            &meta.target,
+                            &meta.replica,
+                            &(meta.fetched_at_ms as i64),
+                            &meta.reset_after,
+                            &text,
+                            &blob,
+                            &CHANNEL,
+                        ],
+                    )
+                    .await
+                    .map_err(e)?;
+                let Some(row) = row else {
+                    tx.rollback().await.map_err(e)?;
+                    let seq = stored_seq(client, sid, &identity)
+                        .await
+                        .map_err(e)?
+                        .ok_or("a conflicting dump vanished; retry")?;
+                    return Ok((seq, false));
+                };
+                let seq: i64 = row.get(0);
                 tx.commit().await.map_err(e)?;
                 Ok((seq, true))
             })
@@ -906,6 +903,21 @@ async fn listen(
         }
     }
     Ok((client, ended))
+}
+
+/// The sequence number of the dump of identity `identity` in session `sid`, if stored.
+async fn stored_seq(
+    client: &Client,
+    sid: i64,
+    identity: &[u8],
+) -> Result<Option<i64>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT seq FROM covtop_dumps WHERE session_id = $1 AND identity = $2",
+            &[&sid, &identity],
+        )
+        .await?
+        .map(|r| r.get::<_, i64>(0)))
 }
 
 /// A stored row checked: its metadata parse, its payload is there and is the one its digest,
