@@ -12,7 +12,7 @@
 
 use covtop::config;
 use covtop::engine::Engine;
-use covtop::session::{DumpMeta, PayloadKind, SessionStore};
+use covtop::session::{DumpMeta, DumpStore, PayloadKind, SessionStore};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -163,7 +163,7 @@ fn fill_session(work: &Path, repo: &Path, profile: &str) -> PathBuf {
         store.persist(&meta, &with_counts(profile, n)).unwrap();
         if n % 100 == 99 {
             store
-                .persist_reset_marker(
+                .append_reset(
                     target,
                     &replica,
                     revision.trim(),

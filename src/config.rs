@@ -87,6 +87,10 @@ pub struct SessionConfig {
     /// Directory of the session store (relative paths are relative to the repository).
     pub dir: PathBuf,
     pub name: String,
+    /// A PostgreSQL database shared by a team (`postgres://user@host/db`), instead of the folder.
+    pub store: Option<String>,
+    /// The file holding the database password (else `PGPASSWORD` or `.pgpass`).
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -228,6 +232,8 @@ struct RawReport {
 struct RawSession {
     dir: Option<String>,
     name: Option<String>,
+    store: Option<Spanned<String>>,
+    password_file: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -375,6 +381,28 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             }
         },
     };
+    let session_store = match &raw.session.store {
+        None => None,
+        Some(v) => {
+            let url = v.get_ref();
+            if !crate::session::postgres::is_postgres_url(url) {
+                return Err(ctx.invalid(
+                    v.span().start,
+                    format!(
+                        "[session] store = \"{}\" is not a PostgreSQL URL: write \"postgres://USER@HOST/DATABASE\", or leave store out to keep dumps in [session] dir",
+                        crate::redact::redact(url)
+                    ),
+                ));
+            }
+            if let Err(e) = crate::session::postgres::PgTarget::check_url(url) {
+                return Err(ctx.invalid(
+                    v.span().start,
+                    format!("[session] store = \"{}\" {e}", crate::redact::redact(url)),
+                ));
+            }
+            Some(url.clone())
+        }
+    };
     Ok(Config {
         source: Some(path.to_path_buf()),
         repo,
@@ -385,6 +413,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         session: SessionConfig {
             dir: PathBuf::from(raw.session.dir.unwrap_or_else(|| ".covtop".to_string())),
             name: raw.session.name.unwrap_or_else(|| "default".to_string()),
+            store: session_store,
+            password_file: raw.session.password_file.map(|p| base_dir.join(p)),
         },
         targets,
         keys: raw
@@ -726,7 +756,9 @@ pub fn example(go_modules: &[(String, String)], base: &str) -> String {
          partial_as_covered = false\n\n\
          [session]\n\
          dir = \".covtop\"   # dumps are stored here before anything else uses them\n\
-         name = \"default\"\n\n"
+         name = \"default\"\n\
+         # store = \"postgres://covtop@db/coverage\"  # a team's shared session (password: PGPASSWORD,\n\
+         #                                           # ~/.pgpass or password_file; never in the URL)\n\n"
     ));
     if go_modules.is_empty() {
         s.push_str(
@@ -825,6 +857,40 @@ timeout = "10s"
         assert!(
             matches!(&c.targets[0].kind, TargetKind::GocV1 { services, .. } if services == &["shop"])
         );
+    }
+
+    #[test]
+    fn a_shared_store_is_a_postgres_url_without_a_password() {
+        let c = p(
+            "[session]\nstore = \"postgres://covtop@db:5433/coverage\"\n\
+                   password_file = \"secrets/pw\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.session.store.as_deref(),
+            Some("postgres://covtop@db:5433/coverage")
+        );
+        assert_eq!(
+            c.session.password_file,
+            Some(PathBuf::from("/tmp/x/secrets/pw"))
+        );
+        assert_eq!(p("").unwrap().session.store, None);
+        let e = p("[session]\nname = \"x\"\nstore = \"postgres://covtop:hunter2@db/coverage\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("covtop.toml:3:") && e.contains("password_file"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "the password is not echoed: {e}");
+        let e = p("[session]\nstore = \"mysql://db/coverage\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a PostgreSQL URL"), "{e}");
+        let e = p("[session]\nstore = \"postgres://covtop@db\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names no database"), "{e}");
     }
 
     #[test]

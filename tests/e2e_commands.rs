@@ -133,11 +133,11 @@ async fn reset_dumps_and_stores_first_then_resets_only_what_was_saved() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 2, "{names:?}");
-    let first = std::fs::read(dir.join(&names[0])).unwrap();
-    let first = String::from_utf8_lossy(&first);
+    let first = covtop::session::read_dump_file(&dir.join(&names[0])).unwrap();
+    let first = String::from_utf8_lossy(&first.payload);
     assert!(first.contains("pricing.go:5.49,6.20 1 3"), "{first}");
-    let marker = std::fs::read(dir.join(&names[1])).unwrap();
-    assert!(String::from_utf8_lossy(&marker).contains("\"reset_after\":true"));
+    let marker = covtop::session::read_dump_file(&dir.join(&names[1])).unwrap();
+    assert!(marker.meta.reset_after);
 
     // The session still reports what ran before the reset.
     live.lock().hit(2, 1);

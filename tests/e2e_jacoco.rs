@@ -97,17 +97,9 @@ fn oracle(classes: &Path, exec: &Path, work: &Path) -> BTreeMap<String, OracleLi
         .collect()
 }
 
-/// The payload of a stored dump file (magic line, metadata line, raw bytes).
+/// The payload of a stored dump file (kept in the file or in the store's blobs).
 fn stored_payload(path: &Path) -> Vec<u8> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut nl = bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .map(|(i, _)| i);
-    nl.next();
-    let second = nl.next().unwrap();
-    bytes[second + 1..].to_vec()
+    covtop::session::read_dump_file(path).unwrap().payload
 }
 
 fn dumps_in(dir: &Path) -> Vec<PathBuf> {

@@ -21,24 +21,7 @@ async fn next_view(
     what: &str,
     check: impl Fn(&View) -> bool,
 ) -> Arc<View> {
-    let wait = async {
-        loop {
-            {
-                let v = views.borrow_and_update().clone();
-                if check(&v) {
-                    return v;
-                }
-            }
-            views.changed().await.expect("engine alive");
-        }
-    };
-    match tokio::time::timeout(Duration::from_secs(10), wait).await {
-        Ok(v) => v,
-        Err(_) => panic!(
-            "timed out waiting for {what}; last view: {:#?}",
-            views.borrow().totals
-        ),
-    }
+    common::view_where(views, what, Duration::from_secs(10), check).await
 }
 
 async fn next_notice(notices: &mut mpsc::Receiver<Notice>, needle: &str) -> Notice {
@@ -58,20 +41,7 @@ async fn next_notice(notices: &mut mpsc::Receiver<Notice>, needle: &str) -> Noti
         .unwrap_or_else(|_| panic!("no notice containing {needle:?}"))
 }
 
-fn hit_lines(v: &View, path: &str) -> Vec<u32> {
-    v.files
-        .iter()
-        .find(|f| f.path == path)
-        .and_then(|f| f.coverage.as_ref())
-        .map(|c| {
-            c.lines
-                .iter()
-                .filter(|l| l.hits.unwrap_or(0) > 0)
-                .map(|l| l.line)
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use common::hit_lines;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_hints_commands_and_mark_drive_the_live_engine() {

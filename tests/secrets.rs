@@ -1,9 +1,11 @@
 //! Secrets never leave the configuration: a target URL with credentials
 //! (`http://admin:TOKEN@host`) is used to poll, but the token appears in nothing covtop prints or
 //! writes — the headless commands' output, `watch`'s log events and exports, the View the
-//! screen draws, and the session folder.
+//! screen draws, and the session folder. The same holds for the password of a shared session
+//! store in PostgreSQL (`[session] password_file`, `PGPASSWORD`).
 
 mod common;
+mod pg_support;
 
 use covtop::demo::gocserver::v1::{Agent, Center};
 use covtop::demo::gocserver::{AgentProfile, SharedProfile};
@@ -28,6 +30,31 @@ fn all_files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             }
         }
     }
+}
+
+/// Runs every command that stores, reads or exports (`watch` writing `exports`) and returns
+/// all they printed.
+fn every_command(config: &Path, exports: &[String]) -> String {
+    let mut watch = vec!["watch", "--once"];
+    for e in exports {
+        watch.extend(["--export", e.as_str()]);
+    }
+    let runs: [&[&str]; 7] = [
+        &["dump"],
+        &["report"],
+        &["report", "--format", "json"],
+        &["check", "--fail-under", "50"],
+        &["reset", "--yes"],
+        &watch,
+        &["watch", "--once", "--log-format", "text"],
+    ];
+    let mut printed = String::new();
+    for args in runs {
+        let o = common::covtop(config, args);
+        printed.push_str(&String::from_utf8_lossy(&o.stdout));
+        printed.push_str(&String::from_utf8_lossy(&o.stderr));
+    }
+    printed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,31 +96,10 @@ async fn credentials_in_target_urls_appear_in_nothing_covtop_prints_or_writes() 
     .unwrap();
     let lcov = tmp.path().join("out.info");
     let lcov_arg = format!("lcov:{}", lcov.display());
-    let runs: Vec<Vec<String>> = [
-        vec!["dump"],
-        vec!["report"],
-        vec!["report", "--format", "json"],
-        vec!["check", "--fail-under", "50"],
-        vec!["reset", "--yes"],
-        vec!["watch", "--once", "--export", lcov_arg.as_str()],
-        vec!["watch", "--once", "--log-format", "text"],
-    ]
-    .iter()
-    .map(|a| a.iter().map(|s| s.to_string()).collect())
-    .collect();
     let cfg = config.clone();
-    let printed = tokio::task::spawn_blocking(move || {
-        let mut printed = String::new();
-        for args in runs {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let o = common::covtop(&cfg, &args);
-            printed.push_str(&String::from_utf8_lossy(&o.stdout));
-            printed.push_str(&String::from_utf8_lossy(&o.stderr));
-        }
-        printed
-    })
-    .await
-    .unwrap();
+    let printed = tokio::task::spawn_blocking(move || every_command(&cfg, &[lcov_arg]))
+        .await
+        .unwrap();
     assert!(
         printed.contains("***@127.0.0.1"),
         "the failures name the (masked) URLs: {printed}"
@@ -126,4 +132,147 @@ async fn credentials_in_target_urls_appear_in_nothing_covtop_prints_or_writes() 
             f.display()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_password_appears_in_nothing_covtop_prints_or_writes() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let Some(cluster) = pg_support::PgCluster::start() else {
+        return;
+    };
+    cluster.create_db("coverage");
+    let center = Center::start().await.unwrap();
+    let profile = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let _agent = Agent::start("shop", profile, 0, Some(&center.url()))
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let secrets = tempfile::tempdir().unwrap();
+    let pw_file = secrets.path().join("pgpassword");
+    std::fs::write(&pw_file, format!("{}\n", pg_support::PASSWORD)).unwrap();
+    let store = tmp.path().join("store");
+    let write_config = |password_file: Option<&Path>| {
+        let config = repo.join("covtop.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[repo]\nbase = \"main\"\n[poll]\ntimeout = \"1s\"\n\
+                 [session]\ndir = \"{}\"\nstore = \"{}\"\n{}\
+                 [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"{}\"\n",
+                store.display(),
+                cluster.url("coverage"),
+                password_file
+                    .map(|p| format!("password_file = \"{}\"\n", p.display()))
+                    .unwrap_or_default(),
+                center.url()
+            ),
+        )
+        .unwrap();
+        config
+    };
+    let lcov = tmp.path().join("out.info");
+    let lcov_arg = format!("lcov:{}", lcov.display());
+    let html = tmp.path().join("html");
+    let html_arg = format!("html:{}", html.display());
+    let config = write_config(Some(&pw_file));
+    let env_config = repo.join("env.toml");
+    let printed = tokio::task::spawn_blocking({
+        let config = config.clone();
+        let env_config = env_config.clone();
+        move || {
+            let mut printed = every_command(&config, &[lcov_arg, html_arg]);
+            let mut record = |o: std::process::Output| {
+                printed.push_str(&String::from_utf8_lossy(&o.stdout));
+                printed.push_str(&String::from_utf8_lossy(&o.stderr));
+                o.status
+            };
+            // The password from PGPASSWORD instead of a file.
+            let text = std::fs::read_to_string(&config).unwrap();
+            let text: String = text
+                .lines()
+                .filter(|l| !l.starts_with("password_file"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&env_config, text).unwrap();
+            let status = record(
+                std::process::Command::new(env!("CARGO_BIN_EXE_covtop"))
+                    .arg("--config")
+                    .arg(&env_config)
+                    .arg("dump")
+                    .env("PGPASSWORD", pg_support::PASSWORD)
+                    .output()
+                    .unwrap(),
+            );
+            assert!(status.success(), "dump with PGPASSWORD failed");
+            // A wrong password: a clear error, and still no password in it.
+            let status = record(
+                std::process::Command::new(env!("CARGO_BIN_EXE_covtop"))
+                    .arg("--config")
+                    .arg(&env_config)
+                    .arg("dump")
+                    .env("PGPASSWORD", "not-the-password")
+                    .env("PGPASSFILE", "/nonexistent")
+                    .output()
+                    .unwrap(),
+            );
+            assert!(!status.success());
+            printed
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        printed.contains("password authentication failed"),
+        "a wrong password is named as such: {printed}"
+    );
+    assert!(
+        printed.contains(&format!("127.0.0.1:{}/coverage", cluster.port)),
+        "messages name the store: {printed}"
+    );
+    assert!(
+        !printed.contains(pg_support::PASSWORD),
+        "the password was printed:\n{printed}"
+    );
+
+    // The dumps are in the database, with nothing of the password in them.
+    let target =
+        covtop::session::postgres::PgTarget::new(&cluster.url("coverage"), Some(&pw_file)).unwrap();
+    let db = covtop::session::postgres::PgStore::open(target, "default", &store).unwrap();
+    use covtop::session::DumpStore;
+    let (dumps, _) = db.load().unwrap();
+    assert!(
+        dumps.len() >= 3,
+        "dump, reset and watch stored dumps: {}",
+        dumps.len()
+    );
+    for d in &dumps {
+        let meta = serde_json::to_string(&d.meta).unwrap();
+        assert!(
+            !meta.contains(pg_support::PASSWORD)
+                && !d.path.display().to_string().contains(pg_support::PASSWORD)
+        );
+    }
+    assert!(
+        format!("{db:?}").contains("127.0.0.1")
+            && !format!("{db:?}").contains(pg_support::PASSWORD)
+    );
+
+    // Everything covtop wrote: its local session folder, exports, the HTML report, the
+    // configuration it was given (no password there either) and the server's log.
+    let mut files = Vec::new();
+    all_files_under(tmp.path(), &mut files);
+    assert!(files.iter().any(|f| f.starts_with(&html)), "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(pg_support::PASSWORD),
+            "{} holds the password",
+            f.display()
+        );
+    }
+    assert!(!cluster.log().contains(pg_support::PASSWORD));
 }

@@ -74,7 +74,9 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
         return;
     }
     let mut kinds = Vec::new();
-    for name in ["sidecar.yaml", "cronjob.yaml"] {
+    let mut password_dirs: Vec<PathBuf> = Vec::new();
+    let mut secret_mounts: Vec<PathBuf> = Vec::new();
+    for name in ["sidecar.yaml", "cronjob.yaml", "team.yaml"] {
         let file = deploy().join("kubernetes").join(name);
         let docs = yaml_documents(&file);
         assert!(!docs.is_empty(), "{name}");
@@ -95,6 +97,18 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
                     cfg.session.dir.is_absolute(),
                     "{name}: the store must be on a volume"
                 );
+                if name == "team.yaml" {
+                    // The team's session is in PostgreSQL, with the password in a file that a
+                    // Secret volume provides (checked below), never in the URL.
+                    let store = cfg.session.store.as_deref().expect("a shared store");
+                    covtop::session::postgres::PgTarget::check_url(store)
+                        .unwrap_or_else(|e| panic!("{name}: store {e}"));
+                    let pw = cfg.session.password_file.clone().expect("password_file");
+                    password_dirs.push(pw.parent().unwrap().to_path_buf());
+                }
+            }
+            if kind == "Deployment" || kind == "CronJob" {
+                secret_mounts.extend(secret_mount_paths(doc));
             }
             for o in objects(doc) {
                 // Every token, password or secret comes from a Secret, never a literal.
@@ -148,6 +162,42 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
     for k in ["Deployment", "CronJob", "Service", "PersistentVolumeClaim"] {
         assert!(kinds.iter().any(|x| x == k), "no {k}: {kinds:?}");
     }
+    assert!(
+        !password_dirs.is_empty(),
+        "the team layout names a password_file"
+    );
+    for d in &password_dirs {
+        assert!(
+            secret_mounts.contains(d),
+            "the database password folder {} is not a Secret volume: {secret_mounts:?}",
+            d.display()
+        );
+    }
+}
+
+/// Where the pod templates of `doc` mount volumes that come from a Secret.
+fn secret_mount_paths(doc: &Value) -> Vec<PathBuf> {
+    let mut secret_volumes = Vec::new();
+    for o in objects(doc) {
+        if let Some(Value::Array(volumes)) = o.get("volumes") {
+            for v in volumes {
+                if v["secret"]["secretName"].is_string() {
+                    secret_volumes.push(v["name"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+    }
+    objects(doc)
+        .into_iter()
+        .filter_map(|o| o.get("volumeMounts")?.as_array())
+        .flatten()
+        .filter(|m| {
+            m["name"]
+                .as_str()
+                .is_some_and(|n| secret_volumes.iter().any(|s| s == n))
+        })
+        .filter_map(|m| m["mountPath"].as_str().map(PathBuf::from))
+        .collect()
 }
 
 #[test]

@@ -93,7 +93,8 @@ fn last_dump(dir: &Path) -> String {
         .filter(|n| n.ends_with(".dump"))
         .collect();
     names.sort();
-    String::from_utf8_lossy(&std::fs::read(dir.join(names.last().unwrap())).unwrap()).to_string()
+    let dump = covtop::session::read_dump_file(&dir.join(names.last().unwrap())).unwrap();
+    String::from_utf8_lossy(&dump.payload).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

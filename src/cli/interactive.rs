@@ -39,7 +39,7 @@ fn ui_config(cfg: &Config) -> Result<UiConfig> {
 }
 
 /// Runs the live screen until the user quits; `demo` marks the header.
-pub async fn screen(cfg: Config, demo: bool, baseline: Option<&str>) -> Result<()> {
+pub async fn screen(cfg: Config, demo: bool, baseline: Option<&str>, attach: bool) -> Result<()> {
     let ui = ui_config(&cfg)?;
     // The first frame comes before the JaCoCo classes are analysed (they are analysed beside
     // the screen); a baseline needs them at once.
@@ -50,6 +50,7 @@ pub async fn screen(cfg: Config, demo: bool, baseline: Option<&str>) -> Result<(
     }
     .context("cannot open the session")?;
     engine.demo = demo;
+    engine.attached = attach;
     if let Some(b) = baseline {
         engine
             .set_baseline(b)
@@ -80,8 +81,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub fn run(cfg: Config, baseline: Option<&str>) -> Result<ExitCode> {
-    runtime()?.block_on(screen(cfg, false, baseline))?;
+pub fn run(cfg: Config, baseline: Option<&str>, attach: bool) -> Result<ExitCode> {
+    runtime()?.block_on(screen(cfg, false, baseline, attach))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -92,7 +93,7 @@ pub fn demo(speed: f64) -> Result<ExitCode> {
             .await
             .context("cannot start the demo")?;
         let cfg = demo.config().clone();
-        screen(cfg, true, None).await
+        screen(cfg, true, None, false).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

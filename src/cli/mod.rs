@@ -33,6 +33,10 @@ pub struct Cli {
     /// No diagnostics on standard error (dump, reset, report, check).
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// The screen as a viewer: follow the session (new dumps of every writer appear as they are
+    /// stored) without polling any agent; poll, dump, reset or un-pause only when asked.
+    #[arg(long)]
+    attach: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -186,6 +190,7 @@ pub fn run() -> Result<ExitCode> {
         None => interactive::run(
             load_config(&cli.config, &cli.diff)?,
             cli.baseline.as_deref(),
+            cli.attach,
         ),
     }
 }

@@ -7,7 +7,8 @@
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use covtop::config::Config;
-use covtop::session::{SessionCatalog, SessionSummary};
+use covtop::session::postgres::{PgStore, PgTarget};
+use covtop::session::{DumpStore, SessionCatalog, SessionSummary};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
@@ -59,8 +60,15 @@ pub fn select(cfg: &mut Config, flag: Option<&str>) -> Result<()> {
     let catalog = SessionCatalog::new(&store_root(cfg));
     match flag {
         Some(name) => {
-            if name != DEFAULT && !catalog.exists(name) {
-                let names = catalog.names().unwrap_or_default();
+            let exists = match shared(cfg)? {
+                Some(db) => db.sessions()?.iter().any(|n| n == name),
+                None => catalog.exists(name),
+            };
+            if name != DEFAULT && !exists {
+                let names = match shared(cfg)? {
+                    Some(db) => db.sessions()?,
+                    None => catalog.names().unwrap_or_default(),
+                };
                 bail!(
                     "--session {name}: no such session in {} (existing: {}); create it with `covtop session new {name}`",
                     catalog.root().display(),
@@ -83,7 +91,93 @@ pub fn select(cfg: &mut Config, flag: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// The shared store the configuration names (`[session] store`), connected, if any.
+fn shared(cfg: &Config) -> Result<Option<PgStore>> {
+    let Some(url) = &cfg.session.store else {
+        return Ok(None);
+    };
+    let target = PgTarget::new(url, cfg.session.password_file.as_deref())?;
+    Ok(Some(PgStore::connect(target, &store_root(cfg))?))
+}
+
+/// `covtop session …` on a PostgreSQL store: the sessions are the database's; `current` is
+/// still recorded in the local folder.
+fn run_shared(cfg: &Config, db: &PgStore, action: SessionAction) -> Result<ExitCode> {
+    let catalog = SessionCatalog::new(&store_root(cfg));
+    let current = cfg.session.name.as_str();
+    let names = db.sessions()?;
+    let known = |name: &str| -> Result<()> {
+        if names.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        bail!(
+            "no session is named \"{name}\" in {}; the sessions are: {}",
+            db.database(),
+            if names.is_empty() {
+                "none yet (`covtop session new NAME` creates one)".to_string()
+            } else {
+                names.join(", ")
+            }
+        )
+    };
+    match action {
+        SessionAction::List => {
+            let list = db.summaries(current)?;
+            if list.is_empty() {
+                println!(
+                    "No sessions in {} yet: `covtop dump` stores into \"{current}\", `covtop session new NAME` creates one.",
+                    db.database()
+                );
+            } else {
+                print!("{}", render_list(&list));
+                println!("Store: {}", db.database());
+            }
+        }
+        SessionAction::New { name } => {
+            SessionCatalog::validate_name(&name)?;
+            if names.contains(&name) {
+                bail!(
+                    "session \"{name}\" already exists; pick another name, or use it with --session {name}"
+                );
+            }
+            let target = PgTarget::new(
+                cfg.session.store.as_deref().unwrap_or_default(),
+                cfg.session.password_file.as_deref(),
+            )?;
+            let local = catalog.session_path(&name);
+            let opened = PgStore::open(target, &name, &local)?;
+            catalog.set_current(&name)?;
+            println!(
+                "Created session {name} in {}; it is now the current session.",
+                opened.database()
+            );
+        }
+        SessionAction::Use { name } => {
+            known(&name)?;
+            catalog.set_current(&name)?;
+            println!("Session {name} is now the current session.");
+        }
+        SessionAction::Merge { .. } => bail!(
+            "merging sessions is done on folder stores only for now; {} holds these sessions: {}",
+            db.database(),
+            names.join(", ")
+        ),
+        SessionAction::Rm { name, yes } => {
+            known(&name)?;
+            if name == current && !yes {
+                bail!("session \"{name}\" is the current session: pass --yes to remove it anyway");
+            }
+            db.remove_session(&name)?;
+            println!("Removed session {name} from {}.", db.database());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
+    if let Some(db) = shared(cfg)? {
+        return run_shared(cfg, &db, action);
+    }
     let catalog = SessionCatalog::new(&store_root(cfg));
     let current = cfg.session.name.as_str();
     match action {

@@ -270,6 +270,13 @@ async fn run(
 ) {
     let (to_engine, mut from_collectors) = mpsc::channel::<FromCollector>(64);
     let interval = engine.config().poll.interval;
+    let mut engine = engine;
+    // A viewer polls no agent unless asked (poll, dump, reset, or un-pausing).
+    if engine.attached {
+        engine.paused = true;
+    }
+    // Every dump any writer stores in the session is applied as it is announced.
+    let follow = engine.follow();
     let mut controls = Vec::new();
     let mut tasks = Vec::new();
     for (i, t) in engine.targets().iter().enumerate() {
@@ -285,7 +292,7 @@ async fn run(
             interval,
             engine.paused,
         )));
-        if let Some(mut hints) = t.client.watch_hints() {
+        if let Some(mut hints) = t.client.watch_hints().filter(|_| !engine.attached) {
             let hint_tx = tx.clone();
             tasks.push(tokio::spawn(async move {
                 while hints.recv().await.is_some() {
@@ -300,7 +307,6 @@ async fn run(
     drop(to_engine);
     // The classes of JaCoCo targets are analysed beside the loop (the screen already draws).
     let (loaded_tx, mut loaded_rx) = oneshot::channel();
-    let mut engine = engine;
     match engine.take_java_loader() {
         Some(loader) => {
             tasks.push(tokio::task::spawn_blocking(move || {
@@ -319,8 +325,51 @@ async fn run(
         dirty: false,
         last_publish: Instant::now(),
     };
+    let mut feed = match follow {
+        Ok(feed) => {
+            if lp.engine.attached {
+                lp.notify(Notice::Info(format!(
+                    "attached: following {}; no agent is polled unless asked",
+                    lp.engine.store_location()
+                )));
+            }
+            Some(feed)
+        }
+        Err(e) => {
+            lp.notify(Notice::Error(format!(
+                "cannot follow the session (dumps of other writers appear after a restart): {e}"
+            )));
+            None
+        }
+    };
     loop {
         tokio::select! {
+            announced = async {
+                match feed.as_mut() {
+                    Some(f) => f.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match (announced, feed.as_mut()) {
+                (Some(mut seq), Some(f)) => {
+                    // Several announcements at once make one look at the store.
+                    while let Ok(more) = f.try_recv() {
+                        seq = seq.max(more);
+                    }
+                    match blocking(|| lp.engine.apply_followed(seq)) {
+                        Ok(0) => {}
+                        Ok(_) => lp.publish(),
+                        Err(e) => lp.notify(Notice::Error(format!(
+                            "cannot read the session's new dumps: {e}"
+                        ))),
+                    }
+                }
+                _ => {
+                    feed = None;
+                    lp.notify(Notice::Error(
+                        "the session's store stopped announcing new dumps: restart covtop to follow it again".into(),
+                    ));
+                }
+            },
             loaded = &mut loaded_rx, if java_pending => {
                 java_pending = false;
                 if let Ok(loaded) = loaded {

@@ -21,7 +21,7 @@ use crate::java::sources::SourceIndex;
 use crate::model::{
     ChangedLines, Diagnostic, DiagnosticKind, FileCoverage, ReplicaState, ReplicaStatus, View,
 };
-use crate::session::{DumpMeta, PayloadKind, SessionCatalog, SessionStore, StoredDump};
+use crate::session::{DumpMeta, DumpStore, PayloadKind, SessionCatalog, SessionStore, StoredDump};
 use crate::vcs::{DiffSpec, RangeMode, Repo, Revision};
 use carry::{BuildIds, BuildLines, LineStatuses};
 use core::{Applied, Build, GoFit, Judge, Placement, SessionCore, Undecodable};
@@ -207,6 +207,16 @@ impl LiveTarget {
     }
 }
 
+/// A stored dump that could not be used, as a diagnostic naming it.
+fn stored_dump_problem(p: &crate::session::SessionProblem) -> Diagnostic {
+    Diagnostic {
+        kind: DiagnosticKind::Mismatch,
+        subject: p.path.display().to_string(),
+        message: format!("stored dump skipped: {}", p.problem),
+        fix: "move the file out of the session folder; the other dumps are used".into(),
+    }
+}
+
 /// The outcome of polling one target once, for the headless commands.
 #[derive(Debug, Clone)]
 pub struct TargetPoll {
@@ -241,7 +251,7 @@ pub struct Engine {
     base_label: String,
     changed: Arc<ChangedLines>,
     modules: ModuleMap,
-    store: SessionStore,
+    store: Box<dyn DumpStore>,
     targets: Vec<LiveTarget>,
     /// The classes of every JaCoCo target united by class id: the data of every target and
     /// replica is merged per class id, probe by probe, and projected once through it.
@@ -276,6 +286,14 @@ pub struct Engine {
     pending_line_saves: Vec<(usize, BuildLines)>,
     /// Problems of the last `save_build_lines`, reported in every View until it succeeds.
     line_save_problems: Vec<Diagnostic>,
+    /// The highest sequence number of the session applied (replayed, stored or followed).
+    seen_seq: u64,
+    /// Dumps this engine stored above `seen_seq` while following the session.
+    own_seqs: BTreeSet<u64>,
+    /// Whether [`Engine::follow`] was called.
+    following: bool,
+    /// A viewer (`covtop --attach`): follows the session, polls no agent unless asked.
+    pub attached: bool,
     pub demo: bool,
     pub paused: bool,
     /// Store every dump, unchanged or not: a snapshot the user asked for (`covtop dump`, the
@@ -336,7 +354,7 @@ impl Engine {
                 .unwrap_or_else(|| config.repo.path.clone())
                 .join(&config.session.dir)
         };
-        let store = SessionStore::open(&store_root, &config.session.name)?;
+        let store = crate::session::open_store(&config.session, &store_root)?;
         let mut java_plans: Vec<JavaPlan> = Vec::new();
         let config_dir = config
             .source
@@ -428,6 +446,10 @@ impl Engine {
             languages,
             pending_line_saves: Vec::new(),
             line_save_problems: Vec::new(),
+            seen_seq: 0,
+            own_seqs: BTreeSet::new(),
+            following: false,
+            attached: false,
             demo: false,
             paused: false,
             always_store: false,
@@ -493,8 +515,13 @@ impl Engine {
         &self.targets
     }
 
+    /// Where the session's dumps are (a folder, or a database without any password).
+    pub fn store_location(&self) -> String {
+        self.store.location()
+    }
+
     pub fn session_dir(&self) -> PathBuf {
-        self.store.dir().to_path_buf()
+        self.store.local_dir().to_path_buf()
     }
 
     /// Files of the session that could not be replayed (corrupt, truncated, foreign, unfinished
@@ -553,16 +580,8 @@ impl Engine {
 
     /// Replays every stored dump of the session, so that a restarted covtop continues it.
     fn replay(&mut self) -> Result<(), EngineError> {
-        let (dumps, problems) = self.store.load_all()?;
-        self.session_problems = problems
-            .into_iter()
-            .map(|p| Diagnostic {
-                kind: DiagnosticKind::Mismatch,
-                subject: p.path.display().to_string(),
-                message: format!("stored dump skipped: {}", p.problem),
-                fix: "move the file out of the session folder; the other dumps are used".into(),
-            })
-            .collect();
+        let (dumps, problems) = self.store.load()?;
+        self.session_problems = problems.iter().map(stored_dump_problem).collect();
         // A target whose agents tell their build: did its last poll (the dumps within a second
         // of its newest) see only other builds?
         let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
@@ -597,6 +616,16 @@ impl Engine {
                 );
             }
         }
+        self.seen_seq = dumps.iter().map(|d| d.meta.seq).max().unwrap_or(0);
+        self.apply_stored(dumps);
+        self.recarry();
+        Ok(())
+    }
+
+    /// Applies stored dumps as a replay does (reset markers open epochs, every dump goes to its
+    /// build); returns true when some went to another build than the current one.
+    fn apply_stored(&mut self, dumps: Vec<StoredDump>) -> bool {
+        let mut other_build = false;
         for d in dumps {
             let i = self.target_index_of(&d.meta.target);
             if d.meta.reset_after {
@@ -616,17 +645,71 @@ impl Engine {
                 );
             }
             let origin = format!("stored dump {}", d.path.display());
-            if let Err(e) = self.apply_dump(&d.meta, &d.payload, &origin) {
-                self.undecodable.push(Diagnostic {
+            match self.apply_dump(&d.meta, &d.payload, &origin) {
+                Ok(applied) => other_build |= applied.is_other_build(),
+                Err(e) => self.undecodable.push(Diagnostic {
                     kind: DiagnosticKind::Mismatch,
                     subject: d.path.display().to_string(),
                     message: e.0,
                     fix: "the dump is kept on disk but not used".into(),
-                });
+                }),
             }
         }
-        self.recarry();
-        Ok(())
+        other_build
+    }
+
+    /// Follows the session's store: a feed announcing every dump any writer (another covtop,
+    /// the team's `covtop watch`) stores from now on. Give what it announces to
+    /// [`Engine::apply_followed`]; this engine's own dumps are recognised and not applied twice.
+    pub fn follow(&mut self) -> Result<crate::session::DumpFeed, EngineError> {
+        let feed = self.store.subscribe()?;
+        self.following = true;
+        Ok(feed)
+    }
+
+    /// Applies the dumps other writers stored up to `announced` (a sequence number from the
+    /// feed of [`Engine::follow`]) like replayed ones; returns how many were applied (a new
+    /// View is worth building only then).
+    pub fn apply_followed(&mut self, announced: u64) -> Result<usize, EngineError> {
+        if announced <= self.seen_seq {
+            return Ok(0);
+        }
+        // Only this engine's own dumps since the last look: nothing to read.
+        if (self.seen_seq + 1..=announced).all(|n| self.own_seqs.contains(&n)) {
+            self.own_seqs.retain(|&n| n > announced);
+            self.seen_seq = announced;
+            return Ok(0);
+        }
+        let (dumps, problems) = self.store.load_after(self.seen_seq)?;
+        self.session_problems
+            .extend(problems.into_iter().map(|p| stored_dump_problem(&p)));
+        let top = dumps.iter().map(|d| d.meta.seq).max().unwrap_or(announced);
+        let others: Vec<StoredDump> = dumps
+            .into_iter()
+            .filter(|d| !self.own_seqs.contains(&d.meta.seq))
+            .collect();
+        self.own_seqs.retain(|&n| n > top);
+        self.seen_seq = self.seen_seq.max(top);
+        let applied = others.len();
+        if self.apply_stored(others) {
+            self.recarry();
+        }
+        Ok(applied)
+    }
+
+    /// Notes a dump this engine stored, so that following the session does not apply it again.
+    /// Spooled dumps (acknowledged with 0 while the shared store was unreachable) are numbered
+    /// when uploaded: those numbers are this engine's own too.
+    fn stored_own(&mut self, seq: u64) {
+        let uploaded = self.store.take_uploaded();
+        if !self.following {
+            return;
+        }
+        for n in uploaded.into_iter().chain([seq]) {
+            if n > self.seen_seq {
+                self.own_seqs.insert(n);
+            }
+        }
     }
 
     /// Recomputes the lines carried from every older build known so far.
@@ -677,7 +760,7 @@ impl Engine {
         }
         let name = self.targets[i].config.name.clone();
         let key = self.targets[i].build_key.clone();
-        let dir = carry::builds_dir(self.store.dir());
+        let dir = carry::builds_dir(self.store.local_dir());
         let prefix = carry::ids_file_name(&name, "");
         let prefix = prefix.trim_end_matches(".ids");
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -773,7 +856,7 @@ impl Engine {
 
     /// Maps the hit lines of every older build stored in the session onto the current revision.
     fn carry_older_builds(&mut self, older: &[&Build]) {
-        let dir = self.store.dir().to_path_buf();
+        let dir = self.store.local_dir().to_path_buf();
         for data in older {
             let rev = &data.revision;
             if data.dumps == 0 {
@@ -931,7 +1014,7 @@ impl Engine {
         // The store folder holds `sessions/<name>`: this session's folder is two levels down.
         let catalog = SessionCatalog::new(
             self.store
-                .dir()
+                .local_dir()
                 .parent()
                 .and_then(|p| p.parent())
                 .unwrap_or(std::path::Path::new(".")),
@@ -1082,7 +1165,7 @@ impl Engine {
             if self.targets[i].saved_lines == Some(hash) {
                 continue;
             }
-            let dir = carry::builds_dir(self.store.dir());
+            let dir = carry::builds_dir(self.store.local_dir());
             let path = dir.join(carry::lines_file_name(&name, &lines.revision));
             // Also by build key, with the class ids, so that the build is found again when the
             // class files change at the same revision.
@@ -1304,7 +1387,9 @@ impl Engine {
                 );
                 continue;
             }
-            let path = self.store.persist(&meta, bytes)?;
+            let stored = self.store.append(&meta, bytes)?;
+            self.stored_own(stored.seq);
+            let path = stored.location;
             report.stored.push((dump.replica.clone(), path.clone()));
             self.targets[i].last_stored.insert(
                 dump.replica.clone(),
@@ -1463,8 +1548,10 @@ impl Engine {
                 let at = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
-                self.store
-                    .persist_reset_marker(&name, &o.replica, &revision, kind, at)?;
+                let stored = self
+                    .store
+                    .append_reset(&name, &o.replica, &revision, kind, at)?;
+                self.stored_own(stored.seq);
                 self.targets[i].mark_reset(&o.replica);
             }
         }
@@ -1521,6 +1608,14 @@ impl Engine {
             });
         }
         diagnostics.extend(self.session_problems.iter().cloned());
+        if let Some(problem) = self.store.health() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::TargetError,
+                subject: format!("session store {}", self.store.location()),
+                message: problem,
+                fix: "nothing is lost; check the database and the network (resets wait until their dump is stored somewhere)".into(),
+            });
+        }
         diagnostics.extend(self.undecodable.iter().cloned());
         let statuses = self
             .targets

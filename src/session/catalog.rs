@@ -65,6 +65,42 @@ pub struct SessionSummary {
     pub current: bool,
 }
 
+impl SessionSummary {
+    /// An empty session's summary.
+    pub fn new(name: &str, current: bool) -> Self {
+        SessionSummary {
+            name: name.to_string(),
+            dumps: 0,
+            resets: 0,
+            targets: BTreeSet::new(),
+            replicas: BTreeSet::new(),
+            revisions: BTreeSet::new(),
+            first_ms: None,
+            last_ms: None,
+            bytes: 0,
+            bad_files: 0,
+            unfinished_writes: 0,
+            current,
+        }
+    }
+
+    /// Counts one stored dump (or reset marker).
+    pub fn count(&mut self, meta: &DumpMeta) {
+        if meta.reset_after {
+            self.resets += 1;
+        } else {
+            self.dumps += 1;
+        }
+        self.targets.insert(meta.target.clone());
+        self.replicas
+            .insert((meta.target.clone(), meta.replica.clone()));
+        self.revisions.insert(meta.revision.clone());
+        let t = meta.fetched_at_ms;
+        self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
+        self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
+    }
+}
+
 /// What a merge did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MergeSummary {
@@ -203,20 +239,8 @@ impl SessionCatalog {
         for name in self.names()? {
             let store = SessionStore::open(&self.root, &name)?;
             let (dumps, problems) = store.load_all()?;
-            let mut s = SessionSummary {
-                current: session_dir_name(current) == name,
-                name,
-                dumps: 0,
-                resets: 0,
-                targets: BTreeSet::new(),
-                replicas: BTreeSet::new(),
-                revisions: BTreeSet::new(),
-                first_ms: None,
-                last_ms: None,
-                bytes: folder_bytes(store.dir()),
-                bad_files: 0,
-                unfinished_writes: 0,
-            };
+            let mut s = SessionSummary::new(&name, session_dir_name(current) == name);
+            s.bytes = folder_bytes(store.dir());
             for p in &problems {
                 match p.kind {
                     ProblemKind::BadDump => s.bad_files += 1,
@@ -224,18 +248,7 @@ impl SessionCatalog {
                 }
             }
             for d in &dumps {
-                if d.meta.reset_after {
-                    s.resets += 1;
-                } else {
-                    s.dumps += 1;
-                }
-                s.targets.insert(d.meta.target.clone());
-                s.replicas
-                    .insert((d.meta.target.clone(), d.meta.replica.clone()));
-                s.revisions.insert(d.meta.revision.clone());
-                let t = d.meta.fetched_at_ms;
-                s.first_ms = Some(s.first_ms.map_or(t, |f| f.min(t)));
-                s.last_ms = Some(s.last_ms.map_or(t, |l| l.max(t)));
+                s.count(&d.meta);
             }
             out.push(s);
         }
@@ -311,6 +324,8 @@ impl SessionCatalog {
         {
             self.clear_current()?;
         }
+        // Payloads only that session used go with it (other sessions keep theirs).
+        super::remove_unused_blobs(&self.root, std::time::Duration::from_secs(60));
         Ok(files)
     }
 }
@@ -318,9 +333,7 @@ impl SessionCatalog {
 /// What makes two stored dumps the same dump: the metadata without the sequence number (which
 /// includes the payload's length and CRC-32).
 fn identity(meta: &DumpMeta) -> String {
-    let mut m = meta.clone();
-    m.seq = 0;
-    serde_json::to_string(&m).unwrap_or_default()
+    serde_json::to_string(&meta.identity_form()).unwrap_or_default()
 }
 
 fn folder_bytes(dir: &Path) -> u64 {
@@ -344,7 +357,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::PayloadKind;
+    use crate::session::{DumpStore, PayloadKind};
 
     fn meta(replica: &str, at: u64) -> DumpMeta {
         DumpMeta::new("shop", replica, None, at, "abc", PayloadKind::GoProfile)
@@ -359,7 +372,7 @@ mod tests {
         assert_eq!(c.current().as_deref(), Some("sprint-42"));
         s.persist(&meta("a", 10), b"mode: set\n").unwrap();
         s.persist(&meta("b", 20), b"mode: set\n").unwrap();
-        s.persist_reset_marker("shop", "a", "abc", PayloadKind::GoProfile, 30)
+        s.append_reset("shop", "a", "abc", PayloadKind::GoProfile, 30)
             .unwrap();
         fs::write(s.dir().join("00000099-x.dump"), b"garbage").unwrap();
         c.create("other").unwrap();

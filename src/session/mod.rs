@@ -9,8 +9,11 @@
 
 pub mod builds;
 mod catalog;
+pub mod postgres;
+pub mod store;
 
 pub use catalog::{CatalogError, MergeSummary, SessionCatalog, SessionSummary};
+pub use store::{DumpFeed, DumpStore, Loaded, Persisted};
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -50,8 +53,14 @@ fn not_a_dump_file(path: &Path) -> Option<String> {
 /// The highest sequence number a session uses: a dump every millisecond for 30 years.
 const MAX_SEQ: u64 = 999_999_999_999;
 const MAGIC: &[u8] = b"COVTOP-DUMP 1\n";
+/// A dump file whose payload is a blob of the store (named by the metadata's `blob`).
+const MAGIC_BLOB: &[u8] = b"COVTOP-DUMP 2\n";
+/// The store folder's payloads by SHA-256: `blobs/<first 2 hex digits>/<64 hex digits>`.
+pub(crate) const BLOBS_DIR: &str = "blobs";
 const SUFFIX: &str = ".dump";
 const TMP_SUFFIX: &str = ".tmp";
+/// Numbers the temporary files of this process's writes.
+static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -72,6 +81,29 @@ pub enum SessionError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The shared store (`store` names it without any password) failed or is unreachable.
+    #[error("session store {store}: {message}")]
+    Database { store: String, message: String },
+}
+
+/// Opens session `config.name`: in PostgreSQL when `[session] store` names a database (saved
+/// build lines then go to the session's folder under `root`), else in the folder store `root`.
+pub fn open_store(
+    config: &crate::config::SessionConfig,
+    root: &Path,
+) -> Result<Box<dyn DumpStore>, SessionError> {
+    match &config.store {
+        Some(url) => {
+            let target = postgres::PgTarget::new(url, config.password_file.as_deref())?;
+            let local = root.join(SESSIONS_DIR).join(session_dir_name(&config.name));
+            Ok(Box::new(postgres::PgStore::open(
+                target,
+                &config.name,
+                &local,
+            )?))
+        }
+        None => Ok(Box::new(SessionStore::open(root, &config.name)?)),
+    }
 }
 
 /// What kind of payload a dump holds.
@@ -107,6 +139,10 @@ pub struct DumpMeta {
     len: u64,
     #[serde(default)]
     crc32: u32,
+    /// The SHA-256 (hex) of the payload when it is kept in the store's `blobs/` folder (once,
+    /// whichever sessions and replicas stored it) rather than in the dump file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blob: Option<String>,
 }
 
 impl DumpMeta {
@@ -130,7 +166,31 @@ impl DumpMeta {
             reset_after: false,
             len: 0,
             crc32: 0,
+            blob: None,
         }
+    }
+
+    /// The metadata of a reset marker: (target, replica) was reset after its most recent stored
+    /// dump (an empty payload; stored dumps are never rewritten).
+    pub fn reset_marker(
+        target: &str,
+        replica: &str,
+        revision: &str,
+        kind: PayloadKind,
+        at_ms: u64,
+    ) -> DumpMeta {
+        let mut meta = DumpMeta::new(target, replica, None, at_ms, revision, kind);
+        meta.reset_after = true;
+        meta
+    }
+
+    /// The metadata that make a dump this dump wherever it is stored: without the sequence
+    /// number and where the payload is kept.
+    pub(crate) fn identity_form(&self) -> DumpMeta {
+        let mut m = self.clone();
+        m.seq = 0;
+        m.blob = None;
+        m
     }
 }
 
@@ -164,6 +224,8 @@ pub enum ProblemKind {
 pub struct SessionStore {
     dir: PathBuf,
     next_seq: u64,
+    /// The dumps of the folder by identity, for idempotent appends.
+    index: store::IdentityIndex,
 }
 
 impl SessionStore {
@@ -174,10 +236,94 @@ impl SessionStore {
             path: dir.clone(),
             source,
         })?;
-        let mut store = SessionStore { dir, next_seq: 1 };
-        store.next_seq = store.max_seq()? + 1;
+        let store = SessionStore::open_dir(&dir)?;
         store.remove_unfinished_writes(std::time::Duration::from_secs(60));
         Ok(store)
+    }
+
+    /// Opens the existing session folder `dir`.
+    pub(crate) fn open_dir(dir: &Path) -> Result<Self, SessionError> {
+        let mut store = SessionStore {
+            dir: dir.to_path_buf(),
+            next_seq: 1,
+            index: store::IdentityIndex::default(),
+        };
+        store.next_seq = store.max_seq()? + 1;
+        Ok(store)
+    }
+
+    /// The store's blob folder: `<store>/blobs` beside `<store>/sessions/<name>`.
+    fn blobs_dir(&self) -> Option<PathBuf> {
+        Some(self.dir.parent()?.parent()?.join(BLOBS_DIR))
+    }
+
+    /// The highest sequence number of the folder's dumps (0 when it holds none).
+    pub(crate) fn highest_seq(&self) -> Result<u64, SessionError> {
+        self.max_seq()
+    }
+
+    /// [`DumpStore::append`] for the folder: a dump whose metadata (but the sequence number) and
+    /// payload equal a stored one's is not written again. Metadata are compared through the
+    /// index (filled from the files' metadata lines only), payloads byte by byte.
+    pub(crate) fn append_idempotent(
+        &mut self,
+        meta: &DumpMeta,
+        payload: &[u8],
+    ) -> Result<Persisted, SessionError> {
+        let mut m = meta.clone();
+        m.len = payload.len() as u64;
+        m.crc32 = crc32fast::hash(payload);
+        let key = meta_key(&m);
+        // Appends to one session take turns (across processes and within one): the look for an
+        // equal dump and the write are one step, so two writers of one dump store it once. The
+        // lock is the session folder's own (no lock file) and goes with the process, whatever
+        // kills it. Where a folder cannot be locked, the no-clobber link still keeps writers
+        // from overwriting each other.
+        let lock = fs::File::open(&self.dir).ok().filter(|f| f.lock().is_ok());
+        self.refresh_index()?;
+        if let Some((seq, path)) = self.index.get(&key)
+            && fs::read(path)
+                .ok()
+                .and_then(|b| decode(&b, self.blobs_dir().as_deref()).ok())
+                .is_some_and(|(_, p)| p == payload)
+        {
+            return Ok(Persisted {
+                seq: *seq,
+                location: path.clone(),
+                new: false,
+            });
+        }
+        let path = self.persist(meta, payload)?;
+        drop(lock);
+        let seq = self.next_seq - 1;
+        self.index.insert(key, seq, path.clone());
+        Ok(Persisted {
+            seq,
+            location: path,
+            new: true,
+        })
+    }
+
+    /// Indexes the metadata of the dump files written since the last look (by any process).
+    fn refresh_index(&mut self) -> Result<(), SessionError> {
+        let from = self.index.upto();
+        let mut top = from;
+        for name in self.file_names()? {
+            let Some(seq) = seq_of_name(&name).filter(|&n| n > from) else {
+                continue;
+            };
+            top = top.max(seq);
+            let path = self.dir.join(&name);
+            if not_a_dump_file(&path).is_some() {
+                continue;
+            }
+            if let Some(meta) = read_meta(&path) {
+                let key = meta_key(&meta);
+                self.index.insert(key, seq, path);
+            }
+        }
+        self.index.set_upto(top);
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
@@ -196,6 +342,17 @@ impl SessionStore {
         let mut meta = meta.clone();
         meta.len = payload.len() as u64;
         meta.crc32 = crc32fast::hash(payload);
+        // The payload first (durable before any dump names it), kept once in the store.
+        meta.blob = match (payload.is_empty(), self.blobs_dir()) {
+            (false, Some(blobs)) => Some(write_blob(&blobs, payload)?),
+            _ => None,
+        };
+        let inline: &[u8] = if meta.blob.is_some() { &[] } else { payload };
+        let magic = if meta.blob.is_some() {
+            MAGIC_BLOB
+        } else {
+            MAGIC
+        };
         for _ in 0..64 {
             meta.seq = self.next_seq;
             let name = format!(
@@ -206,9 +363,13 @@ impl SessionStore {
                 SUFFIX
             );
             let path = self.dir.join(&name);
-            let tmp = self
-                .dir
-                .join(format!(".{name}.{}{TMP_SUFFIX}", std::process::id()));
+            // This process's id and a number of its own: two writers of one session, in two
+            // processes or in one, never share a temporary file.
+            let tmp = self.dir.join(format!(
+                ".{name}.{}-{}{TMP_SUFFIX}",
+                std::process::id(),
+                TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
             let werr = |source| SessionError::Write {
                 path: path.clone(),
                 source,
@@ -222,9 +383,9 @@ impl SessionStore {
             header.push(b'\n');
             {
                 let mut f = fs::File::create(&tmp).map_err(werr)?;
-                f.write_all(MAGIC).map_err(werr)?;
+                f.write_all(magic).map_err(werr)?;
                 f.write_all(&header).map_err(werr)?;
-                f.write_all(payload).map_err(werr)?;
+                f.write_all(inline).map_err(werr)?;
                 f.sync_all().map_err(werr)?;
             }
             match fs::hard_link(&tmp, &path) {
@@ -271,25 +432,9 @@ impl SessionStore {
         Ok(self
             .file_names()?
             .iter()
-            .filter_map(|n| n.split('-').next()?.parse::<u64>().ok())
-            .filter(|&n| n <= MAX_SEQ)
+            .filter_map(|n| seq_of_name(n))
             .max()
             .unwrap_or(0))
-    }
-
-    /// Marks the most recent stored dump of (target, replica) as followed by a reset, by storing
-    /// an empty dump with `reset_after` set (stored dumps are never rewritten).
-    pub fn persist_reset_marker(
-        &mut self,
-        target: &str,
-        replica: &str,
-        revision: &str,
-        kind: PayloadKind,
-        at_ms: u64,
-    ) -> Result<PathBuf, SessionError> {
-        let mut meta = DumpMeta::new(target, replica, None, at_ms, revision, kind);
-        meta.reset_after = true;
-        self.persist(&meta, &[])
     }
 
     /// Removes temporary files of interrupted writes older than `min_age` (younger ones may
@@ -352,9 +497,21 @@ impl SessionStore {
 
     /// Every readable dump of the session in order, and the files that could not be used.
     pub fn load_all(&self) -> Result<(Vec<StoredDump>, Vec<SessionProblem>), SessionError> {
+        self.load_from(0)
+    }
+
+    /// The readable dumps numbered above `after` in order, and the files that could not be used
+    /// among them (unfinished writes only when `after` is 0: they have no number yet).
+    pub(crate) fn load_from(
+        &self,
+        after: u64,
+    ) -> Result<(Vec<StoredDump>, Vec<SessionProblem>), SessionError> {
         let mut dumps = Vec::new();
         let mut problems = Vec::new();
         for name in self.file_names()? {
+            if after > 0 && seq_of_name(&name).is_none_or(|n| n <= after) {
+                continue;
+            }
             let path = self.dir.join(&name);
             // Only regular files of a sane size are opened: a FIFO would block the read for
             // ever, a device or a stray huge file would fill memory.
@@ -367,18 +524,12 @@ impl SessionStore {
                 continue;
             }
             match fs::read(&path) {
-                Ok(bytes) => match decode(&bytes) {
-                    Ok((meta, payload)) => dumps.push(StoredDump {
-                        path,
-                        meta,
-                        payload,
-                    }),
-                    Err(problem) => problems.push(SessionProblem {
-                        path,
-                        problem,
-                        kind: ProblemKind::BadDump,
-                    }),
-                },
+                Ok(bytes) => keep_readable(
+                    decode(&bytes, self.blobs_dir().as_deref()),
+                    path,
+                    &mut dumps,
+                    &mut problems,
+                ),
                 Err(e) => problems.push(SessionProblem {
                     path,
                     problem: format!("cannot read: {e}"),
@@ -386,7 +537,7 @@ impl SessionStore {
                 }),
             }
         }
-        for path in self.unfinished_writes() {
+        for path in self.unfinished_writes().into_iter().filter(|_| after == 0) {
             problems.push(SessionProblem {
                 path,
                 problem: "unfinished write of an interrupted covtop (never acknowledged, ignored; \
@@ -400,14 +551,203 @@ impl SessionStore {
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<(DumpMeta, Vec<u8>), String> {
-    let rest = bytes.strip_prefix(MAGIC).ok_or(
-        "not a covtop dump (bad magic line); move foreign files out of the session folder",
-    )?;
+/// Adds a dump read back to `dumps`, or why it cannot be used to `problems`.
+pub(crate) fn keep_readable(
+    read: Result<(DumpMeta, Vec<u8>), String>,
+    path: PathBuf,
+    dumps: &mut Vec<StoredDump>,
+    problems: &mut Vec<SessionProblem>,
+) {
+    match read {
+        Ok((meta, payload)) => dumps.push(StoredDump {
+            path,
+            meta,
+            payload,
+        }),
+        Err(problem) => problems.push(SessionProblem {
+            path,
+            problem,
+            kind: ProblemKind::BadDump,
+        }),
+    }
+}
+
+/// Reads one dump file of a store folder (its payload from the store's blobs when kept there).
+pub fn read_dump_file(path: &Path) -> Result<StoredDump, String> {
+    if let Some(problem) = not_a_dump_file(path) {
+        return Err(problem);
+    }
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let blobs = path
+        .parent()
+        .and_then(|p| p.parent())
+        .and_then(|p| p.parent())
+        .map(|root| root.join(BLOBS_DIR));
+    let (meta, payload) = decode(&bytes, blobs.as_deref())?;
+    Ok(StoredDump {
+        path: path.to_path_buf(),
+        meta,
+        payload,
+    })
+}
+
+/// The sequence number a dump file's name starts with, when in any real range (a stray
+/// `18446744073709551615-x.dump` must never number the next dump: the sequence would wrap).
+fn seq_of_name(name: &str) -> Option<u64> {
+    name.split('-')
+        .next()?
+        .parse::<u64>()
+        .ok()
+        .filter(|&n| n <= MAX_SEQ)
+}
+
+/// The metadata line of a dump file, without reading its payload.
+fn read_meta(path: &Path) -> Option<DumpMeta> {
+    use std::io::{BufRead, Read};
+    let f = fs::File::open(path).ok()?;
+    let mut r = std::io::BufReader::with_capacity(8192, f.take(1 << 20));
+    let mut magic = Vec::new();
+    r.read_until(b'\n', &mut magic).ok()?;
+    if magic != MAGIC && magic != MAGIC_BLOB {
+        return None;
+    }
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).ok()?;
+    serde_json::from_slice(line.strip_suffix(b"\n")?).ok()
+}
+
+/// The index key of a dump: the SHA-256 of its metadata without the sequence number (with the
+/// payload's length and CRC-32, which stand for the payload until the bytes are compared).
+fn meta_key(meta: &DumpMeta) -> [u8; 32] {
+    store::digest(&serde_json::to_vec(&meta.identity_form()).unwrap_or_default())
+}
+
+/// Where the blob with SHA-256 `hex` is kept (`None` for anything but 64 hex digits).
+fn blob_path(blobs: &Path, hex: &str) -> Option<PathBuf> {
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| blobs.join(&hex[..2]).join(hex))
+}
+
+/// Removes the blobs of store folder `root` that no dump of any session names any more and
+/// that are older than `min_age` (a younger one may belong to a dump being written). Returns
+/// how many were removed.
+pub(crate) fn remove_unused_blobs(root: &Path, min_age: std::time::Duration) -> usize {
+    let mut used = std::collections::HashSet::new();
+    let Ok(sessions) = fs::read_dir(root.join(SESSIONS_DIR)) else {
+        return 0;
+    };
+    for session in sessions.filter_map(|e| e.ok()) {
+        let Ok(files) = fs::read_dir(session.path()) else {
+            // A session that cannot be read may use any blob: remove none.
+            return 0;
+        };
+        for f in files.filter_map(|e| e.ok()) {
+            if f.file_name().to_str().is_some_and(|n| n.ends_with(SUFFIX))
+                && let Some(hex) = read_meta(&f.path()).and_then(|m| m.blob)
+            {
+                used.insert(hex);
+            }
+        }
+    }
+    let mut removed = 0;
+    let Ok(shards) = fs::read_dir(root.join(BLOBS_DIR)) else {
+        return 0;
+    };
+    for shard in shards.filter_map(|e| e.ok()) {
+        let Ok(blobs) = fs::read_dir(shard.path()) else {
+            continue;
+        };
+        for b in blobs.filter_map(|e| e.ok()) {
+            let name = b.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let old = b
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age);
+            if old
+                && !used.contains(name.trim_start_matches('.').split('.').next().unwrap_or(""))
+                && fs::remove_file(b.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// Stores `payload` under its SHA-256 (unless the store has it) and returns the hex digest: a
+/// temporary file, fsynced, linked to its name (never replacing), the folder fsynced.
+fn write_blob(blobs: &Path, payload: &[u8]) -> Result<String, SessionError> {
+    let hex = store::hex(&store::digest(payload));
+    let path = blob_path(blobs, &hex).expect("a SHA-256 is 64 hex digits");
+    let werr = |source| SessionError::Write {
+        path: path.clone(),
+        source,
+    };
+    // Kept already: checked byte by byte (a damaged copy is replaced, never named again).
+    if fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == payload.len() as u64)
+        && fs::read(&path).is_ok_and(|held| held == payload)
+    {
+        return Ok(hex);
+    }
+    let dir = path.parent().expect("blob paths have a folder");
+    fs::create_dir_all(dir).map_err(werr)?;
+    let tmp = dir.join(format!(
+        ".{hex}.{}-{}{TMP_SUFFIX}",
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(payload)?;
+        f.sync_all()?;
+        // Replacing is safe: whatever is there has this name, so this content (or is damaged).
+        fs::rename(&tmp, &path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    written.map_err(werr)?;
+    for d in [dir, blobs] {
+        if let Ok(d) = fs::File::open(d) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(hex)
+}
+
+fn decode(bytes: &[u8], blobs: Option<&Path>) -> Result<(DumpMeta, Vec<u8>), String> {
+    let (rest, in_blob) = match bytes.strip_prefix(MAGIC) {
+        Some(rest) => (rest, false),
+        None => (
+            bytes.strip_prefix(MAGIC_BLOB).ok_or(
+                "not a covtop dump (bad magic line); move foreign files out of the session folder",
+            )?,
+            true,
+        ),
+    };
     let nl = memchr::memchr(b'\n', rest).ok_or("truncated: the metadata line has no end")?;
     let meta: DumpMeta =
         serde_json::from_slice(&rest[..nl]).map_err(|e| format!("corrupt metadata line: {e}"))?;
-    let payload = &rest[nl + 1..];
+    let blob;
+    let payload: &[u8] = if in_blob {
+        let path = meta
+            .blob
+            .as_deref()
+            .zip(blobs)
+            .and_then(|(hex, blobs)| blob_path(blobs, hex))
+            .ok_or("corrupt metadata line: no valid blob digest")?;
+        if let Some(problem) = not_a_dump_file(&path) {
+            return Err(format!("its payload {}: {problem}", path.display()));
+        }
+        blob = fs::read(&path).map_err(|e| format!("its payload {}: {e}", path.display()))?;
+        if nl + 1 != rest.len() {
+            return Err("corrupt: bytes after the metadata line of a dump kept in blobs".into());
+        }
+        &blob
+    } else {
+        &rest[nl + 1..]
+    };
     if payload.len() as u64 != meta.len {
         return Err(format!(
             "truncated or padded: payload is {} bytes, metadata says {}",
@@ -495,10 +835,14 @@ mod tests {
         let good = s.persist(&meta(), b"mode: set\nabc").unwrap();
         let bytes = fs::read(&good).unwrap();
         fs::write(s.dir().join("00000100-a.dump"), &bytes[..bytes.len() - 2]).unwrap();
-        let mut flipped = bytes.clone();
-        let last = flipped.len() - 1;
-        flipped[last] ^= 1;
-        fs::write(s.dir().join("00000101-b.dump"), flipped).unwrap();
+        // A dump of the older format (payload in the file) whose payload was damaged.
+        let mut old = MAGIC.to_vec();
+        let mut m = meta();
+        m.len = 3;
+        m.crc32 = crc32fast::hash(b"abc");
+        old.extend(serde_json::to_vec(&m).unwrap());
+        old.extend(b"\nabd");
+        fs::write(s.dir().join("00000101-b.dump"), old).unwrap();
         fs::write(s.dir().join("00000102-c.dump"), b"garbage").unwrap();
         fs::write(s.dir().join(".00000103-d.dump.7.tmp"), b"half").unwrap();
         let (dumps, problems) = s.load_all().unwrap();
@@ -514,6 +858,85 @@ mod tests {
         assert!(problems.iter().any(|p| p.problem.contains("truncated")));
         assert!(problems.iter().any(|p| p.problem.contains("checksum")));
         assert!(problems.iter().any(|p| p.problem.contains("magic")));
+    }
+
+    #[test]
+    fn dumps_of_the_older_format_still_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = SessionStore::open(tmp.path(), "x").unwrap();
+        let mut old = MAGIC.to_vec();
+        let mut m = meta();
+        m.seq = 1;
+        m.len = 10;
+        m.crc32 = crc32fast::hash(b"mode: set\n");
+        old.extend(serde_json::to_vec(&m).unwrap());
+        old.extend(b"\nmode: set\n");
+        fs::write(s.dir().join("00000001-shop-a.dump"), old).unwrap();
+        let (dumps, problems) = s.load_all().unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(dumps[0].payload, b"mode: set\n");
+    }
+
+    #[test]
+    fn identical_payloads_are_kept_once_across_replicas_and_sessions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let blobs = || {
+            fs::read_dir(tmp.path().join(BLOBS_DIR))
+                .map(|shards| {
+                    shards
+                        .filter_map(|e| fs::read_dir(e.ok()?.path()).ok())
+                        .map(|d| d.count())
+                        .sum::<usize>()
+                })
+                .unwrap_or(0)
+        };
+        let big = vec![b'x'; 100_000];
+        let mut a = SessionStore::open(tmp.path(), "a").unwrap();
+        let mut b = SessionStore::open(tmp.path(), "b").unwrap();
+        let mut other = meta();
+        other.replica = "http://127.0.0.1:7779".into();
+        let pa = a.persist(&meta(), &big).unwrap();
+        a.persist(&other, &big).unwrap();
+        b.persist(&meta(), &big).unwrap();
+        b.persist(&meta(), b"mode: set\n").unwrap();
+        assert_eq!(blobs(), 2, "one blob per distinct payload");
+        // Each dump file holds its metadata only; the payload is read back from the blob.
+        assert!(fs::metadata(&pa).unwrap().len() < 1000);
+        assert_eq!(read_dump_file(&pa).unwrap().payload, big);
+        let (dumps, problems) = b.load_all().unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(dumps[0].payload, big);
+
+        // Removing a session removes the payloads only it used.
+        let catalog = SessionCatalog::new(tmp.path());
+        catalog.remove("b", "a", false).unwrap();
+        assert_eq!(
+            remove_unused_blobs(tmp.path(), std::time::Duration::ZERO),
+            1
+        );
+        assert_eq!(blobs(), 1);
+        assert_eq!(a.load_all().unwrap().0[1].payload, big);
+        catalog.remove("a", "x", false).unwrap();
+        remove_unused_blobs(tmp.path(), std::time::Duration::ZERO);
+        assert_eq!(blobs(), 0);
+    }
+
+    #[test]
+    fn a_damaged_blob_is_reported_and_replaced_by_the_next_write_of_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        let first = s.persist(&meta(), b"mode: set\nabc").unwrap();
+        let hex = read_meta(&first).unwrap().blob.unwrap();
+        let blob = blob_path(&tmp.path().join(BLOBS_DIR), &hex).unwrap();
+        fs::write(&blob, b"mode: set\nabd").unwrap();
+        let (dumps, problems) = s.load_all().unwrap();
+        assert!(dumps.is_empty());
+        assert!(problems[0].problem.contains("checksum"), "{problems:?}");
+        let mut later = meta();
+        later.fetched_at_ms = 2;
+        s.persist(&later, b"mode: set\nabc").unwrap();
+        let (dumps, problems) = s.load_all().unwrap();
+        assert_eq!((dumps.len(), problems.len()), (2, 0), "{problems:?}");
     }
 
     #[test]

@@ -169,3 +169,47 @@ pub fn write_goc_config_in_repo(repo: &Path, store: &Path, url: &str) {
     )
     .expect("write covtop.toml");
 }
+
+/// The lines of `path` that ran in `v`.
+pub fn hit_lines(v: &covtop::model::View, path: &str) -> Vec<u32> {
+    v.files
+        .iter()
+        .find(|f| f.path == path)
+        .and_then(|f| f.coverage.as_ref())
+        .map(|c| {
+            c.lines
+                .iter()
+                .filter(|l| l.hits.unwrap_or(0) > 0)
+                .map(|l| l.line)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first View (the current one included) for which `check` holds; fails the test, naming
+/// `what` and the last View's totals, after `within`.
+pub async fn view_where(
+    views: &mut tokio::sync::watch::Receiver<std::sync::Arc<covtop::model::View>>,
+    what: &str,
+    within: std::time::Duration,
+    check: impl Fn(&covtop::model::View) -> bool,
+) -> std::sync::Arc<covtop::model::View> {
+    let wait = async {
+        loop {
+            {
+                let v = views.borrow_and_update().clone();
+                if check(&v) {
+                    return v;
+                }
+            }
+            views.changed().await.expect("engine alive");
+        }
+    };
+    match tokio::time::timeout(within, wait).await {
+        Ok(v) => v,
+        Err(_) => panic!(
+            "timed out waiting for {what}; last view: {:#?}",
+            views.borrow().totals
+        ),
+    }
+}

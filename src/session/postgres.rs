@@ -1,0 +1,978 @@
+//! The shared store: a session's dumps in PostgreSQL (`[session] store = "postgres://…"`), so
+//! that a team's collectors write one session and every tester's screen follows it.
+//!
+//! Tables (created and upgraded by [`migrate`] on connect, versioned in
+//! `covtop_schema_version`): `covtop_sessions` (name, the last sequence number handed out),
+//! `covtop_blobs` (payloads by SHA-256: identical payloads are kept once across sessions and
+//! replicas) and `covtop_dumps` (per session: sequence number, identity, metadata, blob).
+//!
+//! A dump is appended in one transaction that first locks its session's row (taking the next
+//! sequence number), so sequence numbers are handed out in commit order and a reader following
+//! the session from a position never misses one; a dump whose identity the session holds is not
+//! stored again (several collectors on one session never conflict), and the commit notifies
+//! (`NOTIFY covtop_dumps`) every screen that follows the session.
+//!
+//! The password comes from `password_file`, `PGPASSWORD` or a `.pgpass` file (`PGPASSFILE`,
+//! else `~/.pgpass`), never from the URL, and appears in nothing covtop prints or writes: the
+//! store's [`DumpStore::location`] names host, port and database only.
+
+use super::store::{self, DumpFeed, DumpStore, Loaded, Persisted};
+use super::{DumpMeta, SessionError, SessionStore};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::config::Host;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+
+/// The channel every append notifies, with payload `<session id>:<seq>`.
+const CHANNEL: &str = "covtop_dumps";
+/// One statement (or connect) longer than this is a store that does not answer.
+const OP_TIMEOUT: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The spool's store folder inside the session's local folder.
+const SPOOL_DIR: &str = "spool";
+/// Taken while migrating, so that two covtops connecting at once never migrate together.
+const MIGRATE_LOCK: i64 = 0x636f_7674_6f70;
+
+/// The schema, one step per version: `MIGRATIONS[i]` takes the schema from version `i` to `i+1`.
+/// Published steps are never edited; a change is a new step.
+const MIGRATIONS: &[&str] = &["CREATE TABLE covtop_sessions (
+         id BIGSERIAL PRIMARY KEY,
+         name TEXT NOT NULL UNIQUE,
+         last_seq BIGINT NOT NULL DEFAULT 0,
+         created_ms BIGINT NOT NULL
+     );
+     CREATE TABLE covtop_blobs (
+         digest BYTEA PRIMARY KEY,
+         payload BYTEA NOT NULL
+     );
+     CREATE TABLE covtop_dumps (
+         session_id BIGINT NOT NULL REFERENCES covtop_sessions (id) ON DELETE CASCADE,
+         seq BIGINT NOT NULL,
+         identity BYTEA NOT NULL,
+         target TEXT NOT NULL,
+         replica TEXT NOT NULL,
+         fetched_at_ms BIGINT NOT NULL,
+         reset_after BOOLEAN NOT NULL,
+         meta TEXT NOT NULL,
+         blob BYTEA REFERENCES covtop_blobs (digest),
+         PRIMARY KEY (session_id, seq),
+         UNIQUE (session_id, identity)
+     );"];
+
+/// The schema version this covtop writes.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// True when `store` (the `[session] store` setting) names a PostgreSQL database.
+pub fn is_postgres_url(store: &str) -> bool {
+    store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
+/// How to reach the database: the parsed URL with the password resolved.
+#[derive(Clone)]
+pub struct PgTarget {
+    config: tokio_postgres::Config,
+    location: String,
+}
+
+impl std::fmt::Debug for PgTarget {
+    // The config holds the password: only the location is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+impl PgTarget {
+    /// Checks the `[session] store` URL without connecting: it parses, names a database and
+    /// holds no password. The error says what to write instead.
+    pub fn check_url(url: &str) -> Result<tokio_postgres::Config, String> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            format!("is not a PostgreSQL URL ({e}); write postgres://USER@HOST[:PORT]/DATABASE")
+        })?;
+        if config.get_password().is_some() {
+            return Err(
+                "holds a password: take it out of the URL and put it in [session] password_file, \
+                 PGPASSWORD or a .pgpass file"
+                    .into(),
+            );
+        }
+        if config.get_dbname().is_none() {
+            return Err(format!(
+                "names no database: write {}/DATABASE",
+                location_of(&config)
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Parses `url` (`postgres://user@host[:port]/db`; `postgres:///db?user=U&host=/socket/dir`
+    /// for a unix socket)
+    /// and finds the password: `password_file`, then `PGPASSWORD`, then the `.pgpass` file.
+    pub fn new(url: &str, password_file: Option<&Path>) -> Result<PgTarget, SessionError> {
+        let mut config = Self::check_url(url).map_err(|message| SessionError::Database {
+            store: "[session] store".into(),
+            message,
+        })?;
+        let location = location_of(&config);
+        if config.get_user().is_none()
+            && let Some(user) = std::env::var("PGUSER")
+                .ok()
+                .or_else(|| std::env::var("USER").ok())
+        {
+            config.user(&user);
+        }
+        let password = match password_file {
+            Some(path) => {
+                Some(
+                    read_password_file(path).map_err(|message| SessionError::Database {
+                        store: format!("[session] password_file = {}", path.display()),
+                        message,
+                    })?,
+                )
+            }
+            None => std::env::var("PGPASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .or_else(|| pgpass_password(&config)),
+        };
+        if let Some(p) = password {
+            config.password(p);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.application_name("covtop");
+        Ok(PgTarget { config, location })
+    }
+
+    /// Host, port and database: never the user nor the password.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    async fn connect(&self) -> Result<Client, String> {
+        let (client, connection) = tokio::time::timeout(OP_TIMEOUT, self.config.connect(NoTls))
+            .await
+            .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?
+            .map_err(|e| pg_error(&e))?;
+        tokio::spawn(async move {
+            // Ends when the client is dropped or the server goes away; the next call reconnects.
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+}
+
+fn location_of(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{host}:{port}/{}",
+        config.get_dbname().unwrap_or_default()
+    )
+}
+
+fn read_password_file(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() || meta.len() > 4096 {
+        return Err("is not a small regular file holding the password".into());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let p = text.trim_end_matches(['\n', '\r']);
+    if p.is_empty() {
+        return Err("is empty; write the password on its first line".into());
+    }
+    Ok(p.to_string())
+}
+
+/// The password a `.pgpass` file (`PGPASSFILE`, else `~/.pgpass`) gives for this connection:
+/// the first line `host:port:database:user:password` whose fields match (`*` matches anything,
+/// `\:` and `\\` escape).
+fn pgpass_password(config: &tokio_postgres::Config) -> Option<String> {
+    let path = std::env::var_os("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".pgpass")))?;
+    let meta = std::fs::metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > 1 << 20 {
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(_)) => "localhost".into(),
+        None => "localhost".into(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let want = [
+        host.as_str(),
+        port.as_str(),
+        config.get_dbname().unwrap_or_default(),
+        config.get_user().unwrap_or_default(),
+    ];
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| pgpass_line(line, &want))
+}
+
+fn pgpass_line(line: &str, want: &[&str; 4]) -> Option<String> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => cur.extend(chars.next()),
+            ':' if fields.len() < 4 => fields.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    if fields.len() != 4 {
+        return None;
+    }
+    let matches = fields.iter().zip(want).all(|(f, w)| f == "*" || f == w);
+    matches.then_some(cur)
+}
+
+/// The message of a database error, with the server's own text when there is one.
+fn pg_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+/// Creates or upgrades the schema to [`SCHEMA_VERSION`], under an advisory lock; a database
+/// whose schema is newer than this covtop knows is refused (upgrade covtop).
+pub async fn migrate(client: &mut Client) -> Result<i32, String> {
+    let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])
+        .await
+        .map_err(|e| pg_error(&e))?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS covtop_schema_version (version INTEGER NOT NULL)")
+        .await
+        .map_err(|e| pg_error(&e))?;
+    let current: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM covtop_schema_version",
+            &[],
+        )
+        .await
+        .map_err(|e| pg_error(&e))?
+        .get(0);
+    if current > SCHEMA_VERSION {
+        return Err(format!(
+            "the database's covtop schema is version {current}, newer than this covtop's \
+             ({SCHEMA_VERSION}): upgrade covtop"
+        ));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        tx.batch_execute(step).await.map_err(|e| pg_error(&e))?;
+        tx.execute(
+            "INSERT INTO covtop_schema_version (version) VALUES ($1)",
+            &[&(i as i32 + 1)],
+        )
+        .await
+        .map_err(|e| pg_error(&e))?;
+    }
+    tx.commit().await.map_err(|e| pg_error(&e))?;
+    Ok(SCHEMA_VERSION)
+}
+
+/// One session in PostgreSQL.
+///
+/// When the database cannot take a dump, the dump goes to a local spool — a folder store in
+/// `local_dir/spool` — and is acknowledged from there (durable, with sequence number 0: the session
+/// numbers it when it is uploaded). Every later append uploads the spool first, in order, so the
+/// session gets the dumps in the order they were taken; opening the store uploads what an earlier
+/// run left. Only when the spool cannot take a dump either is the append an error (and a reset
+/// waiting for it is not done).
+pub struct PgStore {
+    target: PgTarget,
+    name: String,
+    session_id: i64,
+    /// The folder for what the session keeps locally (saved build lines, the spool).
+    local_dir: PathBuf,
+    spool: Option<SessionStore>,
+    /// The spool may hold dumps not uploaded yet.
+    spool_pending: bool,
+    /// Why the last append went to the spool, while it holds dumps.
+    unreachable: Option<String>,
+    /// Session sequence numbers of spooled dumps uploaded since [`DumpStore::take_uploaded`].
+    uploaded: Vec<u64>,
+    /// Runs the database I/O, whatever runtime (if any) the caller is on.
+    rt: Option<tokio::runtime::Runtime>,
+    client: Arc<tokio::sync::Mutex<Option<Client>>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("location", &self.location())
+            .finish()
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Allowed inside an async context too (the engine task drops its store).
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects, migrates the schema and opens (creating if needed) session `name`.
+    /// `local_dir` is created: the session keeps saved build lines there.
+    pub fn open(target: PgTarget, name: &str, local_dir: &Path) -> Result<PgStore, SessionError> {
+        std::fs::create_dir_all(local_dir).map_err(|source| SessionError::Create {
+            path: local_dir.to_path_buf(),
+            source,
+        })?;
+        let mut store = PgStore::connect(target, local_dir)?;
+        store.name = name.to_string();
+        let name = store.name.clone();
+        store.session_id = store.run(move |client| {
+            Box::pin(async move {
+                let created = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                client
+                    .execute(
+                        "INSERT INTO covtop_sessions (name, created_ms) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO NOTHING",
+                        &[&name, &created],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                let row = client
+                    .query_one("SELECT id FROM covtop_sessions WHERE name = $1", &[&name])
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(row.get::<_, i64>(0))
+            })
+        })?;
+        // What an earlier run could not upload goes first (it stays spooled if that fails).
+        // The spool is a folder store of its own inside `local_dir` (`spool/sessions/<name>`,
+        // `spool/blobs`): never a folder session that happens to share the name.
+        store.spool = SessionStore::open(&local_dir.join(SPOOL_DIR), &store.name).ok();
+        let _ = store.flush_spool();
+        Ok(store)
+    }
+
+    /// Connects (migrating the schema) without opening a session: for listing and removing
+    /// sessions. Appends need [`PgStore::open`].
+    pub fn connect(target: PgTarget, local_dir: &Path) -> Result<PgStore, SessionError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("covtop-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| SessionError::Database {
+                store: target.location.clone(),
+                message: format!("cannot start its I/O thread: {e}"),
+            })?;
+        let store = PgStore {
+            target,
+            name: String::new(),
+            session_id: 0,
+            local_dir: local_dir.to_path_buf(),
+            spool: None,
+            spool_pending: true,
+            unreachable: None,
+            uploaded: Vec::new(),
+            rt: Some(rt),
+            client: Arc::new(tokio::sync::Mutex::new(None)),
+        };
+        // Connects and migrates now: a wrong URL or password is an error at once.
+        store.sessions()?;
+        Ok(store)
+    }
+
+    /// Uploads the spooled dumps in order; each leaves the spool once the session has it.
+    fn flush_spool(&mut self) -> Result<(), SessionError> {
+        let Some(spool) = &self.spool else {
+            self.spool_pending = false;
+            return Ok(());
+        };
+        let (dumps, _) = spool.load_all()?;
+        let had = !dumps.is_empty();
+        for d in dumps {
+            let p = self.append_primary(&d.meta, &d.payload)?;
+            self.uploaded.push(p.seq);
+            // A file that stays is uploaded again next time, and found there (same identity).
+            let _ = std::fs::remove_file(&d.path);
+        }
+        self.spool_pending = false;
+        self.unreachable = None;
+        if had {
+            super::remove_unused_blobs(&self.local_dir.join(SPOOL_DIR), Duration::from_secs(60));
+        }
+        Ok(())
+    }
+
+    /// Keeps a dump the database could not take (`cause`) in the local spool.
+    fn spool_append(
+        &mut self,
+        meta: &DumpMeta,
+        payload: &[u8],
+        cause: SessionError,
+    ) -> Result<Persisted, SessionError> {
+        let Some(spool) = self.spool.as_mut() else {
+            return Err(cause);
+        };
+        match spool.append_idempotent(meta, payload) {
+            Ok(p) => {
+                self.spool_pending = true;
+                self.unreachable = Some(cause.to_string());
+                Ok(Persisted {
+                    seq: 0,
+                    location: p.location,
+                    new: p.new,
+                })
+            }
+            Err(e) => Err(self.err(format!(
+                "{cause}; and the local spool {} failed too: {e}",
+                self.local_dir.display()
+            ))),
+        }
+    }
+
+    /// Appends one dump to the database (no spool).
+    fn append_primary(
+        &mut self,
+        meta: &DumpMeta,
+        payload: &[u8],
+    ) -> Result<Persisted, SessionError> {
+        let identity = store::identity(meta, payload).to_vec();
+        let blob = (!payload.is_empty()).then(|| store::digest(payload).to_vec());
+        let mut meta = meta.clone();
+        // The payload is kept in covtop_blobs, not where a file store kept it.
+        meta.blob = None;
+        meta.len = payload.len() as u64;
+        meta.crc32 = crc32fast::hash(payload);
+        let payload = payload.to_vec();
+        let sid = self.session_id;
+        let (seq, new) = self.run(move |client| {
+            Box::pin(async move {
+                let e = |e: tokio_postgres::Error| pg_error(&e);
+                // Stored already (a retry): nothing to write.
+                if let Some(seq) = stored_seq(client, sid, &identity).await.map_err(e)? {
+                    return Ok((seq, false));
+                }
+                let tx = client.transaction().await.map_err(e)?;
+                // The payload first, outside the session's lock (kept once, by digest).
+                if let Some(digest) = &blob {
+                    let held = tx
+                        .query_opt("SELECT 1 FROM covtop_blobs WHERE digest = $1", &[digest])
+                        .await
+                        .map_err(e)?
+                        .is_some();
+                    if !held {
+                        tx.execute(
+                            "INSERT INTO covtop_blobs (digest, payload) VALUES ($1, $2) \
+                             ON CONFLICT (digest) DO NOTHING",
+                            &[digest, &payload],
+                        )
+                        .await
+                        .map_err(e)?;
+                    }
+                }
+                // One statement under the session's row lock, held until the commit, so that
+                // sequence numbers follow commits: take the number, insert unless the identity
+                // is there (a writer of the same dump committed meanwhile), notify.
+                meta.seq = 0;
+                let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
+                let row = tx
+                    .query_opt(
+                        "WITH s AS (UPDATE covtop_sessions SET last_seq = last_seq + 1 \
+                                    WHERE id = $1 RETURNING last_seq), \
+                              ins AS (INSERT INTO covtop_dumps (session_id, seq, identity, \
+                                        target, replica, fetched_at_ms, reset_after, meta, blob) \
+                                      SELECT $1, s.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM s \
+                                      ON CONFLICT (session_id, identity) DO NOTHING \
+                                      RETURNING seq) \
+                         SELECT i.seq, pg_notify($9, $1::text || ':' || i.seq::text)::text \
+                         FROM ins i",
+                        &[
+                            &sid,
+                            &identity,
+                            &meta.target,
+                            &meta.replica,
+                            &(meta.fetched_at_ms as i64),
+                            &meta.reset_after,
+                            &text,
+                            &blob,
+                            &CHANNEL,
+                        ],
+                    )
+                    .await
+                    .map_err(e)?;
+                let Some(row) = row else {
+                    tx.rollback().await.map_err(e)?;
+                    let seq = stored_seq(client, sid, &identity)
+                        .await
+                        .map_err(e)?
+                        .ok_or("a conflicting dump vanished; retry")?;
+                    return Ok((seq, false));
+                };
+                let seq: i64 = row.get(0);
+                tx.commit().await.map_err(e)?;
+                Ok((seq, true))
+            })
+        })?;
+        Ok(Persisted {
+            seq: seq as u64,
+            location: PathBuf::from(format!("{}#{seq}", self.location())),
+            new,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The database: host, port and name (never the user nor the password).
+    pub fn database(&self) -> &str {
+        &self.target.location
+    }
+
+    fn err(&self, message: String) -> SessionError {
+        SessionError::Database {
+            store: self.location(),
+            message,
+        }
+    }
+
+    /// Runs `f` with a connected client on the store's I/O thread and waits for it. A closed
+    /// connection is replaced (and the schema checked) first, so a database that went away and
+    /// came back is used again.
+    fn run<T, F>(&self, f: F) -> Result<T, SessionError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut Client,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        let Some(rt) = self.rt.as_ref() else {
+            return Err(self.err("the store is closed".into()));
+        };
+        let slot = self.client.clone();
+        let target = self.target.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let work = async {
+                let mut guard = slot.lock().await;
+                if guard.as_ref().is_none_or(|c| c.is_closed()) {
+                    let mut client = target.connect().await?;
+                    migrate(&mut client).await?;
+                    *guard = Some(client);
+                }
+                let client = guard.as_mut().expect("connected above");
+                let out = tokio::time::timeout(OP_TIMEOUT, f(client))
+                    .await
+                    .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?;
+                if out.is_err() && client.is_closed() {
+                    *guard = None;
+                }
+                out
+            };
+            let _ = tx.send(work.await);
+        });
+        match rx.recv() {
+            Ok(r) => r.map_err(|m| self.err(m)),
+            Err(_) => Err(self.err("its I/O thread stopped".into())),
+        }
+    }
+
+    /// Removes session `name` and its dumps (payloads no session uses any more too).
+    pub fn remove_session(&self, name: &str) -> Result<u64, SessionError> {
+        let name = name.to_string();
+        self.run(move |client| {
+            Box::pin(async move {
+                let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
+                let n = tx
+                    .execute("DELETE FROM covtop_sessions WHERE name = $1", &[&name])
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                tx.execute(
+                    "DELETE FROM covtop_blobs b WHERE NOT EXISTS \
+                     (SELECT 1 FROM covtop_dumps d WHERE d.blob = b.digest)",
+                    &[],
+                )
+                .await
+                .map_err(|e| pg_error(&e))?;
+                tx.commit().await.map_err(|e| pg_error(&e))?;
+                Ok(n)
+            })
+        })
+    }
+
+    /// What `covtop session list` shows of every session of the database (`current` marked):
+    /// dumps, resets, targets, replicas, revisions, span, and the bytes of the payloads it uses
+    /// (each payload once per session, though the database keeps it once for all).
+    pub fn summaries(&self, current: &str) -> Result<Vec<super::SessionSummary>, SessionError> {
+        let rows = self.run(|client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT s.name, d.meta, d.blob, octet_length(b.payload) \
+                         FROM covtop_sessions s \
+                         LEFT JOIN covtop_dumps d ON d.session_id = s.id \
+                         LEFT JOIN covtop_blobs b ON b.digest = d.blob \
+                         ORDER BY s.name, d.seq",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, String>(0),
+                            r.get::<_, Option<String>>(1),
+                            r.get::<_, Option<Vec<u8>>>(2),
+                            r.get::<_, Option<i32>>(3),
+                        )
+                    })
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        let mut out: Vec<super::SessionSummary> = Vec::new();
+        let mut blobs = std::collections::HashSet::new();
+        for (name, meta, blob, len) in rows {
+            if out.last().is_none_or(|s| s.name != name) {
+                out.push(super::SessionSummary::new(&name, name == current));
+                blobs.clear();
+            }
+            let s = out.last_mut().expect("pushed above");
+            match meta.map(|m| serde_json::from_str::<DumpMeta>(&m)) {
+                Some(Ok(m)) => s.count(&m),
+                Some(Err(_)) => s.bad_files += 1,
+                None => {}
+            }
+            if let Some(b) = blob
+                && blobs.insert(b)
+            {
+                s.bytes += len.unwrap_or(0).max(0) as u64;
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many payloads the database keeps (each once, whatever number of dumps use it).
+    pub fn blob_count(&self) -> Result<i64, SessionError> {
+        self.run(|client| {
+            Box::pin(async move {
+                Ok(client
+                    .query_one("SELECT COUNT(*) FROM covtop_blobs", &[])
+                    .await
+                    .map_err(|e| pg_error(&e))?
+                    .get(0))
+            })
+        })
+    }
+}
+
+impl DumpStore for PgStore {
+    fn location(&self) -> String {
+        format!("{} session {}", self.target.location, self.name)
+    }
+
+    fn local_dir(&self) -> &Path {
+        &self.local_dir
+    }
+
+    fn append(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<Persisted, SessionError> {
+        if self.spool_pending
+            && let Err(e) = self.flush_spool()
+        {
+            return self.spool_append(meta, payload, e);
+        }
+        match self.append_primary(meta, payload) {
+            Ok(p) => Ok(p),
+            Err(e) => self.spool_append(meta, payload, e),
+        }
+    }
+
+    fn take_uploaded(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.uploaded)
+    }
+
+    fn health(&self) -> Option<String> {
+        self.unreachable.as_ref().map(|why| {
+            format!(
+                "unreachable ({why}): dumps are kept in the local spool {} and uploaded in order when it answers",
+                self.local_dir.display()
+            )
+        })
+    }
+
+    fn load_after(&self, after: u64) -> Result<Loaded, SessionError> {
+        let sid = self.session_id;
+        let after = after.min(i64::MAX as u64) as i64;
+        let rows = self.run(move |client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT d.seq, d.meta, d.blob, b.payload FROM covtop_dumps d \
+                         LEFT JOIN covtop_blobs b ON b.digest = d.blob \
+                         WHERE d.session_id = $1 AND d.seq > $2 ORDER BY d.seq",
+                        &[&sid, &after],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, i64>(0),
+                            r.get::<_, String>(1),
+                            r.get::<_, Option<Vec<u8>>>(2),
+                            r.get::<_, Option<Vec<u8>>>(3),
+                        )
+                    })
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        let mut dumps = Vec::new();
+        let mut problems = Vec::new();
+        for (seq, text, blob, payload) in rows {
+            let path = PathBuf::from(format!("{}#{seq}", self.location()));
+            let read = check_row(&text, blob.as_deref(), payload).map(|(mut meta, payload)| {
+                meta.seq = seq as u64;
+                (meta, payload)
+            });
+            super::keep_readable(read, path, &mut dumps, &mut problems);
+        }
+        Ok((dumps, problems))
+    }
+
+    fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError> {
+        let sid = self.session_id;
+        let rows = self.run(move |client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT seq, meta FROM covtop_dumps WHERE session_id = $1 ORDER BY seq",
+                        &[&sid],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(seq, text)| {
+                let mut m: DumpMeta = serde_json::from_str(&text).ok()?;
+                m.seq = seq as u64;
+                Some(m)
+            })
+            .collect())
+    }
+
+    fn sessions(&self) -> Result<Vec<String>, SessionError> {
+        self.run(|client| {
+            Box::pin(async move {
+                Ok(client
+                    .query("SELECT name FROM covtop_sessions ORDER BY name", &[])
+                    .await
+                    .map_err(|e| pg_error(&e))?
+                    .into_iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect())
+            })
+        })
+    }
+
+    /// A connection of its own listens on the channel every append notifies. When it is lost
+    /// (the database restarted), it is opened again every second; once back, the session's
+    /// highest sequence number is announced, so that nothing stored meanwhile is missed. The
+    /// feed ends only when the follower drops it (or when the first connection fails: an error).
+    fn subscribe(&self) -> Result<DumpFeed, SessionError> {
+        let Some(rt) = self.rt.as_ref() else {
+            return Err(self.err("the store is closed".into()));
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let target = self.target.clone();
+        let sid = self.session_id;
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let mut ready = Some(ready_tx);
+            loop {
+                match listen(&target, sid, &tx, ready.is_none()).await {
+                    Ok((client, ended)) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(Ok(()));
+                        }
+                        tokio::select! {
+                            _ = ended => {}
+                            _ = tx.closed() => return,
+                        }
+                        drop(client);
+                    }
+                    Err(e) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(rx),
+            Ok(Err(m)) => Err(self.err(m)),
+            Err(_) => Err(self.err("its I/O thread stopped".into())),
+        }
+    }
+}
+
+/// Opens a connection that LISTENs for session `sid`'s new dumps and forwards their sequence
+/// numbers to `feed`; with `catch_up`, first announces the session's highest sequence number.
+/// Returns the client (the connection lives as long as it) and a receiver that completes when
+/// the connection ends.
+async fn listen(
+    target: &PgTarget,
+    sid: i64,
+    feed: &tokio::sync::mpsc::UnboundedSender<u64>,
+    catch_up: bool,
+) -> Result<(Client, tokio::sync::oneshot::Receiver<()>), String> {
+    let (client, mut connection) = tokio::time::timeout(OP_TIMEOUT, target.config.connect(NoTls))
+        .await
+        .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?
+        .map_err(|e| pg_error(&e))?;
+    let (ended_tx, ended) = tokio::sync::oneshot::channel();
+    let forward = feed.clone();
+    let prefix = format!("{sid}:");
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        use futures_util::StreamExt;
+        while let Some(Ok(m)) = messages.next().await {
+            if let AsyncMessage::Notification(n) = m
+                && n.channel() == CHANNEL
+                && let Some(seq) = n
+                    .payload()
+                    .strip_prefix(&prefix)
+                    .and_then(|s| s.parse::<u64>().ok())
+                && forward.send(seq).is_err()
+            {
+                break;
+            }
+        }
+        let _ = ended_tx.send(());
+    });
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(|e| pg_error(&e))?;
+    if catch_up {
+        let top: i64 = client
+            .query_one(
+                "SELECT COALESCE(MAX(seq), 0) FROM covtop_dumps WHERE session_id = $1",
+                &[&sid],
+            )
+            .await
+            .map_err(|e| pg_error(&e))?
+            .get(0);
+        if top > 0 {
+            let _ = feed.send(top as u64);
+        }
+    }
+    Ok((client, ended))
+}
+
+/// The sequence number of the dump of identity `identity` in session `sid`, if stored.
+async fn stored_seq(
+    client: &Client,
+    sid: i64,
+    identity: &[u8],
+) -> Result<Option<i64>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT seq FROM covtop_dumps WHERE session_id = $1 AND identity = $2",
+            &[&sid, &identity],
+        )
+        .await?
+        .map(|r| r.get::<_, i64>(0)))
+}
+
+/// A stored row checked: its metadata parse, its payload is there and is the one its digest,
+/// length and CRC-32 name.
+fn check_row(
+    text: &str,
+    blob: Option<&[u8]>,
+    payload: Option<Vec<u8>>,
+) -> Result<(DumpMeta, Vec<u8>), String> {
+    let meta: DumpMeta =
+        serde_json::from_str(text).map_err(|e| format!("corrupt metadata: {e}"))?;
+    let payload = match (blob, payload) {
+        (None, _) => Vec::new(),
+        (Some(_), None) => return Err("its payload is missing from covtop_blobs".into()),
+        (Some(digest), Some(p)) => {
+            if store::digest(&p).as_slice() != digest {
+                return Err("corrupt: payload digest does not match".into());
+            }
+            p
+        }
+    };
+    if payload.len() as u64 != meta.len || crc32fast::hash(&payload) != meta.crc32 {
+        return Err("corrupt: payload length or checksum does not match its metadata".into());
+    }
+    Ok((meta, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pgpass_lines_match_field_by_field_with_wildcards_and_escapes() {
+        let want = ["db", "5432", "coverage", "covtop"];
+        assert_eq!(
+            pgpass_line("db:5432:coverage:covtop:pw", &want).as_deref(),
+            Some("pw")
+        );
+        assert_eq!(
+            pgpass_line("*:*:*:covtop:a\\:b\\\\c", &want).as_deref(),
+            Some("a:b\\c")
+        );
+        assert_eq!(pgpass_line("db:5433:coverage:covtop:pw", &want), None);
+        assert_eq!(pgpass_line("db:5432:other:covtop:pw", &want), None);
+        assert_eq!(pgpass_line("db:5432:coverage", &want), None);
+        // A password may hold ':' after the fourth field.
+        assert_eq!(pgpass_line("*:*:*:*:x:y", &want).as_deref(), Some("x:y"));
+    }
+
+    #[test]
+    fn the_location_names_host_port_and_database_only() {
+        let t = PgTarget::new("postgres://covtop@db.example:5433/coverage", None).unwrap();
+        assert_eq!(t.location(), "postgres://db.example:5433/coverage");
+        assert!(!format!("{t:?}").contains("covtop@"));
+        let sock = PgTarget::check_url("postgres:///coverage?user=covtop&host=/run/pg").unwrap();
+        assert_eq!(location_of(&sock), "postgres:///run/pg:5432/coverage");
+    }
+}

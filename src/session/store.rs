@@ -1,0 +1,219 @@
+//! The one store interface beneath the engine: [`DumpStore`]. The file store
+//! ([`SessionStore`], the embedded default) and the PostgreSQL store
+//! ([`super::postgres::PgStore`], shared by a team) both implement it, and one conformance suite
+//! (`tests/store_conformance.rs`) runs against both.
+//!
+//! Every dump has an identity: the SHA-256 of its metadata (without the sequence number the
+//! store assigns) and of its payload. Appending a dump whose identity the session already holds
+//! stores nothing and returns the stored dump's sequence number, so a writer that retries after
+//! a crash, or several collectors on one session, never store one dump twice nor conflict.
+
+use super::{DumpMeta, PayloadKind, SessionError, SessionProblem, SessionStore, StoredDump};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A dump the store acknowledged: it is durable, and may now be shown, exported or followed by a
+/// reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Persisted {
+    /// Its place in the session's order (assigned by the store, increasing); 0 while it waits in
+    /// a local spool for the shared store (see [`DumpStore::take_uploaded`]).
+    pub seq: u64,
+    /// Where it is, for messages: a file, or the store's (password-free) address and the
+    /// sequence number.
+    pub location: PathBuf,
+    /// False when the session already held this very dump (same identity): nothing was written.
+    pub new: bool,
+}
+
+/// A session's dumps as the store holds them.
+pub type Loaded = (Vec<StoredDump>, Vec<SessionProblem>);
+
+/// New dumps of a session, as they are acknowledged by any writer (this process or another):
+/// each message is the sequence number of a new dump (read it with [`DumpStore::load_after`]).
+/// Several dumps may be announced by one message (the highest sequence number); the stream ends
+/// when the store can no longer follow the session.
+pub type DumpFeed = tokio::sync::mpsc::UnboundedReceiver<u64>;
+
+/// Where the dumps of one session are kept. Implementations: [`SessionStore`] (files),
+/// [`super::postgres::PgStore`] (PostgreSQL).
+pub trait DumpStore: Send + std::fmt::Debug {
+    /// Where the session is, for messages (never with a password).
+    fn location(&self) -> String;
+
+    /// A local folder for what the session keeps beside its dumps (saved build lines).
+    fn local_dir(&self) -> &Path;
+
+    /// Stores one dump durably and returns it acknowledged. Idempotent by identity: a dump the
+    /// session holds already (same metadata but the sequence number, same payload) is not
+    /// stored again; its sequence number is returned with `new: false`.
+    fn append(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<Persisted, SessionError>;
+
+    /// Records that (target, replica) was reset after its most recent stored dump: an empty dump
+    /// with `reset_after` set (stored dumps are never rewritten).
+    fn append_reset(
+        &mut self,
+        target: &str,
+        replica: &str,
+        revision: &str,
+        kind: PayloadKind,
+        at_ms: u64,
+    ) -> Result<Persisted, SessionError> {
+        self.append(
+            &DumpMeta::reset_marker(target, replica, revision, kind, at_ms),
+            &[],
+        )
+    }
+
+    /// Session sequence numbers of dumps this store acknowledged earlier with sequence number 0
+    /// (kept in a local spool while the store was unreachable) and has uploaded since the last
+    /// call: they are this writer's own.
+    fn take_uploaded(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
+
+    /// What is wrong with the store while it works around it (unreachable, dumps spooled), for
+    /// the screen and the headless commands; `None` when all is well.
+    fn health(&self) -> Option<String> {
+        None
+    }
+
+    /// Every readable dump of the session in order, and what could not be used.
+    fn load(&self) -> Result<Loaded, SessionError> {
+        self.load_after(0)
+    }
+
+    /// The dumps with a sequence number above `after`, in order, and what could not be used
+    /// among them.
+    fn load_after(&self, after: u64) -> Result<Loaded, SessionError>;
+
+    /// The metadata of every dump of the session, in order, without reading payloads.
+    fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError>;
+
+    /// The names of the sessions this store holds, sorted.
+    fn sessions(&self) -> Result<Vec<String>, SessionError>;
+
+    /// Follows the session: announces every dump acknowledged from now on, by any writer. The
+    /// feed lasts as long as the store that gave it.
+    fn subscribe(&self) -> Result<DumpFeed, SessionError>;
+}
+
+/// The identity of a dump: SHA-256 over its metadata without the sequence number (its payload's
+/// length and CRC-32 included) and over its payload.
+pub fn identity(meta: &DumpMeta, payload: &[u8]) -> [u8; 32] {
+    let mut m = meta.identity_form();
+    m.len = payload.len() as u64;
+    m.crc32 = crc32fast::hash(payload);
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(&m).unwrap_or_default());
+    h.update([0u8]);
+    h.update(Sha256::digest(payload));
+    h.finalize().into()
+}
+
+/// The SHA-256 of some bytes (a payload's is its content address).
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The identities of the dumps of a file session known to this process, refreshed from the
+/// folder before each append (other processes write too).
+#[derive(Debug, Default)]
+pub(crate) struct IdentityIndex {
+    by_identity: HashMap<[u8; 32], (u64, PathBuf)>,
+    /// Every dump file with a sequence number up to this one has been indexed.
+    upto: u64,
+}
+
+impl IdentityIndex {
+    pub(crate) fn insert(&mut self, id: [u8; 32], seq: u64, path: PathBuf) {
+        self.by_identity.entry(id).or_insert((seq, path));
+        self.upto = self.upto.max(seq);
+    }
+
+    pub(crate) fn get(&self, id: &[u8; 32]) -> Option<&(u64, PathBuf)> {
+        self.by_identity.get(id)
+    }
+
+    pub(crate) fn upto(&self) -> u64 {
+        self.upto
+    }
+
+    pub(crate) fn set_upto(&mut self, seq: u64) {
+        self.upto = self.upto.max(seq);
+    }
+}
+
+impl DumpStore for SessionStore {
+    fn location(&self) -> String {
+        self.dir().display().to_string()
+    }
+
+    fn local_dir(&self) -> &Path {
+        self.dir()
+    }
+
+    fn append(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<Persisted, SessionError> {
+        self.append_idempotent(meta, payload)
+    }
+
+    fn load_after(&self, after: u64) -> Result<Loaded, SessionError> {
+        self.load_from(after)
+    }
+
+    fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError> {
+        Ok(self.load_all()?.0.into_iter().map(|d| d.meta).collect())
+    }
+
+    fn sessions(&self) -> Result<Vec<String>, SessionError> {
+        let root = self
+            .dir()
+            .parent()
+            .and_then(|p| p.parent())
+            .unwrap_or(Path::new("."));
+        super::SessionCatalog::new(root)
+            .names()
+            .map_err(|e| SessionError::List {
+                path: root.to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+
+    /// The folder is looked at every 50 ms (by a thread that ends when the feed is dropped):
+    /// any process's new dump file is announced.
+    fn subscribe(&self) -> Result<DumpFeed, SessionError> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = SessionStore::open_dir(self.dir())?;
+        let mut seen = watcher.highest_seq()?;
+        std::thread::Builder::new()
+            .name("covtop-session-follow".into())
+            .spawn(move || {
+                while !tx.is_closed() {
+                    std::thread::sleep(Duration::from_millis(50));
+                    match watcher.highest_seq() {
+                        Ok(n) if n > seen => {
+                            seen = n;
+                            if tx.send(n).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        // The folder went away (the session was removed): the feed ends.
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|source| SessionError::List {
+                path: self.dir().to_path_buf(),
+                source,
+            })?;
+        Ok(rx)
+    }
+}
