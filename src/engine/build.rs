@@ -246,11 +246,14 @@ impl ViewBuilder {
             let cov = match self.go_files.remove(name) {
                 Some((k, cov)) if k == key && cov.path == path => cov,
                 _ => {
+                    // A file without a source at the revision is only named (`build` lists it
+                    // as unmapped): nothing bounds its blocks' lines, so none are projected.
                     let text = self.source(repo, revision, &path);
-                    Arc::new(crate::go::project::project_file(
+                    Arc::new(crate::go::project::project_file_within(
                         path,
                         blocks,
                         text.as_deref(),
+                        0,
                     ))
                 }
             };
