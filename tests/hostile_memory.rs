@@ -23,7 +23,24 @@ struct Measured {
 fn run_measured(dir: &Path, args: &[&str]) -> Measured {
     let logs = tempfile::tempdir().unwrap();
     let (o, e) = (logs.path().join("out"), logs.path().join("err"));
-    let child = Command::new(env!("CARGO_BIN_EXE_covtop"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_covtop"));
+    // A safety net for the machine, far above the budget: a regression fails the test (an
+    // allocation failure) instead of taking gigabytes from everything else running.
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 4 << 30,
+                rlim_max: 4 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -146,4 +163,143 @@ fn a_goc_profile_of_huge_blocks_is_projected_within_the_budget() {
         assert_eq!(m.code, Some(0), "round {round}: {}", m.out);
         assert_within_budget(&m, benign, "goc profile of huge blocks");
     }
+}
+
+/// A repository with one JaCoCo target (never polled) reading `classes`, and its store.
+fn setup_jacoco(classes: &[&Path]) -> Option<Setup> {
+    let s = setup()?;
+    let list: Vec<String> = classes
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    std::fs::write(
+        s.repo.join("covtop.toml"),
+        format!(
+            "[repo]\nbase = \"main\"\n[session]\ndir = {:?}\n\
+             [[target]]\nname = \"shop\"\nkind = \"jacoco\"\naddress = \"127.0.0.1:1\"\n\
+             classes = [{}]\n",
+            s.store.display().to_string(),
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    Some(s)
+}
+
+/// The peak of `report --offline` with a JaCoCo target reading `classes` and an empty session.
+fn jacoco_benign_peak(classes: &[&Path]) -> i64 {
+    let s = setup_jacoco(classes).unwrap();
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    m.peak_kib
+}
+
+/// An exec reply: header, then one class whose probe array claims `count` probes and carries
+/// `bytes` bytes of them.
+fn exec_with_probes(count: u32, bytes: usize) -> Vec<u8> {
+    let mut b = vec![0x01, 0xC0, 0xC0, 0x10, 0x07, 0x11];
+    b.extend_from_slice(&7u64.to_be_bytes());
+    b.extend_from_slice(&[0, 7]);
+    b.extend_from_slice(b"shop/A1");
+    let mut v = count;
+    while v > 0x7F {
+        b.push(0x80 | (v & 0x7F) as u8);
+        v >>= 7;
+    }
+    b.push(v as u8);
+    b.resize(b.len() + bytes, 0xFF);
+    b
+}
+
+/// A stored JaCoCo dump of 2^29 probes (64 MiB of bits on the wire, every byte present): one
+/// `bool` per probe made it half a gigabyte, and its copies in the accumulators more. No class
+/// of at most 32 MiB has that many probes: it is refused before anything is allocated. A reply
+/// claiming 2^31 probes with a few bytes is refused as fast.
+#[test]
+fn jacoco_dumps_of_impossible_probe_counts_cost_nothing() {
+    let Some(s) = setup_jacoco(&[]) else { return };
+    s.store_dump(PayloadKind::JacocoExec, &exec_with_probes(1 << 29, 1 << 26));
+    s.store_dump(
+        PayloadKind::JacocoExec,
+        &exec_with_probes(i32::MAX as u32, 16),
+    );
+    let benign = jacoco_benign_peak(&[]);
+    for round in 0..2 {
+        let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+        assert_eq!(m.code, Some(0), "round {round}: {}", m.out);
+        assert!(m.out.contains("probes"), "the refusal is named: {}", m.out);
+        assert_within_budget(&m, benign, "impossible probe counts");
+    }
+}
+
+/// A zip file whose entries overlap (the non-recursive zip bomb: every entry's local data is
+/// the same deflate stream of a highly compressible class). 200 KB made covtop inflate 3.8 GB.
+fn overlapping_zip_bomb(path: &Path, entries: usize, class_bytes: usize) {
+    use std::io::Write;
+    let mut class = vec![0u8; class_bytes];
+    class[..4].copy_from_slice(&[0xCA, 0xFE, 0xBA, 0xBE]);
+    class[7] = 52;
+    let mut deflated = Vec::new();
+    {
+        let mut e = flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::best());
+        e.write_all(&class).unwrap();
+        e.finish().unwrap();
+    }
+    let crc = crc32fast::hash(&class);
+    // One local header and its data, shared by every central directory entry.
+    let name = b"a/A0.class";
+    let mut zip = Vec::new();
+    let local = |zip: &mut Vec<u8>, name: &[u8]| {
+        zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        zip.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        zip.extend_from_slice(&crc.to_le_bytes());
+        zip.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(class.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&0u16.to_le_bytes());
+        zip.extend_from_slice(name);
+    };
+    local(&mut zip, name);
+    zip.extend_from_slice(&deflated);
+    let cd_start = zip.len();
+    for i in 0..entries {
+        let n = format!("a/A{i}.class");
+        zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        zip.extend_from_slice(&[20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        zip.extend_from_slice(&crc.to_le_bytes());
+        zip.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(class.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(n.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&[0; 8]);
+        zip.extend_from_slice(&[0; 4]);
+        zip.extend_from_slice(&0u32.to_le_bytes());
+        zip.extend_from_slice(n.as_bytes());
+    }
+    let cd_len = zip.len() - cd_start;
+    zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    zip.extend_from_slice(&[0; 4]);
+    zip.extend_from_slice(&(entries as u16).to_le_bytes());
+    zip.extend_from_slice(&(entries as u16).to_le_bytes());
+    zip.extend_from_slice(&(cd_len as u32).to_le_bytes());
+    zip.extend_from_slice(&(cd_start as u32).to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes());
+    std::fs::write(path, zip).unwrap();
+}
+
+#[test]
+fn an_overlapping_zip_bomb_is_refused_within_the_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jar = tmp.path().join("bomb.jar");
+    // 4,000 entries of one 4 MiB class: 16 GB if every entry is inflated.
+    overlapping_zip_bomb(&jar, 4_000, 4 << 20);
+    assert!(std::fs::metadata(&jar).unwrap().len() < 300_000);
+    let Some(s) = setup_jacoco(&[&jar]) else {
+        return;
+    };
+    let benign = jacoco_benign_peak(&[]);
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(m.out.contains("bomb.jar"), "the jar is named: {}", m.out);
+    assert!(m.out.contains("overlapping"), "and why: {}", m.out);
+    assert_within_budget(&m, benign, "overlapping zip bomb");
 }

@@ -30,11 +30,7 @@ impl Cumulative for ExecData {
             .iter()
             .any(|(id, old)| match self.classes.get(id) {
                 None => old.any_hit(),
-                Some(new) => old
-                    .probes
-                    .iter()
-                    .zip(&new.probes)
-                    .any(|(&was, &is)| was && !is),
+                Some(new) => old.probes.any_lost_in(&new.probes),
             })
     }
 }
@@ -331,9 +327,7 @@ impl JavaBuild {
                             v.insert(cp.clone());
                         }
                         std::collections::btree_map::Entry::Occupied(mut o) => {
-                            for (a, &b) in o.get_mut().probes.iter_mut().zip(&cp.probes) {
-                                *a |= b;
-                            }
+                            o.get_mut().probes.or_assign(&cp.probes);
                         }
                     }
                 }
@@ -495,7 +489,7 @@ impl JavaBuild {
             let probes = exec
                 .and_then(|e| e.classes.get(&c.id))
                 .filter(|p| p.probes.len() == c.analysis.probe_count())
-                .map(|p| p.probes.as_slice());
+                .map(|p| &p.probes);
             if probes.is_none() && c.analysis.is_sealed() {
                 // JaCoCo 0.8.6 cannot instrument it: no data can exist, so nothing is missed.
                 sealed.push(c.analysis.name().to_string());
@@ -567,7 +561,7 @@ impl JavaBuild {
                 let c = &self.classes[i];
                 exec.and_then(|e| e.classes.get(&c.id))
                     .filter(|p| p.probes.len() == c.analysis.probe_count())
-                    .map(|p| p.probes.iter().filter(|&&b| b).count())
+                    .map(|p| p.probes.count_ones())
             };
             let mut best: Option<(usize, usize)> = None;
             let mut ran_ids = Vec::new();
@@ -663,7 +657,7 @@ mod tests {
                         *id,
                         ClassProbes {
                             name: name.to_string(),
-                            probes: probes.clone(),
+                            probes: probes.clone().into(),
                         },
                     )
                 })

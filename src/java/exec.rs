@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io::{self, Write};
 
+pub use crate::java::probes::Probes;
+
 /// Block types (`ExecutionDataWriter`, `RemoteControlWriter`).
 pub const BLOCK_HEADER: u8 = 0x01;
 pub const BLOCK_SESSIONINFO: u8 = 0x10;
@@ -25,8 +27,12 @@ pub const FORMAT_VERSION: u16 = 0x1007;
 /// The header block as bytes.
 pub const HEADER: [u8; 5] = [BLOCK_HEADER, 0xC0, 0xC0, 0x10, 0x07];
 
-/// A JaCoCo probe array can hold at most `i32::MAX` probes (it is a Java `boolean[]`).
-const MAX_PROBES: u32 = i32::MAX as u32;
+/// The most probes one class can have. JaCoCo's format allows `i32::MAX` (a Java
+/// `boolean[]`), but every probe sits on an instruction edge of the class's bytecode (a return,
+/// a throw, a branch target), so a class file has fewer than two probes per byte, and covtop
+/// reads no class file larger than 32 MiB (`archive::ArchiveLimits`). A count beyond this is
+/// refused before anything is allocated or more of a reply is awaited.
+pub const MAX_CLASS_PROBES: u32 = 1 << 26;
 
 /// One `SessionInfo` block: which JVM, when its data was started (the agent start or the last
 /// reset) and when it was dumped, both in milliseconds since the epoch.
@@ -37,24 +43,24 @@ pub struct SessionInfo {
     pub dump: i64,
 }
 
-/// The probes of one class: its VM name (`demo/App$Greeter`) and one bool per probe, indexed by
-/// probe id. Plain `Vec<bool>` (one byte per probe): classes have tens of probes, and the
-/// analysis indexes them directly.
+/// The probes of one class: its VM name (`demo/App$Greeter`) and one bit per probe, indexed by
+/// probe id ([`Probes`]: the largest array a reply may carry costs its size on the wire, not
+/// eight times it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassProbes {
     pub name: String,
-    pub probes: Vec<bool>,
+    pub probes: Probes,
 }
 
 impl ClassProbes {
     /// True when at least one probe is set (only such classes are written to an exec file).
     pub fn any_hit(&self) -> bool {
-        self.probes.iter().any(|&p| p)
+        self.probes.any()
     }
 
     /// The number of probes set.
     pub fn hit_count(&self) -> usize {
-        self.probes.iter().filter(|&&p| p).count()
+        self.probes.count_ones()
     }
 }
 
@@ -148,7 +154,7 @@ pub enum ExecError {
         field: &'static str,
     },
     #[error(
-        "{origin}: byte {offset}: class {class} declares {count} probes, but only {remaining} bytes remain (or the count exceeds 2^31-1): the data is corrupt or truncated"
+        "{origin}: byte {offset}: class {class} declares {count} probes, but only {remaining} bytes remain, or no class can have that many (at most 2^26): the data is corrupt or truncated"
     )]
     ProbeCountTooLarge {
         origin: String,
@@ -339,7 +345,7 @@ impl<'a> BlockReader<'a> {
         let at = self.pos;
         let count = self.varint(kind, "probe count")?;
         let bytes_needed = count.div_ceil(8) as usize;
-        if count > MAX_PROBES || bytes_needed > self.remaining() {
+        if count > MAX_CLASS_PROBES || bytes_needed > self.remaining() {
             return Err(ExecError::ProbeCountTooLarge {
                 origin: self.origin.to_string(),
                 offset: at,
@@ -349,9 +355,7 @@ impl<'a> BlockReader<'a> {
             });
         }
         let packed = self.take(bytes_needed, kind, "probes")?;
-        let probes = (0..count as usize)
-            .map(|i| packed[i / 8] >> (i % 8) & 1 == 1)
-            .collect();
+        let probes = Probes::from_packed(packed, count as usize);
         Ok(Block::Class {
             id,
             probes: ClassProbes { name, probes },
@@ -510,7 +514,9 @@ pub fn scan_reply(buf: &[u8], origin: &str, resume: usize) -> Result<ReplyScan, 
             Err(ExecError::Truncated { .. }) => return Ok(ReplyScan::Incomplete { complete: at }),
             // A probe count beyond the bytes received so far may just be a partial read: wait
             // for more unless the count is impossible in itself.
-            Err(ExecError::ProbeCountTooLarge { count, .. }) if count <= u64::from(MAX_PROBES) => {
+            Err(ExecError::ProbeCountTooLarge { count, .. })
+                if count <= u64::from(MAX_CLASS_PROBES) =>
+            {
                 return Ok(ReplyScan::Incomplete { complete: at });
             }
             Err(e) => return Err(e),
@@ -566,9 +572,7 @@ impl ExecData {
                         ),
                     });
                 }
-                for (h, i) in have.probes.iter_mut().zip(&incoming.probes) {
-                    *h |= *i;
-                }
+                have.probes.or_assign(&incoming.probes);
             }
         }
         Ok(())
@@ -640,7 +644,7 @@ impl ExecData {
             }
             let count = u32::try_from(class.probes.len())
                 .ok()
-                .filter(|&c| c <= MAX_PROBES)
+                .filter(|&c| c <= MAX_CLASS_PROBES)
                 .ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::InvalidInput,
@@ -651,13 +655,7 @@ impl ExecData {
             out.extend_from_slice(&id.to_be_bytes());
             out.extend_from_slice(&encode_modified_utf8(&class.name)?);
             write_varint(&mut out, count);
-            for chunk in class.probes.chunks(8) {
-                let byte = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u8, |acc, (i, &p)| acc | (u8::from(p) << i));
-                out.push(byte);
-            }
+            out.extend(class.probes.packed());
         }
         w.write_all(&out)?;
         w.flush()
@@ -687,7 +685,7 @@ mod tests {
             .collect()
     }
 
-    fn probes(s: &str) -> Vec<bool> {
+    fn probes(s: &str) -> Probes {
         s.chars().map(|c| c == '1').collect()
     }
 
@@ -874,6 +872,37 @@ mod tests {
     }
 
     #[test]
+    fn probe_counts_no_class_can_have_are_refused_before_allocating() {
+        // 2^28 probes with every byte present (32 MiB): a valid JaCoCo array, but more probes
+        // than a class of at most 32 MiB can carry. Refused at once, and a reader of a growing
+        // reply does not wait for the rest of it.
+        let count = 1u32 << 28;
+        let mut varint = Vec::new();
+        write_varint(&mut varint, count);
+        let bytes = class_block(&varint, &vec![0xFF; (count / 8) as usize]);
+        let e = parse(&bytes, "huge.exec").unwrap_err();
+        assert!(
+            matches!(e, ExecError::ProbeCountTooLarge { count: c, .. } if c == u64::from(count)),
+            "{e}"
+        );
+        assert!(e.to_string().contains("huge.exec"), "{e}");
+        let e = scan_reply(&bytes[..64], "agent", 0).unwrap_err();
+        assert!(matches!(e, ExecError::ProbeCountTooLarge { .. }), "{e}");
+        // The largest count a class can have still parses, as bits.
+        let mut varint = Vec::new();
+        write_varint(&mut varint, MAX_CLASS_PROBES);
+        let bytes = class_block(&varint, &vec![0x55; (MAX_CLASS_PROBES / 8) as usize]);
+        let ok = parse(&bytes, "v").unwrap();
+        assert_eq!(ok.classes[&7].probes.len(), MAX_CLASS_PROBES as usize);
+        assert_eq!(ok.classes[&7].hit_count(), MAX_CLASS_PROBES as usize / 2);
+        // And a shorter claim with fewer bytes than it needs waits for them on the wire.
+        assert!(matches!(
+            scan_reply(&bytes[..64], "agent", 0),
+            Ok(ReplyScan::Incomplete { .. })
+        ));
+    }
+
+    #[test]
     fn modified_utf8_round_trip() {
         for s in ["", "a/B", "é", "\0x\0", "日本", "😀z", "demo/App$Greeter"] {
             let enc = encode_modified_utf8(s).unwrap();
@@ -994,7 +1023,7 @@ mod tests {
             4,
             ClassProbes {
                 name: "p/C".into(),
-                probes: vec![true; 300],
+                probes: vec![true; 300].into(),
             },
         );
         let back = parse(&a.to_bytes().unwrap(), "rt").unwrap();
