@@ -224,12 +224,79 @@ fn jacoco_dumps_of_impossible_probe_counts_cost_nothing() {
         &exec_with_probes(i32::MAX as u32, 16),
     );
     let benign = jacoco_benign_peak(&[]);
-    for round in 0..2 {
-        let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
-        assert_eq!(m.code, Some(0), "round {round}: {}", m.out);
-        assert!(m.out.contains("probes"), "the refusal is named: {}", m.out);
-        assert_within_budget(&m, benign, "impossible probe counts");
+    let session = s.store.join("sessions/default");
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(m.out.contains("2^26"), "the refusal says why: {}", m.out);
+    assert!(
+        m.out.contains("moved to"),
+        "and where the dump went: {}",
+        m.out
+    );
+    assert_within_budget(&m, benign, "impossible probe counts");
+    // Both dumps are set aside with their reasons; the session folder holds none of them.
+    let aside = quarantined(&session);
+    assert_eq!(aside.len(), 4, "{aside:?}");
+    let reason = std::fs::read_to_string(session.join("quarantine").join(&aside[1])).unwrap();
+    assert!(reason.contains("probes"), "{reason}");
+    assert!(
+        !std::fs::read_dir(&session).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".dump"))
+    );
+    // The next command reads the session without them, and says they are there.
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(
+        m.out.contains("2 stored dump(s) set aside earlier"),
+        "{}",
+        m.out
+    );
+    assert!(!m.out.contains("moved to"), "{}", m.out);
+    assert_within_budget(&m, benign, "a session with quarantined dumps");
+}
+
+fn quarantined(session: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(session.join("quarantine"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A goc dump that is not a profile at all: set aside on the first read, the session readable
+/// by every later command (report, check, dump's summary of what is stored).
+#[test]
+fn an_undecodable_dump_is_quarantined_once_and_the_session_stays_readable() {
+    let Some(s) = setup() else { return };
+    s.store_dump(PayloadKind::GoProfile, BENIGN.as_bytes());
+    s.store_dump(PayloadKind::GoProfile, b"mode: count\nnot a block\n");
+    let session = s.store.join("sessions/default");
+    let first = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(first.code, Some(0), "{}", first.out);
+    assert!(
+        first.out.contains("00000002-shop-"),
+        "the dump is named: {}",
+        first.out
+    );
+    assert!(first.out.contains("moved to"), "{}", first.out);
+    assert_eq!(quarantined(&session).len(), 2);
+    for args in [
+        &["report", "--offline", "--format", "json"][..],
+        &["check", "--offline", "--fail-under", "0"][..],
+    ] {
+        let m = run_measured(&s.repo, args);
+        assert_eq!(m.code, Some(0), "{args:?}: {}", m.out);
+        assert!(m.out.contains("set aside earlier"), "{args:?}: {}", m.out);
     }
+    // The benign dump is still used.
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert!(m.out.contains("pricing/pricing.go"), "{}", m.out);
 }
 
 /// A zip file whose entries overlap (the non-recursive zip bomb: every entry's local data is

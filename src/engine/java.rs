@@ -482,6 +482,7 @@ impl JavaBuild {
         let mut per_source: BTreeMap<&str, Vec<ClassCoverage>> = BTreeMap::new();
         let (shown, several_ran) = self.shown_versions(exec);
         let mut sealed = Vec::new();
+        let mut failed = Vec::new();
         for (i, c) in self.classes.iter().enumerate() {
             if !shown[i] {
                 continue;
@@ -496,10 +497,24 @@ impl JavaBuild {
                 continue;
             }
             let Some(src) = &c.source else { continue };
-            per_source
-                .entry(src.as_str())
-                .or_default()
-                .push(c.analysis.project(probes));
+            // A bug on one class costs that class only.
+            match crate::guard::catch(|| c.analysis.project(probes)) {
+                Ok(coverage) => per_source.entry(src.as_str()).or_default().push(coverage),
+                Err(e) => failed.push(format!("{}: {e}", c.analysis.name())),
+            }
+        }
+        if !failed.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: format!("{} classes not projected", self.target),
+                message: format!(
+                    "{} class(es) could not be projected, their lines are left out: {}",
+                    failed.len(),
+                    preview(&failed)
+                ),
+                fix: "report it with the class file and the dump; the other classes are shown"
+                    .into(),
+            });
         }
         if !sealed.is_empty() {
             diagnostics.push(Diagnostic {

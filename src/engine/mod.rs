@@ -7,6 +7,7 @@ pub mod carry;
 pub mod collector;
 mod java;
 pub mod live;
+mod quarantine;
 mod targets;
 
 pub use targets::{ResetResult, TargetClient};
@@ -774,6 +775,8 @@ impl Engine {
                 fix: "move the file out of the session folder; the other dumps are used".into(),
             })
             .collect();
+        self.session_problems
+            .extend(quarantine::earlier(&self.store));
         // A dump belongs to the current build when its revision names the current commit
         // (normally the full id; anything that resolves to it counts too).
         let mut is_current: BTreeMap<String, bool> = BTreeMap::new();
@@ -842,23 +845,25 @@ impl Engine {
                     path: d.path.clone(),
                 },
             );
-            match self.apply_current(
-                i,
-                Incoming {
-                    replica: &d.meta.replica,
-                    kind: d.meta.kind,
-                    bytes: &d.payload,
-                    instance: d.meta.instance.clone(),
-                    requested_at: d.meta.requested_at_ms,
-                    origin: &origin,
-                },
-            ) {
-                Err(e) => self.undecodable.push(Diagnostic {
-                    kind: DiagnosticKind::Mismatch,
-                    subject: d.path.display().to_string(),
-                    message: e,
-                    fix: "the dump is kept on disk but not used".into(),
-                }),
+            let applied = crate::guard::catch(|| {
+                self.apply_current(
+                    i,
+                    Incoming {
+                        replica: &d.meta.replica,
+                        kind: d.meta.kind,
+                        bytes: &d.payload,
+                        instance: d.meta.instance.clone(),
+                        requested_at: d.meta.requested_at_ms,
+                        origin: &origin,
+                    },
+                )
+            });
+            match applied.and_then(|r| r) {
+                // Set aside: no later command reads it again.
+                Err(e) => {
+                    let diagnostic = quarantine::set_aside(&self.store, &d.path, &e);
+                    self.undecodable.push(diagnostic);
+                }
                 Ok(Applied::OlderBuild(oid)) => {
                     let mut d = d;
                     d.meta.revision = oid;

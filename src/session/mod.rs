@@ -52,6 +52,10 @@ const MAX_SEQ: u64 = 999_999_999_999;
 const MAGIC: &[u8] = b"COVTOP-DUMP 1\n";
 const SUFFIX: &str = ".dump";
 const TMP_SUFFIX: &str = ".tmp";
+/// The folder inside a session where dumps that cannot be used are moved.
+pub const QUARANTINE_DIR: &str = "quarantine";
+/// Beside each quarantined dump: why it was set aside.
+const REASON_SUFFIX: &str = ".reason.txt";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -348,6 +352,49 @@ impl SessionStore {
             .collect();
         names.sort();
         Ok(names)
+    }
+
+    /// Moves a stored dump that cannot be used (it does not decode, exceeds a budget or made
+    /// covtop fail) into the session's `quarantine/` folder, with `reason` in a text file beside
+    /// it, so that no later command reads it again. Returns where it is now.
+    pub fn quarantine(&self, path: &Path, reason: &str) -> Result<PathBuf, SessionError> {
+        let dir = self.dir.join(QUARANTINE_DIR);
+        fs::create_dir_all(&dir).map_err(|source| SessionError::Create {
+            path: dir.clone(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .map_or_else(|| "dump".into(), |n| n.to_string_lossy().into_owned());
+        let mut to = dir.join(&name);
+        let mut n = 1;
+        while to.exists() {
+            to = dir.join(format!("{name}.{n}"));
+            n += 1;
+        }
+        let werr = |source| SessionError::Write {
+            path: to.clone(),
+            source,
+        };
+        fs::rename(path, &to).map_err(werr)?;
+        let mut why = to.clone().into_os_string();
+        why.push(REASON_SUFFIX);
+        fs::write(&why, format!("{}\n", crate::redact::redact(reason))).map_err(werr)?;
+        Ok(to)
+    }
+
+    /// The dumps in the session's `quarantine/` folder, by name.
+    pub fn quarantined(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = fs::read_dir(self.dir.join(QUARANTINE_DIR))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| !p.to_string_lossy().ends_with(REASON_SUFFIX))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
     }
 
     /// Every readable dump of the session in order, and the files that could not be used.

@@ -302,7 +302,17 @@ pub fn analyze_many<B: AsRef<[u8]> + Sync>(
         32,
         1,
         || (),
-        |(), c| analyze_class(c.as_ref()),
+        // A bug on one class costs that class only.
+        |(), c| {
+            crate::guard::catch(|| analyze_class(c.as_ref())).unwrap_or_else(|what| {
+                Err(AnalysisError::BadCode {
+                    class: crate::java::classfile::parse_class(c.as_ref())
+                        .map_or_else(|_| "(unnamed)".into(), |cf| cf.this_class),
+                    method: "-".into(),
+                    what,
+                })
+            })
+        },
         |i| {
             Err(AnalysisError::BadCode {
                 class: format!("#{i}"),
