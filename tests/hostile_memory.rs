@@ -369,4 +369,24 @@ fn an_overlapping_zip_bomb_is_refused_within_the_budget() {
     assert!(m.out.contains("bomb.jar"), "the jar is named: {}", m.out);
     assert!(m.out.contains("overlapping"), "and why: {}", m.out);
     assert_within_budget(&m, benign, "overlapping zip bomb");
+    // Every headless command says it on stderr, as the screen's diagnostics panel does.
+    for args in [
+        &[
+            "check",
+            "--offline",
+            "--fail-under",
+            "0",
+            "--allow-missing-data",
+        ][..],
+        &["dump"][..],
+    ] {
+        let m = run_measured(&s.repo, args);
+        assert!(m.code.is_some(), "{args:?}: {}", m.out);
+        assert!(
+            m.out.contains("bomb.jar") && m.out.contains("overlapping"),
+            "{args:?}: {}",
+            m.out
+        );
+        assert_within_budget(&m, benign, "overlapping zip bomb");
+    }
 }

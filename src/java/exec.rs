@@ -407,7 +407,9 @@ impl<'a> BlockReader<'a> {
 }
 
 /// Decodes Java's modified UTF-8: `C0 80` for NUL, and characters outside the BMP as two
-/// 3-byte surrogates (CESU-8). On error, returns the offset within `raw` and what is wrong.
+/// 3-byte surrogates (CESU-8). A surrogate without its pair (legal in a JVM string, so in a
+/// class name) becomes U+FFFD, as the class-file reader decodes it, so the data still matches
+/// its class. On error, returns the offset within `raw` and what is wrong.
 pub fn decode_modified_utf8(raw: &[u8]) -> Result<String, (usize, &'static str)> {
     // Fast path: plain ASCII without NUL is the same in every encoding.
     if raw.iter().all(|&b| b != 0 && b < 0x80) {
@@ -442,7 +444,7 @@ pub fn decode_modified_utf8(raw: &[u8]) -> Result<String, (usize, &'static str)>
             ));
         }
     }
-    String::from_utf16(&units).map_err(|_| (0, "unpaired surrogate"))
+    Ok(String::from_utf16_lossy(&units))
 }
 
 /// Encodes a string as Java's `writeUTF` would: a u16 length and modified UTF-8.
@@ -872,6 +874,26 @@ mod tests {
     }
 
     #[test]
+    fn a_class_name_with_an_unpaired_surrogate_decodes() {
+        // The JVM allows a lone surrogate in a class name; the agent writes it as CESU-8.
+        let name = [b'a', b'/', 0xED, 0xA0, 0xBD, b'X'];
+        let mut b = HEADER.to_vec();
+        b.push(BLOCK_EXECUTIONDATA);
+        b.extend_from_slice(&9u64.to_be_bytes());
+        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        b.extend_from_slice(&name);
+        b.extend_from_slice(&[3, 0b101]);
+        b.push(BLOCK_CMDOK);
+        assert_eq!(
+            scan_reply(&b, "agent", 0),
+            Ok(ReplyScan::Done { cmdok: b.len() - 1 })
+        );
+        let data = parse(&b, "agent").unwrap();
+        assert_eq!(data.classes[&9].name, "a/\u{FFFD}X");
+        assert_eq!(data.classes[&9].probes, [true, false, true]);
+    }
+
+    #[test]
     fn probe_counts_no_class_can_have_are_refused_before_allocating() {
         // 2^28 probes with every byte present (32 MiB): a valid JaCoCo array, but more probes
         // than a class of at most 32 MiB can carry. Refused at once, and a reader of a growing
@@ -917,7 +939,11 @@ mod tests {
         assert!(decode_modified_utf8(&[0xF0, 0x9F, 0x98, 0x80]).is_err());
         assert!(decode_modified_utf8(&[0x41, 0]).is_err());
         assert!(decode_modified_utf8(&[0xC3]).is_err());
-        assert!(decode_modified_utf8(&[0xED, 0xA0, 0xBD]).is_err()); // lone surrogate
+        // A lone surrogate is legal in the JVM: decoded as the class-file reader does.
+        assert_eq!(
+            decode_modified_utf8(&[b'a', 0xED, 0xA0, 0xBD, b'/', b'B']),
+            Ok("a\u{FFFD}/B".to_string())
+        );
         assert!(encode_modified_utf8(&"x".repeat(65536)).is_err());
         assert!(encode_modified_utf8(&"x".repeat(65535)).is_ok());
     }
