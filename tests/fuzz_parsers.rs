@@ -192,7 +192,7 @@ fn go_profiles() {
         accepted += usize::from(check("go::profile::parse", &input, "fuzz.cov", || {
             let p = covtop::go::profile::parse(&input, "fuzz.cov")?;
             // What parses is projected, with and without sources, and written back.
-            let with = rng.next() % 2 == 0;
+            let with = rng.next().is_multiple_of(2);
             let proj = covtop::go::project(&p, &modules, &|_| with.then(|| src.clone()));
             let lines: usize = proj.files.iter().map(|f| f.lines.len()).sum();
             assert!(lines <= (1 << 21), "{lines} lines projected");
@@ -368,7 +368,7 @@ fn class_files_analysis_and_projection() {
             covtop::java::classfile::parse_class(&input).map_err(|e| e.to_string())?;
             if let Some(a) = analyze_class(&input).map_err(|e| e.to_string())? {
                 let probes: covtop::java::exec::Probes = (0..a.probe_count() + rng.below(3))
-                    .map(|_| rng.next() % 2 == 0)
+                    .map(|_| rng.next().is_multiple_of(2))
                     .collect();
                 let _ = a.project(Some(&probes));
                 let _ = a.project(None);
