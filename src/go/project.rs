@@ -107,6 +107,26 @@ pub fn project(
     out
 }
 
+/// The code lines of `source` ([`code_lines`], when it is known) and the last line the blocks
+/// are projected on: the file's end, or without a source at most `max_lines` (and [`MAX_LINE`]).
+fn file_extent(
+    blocks: &[Block],
+    source: Option<&[u8]>,
+    max_lines: u32,
+) -> (Option<Vec<bool>>, u32) {
+    let code = source.map(code_lines);
+    let limit = code
+        .as_ref()
+        .map_or(max_lines.min(MAX_LINE), |c| c.len() as u32);
+    let max_line = blocks
+        .iter()
+        .map(|b| b.end_line)
+        .max()
+        .unwrap_or(0)
+        .min(limit);
+    (code, max_line)
+}
+
 /// What the blocks touching a line add to it, kept as differences: the entry of a line holds
 /// what starts there minus what ended on the line before, so a block spanning a million lines
 /// costs two entries, not a million.
@@ -139,16 +159,7 @@ pub fn project_file_within(
     source: Option<&[u8]>,
     max_lines: u32,
 ) -> FileCoverage {
-    let code = source.map(code_lines);
-    let limit = code
-        .as_ref()
-        .map_or(max_lines.min(MAX_LINE), |c| c.len() as u32);
-    let max_line = blocks
-        .iter()
-        .map(|b| b.end_line)
-        .max()
-        .unwrap_or(0)
-        .min(limit);
+    let (code, max_line) = file_extent(blocks, source, max_lines);
     let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
 
     // The lines each block touches: `first..=last`, empty when first > last.
@@ -679,14 +690,7 @@ mod tests {
     /// The projection written the obvious way (one tally and one span per touched line per
     /// block), to check the linear one against.
     fn project_file_reference(blocks: &[Block], source: Option<&[u8]>) -> FileCoverage {
-        let code = source.map(code_lines);
-        let limit = code.as_ref().map_or(MAX_LINE, |c| c.len() as u32);
-        let max_line = blocks
-            .iter()
-            .map(|b| b.end_line)
-            .max()
-            .unwrap_or(0)
-            .min(limit);
+        let (code, max_line) = file_extent(blocks, source, MAX_LINE);
         let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
         let mut tally = vec![(false, false, 0u64, 0u32, 0u32); max_line as usize + 1];
         let mut spans = Vec::new();
