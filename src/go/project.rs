@@ -144,9 +144,10 @@ struct LineDiff {
 /// Projects the blocks of one file (sorted by position, as [`Profile::files`] gives them).
 ///
 /// Memory and time are linear in the blocks plus the lines of the file, whatever the blocks
-/// span: a block's middle lines are counted through differences and share one whole-line span
-/// per line and outcome, so a hostile profile of a few thousand blocks each spanning the whole
-/// file costs no more than the file.
+/// span: blocks whose lines add up to more than a few times the file are projected through
+/// differences, their middle lines sharing one whole-line span per line and outcome, so a
+/// hostile profile of a few thousand blocks each spanning the whole file costs no more than the
+/// file.
 pub fn project_file(path: String, blocks: &[Block], source: Option<&[u8]>) -> FileCoverage {
     project_file_within(path, blocks, source, MAX_LINE)
 }
@@ -161,23 +162,130 @@ pub fn project_file_within(
 ) -> FileCoverage {
     let (code, max_line) = file_extent(blocks, source, max_lines);
     let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
-
-    // The lines each block touches: `first..=last`, empty when first > last.
-    let touched = |b: &Block| {
-        let last = if b.end_col <= 1 {
-            b.end_line.saturating_sub(1)
-        } else {
-            b.end_line
-        };
-        // Line 0 does not exist (parse rejects it; a hand-made Block might not).
-        (b.start_line.max(1), last.min(max_line))
+    // Line by line while the blocks touch a few lines each, as in every real profile; through
+    // differences when their lines add up to more than a few times the file (a hostile one).
+    let touched_total: u64 = blocks
+        .iter()
+        .map(|b| match touched(b, max_line) {
+            (first, last) if first <= last => u64::from(last - first) + 1,
+            _ => 0,
+        })
+        .sum();
+    let (lines, spans) = if touched_total <= 4 * (u64::from(max_line) + blocks.len() as u64) {
+        by_lines(blocks, &is_code, max_line)
+    } else {
+        by_differences(blocks, &is_code, max_line)
     };
+    FileCoverage {
+        path,
+        lines,
+        spans: sorted_spans(spans),
+        units: file_statements(blocks, source),
+    }
+}
+
+/// The lines a block touches: `first..=last` (empty when first > last), within `max_line`.
+fn touched(b: &Block, max_line: u32) -> (u32, u32) {
+    let last = if b.end_col <= 1 {
+        b.end_line.saturating_sub(1)
+    } else {
+        b.end_line
+    };
+    // Line 0 does not exist (parse rejects it; a hand-made Block might not).
+    (b.start_line.max(1), last.min(max_line))
+}
+
+/// Column spans sorted by line and position, each once.
+fn sorted_spans(mut spans: Vec<ColumnSpan>) -> Vec<ColumnSpan> {
+    let span_key = |s: &ColumnSpan| {
+        (
+            s.line,
+            s.start_col,
+            s.end_col.unwrap_or(u32::MAX),
+            s.covered,
+        )
+    };
+    if !spans.is_sorted_by_key(span_key) {
+        spans.sort_unstable_by_key(span_key);
+    }
+    spans.dedup();
+    spans
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct LineTally {
+    ran: bool,
+    missed: bool,
+    hits: u64,
+    covered_stmts: u32,
+    missed_stmts: u32,
+}
+
+/// The lines and spans of `blocks`, one touched line of one block at a time: time and memory in
+/// the sum of the blocks' lengths.
+fn by_lines(
+    blocks: &[Block],
+    is_code: &dyn Fn(u32) -> bool,
+    max_line: u32,
+) -> (Vec<LineCoverage>, Vec<ColumnSpan>) {
+    let mut tally = vec![LineTally::default(); max_line as usize + 1];
+    let mut spans = Vec::with_capacity(blocks.len() * 2);
+    for b in blocks {
+        let ran = b.count > 0;
+        let (first, last) = touched(b, max_line);
+        for line in first..=last {
+            if !is_code(line) {
+                continue;
+            }
+            let t = &mut tally[line as usize];
+            if ran {
+                t.ran = true;
+                t.covered_stmts = t.covered_stmts.saturating_add(b.num_stmt);
+            } else {
+                t.missed = true;
+                t.missed_stmts = t.missed_stmts.saturating_add(b.num_stmt);
+            }
+            t.hits = t.hits.max(b.count);
+            spans.push(ColumnSpan {
+                line,
+                start_col: if line == b.start_line { b.start_col } else { 1 },
+                end_col: (line == b.end_line).then_some(b.end_col),
+                covered: ran,
+            });
+        }
+    }
+    let lines = tally
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.ran || t.missed)
+        .map(|(line, t)| LineCoverage {
+            line: line as u32,
+            status: match (t.ran, t.missed) {
+                (true, false) => LineStatus::Covered,
+                (false, true) => LineStatus::Missed,
+                _ => LineStatus::Partial,
+            },
+            hits: Some(t.hits),
+            units: (t.covered_stmts, t.missed_stmts),
+            branches: (0, 0),
+        })
+        .collect();
+    (lines, spans)
+}
+
+/// The lines and spans of `blocks` through differences: time and memory in the blocks plus the
+/// lines of the file, however many lines each block spans.
+fn by_differences(
+    blocks: &[Block],
+    is_code: &dyn Fn(u32) -> bool,
+    max_line: u32,
+) -> (Vec<LineCoverage>, Vec<ColumnSpan>) {
     let mut diff = vec![LineDiff::default(); max_line as usize + 2];
     let mut spans = Vec::with_capacity(blocks.len() * 2);
     // Blocks by first line, for the running maximum of the counts.
     let mut by_first: Vec<(u32, u32, u64)> = Vec::with_capacity(blocks.len());
     for b in blocks {
-        let (first, last) = touched(b);
+        let (first, last) = touched(b, max_line);
         if first > last {
             continue;
         }
@@ -269,24 +377,7 @@ pub fn project_file_within(
             }
         }
     }
-    let span_key = |s: &ColumnSpan| {
-        (
-            s.line,
-            s.start_col,
-            s.end_col.unwrap_or(u32::MAX),
-            s.covered,
-        )
-    };
-    if !spans.is_sorted_by_key(span_key) {
-        spans.sort_unstable_by_key(span_key);
-    }
-    spans.dedup();
-    FileCoverage {
-        path,
-        lines,
-        spans,
-        units: file_statements(blocks, source),
-    }
+    (lines, spans)
 }
 
 /// `(covered, total)` statements of the blocks that touch a changed line holding code.
@@ -782,8 +873,25 @@ mod tests {
                 })
                 .collect();
             let source = (case % 2 == 0).then_some(&src[..]);
-            let got = project_file("f.go".into(), &blocks, source);
-            assert_eq!(got, project_file_reference(&blocks, source), "{blocks:?}");
+            let want = project_file_reference(&blocks, source);
+            assert_eq!(
+                project_file("f.go".into(), &blocks, source),
+                want,
+                "{blocks:?}"
+            );
+            // Both ways of projecting agree, whichever the blocks would choose.
+            let (code, max_line) = file_extent(&blocks, source, MAX_LINE);
+            let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
+            for (lines, spans) in [
+                by_lines(&blocks, &is_code, max_line),
+                by_differences(&blocks, &is_code, max_line),
+            ] {
+                assert_eq!(
+                    (&lines, &sorted_spans(spans)),
+                    (&want.lines, &want.spans),
+                    "{blocks:?}"
+                );
+            }
         }
     }
 
