@@ -14,14 +14,22 @@ use std::sync::Arc;
 impl Cumulative for ExecData {
     fn absorb(&mut self, other: &Self) {
         // A conflicting class (same id, other probe count) cannot come from one agent; the
-        // conflict is reported when the build is projected, so the rest is still merged.
-        let mut copy = other.clone();
-        copy.classes.retain(|id, c| {
-            self.classes
-                .get(id)
-                .is_none_or(|ours| ours.probes.len() == c.probes.len() && ours.name == c.name)
-        });
-        let _ = self.merge(&copy);
+        // conflict is reported when the build is projected, so the rest is still merged. Only
+        // the classes new here are copied (a probe array may be megabytes).
+        for (id, theirs) in &other.classes {
+            match self.classes.entry(*id) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(theirs.clone());
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let ours = o.get_mut();
+                    if ours.name == theirs.name && ours.probes.len() == theirs.probes.len() {
+                        ours.probes.or_assign(&theirs.probes);
+                    }
+                }
+            }
+        }
+        self.sessions.extend(other.sessions.iter().cloned());
     }
 
     fn decreased_from(&self, earlier: &Self) -> bool {
@@ -685,6 +693,35 @@ mod tests {
             .map(|d| format!("{}: {}", d.subject, d.message))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn absorbing_ors_fitting_classes_and_keeps_conflicting_ones_apart() {
+        let class = |name: &str, bits: &[bool]| ClassProbes {
+            name: name.into(),
+            probes: bits.into(),
+        };
+        let mut ours = ExecData::default();
+        ours.classes.insert(1, class("a/A", &[true, false]));
+        ours.classes.insert(2, class("a/B", &[false]));
+        let mut theirs = ExecData::default();
+        theirs.classes.insert(1, class("a/A", &[false, true]));
+        theirs.classes.insert(2, class("a/B", &[true, true]));
+        theirs.classes.insert(3, class("a/C", &[true]));
+        theirs.sessions.push(crate::java::exec::SessionInfo {
+            id: "s".into(),
+            start: 1,
+            dump: 2,
+        });
+        ours.absorb(&theirs);
+        assert_eq!(ours.classes[&1].probes, [true, true]);
+        assert_eq!(
+            ours.classes[&2].probes,
+            [false],
+            "another probe count is not merged"
+        );
+        assert_eq!(ours.classes[&3].probes, [true]);
+        assert_eq!(ours.sessions.len(), 1);
     }
 
     #[test]
