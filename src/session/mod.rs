@@ -521,6 +521,33 @@ mod tests {
     }
 
     #[test]
+    fn quarantined_dumps_leave_the_session_with_their_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "default").unwrap();
+        let a = s.persist(&meta(), b"mode: set\n").unwrap();
+        let b = s.persist(&meta(), b"mode: set\n").unwrap();
+        assert!(s.quarantined().is_empty());
+        let moved = s
+            .quarantine(&a, "cannot decode: http://u:secret@h:1 said no")
+            .unwrap();
+        assert!(!a.exists() && moved.exists());
+        // A second file of the same name does not replace the first.
+        std::fs::copy(&b, &a).unwrap();
+        let again = s.quarantine(&a, "again").unwrap();
+        assert_ne!(again, moved);
+        assert_eq!(s.quarantined(), vec![moved.clone(), again]);
+        let reason = std::fs::read_to_string(format!("{}.reason.txt", moved.display())).unwrap();
+        assert!(
+            reason.contains("cannot decode") && !reason.contains("secret"),
+            "{reason}"
+        );
+        // Only the dump still in the session is loaded.
+        let (dumps, problems) = s.load_all().unwrap();
+        assert_eq!(dumps.len(), 1);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
     fn persist_and_load_round_trip_in_order() {
         let tmp = tempfile::tempdir().unwrap();
         let mut s = SessionStore::open(tmp.path(), "default").unwrap();
