@@ -778,76 +778,8 @@ mod tests {
         assert_eq!(fc.lines.len(), 2);
     }
 
-    /// The projection written the obvious way (one tally and one span per touched line per
-    /// block), to check the linear one against.
-    fn project_file_reference(blocks: &[Block], source: Option<&[u8]>) -> FileCoverage {
-        let (code, max_line) = file_extent(blocks, source, MAX_LINE);
-        let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
-        let mut tally = vec![(false, false, 0u64, 0u32, 0u32); max_line as usize + 1];
-        let mut spans = Vec::new();
-        for b in blocks {
-            let ran = b.count > 0;
-            let last = if b.end_col <= 1 {
-                b.end_line.saturating_sub(1)
-            } else {
-                b.end_line
-            };
-            for line in b.start_line.max(1)..=last.min(max_line) {
-                if !is_code(line) {
-                    continue;
-                }
-                let t = &mut tally[line as usize];
-                if ran {
-                    t.0 = true;
-                    t.3 = t.3.saturating_add(b.num_stmt);
-                } else {
-                    t.1 = true;
-                    t.4 = t.4.saturating_add(b.num_stmt);
-                }
-                t.2 = t.2.max(b.count);
-                spans.push(ColumnSpan {
-                    line,
-                    start_col: if line == b.start_line { b.start_col } else { 1 },
-                    end_col: (line == b.end_line).then_some(b.end_col),
-                    covered: ran,
-                });
-            }
-        }
-        let lines = tally
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.0 || t.1)
-            .map(|(line, t)| LineCoverage {
-                line: line as u32,
-                status: match (t.0, t.1) {
-                    (true, false) => LineStatus::Covered,
-                    (false, true) => LineStatus::Missed,
-                    _ => LineStatus::Partial,
-                },
-                hits: Some(t.2),
-                units: (t.3, t.4),
-                branches: (0, 0),
-            })
-            .collect();
-        spans.sort_unstable_by_key(|s| {
-            (
-                s.line,
-                s.start_col,
-                s.end_col.unwrap_or(u32::MAX),
-                s.covered,
-            )
-        });
-        spans.dedup();
-        FileCoverage {
-            path: "f.go".into(),
-            lines,
-            spans,
-            units: file_statements(blocks, source),
-        }
-    }
-
     #[test]
-    fn linear_projection_agrees_with_the_reference() {
+    fn projection_through_differences_agrees_with_line_by_line() {
         let src = b"package p\n\nfunc f() {\n\t// c\n\tx()\n\n\ty()\n}\n\nfunc g() { z() }\n";
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = |n: u64| {
@@ -873,25 +805,16 @@ mod tests {
                 })
                 .collect();
             let source = (case % 2 == 0).then_some(&src[..]);
-            let want = project_file_reference(&blocks, source);
-            assert_eq!(
-                project_file("f.go".into(), &blocks, source),
-                want,
-                "{blocks:?}"
-            );
-            // Both ways of projecting agree, whichever the blocks would choose.
+            // The line-by-line projection (the obvious one: a tally and a span per touched line
+            // per block) is the reference for the sweep through differences.
             let (code, max_line) = file_extent(&blocks, source, MAX_LINE);
             let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
-            for (lines, spans) in [
-                by_lines(&blocks, &is_code, max_line),
-                by_differences(&blocks, &is_code, max_line),
-            ] {
-                assert_eq!(
-                    (&lines, &sorted_spans(spans)),
-                    (&want.lines, &want.spans),
-                    "{blocks:?}"
-                );
-            }
+            let (lines, spans) = by_lines(&blocks, &is_code, max_line);
+            let want = (lines, sorted_spans(spans));
+            let (lines, spans) = by_differences(&blocks, &is_code, max_line);
+            assert_eq!((lines, sorted_spans(spans)), want, "{blocks:?}");
+            let got = project_file("f.go".into(), &blocks, source);
+            assert_eq!((got.lines, got.spans), want, "{blocks:?}");
         }
     }
 
