@@ -35,7 +35,7 @@ fn class_files(jars: &[String]) -> Vec<Vec<u8>> {
 }
 
 /// A deterministic pseudo-random probe array per class, like a dump with mixed coverage.
-fn dump(analyses: &[ClassAnalysis], seed: u64) -> Vec<Vec<bool>> {
+fn dump(analyses: &[ClassAnalysis], seed: u64) -> Vec<covtop::java::exec::Probes> {
     let mut x = seed | 1;
     analyses
         .iter()
@@ -311,7 +311,7 @@ fn report_fixture(step: &str, args: &[String]) {
                     e.id,
                     ClassProbes {
                         name: a.name().to_string(),
-                        probes,
+                        probes: probes.into(),
                     },
                 );
             }

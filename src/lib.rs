@@ -13,6 +13,7 @@ pub mod demo;
 pub mod engine;
 pub mod escape;
 pub mod go;
+pub mod guard;
 pub mod java;
 pub mod model;
 pub mod redact;

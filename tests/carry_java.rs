@@ -78,7 +78,7 @@ fn java_line_statuses_are_saved_per_build_and_carried_without_the_old_classes() 
         covtop::java::crc64::class_id(&bytes),
         ClassProbes {
             name: "shop/Calc".into(),
-            probes: vec![true; analysis.probe_count()],
+            probes: vec![true; analysis.probe_count()].into(),
         },
     );
     let sessions = tmp.path().join("sessions");
@@ -199,7 +199,7 @@ fn an_old_java_build_without_saved_lines_is_named_not_guessed() {
         7,
         ClassProbes {
             name: "shop/Calc".into(),
-            probes: vec![true; 3],
+            probes: vec![true; 3].into(),
         },
     );
     let sessions = tmp.path().join("sessions");
@@ -272,7 +272,7 @@ fn store_all_hit(
         id,
         ClassProbes {
             name: "shop/Calc".into(),
-            probes: vec![true; probes],
+            probes: vec![true; probes].into(),
         },
     );
     let mut store = SessionStore::open(sessions, "default").unwrap();

@@ -23,9 +23,7 @@ fn replicas() -> (ExecData, ExecData) {
     }];
     for c in b.classes.values_mut() {
         // Replica B ran exactly the probes replica A did not.
-        for p in c.probes.iter_mut() {
-            *p = !*p;
-        }
+        c.probes = c.probes.iter().map(|p| !p).collect();
     }
     (a, b)
 }

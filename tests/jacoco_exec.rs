@@ -38,11 +38,7 @@ fn dump1_parses_to_the_recorded_exchange() {
         .classes
         .iter()
         .map(|(id, c)| {
-            let bits = c
-                .probes
-                .iter()
-                .map(|&p| if p { '1' } else { '0' })
-                .collect();
+            let bits = c.probes.iter().map(|p| if p { '1' } else { '0' }).collect();
             (*id, c.name.as_str(), bits)
         })
         .collect();
@@ -109,7 +105,7 @@ fn awkward_data() -> ExecData {
         3,
         ClassProbes {
             name: "p/NeverRan".into(),
-            probes: vec![false; 12],
+            probes: vec![false; 12].into(),
         },
     );
     d
@@ -147,7 +143,7 @@ fn jacoco_merges_like_we_do_and_rejects_what_we_reject() {
     let a = awkward_data();
     let mut b = ExecData::default();
     for (id, c) in &a.classes {
-        let flipped = c.probes.iter().map(|&p| !p).collect();
+        let flipped = c.probes.iter().map(|p| !p).collect();
         b.classes.insert(
             *id,
             ClassProbes {
@@ -164,7 +160,7 @@ fn jacoco_merges_like_we_do_and_rejects_what_we_reject() {
     merged
         .classes
         .values()
-        .for_each(|c| assert!(c.probes.iter().all(|&p| p)));
+        .for_each(|c| assert!(c.probes.iter().all(|p| p)));
     let both = jacoco_read(&cp, &[&fa, &fb]).unwrap();
     let mut expected = merged.clone();
     expected.classes.retain(|_, c| c.any_hit());
@@ -177,7 +173,7 @@ fn jacoco_merges_like_we_do_and_rejects_what_we_reject() {
         *id,
         ClassProbes {
             name: first.name.clone(),
-            probes: vec![true; first.probes.len() + 1],
+            probes: vec![true; first.probes.len() + 1].into(),
         },
     );
     let fc = tmp.path().join("c.exec");

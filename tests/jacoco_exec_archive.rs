@@ -289,6 +289,7 @@ fn zip_bombs_and_lying_sizes_cost_at_most_the_limit() {
     let limits = ArchiveLimits {
         max_class_bytes: 1 << 20,
         max_nested_jar_bytes: 1 << 20,
+        ..ArchiveLimits::default()
     };
     let (loaded, problems) = load_classes_with_limits(std::slice::from_ref(&bomb), &[], &limits);
     assert_eq!(loaded.len(), 1);
@@ -363,6 +364,7 @@ fn oversized_class_file_in_a_directory_is_reported() {
     let limits = ArchiveLimits {
         max_class_bytes: 1024,
         max_nested_jar_bytes: 1024,
+        ..ArchiveLimits::default()
     };
     let (loaded, problems) = load_classes_with_limits(&[p.to_path_buf()], &[], &limits);
     assert_eq!(loaded.len(), 1);

@@ -261,7 +261,7 @@ async fn a_sealed_class_with_data_from_a_newer_agent_is_projected_as_usual() {
         covtop::java::crc64::class_id(&bytes),
         ClassProbes {
             name: "demo/Op".into(),
-            probes: vec![true; op.probe_count()],
+            probes: vec![true; op.probe_count()].into(),
         },
     )]));
     let view = poll_view(work, &repo, agent.address().port(), &classes).await;
@@ -428,14 +428,14 @@ async fn a_multi_release_class_without_data_shows_its_base_version_and_one_of_tw
             v11_id,
             ClassProbes {
                 name: "demo/Greeter".into(),
-                probes: vec![true; n11],
+                probes: vec![true; n11].into(),
             },
         ),
         (
             base_id,
             ClassProbes {
                 name: "demo/Greeter".into(),
-                probes: one,
+                probes: one.into(),
             },
         ),
     ]));

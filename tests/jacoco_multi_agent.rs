@@ -540,7 +540,7 @@ async fn a_class_id_with_two_names_across_targets_is_named_and_not_merged() {
                     id,
                     ClassProbes {
                         name: name.into(),
-                        probes: vec![true; len],
+                        probes: vec![true; len].into(),
                     },
                 )
             })

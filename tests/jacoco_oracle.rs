@@ -70,7 +70,7 @@ struct OracleClass {
     location: String,
     name: String,
     probes: usize,
-    data: Option<Vec<bool>>,
+    data: Option<covtop::java::exec::Probes>,
     skipped: bool,
     methods: Vec<String>,
     lines: Vec<String>,
@@ -269,7 +269,7 @@ fn compare(run: &OracleRun, inputs: &[PathBuf]) -> Comparison {
                 oc.probes
             );
         }
-        let cov = a.project(oc.data.as_deref());
+        let cov = a.project(oc.data.as_ref());
         let (methods, lines) = render(&cov);
         cmp.lines += oc.lines.len();
         cmp.methods += oc.methods.len();
@@ -391,7 +391,7 @@ fn fixture_app_matches_oracle_file() {
         .map(|c| {
             let a = analyze_class(&bytes[&c.location]).unwrap().unwrap();
             assert_eq!(a.source_file(), Some("App.java"));
-            a.project(c.data.as_deref())
+            a.project(c.data.as_ref())
         })
         .collect();
     let ours: Vec<String> = covs

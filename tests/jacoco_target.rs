@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use covtop::agent::jacoco::JacocoTarget;
 use covtop::agent::{Payload, PollResult, ReplicaDump};
-use covtop::java::exec::{self, ExecData};
+use covtop::java::exec::{self, ExecData, Probes};
 use covtop::java::{archive, crc64};
 use support_java::*;
 
@@ -116,20 +116,20 @@ fn parsed(d: &ReplicaDump) -> ExecData {
     exec::parse(payload(d), &d.replica).unwrap()
 }
 
-fn probes_of<'a>(data: &'a ExecData, name: &str) -> Option<&'a [bool]> {
+fn probes_of<'a>(data: &'a ExecData, name: &str) -> Option<&'a Probes> {
     data.classes
         .values()
         .find(|c| c.name == name)
-        .map(|c| c.probes.as_slice())
+        .map(|c| &c.probes)
 }
 
-fn hits(p: &[bool]) -> usize {
-    p.iter().filter(|&&b| b).count()
+fn hits(p: &Probes) -> usize {
+    p.count_ones()
 }
 
 /// `a` has every probe `b` has.
-fn covers(a: &[bool], b: &[bool]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| *x || !*y)
+fn covers(a: &Probes, b: &Probes) -> bool {
+    a.len() == b.len() && !b.any_lost_in(a)
 }
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -211,8 +211,8 @@ fn two_replicas_dump_reset_and_merge_like_jacoco() {
     let mp = probes_of(&merged, "shop/PricingRule").unwrap();
     assert!(
         mp.iter()
-            .zip(pa.iter().zip(pb))
-            .all(|(m, (x, y))| *m == (*x || *y))
+            .zip(pa.iter().zip(pb.iter()))
+            .all(|(m, (x, y))| m == (x || y))
     );
     assert!(hits(mp) > hits(pa).max(hits(pb)) && hits(mp) < mp.len());
     let dir = shop.tmp.path();

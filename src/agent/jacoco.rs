@@ -588,7 +588,7 @@ mod tests {
             42,
             exec::ClassProbes {
                 name: "shop/Cart".into(),
-                probes: vec![true, false, true],
+                probes: vec![true, false, true].into(),
             },
         );
         let mut b = d.to_bytes().unwrap();

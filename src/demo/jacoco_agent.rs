@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::java::exec::{
-    BLOCK_CMDDUMP, BLOCK_CMDOK, BLOCK_HEADER, ClassProbes, ExecData, HEADER, SessionInfo,
+    BLOCK_CMDDUMP, BLOCK_CMDOK, BLOCK_HEADER, ClassProbes, ExecData, HEADER, Probes, SessionInfo,
 };
 
 /// How long a connected client may stay silent before the agent drops it.
@@ -86,14 +86,12 @@ impl ReplayAgent {
         for (id, class) in classes {
             let entry = state.classes.entry(*id).or_insert_with(|| ClassProbes {
                 name: class.name.clone(),
-                probes: vec![false; class.probes.len()],
+                probes: Probes::new(class.probes.len()),
             });
             if entry.probes.len() < class.probes.len() {
-                entry.probes.resize(class.probes.len(), false);
+                entry.probes.resize(class.probes.len());
             }
-            for (p, &hit) in entry.probes.iter_mut().zip(&class.probes) {
-                *p |= hit;
-            }
+            entry.probes.or_assign(&class.probes);
         }
     }
 
@@ -194,7 +192,7 @@ fn answer(state: &Mutex<AgentState>, dump: bool, reset: bool) -> std::io::Result
     }
     if reset {
         for class in state.classes.values_mut() {
-            class.probes.iter_mut().for_each(|p| *p = false);
+            class.probes.clear_all();
         }
         state.start_ms = now;
     }
@@ -221,7 +219,7 @@ mod tests {
             0x1234,
             ClassProbes {
                 name: "a/B".into(),
-                probes: bits.to_vec(),
+                probes: bits.into(),
             },
         )])
     }

@@ -160,13 +160,13 @@ pub fn newly_hit(
     let mut out = std::collections::BTreeMap::new();
     for (id, class) in &now.classes {
         let old = before.classes.get(id);
-        let probes: Vec<bool> = class
+        let probes: crate::java::exec::Probes = class
             .probes
             .iter()
             .enumerate()
-            .map(|(i, &p)| p && !old.is_some_and(|o| o.probes.get(i).copied().unwrap_or(false)))
+            .map(|(i, p)| p && !old.is_some_and(|o| o.probes.get(i)))
             .collect();
-        if probes.iter().any(|&p| p) {
+        if probes.any() {
             out.insert(
                 *id,
                 ClassProbes {
@@ -263,7 +263,7 @@ mod tests {
     fn newly_hit_keeps_only_probes_set_since() {
         let class = |bits: &[bool]| ClassProbes {
             name: "a/B".into(),
-            probes: bits.to_vec(),
+            probes: bits.into(),
         };
         let mut before = ExecData::default();
         before.classes.insert(1, class(&[true, false, false]));

@@ -336,7 +336,14 @@ impl ViewBuilder {
                             Some(ch) => changed_statements_of(blocks, &ch.lines, text.as_deref()),
                             None => (0, 0),
                         };
-                        let cov = crate::go::project::project_file(path, blocks, text.as_deref());
+                        // A file without a source at the revision is only named (`build` lists
+                        // it as unmapped): nothing bounds its blocks' lines, so none are projected.
+                        let cov = crate::go::project::project_file_within(
+                            path,
+                            blocks,
+                            text.as_deref(),
+                            0,
+                        );
                         GoFile {
                             key,
                             has_source: text.is_some(),

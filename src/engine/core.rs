@@ -527,7 +527,7 @@ mod tests {
             1,
             ClassProbes {
                 name: "a/B".into(),
-                probes: vec![true, false],
+                probes: vec![true, false].into(),
             },
         );
         let bytes = exec.to_bytes().unwrap();
@@ -540,7 +540,8 @@ mod tests {
         assert!(bad.is_err());
         let totals = core.current().unwrap().java_totals();
         assert_eq!(totals.len(), 1);
-        assert_eq!(totals[0].1.classes[&1].probes, vec![true, false]);
+        let probes: Vec<bool> = totals[0].1.classes[&1].probes.iter().collect();
+        assert_eq!(probes, vec![true, false]);
         assert!(
             core.apply(&meta("svc", "a", "cur", 3), b"garbage", "d3", &mut j)
                 .is_err()

@@ -14,14 +14,22 @@ use std::sync::Arc;
 impl Cumulative for ExecData {
     fn absorb(&mut self, other: &Self) {
         // A conflicting class (same id, other probe count) cannot come from one agent; the
-        // conflict is reported when the build is projected, so the rest is still merged.
-        let mut copy = other.clone();
-        copy.classes.retain(|id, c| {
-            self.classes
-                .get(id)
-                .is_none_or(|ours| ours.probes.len() == c.probes.len() && ours.name == c.name)
-        });
-        let _ = self.merge(&copy);
+        // conflict is reported when the build is projected, so the rest is still merged. Only
+        // the classes new here are copied (a probe array may be megabytes).
+        for (id, theirs) in &other.classes {
+            match self.classes.entry(*id) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(theirs.clone());
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let ours = o.get_mut();
+                    if ours.name == theirs.name && ours.probes.len() == theirs.probes.len() {
+                        ours.probes.or_assign(&theirs.probes);
+                    }
+                }
+            }
+        }
+        self.sessions.extend(other.sessions.iter().cloned());
     }
 
     fn decreased_from(&self, earlier: &Self) -> bool {
@@ -30,11 +38,7 @@ impl Cumulative for ExecData {
             .iter()
             .any(|(id, old)| match self.classes.get(id) {
                 None => old.any_hit(),
-                Some(new) => old
-                    .probes
-                    .iter()
-                    .zip(&new.probes)
-                    .any(|(&was, &is)| was && !is),
+                Some(new) => old.probes.any_lost_in(&new.probes),
             })
     }
 }
@@ -331,9 +335,7 @@ impl JavaBuild {
                             v.insert(cp.clone());
                         }
                         std::collections::btree_map::Entry::Occupied(mut o) => {
-                            for (a, &b) in o.get_mut().probes.iter_mut().zip(&cp.probes) {
-                                *a |= b;
-                            }
+                            o.get_mut().probes.or_assign(&cp.probes);
                         }
                     }
                 }
@@ -488,6 +490,7 @@ impl JavaBuild {
         let mut per_source: BTreeMap<&str, Vec<ClassCoverage>> = BTreeMap::new();
         let (shown, several_ran) = self.shown_versions(exec);
         let mut sealed = Vec::new();
+        let mut failed = Vec::new();
         for (i, c) in self.classes.iter().enumerate() {
             if !shown[i] {
                 continue;
@@ -495,17 +498,31 @@ impl JavaBuild {
             let probes = exec
                 .and_then(|e| e.classes.get(&c.id))
                 .filter(|p| p.probes.len() == c.analysis.probe_count())
-                .map(|p| p.probes.as_slice());
+                .map(|p| &p.probes);
             if probes.is_none() && c.analysis.is_sealed() {
                 // JaCoCo 0.8.6 cannot instrument it: no data can exist, so nothing is missed.
                 sealed.push(c.analysis.name().to_string());
                 continue;
             }
             let Some(src) = &c.source else { continue };
-            per_source
-                .entry(src.as_str())
-                .or_default()
-                .push(c.analysis.project(probes));
+            // A bug on one class costs that class only.
+            match crate::guard::catch(|| c.analysis.project(probes)) {
+                Ok(coverage) => per_source.entry(src.as_str()).or_default().push(coverage),
+                Err(e) => failed.push(format!("{}: {e}", c.analysis.name())),
+            }
+        }
+        if !failed.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: format!("{} classes not projected", self.target),
+                message: format!(
+                    "{} class(es) could not be projected, their lines are left out: {}",
+                    failed.len(),
+                    preview(&failed)
+                ),
+                fix: "report it with the class file and the dump; the other classes are shown"
+                    .into(),
+            });
         }
         if !sealed.is_empty() {
             diagnostics.push(Diagnostic {
@@ -567,7 +584,7 @@ impl JavaBuild {
                 let c = &self.classes[i];
                 exec.and_then(|e| e.classes.get(&c.id))
                     .filter(|p| p.probes.len() == c.analysis.probe_count())
-                    .map(|p| p.probes.iter().filter(|&&b| b).count())
+                    .map(|p| p.probes.count_ones())
             };
             let mut best: Option<(usize, usize)> = None;
             let mut ran_ids = Vec::new();
@@ -663,7 +680,7 @@ mod tests {
                         *id,
                         ClassProbes {
                             name: name.to_string(),
-                            probes: probes.clone(),
+                            probes: probes.clone().into(),
                         },
                     )
                 })
@@ -676,6 +693,35 @@ mod tests {
             .map(|d| format!("{}: {}", d.subject, d.message))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn absorbing_ors_fitting_classes_and_keeps_conflicting_ones_apart() {
+        let class = |name: &str, bits: &[bool]| ClassProbes {
+            name: name.into(),
+            probes: bits.into(),
+        };
+        let mut ours = ExecData::default();
+        ours.classes.insert(1, class("a/A", &[true, false]));
+        ours.classes.insert(2, class("a/B", &[false]));
+        let mut theirs = ExecData::default();
+        theirs.classes.insert(1, class("a/A", &[false, true]));
+        theirs.classes.insert(2, class("a/B", &[true, true]));
+        theirs.classes.insert(3, class("a/C", &[true]));
+        theirs.sessions.push(crate::java::exec::SessionInfo {
+            id: "s".into(),
+            start: 1,
+            dump: 2,
+        });
+        ours.absorb(&theirs);
+        assert_eq!(ours.classes[&1].probes, [true, true]);
+        assert_eq!(
+            ours.classes[&2].probes,
+            [false],
+            "another probe count is not merged"
+        );
+        assert_eq!(ours.classes[&3].probes, [true]);
+        assert_eq!(ours.sessions.len(), 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod collector;
 pub mod core;
 mod java;
 pub mod live;
+mod quarantine;
 mod targets;
 
 pub use targets::{ResetResult, TargetClient};
@@ -582,6 +583,8 @@ impl Engine {
     fn replay(&mut self) -> Result<(), EngineError> {
         let (dumps, problems) = self.store.load()?;
         self.session_problems = problems.iter().map(stored_dump_problem).collect();
+        self.session_problems
+            .extend(quarantine::earlier(self.store.as_ref()));
         // A target whose agents tell their build: did its last poll (the dumps within a second
         // of its newest) see only other builds?
         let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
@@ -645,14 +648,17 @@ impl Engine {
                 );
             }
             let origin = format!("stored dump {}", d.path.display());
-            match self.apply_dump(&d.meta, &d.payload, &origin) {
+            let applied = crate::guard::catch(|| {
+                self.apply_dump(&d.meta, &d.payload, &origin)
+                    .map_err(|e| e.0)
+            });
+            match applied.and_then(|r| r) {
                 Ok(applied) => other_build |= applied.is_other_build(),
-                Err(e) => self.undecodable.push(Diagnostic {
-                    kind: DiagnosticKind::Mismatch,
-                    subject: d.path.display().to_string(),
-                    message: e.0,
-                    fix: "the dump is kept on disk but not used".into(),
-                }),
+                // Set aside: no later command reads it again.
+                Err(e) => {
+                    let diagnostic = quarantine::set_aside(self.store.as_ref(), &d.path, &e);
+                    self.undecodable.push(diagnostic);
+                }
             }
         }
         other_build

@@ -37,6 +37,43 @@ pub struct Projection {
     pub files: Vec<FileCoverage>,
     /// Profile (import-path) file names that are in no module of the repository, sorted.
     pub external: Vec<String>,
+    /// Repository paths of files without a source whose lines were cut at
+    /// [`SOURCELESS_LINES`] (a profile claiming more lines than any real build has).
+    pub cut: Vec<String>,
+}
+
+/// The most lines projected for all the files of one profile whose source is unknown together:
+/// without a source nothing bounds a block's end, so a small hostile profile of many such files
+/// could otherwise claim millions of lines each.
+pub const SOURCELESS_LINES: u32 = MAX_LINE;
+
+/// What is left of [`SOURCELESS_LINES`] while the files of one profile are projected.
+#[derive(Debug, Clone, Copy)]
+pub struct SourcelessBudget(u32);
+
+impl Default for SourcelessBudget {
+    fn default() -> Self {
+        SourcelessBudget(SOURCELESS_LINES)
+    }
+}
+
+impl SourcelessBudget {
+    /// The most lines the next file without a source may project.
+    pub fn cap(&self) -> u32 {
+        self.0
+    }
+
+    /// Takes what `file`, projected without a source under [`SourcelessBudget::cap`], used;
+    /// true when its blocks reach past the cap (its lines were cut).
+    pub fn take(&mut self, file: &FileCoverage, blocks: &[Block]) -> bool {
+        let used = file.lines.last().map_or(0, |l| l.line);
+        let wanted = blocks.iter().map(|b| b.end_line).max().unwrap_or(0);
+        let cut = wanted > self.0;
+        self.0 = self
+            .0
+            .saturating_sub(used.max(u32::from(!file.lines.is_empty())));
+        cut
+    }
 }
 
 /// Projects every file of `profile`. `source` returns a file's text at the deployed revision by
@@ -47,12 +84,19 @@ pub fn project(
     source: &dyn Fn(&str) -> Option<Arc<[u8]>>,
 ) -> Projection {
     let mut out = Projection::default();
+    let mut budget = SourcelessBudget::default();
     for (name, blocks) in profile.files() {
         match modules.resolve(name) {
-            Some(path) => {
-                let text = source(&path);
-                out.files.push(project_file(path, blocks, text.as_deref()));
-            }
+            Some(path) => match source(&path) {
+                Some(text) => out.files.push(project_file(path, blocks, Some(&text))),
+                None => {
+                    let file = project_file_within(path, blocks, None, budget.cap());
+                    if budget.take(&file, blocks) {
+                        out.cut.push(file.path.clone());
+                    }
+                    out.files.push(file);
+                }
+            },
             None => out.external.push(name.to_owned()),
         }
     }
@@ -61,6 +105,111 @@ pub fn project(
         out.files.sort_by(|a, b| a.path.cmp(&b.path));
     }
     out
+}
+
+/// The code lines of `source` ([`code_lines`], when it is known) and the last line the blocks
+/// are projected on: the file's end, or without a source at most `max_lines` (and [`MAX_LINE`]).
+fn file_extent(
+    blocks: &[Block],
+    source: Option<&[u8]>,
+    max_lines: u32,
+) -> (Option<Vec<bool>>, u32) {
+    let code = source.map(code_lines);
+    let limit = code
+        .as_ref()
+        .map_or(max_lines.min(MAX_LINE), |c| c.len() as u32);
+    let max_line = blocks
+        .iter()
+        .map(|b| b.end_line)
+        .max()
+        .unwrap_or(0)
+        .min(limit);
+    (code, max_line)
+}
+
+/// What the blocks touching a line add to it, kept as differences: the entry of a line holds
+/// what starts there minus what ended on the line before, so a block spanning a million lines
+/// costs two entries, not a million.
+#[derive(Debug, Clone, Copy, Default)]
+struct LineDiff {
+    ran: i64,
+    missed: i64,
+    covered_stmts: i64,
+    missed_stmts: i64,
+    /// Blocks for which this is a middle line (neither first nor last): one whole-line span.
+    whole_ran: i64,
+    whole_missed: i64,
+}
+
+/// Projects the blocks of one file (sorted by position, as [`Profile::files`] gives them).
+///
+/// Memory and time are linear in the blocks plus the lines of the file, whatever the blocks
+/// span: blocks whose lines add up to more than a few times the file are projected through
+/// differences, their middle lines sharing one whole-line span per line and outcome, so a
+/// hostile profile of a few thousand blocks each spanning the whole file costs no more than the
+/// file.
+pub fn project_file(path: String, blocks: &[Block], source: Option<&[u8]>) -> FileCoverage {
+    project_file_within(path, blocks, source, MAX_LINE)
+}
+
+/// [`project_file`] projecting at most `max_lines` lines when the source is unknown (with the
+/// source, its end is the bound).
+pub fn project_file_within(
+    path: String,
+    blocks: &[Block],
+    source: Option<&[u8]>,
+    max_lines: u32,
+) -> FileCoverage {
+    let (code, max_line) = file_extent(blocks, source, max_lines);
+    let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
+    // Line by line while the blocks touch a few lines each, as in every real profile; through
+    // differences when their lines add up to more than a few times the file (a hostile one).
+    let touched_total: u64 = blocks
+        .iter()
+        .map(|b| match touched(b, max_line) {
+            (first, last) if first <= last => u64::from(last - first) + 1,
+            _ => 0,
+        })
+        .sum();
+    let (lines, spans) = if touched_total <= 4 * (u64::from(max_line) + blocks.len() as u64) {
+        by_lines(blocks, &is_code, max_line)
+    } else {
+        by_differences(blocks, &is_code, max_line)
+    };
+    FileCoverage {
+        path,
+        lines,
+        spans: sorted_spans(spans),
+        units: file_statements(blocks, source),
+    }
+}
+
+/// The lines a block touches: `first..=last` (empty when first > last), within `max_line`.
+fn touched(b: &Block, max_line: u32) -> (u32, u32) {
+    let last = if b.end_col <= 1 {
+        b.end_line.saturating_sub(1)
+    } else {
+        b.end_line
+    };
+    // Line 0 does not exist (parse rejects it; a hand-made Block might not).
+    (b.start_line.max(1), last.min(max_line))
+}
+
+/// Column spans sorted by line and position, each once.
+fn sorted_spans(mut spans: Vec<ColumnSpan>) -> Vec<ColumnSpan> {
+    let span_key = |s: &ColumnSpan| {
+        (
+            s.line,
+            s.start_col,
+            s.end_col.unwrap_or(u32::MAX),
+            s.covered,
+        )
+    };
+    if !spans.is_sorted_by_key(span_key) {
+        spans.sort_unstable_by_key(span_key);
+    }
+    spans.dedup();
+    spans
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,29 +221,19 @@ struct LineTally {
     missed_stmts: u32,
 }
 
-/// Projects the blocks of one file (sorted by position, as [`Profile::files`] gives them).
-pub fn project_file(path: String, blocks: &[Block], source: Option<&[u8]>) -> FileCoverage {
-    let code = source.map(code_lines);
-    let limit = code.as_ref().map_or(MAX_LINE, |c| c.len() as u32);
-    let max_line = blocks
-        .iter()
-        .map(|b| b.end_line)
-        .max()
-        .unwrap_or(0)
-        .min(limit);
-    let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
-
+/// The lines and spans of `blocks`, one touched line of one block at a time: time and memory in
+/// the sum of the blocks' lengths.
+fn by_lines(
+    blocks: &[Block],
+    is_code: &dyn Fn(u32) -> bool,
+    max_line: u32,
+) -> (Vec<LineCoverage>, Vec<ColumnSpan>) {
     let mut tally = vec![LineTally::default(); max_line as usize + 1];
     let mut spans = Vec::with_capacity(blocks.len() * 2);
     for b in blocks {
         let ran = b.count > 0;
-        let last = if b.end_col <= 1 {
-            b.end_line.saturating_sub(1)
-        } else {
-            b.end_line
-        };
-        // Line 0 does not exist (parse rejects it; a hand-made Block might not).
-        for line in b.start_line.max(1)..=last.min(max_line) {
+        let (first, last) = touched(b, max_line);
+        for line in first..=last {
             if !is_code(line) {
                 continue;
             }
@@ -115,7 +254,6 @@ pub fn project_file(path: String, blocks: &[Block], source: Option<&[u8]>) -> Fi
             });
         }
     }
-
     let lines = tally
         .iter()
         .enumerate()
@@ -132,23 +270,114 @@ pub fn project_file(path: String, blocks: &[Block], source: Option<&[u8]>) -> Fi
             branches: (0, 0),
         })
         .collect();
-    let span_key = |s: &ColumnSpan| {
-        (
-            s.line,
-            s.start_col,
-            s.end_col.unwrap_or(u32::MAX),
-            s.covered,
-        )
-    };
-    if !spans.is_sorted_by_key(span_key) {
-        spans.sort_unstable_by_key(span_key);
+    (lines, spans)
+}
+
+/// The lines and spans of `blocks` through differences: time and memory in the blocks plus the
+/// lines of the file, however many lines each block spans.
+fn by_differences(
+    blocks: &[Block],
+    is_code: &dyn Fn(u32) -> bool,
+    max_line: u32,
+) -> (Vec<LineCoverage>, Vec<ColumnSpan>) {
+    let mut diff = vec![LineDiff::default(); max_line as usize + 2];
+    let mut spans = Vec::with_capacity(blocks.len() * 2);
+    // Blocks by first line, for the running maximum of the counts.
+    let mut by_first: Vec<(u32, u32, u64)> = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let (first, last) = touched(b, max_line);
+        if first > last {
+            continue;
+        }
+        let ran = b.count > 0;
+        let stmts = i64::from(b.num_stmt);
+        let (f, l) = (first as usize, last as usize + 1);
+        if ran {
+            diff[f].ran += 1;
+            diff[l].ran -= 1;
+            diff[f].covered_stmts += stmts;
+            diff[l].covered_stmts -= stmts;
+        } else {
+            diff[f].missed += 1;
+            diff[l].missed -= 1;
+            diff[f].missed_stmts += stmts;
+            diff[l].missed_stmts -= stmts;
+        }
+        if last > first + 1 {
+            let (mf, ml) = (f + 1, l - 1);
+            if ran {
+                diff[mf].whole_ran += 1;
+                diff[ml].whole_ran -= 1;
+            } else {
+                diff[mf].whole_missed += 1;
+                diff[ml].whole_missed -= 1;
+            }
+        }
+        for line in [first, last] {
+            if is_code(line) {
+                spans.push(ColumnSpan {
+                    line,
+                    start_col: if line == b.start_line { b.start_col } else { 1 },
+                    end_col: (line == b.end_line).then_some(b.end_col),
+                    covered: ran,
+                });
+            }
+            if last == first {
+                break;
+            }
+        }
+        by_first.push((first, last, b.count));
     }
-    FileCoverage {
-        path,
-        lines,
-        spans,
-        units: file_statements(blocks, source),
+    by_first.sort_unstable_by_key(|&(first, _, _)| first);
+
+    let mut lines = Vec::new();
+    let mut running = LineDiff::default();
+    // The largest count of the blocks touching the line: a max-heap of (count, last line),
+    // entries whose block ended are dropped when they reach the top.
+    let mut active = std::collections::BinaryHeap::new();
+    let mut next = 0;
+    for line in 1..=max_line {
+        let d = diff[line as usize];
+        running.ran += d.ran;
+        running.missed += d.missed;
+        running.covered_stmts += d.covered_stmts;
+        running.missed_stmts += d.missed_stmts;
+        running.whole_ran += d.whole_ran;
+        running.whole_missed += d.whole_missed;
+        while next < by_first.len() && by_first[next].0 == line {
+            active.push((by_first[next].2, by_first[next].1));
+            next += 1;
+        }
+        while active.peek().is_some_and(|&(_, last)| last < line) {
+            active.pop();
+        }
+        if (running.ran == 0 && running.missed == 0) || !is_code(line) {
+            continue;
+        }
+        let stmts = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        lines.push(LineCoverage {
+            line,
+            status: match (running.ran > 0, running.missed > 0) {
+                (true, false) => LineStatus::Covered,
+                (false, true) => LineStatus::Missed,
+                _ => LineStatus::Partial,
+            },
+            hits: Some(active.peek().map_or(0, |&(count, _)| count)),
+            units: (stmts(running.covered_stmts), stmts(running.missed_stmts)),
+            branches: (0, 0),
+        });
+        for (n, covered) in [(running.whole_ran, true), (running.whole_missed, false)] {
+            if n > 0 {
+                spans.push(ColumnSpan {
+                    line,
+                    start_col: 1,
+                    end_col: None,
+                    covered,
+                });
+            }
+        }
     }
+    (lines, spans)
 }
 
 /// `(covered, total)` statements of the blocks that touch a changed line holding code.
@@ -547,6 +776,94 @@ mod tests {
         assert_eq!(fc.lines.len(), MAX_LINE as usize);
         let fc = project_file("f.go".into(), &blocks, Some(b"a\nb\n"));
         assert_eq!(fc.lines.len(), 2);
+    }
+
+    #[test]
+    fn projection_through_differences_agrees_with_line_by_line() {
+        let src = b"package p\n\nfunc f() {\n\t// c\n\tx()\n\n\ty()\n}\n\nfunc g() { z() }\n";
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for case in 0..3_000 {
+            let blocks: Vec<Block> = (0..next(6))
+                .map(|_| {
+                    let sl = next(14) as u32;
+                    let el = sl + next(5) as u32;
+                    let count = [0, 0, 1, 7, u64::MAX][next(5) as usize];
+                    block(
+                        sl,
+                        1 + next(12) as u32,
+                        el,
+                        next(12) as u32,
+                        next(4) as u32,
+                        count,
+                    )
+                })
+                .collect();
+            let source = (case % 2 == 0).then_some(&src[..]);
+            // The line-by-line projection (the obvious one: a tally and a span per touched line
+            // per block) is the reference for the sweep through differences.
+            let (code, max_line) = file_extent(&blocks, source, MAX_LINE);
+            let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
+            let (lines, spans) = by_lines(&blocks, &is_code, max_line);
+            let want = (lines, sorted_spans(spans));
+            let (lines, spans) = by_differences(&blocks, &is_code, max_line);
+            assert_eq!((lines, sorted_spans(spans)), want, "{blocks:?}");
+            let got = project_file("f.go".into(), &blocks, source);
+            assert_eq!((got.lines, got.spans), want, "{blocks:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_blocks_spanning_whole_files_cost_the_file_not_blocks_times_lines() {
+        // 3,000 blocks each claiming lines 1..MAX_LINE: one span per block and line would be
+        // three billion spans (the 5 GB abort of a 93 KB goc profile).
+        let blocks: Vec<Block> = (0..3_000u32)
+            .map(|i| block(1, 1 + i, u32::MAX, 2, 1, u64::from(i % 2)))
+            .collect();
+        let fc = project_file("f.go".into(), &blocks, None);
+        assert_eq!(fc.lines.len(), MAX_LINE as usize);
+        assert!(fc.lines.iter().all(|l| l.status == LineStatus::Partial));
+        assert!(
+            fc.spans.len() <= 2 * blocks.len() + 2 * MAX_LINE as usize,
+            "{} spans",
+            fc.spans.len()
+        );
+        // With the source, the file's end bounds every block.
+        let fc = project_file("f.go".into(), &blocks, Some(b"a()\nb()\n"));
+        assert_eq!(fc.lines.len(), 2);
+        assert!(fc.spans.len() <= 2 * blocks.len() + 4);
+    }
+
+    #[test]
+    fn files_without_a_source_share_one_line_budget() {
+        // Many files outside the repository, each claiming a million lines.
+        let text: String = std::iter::once("mode: set\n".to_string())
+            .chain(
+                (0..40).map(|i| format!("example.com/shop/gen/g{i}.go:1.1,{}.2 1 1\n", u32::MAX)),
+            )
+            .collect();
+        let p = parse(text.as_bytes(), "hostile").unwrap();
+        let m = ModuleMap::new([(String::new(), "example.com/shop".to_owned())]);
+        let proj = project(&p, &m, &|_| None);
+        let lines: usize = proj.files.iter().map(|f| f.lines.len()).sum();
+        assert!(lines <= SOURCELESS_LINES as usize, "{lines} lines");
+        assert_eq!(proj.files.len(), 40);
+        assert_eq!(proj.cut.len(), 40, "every file claims more than it got");
+        assert!(proj.cut.contains(&"gen/g0.go".to_string()));
+        // A real-sized file without a source is projected whole and not named.
+        let p = parse(
+            b"mode: set\nexample.com/shop/gen/a.go:1.1,300.2 1 1\n",
+            "ok",
+        )
+        .unwrap();
+        let proj = project(&p, &m, &|_| None);
+        assert_eq!(proj.files[0].lines.len(), 300);
+        assert!(proj.cut.is_empty());
     }
 
     #[test]

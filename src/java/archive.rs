@@ -63,6 +63,33 @@ pub enum ArchiveProblem {
     NotAClassFile { origin: String },
     #[error("{path}: neither a directory, a .class file nor a .jar/.war/.zip archive: skipped")]
     UnsupportedPath { path: String },
+    #[error(
+        "{origin}: entries {first} and {second} share their compressed data (overlapping entries: a zip bomb, never written by a jar tool): the archive is not read (rebuild it)"
+    )]
+    OverlappingEntries {
+        origin: String,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "{origin}: its entries inflate to more than {limit} bytes in total ({ratio}x the archive's size, at least {floor} bytes): {skipped} entries from {first} on skipped (a zip bomb: no jar of real classes compresses that well; rebuild it)"
+    )]
+    InflatesTooMuch {
+        origin: String,
+        limit: u64,
+        ratio: u64,
+        floor: u64,
+        skipped: usize,
+        first: String,
+    },
+    #[error(
+        "{origin}: {count} more entries hold the same bytes as {name} (one entry copied under other names): read once"
+    )]
+    DuplicateEntries {
+        origin: String,
+        name: String,
+        count: usize,
+    },
 }
 
 /// Size limits that keep hostile archives cheap.
@@ -72,6 +99,13 @@ pub struct ArchiveLimits {
     pub max_class_bytes: u64,
     /// The largest nested jar read into memory.
     pub max_nested_jar_bytes: u64,
+    /// The largest archive file read (a path in `[java] classes`).
+    pub max_archive_bytes: u64,
+    /// What the entries of one archive file (its nested jars and their classes included) may
+    /// inflate to in total: this many times the file's size...
+    pub max_inflation_ratio: u64,
+    /// ...plus this much, so that small jars of very regular classes still load.
+    pub inflation_floor: u64,
 }
 
 impl Default for ArchiveLimits {
@@ -79,6 +113,9 @@ impl Default for ArchiveLimits {
         ArchiveLimits {
             max_class_bytes: 32 << 20,
             max_nested_jar_bytes: 512 << 20,
+            max_archive_bytes: 1 << 30,
+            max_inflation_ratio: 32,
+            inflation_floor: 64 << 20,
         }
     }
 }
@@ -104,6 +141,8 @@ pub fn load_classes_with_limits(
         limits,
         classes: Vec::new(),
         problems: Vec::new(),
+        inflate_left: 0,
+        inflate_budget: 0,
     };
     for path in paths {
         loader.load_path(path);
@@ -205,6 +244,11 @@ struct Loader<'a> {
     limits: &'a ArchiveLimits,
     classes: Vec<ClassEntry>,
     problems: Vec<ArchiveProblem>,
+    /// What the entries of the archive file being read may still inflate to
+    /// ([`ArchiveLimits::max_inflation_ratio`]).
+    inflate_left: u64,
+    /// What [`Loader::inflate_left`] started from for that file.
+    inflate_budget: u64,
 }
 
 impl Loader<'_> {
@@ -236,8 +280,29 @@ impl Loader<'_> {
             self.load_class_file(path);
         } else if is_archive_name(&shown) {
             // One read of the whole file: the zip directory and every entry are then slices.
-            match fs::read(path) {
-                Ok(bytes) => self.load_archive(&bytes, &shown, true),
+            // Its size is checked first, and the read stops at the limit whatever the file
+            // grows to meanwhile.
+            let limit = self.limits.max_archive_bytes;
+            if meta.len() > limit {
+                self.too_large(shown, meta.len(), limit);
+                return;
+            }
+            let read = fs::File::open(path).and_then(|f| {
+                let mut bytes = Vec::with_capacity(meta.len() as usize);
+                f.take(limit + 1).read_to_end(&mut bytes)?;
+                Ok(bytes)
+            });
+            match read {
+                Ok(bytes) if bytes.len() as u64 > limit => {
+                    self.too_large(shown, bytes.len() as u64, limit)
+                }
+                Ok(bytes) => {
+                    self.inflate_budget = self.limits.inflation_floor.saturating_add(
+                        (bytes.len() as u64).saturating_mul(self.limits.max_inflation_ratio),
+                    );
+                    self.inflate_left = self.inflate_budget;
+                    self.load_archive(&bytes, &shown, true)
+                }
                 Err(e) => self.problems.push(ArchiveProblem::Unreadable {
                     path: shown,
                     detail: e.to_string(),
@@ -384,10 +449,19 @@ impl Loader<'_> {
         } else {
             Layout::Plain
         };
+        if let Some(problem) = overlapping_entries(&mut zip, origin) {
+            self.problems.push(problem);
+            return;
+        }
         let multi_release =
             layout == Layout::Plain && self.is_multi_release(&mut zip, bytes, origin);
         let mut classes = Vec::new();
         let mut nested = Vec::new();
+        // Entries holding the very same compressed bytes (and CRC and size) as an earlier one:
+        // how many, by the earlier one's name.
+        let mut contents: std::collections::HashMap<(u32, usize, &[u8]), (String, usize)> =
+            Default::default();
+        let mut over_budget: Option<(String, usize)> = None;
         for index in 0..zip.len() {
             let entry = match zip.by_index_raw(index) {
                 Ok(e) => e,
@@ -417,6 +491,10 @@ impl Loader<'_> {
                 None => continue,
             };
             let entry_origin = format!("{origin}!/{name}");
+            if let Some((_, skipped)) = &mut over_budget {
+                *skipped += 1;
+                continue;
+            }
             let limit = match wanted {
                 Wanted::Class(_) => self.limits.max_class_bytes,
                 Wanted::NestedJar => self.limits.max_nested_jar_bytes,
@@ -436,10 +514,46 @@ impl Loader<'_> {
                     continue;
                 }
             };
+            match contents.entry((stored.crc32, stored.size, stored.data)) {
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    o.get_mut().1 += 1;
+                    continue;
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((name, 0));
+                }
+            }
+            // Inflating never yields more than the declared size, so the declared sizes bound
+            // what the archive costs.
+            if declared > self.inflate_left {
+                over_budget = Some((entry_origin, 1));
+                continue;
+            }
+            self.inflate_left -= declared;
             match wanted {
                 Wanted::Class(release) => classes.push((entry_origin, stored, release)),
                 Wanted::NestedJar => nested.push((entry_origin, stored)),
             }
+        }
+        let mut duplicated: Vec<(String, usize)> =
+            contents.into_values().filter(|&(_, n)| n > 0).collect();
+        duplicated.sort();
+        for (name, count) in duplicated.into_iter().take(8) {
+            self.problems.push(ArchiveProblem::DuplicateEntries {
+                origin: origin.to_string(),
+                name,
+                count,
+            });
+        }
+        if let Some((first, skipped)) = over_budget {
+            self.problems.push(ArchiveProblem::InflatesTooMuch {
+                origin: origin.to_string(),
+                limit: self.inflate_budget,
+                ratio: self.limits.max_inflation_ratio,
+                floor: self.limits.inflation_floor,
+                skipped,
+                first,
+            });
         }
         let raw: Vec<&RawEntry<'_>> = classes.iter().map(|(_, raw, _)| raw).collect();
         for (result, (entry_origin, _, release)) in inflate_classes(&raw).into_iter().zip(classes) {
@@ -512,6 +626,42 @@ impl Loader<'_> {
             }
         }
     }
+}
+
+/// The first two entries of `zip` whose local header and data overlap, as a problem: jar tools
+/// write every entry once, one after the other; entries sharing their data make a small file
+/// inflate to gigabytes (the non-recursive zip bomb).
+fn overlapping_entries(
+    zip: &mut zip::ZipArchive<io::Cursor<&[u8]>>,
+    origin: &str,
+) -> Option<ArchiveProblem> {
+    let mut spans: Vec<(u64, u64, usize)> = Vec::with_capacity(zip.len());
+    for index in 0..zip.len() {
+        // Entries that cannot be read are reported where they are read.
+        let Ok(entry) = zip.by_index_raw(index) else {
+            continue;
+        };
+        let start = entry.header_start();
+        let end = entry
+            .data_start()
+            .unwrap_or(start)
+            .saturating_add(entry.compressed_size())
+            .max(start + 1);
+        spans.push((start, end, index));
+    }
+    spans.sort_unstable();
+    let pair = spans.windows(2).find(|w| w[1].0 < w[0].1)?;
+    let name = |zip: &mut zip::ZipArchive<io::Cursor<&[u8]>>, i: usize| {
+        zip.by_index_raw(i)
+            .ok()
+            .and_then(|e| e.name().ok().map(|n| n.into_owned()))
+            .unwrap_or_else(|| format!("#{i}"))
+    };
+    Some(ArchiveProblem::OverlappingEntries {
+        origin: origin.to_string(),
+        first: name(zip, pair[0].2),
+        second: name(zip, pair[1].2),
+    })
 }
 
 /// Where one entry's compressed bytes are in the archive, and what they must inflate to.
@@ -958,6 +1108,145 @@ mod tests {
             w.write_all(data).unwrap();
         }
         w.finish().unwrap().into_inner()
+    }
+
+    /// A zip of stored entries written by hand: each with its own local header, or, with
+    /// `shared`, every central directory entry pointing at the first one's header and data.
+    fn raw_zip(entries: &[(&str, &[u8])], shared: bool) -> Vec<u8> {
+        let mut zip = Vec::new();
+        let mut offsets = Vec::new();
+        for (i, (name, data)) in entries.iter().enumerate() {
+            if shared && i > 0 {
+                offsets.push(0u32);
+                continue;
+            }
+            offsets.push(zip.len() as u32);
+            zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+            zip.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            zip.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+            zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            zip.extend_from_slice(&0u16.to_le_bytes());
+            zip.extend_from_slice(name.as_bytes());
+            zip.extend_from_slice(data);
+        }
+        let cd = zip.len();
+        for ((name, data), offset) in entries.iter().zip(offsets) {
+            let data = if shared { entries[0].1 } else { *data };
+            zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            zip.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            zip.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+            zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            zip.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            zip.extend_from_slice(&[0; 12]);
+            zip.extend_from_slice(&offset.to_le_bytes());
+            zip.extend_from_slice(name.as_bytes());
+        }
+        let cd_len = zip.len() - cd;
+        zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        zip.extend_from_slice(&[0; 4]);
+        zip.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&(cd_len as u32).to_le_bytes());
+        zip.extend_from_slice(&(cd as u32).to_le_bytes());
+        zip.extend_from_slice(&0u16.to_le_bytes());
+        zip
+    }
+
+    fn load_one(bytes: &[u8], limits: &ArchiveLimits) -> (Vec<ClassEntry>, Vec<ArchiveProblem>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.jar");
+        fs::write(&path, bytes).unwrap();
+        load_classes_with_limits(&[path], &[], limits)
+    }
+
+    #[test]
+    fn overlapping_entries_refuse_the_archive() {
+        let (a, b) = (fake_class(1), fake_class(2));
+        let bomb = raw_zip(
+            &[("a/A.class", &a), ("a/B.class", &a), ("a/C.class", &a)],
+            true,
+        );
+        let (classes, problems) = load_one(&bomb, &ArchiveLimits::default());
+        assert!(classes.is_empty());
+        assert!(
+            matches!(&problems[..], [ArchiveProblem::OverlappingEntries { origin, first, second }]
+                if origin.ends_with("app.jar") && first == "a/A.class" && second != first),
+            "{problems:?}"
+        );
+        // The same entries one after the other are a plain jar.
+        let fine = raw_zip(&[("a/A.class", &a), ("a/B.class", &b)], false);
+        let (classes, problems) = load_one(&fine, &ArchiveLimits::default());
+        assert_eq!(classes.len(), 2, "{problems:?}");
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn one_class_copied_under_many_names_is_read_once() {
+        let (a, b) = (fake_class(1), fake_class(2));
+        let names: Vec<String> = (0..500).map(|i| format!("a/A{i:03}.class")).collect();
+        let mut entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &a[..])).collect();
+        entries.push(("b/B.class", &b));
+        let (classes, problems) = load_one(&raw_zip(&entries, false), &ArchiveLimits::default());
+        assert_eq!(classes.len(), 2, "{problems:?}");
+        assert!(
+            matches!(&problems[..], [ArchiveProblem::DuplicateEntries { name, count: 499, .. }]
+                if name == "a/A000.class"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn what_an_archive_inflates_to_is_bounded_by_its_size() {
+        // Classes of zeros deflate to almost nothing: 20 of 64 KiB from a jar of a few KB.
+        let mut class = vec![0u8; 64 << 10];
+        class[..4].copy_from_slice(&[0xCA, 0xFE, 0xBA, 0xBE]);
+        let entries: Vec<(String, Vec<u8>)> = (0..20u8)
+            .map(|i| {
+                let mut c = class.clone();
+                c[100] = i;
+                (format!("a/C{i:02}.class"), c)
+            })
+            .collect();
+        let refs: Vec<(&str, Vec<u8>)> = entries
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.clone()))
+            .collect();
+        let bytes = jar(&refs);
+        assert!(bytes.len() < 20 << 10, "{}", bytes.len());
+        let limits = ArchiveLimits {
+            inflation_floor: 200 << 10,
+            max_inflation_ratio: 1,
+            ..ArchiveLimits::default()
+        };
+        let (classes, problems) = load_one(&bytes, &limits);
+        let budget = (200 << 10) + bytes.len();
+        assert_eq!(classes.len(), budget / (64 << 10), "{problems:?}");
+        assert!(
+            matches!(&problems[..], [ArchiveProblem::InflatesTooMuch { skipped, first, .. }]
+                if *skipped == 20 - classes.len() && first.ends_with(".class")),
+            "{problems:?}"
+        );
+        assert!(problems[0].to_string().contains("app.jar"));
+        // The default budget loads it whole.
+        let (classes, problems) = load_one(&bytes, &ArchiveLimits::default());
+        assert_eq!((classes.len(), problems.len()), (20, 0), "{problems:?}");
+        // An archive larger than the limit is not read at all.
+        let limits = ArchiveLimits {
+            max_archive_bytes: 1000,
+            ..ArchiveLimits::default()
+        };
+        let (classes, problems) = load_one(&bytes, &limits);
+        assert!(classes.is_empty());
+        assert!(
+            matches!(
+                &problems[..],
+                [ArchiveProblem::EntryTooLarge { limit: 1000, .. }]
+            ),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::io::{self, Write};
 
+pub use crate::java::probes::Probes;
+
 /// Block types (`ExecutionDataWriter`, `RemoteControlWriter`).
 pub const BLOCK_HEADER: u8 = 0x01;
 pub const BLOCK_SESSIONINFO: u8 = 0x10;
@@ -25,8 +27,12 @@ pub const FORMAT_VERSION: u16 = 0x1007;
 /// The header block as bytes.
 pub const HEADER: [u8; 5] = [BLOCK_HEADER, 0xC0, 0xC0, 0x10, 0x07];
 
-/// A JaCoCo probe array can hold at most `i32::MAX` probes (it is a Java `boolean[]`).
-const MAX_PROBES: u32 = i32::MAX as u32;
+/// The most probes one class can have. JaCoCo's format allows `i32::MAX` (a Java
+/// `boolean[]`), but every probe sits on an instruction edge of the class's bytecode (a return,
+/// a throw, a branch target), so a class file has fewer than two probes per byte, and covtop
+/// reads no class file larger than 32 MiB (`archive::ArchiveLimits`). A count beyond this is
+/// refused before anything is allocated or more of a reply is awaited.
+pub const MAX_CLASS_PROBES: u32 = 1 << 26;
 
 /// One `SessionInfo` block: which JVM, when its data was started (the agent start or the last
 /// reset) and when it was dumped, both in milliseconds since the epoch.
@@ -37,24 +43,24 @@ pub struct SessionInfo {
     pub dump: i64,
 }
 
-/// The probes of one class: its VM name (`demo/App$Greeter`) and one bool per probe, indexed by
-/// probe id. Plain `Vec<bool>` (one byte per probe): classes have tens of probes, and the
-/// analysis indexes them directly.
+/// The probes of one class: its VM name (`demo/App$Greeter`) and one bit per probe, indexed by
+/// probe id ([`Probes`]: the largest array a reply may carry costs its size on the wire, not
+/// eight times it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassProbes {
     pub name: String,
-    pub probes: Vec<bool>,
+    pub probes: Probes,
 }
 
 impl ClassProbes {
     /// True when at least one probe is set (only such classes are written to an exec file).
     pub fn any_hit(&self) -> bool {
-        self.probes.iter().any(|&p| p)
+        self.probes.any()
     }
 
     /// The number of probes set.
     pub fn hit_count(&self) -> usize {
-        self.probes.iter().filter(|&&p| p).count()
+        self.probes.count_ones()
     }
 }
 
@@ -148,7 +154,7 @@ pub enum ExecError {
         field: &'static str,
     },
     #[error(
-        "{origin}: byte {offset}: class {class} declares {count} probes, but only {remaining} bytes remain (or the count exceeds 2^31-1): the data is corrupt or truncated"
+        "{origin}: byte {offset}: class {class} declares {count} probes, but only {remaining} bytes remain, or no class can have that many (at most 2^26): the data is corrupt or truncated"
     )]
     ProbeCountTooLarge {
         origin: String,
@@ -339,7 +345,7 @@ impl<'a> BlockReader<'a> {
         let at = self.pos;
         let count = self.varint(kind, "probe count")?;
         let bytes_needed = count.div_ceil(8) as usize;
-        if count > MAX_PROBES || bytes_needed > self.remaining() {
+        if count > MAX_CLASS_PROBES || bytes_needed > self.remaining() {
             return Err(ExecError::ProbeCountTooLarge {
                 origin: self.origin.to_string(),
                 offset: at,
@@ -349,9 +355,7 @@ impl<'a> BlockReader<'a> {
             });
         }
         let packed = self.take(bytes_needed, kind, "probes")?;
-        let probes = (0..count as usize)
-            .map(|i| packed[i / 8] >> (i % 8) & 1 == 1)
-            .collect();
+        let probes = Probes::from_packed(packed, count as usize);
         Ok(Block::Class {
             id,
             probes: ClassProbes { name, probes },
@@ -403,7 +407,9 @@ impl<'a> BlockReader<'a> {
 }
 
 /// Decodes Java's modified UTF-8: `C0 80` for NUL, and characters outside the BMP as two
-/// 3-byte surrogates (CESU-8). On error, returns the offset within `raw` and what is wrong.
+/// 3-byte surrogates (CESU-8). A surrogate without its pair (legal in a JVM string, so in a
+/// class name) becomes U+FFFD, as the class-file reader decodes it, so the data still matches
+/// its class. On error, returns the offset within `raw` and what is wrong.
 pub fn decode_modified_utf8(raw: &[u8]) -> Result<String, (usize, &'static str)> {
     // Fast path: plain ASCII without NUL is the same in every encoding.
     if raw.iter().all(|&b| b != 0 && b < 0x80) {
@@ -438,7 +444,7 @@ pub fn decode_modified_utf8(raw: &[u8]) -> Result<String, (usize, &'static str)>
             ));
         }
     }
-    String::from_utf16(&units).map_err(|_| (0, "unpaired surrogate"))
+    Ok(String::from_utf16_lossy(&units))
 }
 
 /// Encodes a string as Java's `writeUTF` would: a u16 length and modified UTF-8.
@@ -510,7 +516,9 @@ pub fn scan_reply(buf: &[u8], origin: &str, resume: usize) -> Result<ReplyScan, 
             Err(ExecError::Truncated { .. }) => return Ok(ReplyScan::Incomplete { complete: at }),
             // A probe count beyond the bytes received so far may just be a partial read: wait
             // for more unless the count is impossible in itself.
-            Err(ExecError::ProbeCountTooLarge { count, .. }) if count <= u64::from(MAX_PROBES) => {
+            Err(ExecError::ProbeCountTooLarge { count, .. })
+                if count <= u64::from(MAX_CLASS_PROBES) =>
+            {
                 return Ok(ReplyScan::Incomplete { complete: at });
             }
             Err(e) => return Err(e),
@@ -566,9 +574,7 @@ impl ExecData {
                         ),
                     });
                 }
-                for (h, i) in have.probes.iter_mut().zip(&incoming.probes) {
-                    *h |= *i;
-                }
+                have.probes.or_assign(&incoming.probes);
             }
         }
         Ok(())
@@ -640,7 +646,7 @@ impl ExecData {
             }
             let count = u32::try_from(class.probes.len())
                 .ok()
-                .filter(|&c| c <= MAX_PROBES)
+                .filter(|&c| c <= MAX_CLASS_PROBES)
                 .ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::InvalidInput,
@@ -651,13 +657,7 @@ impl ExecData {
             out.extend_from_slice(&id.to_be_bytes());
             out.extend_from_slice(&encode_modified_utf8(&class.name)?);
             write_varint(&mut out, count);
-            for chunk in class.probes.chunks(8) {
-                let byte = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u8, |acc, (i, &p)| acc | (u8::from(p) << i));
-                out.push(byte);
-            }
+            out.extend(class.probes.packed());
         }
         w.write_all(&out)?;
         w.flush()
@@ -687,7 +687,7 @@ mod tests {
             .collect()
     }
 
-    fn probes(s: &str) -> Vec<bool> {
+    fn probes(s: &str) -> Probes {
         s.chars().map(|c| c == '1').collect()
     }
 
@@ -874,6 +874,57 @@ mod tests {
     }
 
     #[test]
+    fn a_class_name_with_an_unpaired_surrogate_decodes() {
+        // The JVM allows a lone surrogate in a class name; the agent writes it as CESU-8.
+        let name = [b'a', b'/', 0xED, 0xA0, 0xBD, b'X'];
+        let mut b = HEADER.to_vec();
+        b.push(BLOCK_EXECUTIONDATA);
+        b.extend_from_slice(&9u64.to_be_bytes());
+        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        b.extend_from_slice(&name);
+        b.extend_from_slice(&[3, 0b101]);
+        b.push(BLOCK_CMDOK);
+        assert_eq!(
+            scan_reply(&b, "agent", 0),
+            Ok(ReplyScan::Done { cmdok: b.len() - 1 })
+        );
+        let data = parse(&b, "agent").unwrap();
+        assert_eq!(data.classes[&9].name, "a/\u{FFFD}X");
+        assert_eq!(data.classes[&9].probes, [true, false, true]);
+    }
+
+    #[test]
+    fn probe_counts_no_class_can_have_are_refused_before_allocating() {
+        // 2^28 probes with every byte present (32 MiB): a valid JaCoCo array, but more probes
+        // than a class of at most 32 MiB can carry. Refused at once, and a reader of a growing
+        // reply does not wait for the rest of it.
+        let count = 1u32 << 28;
+        let mut varint = Vec::new();
+        write_varint(&mut varint, count);
+        let bytes = class_block(&varint, &vec![0xFF; (count / 8) as usize]);
+        let e = parse(&bytes, "huge.exec").unwrap_err();
+        assert!(
+            matches!(e, ExecError::ProbeCountTooLarge { count: c, .. } if c == u64::from(count)),
+            "{e}"
+        );
+        assert!(e.to_string().contains("huge.exec"), "{e}");
+        let e = scan_reply(&bytes[..64], "agent", 0).unwrap_err();
+        assert!(matches!(e, ExecError::ProbeCountTooLarge { .. }), "{e}");
+        // The largest count a class can have still parses, as bits.
+        let mut varint = Vec::new();
+        write_varint(&mut varint, MAX_CLASS_PROBES);
+        let bytes = class_block(&varint, &vec![0x55; (MAX_CLASS_PROBES / 8) as usize]);
+        let ok = parse(&bytes, "v").unwrap();
+        assert_eq!(ok.classes[&7].probes.len(), MAX_CLASS_PROBES as usize);
+        assert_eq!(ok.classes[&7].hit_count(), MAX_CLASS_PROBES as usize / 2);
+        // And a shorter claim with fewer bytes than it needs waits for them on the wire.
+        assert!(matches!(
+            scan_reply(&bytes[..64], "agent", 0),
+            Ok(ReplyScan::Incomplete { .. })
+        ));
+    }
+
+    #[test]
     fn modified_utf8_round_trip() {
         for s in ["", "a/B", "é", "\0x\0", "日本", "😀z", "demo/App$Greeter"] {
             let enc = encode_modified_utf8(s).unwrap();
@@ -888,7 +939,11 @@ mod tests {
         assert!(decode_modified_utf8(&[0xF0, 0x9F, 0x98, 0x80]).is_err());
         assert!(decode_modified_utf8(&[0x41, 0]).is_err());
         assert!(decode_modified_utf8(&[0xC3]).is_err());
-        assert!(decode_modified_utf8(&[0xED, 0xA0, 0xBD]).is_err()); // lone surrogate
+        // A lone surrogate is legal in the JVM: decoded as the class-file reader does.
+        assert_eq!(
+            decode_modified_utf8(&[b'a', 0xED, 0xA0, 0xBD, b'/', b'B']),
+            Ok("a\u{FFFD}/B".to_string())
+        );
         assert!(encode_modified_utf8(&"x".repeat(65536)).is_err());
         assert!(encode_modified_utf8(&"x".repeat(65535)).is_ok());
     }
@@ -994,7 +1049,7 @@ mod tests {
             4,
             ClassProbes {
                 name: "p/C".into(),
-                probes: vec![true; 300],
+                probes: vec![true; 300].into(),
             },
         );
         let back = parse(&a.to_bytes().unwrap(), "rt").unwrap();

@@ -7,4 +7,5 @@ pub mod classfile;
 pub mod crc64;
 pub mod exec;
 pub(crate) mod parallel;
+pub mod probes;
 pub mod sources;

@@ -61,6 +61,10 @@ const SUFFIX: &str = ".dump";
 const TMP_SUFFIX: &str = ".tmp";
 /// Numbers the temporary files of this process's writes.
 static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The folder inside a session where dumps that cannot be used are moved.
+pub const QUARANTINE_DIR: &str = "quarantine";
+/// Beside each quarantined dump: why it was set aside.
+const REASON_SUFFIX: &str = ".reason.txt";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -495,6 +499,49 @@ impl SessionStore {
         Ok(names)
     }
 
+    /// Moves a stored dump that cannot be used (it does not decode, exceeds a budget or made
+    /// covtop fail) into the session's `quarantine/` folder, with `reason` in a text file beside
+    /// it, so that no later command reads it again. Returns where it is now.
+    pub fn quarantine(&self, path: &Path, reason: &str) -> Result<PathBuf, SessionError> {
+        let dir = self.dir.join(QUARANTINE_DIR);
+        fs::create_dir_all(&dir).map_err(|source| SessionError::Create {
+            path: dir.clone(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .map_or_else(|| "dump".into(), |n| n.to_string_lossy().into_owned());
+        let mut to = dir.join(&name);
+        let mut n = 1;
+        while to.exists() {
+            to = dir.join(format!("{name}.{n}"));
+            n += 1;
+        }
+        let werr = |source| SessionError::Write {
+            path: to.clone(),
+            source,
+        };
+        fs::rename(path, &to).map_err(werr)?;
+        let mut why = to.clone().into_os_string();
+        why.push(REASON_SUFFIX);
+        fs::write(&why, format!("{}\n", crate::redact::redact(reason))).map_err(werr)?;
+        Ok(to)
+    }
+
+    /// The dumps in the session's `quarantine/` folder, by name.
+    pub fn quarantined(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = fs::read_dir(self.dir.join(QUARANTINE_DIR))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| !p.to_string_lossy().ends_with(REASON_SUFFIX))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
     /// Every readable dump of the session in order, and the files that could not be used.
     pub fn load_all(&self) -> Result<(Vec<StoredDump>, Vec<SessionProblem>), SessionError> {
         self.load_from(0)
@@ -811,6 +858,33 @@ mod tests {
             "abc",
             PayloadKind::GoProfile,
         )
+    }
+
+    #[test]
+    fn quarantined_dumps_leave_the_session_with_their_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "default").unwrap();
+        let a = s.persist(&meta(), b"mode: set\n").unwrap();
+        let b = s.persist(&meta(), b"mode: set\n").unwrap();
+        assert!(s.quarantined().is_empty());
+        let moved = s
+            .quarantine(&a, "cannot decode: http://u:secret@h:1 said no")
+            .unwrap();
+        assert!(!a.exists() && moved.exists());
+        // A second file of the same name does not replace the first.
+        std::fs::copy(&b, &a).unwrap();
+        let again = s.quarantine(&a, "again").unwrap();
+        assert_ne!(again, moved);
+        assert_eq!(s.quarantined(), vec![moved.clone(), again]);
+        let reason = std::fs::read_to_string(format!("{}.reason.txt", moved.display())).unwrap();
+        assert!(
+            reason.contains("cannot decode") && !reason.contains("secret"),
+            "{reason}"
+        );
+        // Only the dump still in the session is loaded.
+        let (dumps, problems) = s.load_all().unwrap();
+        assert_eq!(dumps.len(), 1);
+        assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]

@@ -98,6 +98,24 @@ pub trait DumpStore: Send + std::fmt::Debug {
     /// Follows the session: announces every dump acknowledged from now on, by any writer. The
     /// feed lasts as long as the store that gave it.
     fn subscribe(&self) -> Result<DumpFeed, SessionError>;
+
+    /// Sets a stored dump that cannot be used aside, so that later loads skip it; returns
+    /// where it went. A store that cannot set dumps aside says so (the dump is then skipped
+    /// again, with its diagnostic, each time the session is read).
+    fn quarantine(&self, dump: &Path, _reason: &str) -> Result<PathBuf, SessionError> {
+        Err(SessionError::Database {
+            store: self.location(),
+            message: format!(
+                "{} cannot be set aside in this store; it is skipped each time the session is read",
+                dump.display()
+            ),
+        })
+    }
+
+    /// The dumps set aside earlier.
+    fn quarantined(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
 }
 
 /// The identity of a dump: SHA-256 over its metadata without the sequence number (its payload's
@@ -188,6 +206,14 @@ impl DumpStore for SessionStore {
 
     /// The folder is looked at every 50 ms (by a thread that ends when the feed is dropped):
     /// any process's new dump file is announced.
+    fn quarantine(&self, dump: &Path, reason: &str) -> Result<PathBuf, SessionError> {
+        SessionStore::quarantine(self, dump, reason)
+    }
+
+    fn quarantined(&self) -> Vec<PathBuf> {
+        SessionStore::quarantined(self)
+    }
+
     fn subscribe(&self) -> Result<DumpFeed, SessionError> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let watcher = SessionStore::open_dir(self.dir())?;

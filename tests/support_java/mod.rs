@@ -120,11 +120,7 @@ pub fn ours(data: &ExecData) -> String {
         out += &format!("session {} {} {}\n", s.id, s.start, s.dump);
     }
     for (id, c) in &data.classes {
-        let bits: String = c
-            .probes
-            .iter()
-            .map(|&p| if p { '1' } else { '0' })
-            .collect();
+        let bits: String = c.probes.iter().map(|p| if p { '1' } else { '0' }).collect();
         out += &format!("class {id:016x} {} {bits}\n", c.name);
     }
     out

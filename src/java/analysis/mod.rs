@@ -19,6 +19,7 @@ use flow::{Op, analyze_flow};
 use thiserror::Error;
 
 use crate::java::classfile::{ACC_MODULE, ACC_SYNTHETIC, ClassFile, ClassFileError, parse_class};
+use crate::java::probes::Probes;
 use crate::model::{LineCoverage, LineStatus};
 
 /// Why a class could not be analysed.
@@ -301,7 +302,17 @@ pub fn analyze_many<B: AsRef<[u8]> + Sync>(
         32,
         1,
         || (),
-        |(), c| analyze_class(c.as_ref()),
+        // A bug on one class costs that class only.
+        |(), c| {
+            crate::guard::catch(|| analyze_class(c.as_ref())).unwrap_or_else(|what| {
+                Err(AnalysisError::BadCode {
+                    class: crate::java::classfile::parse_class(c.as_ref())
+                        .map_or_else(|_| "(unnamed)".into(), |cf| cf.this_class),
+                    method: "-".into(),
+                    what,
+                })
+            })
+        },
         |i| {
             Err(AnalysisError::BadCode {
                 class: format!("#{i}"),
@@ -509,7 +520,7 @@ impl ClassAnalysis {
 
     /// Coverage for one probe array (`None`: no execution data, every probe false). A shorter
     /// array reads as false beyond its end.
-    pub fn project(&self, probes: Option<&[bool]>) -> ClassCoverage {
+    pub fn project(&self, probes: Option<&Probes>) -> ClassCoverage {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let Scratch {
@@ -541,8 +552,9 @@ impl ClassAnalysis {
                     representative[i as usize] = r;
                 }
             }
+            let none = Probes::default();
             self.project_with(
-                probes.unwrap_or(&[]),
+                probes.unwrap_or(&none),
                 slots,
                 covered,
                 pred,
@@ -554,7 +566,7 @@ impl ClassAnalysis {
 
     fn project_with(
         &self,
-        probes: &[bool],
+        probes: &Probes,
         slots: &mut [bool],
         covered: &mut [bool],
         pred: &mut [(u32, u32)],
@@ -594,7 +606,7 @@ impl ClassAnalysis {
                     }
                 }
                 Op::Probe { src, probe, branch } => {
-                    if probes.get(probe as usize).copied().unwrap_or(false) {
+                    if probes.get(probe as usize) {
                         propagate(slots, covered, pred, src, branch);
                     }
                 }
@@ -775,7 +787,7 @@ mod tests {
         assert_eq!(a.package(), "");
         assert_eq!(a.source_file(), Some("Tiny.java"));
         let none = a.project(None);
-        let zeros = a.project(Some(&vec![false; a.probe_count()]));
+        let zeros = a.project(Some(&vec![false; a.probe_count()].into()));
         assert_eq!(none, zeros);
         assert_eq!(none.instructions.0, 0);
         assert!(none.instructions.1 > 20);
@@ -786,7 +798,7 @@ mod tests {
     #[test]
     fn every_probe_set_covers_every_instruction() {
         let a = tiny();
-        let all = a.project(Some(&vec![true; a.probe_count()]));
+        let all = a.project(Some(&vec![true; a.probe_count()].into()));
         assert_eq!(all.instructions.1, 0, "{all:?}");
         assert_eq!(all.branches.1, 0);
         assert!(all.branches.0 >= 8, "two switches and a ternary");
@@ -805,7 +817,7 @@ mod tests {
         for p in 0..a.probe_count() {
             let mut probes = vec![false; a.probe_count()];
             probes[p] = true;
-            let c = a.project(Some(&probes));
+            let c = a.project(Some(&probes.into()));
             assert!(c.instructions.0 > 0, "probe {p} covers something");
             seen.insert(c.instructions.0);
         }
@@ -853,8 +865,8 @@ mod tests {
                 b[i] = v;
                 if let Ok(Some(a)) = analyze_class(&b) {
                     let n = a.probe_count();
-                    a.project(Some(&vec![true; n]));
-                    a.project(Some(&[true]));
+                    a.project(Some(&vec![true; n].into()));
+                    a.project(Some(&[true].into()));
                     ok += 1;
                 }
             }

@@ -1,0 +1,62 @@
+//! Dumps of a session that cannot be used are set aside, never fatal: a stored dump that does
+//! not decode, exceeds a budget or made covtop fail is moved into the session's `quarantine/`
+//! folder with its reason, and named in a diagnostic, so every later command reads the session
+//! without it.
+
+use crate::model::{Diagnostic, DiagnosticKind};
+use crate::session::DumpStore;
+use std::path::Path;
+
+/// Moves `path` into quarantine for `reason`; the diagnostic names the file, the reason and
+/// what to do. When the move itself fails the dump stays where it is, and the diagnostic says
+/// so (it is then skipped again next time).
+pub(super) fn set_aside(store: &dyn DumpStore, path: &Path, reason: &str) -> Diagnostic {
+    match store.quarantine(path, reason) {
+        Ok(to) => Diagnostic {
+            kind: DiagnosticKind::Mismatch,
+            subject: path.display().to_string(),
+            message: format!(
+                "stored dump cannot be used: {reason}; moved to {}",
+                to.display()
+            ),
+            fix: "the other dumps are used; the reason is beside it (.reason.txt): delete it, or \
+                  keep it to report the agent that sent it"
+                .into(),
+        },
+        Err(e) => Diagnostic {
+            kind: DiagnosticKind::Mismatch,
+            subject: path.display().to_string(),
+            message: format!("stored dump cannot be used: {reason}; and not moved aside: {e}"),
+            fix: "the other dumps are used; move the file out of the session folder".into(),
+        },
+    }
+}
+
+/// One diagnostic for the dumps set aside earlier, if any.
+pub(super) fn earlier(store: &dyn DumpStore) -> Option<Diagnostic> {
+    let paths = store.quarantined();
+    if paths.is_empty() {
+        return None;
+    }
+    let dir = store.local_dir().join(crate::session::QUARANTINE_DIR);
+    let names: Vec<String> = paths
+        .iter()
+        .take(8)
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    Some(Diagnostic {
+        kind: DiagnosticKind::Mismatch,
+        subject: dir.display().to_string(),
+        message: format!(
+            "{} stored dump(s) set aside earlier, not used: {}{}",
+            paths.len(),
+            names.join(", "),
+            if paths.len() > names.len() {
+                ", …"
+            } else {
+                ""
+            }
+        ),
+        fix: "each has its reason beside it (.reason.txt); delete the folder when done".into(),
+    })
+}

@@ -1,0 +1,500 @@
+//! Seeded mutation fuzzing of every parser of what covtop reads from the network, a file or a
+//! config: Go cover profiles (and their projection), goc's JSON answers and watch frames, JaCoCo
+//! exec data and agent replies, class files (parsed, analysed and projected), archives, unified
+//! diffs, the configuration. Each parser gets a fixed number of cases from a fixed seed (all of
+//! them together well under a minute in a debug build), mutated from real inputs: bit flips,
+//! interesting bytes, tokens of the format, cut and repeated ranges, numbers replaced by huge or
+//! negative ones. Properties: never a panic (the failing input is printed), and an error names
+//! the input it is about.
+//!
+//! `FUZZ_SEED=n` runs another seed; `FUZZ_SCALE=k` runs k times the cases.
+
+use std::fmt::Display;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(salt: u64) -> Self {
+        let seed = std::env::var("FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5EED_C0DE_u64);
+        Rng((seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// How many cases each parser gets.
+fn cases(base: usize) -> usize {
+    base * std::env::var("FUZZ_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
+const NUMBERS: &[&[u8]] = &[
+    b"0",
+    b"-1",
+    b"4294967295",
+    b"4294967296",
+    b"18446744073709551616",
+    b"2147483648",
+    b"99999999999999999999999",
+];
+
+/// One to four mutations of `seed`, using the format's `tokens`.
+fn mutate(rng: &mut Rng, seed: &[u8], tokens: &[&[u8]]) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let len = b.len();
+        match rng.below(9) {
+            0 if len > 0 => {
+                let i = rng.below(len);
+                b[i] ^= 1 << rng.below(8);
+            }
+            1 if len > 0 => {
+                let i = rng.below(len);
+                b[i] = [0x00, 0xFF, 0x7F, 0x80, b'\n', b':', b',', 0xC0][rng.below(8)];
+            }
+            2 if !tokens.is_empty() => {
+                let t = tokens[rng.below(tokens.len())];
+                let i = rng.below(len + 1);
+                b.splice(i..i, t.iter().copied());
+            }
+            3 if len > 0 => {
+                let i = rng.below(len);
+                let n = rng.below(len - i + 1).min(64);
+                b.drain(i..i + n);
+            }
+            4 if len > 0 => {
+                let i = rng.below(len);
+                let n = rng.below(len - i + 1).min(256);
+                let copy = b[i..i + n].to_vec();
+                for _ in 0..1 + rng.below(3) {
+                    let at = rng.below(b.len() + 1);
+                    b.splice(at..at, copy.iter().copied());
+                }
+            }
+            5 => {
+                let cut = rng.below(len + 1);
+                b.truncate(cut);
+            }
+            6 => {
+                // A run of digits becomes a huge, negative or zero number.
+                let starts: Vec<usize> = (0..len)
+                    .filter(|&i| b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_digit()))
+                    .collect();
+                if !starts.is_empty() {
+                    let s = starts[rng.below(starts.len())];
+                    let e = (s..len).find(|&i| !b[i].is_ascii_digit()).unwrap_or(len);
+                    b.splice(s..e, NUMBERS[rng.below(NUMBERS.len())].iter().copied());
+                }
+            }
+            7 if len >= 4 => {
+                // A big-endian length field becomes huge.
+                let i = rng.below(len - 3);
+                let v = [0xFFu8, 0x7F, 0x80][rng.below(3)];
+                b[i..i + 4].fill(v);
+            }
+            _ => {
+                let i = rng.below(len + 1);
+                let junk: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
+                b.splice(i..i, junk);
+            }
+        }
+    }
+    b
+}
+
+fn shown(input: &[u8]) -> String {
+    let head: String = String::from_utf8_lossy(&input[..input.len().min(2000)])
+        .escape_debug()
+        .collect();
+    format!("{} bytes: \"{head}\"", input.len())
+}
+
+/// Runs `f` on one input: a panic fails the test with the input; an error must name `origin`.
+/// Returns whether the input was accepted.
+fn check<T, E: Display>(
+    what: &str,
+    input: &[u8],
+    origin: &str,
+    f: impl FnOnce() -> Result<T, E>,
+) -> bool {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Err(_) => panic!("{what} panicked on {}", shown(input)),
+        Ok(Err(e)) => {
+            let text = e.to_string();
+            assert!(
+                text.contains(origin),
+                "{what}: the error does not name the input {origin:?}: {text}\non {}",
+                shown(input)
+            );
+            false
+        }
+        Ok(Ok(_)) => true,
+    }
+}
+
+/// The mutations reach both sides: some inputs are accepted (the parser's depth is exercised),
+/// some refused.
+fn assert_mixed(what: &str, accepted: usize, total: usize) {
+    eprintln!("{what}: {accepted} of {total} accepted");
+    assert!(
+        accepted >= total / 50 && accepted < total,
+        "{what}: {accepted} of {total} inputs accepted"
+    );
+}
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+#[test]
+fn go_profiles() {
+    use covtop::go::modules::ModuleMap;
+    let seeds = [
+        read("tests/fixtures/goc/dump1.cov"),
+        read("tests/fixtures/goc/unit_count.cov"),
+        b"mode: atomic\na/b.go:1.1,2.2 1 1\na/b.go:1.1,2.2 1 3\nc:d/e f.go:3.4,3.9 2 0\n".to_vec(),
+    ];
+    let tokens: &[&[u8]] = &[
+        b"mode: set\n",
+        b"mode: count\n",
+        b".go:",
+        b",",
+        b".",
+        b" 1 1\n",
+        b"\r\n",
+        b" ",
+    ];
+    let modules = ModuleMap::new([(String::new(), "example.com/shop".to_owned())]);
+    let src: std::sync::Arc<[u8]> =
+        std::sync::Arc::from(&b"package p\n\nfunc f() {\n\tx()\n}\n"[..]);
+    let mut rng = Rng::new(1);
+    let mut accepted = 0;
+    let total = cases(20000);
+    for _ in 0..total {
+        let seed = &seeds[rng.below(seeds.len())];
+        let input = mutate(&mut rng, seed, tokens);
+        accepted += usize::from(check("go::profile::parse", &input, "fuzz.cov", || {
+            let p = covtop::go::profile::parse(&input, "fuzz.cov")?;
+            // What parses is projected, with and without sources, and written back.
+            let with = rng.next().is_multiple_of(2);
+            let proj = covtop::go::project(&p, &modules, &|_| with.then(|| src.clone()));
+            let lines: usize = proj.files.iter().map(|f| f.lines.len()).sum();
+            assert!(lines <= (1 << 21), "{lines} lines projected");
+            let _ = covtop::go::layout::profile_fits(&p, &|_| Some(src.clone()));
+            let mut out = Vec::new();
+            p.write(&mut out).expect("a parsed profile writes");
+            Ok::<_, covtop::go::profile::ProfileError>(())
+        }));
+    }
+    assert_mixed("go profiles", accepted, total);
+}
+
+#[test]
+fn goc_watch_frames_and_clear_bodies_and_urls() {
+    let seeds: [&[u8]; 4] = [
+        b"example.com/shop/cart/cart.go:25.19,27.2 1 1",
+        b"{\"clear\":\"ok\"}\nhttp://10.0.0.5:7778 clear ok",
+        b"http://user:pw@127.0.0.1:7777/path?x=1",
+        b"[::1]:7777",
+    ];
+    let tokens: &[&[u8]] = &[
+        b":", b",", b".", b" ", b"http://", b"@", b"%", b"[", b"]", b"\n",
+    ];
+    let mut rng = Rng::new(2);
+    for _ in 0..cases(10_000) {
+        let seed = seeds[rng.below(seeds.len())];
+        let input = mutate(&mut rng, seed, tokens);
+        let text = String::from_utf8_lossy(&input).into_owned();
+        check("WatchHint::parse", &input, "", || {
+            Ok::<_, String>(covtop::agent::goc_v2::WatchHint::parse(&text))
+        });
+        check("parse_clear_body", &input, "", || {
+            Ok::<_, String>(covtop::agent::goc_v1::parse_clear_body(&text))
+        });
+        check("normalize_url", &input, "", || {
+            covtop::agent::goc_v1::normalize_url(&text)
+        });
+    }
+}
+
+/// A one-connection-at-a-time HTTP server answering every request with the next body given.
+struct Replies {
+    url: String,
+    next: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+fn reply_server() -> Replies {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (next, bodies) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut body = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            while let Ok(b) = bodies.try_recv() {
+                body = b;
+            }
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    Replies { url, next }
+}
+
+#[test]
+fn goc_json_answers() {
+    use covtop::agent::goc_v1::GocV1Target;
+    use covtop::agent::goc_v2::GocV2Target;
+    let server = reply_server();
+    let timeout = std::time::Duration::from_secs(5);
+    let v1 = GocV1Target::new(&server.url, vec![], vec![], timeout).unwrap();
+    let v2 = GocV2Target::new(&server.url, vec![], None, timeout).unwrap();
+    let seeds: [&[u8]; 4] = [
+        br#"{"shop":["http://127.0.0.1:7778","http://10.0.0.5:7778"],"other":[]}"#,
+        br#"{"items":[{"id":"1","rpc_remoteip":"10.0.0.5","hostname":"h","pid":"12","cmdline":"./shop","extra":"ns=x","status":1}]}"#,
+        br#"{"profile":"mode: count\nexample.com/shop/a.go:1.1,2.2 1 1\n"}"#,
+        br#"{"items":null}"#,
+    ];
+    let tokens: &[&[u8]] = &[
+        b"{", b"}", b"[", b"]", b"\"", b":", b",", b"null", b"\\u0000", b"1e999", b"\\ud800",
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rng = Rng::new(3);
+    let mut accepted = 0;
+    let total = cases(300);
+    for _ in 0..total {
+        let seed = seeds[rng.below(seeds.len())];
+        let input = mutate(&mut rng, seed, tokens);
+        server.next.send(input.clone()).unwrap();
+        let name = server.url.trim_start_matches("http://");
+        check("goc v1 list", &input, name, || rt.block_on(v1.list()));
+        accepted += usize::from(check("goc v2 agents", &input, name, || {
+            rt.block_on(v2.agents())
+        }));
+        check("goc v2 fetch", &input, name, || rt.block_on(v2.fetch("1")));
+    }
+    assert_mixed("goc v2 agent lists", accepted, total);
+}
+
+#[test]
+fn jacoco_exec_and_agent_replies() {
+    use covtop::java::exec;
+    let mut seeds = vec![read("tests/java-corpus/fixtures/dump1.exec")];
+    let mut reply = seeds[0].clone();
+    reply.push(exec::BLOCK_CMDOK);
+    seeds.push(reply);
+    let tokens: &[&[u8]] = &[
+        &exec::HEADER,
+        &[exec::BLOCK_SESSIONINFO, 0, 1, b's'],
+        &[exec::BLOCK_EXECUTIONDATA],
+        &[exec::BLOCK_CMDOK],
+        &[0xFF, 0xFF, 0xFF, 0xFF, 0x07],
+        &[0xED, 0xA0, 0x80],
+        &[0xC0, 0x80],
+    ];
+    let mut rng = Rng::new(4);
+    let mut accepted = 0;
+    let total = cases(20000);
+    for _ in 0..total {
+        let seed = &seeds[rng.below(seeds.len())];
+        let input = mutate(&mut rng, seed, tokens);
+        accepted += usize::from(check("exec::parse", &input, "fuzz.exec", || {
+            let data = exec::parse(&input, "fuzz.exec")?;
+            let bytes = data.to_bytes().expect("parsed data writes");
+            let again = exec::parse(&bytes, "rewritten").expect("what covtop writes parses");
+            assert_eq!(
+                again.classes.len(),
+                data.classes.iter().filter(|(_, c)| c.any_hit()).count()
+            );
+            Ok::<_, exec::ExecError>(())
+        }));
+        check("exec::scan_reply", &input, "agent", || {
+            let resume = rng.below(input.len() + 1).min(5);
+            exec::scan_reply(&input, "agent", if resume == 5 { 5 } else { 0 })
+        });
+    }
+    assert_mixed("exec data", accepted, total);
+}
+
+#[test]
+fn class_files_analysis_and_projection() {
+    use covtop::java::analysis::analyze_class;
+    let seeds = [read("tests/java-corpus/fixtures/Tiny.class")];
+    let tokens: &[&[u8]] = &[
+        &[0xCA, 0xFE, 0xBA, 0xBE],
+        &[0, 0],
+        &[0xFF, 0xFF],
+        &[1, 0, 4],
+        b"Code",
+        b"LineNumberTable",
+    ];
+    let mut rng = Rng::new(5);
+    let mut accepted = 0;
+    let total = cases(8000);
+    for _ in 0..total {
+        let input = mutate(&mut rng, &seeds[0], tokens);
+        accepted += usize::from(check("class analysis", &input, "", || {
+            covtop::java::classfile::parse_class(&input).map_err(|e| e.to_string())?;
+            if let Some(a) = analyze_class(&input).map_err(|e| e.to_string())? {
+                let probes: covtop::java::exec::Probes = (0..a.probe_count() + rng.below(3))
+                    .map(|_| rng.next().is_multiple_of(2))
+                    .collect();
+                let _ = a.project(Some(&probes));
+                let _ = a.project(None);
+            }
+            Ok::<_, String>(())
+        }));
+    }
+    assert_mixed("class files", accepted, total);
+}
+
+#[test]
+fn archives() {
+    use covtop::java::archive::load_classes;
+    use std::io::Write;
+    let tiny = read("tests/java-corpus/fixtures/Tiny.class");
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, deflate) in [
+        ("META-INF/MANIFEST.MF", true),
+        ("a/Tiny.class", true),
+        ("b/Tiny.class", false),
+    ] {
+        let method = if deflate {
+            zip::CompressionMethod::Deflated
+        } else {
+            zip::CompressionMethod::Stored
+        };
+        w.start_file(
+            name,
+            zip::write::SimpleFileOptions::default().compression_method(method),
+        )
+        .unwrap();
+        if name.ends_with(".MF") {
+            w.write_all(b"Manifest-Version: 1.0\r\nMulti-Release: true\r\n")
+                .unwrap();
+        } else {
+            w.write_all(&tiny).unwrap();
+        }
+    }
+    let jar = w.finish().unwrap().into_inner();
+    let tokens: &[&[u8]] = &[
+        b"PK\x03\x04",
+        b"PK\x01\x02",
+        b"PK\x05\x06",
+        &[0xFF, 0xFF, 0xFF, 0xFF],
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzz.jar");
+    let mut rng = Rng::new(6);
+    let mut accepted = 0;
+    let total = cases(1000);
+    for _ in 0..total {
+        let input = mutate(&mut rng, &jar, tokens);
+        std::fs::write(&path, &input).unwrap();
+        accepted += usize::from(check("archive", &input, "", || {
+            let (classes, problems) = load_classes(std::slice::from_ref(&path), &[]);
+            for p in &problems {
+                assert!(p.to_string().contains("fuzz.jar"), "{p}");
+            }
+            assert!(classes.len() <= 2);
+            if classes.is_empty() {
+                return Err("no class loaded".to_string());
+            }
+            Ok(())
+        }));
+    }
+    assert_mixed("archives", accepted, total);
+}
+
+#[test]
+fn unified_diffs() {
+    let seed = b"diff --git a/cart/cart.go b/cart/cart.go\nindex 1111111..2222222 100644\n--- a/cart/cart.go\n+++ b/cart/cart.go\n@@ -3,0 +4,2 @@ func f() {\n+\tx()\n+\ty()\n@@ -10 +12 @@\n-old\n+new\n\\ No newline at end of file\ndiff --git a/new.go b/new.go\nnew file mode 100644\n--- /dev/null\n+++ b/new.go\n@@ -0,0 +1 @@\n+package p\n";
+    let tokens: &[&[u8]] = &[
+        b"@@ -",
+        b" +",
+        b" @@\n",
+        b"+++ b/",
+        b"--- a/",
+        b"diff --git ",
+        b"\n+",
+        b"\n-",
+        b"\n ",
+        b"rename to x\n",
+    ];
+    let mut rng = Rng::new(7);
+    let mut accepted = 0;
+    let total = cases(20000);
+    for _ in 0..total {
+        let input = mutate(&mut rng, seed, tokens);
+        let text = String::from_utf8_lossy(&input).into_owned();
+        accepted += usize::from(check("parse_unified_diff", &input, "fuzz.diff", || {
+            covtop::vcs::parse_unified_diff(&text, "fuzz.diff")
+        }));
+    }
+    assert_mixed("unified diffs", accepted, total);
+}
+
+#[test]
+fn configs() {
+    let example = covtop::config::example(&[(String::new(), "example.com/shop".into())], "main");
+    let seeds = [
+        example.into_bytes(),
+        b"[repo]\nbase = \"main\"\n[poll]\ninterval = \"2s\"\ntimeout = \"1500ms\"\n[[target]]\nname = \"a\"\nkind = \"goc-v2\"\nurl = \"http://u:p@h:1\"\nids = [\"1\"]\nextra = \"a.*\"\n[[target]]\nname = \"j\"\nkind = \"jacoco\"\naddresses = [\"h:6300\"]\nclasses = [\"a.jar\"]\n[keys]\nquit = [\"q\"]\n".to_vec(),
+    ];
+    let tokens: &[&[u8]] = &[
+        b"[[target]]\n",
+        b" = ",
+        b"\"",
+        b"\n",
+        b"[",
+        b"]",
+        b"\"99999999999h\"",
+        b"-1",
+        b"0s",
+        b"1.5",
+    ];
+    let path = Path::new("fuzz/covtop.toml");
+    let mut rng = Rng::new(8);
+    let mut accepted = 0;
+    let total = cases(3000);
+    for _ in 0..total {
+        let seed = &seeds[rng.below(seeds.len())];
+        let input = mutate(&mut rng, seed, tokens);
+        let text = String::from_utf8_lossy(&input).into_owned();
+        accepted += usize::from(check("config::parse", &input, "covtop.toml", || {
+            covtop::config::parse(&text, path)
+        }));
+    }
+    assert_mixed("configs", accepted, total);
+}

@@ -1,0 +1,392 @@
+//! Hostile inputs against the real `covtop` binary, with its peak memory measured: a small
+//! hostile dump stored in a session, or a hostile jar configured, must leave covtop under
+//! 256 MiB above what the same command takes on benign input, and the session must stay
+//! readable. Peak memory is the child's `ru_maxrss` from `wait4` (memory, not timing: asserted).
+
+mod common;
+
+use covtop::session::{DumpMeta, PayloadKind, SessionStore};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What the budget allows above the benign run.
+const BUDGET_KIB: i64 = 256 * 1024;
+
+struct Measured {
+    code: Option<i32>,
+    out: String,
+    peak_kib: i64,
+}
+
+/// Runs covtop in `dir` and waits for it with `wait4`, which gives this child's own peak RSS
+/// (other tests' children, running in parallel, do not count).
+fn run_measured(dir: &Path, args: &[&str]) -> Measured {
+    let logs = tempfile::tempdir().unwrap();
+    let (o, e) = (logs.path().join("out"), logs.path().join("err"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_covtop"));
+    // A safety net for the machine, far above the budget: a regression fails the test (an
+    // allocation failure) instead of taking gigabytes from everything else running.
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 4 << 30,
+                rlim_max: 4 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .spawn()
+        .expect("covtop runs");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value; wait4 only writes into the two locals.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own child, not yet waited for (Child::wait is never called).
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().kind(),
+            std::io::ErrorKind::Interrupted,
+            "wait4 failed"
+        );
+    }
+    drop(child);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let out = format!(
+        "{}{}",
+        std::fs::read_to_string(&o).unwrap_or_default(),
+        std::fs::read_to_string(&e).unwrap_or_default()
+    );
+    Measured {
+        code,
+        out,
+        peak_kib: usage.ru_maxrss,
+    }
+}
+
+/// A sample repository with a goc target (never polled: every command here is offline) and
+/// its session store.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    repo: PathBuf,
+    store: PathBuf,
+    head: String,
+}
+
+fn setup() -> Option<Setup> {
+    if !common::have_tool("git", "--version") {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let store = tmp.path().join("store");
+    common::write_goc_config_in_repo(&repo, &store, "http://127.0.0.1:1");
+    let head = common::rev_parse(&repo, "HEAD");
+    Some(Setup {
+        _tmp: tmp,
+        repo,
+        store,
+        head,
+    })
+}
+
+impl Setup {
+    fn store_dump(&self, kind: PayloadKind, payload: &[u8]) -> PathBuf {
+        let mut s = SessionStore::open(&self.store, "default").unwrap();
+        let meta = DumpMeta::new("shop", "http://127.0.0.1:1", None, 1, &self.head, kind);
+        s.persist(&meta, payload).unwrap()
+    }
+}
+
+const BENIGN: &str = "mode: count\n\
+example.com/shop/pricing/pricing.go:5.49,6.20 1 3\n\
+example.com/shop/cart/cart.go:25.19,27.2 1 2\n";
+
+/// The peak of `report --offline` on a session holding one benign dump.
+fn benign_peak() -> i64 {
+    let s = setup().unwrap();
+    s.store_dump(PayloadKind::GoProfile, BENIGN.as_bytes());
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    m.peak_kib
+}
+
+fn assert_within_budget(hostile: &Measured, benign: i64, what: &str) {
+    let above = hostile.peak_kib - benign;
+    eprintln!(
+        "{what}: peak {} KiB, benign {benign} KiB, {above} KiB above",
+        hostile.peak_kib
+    );
+    assert!(
+        above < BUDGET_KIB,
+        "{what}: {} KiB peak is {above} KiB above the benign {benign} KiB",
+        hostile.peak_kib
+    );
+}
+
+/// The goc profile of the issue: 93 KB of blocks in files outside the repository, each block
+/// claiming lines 1 to 4 billion. Projection pushed one column span per line per block: `dump`
+/// aborted allocating 5 GB, and every later `report --offline` aborted the same way.
+#[test]
+fn a_goc_profile_of_huge_blocks_is_projected_within_the_budget() {
+    let Some(s) = setup() else { return };
+    let mut profile = String::from("mode: count\n");
+    let mut i = 0;
+    while profile.len() < 93_000 {
+        profile.push_str(&format!(
+            "example.com/shop/gen/g{}.go:1.{},4000000000.2 1 {}\n",
+            i % 40,
+            1 + i / 40,
+            i % 3
+        ));
+        i += 1;
+    }
+    s.store_dump(PayloadKind::GoProfile, profile.as_bytes());
+    let benign = benign_peak();
+    for round in 0..2 {
+        let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+        assert_eq!(m.code, Some(0), "round {round}: {}", m.out);
+        assert_within_budget(&m, benign, "goc profile of huge blocks");
+    }
+}
+
+/// A repository with one JaCoCo target (never polled) reading `classes`, and its store.
+fn setup_jacoco(classes: &[&Path]) -> Option<Setup> {
+    let s = setup()?;
+    let list: Vec<String> = classes
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    std::fs::write(
+        s.repo.join("covtop.toml"),
+        format!(
+            "[repo]\nbase = \"main\"\n[session]\ndir = {:?}\n\
+             [[target]]\nname = \"shop\"\nkind = \"jacoco\"\naddress = \"127.0.0.1:1\"\n\
+             classes = [{}]\n",
+            s.store.display().to_string(),
+            list.join(", ")
+        ),
+    )
+    .unwrap();
+    Some(s)
+}
+
+/// The peak of `report --offline` with a JaCoCo target reading `classes` and an empty session.
+fn jacoco_benign_peak(classes: &[&Path]) -> i64 {
+    let s = setup_jacoco(classes).unwrap();
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    m.peak_kib
+}
+
+/// An exec reply: header, then one class whose probe array claims `count` probes and carries
+/// `bytes` bytes of them.
+fn exec_with_probes(count: u32, bytes: usize) -> Vec<u8> {
+    let mut b = vec![0x01, 0xC0, 0xC0, 0x10, 0x07, 0x11];
+    b.extend_from_slice(&7u64.to_be_bytes());
+    b.extend_from_slice(&[0, 7]);
+    b.extend_from_slice(b"shop/A1");
+    let mut v = count;
+    while v > 0x7F {
+        b.push(0x80 | (v & 0x7F) as u8);
+        v >>= 7;
+    }
+    b.push(v as u8);
+    b.resize(b.len() + bytes, 0xFF);
+    b
+}
+
+/// A stored JaCoCo dump of 2^29 probes (64 MiB of bits on the wire, every byte present): one
+/// `bool` per probe made it half a gigabyte, and its copies in the accumulators more. No class
+/// of at most 32 MiB has that many probes: it is refused before anything is allocated. A reply
+/// claiming 2^31 probes with a few bytes is refused as fast.
+#[test]
+fn jacoco_dumps_of_impossible_probe_counts_cost_nothing() {
+    let Some(s) = setup_jacoco(&[]) else { return };
+    s.store_dump(PayloadKind::JacocoExec, &exec_with_probes(1 << 29, 1 << 26));
+    s.store_dump(
+        PayloadKind::JacocoExec,
+        &exec_with_probes(i32::MAX as u32, 16),
+    );
+    let benign = jacoco_benign_peak(&[]);
+    let session = s.store.join("sessions/default");
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(m.out.contains("2^26"), "the refusal says why: {}", m.out);
+    assert!(
+        m.out.contains("moved to"),
+        "and where the dump went: {}",
+        m.out
+    );
+    assert_within_budget(&m, benign, "impossible probe counts");
+    // Both dumps are set aside with their reasons; the session folder holds none of them.
+    let aside = quarantined(&session);
+    assert_eq!(aside.len(), 4, "{aside:?}");
+    let reason = std::fs::read_to_string(session.join("quarantine").join(&aside[1])).unwrap();
+    assert!(reason.contains("probes"), "{reason}");
+    assert!(
+        !std::fs::read_dir(&session).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".dump"))
+    );
+    // The next command reads the session without them, and says they are there.
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(
+        m.out.contains("2 stored dump(s) set aside earlier"),
+        "{}",
+        m.out
+    );
+    assert!(!m.out.contains("moved to"), "{}", m.out);
+    assert_within_budget(&m, benign, "a session with quarantined dumps");
+}
+
+fn quarantined(session: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(session.join("quarantine"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A goc dump that is not a profile at all: set aside on the first read, the session readable
+/// by every later command (report, check, dump's summary of what is stored).
+#[test]
+fn an_undecodable_dump_is_quarantined_once_and_the_session_stays_readable() {
+    let Some(s) = setup() else { return };
+    s.store_dump(PayloadKind::GoProfile, BENIGN.as_bytes());
+    s.store_dump(PayloadKind::GoProfile, b"mode: count\nnot a block\n");
+    let session = s.store.join("sessions/default");
+    let first = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(first.code, Some(0), "{}", first.out);
+    assert!(
+        first.out.contains("00000002-shop-"),
+        "the dump is named: {}",
+        first.out
+    );
+    assert!(first.out.contains("moved to"), "{}", first.out);
+    assert_eq!(quarantined(&session).len(), 2);
+    for args in [
+        &["report", "--offline", "--format", "json"][..],
+        &["check", "--offline", "--fail-under", "0"][..],
+    ] {
+        let m = run_measured(&s.repo, args);
+        assert_eq!(m.code, Some(0), "{args:?}: {}", m.out);
+        assert!(m.out.contains("set aside earlier"), "{args:?}: {}", m.out);
+    }
+    // The benign dump is still used.
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert!(m.out.contains("pricing/pricing.go"), "{}", m.out);
+}
+
+/// A zip file whose entries overlap (the non-recursive zip bomb: every entry's local data is
+/// the same deflate stream of a highly compressible class). 200 KB made covtop inflate 3.8 GB.
+fn overlapping_zip_bomb(path: &Path, entries: usize, class_bytes: usize) {
+    use std::io::Write;
+    let mut class = vec![0u8; class_bytes];
+    class[..4].copy_from_slice(&[0xCA, 0xFE, 0xBA, 0xBE]);
+    class[7] = 52;
+    let mut deflated = Vec::new();
+    {
+        let mut e = flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::best());
+        e.write_all(&class).unwrap();
+        e.finish().unwrap();
+    }
+    let crc = crc32fast::hash(&class);
+    // One local header and its data, shared by every central directory entry.
+    let name = b"a/A0.class";
+    let mut zip = Vec::new();
+    let local = |zip: &mut Vec<u8>, name: &[u8]| {
+        zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        zip.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        zip.extend_from_slice(&crc.to_le_bytes());
+        zip.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(class.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&0u16.to_le_bytes());
+        zip.extend_from_slice(name);
+    };
+    local(&mut zip, name);
+    zip.extend_from_slice(&deflated);
+    let cd_start = zip.len();
+    for i in 0..entries {
+        let n = format!("a/A{i}.class");
+        zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        zip.extend_from_slice(&[20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        zip.extend_from_slice(&crc.to_le_bytes());
+        zip.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(class.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(n.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&[0; 8]);
+        zip.extend_from_slice(&[0; 4]);
+        zip.extend_from_slice(&0u32.to_le_bytes());
+        zip.extend_from_slice(n.as_bytes());
+    }
+    let cd_len = zip.len() - cd_start;
+    zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    zip.extend_from_slice(&[0; 4]);
+    zip.extend_from_slice(&(entries as u16).to_le_bytes());
+    zip.extend_from_slice(&(entries as u16).to_le_bytes());
+    zip.extend_from_slice(&(cd_len as u32).to_le_bytes());
+    zip.extend_from_slice(&(cd_start as u32).to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes());
+    std::fs::write(path, zip).unwrap();
+}
+
+#[test]
+fn an_overlapping_zip_bomb_is_refused_within_the_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jar = tmp.path().join("bomb.jar");
+    // 4,000 entries of one 4 MiB class: 16 GB if every entry is inflated.
+    overlapping_zip_bomb(&jar, 4_000, 4 << 20);
+    assert!(std::fs::metadata(&jar).unwrap().len() < 300_000);
+    let Some(s) = setup_jacoco(&[&jar]) else {
+        return;
+    };
+    let benign = jacoco_benign_peak(&[]);
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(m.out.contains("bomb.jar"), "the jar is named: {}", m.out);
+    assert!(m.out.contains("overlapping"), "and why: {}", m.out);
+    assert_within_budget(&m, benign, "overlapping zip bomb");
+    // Every headless command says it on stderr, as the screen's diagnostics panel does.
+    for args in [
+        &[
+            "check",
+            "--offline",
+            "--fail-under",
+            "0",
+            "--allow-missing-data",
+        ][..],
+        &["dump"][..],
+    ] {
+        let m = run_measured(&s.repo, args);
+        assert!(m.code.is_some(), "{args:?}: {}", m.out);
+        assert!(
+            m.out.contains("bomb.jar") && m.out.contains("overlapping"),
+            "{args:?}: {}",
+            m.out
+        );
+        assert_within_budget(&m, benign, "overlapping zip bomb");
+    }
+}
