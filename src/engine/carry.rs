@@ -32,11 +32,15 @@ impl BuildLines {
         };
         for f in files {
             let lines = out.files.entry(f.path.clone()).or_default();
-            for l in &f.lines {
-                if l.status.is_coverable() {
-                    let e = lines.entry(l.line).or_insert(l.status);
-                    *e = best(*e, l.status);
-                }
+            let coverable = f.lines.iter().filter(|l| l.status.is_coverable());
+            if lines.is_empty() && f.lines.windows(2).all(|w| w[0].line < w[1].line) {
+                // The usual case (one file's lines, sorted, each once): built in one pass.
+                *lines = coverable.map(|l| (l.line, l.status)).collect();
+                continue;
+            }
+            for l in coverable {
+                let e = lines.entry(l.line).or_insert(l.status);
+                *e = best(*e, l.status);
             }
         }
         out.files.retain(|_, l| !l.is_empty());

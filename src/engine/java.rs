@@ -488,6 +488,8 @@ impl JavaBuild {
         let mut per_source: BTreeMap<&str, Vec<ClassCoverage>> = BTreeMap::new();
         let (shown, several_ran) = self.shown_versions(exec);
         let mut sealed = Vec::new();
+        // (class, its source, its probes) of every class to project, in class order.
+        let mut todo: Vec<(&BuildClass, &str, Option<&[bool]>)> = Vec::new();
         for (i, c) in self.classes.iter().enumerate() {
             if !shown[i] {
                 continue;
@@ -502,10 +504,21 @@ impl JavaBuild {
                 continue;
             }
             let Some(src) = &c.source else { continue };
-            per_source
-                .entry(src.as_str())
-                .or_default()
-                .push(c.analysis.project(probes));
+            todo.push((c, src.as_str(), probes));
+        }
+        // Projected on every core (each worker has its own scratch arrays), folded in order.
+        let projected = crate::java::parallel::map_in_order(
+            &todo,
+            256,
+            32,
+            || (),
+            |(), (c, _, probes)| Some(c.analysis.project(*probes)),
+            |_| None,
+        );
+        for (&(c, src, probes), cov) in todo.iter().zip(projected) {
+            // A lost projection (a worker that panicked: never seen) is done again here.
+            let cov = cov.unwrap_or_else(|| c.analysis.project(probes));
+            per_source.entry(src).or_default().push(cov);
         }
         if !sealed.is_empty() {
             diagnostics.push(Diagnostic {

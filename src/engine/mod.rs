@@ -1325,19 +1325,17 @@ impl Engine {
                 revision: lines.revision.clone(),
                 ids: self.targets[i].class_ids.clone(),
             };
-            let written = crate::atomic_file::write_creating_dirs(&path, &bytes)
-                .and_then(|()| {
-                    crate::atomic_file::write_creating_dirs(
-                        &dir.join(carry::keyed_lines_file_name(&name, &key)),
-                        &bytes,
-                    )
-                })
-                .and_then(|()| {
-                    crate::atomic_file::write_creating_dirs(
-                        &dir.join(carry::ids_file_name(&name, &key)),
-                        &ids.encode(),
-                    )
-                });
+            // A file already holding these bytes (saved by an earlier process: every report of
+            // the same build and data) is left as it is: no rewrite, no fsync.
+            let save = |path: &std::path::Path, bytes: &[u8]| {
+                if std::fs::read(path).is_ok_and(|old| old == bytes) {
+                    return Ok(());
+                }
+                crate::atomic_file::write_creating_dirs(path, bytes)
+            };
+            let written = save(&path, &bytes)
+                .and_then(|()| save(&dir.join(carry::keyed_lines_file_name(&name, &key)), &bytes))
+                .and_then(|()| save(&dir.join(carry::ids_file_name(&name, &key)), &ids.encode()));
             match written {
                 Ok(()) => self.targets[i].saved_lines = Some(hash),
                 Err(e) => problems.push(Diagnostic {
