@@ -76,6 +76,16 @@ pub struct TargetExec<'a> {
 /// Analyses shared by every build of the session, keyed by class id.
 pub type AnalysisCache = HashMap<u64, Arc<ClassAnalysis>>;
 
+/// The class files of one JaCoCo target, read and analysed: what [`JavaBuild::load`] does
+/// before it needs the repository's files (so it can run while the repository is read).
+pub struct AnalysedClasses {
+    /// (class id, multi-release version) of every class entry, in class-path order.
+    entries: Vec<(u64, Option<u32>)>,
+    /// Ids not analysed (module-info, synthetic, or failed: see `problems`).
+    skipped: std::collections::HashSet<u64>,
+    problems: Vec<Diagnostic>,
+}
+
 impl JavaBuild {
     /// Loads and analyses the classes under `paths` (directories, jars, fat jars, WARs).
     pub fn load(
@@ -85,6 +95,17 @@ impl JavaBuild {
         sources: &SourceIndex,
         cache: &mut AnalysisCache,
     ) -> JavaBuild {
+        let analysed = JavaBuild::analyse(target, paths, includes, cache);
+        JavaBuild::map_sources(target, analysed, sources, cache)
+    }
+
+    /// Reads the classes under `paths` and analyses those not in `cache` yet (on every core).
+    pub fn analyse(
+        target: &str,
+        paths: &[PathBuf],
+        includes: &[String],
+        cache: &mut AnalysisCache,
+    ) -> AnalysedClasses {
         let (entries, archive_problems) = load_classes(paths, includes);
         let mut problems: Vec<Diagnostic> = archive_problems
             .into_iter()
@@ -103,8 +124,6 @@ impl JavaBuild {
                 fix: "set `classes = [\"build/classes/java/main\"]` (or the service's jar) on the target".into(),
             });
         }
-        let mut classes = Vec::new();
-        let mut missing_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
         // Classes not analysed yet (another target may share them) are analysed on every core.
         let fresh: Vec<&crate::java::archive::ClassEntry> = entries
             .iter()
@@ -133,11 +152,38 @@ impl JavaBuild {
                 }
             }
         }
-        for e in entries {
-            let Some(analysis) = cache.get(&e.id).cloned() else {
+        let kept = entries.iter().map(|e| (e.id, e.release)).collect();
+        drop(bytes);
+        drop(fresh);
+        drop(entries);
+        // The class bytes and every parse are gone: give their memory back (see there).
+        crate::java::parallel::release_free_memory();
+        AnalysedClasses {
+            entries: kept,
+            skipped,
+            problems,
+        }
+    }
+
+    /// The build of analysed classes: each class's source file found in `sources`.
+    pub fn map_sources(
+        target: &str,
+        analysed: AnalysedClasses,
+        sources: &SourceIndex,
+        cache: &AnalysisCache,
+    ) -> JavaBuild {
+        let AnalysedClasses {
+            entries,
+            skipped,
+            mut problems,
+        } = analysed;
+        let mut classes = Vec::new();
+        let mut missing_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, release) in entries {
+            let Some(analysis) = cache.get(&id).cloned() else {
                 continue;
             };
-            if skipped.contains(&e.id) {
+            if skipped.contains(&id) {
                 continue;
             }
             let source = match analysis.source_file() {
@@ -148,7 +194,7 @@ impl JavaBuild {
                         .push(analysis.name().to_string());
                     None
                 }
-                Some(file) => match sources.resolve_release(analysis.package(), file, e.release) {
+                Some(file) => match sources.resolve_release(analysis.package(), file, release) {
                     SourceMatch::Found(p) => Some(p),
                     SourceMatch::Ambiguous(c) => {
                         missing_sources
@@ -174,14 +220,12 @@ impl JavaBuild {
                 },
             };
             classes.push(BuildClass {
-                id: e.id,
+                id,
                 analysis,
                 source,
-                release: e.release,
+                release,
             });
         }
-        // The class bytes and every parse are gone: give their memory back (see there).
-        crate::java::parallel::release_free_memory();
         for (what, names) in missing_sources {
             problems.push(Diagnostic {
                 kind: DiagnosticKind::Unmapped,
