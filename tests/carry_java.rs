@@ -432,3 +432,69 @@ fn view_saved(mut engine: covtop::engine::Engine) -> std::sync::Arc<covtop::mode
     engine.save_build_lines();
     v
 }
+
+/// Every report saves the build's line statuses; a file already holding the same bytes (from an
+/// earlier process) is left as it is, a change is written.
+#[test]
+fn saved_build_lines_are_rewritten_only_when_they_change() {
+    use std::os::unix::fs::MetadataExt;
+    if !common::have_tool("git", "--version") || !support_java::have_java_and_jacoco() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(repo.join(PATH).parent().unwrap()).unwrap();
+    std::fs::write(repo.join(PATH), CALC).unwrap();
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "calc"]);
+    let rev = common::rev_parse(&repo, "HEAD");
+    let classes = tmp.path().join("classes");
+    let (id, probes) = compile_for(&repo, &classes, 11);
+    let sessions = tmp.path().join("sessions");
+    // First a dump in which nothing ran.
+    let mut exec = ExecData::default();
+    exec.classes.insert(
+        id,
+        ClassProbes {
+            name: "shop/Calc".into(),
+            probes: vec![false; probes],
+        },
+    );
+    let meta = DumpMeta::new(
+        "calc",
+        "127.0.0.1:1",
+        None,
+        1,
+        &rev,
+        PayloadKind::JacocoExec,
+    );
+    SessionStore::open(&sessions, "default")
+        .unwrap()
+        .persist(&meta, &exec.to_bytes().unwrap())
+        .unwrap();
+    let saved = sessions
+        .join("builds/default")
+        .join(lines_file_name("calc", &rev));
+    let _ = view_saved(open(tmp.path(), &repo, &rev, &classes, &sessions));
+    let first = std::fs::metadata(&saved).unwrap().ino();
+    let missed = std::fs::read(&saved).unwrap();
+
+    // Another process, the same data: the file is not replaced.
+    let _ = view_saved(open(tmp.path(), &repo, &rev, &classes, &sessions));
+    assert_eq!(std::fs::metadata(&saved).unwrap().ino(), first);
+    assert_eq!(std::fs::read(&saved).unwrap(), missed);
+
+    // Everything ran since: the new statuses are written.
+    let _ = store_all_hit(&sessions, &rev, id, probes, 2);
+    let v = view_saved(open(tmp.path(), &repo, &rev, &classes, &sessions));
+    assert!(!own(&v).is_empty(), "{:#?}", v.diagnostics);
+    assert_ne!(std::fs::read(&saved).unwrap(), missed);
+    let lines = BuildLines::decode(&std::fs::read(&saved).unwrap(), &saved, &rev).unwrap();
+    let covered: Vec<u32> = lines.files[PATH]
+        .iter()
+        .filter(|(_, s)| **s == LineStatus::Covered)
+        .map(|(l, _)| *l)
+        .collect();
+    assert_eq!(covered, own(&v));
+}

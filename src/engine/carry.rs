@@ -207,4 +207,41 @@ mod tests {
         assert_eq!(f[&2], Partial);
         assert_eq!(f[&3], Missed);
     }
+
+    #[test]
+    fn build_lines_keep_the_best_status_of_a_line_seen_twice() {
+        use LineStatus::*;
+        // Sorted lines (built in one pass), a file seen twice, and lines repeated or out of
+        // order in one file (merged line by line) give the same map.
+        let sorted = BuildLines::from_coverage(
+            "r",
+            &[cov(
+                "f",
+                &[(1, Missed), (2, Partial), (4, NotCoverable), (5, Covered)],
+            )],
+        );
+        let twice = BuildLines::from_coverage(
+            "r",
+            &[
+                cov("f", &[(1, Missed), (2, Missed), (5, Covered)]),
+                cov("f", &[(2, Partial), (4, NotCoverable)]),
+            ],
+        );
+        let repeated = BuildLines::from_coverage(
+            "r",
+            &[cov(
+                "f",
+                &[(5, Covered), (2, Missed), (1, Missed), (2, Partial)],
+            )],
+        );
+        for b in [&sorted, &twice, &repeated] {
+            let f: Vec<(u32, LineStatus)> = b.files["f"].iter().map(|(&l, &s)| (l, s)).collect();
+            assert_eq!(f, vec![(1, Missed), (2, Partial), (5, Covered)]);
+        }
+        let none = BuildLines::from_coverage("r", &[cov("g", &[(3, NotCoverable)])]);
+        assert!(
+            none.files.is_empty(),
+            "a file without coverable lines is left out"
+        );
+    }
 }
