@@ -19,14 +19,22 @@
 # report, JaCoCo's line statuses summed over every source file of its CoverageBuilder.
 #
 # Usage: RUNS=7 benches/compare_jacoco_report.sh [JAR]
+#        KEEP=/tmp/jdt RUNS=1 benches/compare_jacoco_report.sh   (keeps the fixture in /tmp/jdt:
+#        the repository is /tmp/jdt/repo, `cd /tmp/jdt/repo && covtop report --offline`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JAR=${1:-/usr/share/java/eclipse-jdt-core.jar}
 JAR=$(readlink -f "$JAR")
 RUNS=${RUNS:-5}
 CP=/usr/share/java/org.jacoco.core.jar:/usr/share/java/asm.jar:/usr/share/java/asm-commons.jar:/usr/share/java/asm-tree.jar:/usr/share/java/asm-analysis.jar
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+if [ -n "${KEEP:-}" ]; then
+  # KEEP=DIR: build the fixture in DIR (emptied first) and leave it there for profiling.
+  WORK=$(mkdir -p "$KEEP" && cd "$KEEP" && pwd)
+  rm -rf "${WORK:?}"/*
+else
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+fi
 
 cat > "$WORK/ReportAnalysis.java" <<'JAVA'
 import java.io.File;
@@ -66,7 +74,7 @@ javac -nowarn -d "$WORK" -cp "$CP" "$WORK/ReportAnalysis.java"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build --release --bin covtop 2>/dev/null
 cargo bench --bench java_analysis --no-run 2>/dev/null
-COVTOP=$CARGO_TARGET_DIR/release/covtop
+COVTOP=$(readlink -f "$CARGO_TARGET_DIR/release/covtop")
 HELPER=$(ls -t "$CARGO_TARGET_DIR"/release/deps/java_analysis-* | grep -v '\.d$' | head -1)
 
 # The fixture: stub sources + the exec, a repository, the config, the stored dump.

@@ -259,6 +259,19 @@ fn compile_for(repo: &Path, out: &Path, release: u32) -> (u64, usize) {
     )
 }
 
+/// A repository under `dir` with `Calc.java` at [`PATH`], committed on `main`: (its folder, the
+/// commit).
+fn calc_repo(dir: &Path) -> (std::path::PathBuf, String) {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("src/main/java/shop")).unwrap();
+    std::fs::write(repo.join(PATH), CALC).unwrap();
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "calc"]);
+    let rev = common::rev_parse(&repo, "HEAD");
+    (repo, rev)
+}
+
 /// Stores one exec dump, taken at `revision`, where every probe of class `id` ran.
 fn store_all_hit(
     sessions: &Path,
@@ -267,12 +280,23 @@ fn store_all_hit(
     probes: usize,
     at: u64,
 ) -> std::path::PathBuf {
+    store_probes(sessions, revision, id, vec![true; probes], at)
+}
+
+/// Stores one exec dump, taken at `revision`, with these probes of class `id` (`shop/Calc`).
+fn store_probes(
+    sessions: &Path,
+    revision: &str,
+    id: u64,
+    probes: Vec<bool>,
+    at: u64,
+) -> std::path::PathBuf {
     let mut exec = ExecData::default();
     exec.classes.insert(
         id,
         ClassProbes {
             name: "shop/Calc".into(),
-            probes: vec![true; probes].into(),
+            probes: probes.into(),
         },
     );
     let mut store = SessionStore::open(sessions, "default").unwrap();
@@ -321,13 +345,7 @@ fn data_of_an_earlier_build_of_the_same_revision_is_carried_not_only_called_stal
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("repo");
-    std::fs::create_dir_all(repo.join("src/main/java/shop")).unwrap();
-    std::fs::write(repo.join(PATH), CALC).unwrap();
-    common::git(&repo, &["init", "-q", "-b", "main"]);
-    common::git(&repo, &["add", "-A"]);
-    common::git(&repo, &["commit", "-qm", "calc"]);
-    let r = common::rev_parse(&repo, "HEAD");
+    let (repo, r) = calc_repo(tmp.path());
     let sessions = tmp.path().join("sessions");
 
     // The first build (Java 11 bytecode) ran everything; covtop saw it with its classes.
@@ -431,4 +449,45 @@ fn view_saved(mut engine: covtop::engine::Engine) -> std::sync::Arc<covtop::mode
     let v = engine.view();
     engine.save_build_lines();
     v
+}
+
+/// Every report saves the build's line statuses; a file already holding the same bytes (from an
+/// earlier process) is left as it is, a change is written.
+#[test]
+fn saved_build_lines_are_rewritten_only_when_they_change() {
+    use std::os::unix::fs::MetadataExt;
+    if !common::have_tool("git", "--version") || !support_java::have_java_and_jacoco() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, rev) = calc_repo(tmp.path());
+    let classes = tmp.path().join("classes");
+    let (id, probes) = compile_for(&repo, &classes, 11);
+    let sessions = tmp.path().join("sessions");
+    // First a dump in which nothing ran.
+    let _ = store_probes(&sessions, &rev, id, vec![false; probes], 1);
+    let saved = sessions
+        .join("builds/default")
+        .join(lines_file_name("calc", &rev));
+    let _ = view_saved(open(tmp.path(), &repo, &rev, &classes, &sessions));
+    let first = std::fs::metadata(&saved).unwrap().ino();
+    let missed = std::fs::read(&saved).unwrap();
+
+    // Another process, the same data: the file is not replaced.
+    let _ = view_saved(open(tmp.path(), &repo, &rev, &classes, &sessions));
+    assert_eq!(std::fs::metadata(&saved).unwrap().ino(), first);
+    assert_eq!(std::fs::read(&saved).unwrap(), missed);
+
+    // Everything ran since: the new statuses are written.
+    let _ = store_all_hit(&sessions, &rev, id, probes, 2);
+    let v = view_saved(open(tmp.path(), &repo, &rev, &classes, &sessions));
+    assert!(!own(&v).is_empty(), "{:#?}", v.diagnostics);
+    assert_ne!(std::fs::read(&saved).unwrap(), missed);
+    let lines = BuildLines::decode(&std::fs::read(&saved).unwrap(), &saved, &rev).unwrap();
+    let covered: Vec<u32> = lines.files[PATH]
+        .iter()
+        .filter(|(_, s)| **s == LineStatus::Covered)
+        .map(|(l, _)| *l)
+        .collect();
+    assert_eq!(covered, own(&v));
 }

@@ -27,11 +27,15 @@ impl BuildLines {
         };
         for f in files {
             let lines = out.files.entry(f.path.clone()).or_default();
-            for l in &f.lines {
-                if l.status.is_coverable() {
-                    let e = lines.entry(l.line).or_insert(l.status);
-                    *e = best(*e, l.status);
-                }
+            let coverable = f.lines.iter().filter(|l| l.status.is_coverable());
+            if lines.is_empty() && f.lines.windows(2).all(|w| w[0].line < w[1].line) {
+                // The usual case (one file's lines, sorted, each once): built in one pass.
+                *lines = coverable.map(|l| (l.line, l.status)).collect();
+                continue;
+            }
+            for l in coverable {
+                let e = lines.entry(l.line).or_insert(l.status);
+                *e = best(*e, l.status);
             }
         }
         out.files.retain(|_, l| !l.is_empty());
@@ -100,5 +104,42 @@ mod tests {
         assert_eq!(f[&1], Covered);
         assert_eq!(f[&2], Partial);
         assert_eq!(f[&3], Missed);
+    }
+
+    #[test]
+    fn build_lines_keep_the_best_status_of_a_line_seen_twice() {
+        use LineStatus::*;
+        // Sorted lines (built in one pass), a file seen twice, and lines repeated or out of
+        // order in one file (merged line by line) give the same map.
+        let sorted = BuildLines::from_coverage(
+            "r",
+            &[cov(
+                "f",
+                &[(1, Missed), (2, Partial), (4, NotCoverable), (5, Covered)],
+            )],
+        );
+        let twice = BuildLines::from_coverage(
+            "r",
+            &[
+                cov("f", &[(1, Missed), (2, Missed), (5, Covered)]),
+                cov("f", &[(2, Partial), (4, NotCoverable)]),
+            ],
+        );
+        let repeated = BuildLines::from_coverage(
+            "r",
+            &[cov(
+                "f",
+                &[(5, Covered), (2, Missed), (1, Missed), (2, Partial)],
+            )],
+        );
+        for b in [&sorted, &twice, &repeated] {
+            let f: Vec<(u32, LineStatus)> = b.files["f"].iter().map(|(&l, &s)| (l, s)).collect();
+            assert_eq!(f, vec![(1, Missed), (2, Partial), (5, Covered)]);
+        }
+        let none = BuildLines::from_coverage("r", &[cov("g", &[(3, NotCoverable)])]);
+        assert!(
+            none.files.is_empty(),
+            "a file without coverable lines is left out"
+        );
     }
 }

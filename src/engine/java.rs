@@ -5,6 +5,7 @@ use super::accumulate::Cumulative;
 use crate::java::analysis::{ClassAnalysis, ClassCoverage, analyze_many, fold_source_lines};
 use crate::java::archive::load_classes;
 use crate::java::exec::{ClassProbes, ExecData};
+use crate::java::probes::Probes;
 use crate::java::sources::{SourceIndex, SourceMatch};
 use crate::model::{Diagnostic, DiagnosticKind, FileCoverage};
 use std::collections::{BTreeMap, HashMap};
@@ -80,6 +81,16 @@ pub struct TargetExec<'a> {
 /// Analyses shared by every build of the session, keyed by class id.
 pub type AnalysisCache = HashMap<u64, Arc<ClassAnalysis>>;
 
+/// The class files of one JaCoCo target, read and analysed: what [`JavaBuild::load`] does
+/// before it needs the repository's files (so it can run while the repository is read).
+pub struct AnalysedClasses {
+    /// (class id, multi-release version) of every class entry, in class-path order.
+    entries: Vec<(u64, Option<u32>)>,
+    /// Ids not analysed (module-info, synthetic, or failed: see `problems`).
+    skipped: std::collections::HashSet<u64>,
+    problems: Vec<Diagnostic>,
+}
+
 impl JavaBuild {
     /// Loads and analyses the classes under `paths` (directories, jars, fat jars, WARs).
     pub fn load(
@@ -89,6 +100,17 @@ impl JavaBuild {
         sources: &SourceIndex,
         cache: &mut AnalysisCache,
     ) -> JavaBuild {
+        let analysed = JavaBuild::analyse(target, paths, includes, cache);
+        JavaBuild::map_sources(target, analysed, sources, cache)
+    }
+
+    /// Reads the classes under `paths` and analyses those not in `cache` yet (on every core).
+    pub fn analyse(
+        target: &str,
+        paths: &[PathBuf],
+        includes: &[String],
+        cache: &mut AnalysisCache,
+    ) -> AnalysedClasses {
         let (entries, archive_problems) = load_classes(paths, includes);
         let mut problems: Vec<Diagnostic> = archive_problems
             .into_iter()
@@ -107,8 +129,6 @@ impl JavaBuild {
                 fix: "set `classes = [\"build/classes/java/main\"]` (or the service's jar) on the target".into(),
             });
         }
-        let mut classes = Vec::new();
-        let mut missing_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
         // Classes not analysed yet (another target may share them) are analysed on every core.
         let fresh: Vec<&crate::java::archive::ClassEntry> = entries
             .iter()
@@ -137,11 +157,38 @@ impl JavaBuild {
                 }
             }
         }
-        for e in entries {
-            let Some(analysis) = cache.get(&e.id).cloned() else {
+        let kept = entries.iter().map(|e| (e.id, e.release)).collect();
+        drop(bytes);
+        drop(fresh);
+        drop(entries);
+        // The class bytes and every parse are gone: give their memory back (see there).
+        crate::java::parallel::release_free_memory();
+        AnalysedClasses {
+            entries: kept,
+            skipped,
+            problems,
+        }
+    }
+
+    /// The build of analysed classes: each class's source file found in `sources`.
+    pub fn map_sources(
+        target: &str,
+        analysed: AnalysedClasses,
+        sources: &SourceIndex,
+        cache: &AnalysisCache,
+    ) -> JavaBuild {
+        let AnalysedClasses {
+            entries,
+            skipped,
+            mut problems,
+        } = analysed;
+        let mut classes = Vec::new();
+        let mut missing_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, release) in entries {
+            let Some(analysis) = cache.get(&id).cloned() else {
                 continue;
             };
-            if skipped.contains(&e.id) {
+            if skipped.contains(&id) {
                 continue;
             }
             let source = match analysis.source_file() {
@@ -152,7 +199,7 @@ impl JavaBuild {
                         .push(analysis.name().to_string());
                     None
                 }
-                Some(file) => match sources.resolve_release(analysis.package(), file, e.release) {
+                Some(file) => match sources.resolve_release(analysis.package(), file, release) {
                     SourceMatch::Found(p) => Some(p),
                     SourceMatch::Ambiguous(c) => {
                         missing_sources
@@ -178,14 +225,12 @@ impl JavaBuild {
                 },
             };
             classes.push(BuildClass {
-                id: e.id,
+                id,
                 analysis,
                 source,
-                release: e.release,
+                release,
             });
         }
-        // The class bytes and every parse are gone: give their memory back (see there).
-        crate::java::parallel::release_free_memory();
         for (what, names) in missing_sources {
             problems.push(Diagnostic {
                 kind: DiagnosticKind::Unmapped,
@@ -491,6 +536,8 @@ impl JavaBuild {
         let (shown, several_ran) = self.shown_versions(exec);
         let mut sealed = Vec::new();
         let mut failed = Vec::new();
+        // (class, its source, its probes) of every class to project, in class order.
+        let mut todo: Vec<(&BuildClass, &str, Option<&Probes>)> = Vec::new();
         for (i, c) in self.classes.iter().enumerate() {
             if !shown[i] {
                 continue;
@@ -505,9 +552,23 @@ impl JavaBuild {
                 continue;
             }
             let Some(src) = &c.source else { continue };
-            // A bug on one class costs that class only.
-            match crate::guard::catch(|| c.analysis.project(probes)) {
-                Ok(coverage) => per_source.entry(src.as_str()).or_default().push(coverage),
+            todo.push((c, src.as_str(), probes));
+        }
+        // Projected on every core (each worker has its own scratch arrays), folded in order. A
+        // bug on one class costs that class only.
+        let projected = crate::java::parallel::map_in_order(
+            &todo,
+            256,
+            32,
+            || (),
+            |(), (c, _, probes)| Some(crate::guard::catch(|| c.analysis.project(*probes))),
+            |_| None,
+        );
+        for (&(c, src, probes), cov) in todo.iter().zip(projected) {
+            // A lost projection (a worker that panicked: never seen) is done again here.
+            let cov = cov.unwrap_or_else(|| crate::guard::catch(|| c.analysis.project(probes)));
+            match cov {
+                Ok(coverage) => per_source.entry(src).or_default().push(coverage),
                 Err(e) => failed.push(format!("{}: {e}", c.analysis.name())),
             }
         }

@@ -186,6 +186,76 @@ impl JavaLoader {
             .collect();
         JavaLoaded { builds }
     }
+
+    /// Like [`JavaLoader::run`], with the classes already read and analysed by
+    /// [`EarlyAnalysis::run`] (of the same configuration): only their sources are looked up.
+    fn run_analysed(self, early: EarlyAnalysis) -> JavaLoaded {
+        let EarlyAnalysis { targets, analyses } = early;
+        let same = targets.len() == self.plans.len()
+            && targets
+                .iter()
+                .zip(&self.plans)
+                .all(|((name, _), p)| *name == p.target);
+        if !same {
+            return self.run();
+        }
+        let builds = self
+            .plans
+            .into_iter()
+            .zip(targets)
+            .map(|(p, (_, analysed))| {
+                let b = JavaBuild::map_sources(&p.target, analysed, &p.index, &analyses);
+                (p.target, b)
+            })
+            .collect();
+        JavaLoaded { builds }
+    }
+}
+
+/// The class files of every JaCoCo target read and analysed straight from the configuration,
+/// before the repository is read: [`Engine::open`] runs it beside the git work.
+struct EarlyAnalysis {
+    targets: Vec<(String, java::AnalysedClasses)>,
+    analyses: AnalysisCache,
+}
+
+impl EarlyAnalysis {
+    fn run(config: &Config) -> EarlyAnalysis {
+        let mut analyses = AnalysisCache::new();
+        let targets = java_class_paths(config)
+            .into_iter()
+            .map(|(target, paths, includes)| {
+                let a = JavaBuild::analyse(target, &paths, includes, &mut analyses);
+                (target.to_string(), a)
+            })
+            .collect();
+        EarlyAnalysis { targets, analyses }
+    }
+}
+
+/// (target, class paths, includes) of every JaCoCo target, the paths relative to the
+/// configuration file's folder.
+fn java_class_paths(config: &Config) -> Vec<(&str, Vec<PathBuf>, &[String])> {
+    let config_dir = config
+        .source
+        .as_ref()
+        .and_then(|p| p.parent())
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), |p| p.to_path_buf());
+    config
+        .targets
+        .iter()
+        .filter_map(|t| match &t.kind {
+            crate::config::TargetKind::Jacoco {
+                classes, includes, ..
+            } => Some((
+                t.name.as_str(),
+                classes.iter().map(|c| config_dir.join(c)).collect(),
+                includes.as_slice(),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// How many first-parent ancestors of the revision are tried to find the commit a Go build
@@ -306,11 +376,24 @@ impl Engine {
     /// Opens the repository, computes the changed lines, opens the session store and replays the
     /// dumps already stored in it.
     pub fn open(config: Config) -> Result<Engine, EngineError> {
-        let mut engine = Engine::open_deferred(config)?;
-        if let Some(loader) = engine.take_java_loader() {
-            engine.install_java(loader.run());
+        if java_class_paths(&config).is_empty() {
+            return Engine::open_deferred(config);
         }
-        Ok(engine)
+        // The class files are read and analysed (on every core) while the repository is read;
+        // only the lookup of their source files waits for the repository's file list.
+        std::thread::scope(|scope| {
+            let early = scope.spawn(|| EarlyAnalysis::run(&config));
+            let mut engine = Engine::open_deferred(config.clone())?;
+            if let Some(loader) = engine.take_java_loader() {
+                let loaded = match early.join() {
+                    Ok(early) => loader.run_analysed(early),
+                    // Never seen (the analysis is fuzzed): do it again here.
+                    Err(_) => loader.run(),
+                };
+                engine.install_java(loaded);
+            }
+            Ok(engine)
+        })
     }
 
     /// Like [`Engine::open`], but the class files of JaCoCo targets are not read nor analysed
@@ -357,29 +440,20 @@ impl Engine {
         };
         let store = crate::session::open_store(&config.session, &store_root)?;
         let mut java_plans: Vec<JavaPlan> = Vec::new();
-        let config_dir = config
-            .source
-            .as_ref()
-            .and_then(|p| p.parent())
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), |p| p.to_path_buf());
+        let mut class_paths = java_class_paths(&config).into_iter();
         let mut repo_files: Option<Vec<String>> = None;
         let mut targets = Vec::new();
         for t in &config.targets {
-            if let crate::config::TargetKind::Jacoco {
-                classes,
-                includes,
-                source_roots,
-                ..
-            } = &t.kind
+            if let crate::config::TargetKind::Jacoco { source_roots, .. } = &t.kind
+                && let Some((_, paths, includes)) = class_paths.next()
             {
                 if repo_files.is_none() {
                     repo_files = Some(repo.list_files(&revision)?);
                 }
                 java_plans.push(JavaPlan {
                     target: t.name.clone(),
-                    paths: classes.iter().map(|c| config_dir.join(c)).collect(),
-                    includes: includes.clone(),
+                    paths,
+                    includes: includes.to_vec(),
                     index: SourceIndex::new(repo_files.as_deref().unwrap_or(&[]), source_roots),
                 });
             }
@@ -1180,19 +1254,17 @@ impl Engine {
                 revision: lines.revision.clone(),
                 ids: self.targets[i].class_ids.clone(),
             };
-            let written = crate::atomic_file::write_creating_dirs(&path, &bytes)
-                .and_then(|()| {
-                    crate::atomic_file::write_creating_dirs(
-                        &dir.join(carry::keyed_lines_file_name(&name, &key)),
-                        &bytes,
-                    )
-                })
-                .and_then(|()| {
-                    crate::atomic_file::write_creating_dirs(
-                        &dir.join(carry::ids_file_name(&name, &key)),
-                        &ids.encode(),
-                    )
-                });
+            // A file already holding these bytes (saved by an earlier process: every report of
+            // the same build and data) is left as it is: no rewrite, no fsync.
+            let save = |path: &std::path::Path, bytes: &[u8]| {
+                if std::fs::read(path).is_ok_and(|old| old == bytes) {
+                    return Ok(());
+                }
+                crate::atomic_file::write_creating_dirs(path, bytes)
+            };
+            let written = save(&path, &bytes)
+                .and_then(|()| save(&dir.join(carry::keyed_lines_file_name(&name, &key)), &bytes))
+                .and_then(|()| save(&dir.join(carry::ids_file_name(&name, &key)), &ids.encode()));
             match written {
                 Ok(()) => self.targets[i].saved_lines = Some(hash),
                 Err(e) => problems.push(Diagnostic {

@@ -432,10 +432,18 @@ fn utf8_at(
     r: &mut Reader<'_>,
     what: &'static str,
 ) -> Result<String, ClassFileError> {
+    utf8_ref(cf, r, what).map(str::to_owned)
+}
+
+/// Like [`utf8_at`], borrowed: for names only compared (attribute names), not kept.
+fn utf8_ref<'c>(
+    cf: &'c ClassFile,
+    r: &mut Reader<'_>,
+    what: &'static str,
+) -> Result<&'c str, ClassFileError> {
     let pos = r.pos;
     let i = r.u16(what)?;
     cf.utf8(i)
-        .map(str::to_owned)
         .ok_or_else(|| malformed(pos, format!("{what}: index {i} is not a Utf8 constant")))
 }
 
@@ -588,12 +596,12 @@ fn read_method(
     let mut code = None;
     let n = r.u16("method attributes count")?;
     for _ in 0..n {
-        let attr_name = utf8_at(cf, r, "method attribute name")?;
+        let attr_name = utf8_ref(cf, r, "method attribute name")?;
         let len = r.u32("method attribute length")? as usize;
         let body_pos = r.pos;
         r.take(len, "method attribute body")?;
         let mut a = Reader::new(&r.bytes[..body_pos + len], body_pos);
-        match attr_name.as_str() {
+        match attr_name {
             "Code" => code = Some(read_code(cf, &mut a, major_version)?),
             "Synthetic" => access |= ACC_SYNTHETIC,
             "RuntimeVisibleAnnotations" | "RuntimeInvisibleAnnotations" => {
@@ -642,7 +650,7 @@ fn read_code(
     let mut frame_offsets = Vec::new();
     let n = r.u16("Code attributes count")?;
     for _ in 0..n {
-        let name = utf8_at(cf, r, "Code attribute name")?;
+        let name = utf8_ref(cf, r, "Code attribute name")?;
         let len = r.u32("Code attribute length")? as usize;
         let body_pos = r.pos;
         r.take(len, "Code attribute body")?;
@@ -657,9 +665,11 @@ fn read_code(
                 Ok(off)
             }
         };
-        match name.as_str() {
+        match name {
             "LineNumberTable" => {
                 let count = a.u16("LineNumberTable length")?;
+                // 4 bytes per entry: never more than the attribute holds.
+                line_numbers.reserve((count as usize).min(len / 4));
                 for _ in 0..count {
                     let pos = a.pos;
                     let pc = check(pos, a.u16("line start_pc")? as u32)?;
@@ -669,6 +679,8 @@ fn read_code(
             }
             "LocalVariableTable" | "LocalVariableTypeTable" => {
                 let count = a.u16("local variable table length")?;
+                // 10 bytes per entry, two offsets each.
+                extra_label_offsets.reserve((count as usize).min(len / 10) * 2);
                 for _ in 0..count {
                     let pos = a.pos;
                     let start = a.u16("local variable start_pc")? as u32;

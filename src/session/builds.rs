@@ -6,6 +6,7 @@
 use crate::model::LineStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Line statuses per path: what is carried and compared.
@@ -73,8 +74,8 @@ impl BuildLines {
                         if !s.is_empty() {
                             s.push(' ');
                         }
-                        s.push_str(&line.to_string());
-                        s.push(c);
+                        // Into the buffer: no string per line.
+                        let _ = write!(s, "{line}{c}");
                     }
                 }
                 (path.clone(), s)
@@ -195,7 +196,7 @@ impl BuildIds {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = format!("{IDS_FORMAT} {}\n", self.revision);
         for id in &self.ids {
-            out.push_str(&format!("{id:016x}\n"));
+            let _ = writeln!(out, "{id:016x}");
         }
         out.into_bytes()
     }

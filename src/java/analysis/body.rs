@@ -106,19 +106,22 @@ impl<'a> MethodBody<'a> {
             mark(o);
         }
         // Number the labels in offset order.
-        let mut label_offsets = Vec::new();
-        for (off, slot) in offset_label.iter_mut().enumerate() {
+        let mut label_count = 0u32;
+        for slot in offset_label.iter_mut() {
             if *slot != NONE {
-                *slot = label_offsets.len() as u32;
-                label_offsets.push(off as u32);
+                *slot = label_count;
+                label_count += 1;
             }
         }
         // Line numbers per offset, in ASM's order: the first non-zero one, then every later one.
-        let mut lines_at: Vec<(u32, u32)> = Vec::new(); // (offset, line) in visit order
+        let entries = code.line_numbers.len();
+        // (offset, line) in visit order
+        let mut lines_at: Vec<(u32, u32)> = Vec::with_capacity(entries);
         {
-            let mut first: Vec<(u32, u16)> = Vec::new();
+            let mut first: Vec<(u32, u16)> = Vec::with_capacity(entries);
             let mut others: Vec<(u32, u16)> = Vec::new();
-            let mut have: rustc_hash::FxHashMap<u32, u16> = Default::default();
+            let mut have: rustc_hash::FxHashMap<u32, u16> =
+                rustc_hash::FxHashMap::with_capacity_and_hasher(entries, Default::default());
             for &(pc, line) in &code.line_numbers {
                 let e = have.entry(pc).or_insert(0);
                 if *e == 0 {
@@ -149,7 +152,7 @@ impl<'a> MethodBody<'a> {
             }
         }
         let mut nodes = Vec::with_capacity(code.insns.len() * 2 + 4);
-        let mut label_node = vec![NONE; label_offsets.len()];
+        let mut label_node = vec![NONE; label_count as usize];
         let mut line_cursor = 0;
         let mut emit_label = |nodes: &mut Vec<Node>, off: u32, label_node: &mut Vec<u32>| {
             let l = offset_label[off as usize];

@@ -364,9 +364,19 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
     };
     let ctx = filters::ClassContext::new(cf);
     let mut next_probe = 0u32;
-    let mut raw_lines: Vec<i32> = Vec::new();
-    let mut widths: Vec<u32> = Vec::new();
-    let mut ignored_all: Vec<bool> = Vec::new();
+    // Per-instruction arrays sized once (subroutine inlining may add a few instructions).
+    let insn_count: usize = cf
+        .methods
+        .iter()
+        .filter_map(|m| m.code.as_ref())
+        .map(|c| c.insns.len())
+        .sum();
+    let mut raw_lines: Vec<i32> = Vec::with_capacity(insn_count);
+    let mut widths: Vec<u32> = Vec::with_capacity(insn_count);
+    let mut ignored_all: Vec<bool> = Vec::with_capacity(insn_count);
+    a.branches.reserve(insn_count);
+    // A fall-through edge takes three bytes, most instructions have one.
+    a.ops.reserve(insn_count * 3);
     let mut prev_src = 0u32;
     for m in &cf.methods {
         let Some(code) = &m.code else { continue };
@@ -405,29 +415,31 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
             body::Node::Insn(i) => Some(i),
             _ => None,
         };
-        let mut ignored = vec![false; n as usize];
+        ignored_all.resize(base as usize + n as usize, false);
+        let ignored = &mut ignored_all[base as usize..];
         for (node, &ign) in out.ignored.iter().enumerate() {
             if ign && let Some(i) = node_insn(node as u32) {
                 ignored[i as usize] = true;
             }
         }
-        let mut rep: Vec<u32> = (0..n).collect();
-        for (node, _) in out.merged_nodes() {
-            let r = out.representative(node);
-            if let (Some(i), Some(ri)) = (node_insn(node), node_insn(r)) {
-                rep[i as usize] = ri;
-                ignored[i as usize] = true;
+        if out.merged_nodes().next().is_some() {
+            let mut rep: Vec<u32> = (0..n).collect();
+            for (node, _) in out.merged_nodes() {
+                let r = out.representative(node);
+                if let (Some(i), Some(ri)) = (node_insn(node), node_insn(r)) {
+                    rep[i as usize] = ri;
+                    ignored[i as usize] = true;
+                }
+            }
+            for (i, &r) in rep.iter().enumerate() {
+                if r as usize != i {
+                    let w = widths[base as usize + i];
+                    let rw = &mut widths[base as usize + r as usize];
+                    *rw = (*rw).max(w);
+                    a.merged.push((i as u32 + base, r + base));
+                }
             }
         }
-        for (i, &r) in rep.iter().enumerate() {
-            if r as usize != i {
-                let w = widths[base as usize + i];
-                let rw = &mut widths[base as usize + r as usize];
-                *rw = (*rw).max(w);
-                a.merged.push((i as u32 + base, r + base));
-            }
-        }
-        ignored_all.extend(ignored);
         let first = a.replacement.len();
         for (node, targets) in &out.replacements {
             if let Some(i) = node_insn(*node) {
@@ -467,11 +479,20 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
     lines.sort_unstable();
     lines.dedup();
     let mut last = None;
+    // Runs of one line are the rule: search the table only when the line changes.
+    let mut seen: Option<(i32, u32)> = None;
     for (i, &l) in raw_lines.iter().enumerate() {
-        let li = if l < 0 {
-            NONE
-        } else {
-            lines.binary_search(&(l as u32)).map_or(NONE, |i| i as u32)
+        let li = match seen {
+            Some((line, li)) if line == l => li,
+            _ => {
+                let li = if l < 0 {
+                    NONE
+                } else {
+                    lines.binary_search(&(l as u32)).map_or(NONE, |i| i as u32)
+                };
+                seen = Some((l, li));
+                li
+            }
         };
         if last != Some(li) {
             a.line_runs.push((i as u32, li));
@@ -543,8 +564,14 @@ impl ClassAnalysis {
             slots.resize(slot as usize, false);
             covered.clear();
             covered.resize(n, false);
+            let none = Probes::default();
+            let probes = probes.unwrap_or(&none);
+            // Without a probe hit nothing is covered: the edge replay would change nothing.
+            let any_hit = probes.iter().take(self.probe_count).any(|p| p);
             pred.clear();
-            pred.resize(n, (NONE, 0));
+            if any_hit {
+                pred.resize(n, (NONE, 0));
+            }
             representative.clear();
             if !self.replacement.is_empty() {
                 representative.extend(0..n as u32);
@@ -552,9 +579,9 @@ impl ClassAnalysis {
                     representative[i as usize] = r;
                 }
             }
-            let none = Probes::default();
             self.project_with(
-                probes.unwrap_or(&none),
+                probes,
+                any_hit,
                 slots,
                 covered,
                 pred,
@@ -564,9 +591,11 @@ impl ClassAnalysis {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn project_with(
         &self,
         probes: &Probes,
+        any_hit: bool,
         slots: &mut [bool],
         covered: &mut [bool],
         pred: &mut [(u32, u32)],
@@ -589,7 +618,7 @@ impl ClassAnalysis {
             }
         };
         let ops = OpsReader {
-            bytes: &self.ops,
+            bytes: if any_hit { &self.ops } else { &[] },
             pos: 0,
             src: 0,
         };
