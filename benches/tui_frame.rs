@@ -208,6 +208,7 @@ fn setup() -> Bench {
     let mut app = App::new(config, sources);
     app.on_view(view(1, &big));
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("terminal");
+    app.resize(WIDTH, HEIGHT);
     terminal.draw(|f| app.draw(f)).expect("draw");
     Bench { app, terminal, big }
 }

@@ -693,3 +693,167 @@ fn long_replica_ids_are_cut_from_the_left_keeping_the_port() {
         "the next replica still shows:\n{header}"
     );
 }
+
+/// An App showing the inventory file (a long path, a line wider than the screen), focus on the source.
+fn inventory_app(w: u16, h: u16) -> App {
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(long_path_view());
+    press(&mut app, "/InventoryServ");
+    app.handle_event(key(KeyCode::Enter));
+    settle(&mut app);
+    app.resize(w, h);
+    assert_eq!(app.focus(), Focus::Source);
+    assert_eq!(app.source_cursor(), Some((INVENTORY, 5)));
+    app
+}
+
+#[test]
+fn long_lines_scroll_sideways() {
+    let mut app = inventory_app(80, 24);
+    let t = render(&mut app, 80, 24);
+    assert!(find_row(&t, "END_OF_LINE_MARKER").is_none(), "cut at first");
+    press(&mut app, "l");
+    assert_eq!(app.source_column(), 8);
+    app.handle_event(key(KeyCode::Right));
+    assert_eq!(app.source_column(), 16);
+    app.handle_event(key(KeyCode::End));
+    let t = render(&mut app, 80, 24);
+    let row = find_row(&t, "END_OF_LINE_MARKER;").expect("the end of the line after End");
+    // The gutter stays put: the line number is still at the left.
+    assert!(
+        row_text(&t, row).contains("  5     - ✗+"),
+        "{}",
+        row_text(&t, row)
+    );
+    assert!(
+        find_row(&t, "· col ").is_some(),
+        "the title says the source is scrolled"
+    );
+    // No further than the end of the widest line.
+    let end = app.source_column();
+    press(&mut app, "l");
+    assert_eq!(app.source_column(), end);
+    app.handle_event(key(KeyCode::Home));
+    assert_eq!(app.source_column(), 0);
+    // At the first column, left goes back to the tree; the tree stays where it was.
+    press(&mut app, "h");
+    assert_eq!(app.focus(), Focus::Tree);
+    assert_eq!(app.selected_key().as_deref(), Some(INVENTORY));
+    // Another file starts at the first column again.
+    app.handle_event(key(KeyCode::Tab));
+    press(&mut app, "$");
+    assert!(app.source_column() > 0);
+    app.handle_event(key(KeyCode::Tab));
+    press(&mut app, "jj");
+    assert_eq!(app.source_cursor().map(|(p, _)| p), Some(PRICING));
+    assert_eq!(app.source_column(), 0);
+}
+
+#[test]
+fn zoom_and_pane_widths() {
+    let mut app = inventory_app(120, 40);
+    let tree_width = |app: &mut App| {
+        let t = render(app, 120, 40);
+        let y = find_row(&t, "┌ changed files").expect("the tree");
+        row_text(&t, y)
+            .chars()
+            .position(|c| c == '┐')
+            .expect("its corner")
+    };
+    let before = tree_width(&mut app);
+    assert_eq!(before, 47, "40% of 120 columns");
+    press(&mut app, ">");
+    assert!(tree_width(&mut app) > before);
+    press(&mut app, "<<");
+    assert!(tree_width(&mut app) < before);
+    // z gives the focused pane (the source) the whole width, and z again gives it back.
+    press(&mut app, "z");
+    assert!(app.is_zoomed());
+    let t = render(&mut app, 120, 40);
+    assert!(find_row(&t, "┌ changed files").is_none());
+    let title = find_row(&t, "InventoryService.java ·").expect("the source");
+    assert!(row_text(&t, title).starts_with("┌ inventory/src/main/java/bookstore/inventory/"));
+    press(&mut app, "z");
+    assert!(find_row(&render(&mut app, 120, 40), "┌ changed files").is_some());
+}
+
+#[test]
+fn left_and_right_fold_folders_and_move_between_panes() {
+    let mut app = app(Theme::Dark);
+    render(&mut app, 110, 30);
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    press(&mut app, "h");
+    assert_eq!(
+        app.selected_key().as_deref(),
+        Some("cart/"),
+        "to the file's folder"
+    );
+    press(&mut app, "j");
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    press(&mut app, "k");
+    app.handle_event(key(KeyCode::Left));
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "▸ cart/").is_some(), "folded");
+    assert!(find_row(&t, "│  cart.go").is_none());
+    press(&mut app, "l");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "▾ cart/").is_some(), "unfolded");
+    app.handle_event(key(KeyCode::Right));
+    assert_eq!(app.selected_key().as_deref(), Some(CART), "into the folder");
+    assert_eq!(app.focus(), Focus::Tree);
+    press(&mut app, "l");
+    assert_eq!(app.focus(), Focus::Source, "a file opens in the source");
+}
+
+#[test]
+fn messages_stay_in_a_timestamped_log_and_show_together() {
+    let mut app = app(Theme::Dark);
+    app.on_notice(Notice::Info("reset shop-api: 2 replicas".into()));
+    app.on_notice(Notice::Info("reset billing: 1 replica".into()));
+    assert_eq!(
+        app.status(),
+        vec!["reset shop-api: 2 replicas", "reset billing: 1 replica"]
+    );
+    let t = render(&mut app, 140, 30);
+    let footer = row_text(&t, 29);
+    assert!(
+        footer.contains("reset shop-api: 2 replicas · reset billing: 1 replica"),
+        "{footer}"
+    );
+    // The border above the footer is whole: messages never cover a pane.
+    assert!(row_text(&t, 28).starts_with("└──"), "{}", row_text(&t, 28));
+    // They leave the footer after a while, not the log.
+    assert!(app.tick(Instant::now() + Duration::from_secs(30)));
+    assert!(app.status().is_empty());
+    assert_eq!(app.messages().len(), 2);
+    assert_eq!(app.messages()[0].at, now());
+    press(&mut app, "L");
+    let t = render(&mut app, 140, 30);
+    // Newest first, each with its time (UTC).
+    let newest = find_row(&t, "info: reset billing: 1 replica").expect("in the log");
+    let oldest = find_row(&t, "info: reset shop-api: 2 replicas").expect("in the log");
+    assert!(newest < oldest);
+    assert!(
+        row_text(&t, newest).contains("08:00:00 info"),
+        "{}",
+        row_text(&t, newest)
+    );
+}
+
+#[test]
+fn long_popups_use_the_height_and_say_there_is_more() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "?");
+    let t = render(&mut app, 110, 24);
+    let bottom = find_row(&t, "▼ 1–").expect("a scroll indicator");
+    assert_eq!(bottom, 23, "the popup takes the whole height");
+    press(&mut app, "G");
+    let t = render(&mut app, 110, 24);
+    assert!(find_row(&t, "▲ ").is_some());
+    assert!(
+        find_row(&t, "esc closes").is_some(),
+        "the last row is reachable"
+    );
+    // While a popup is open, the footer lists its keys.
+    assert!(app.footer_hints().contains(&("esc".to_string(), "close")));
+}

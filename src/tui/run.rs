@@ -41,12 +41,14 @@ pub async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut signals = Signals::new()?;
 
+    let size = terminal.terminal.size()?;
+    app.resize(size.width, size.height);
     app.on_view(views.borrow_and_update().clone());
     let (mut views_open, mut notices_open) = (true, true);
     let mut dirty = true;
     loop {
         if dirty {
-            terminal.draw(&mut app)?;
+            terminal.draw(&app)?;
             dirty = false;
         }
         if app.should_quit() {
@@ -109,6 +111,7 @@ fn on_terminal_event(
     commands: &mpsc::Sender<Command>,
 ) -> io::Result<()> {
     if matches!(event, Event::Resize(..)) {
+        // The App lays out from the Resize event's size, the terminal from its own.
         terminal.terminal.autoresize()?;
     }
     for command in app.handle_event(event) {
@@ -154,7 +157,7 @@ impl TerminalSession {
     }
 
     /// One frame inside a synchronized update, so the terminal never shows half of it.
-    fn draw(&mut self, app: &mut App) -> io::Result<()> {
+    fn draw(&mut self, app: &App) -> io::Result<()> {
         execute!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
         let drawn = self.terminal.draw(|frame| app.draw(frame)).map(|_| ());
         execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
