@@ -343,6 +343,20 @@ fn p99_report() {
         KeyCode::Char('N'),
         2000,
     );
+    percentiles(
+        "source end/home (sideways scroll) in 20,000 lines",
+        &mut b,
+        KeyCode::End,
+        KeyCode::Home,
+        2000,
+    );
+    percentiles(
+        "z (zoom the source and back) in 20,000 lines",
+        &mut b,
+        KeyCode::Char('z'),
+        KeyCode::Char('z'),
+        2000,
+    );
     let views: Vec<Arc<View>> = (2..202).map(|g| view(g, &b.big)).collect();
     let mut views = views.into_iter();
     measure("new View of 10,000 files to frame", 200, |_| {

@@ -235,85 +235,152 @@ fn wrap_chips(
         .collect()
 }
 
+/// The headline's pieces and how much each matters: when the line is wider than the screen the
+/// least important go first, so the diagnostics count and its key are never cut off the end.
+struct Headline {
+    pieces: Vec<(u8, Vec<Span<'static>>)>,
+}
+
+impl Headline {
+    fn push(&mut self, keep: u8, spans: Vec<Span<'static>>) {
+        self.pieces.push((keep, spans));
+    }
+
+    /// The pieces that fit in `width`, taken most important first (a small piece of less
+    /// importance still goes in when a larger one did not fit), shown in their order.
+    fn line(self, width: usize) -> Line<'static> {
+        let widths: Vec<usize> = self
+            .pieces
+            .iter()
+            .map(|(_, s)| s.iter().map(Span::width).sum())
+            .collect();
+        let mut order: Vec<usize> = (0..self.pieces.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(self.pieces[i].0));
+        let mut keep = vec![false; self.pieces.len()];
+        let mut used = 0;
+        for i in order {
+            if self.pieces[i].0 == KEEP_ALWAYS || used + widths[i] <= width {
+                keep[i] = true;
+                used += widths[i];
+            }
+        }
+        Line::from(
+            self.pieces
+                .into_iter()
+                .zip(keep)
+                .filter(|(_, k)| *k)
+                .flat_map(|((_, s), _)| s)
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+const KEEP_ALWAYS: u8 = u8::MAX;
+
 fn draw_header(ctx: &Ctx, frame: &mut Frame, area: Rect, target_lines: Vec<Line<'static>>) {
     let p = ctx.palette;
     let view = ctx.view;
-    let mut spans = vec![Span::styled(" covtop ", p.title)];
+    let sep = || Span::styled(" │ ", p.dim);
+    let mut head = Headline { pieces: Vec::new() };
+    head.push(KEEP_ALWAYS, vec![Span::styled(" covtop ", p.title)]);
     if view.demo {
-        spans.push(Span::styled(" DEMO ", p.demo));
-        spans.push(Span::raw(" "));
+        head.push(
+            KEEP_ALWAYS,
+            vec![Span::styled(" DEMO ", p.demo), Span::raw(" ")],
+        );
     }
-    // Most important first: a narrow terminal cuts the end of the line.
     let changed = &view.totals.changed;
-    spans.push(Span::styled("changed ", p.dim));
     let rule = view.rule;
-    spans.push(Span::styled(
-        percent_text(rule, changed),
-        p.percent(rule.percent(changed)),
-    ));
-    spans.push(Span::styled(
-        format!(" {}/{}", rule.covered(changed), changed.coverable()),
-        p.dim,
-    ));
+    head.push(
+        KEEP_ALWAYS,
+        vec![
+            Span::styled("changed ", p.dim),
+            Span::styled(
+                percent_text(rule, changed),
+                p.percent(rule.percent(changed)),
+            ),
+            Span::styled(
+                format!(" {}/{}", rule.covered(changed), changed.coverable()),
+                p.dim,
+            ),
+        ],
+    );
     if changed.partial > 0 {
         // Which rule is in force, where it matters.
-        spans.push(Span::styled(
-            format!(
-                " ({}~ {})",
-                changed.partial,
-                if rule.partial_as_covered {
-                    "counted"
-                } else {
-                    "not counted"
-                }
-            ),
-            p.partial,
-        ));
+        head.push(
+            30,
+            vec![Span::styled(
+                format!(
+                    " ({}~ {})",
+                    changed.partial,
+                    if rule.partial_as_covered {
+                        "counted"
+                    } else {
+                        "not counted"
+                    }
+                ),
+                p.partial,
+            )],
+        );
     }
     if changed.no_data > 0 {
-        spans.push(Span::styled(
-            format!(" +{} no data", changed.no_data),
-            p.warn,
-        ));
+        head.push(
+            70,
+            vec![Span::styled(
+                format!(" +{} no data", changed.no_data),
+                p.warn,
+            )],
+        );
     }
     if let Some(c) = view.totals.carried_changed_percent()
         && view.totals.carried_changed > 0
     {
         // Older builds' coverage, apart from this build's own.
-        spans.push(Span::styled(
-            format!(" +{c:.1}% {CARRIED_GLYPH}carried"),
-            carried_style(p),
-        ));
+        head.push(
+            40,
+            vec![Span::styled(
+                format!(" +{c:.1}% {CARRIED_GLYPH}carried"),
+                carried_style(p),
+            )],
+        );
     }
-    spans.push(Span::styled(" │ ", p.dim));
-    spans.push(Span::styled("all ", p.dim));
-    spans.push(Span::styled(
-        percent_text(rule, &view.totals.whole),
-        p.percent(rule.percent(&view.totals.whole)),
-    ));
+    head.push(
+        50,
+        vec![
+            sep(),
+            Span::styled("all ", p.dim),
+            Span::styled(
+                percent_text(rule, &view.totals.whole),
+                p.percent(rule.percent(&view.totals.whole)),
+            ),
+        ],
+    );
     if let Some((lines, changed)) = since_mark(view) {
-        spans.push(Span::styled(" │ ", p.dim));
-        spans.push(Span::styled(
-            format!("since mark +{lines} lines ({changed} changed)"),
-            p.newly,
-        ));
+        head.push(
+            45,
+            vec![
+                sep(),
+                Span::styled(
+                    format!("since mark +{lines} lines ({changed} changed)"),
+                    p.newly,
+                ),
+            ],
+        );
     }
-    spans.push(Span::styled(" │ ", p.dim));
-    if ctx.paused {
-        spans.push(Span::styled("⏸ paused", p.warn));
+    let polling = if ctx.paused {
+        Span::styled("⏸ paused", p.warn)
     } else {
-        spans.push(Span::styled(
-            format!("⟳ every {}", format_interval(ctx.interval)),
-            p.text,
-        ));
-    }
+        Span::styled(format!("⟳ every {}", format_interval(ctx.interval)), p.text)
+    };
+    head.push(80, vec![sep(), polling]);
     if ctx.frozen {
-        spans.push(Span::styled(" │ ", p.dim));
-        spans.push(Span::styled(" FROZEN ", p.demo));
+        head.push(85, vec![sep(), Span::styled(" FROZEN ", p.demo)]);
     }
     if view.analysing {
-        spans.push(Span::styled(" │ ", p.dim));
-        spans.push(Span::styled("⧗ analysing classes…", p.warn));
+        head.push(
+            75,
+            vec![sep(), Span::styled("⧗ analysing classes…", p.warn)],
+        );
     }
     if !view.diagnostics.is_empty() {
         // What did not map is easy to miss: say how much there is and where to look.
@@ -322,32 +389,38 @@ fn draw_header(ctx: &Ctx, frame: &mut Frame, area: Rect, target_lines: Vec<Line<
             .keys(Action::Diagnostics)
             .first()
             .map(|k| k.to_string());
-        spans.push(Span::styled(" │ ", p.dim));
-        spans.push(Span::styled(
-            format!(
-                "⚠ {} diagnostic{}{}",
-                view.diagnostics.len(),
-                if view.diagnostics.len() == 1 { "" } else { "s" },
-                key.map(|k| format!(" ({k})")).unwrap_or_default()
-            ),
-            p.warn,
-        ));
+        head.push(
+            95,
+            vec![
+                sep(),
+                Span::styled(
+                    format!(
+                        "⚠ {} diagnostic{}{}",
+                        view.diagnostics.len(),
+                        if view.diagnostics.len() == 1 { "" } else { "s" },
+                        key.map(|k| format!(" ({k})")).unwrap_or_default()
+                    ),
+                    p.warn,
+                ),
+            ],
+        );
     }
     if !view.history.is_empty() {
-        spans.push(Span::styled(" │ ", p.dim));
-        spans.push(Span::styled(sparkline(&view.history, 20), p.title));
+        head.push(
+            10,
+            vec![sep(), Span::styled(sparkline(&view.history, 20), p.title)],
+        );
     }
-    spans.push(Span::styled(" │ ", p.dim));
     let rev = if view.revision.is_empty() {
         "no revision yet".to_string()
     } else {
         short(&view.revision)
     };
-    spans.push(Span::styled(rev, p.text));
+    head.push(20, vec![sep(), Span::styled(rev, p.text)]);
     if !view.base.is_empty() {
-        spans.push(Span::styled(format!(" vs {}", view.base), p.dim));
+        head.push(15, vec![Span::styled(format!(" vs {}", view.base), p.dim)]);
     }
-    let mut lines = vec![Line::from(spans)];
+    let mut lines = vec![head.line(area.width as usize)];
     if let Some(b) = &view.baseline {
         let t = &b.totals;
         let mut spans = vec![
