@@ -857,3 +857,97 @@ fn long_popups_use_the_height_and_say_there_is_more() {
     // While a popup is open, the footer lists its keys.
     assert!(app.footer_hints().contains(&("esc".to_string(), "close")));
 }
+
+/// A file no agent reported yet, and a first View where nothing has data: "no data", never `– 0/0`.
+#[test]
+fn files_without_data_say_so() {
+    let only_no_data = view_with(|v| {
+        for f in &mut v.files {
+            f.coverage = None;
+            let n = f.changed.as_ref().map_or(0, |c| c.lines.len() as u64);
+            f.changed_counts = covtop::model::Counts {
+                no_data: n,
+                ..Default::default()
+            };
+        }
+        v.totals.changed = v
+            .files
+            .iter()
+            .fold(covtop::model::Counts::default(), |mut c, f| {
+                c.merge(f.changed_counts);
+                c
+            });
+    });
+    for (w, h) in [(110, 30), (60, 20)] {
+        let mut app = App::new(config(Theme::Dark), sources());
+        app.on_view(only_no_data.clone());
+        settle(&mut app);
+        let t = render(&mut app, w, h);
+        let row = find_row(&t, "│  cart.go").expect("cart.go in the tree");
+        let text = row_text(&t, row);
+        assert!(text.contains("no data"), "{w}: {text}");
+        assert!(
+            !text.contains("0/0") && !text.contains(" – "),
+            "{w}: {text}"
+        );
+        assert!(
+            row_text(&t, 0).contains("changed no data yet ("),
+            "{}",
+            row_text(&t, 0)
+        );
+        assert!(find_row(&t, "0/0").is_none(), "no 0/0 anywhere at {w}");
+    }
+    let t = render(&mut app_with(only_no_data), 110, 30);
+    assert!(find_row(&t, "· no data yet for 2 changed lines").is_some());
+}
+
+fn app_with(view: Arc<View>) -> App {
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view);
+    settle(&mut app);
+    app
+}
+
+/// `?` explains every mark the screen draws and gives every action's name for `[keys]`.
+#[test]
+fn help_explains_every_mark_and_names_every_action() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "?");
+    let mut help = String::new();
+    // Read it page by page.
+    for _ in 0..10 {
+        let t = render(&mut app, 120, 30);
+        for y in 0..30 {
+            help.push_str(&row_text(&t, y));
+            help.push('\n');
+        }
+        app.handle_event(key(KeyCode::PageDown));
+    }
+    for mark in [
+        "✓ covered",
+        "~ partial",
+        "✗ missed",
+        "· no code",
+        "↻ carried",
+        "+ the line is changed",
+        "» newly hit",
+        "hit / -",
+        "● lines of the file ran",
+        "no data",
+        "● up ◐ slow ✗ down ○ gone",
+        "e1 its epoch",
+        "⟳ every",
+        "⏸ paused",
+        "FROZEN",
+        "UNC",
+    ] {
+        assert!(help.contains(mark), "help does not explain {mark:?}");
+    }
+    for spec in covtop::tui::keymap::ACTIONS {
+        assert!(
+            help.contains(&format!("[{}]", spec.name)),
+            "help does not name [{}]",
+            spec.name
+        );
+    }
+}

@@ -291,8 +291,8 @@ fn draw_header(ctx: &Ctx, frame: &mut Frame, area: Rect, target_lines: Vec<Line<
     }
     let changed = &view.totals.changed;
     let rule = view.rule;
-    head.push(
-        KEEP_ALWAYS,
+    // Nothing coverable is never shown as `– 0/0`, which reads as "nothing changed".
+    let headline = if changed.coverable() > 0 {
         vec![
             Span::styled("changed ", p.dim),
             Span::styled(
@@ -303,8 +303,18 @@ fn draw_header(ctx: &Ctx, frame: &mut Frame, area: Rect, target_lines: Vec<Line<
                 format!(" {}/{}", rule.covered(changed), changed.coverable()),
                 p.dim,
             ),
-        ],
-    );
+        ]
+    } else if changed.no_data > 0 {
+        vec![
+            Span::styled("changed ", p.dim),
+            Span::styled(format!("no data yet ({} lines)", changed.no_data), p.warn),
+        ]
+    } else if view.files.iter().any(|f| f.has_changes()) {
+        vec![Span::styled("changed lines hold no code", p.dim)]
+    } else {
+        vec![Span::styled("no changed lines yet", p.dim)]
+    };
+    head.push(KEEP_ALWAYS, headline);
     if changed.partial > 0 {
         // Which rule is in force, where it matters.
         head.push(
@@ -323,7 +333,7 @@ fn draw_header(ctx: &Ctx, frame: &mut Frame, area: Rect, target_lines: Vec<Line<
             )],
         );
     }
-    if changed.no_data > 0 {
+    if changed.no_data > 0 && changed.coverable() > 0 {
         head.push(
             70,
             vec![Span::styled(

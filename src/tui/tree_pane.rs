@@ -373,27 +373,38 @@ impl Component for TreePane {
                     .is_some_and(|c| c.changed > 0),
                 RowKind::Folder { .. } => false,
             };
-            spans.push(if row.newly_hit {
+            let marker = if row.newly_hit {
                 Span::styled(" ●", p.newly)
             } else if carried {
                 Span::styled(format!(" {CARRIED_GLYPH}"), carried_style(p))
             } else {
                 Span::raw("  ")
-            });
-            if show_bar {
-                let filled = rule.bar_cells(&row.counts, BAR_CELLS);
-                spans.push(Span::raw(" "));
-                spans.push(Span::styled("█".repeat(filled), p.percent(pct)));
-                spans.push(Span::styled("░".repeat(BAR_CELLS - filled), p.dim));
-            }
-            let pct_text = pct.map_or("   –".to_string(), |v| {
-                format!("{:>3}%", v.floor() as u64)
-            });
-            spans.push(Span::styled(format!("{pct_text:>5}"), p.percent(pct)));
-            if show_counts {
-                if no_data {
-                    spans.push(Span::styled(format!("{:>10}", "no data"), p.warn));
+            };
+            // Bar, percent and counts; a row without coverable lines says why instead of `– 0/0`
+            // (over the marker's cells too: nothing ran there).
+            let figures =
+                (if show_bar { BAR_CELLS + 1 } else { 0 }) + 5 + if show_counts { 10 } else { 0 };
+            if row.counts.coverable() == 0 {
+                let figures = figures + 2;
+                let (text, style) = if no_data {
+                    ("no data", p.warn)
                 } else {
+                    ("no code", p.dim)
+                };
+                spans.push(Span::styled(format!("{text:>figures$}"), style));
+            } else {
+                spans.push(marker);
+                if show_bar {
+                    let filled = rule.bar_cells(&row.counts, BAR_CELLS);
+                    spans.push(Span::raw(" "));
+                    spans.push(Span::styled("█".repeat(filled), p.percent(pct)));
+                    spans.push(Span::styled("░".repeat(BAR_CELLS - filled), p.dim));
+                }
+                let pct_text = pct.map_or("   –".to_string(), |v| {
+                    format!("{:>3}%", v.floor() as u64)
+                });
+                spans.push(Span::styled(format!("{pct_text:>5}"), p.percent(pct)));
+                if show_counts {
                     spans.push(Span::styled(
                         format!(
                             "{:>10}",
