@@ -261,6 +261,19 @@ fn report_html_writes_a_folder_and_needs_one() {
     let out = covtop_in(&repo, &["report", "--offline", "--format", "html"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("--output DIR"), "{}", text(&out));
+    // An unknown format and `report --help` name every format, html included, and say the file
+    // formats print to standard output without --output.
+    let out = covtop_in(&repo, &["report", "--offline", "--format", "pdf"]);
+    assert!(!out.status.success());
+    for f in covtop::report::Format::ALL {
+        assert!(text(&out).contains(f.name()), "{f}: {}", text(&out));
+    }
+    let help = text(&covtop_in(&repo, &["report", "--help"]));
+    assert!(
+        help.contains("html") && help.contains("standard output"),
+        "{help}"
+    );
+    assert!(!help.contains("needs --output): lcov"), "{help}");
 }
 
 /// A dump equal to its replica's previous one is not stored again (its "last seen" still

@@ -84,8 +84,39 @@ fn reset_asks_first_and_only_y_confirms() {
 fn export_sends_the_chosen_format_and_typed_path() {
     let mut app = app(Theme::Dark);
     press(&mut app, "e");
-    app.handle_event(key(KeyCode::Down));
-    app.handle_event(key(KeyCode::Down));
+    // Every format the command line writes is offered, HTML first.
+    let t = render(&mut app, 110, 30);
+    for f in covtop::report::Format::ALL {
+        assert!(
+            find_row(&t, &format!(" {} ", f.name())).is_some(),
+            "{f} is not offered"
+        );
+    }
+    assert_eq!(
+        app.handle_event(key(KeyCode::Enter)),
+        vec![Command::Export {
+            format: covtop::report::Format::Html,
+            path: "covtop-html".into()
+        }]
+    );
+    // It runs beside the screen: the footer says so until the engine answers, however long.
+    app.tick(Instant::now() + Duration::from_secs(60));
+    let t = render(&mut app, 110, 30);
+    assert!(
+        row_text(&t, 29).contains("⧗ exporting html to covtop-html…"),
+        "{}",
+        row_text(&t, 29)
+    );
+    app.on_notice(Notice::Info(
+        "exported html to covtop-html/index.html (5 file pages)".into(),
+    ));
+    assert!(app.exports_running().is_empty());
+    let t = render(&mut app, 110, 30);
+    assert!(row_text(&t, 29).contains("exported html to covtop-html/index.html"));
+    press(&mut app, "e");
+    for _ in 0..3 {
+        app.handle_event(key(KeyCode::Down));
+    }
     for _ in 0.."covtop-report.md".len() {
         app.handle_event(key(KeyCode::Backspace));
     }
@@ -94,7 +125,7 @@ fn export_sends_the_chosen_format_and_typed_path() {
     assert_eq!(
         app.handle_event(key(KeyCode::Enter)),
         vec![Command::Export {
-            format: "markdown".into(),
+            format: covtop::report::Format::Markdown,
             path: "out/q.md".into()
         }]
     );

@@ -242,64 +242,62 @@ fn current_view(
 
 pub fn report(
     cfg: Config,
-    format: &str,
+    format: report::Format,
     output: Option<&Path>,
     offline: bool,
     changed_only: bool,
     baseline: Option<&str>,
     out: Output,
 ) -> Result<ExitCode> {
-    let partial = cfg.report.partial_as_covered;
-    if format == "html" {
-        let Some(dir) = output else {
-            bail!("--format html writes a folder: pass --output DIR");
-        };
-        let (engine, view) = current_view(cfg, offline, baseline, out)?;
-        let sources = covtop::vcs::GitSources::new(engine.repo(), engine.revision())
-            .context("cannot read sources from the repository")?;
-        let opts = report::html::HtmlOptions {
-            changed_only,
-            partial_as_covered: partial,
-            title: "covtop".to_string(),
-        };
-        let summary = report::html::write_html(&view, &sources, &opts, dir)?;
-        say!(
-            "Wrote {} ({} file pages)",
-            summary.index.display(),
-            summary.pages
-        );
-        return Ok(ExitCode::SUCCESS);
+    if format.needs_sources() && output.is_none() {
+        bail!("--format {format} writes a folder: pass --output DIR");
     }
-    if report::EXPORT_FORMATS.contains(&format) {
-        // Export formats are for other tools and need the raw data too.
-        let opts = report::ExportOptions {
-            changed_only,
-            partial_as_covered: partial,
-            source_root: Some(cfg.repo.path.clone()),
-        };
-        let (engine, view) = current_view(cfg, offline, baseline, out)?;
-        let raw = report::RawData {
+    let source_root = cfg.repo.path.clone();
+    let (engine, view) = current_view(cfg, offline, baseline, out)?;
+    // Export formats are for other tools and need the raw data too; HTML the sources.
+    let raw = if format.needs_raw() {
+        report::RawData {
             go: engine.go_total(),
             java: engine.java_totals(),
-        };
-        match output {
-            Some(path) => report::export(&view, &raw, format, &opts, path)?,
-            None => {
-                let bytes = report::export_bytes(&view, &raw, format, &opts)?;
-                std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)
-                    .context("cannot write the report to standard output")?;
+        }
+    } else {
+        report::RawData::default()
+    };
+    let sources = if format.needs_sources() {
+        Some(
+            covtop::vcs::GitSources::new(engine.repo(), engine.revision())
+                .context("cannot read sources from the repository")?,
+        )
+    } else {
+        None
+    };
+    let inputs = report::Inputs {
+        view: &view,
+        raw: &raw,
+        sources: sources
+            .as_ref()
+            .map(|s| s as &dyn covtop::model::SourceStore),
+    };
+    let opts = report::WriteOptions {
+        changed_only,
+        source_root: Some(source_root),
+    };
+    match output {
+        Some(path) => {
+            let written = report::write(format, &inputs, &opts, path)?;
+            if let report::Written::Html(summary) = written {
+                say!(
+                    "Wrote {} ({} file pages)",
+                    summary.index.display(),
+                    summary.pages
+                );
             }
         }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !report::FORMATS.contains(&format) && format != "md" {
-        bail!(report::ReportError::UnknownFormat(format.to_string()));
-    }
-    let (_engine, view) = current_view(cfg, offline, baseline, out)?;
-    let text = report::render(&view, format)?;
-    match output {
-        Some(path) => report::write_report(path, text.as_bytes())?,
-        None => print!("{text}"),
+        None => {
+            let bytes = report::bytes(format, &inputs, &opts)?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)
+                .context("cannot write the report to standard output")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -30,10 +30,6 @@ fn ui_config(cfg: &Config) -> Result<UiConfig> {
                 kind: t.kind.name().to_string(),
             })
             .collect(),
-        export_formats: covtop::report::FORMATS
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
         ..UiConfig::default()
     })
 }

@@ -56,8 +56,8 @@ pub struct UiConfig {
     /// The caller resolves `NO_COLOR` (see [`Theme::honour_no_color`]).
     pub theme: Theme,
     pub targets: Vec<TargetInfo>,
-    /// The report formats the engine can export.
-    pub export_formats: Vec<String>,
+    /// The formats the export dialog offers.
+    pub export_formats: Vec<crate::report::Format>,
     pub clock: Clock,
     /// How long newly hit lines stay highlighted.
     pub flash: Duration,
@@ -70,7 +70,7 @@ impl Default for UiConfig {
             keymap: KeyMap::defaults(),
             theme: Theme::Dark,
             targets: Vec::new(),
-            export_formats: vec!["text".into(), "json".into(), "markdown".into()],
+            export_formats: crate::report::Format::ALL.to_vec(),
             clock: Clock::System,
             flash: Duration::from_millis(1500),
             tab_width: 4,
@@ -433,6 +433,11 @@ impl App {
         self.footer.status().map(|m| m.text.as_str()).collect()
     }
 
+    /// The exports sent and not answered yet: (format, path).
+    pub fn exports_running(&self) -> Vec<(String, String)> {
+        self.footer.running().cloned().collect()
+    }
+
     /// The footer's hints, in order: the commands of what has the keys (the focused pane and the
     /// global ones, or the open popup's). They are taken from the key map, as the help is.
     pub fn footer_hints(&self) -> Vec<(String, &'static str)> {
@@ -477,8 +482,9 @@ impl App {
         match outcome {
             Outcome::Ignored | Outcome::Consumed | Outcome::Close => {}
             Outcome::Send(cmd) => {
-                if let Command::Export { path, .. } = &cmd {
-                    self.notify(format!("exporting to {path}…"), false);
+                if let Command::Export { format, path } = &cmd {
+                    // Shown until the engine says it is written (or why not).
+                    self.footer.exporting(format.name(), path);
                 }
                 if matches!(cmd, Command::Reset { .. }) {
                     self.notify("reset requested: dumping first…".into(), false);

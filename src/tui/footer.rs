@@ -21,10 +21,25 @@ pub(crate) struct Footer {
     pub commands: Vec<CommandInfo>,
     /// Fresh messages and until when they show.
     status: Vec<(Message, Instant)>,
+    /// Exports running beside the screen: (format, path), until a message names the path.
+    exporting: Vec<(String, String)>,
 }
 
 impl Footer {
+    /// An export was sent: it shows as running until a message names its path.
+    pub fn exporting(&mut self, format: &str, path: &str) {
+        self.exporting.push((format.to_string(), path.to_string()));
+    }
+
+    /// The exports still running.
+    pub fn running(&self) -> impl Iterator<Item = &(String, String)> {
+        self.exporting.iter()
+    }
+
     pub fn push(&mut self, message: Message) {
+        // The engine's answer to an export (written, or why not) names its path.
+        self.exporting
+            .retain(|(_, path)| !message.text.contains(path.as_str()));
         let shown = if message.error {
             SHOWN_ERROR
         } else {
@@ -67,17 +82,24 @@ impl Component for Footer {
             spans.push(Span::styled(format!(" {label} "), p.dim));
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
-        if self.status.is_empty() {
+        if self.status.is_empty() && self.exporting.is_empty() {
             return;
         }
         // The messages, newest last, at the right; what does not fit goes from the oldest.
         let mut status: Vec<Span> = Vec::new();
-        for (i, (m, _)) in self.status.iter().enumerate() {
+        let running = self
+            .exporting
+            .iter()
+            .map(|(format, path)| (format!("⧗ exporting {format} to {path}…"), p.warn));
+        let fresh = self
+            .status
+            .iter()
+            .map(|(m, _)| (m.text.clone(), if m.error { p.error } else { p.key }));
+        for (i, (text, style)) in running.chain(fresh).enumerate() {
             if i > 0 {
                 status.push(Span::styled(" · ", p.dim.patch(p.popup)));
             }
-            let style = if m.error { p.error } else { p.key };
-            status.push(Span::styled(m.text.clone(), style.patch(p.popup)));
+            status.push(Span::styled(text, style.patch(p.popup)));
         }
         status.insert(0, Span::styled(" ", p.popup));
         status.push(Span::styled(" ", p.popup));

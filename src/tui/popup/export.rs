@@ -2,6 +2,7 @@
 
 use super::ctrl_or_alt;
 use crate::engine::Command;
+use crate::report::Format;
 use crate::tui::component::{CommandInfo, Component, Ctx, Outcome, popup_area, popup_frame};
 use crate::tui::keymap::Action;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -13,7 +14,7 @@ use ratatui::widgets::Paragraph;
 /// The export dialog: a format among those the engine offers, and a path.
 #[derive(Debug)]
 pub struct ExportForm {
-    pub formats: Vec<String>,
+    pub formats: Vec<Format>,
     pub selected: usize,
     pub path: String,
     /// Once the user typed a path, changing the format no longer rewrites it.
@@ -21,7 +22,7 @@ pub struct ExportForm {
 }
 
 impl ExportForm {
-    pub fn new(formats: Vec<String>) -> Self {
+    pub fn new(formats: Vec<Format>) -> Self {
         let mut form = ExportForm {
             formats,
             selected: 0,
@@ -32,21 +33,15 @@ impl ExportForm {
         form
     }
 
-    pub fn format(&self) -> &str {
+    pub fn format(&self) -> Format {
         self.formats
             .get(self.selected)
-            .map_or("text", String::as_str)
+            .copied()
+            .unwrap_or(Format::Html)
     }
 
     pub fn default_path(&self) -> String {
-        let ext = match self.format() {
-            "text" => "txt",
-            "markdown" => "md",
-            "cobertura" | "jacoco-xml" => "xml",
-            "lcov" => "lcov",
-            other => other,
-        };
-        format!("covtop-report.{ext}")
+        self.format().default_path().to_string()
     }
 
     pub fn handle_key(&mut self, key: &KeyEvent) -> Outcome {
@@ -57,7 +52,7 @@ impl ExportForm {
                     Outcome::Consumed
                 } else {
                     Outcome::Send(Command::Export {
-                        format: self.format().to_string(),
+                        format: self.format(),
                         path: self.path.trim().to_string(),
                     })
                 }
@@ -115,16 +110,24 @@ impl Component for ExportForm {
     fn draw(&self, ctx: &Ctx, frame: &mut Frame, outer: Rect) {
         let p = ctx.palette;
         let mut lines = vec![Line::styled("Format:", p.text)];
+        let name_width = self
+            .formats
+            .iter()
+            .map(|f| f.name().len())
+            .max()
+            .unwrap_or(0);
         for (i, f) in self.formats.iter().enumerate() {
-            let line = Line::styled(
-                format!("  {} {f}", if i == self.selected { "▸" } else { " " }),
-                if i == self.selected {
-                    p.selected
-                } else {
-                    p.text
-                },
-            );
-            lines.push(line);
+            let chosen = i == self.selected;
+            let line = Line::from(vec![
+                Span::raw(format!("  {} ", if chosen { "▸" } else { " " })),
+                Span::raw(format!("{:<name_width$}  ", f.name())),
+                Span::styled(f.describe(), if chosen { p.text } else { p.dim }),
+            ]);
+            lines.push(if chosen {
+                line.patch_style(p.selected)
+            } else {
+                line.style(p.text)
+            });
         }
         lines.push(Line::raw(""));
         lines.push(Line::from(vec![
@@ -133,10 +136,10 @@ impl Component for ExportForm {
         ]));
         lines.push(Line::raw(""));
         lines.push(Line::styled(
-            "enter export · ↑/↓ format · type to edit the path · esc cancel",
+            "Type to edit the path. The export runs beside the screen; the footer shows it until written.",
             p.dim,
         ));
-        let area = popup_area(outer, 70, lines.len() as u16 + 2);
+        let area = popup_area(outer, 72, lines.len() as u16 + 2);
         let inner = popup_frame(p, frame, area, "export a report");
         frame.render_widget(Paragraph::new(lines), inner);
     }

@@ -85,6 +85,7 @@ fn ctrl_or_alt(key: &KeyEvent) -> bool {
 mod tests {
     use super::*;
     use crate::engine::Command;
+    use crate::report::Format;
     use crossterm::event::{KeyCode, KeyEventKind, KeyEventState};
 
     fn key(code: KeyCode) -> KeyEvent {
@@ -116,7 +117,7 @@ mod tests {
 
     #[test]
     fn export_path_follows_the_format_until_edited() {
-        let mut form = ExportForm::new(vec!["text".into(), "json".into(), "markdown".into()]);
+        let mut form = ExportForm::new(vec![Format::Text, Format::Json, Format::Markdown]);
         assert_eq!(form.path, "covtop-report.txt");
         form.handle_key(&key(KeyCode::Down));
         assert_eq!(form.path, "covtop-report.json");
@@ -126,7 +127,7 @@ mod tests {
         assert_eq!(
             form.handle_key(&key(KeyCode::Enter)),
             Outcome::Send(Command::Export {
-                format: "markdown".into(),
+                format: Format::Markdown,
                 path: "covtop-report.jso".into()
             })
         );
