@@ -255,29 +255,9 @@ pub fn report(
     let source_root = cfg.repo.path.clone();
     let (engine, view) = current_view(cfg, offline, baseline, out)?;
     // Export formats are for other tools and need the raw data too; HTML the sources.
-    let raw = if format.needs_raw() {
-        report::RawData {
-            go: engine.go_total(),
-            java: engine.java_totals(),
-        }
-    } else {
-        report::RawData::default()
-    };
-    let sources = if format.needs_sources() {
-        Some(
-            covtop::vcs::GitSources::new(engine.repo(), engine.revision())
-                .context("cannot read sources from the repository")?,
-        )
-    } else {
-        None
-    };
-    let inputs = report::Inputs {
-        view: &view,
-        raw: &raw,
-        sources: sources
-            .as_ref()
-            .map(|s| s as &dyn covtop::model::SourceStore),
-    };
+    let gathered = report::Gathered::from_engine(&engine, format)
+        .context("cannot read sources from the repository")?;
+    let inputs = gathered.inputs(&view);
     let opts = report::WriteOptions {
         changed_only,
         source_root: Some(source_root),

@@ -366,26 +366,14 @@ impl Loop {
     fn export(&mut self, format: crate::report::Format, path: &str) {
         let view = self.views.borrow().clone();
         let path = path.to_string();
-        let raw = if format.needs_raw() {
-            crate::report::RawData {
-                go: self.engine.go_total(),
-                java: self.engine.java_totals(),
+        let gathered = match crate::report::Gathered::from_engine(&self.engine, format) {
+            Ok(g) => g,
+            Err(e) => {
+                let _ = self.notices.try_send(redact_notice(Notice::Error(format!(
+                    "cannot export {format} to {path}: {e}"
+                ))));
+                return;
             }
-        } else {
-            crate::report::RawData::default()
-        };
-        let sources = if format.needs_sources() {
-            match crate::vcs::GitSources::new(self.engine.repo(), self.engine.revision()) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    let _ = self.notices.try_send(redact_notice(Notice::Error(format!(
-                        "cannot export {format}: {e}"
-                    ))));
-                    return;
-                }
-            }
-        } else {
-            None
         };
         let opts = crate::report::WriteOptions {
             changed_only: false,
@@ -393,17 +381,17 @@ impl Loop {
         };
         let notices = self.notices.clone();
         tokio::task::spawn_blocking(move || {
-            let inputs = crate::report::Inputs {
-                view: &view,
-                raw: &raw,
-                sources: sources
-                    .as_ref()
-                    .map(|s| s as &dyn crate::model::SourceStore),
-            };
-            let written = crate::report::write(format, &inputs, &opts, std::path::Path::new(&path));
+            let written = crate::report::write(
+                format,
+                &gathered.inputs(&view),
+                &opts,
+                std::path::Path::new(&path),
+            );
             let _ = notices.try_send(redact_notice(match written {
                 Ok(w) => Notice::Info(format!("exported {}", w.describe(format))),
-                Err(e) => Notice::Error(e.to_string()),
+                // The message names the path, so the screen knows which export it answers.
+                Err(e) if e.to_string().contains(&path) => Notice::Error(e.to_string()),
+                Err(e) => Notice::Error(format!("cannot export {format} to {path}: {e}")),
             }));
         });
     }

@@ -152,6 +152,49 @@ pub struct Inputs<'a> {
     pub sources: Option<&'a dyn SourceStore>,
 }
 
+/// What an engine holds that a format needs besides the View: the merged raw data (export
+/// formats) and the sources at the revision (HTML). Taken on the engine's side; owned, so it can
+/// move to a blocking thread.
+pub struct Gathered {
+    raw: RawData,
+    sources: Option<crate::vcs::GitSources>,
+}
+
+impl Gathered {
+    /// What `format` needs from `engine`.
+    pub fn from_engine(
+        engine: &crate::engine::Engine,
+        format: Format,
+    ) -> Result<Gathered, crate::vcs::VcsError> {
+        let raw = if format.needs_raw() {
+            RawData {
+                go: engine.go_total(),
+                java: engine.java_totals(),
+            }
+        } else {
+            RawData::default()
+        };
+        let sources = if format.needs_sources() {
+            Some(crate::vcs::GitSources::new(
+                engine.repo(),
+                engine.revision(),
+            )?)
+        } else {
+            None
+        };
+        Ok(Gathered { raw, sources })
+    }
+
+    /// The inputs of a report of `view`.
+    pub fn inputs<'a>(&'a self, view: &'a View) -> Inputs<'a> {
+        Inputs {
+            view,
+            raw: &self.raw,
+            sources: self.sources.as_ref().map(|s| s as &dyn SourceStore),
+        }
+    }
+}
+
 /// How to write it.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {

@@ -15,7 +15,7 @@ mod text;
 pub use export::{
     EXPORT_FORMATS, ExportOptions, RawData, export, export_bytes, render_export, write_report,
 };
-pub use format::{Format, Inputs, WriteOptions, Written, bytes, write};
+pub use format::{Format, Gathered, Inputs, WriteOptions, Written, bytes, write};
 pub use summary::{ChangedReport, FileRow, LineCounts, summarize};
 
 use crate::model::View;

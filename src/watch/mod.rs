@@ -12,7 +12,7 @@ mod log;
 pub use log::{EventLog, Level, LogFormat};
 
 use crate::engine::Engine;
-use crate::report::{self, Format, RawData};
+use crate::report::{self, Format};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -230,40 +230,24 @@ pub async fn round(
     let view = engine.view();
     engine.save_build_lines();
     log.diagnostics(n, &view.diagnostics);
-    let raw = if opts.exports.iter().any(|e| e.format.needs_raw()) {
-        RawData {
-            go: engine.go_total(),
-            java: engine.java_totals(),
-        }
-    } else {
-        RawData::default()
-    };
     let write_opts = report::WriteOptions {
         changed_only: opts.changed_only,
         source_root: Some(engine.config().repo.path.clone()),
     };
     let mut env: Vec<(String, String)> = Vec::new();
     for spec in &opts.exports {
-        let result = (|| {
-            let sources = if spec.format.needs_sources() {
-                Some(
-                    crate::vcs::GitSources::new(engine.repo(), engine.revision())
-                        .map_err(|e| e.to_string())?,
+        let result = report::Gathered::from_engine(engine, spec.format)
+            .map_err(|e| e.to_string())
+            .and_then(|gathered| {
+                report::write(
+                    spec.format,
+                    &gathered.inputs(&view),
+                    &write_opts,
+                    &spec.path,
                 )
-            } else {
-                None
-            };
-            let inputs = report::Inputs {
-                view: &view,
-                raw: &raw,
-                sources: sources
-                    .as_ref()
-                    .map(|s| s as &dyn crate::model::SourceStore),
-            };
-            report::write(spec.format, &inputs, &write_opts, &spec.path)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
-        })();
+            });
         match result {
             Ok(()) => {
                 log.event(

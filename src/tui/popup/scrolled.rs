@@ -1,13 +1,13 @@
 //! The read-only popups that scroll: help (`?`), diagnostics (`D`) and the messages log (`L`).
 //! Each builds its wrapped rows from what it shows, so drawing and scrolling agree on the count.
 
-use crate::model::DiagnosticKind;
+use crate::model::{DiagnosticKind, LineStatus};
 use crate::tui::component::{
     CommandInfo, Component, Ctx, Outcome, clamp_scroll, draw_scrolled, scrolled_height, wrap_line,
 };
 use crate::tui::keymap::Action;
 use crate::tui::text::clock_time;
-use crate::tui::theme::{CARRIED_GLYPH, carried_style};
+use crate::tui::theme::{CARRIED_GLYPH, carried_style, status_glyph};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -99,37 +99,51 @@ impl Scrolled {
         }
         let text = |s: &str| Line::styled(format!("  {s}"), p.text);
         lines.push(Line::styled("Source gutter: line, hits, mark", p.title));
-        lines.push(Line::from(vec![
-            Span::styled("  ✓", p.covered),
-            Span::styled(" covered: all the code on the line ran", p.text),
-        ]));
-        lines.push(Line::from(vec![
-            Span::styled("  ~", p.partial),
-            Span::styled(
+        // The glyphs come from the theme, the same ones the panes draw.
+        let status = |s: LineStatus| format!("  {}", status_glyph(s));
+        let marks = [
+            (
+                status(LineStatus::Covered),
+                p.covered,
+                " covered: all the code on the line ran",
+            ),
+            (
+                status(LineStatus::Partial),
+                p.partial,
                 " partial: some of it ran (Go: the part that did not is marked; JaCoCo: a branch not taken)",
-                p.text,
             ),
-        ]));
-        lines.push(Line::from(vec![
-            Span::styled("  ✗", p.missed),
-            Span::styled(" missed: code on the line that did not run", p.text),
-        ]));
-        lines.push(text("· no code on the line (blank, comment, declaration)"));
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {CARRIED_GLYPH}"), carried_style(p)),
-            Span::styled(
+            (
+                status(LineStatus::Missed),
+                p.missed,
+                " missed: code on the line that did not run",
+            ),
+            (
+                status(LineStatus::NotCoverable),
+                p.text,
+                " no code on the line (blank, comment, declaration)",
+            ),
+            (
+                format!("  {CARRIED_GLYPH}"),
+                carried_style(p),
                 " carried: an older build ran the line, this build not yet",
-                p.text,
             ),
-        ]));
-        lines.push(Line::from(vec![
-            Span::styled("  +", p.changed),
-            Span::styled(" the line is changed on this branch", p.text),
-        ]));
-        lines.push(Line::from(vec![
-            Span::styled("  »", p.flash),
-            Span::styled(" newly hit: ran since the previous poll (flashes)", p.text),
-        ]));
+            (
+                "  +".to_string(),
+                p.changed,
+                " the line is changed on this branch",
+            ),
+            (
+                "  »".to_string(),
+                p.flash,
+                " newly hit: ran since the previous poll (flashes)",
+            ),
+        ];
+        for (glyph, style, meaning) in marks {
+            lines.push(Line::from(vec![
+                Span::styled(glyph, style),
+                Span::styled(meaning, p.text),
+            ]));
+        }
         lines.push(text(
             "12 · 3k  how often the line ran (Go); hit / - : ran or not (JaCoCo counts no more)",
         ));
