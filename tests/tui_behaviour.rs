@@ -982,3 +982,178 @@ fn help_explains_every_mark_and_names_every_action() {
         );
     }
 }
+
+/// view(1) with a root-level Go file none of whose changed lines ran.
+fn with_root_file() -> Arc<View> {
+    view_with(|v| {
+        v.files.push(root_file());
+        v.files.sort_by(|a, b| a.path.cmp(&b.path));
+    })
+}
+
+fn tree_rows(app: &mut App) -> Vec<String> {
+    let t = render(app, 110, 30);
+    (4..28)
+        .map(|y| row_text(&t, y))
+        .map(|r| r.split('│').nth(1).unwrap_or("").trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+#[test]
+fn sorting_mixes_root_files_with_folders_shows_its_number_and_reverses() {
+    let mut app = app_with(with_root_file());
+    assert!(
+        tree_rows(&mut app).last().unwrap().starts_with("main.go"),
+        "by path: folders first"
+    );
+    press(&mut app, "s");
+    let rows = tree_rows(&mut app);
+    assert!(
+        rows[0].starts_with("main.go"),
+        "least covered first, root file included: {rows:?}"
+    );
+    press(&mut app, "s");
+    // Most missed: the count it sorts by is the one shown.
+    let rows = tree_rows(&mut app);
+    let missed = |r: &String| -> u64 {
+        let words: Vec<&str> = r.split_whitespace().collect();
+        assert_eq!(words.last(), Some(&"missed"), "{r}");
+        words[words.len() - 2].parse().unwrap()
+    };
+    let main = rows
+        .iter()
+        .find(|r| r.starts_with("main.go"))
+        .expect("main.go");
+    assert_eq!(missed(main), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| missed(r) <= missed(&rows[0])),
+        "{rows:?}"
+    );
+    press(&mut app, "S");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "most missed, reversed").is_some());
+    let rows = tree_rows(&mut app);
+    assert!(
+        rows[0].starts_with("▾ cart/"),
+        "fewest misses first: {rows:?}"
+    );
+}
+
+#[test]
+fn the_tree_can_list_only_the_files_left_to_test() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "F");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "┌ files with misses").is_some());
+    assert!(find_row(&t, "│  cart.go").is_none(), "cart.go ran fully");
+    assert!(find_row(&t, "│  pricing.go").is_some());
+    press(&mut app, "F");
+    assert!(find_row(&render(&mut app, 110, 30), "│  cart.go").is_some());
+}
+
+#[test]
+fn files_with_misses_go_both_ways_and_say_when_they_wrap() {
+    let mut app = app(Theme::Dark);
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    press(&mut app, "]");
+    assert_eq!(app.selected_key().as_deref(), Some(MEMORY));
+    press(&mut app, "[");
+    let back = app.selected_key();
+    assert!(
+        app.status()
+            .iter()
+            .any(|s| s.contains("wrapped around to the last")),
+        "{:?}",
+        app.status()
+    );
+    assert_eq!(
+        back.as_deref(),
+        Some(CART_SERVICE),
+        "the last file with misses"
+    );
+    press(&mut app, "]");
+    assert!(
+        app.status()
+            .iter()
+            .any(|s| s.contains("wrapped around to the first")),
+        "{:?}",
+        app.status()
+    );
+    assert_eq!(app.selected_key().as_deref(), Some(MEMORY));
+}
+
+#[test]
+fn small_keys_a_tui_user_expects() {
+    let mut app = app(Theme::Dark);
+    // Number keys pick a pane.
+    press(&mut app, "2");
+    assert_eq!(app.focus(), Focus::Source);
+    press(&mut app, "1");
+    assert_eq!(app.focus(), Focus::Tree);
+    // The pause key says "resume" while paused.
+    press(&mut app, "p");
+    assert!(app.footer_hints().contains(&("p".to_string(), "resume")));
+    press(&mut app, "p");
+    assert!(app.footer_hints().contains(&("p".to_string(), "pause")));
+    // y copies path:line of the cursor (the terminal loop sends it as OSC 52).
+    press(&mut app, "2y");
+    let (path, line) = app
+        .source_cursor()
+        .map(|(p, l)| (p.to_string(), l))
+        .unwrap();
+    assert_eq!(app.take_clipboard(), Some(format!("{path}:{line}")));
+    assert_eq!(app.take_clipboard(), None);
+    assert!(
+        app.status()
+            .iter()
+            .any(|s| s.starts_with("copied cart/cart.go:"))
+    );
+    // At the fastest interval the notice says so.
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view_with(|v| v.interval = Duration::from_millis(300)));
+    press(&mut app, "-");
+    assert!(
+        app.status().contains(&"polling every 250ms (the fastest)"),
+        "{:?}",
+        app.status()
+    );
+}
+
+#[test]
+fn filter_sort_and_pane_sizes_are_remembered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state/covtop/screen.json");
+    let start = || {
+        let mut cfg = config(Theme::Dark);
+        cfg.state_file = Some(state.clone());
+        let mut app = App::new(cfg, sources());
+        app.on_view(view(1));
+        settle(&mut app);
+        app
+    };
+    let mut app = start();
+    press(&mut app, "csS>z");
+    app.save_state().unwrap();
+    let mut again = start();
+    assert!(again.is_zoomed());
+    let t = render(&mut again, 110, 30);
+    assert!(find_row(&t, "┌ all files · least covered, reversed").is_some());
+    press(&mut again, "z");
+    let t = render(&mut again, 110, 30);
+    let y = find_row(&t, "┌ all files").unwrap();
+    assert_eq!(
+        row_text(&t, y).chars().position(|c| c == '┐'),
+        Some(47),
+        "44% of 110 columns"
+    );
+    // A broken file is named, and the screen starts with the defaults.
+    std::fs::write(&state, "{ not json").unwrap();
+    let broken = start();
+    assert!(
+        broken
+            .messages()
+            .iter()
+            .any(|m| m.error && m.text.contains("ignored the saved screen state"))
+    );
+}

@@ -30,6 +30,10 @@ fn ui_config(cfg: &Config) -> Result<UiConfig> {
                 kind: t.kind.name().to_string(),
             })
             .collect(),
+        // ~/.local/state/covtop/screen.json: the filter, sort and pane sizes of the last session.
+        state_file: dirs::state_dir()
+            .or_else(dirs::data_local_dir)
+            .map(|d| d.join("covtop").join("screen.json")),
         ..UiConfig::default()
     })
 }

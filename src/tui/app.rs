@@ -12,6 +12,7 @@ use super::popup::{ConfirmReset, ExportForm, Finder, Message, Popup, ResetTarget
 use super::source_pane::SourcePane;
 use super::text::format_interval;
 use super::theme::{Palette, Theme};
+use super::tree::{FileFilter, SortOrder};
 use super::tree_pane::TreePane;
 use crate::engine::{Command, Notice};
 use crate::model::{SourceStore, View};
@@ -62,6 +63,8 @@ pub struct UiConfig {
     /// How long newly hit lines stay highlighted.
     pub flash: Duration,
     pub tab_width: usize,
+    /// Where the filter, sort and pane sizes are remembered across restarts (none in tests).
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for UiConfig {
@@ -74,6 +77,7 @@ impl Default for UiConfig {
             clock: Clock::System,
             flash: Duration::from_millis(1500),
             tab_width: 4,
+            state_file: None,
         }
     }
 }
@@ -82,6 +86,16 @@ impl Default for UiConfig {
 pub enum Focus {
     Tree,
     Source,
+}
+
+/// What the screen remembers across restarts.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ScreenState {
+    filter: String,
+    sort: String,
+    reverse: bool,
+    tree_share: u16,
+    zoomed: bool,
 }
 
 /// Where each component is on a screen of a given size.
@@ -129,6 +143,8 @@ pub struct App {
     quit: bool,
     /// The screen size of the last [`App::resize`].
     screen: Rect,
+    /// Text for the terminal's clipboard, taken by the terminal loop (OSC 52).
+    clipboard: Option<String>,
     wall_now: SystemTime,
     last_age_second: u64,
 }
@@ -176,11 +192,73 @@ impl App {
             requested_interval: None,
             quit: false,
             screen: Rect::new(0, 0, 120, 40),
+            clipboard: None,
             wall_now,
             last_age_second: 0,
         };
+        app.load_state();
         app.fit();
         app
+    }
+
+    /// The filter, sort and pane sizes of the last session, from [`UiConfig::state_file`]. A file
+    /// that cannot be read is named in the messages and left for the next save to replace.
+    fn load_state(&mut self) {
+        let Some(path) = self.config.state_file.clone() else {
+            return;
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                self.notify(
+                    format!("cannot read the saved screen state {}: {e}", path.display()),
+                    true,
+                );
+                return;
+            }
+        };
+        match serde_json::from_str::<ScreenState>(&text) {
+            Ok(state) => {
+                let tree = &mut self.tree.tree;
+                tree.filter = FileFilter::from_name(&state.filter).unwrap_or_default();
+                tree.sort = SortOrder::from_name(&state.sort).unwrap_or_default();
+                tree.reverse = state.reverse;
+                self.tree_share = state.tree_share.clamp(TREE_SHARE_MIN, TREE_SHARE_MAX);
+                self.zoomed = state.zoomed;
+            }
+            Err(e) => self.notify(
+                format!(
+                    "ignored the saved screen state {}: {e}; it is replaced when covtop quits",
+                    path.display()
+                ),
+                true,
+            ),
+        }
+    }
+
+    /// Remembers the filter, sort and pane sizes in [`UiConfig::state_file`] (the terminal loop
+    /// calls it on quitting).
+    pub fn save_state(&self) -> Result<(), String> {
+        let Some(path) = &self.config.state_file else {
+            return Ok(());
+        };
+        let tree = &self.tree.tree;
+        let state = ScreenState {
+            filter: tree.filter.name().to_string(),
+            sort: tree.sort.name().to_string(),
+            reverse: tree.reverse,
+            tree_share: self.tree_share,
+            zoomed: self.zoomed,
+        };
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
+        crate::atomic_file::write_creating_dirs(path, &json)
+            .map_err(|e| format!("cannot save the screen state to {}: {e}", path.display()))
+    }
+
+    /// Text a key asked to put on the clipboard (`y`), once.
+    pub fn take_clipboard(&mut self) -> Option<String> {
+        self.clipboard.take()
     }
 
     /// The terminal's size: the panes lay out their rows and keep the selection in sight.
@@ -369,6 +447,14 @@ impl App {
                     Focus::Source => self.source.commands(&ctx),
                 };
                 commands.extend(scope_commands(&self.config.keymap, Scope::Global));
+                if ctx.paused {
+                    // The key that pauses resumes: say so.
+                    for c in &mut commands {
+                        if c.name == Some(Action::Pause.spec().name) {
+                            c.label = Some("resume");
+                        }
+                    }
+                }
                 commands
             }
         };
@@ -499,6 +585,10 @@ impl App {
             }
             Outcome::JumpTo(path) => self.jump_to_file(&path),
             Outcome::Notify(text) => self.notify(text, false),
+            Outcome::Copy(text) => {
+                self.notify(format!("copied {text}"), false);
+                self.clipboard = Some(text);
+            }
         }
     }
 
@@ -610,20 +700,44 @@ impl App {
                     self.requested_interval = Some(next);
                     out.push(Command::SetInterval(next));
                 }
-                self.notify(format!("polling every {}", format_interval(next)), false);
+                let bound = if next == MIN_INTERVAL {
+                    " (the fastest)"
+                } else if next == MAX_INTERVAL {
+                    " (the slowest)"
+                } else {
+                    ""
+                };
+                self.notify(
+                    format!("polling every {}{bound}", format_interval(next)),
+                    false,
+                );
             }
             Action::Export => {
                 self.popups.push(Popup::Export(ExportForm::new(
                     self.config.export_formats.clone(),
                 )));
             }
-            Action::NextFileWithMisses => match self.tree.next_file_with_misses(&self.view) {
-                Some(path) => {
-                    self.source.show(&path, &self.view);
-                    self.source.cursor_to_first_miss(&self.view);
+            Action::NextFileWithMisses | Action::PrevFileWithMisses => {
+                let forward = action == Action::NextFileWithMisses;
+                match self.tree.file_with_misses(&self.view, forward) {
+                    Some((path, wrapped)) => {
+                        self.source.show(&path, &self.view);
+                        self.source.cursor_to_first_miss(&self.view);
+                        if wrapped {
+                            self.notify(
+                                format!(
+                                    "wrapped around to the {} file with misses",
+                                    if forward { "first" } else { "last" }
+                                ),
+                                false,
+                            );
+                        }
+                    }
+                    None => self.notify("every changed line in the tree ran".into(), false),
                 }
-                None => self.notify("every changed line in the tree ran".into(), false),
-            },
+            }
+            Action::FocusTree => self.focus = Focus::Tree,
+            Action::FocusSource => self.focus = Focus::Source,
             Action::Diagnostics => self
                 .popups
                 .push(Popup::Scrolled(Scrolled::new(Text::Diagnostics))),

@@ -91,6 +91,8 @@ pub(crate) enum Outcome {
     JumpTo(String),
     /// A line for the status line and the messages log.
     Notify(String),
+    /// Put this text on the terminal's clipboard.
+    Copy(String),
 }
 
 /// A component of the screen.

@@ -408,6 +408,12 @@ impl SourcePane {
             Action::Right => self.side(SIDE_STEP as i64, tab),
             Action::LineStart => self.column = 0,
             Action::LineEnd => self.side(i64::MAX / 2, tab),
+            Action::CopyLocation => {
+                return match &self.open {
+                    Some(o) => Outcome::Copy(format!("{}:{}", o.path, o.cursor)),
+                    None => Outcome::Notify("no file open to copy from".into()),
+                };
+            }
             Action::NextMissed => return self.jump_missed(true, ctx.view),
             Action::PrevMissed => return self.jump_missed(false, ctx.view),
             _ => return Outcome::Ignored,

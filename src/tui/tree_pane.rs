@@ -6,7 +6,7 @@ use super::component::{CommandInfo, Component, Ctx, Outcome, pane_block, scope_c
 use super::keymap::{Action, Scope};
 use super::text::cut_left;
 use super::theme::{CARRIED_GLYPH, carried_style};
-use super::tree::{FileFilter, FileTree, RowKind};
+use super::tree::{FileFilter, FileTree, RowKind, SortOrder};
 use crate::model::{FileView, LineStatus, View};
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -226,17 +226,30 @@ impl TreePane {
         }
     }
 
-    /// Selects the next file (after the selection, wrapping) with missed changed lines.
-    pub fn next_file_with_misses(&mut self, view: &View) -> Option<String> {
+    /// Selects the next (or previous) file with missed changed lines, from the selection round
+    /// the tree; also says whether it went past the end (or the start).
+    pub fn file_with_misses(&mut self, view: &View, forward: bool) -> Option<(String, bool)> {
         let rows = self.tree.rows();
         let n = rows.len();
-        let found = (1..=n).map(|k| (self.selected + k) % n.max(1)).find(|&i| {
+        let at = |k: usize| {
+            if forward {
+                (self.selected + k) % n.max(1)
+            } else {
+                (self.selected + n * 2 - k) % n.max(1)
+            }
+        };
+        let found = (1..=n).map(at).find(|&i| {
             matches!(rows[i].kind, RowKind::File { index }
                 if view.files.get(index).is_some_and(|f| !missed_changed_lines(f).is_empty()))
         })?;
+        let wrapped = if forward {
+            found <= self.selected
+        } else {
+            found >= self.selected
+        };
         self.selected = found;
         self.keep_visible();
-        self.selected_file(view).map(str::to_string)
+        self.selected_file(view).map(|p| (p.to_string(), wrapped))
     }
 
     fn refilter(&mut self, view: &View, open: Option<&str>) -> Outcome {
@@ -258,13 +271,24 @@ impl TreePane {
             Action::Open => self.activate(view),
             Action::ToggleAllFiles => {
                 self.tree.filter = match self.tree.filter {
-                    FileFilter::Changed => FileFilter::All,
                     FileFilter::All => FileFilter::Changed,
+                    _ => FileFilter::All,
                 };
                 self.refilter(view, open)
             }
             Action::CycleSort => {
                 self.tree.sort = self.tree.sort.next();
+                self.refilter(view, open)
+            }
+            Action::ReverseSort => {
+                self.tree.reverse = !self.tree.reverse;
+                self.refilter(view, open)
+            }
+            Action::MissesOnly => {
+                self.tree.filter = match self.tree.filter {
+                    FileFilter::Misses => FileFilter::Changed,
+                    _ => FileFilter::Misses,
+                };
                 self.refilter(view, open)
             }
             _ => Outcome::Ignored,
@@ -287,13 +311,11 @@ impl Component for TreePane {
     fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
         let p = ctx.palette;
         let view = ctx.view;
-        let filter = match self.tree.filter {
-            FileFilter::Changed => "changed files",
-            FileFilter::All => "all files",
-        };
+        let filter = self.tree.filter.label();
+        let reversed = if self.tree.reverse { ", reversed" } else { "" };
         let title = Line::from(vec![
             Span::styled(format!(" {filter} "), p.title),
-            Span::styled(format!("· {} ", self.tree.sort.label()), p.dim),
+            Span::styled(format!("· {}{reversed} ", self.tree.sort.label()), p.dim),
         ]);
         let block = pane_block(p, title, ctx.focus == Focus::Tree);
         let inner = block.inner(area);
@@ -312,6 +334,10 @@ impl Component for TreePane {
                     ctx.keymap.keys_label(Action::ToggleAllFiles)
                 ),
                 FileFilter::All => "No files with coverage yet.".to_string(),
+                FileFilter::Misses => format!(
+                    "Every changed line ran. Press {} to list all changed files.",
+                    ctx.keymap.keys_label(Action::MissesOnly)
+                ),
             };
             frame.render_widget(
                 Paragraph::new(msg).style(p.dim).wrap(Wrap { trim: true }),
@@ -405,13 +431,13 @@ impl Component for TreePane {
                 });
                 spans.push(Span::styled(format!("{pct_text:>5}"), p.percent(pct)));
                 if show_counts {
-                    spans.push(Span::styled(
-                        format!(
-                            "{:>10}",
-                            format!("{}/{}", rule.covered(&row.counts), row.counts.coverable())
-                        ),
-                        p.dim,
-                    ));
+                    // Sorted by misses, the count it sorts by; else covered/coverable.
+                    let counts = if self.tree.sort == SortOrder::MostMissed {
+                        format!("{} missed", row.counts.missed)
+                    } else {
+                        format!("{}/{}", rule.covered(&row.counts), row.counts.coverable())
+                    };
+                    spans.push(Span::styled(format!("{counts:>10}"), p.dim));
                 }
             }
             let mut line = Line::from(spans);

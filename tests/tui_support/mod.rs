@@ -257,6 +257,19 @@ pub fn cart(hits: u64) -> FileView {
     )
 }
 
+/// A root-level Go file none of whose two changed lines ran.
+pub fn root_file() -> FileView {
+    use LineStatus::*;
+    file(
+        "main.go",
+        SourceLanguage::Go,
+        vec![go(5, 0, Missed), go(6, 0, Missed)],
+        vec![],
+        &[5, 6],
+        &[],
+    )
+}
+
 pub fn api() -> FileView {
     use LineStatus::*;
     file(
