@@ -30,7 +30,7 @@ pub enum ConfigError {
         message: String,
     },
     #[error(
-        "no configuration found: looked for ./covtop.toml and {xdg}; run `covtop init` to write one, or pass --config PATH"
+        "no configuration found: looked for covtop.toml here and in the folders above up to the repository's root, and {xdg}; run `covtop init` to write one, or pass --config PATH"
     )]
     NotFound { xdg: String },
 }
@@ -260,9 +260,22 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    let local = PathBuf::from("covtop.toml");
-    if local.exists() {
-        return Ok(local);
+    // Like git: from any folder of a repository, its covtop.toml (the nearest one upwards, up
+    // to the repository's root).
+    if let Ok(here) = std::env::current_dir() {
+        for dir in here.ancestors() {
+            let candidate = dir.join("covtop.toml");
+            if candidate.is_file() {
+                return Ok(if dir == here {
+                    PathBuf::from("covtop.toml")
+                } else {
+                    candidate
+                });
+            }
+            if dir.join(".git").exists() {
+                break;
+            }
+        }
     }
     let xdg = xdg_path();
     if let Some(x) = &xdg

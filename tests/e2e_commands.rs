@@ -349,3 +349,54 @@ async fn unchanged_dumps_are_not_stored_again() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(dumps(), after_reset + 2);
 }
+
+/// Small frictions of the command line: the configuration is found from a subfolder of the
+/// repository, a target that does not exist is named as such, a JaCoCo reset warns as the screen
+/// does, and the screen outside a terminal says what to use instead.
+#[test]
+fn command_line_frictions() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    std::fs::write(
+        repo.join("covtop.toml"),
+        "[repo]\nbase = \"main\"\n[[target]]\nname = \"orders\"\nkind = \"jacoco\"\n\
+         address = \"127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    // From a subfolder, as git finds its repository.
+    let out = covtop_in(
+        &repo.join("cart"),
+        &["report", "--offline", "--format", "json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("cart/cart.go"), "{}", text(&out));
+    // A target that is not configured.
+    let out = covtop_in(&repo, &["reset", "--target", "nosuch"]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("no such target") && said.contains("orders") && !said.contains("--yes"),
+        "{said}"
+    );
+    // The JaCoCo warning, as in the screen's dialog (the agent is not there: the reset fails).
+    let out = covtop_in(&repo, &["reset", "--target", "orders", "--yes"]);
+    assert!(
+        text(&out).contains("JaCoCo's reset is global to the JVM"),
+        "{}",
+        text(&out)
+    );
+    // The screen without a terminal.
+    let out = covtop_in(&repo, &[]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("needs a terminal")
+            && said.contains("covtop report")
+            && said.contains("covtop watch"),
+        "{said}"
+    );
+}

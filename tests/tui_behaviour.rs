@@ -1157,3 +1157,23 @@ fn filter_sort_and_pane_sizes_are_remembered() {
             .any(|m| m.error && m.text.contains("ignored the saved screen state"))
     );
 }
+
+#[test]
+fn colon_goes_to_a_line() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, ":7");
+    assert_eq!(app.popup_titles(), vec!["go to line"]);
+    // Only digits are taken.
+    press(&mut app, "x");
+    app.handle_event(key(KeyCode::Enter));
+    assert!(app.popup_titles().is_empty());
+    assert_eq!(app.source_cursor(), Some((CART, 7)));
+    assert_eq!(app.focus(), Focus::Source);
+    // Past the end: the last line.
+    press(&mut app, ":999");
+    app.handle_event(key(KeyCode::Enter));
+    assert_eq!(app.source_cursor(), Some((CART, 7)));
+    press(&mut app, ":1");
+    app.handle_event(key(KeyCode::Esc));
+    assert_eq!(app.source_cursor(), Some((CART, 7)), "esc cancels");
+}

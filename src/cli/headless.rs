@@ -156,6 +156,32 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool, out: Output) -> Result<
     } else {
         targets.to_vec()
     };
+    // A name that is not configured is a mistake to say, not a reset to confirm.
+    if let Some(unknown) = targets
+        .iter()
+        .find(|n| !cfg.targets.iter().any(|t| &t.name == *n))
+    {
+        bail!(
+            "--target {unknown}: no such target; configured: {}",
+            cfg.targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // As the screen's dialog does: a JaCoCo reset clears the whole JVM, for everyone.
+    for t in cfg
+        .targets
+        .iter()
+        .filter(|t| names.contains(&t.name) && t.kind.name() == "jacoco")
+    {
+        say_err!(
+            "covtop: warning: {}: JaCoCo's reset is global to the JVM: everyone testing against it \
+             loses the coverage not dumped yet",
+            t.name
+        );
+    }
     if !yes {
         if !std::io::stdin().is_terminal() {
             bail!(

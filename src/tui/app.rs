@@ -8,7 +8,9 @@ use super::component::{Component, Ctx, Outcome, scope_commands};
 use super::footer::Footer;
 use super::header::Header;
 use super::keymap::{Action, KeyMap, Scope};
-use super::popup::{ConfirmReset, ExportForm, Finder, Message, Popup, ResetTarget, Scrolled, Text};
+use super::popup::{
+    ConfirmReset, ExportForm, Finder, GotoLine, Message, Popup, ResetTarget, Scrolled, Text,
+};
 use super::source_pane::SourcePane;
 use super::text::format_interval;
 use super::theme::{Palette, Theme};
@@ -585,6 +587,10 @@ impl App {
             }
             Outcome::JumpTo(path) => self.jump_to_file(&path),
             Outcome::Notify(text) => self.notify(text, false),
+            Outcome::GotoLine(n) => {
+                self.source.goto_line(n);
+                self.focus = Focus::Source;
+            }
             Outcome::Copy(text) => {
                 self.notify(format!("copied {text}"), false);
                 self.clipboard = Some(text);
@@ -736,6 +742,7 @@ impl App {
                     None => self.notify("every changed line in the tree ran".into(), false),
                 }
             }
+            Action::GotoLine => self.popups.push(Popup::GotoLine(GotoLine::default())),
             Action::FocusTree => self.focus = Focus::Tree,
             Action::FocusSource => self.focus = Focus::Source,
             Action::Diagnostics => self

@@ -93,6 +93,8 @@ pub(crate) enum Outcome {
     Notify(String),
     /// Put this text on the terminal's clipboard.
     Copy(String),
+    /// Close (a popup) and move the source's cursor to this line.
+    GotoLine(u32),
 }
 
 /// A component of the screen.

@@ -236,6 +236,15 @@ impl SourcePane {
         self.keep_visible();
     }
 
+    /// Puts the cursor on line `n` (the last line if the file is shorter).
+    pub fn goto_line(&mut self, n: u32) {
+        let len = self.line_count();
+        if let Some(open) = &mut self.open {
+            open.cursor = n.clamp(1, len);
+        }
+        self.keep_visible();
+    }
+
     /// A click on the `row`-th line on screen puts the cursor there.
     pub fn click(&mut self, row: usize) {
         let len = self.line_count();

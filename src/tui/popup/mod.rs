@@ -4,11 +4,13 @@
 
 mod export;
 mod finder;
+mod goto;
 mod reset;
 mod scrolled;
 
 pub(crate) use export::ExportForm;
 pub(crate) use finder::Finder;
+pub(crate) use goto::GotoLine;
 pub(crate) use reset::ConfirmReset;
 pub use reset::ResetTarget;
 pub use scrolled::Message;
@@ -26,6 +28,7 @@ pub(crate) enum Popup {
     ConfirmReset(ConfirmReset),
     Export(ExportForm),
     Finder(Finder),
+    GotoLine(GotoLine),
 }
 
 impl Popup {
@@ -35,6 +38,7 @@ impl Popup {
             Popup::ConfirmReset(_) => "reset coverage?",
             Popup::Export(_) => "export a report",
             Popup::Finder(_) => "find a file",
+            Popup::GotoLine(_) => "go to line",
         }
     }
 
@@ -49,6 +53,7 @@ impl Popup {
             Popup::ConfirmReset(c) => c,
             Popup::Export(c) => c,
             Popup::Finder(c) => c,
+            Popup::GotoLine(c) => c,
         }
     }
 
@@ -58,6 +63,7 @@ impl Popup {
             Popup::ConfirmReset(c) => c,
             Popup::Export(c) => c,
             Popup::Finder(c) => c,
+            Popup::GotoLine(c) => c,
         }
     }
 }
