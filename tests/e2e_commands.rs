@@ -400,3 +400,44 @@ fn command_line_frictions() {
         "{said}"
     );
 }
+
+/// `covtop --repo DIR init` names DIR in the configuration it writes (relative paths in a
+/// configuration are relative to its folder), not `.`.
+#[test]
+fn init_with_repo_names_that_repository() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let elsewhere = tmp.path().join("configs");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out_file = elsewhere.join("covtop.toml");
+    let out = covtop_in(
+        tmp.path(),
+        &[
+            "--repo",
+            &repo.display().to_string(),
+            "init",
+            "--output",
+            &out_file.display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let cfg = covtop::config::load(&out_file).unwrap();
+    assert_eq!(
+        cfg.repo.path.canonicalize().unwrap(),
+        repo.canonicalize().unwrap()
+    );
+    // Inside the repository it stays `.`.
+    let inside = repo.join("covtop.toml");
+    let out = covtop_in(&repo, &["init", "--output", "covtop.toml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::read_to_string(&inside)
+            .unwrap()
+            .contains("path = \".\""),
+        "the repository's own configuration names it ."
+    );
+}
