@@ -22,6 +22,19 @@ use crossterm::event::{KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
+/// `$body` with `$c` bound to the popup inside, whatever its kind.
+macro_rules! each {
+    ($popup:expr, $c:ident => $body:expr) => {
+        match $popup {
+            Popup::Scrolled($c) => $body,
+            Popup::ConfirmReset($c) => $body,
+            Popup::Export($c) => $body,
+            Popup::Finder($c) => $body,
+            Popup::GotoLine($c) => $body,
+        }
+    };
+}
+
 #[derive(Debug)]
 pub(crate) enum Popup {
     Scrolled(Scrolled),
@@ -48,23 +61,11 @@ impl Popup {
     }
 
     fn inner(&self) -> &dyn Component {
-        match self {
-            Popup::Scrolled(c) => c,
-            Popup::ConfirmReset(c) => c,
-            Popup::Export(c) => c,
-            Popup::Finder(c) => c,
-            Popup::GotoLine(c) => c,
-        }
+        each!(self, c => c)
     }
 
     fn inner_mut(&mut self) -> &mut dyn Component {
-        match self {
-            Popup::Scrolled(c) => c,
-            Popup::ConfirmReset(c) => c,
-            Popup::Export(c) => c,
-            Popup::Finder(c) => c,
-            Popup::GotoLine(c) => c,
-        }
+        each!(self, c => c)
     }
 }
 
