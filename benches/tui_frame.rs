@@ -208,6 +208,7 @@ fn setup() -> Bench {
     let mut app = App::new(config, sources);
     app.on_view(view(1, &big));
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("terminal");
+    app.resize(WIDTH, HEIGHT);
     terminal.draw(|f| app.draw(f)).expect("draw");
     Bench { app, terminal, big }
 }
@@ -340,6 +341,20 @@ fn p99_report() {
         &mut b,
         KeyCode::Char('n'),
         KeyCode::Char('N'),
+        2000,
+    );
+    percentiles(
+        "source end/home (sideways scroll) in 20,000 lines",
+        &mut b,
+        KeyCode::End,
+        KeyCode::Home,
+        2000,
+    );
+    percentiles(
+        "z (zoom the source and back) in 20,000 lines",
+        &mut b,
+        KeyCode::Char('z'),
+        KeyCode::Char('z'),
         2000,
     );
     let views: Vec<Arc<View>> = (2..202).map(|g| view(g, &b.big)).collect();

@@ -30,7 +30,7 @@ pub enum ConfigError {
         message: String,
     },
     #[error(
-        "no configuration found: looked for ./covtop.toml and {xdg}; run `covtop init` to write one, or pass --config PATH"
+        "no configuration found: looked for covtop.toml here and in the folders above up to the repository's root, and {xdg}; run `covtop init` to write one, or pass --config PATH"
     )]
     NotFound { xdg: String },
 }
@@ -266,9 +266,22 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    let local = PathBuf::from("covtop.toml");
-    if local.exists() {
-        return Ok(local);
+    // Like git: from any folder of a repository, its covtop.toml (the nearest one upwards, up
+    // to the repository's root).
+    if let Ok(here) = std::env::current_dir() {
+        for dir in here.ancestors() {
+            let candidate = dir.join("covtop.toml");
+            if candidate.is_file() {
+                return Ok(if dir == here {
+                    PathBuf::from("covtop.toml")
+                } else {
+                    candidate
+                });
+            }
+            if dir.join(".git").exists() {
+                break;
+            }
+        }
     }
     let xdg = xdg_path();
     if let Some(x) = &xdg
@@ -728,16 +741,23 @@ fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
     }
 }
 
-/// The commented example written by `covtop init`; `modules` are the go.mod folders found.
-pub fn example(go_modules: &[(String, String)], base: &str) -> String {
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// The commented example written by `covtop init`; `modules` are the go.mod folders found,
+/// `repo_path` the repository as the file should name it (relative to the file's folder).
+pub fn example(go_modules: &[(String, String)], base: &str, repo_path: &str) -> String {
     let mut s = String::new();
-    s.push_str(
+    s.push_str(&format!(
         "# covtop configuration. Every key is optional unless marked required.\n\
          # Docs: covtop --help, README.md.\n\n\
          [repo]\n\
-         # The git repository whose deployed revision the services run.\n\
-         path = \".\"\n",
-    );
+         # The git repository whose deployed revision the services run (relative to this file).\n\
+         path = {}\n",
+        toml_string(repo_path)
+    ));
     s.push_str(&format!(
         "# Changed lines are those added or modified from merge-base(base, revision) to revision.\n\
          base = \"{base}\"\n\
@@ -971,7 +991,11 @@ timeout = "10s"
 
     #[test]
     fn example_parses() {
-        let text = example(&[(String::new(), "example.com/shop".into())], "origin/main");
+        let text = example(
+            &[(String::new(), "example.com/shop".into())],
+            "origin/main",
+            ".",
+        );
         let c = p(&text).unwrap();
         assert_eq!(c.targets.len(), 1);
         assert_eq!(c.targets[0].name, "shop");

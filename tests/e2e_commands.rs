@@ -261,6 +261,19 @@ fn report_html_writes_a_folder_and_needs_one() {
     let out = covtop_in(&repo, &["report", "--offline", "--format", "html"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("--output DIR"), "{}", text(&out));
+    // An unknown format and `report --help` name every format, html included, and say the file
+    // formats print to standard output without --output.
+    let out = covtop_in(&repo, &["report", "--offline", "--format", "pdf"]);
+    assert!(!out.status.success());
+    for f in covtop::report::Format::ALL {
+        assert!(text(&out).contains(f.name()), "{f}: {}", text(&out));
+    }
+    let help = text(&covtop_in(&repo, &["report", "--help"]));
+    assert!(
+        help.contains("html") && help.contains("standard output"),
+        "{help}"
+    );
+    assert!(!help.contains("needs --output): lcov"), "{help}");
 }
 
 /// A dump equal to its replica's previous one is not stored again (its "last seen" still
@@ -335,4 +348,96 @@ async fn unchanged_dumps_are_not_stored_again() {
     let out = run(&["dump"]).await.unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(dumps(), after_reset + 2);
+}
+
+/// Small frictions of the command line: the configuration is found from a subfolder of the
+/// repository, a target that does not exist is named as such, a JaCoCo reset warns as the screen
+/// does, and the screen outside a terminal says what to use instead.
+#[test]
+fn command_line_frictions() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    std::fs::write(
+        repo.join("covtop.toml"),
+        "[repo]\nbase = \"main\"\n[[target]]\nname = \"orders\"\nkind = \"jacoco\"\n\
+         address = \"127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    // From a subfolder, as git finds its repository.
+    let out = covtop_in(
+        &repo.join("cart"),
+        &["report", "--offline", "--format", "json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("cart/cart.go"), "{}", text(&out));
+    // A target that is not configured.
+    let out = covtop_in(&repo, &["reset", "--target", "nosuch"]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("no such target") && said.contains("orders") && !said.contains("--yes"),
+        "{said}"
+    );
+    // The JaCoCo warning, as in the screen's dialog (the agent is not there: the reset fails).
+    let out = covtop_in(&repo, &["reset", "--target", "orders", "--yes"]);
+    assert!(
+        text(&out).contains("JaCoCo's reset is global to the JVM"),
+        "{}",
+        text(&out)
+    );
+    // The screen without a terminal.
+    let out = covtop_in(&repo, &[]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("needs a terminal")
+            && said.contains("covtop report")
+            && said.contains("covtop watch"),
+        "{said}"
+    );
+}
+
+/// `covtop --repo DIR init` names DIR in the configuration it writes (relative paths in a
+/// configuration are relative to its folder), not `.`.
+#[test]
+fn init_with_repo_names_that_repository() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let elsewhere = tmp.path().join("configs");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out_file = elsewhere.join("covtop.toml");
+    let out = covtop_in(
+        tmp.path(),
+        &[
+            "--repo",
+            &repo.display().to_string(),
+            "init",
+            "--output",
+            &out_file.display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let cfg = covtop::config::load(&out_file).unwrap();
+    assert_eq!(
+        cfg.repo.path.canonicalize().unwrap(),
+        repo.canonicalize().unwrap()
+    );
+    // Inside the repository it stays `.`.
+    let inside = repo.join("covtop.toml");
+    let out = covtop_in(&repo, &["init", "--output", "covtop.toml"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::read_to_string(&inside)
+            .unwrap()
+            .contains("path = \".\""),
+        "the repository's own configuration names it ."
+    );
 }

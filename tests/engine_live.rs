@@ -163,7 +163,7 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
     let out = tmp.path().join("report.json");
     h.commands
         .send(Command::Export {
-            format: "json".into(),
+            format: covtop::report::Format::Json,
             path: out.display().to_string(),
         })
         .await
@@ -175,7 +175,7 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
     let lcov = tmp.path().join("cov.info");
     h.commands
         .send(Command::Export {
-            format: "lcov".into(),
+            format: covtop::report::Format::Lcov,
             path: lcov.display().to_string(),
         })
         .await
@@ -186,9 +186,24 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
         text.contains("SF:pricing/pricing.go") && text.contains("DA:5,"),
         "{text}"
     );
+    // HTML too, through the same writer as `covtop report --format html`.
+    let html = tmp.path().join("html");
     h.commands
         .send(Command::Export {
-            format: "json".into(),
+            format: covtop::report::Format::Html,
+            path: html.display().to_string(),
+        })
+        .await
+        .unwrap();
+    next_notice(&mut h.notices, "exported html").await;
+    let index = std::fs::read_to_string(html.join("index.html")).unwrap();
+    assert!(
+        index.contains("pricing/pricing.go"),
+        "the index lists the files"
+    );
+    h.commands
+        .send(Command::Export {
+            format: covtop::report::Format::Json,
             path: "/nonexistent-dir/x.json".into(),
         })
         .await

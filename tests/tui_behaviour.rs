@@ -84,8 +84,39 @@ fn reset_asks_first_and_only_y_confirms() {
 fn export_sends_the_chosen_format_and_typed_path() {
     let mut app = app(Theme::Dark);
     press(&mut app, "e");
-    app.handle_event(key(KeyCode::Down));
-    app.handle_event(key(KeyCode::Down));
+    // Every format the command line writes is offered, HTML first.
+    let t = render(&mut app, 110, 30);
+    for f in covtop::report::Format::ALL {
+        assert!(
+            find_row(&t, &format!(" {} ", f.name())).is_some(),
+            "{f} is not offered"
+        );
+    }
+    assert_eq!(
+        app.handle_event(key(KeyCode::Enter)),
+        vec![Command::Export {
+            format: covtop::report::Format::Html,
+            path: "covtop-html".into()
+        }]
+    );
+    // It runs beside the screen: the footer says so until the engine answers, however long.
+    app.tick(Instant::now() + Duration::from_secs(60));
+    let t = render(&mut app, 110, 30);
+    assert!(
+        row_text(&t, 29).contains("⧗ exporting html to covtop-html…"),
+        "{}",
+        row_text(&t, 29)
+    );
+    app.on_notice(Notice::Info(
+        "exported html to covtop-html/index.html (5 file pages)".into(),
+    ));
+    assert!(app.exports_running().is_empty());
+    let t = render(&mut app, 110, 30);
+    assert!(row_text(&t, 29).contains("exported html to covtop-html/index.html"));
+    press(&mut app, "e");
+    for _ in 0..3 {
+        app.handle_event(key(KeyCode::Down));
+    }
     for _ in 0.."covtop-report.md".len() {
         app.handle_event(key(KeyCode::Backspace));
     }
@@ -94,7 +125,7 @@ fn export_sends_the_chosen_format_and_typed_path() {
     assert_eq!(
         app.handle_event(key(KeyCode::Enter)),
         vec![Command::Export {
-            format: "markdown".into(),
+            format: covtop::report::Format::Markdown,
             path: "out/q.md".into()
         }]
     );
@@ -692,4 +723,457 @@ fn long_replica_ids_are_cut_from_the_left_keeping_the_port() {
         header.contains("10.0.2.14:7778"),
         "the next replica still shows:\n{header}"
     );
+}
+
+/// An App showing the inventory file (a long path, a line wider than the screen), focus on the source.
+fn inventory_app(w: u16, h: u16) -> App {
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(long_path_view());
+    press(&mut app, "/InventoryServ");
+    app.handle_event(key(KeyCode::Enter));
+    settle(&mut app);
+    app.resize(w, h);
+    assert_eq!(app.focus(), Focus::Source);
+    assert_eq!(app.source_cursor(), Some((INVENTORY, 5)));
+    app
+}
+
+#[test]
+fn long_lines_scroll_sideways() {
+    let mut app = inventory_app(80, 24);
+    let t = render(&mut app, 80, 24);
+    assert!(find_row(&t, "END_OF_LINE_MARKER").is_none(), "cut at first");
+    press(&mut app, "l");
+    assert_eq!(app.source_column(), 8);
+    app.handle_event(key(KeyCode::Right));
+    assert_eq!(app.source_column(), 16);
+    app.handle_event(key(KeyCode::End));
+    let t = render(&mut app, 80, 24);
+    let row = find_row(&t, "END_OF_LINE_MARKER;").expect("the end of the line after End");
+    // The gutter stays put: the line number is still at the left.
+    assert!(
+        row_text(&t, row).contains("  5     - ✗+"),
+        "{}",
+        row_text(&t, row)
+    );
+    assert!(
+        find_row(&t, "· col ").is_some(),
+        "the title says the source is scrolled"
+    );
+    // No further than the end of the widest line.
+    let end = app.source_column();
+    press(&mut app, "l");
+    assert_eq!(app.source_column(), end);
+    app.handle_event(key(KeyCode::Home));
+    assert_eq!(app.source_column(), 0);
+    // At the first column, left goes back to the tree; the tree stays where it was.
+    press(&mut app, "h");
+    assert_eq!(app.focus(), Focus::Tree);
+    assert_eq!(app.selected_key().as_deref(), Some(INVENTORY));
+    // Another file starts at the first column again.
+    app.handle_event(key(KeyCode::Tab));
+    press(&mut app, "$");
+    assert!(app.source_column() > 0);
+    app.handle_event(key(KeyCode::Tab));
+    press(&mut app, "jj");
+    assert_eq!(app.source_cursor().map(|(p, _)| p), Some(PRICING));
+    assert_eq!(app.source_column(), 0);
+}
+
+#[test]
+fn zoom_and_pane_widths() {
+    let mut app = inventory_app(120, 40);
+    let tree_width = |app: &mut App| {
+        let t = render(app, 120, 40);
+        let y = find_row(&t, "┌ changed files").expect("the tree");
+        row_text(&t, y)
+            .chars()
+            .position(|c| c == '┐')
+            .expect("its corner")
+    };
+    let before = tree_width(&mut app);
+    assert_eq!(before, 47, "40% of 120 columns");
+    press(&mut app, ">");
+    assert!(tree_width(&mut app) > before);
+    press(&mut app, "<<");
+    assert!(tree_width(&mut app) < before);
+    // z gives the focused pane (the source) the whole width, and z again gives it back.
+    press(&mut app, "z");
+    assert!(app.is_zoomed());
+    let t = render(&mut app, 120, 40);
+    assert!(find_row(&t, "┌ changed files").is_none());
+    let title = find_row(&t, "InventoryService.java ·").expect("the source");
+    assert!(row_text(&t, title).starts_with("┌ inventory/src/main/java/bookstore/inventory/"));
+    press(&mut app, "z");
+    assert!(find_row(&render(&mut app, 120, 40), "┌ changed files").is_some());
+}
+
+#[test]
+fn left_and_right_fold_folders_and_move_between_panes() {
+    let mut app = app(Theme::Dark);
+    render(&mut app, 110, 30);
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    press(&mut app, "h");
+    assert_eq!(
+        app.selected_key().as_deref(),
+        Some("cart/"),
+        "to the file's folder"
+    );
+    press(&mut app, "j");
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    press(&mut app, "k");
+    app.handle_event(key(KeyCode::Left));
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "▸ cart/").is_some(), "folded");
+    assert!(find_row(&t, "│  cart.go").is_none());
+    press(&mut app, "l");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "▾ cart/").is_some(), "unfolded");
+    app.handle_event(key(KeyCode::Right));
+    assert_eq!(app.selected_key().as_deref(), Some(CART), "into the folder");
+    assert_eq!(app.focus(), Focus::Tree);
+    press(&mut app, "l");
+    assert_eq!(app.focus(), Focus::Source, "a file opens in the source");
+}
+
+#[test]
+fn messages_stay_in_a_timestamped_log_and_show_together() {
+    let mut app = app(Theme::Dark);
+    app.on_notice(Notice::Info("reset shop-api: 2 replicas".into()));
+    app.on_notice(Notice::Info("reset billing: 1 replica".into()));
+    assert_eq!(
+        app.status(),
+        vec!["reset shop-api: 2 replicas", "reset billing: 1 replica"]
+    );
+    let t = render(&mut app, 140, 30);
+    let footer = row_text(&t, 29);
+    assert!(
+        footer.contains("reset shop-api: 2 replicas · reset billing: 1 replica"),
+        "{footer}"
+    );
+    // The border above the footer is whole: messages never cover a pane.
+    assert!(row_text(&t, 28).starts_with("└──"), "{}", row_text(&t, 28));
+    // They leave the footer after a while, not the log.
+    assert!(app.tick(Instant::now() + Duration::from_secs(30)));
+    assert!(app.status().is_empty());
+    assert_eq!(app.messages().len(), 2);
+    assert_eq!(app.messages()[0].at, now());
+    press(&mut app, "L");
+    let t = render(&mut app, 140, 30);
+    // Newest first, each with its time (UTC).
+    let newest = find_row(&t, "info: reset billing: 1 replica").expect("in the log");
+    let oldest = find_row(&t, "info: reset shop-api: 2 replicas").expect("in the log");
+    assert!(newest < oldest);
+    assert!(
+        row_text(&t, newest).contains("08:00:00 info"),
+        "{}",
+        row_text(&t, newest)
+    );
+}
+
+#[test]
+fn long_popups_use_the_height_and_say_there_is_more() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "?");
+    let t = render(&mut app, 110, 24);
+    let bottom = find_row(&t, "▼ 1–").expect("a scroll indicator");
+    assert_eq!(bottom, 23, "the popup takes the whole height");
+    press(&mut app, "G");
+    let t = render(&mut app, 110, 24);
+    assert!(find_row(&t, "▲ ").is_some());
+    assert!(
+        find_row(&t, "esc closes").is_some(),
+        "the last row is reachable"
+    );
+    // While a popup is open, the footer lists its keys.
+    assert!(app.footer_hints().contains(&("esc".to_string(), "close")));
+}
+
+/// A file no agent reported yet, and a first View where nothing has data: "no data", never `– 0/0`.
+#[test]
+fn files_without_data_say_so() {
+    let only_no_data = view_with(|v| {
+        for f in &mut v.files {
+            f.coverage = None;
+            let n = f.changed.as_ref().map_or(0, |c| c.lines.len() as u64);
+            f.changed_counts = covtop::model::Counts {
+                no_data: n,
+                ..Default::default()
+            };
+        }
+        v.totals.changed = v
+            .files
+            .iter()
+            .fold(covtop::model::Counts::default(), |mut c, f| {
+                c.merge(f.changed_counts);
+                c
+            });
+    });
+    for (w, h) in [(110, 30), (60, 20)] {
+        let mut app = App::new(config(Theme::Dark), sources());
+        app.on_view(only_no_data.clone());
+        settle(&mut app);
+        let t = render(&mut app, w, h);
+        let row = find_row(&t, "│  cart.go").expect("cart.go in the tree");
+        let text = row_text(&t, row);
+        assert!(text.contains("no data"), "{w}: {text}");
+        assert!(
+            !text.contains("0/0") && !text.contains(" – "),
+            "{w}: {text}"
+        );
+        assert!(
+            row_text(&t, 0).contains("changed no data yet ("),
+            "{}",
+            row_text(&t, 0)
+        );
+        assert!(find_row(&t, "0/0").is_none(), "no 0/0 anywhere at {w}");
+    }
+    let t = render(&mut app_with(only_no_data), 110, 30);
+    assert!(find_row(&t, "· no data yet for 2 changed lines").is_some());
+}
+
+fn app_with(view: Arc<View>) -> App {
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view);
+    settle(&mut app);
+    app
+}
+
+/// `?` explains every mark the screen draws and gives every action's name for `[keys]`.
+#[test]
+fn help_explains_every_mark_and_names_every_action() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "?");
+    let mut help = String::new();
+    // Read it page by page.
+    for _ in 0..10 {
+        let t = render(&mut app, 120, 30);
+        for y in 0..30 {
+            help.push_str(&row_text(&t, y));
+            help.push('\n');
+        }
+        app.handle_event(key(KeyCode::PageDown));
+    }
+    for mark in [
+        "✓ covered",
+        "~ partial",
+        "✗ missed",
+        "· no code",
+        "↻ carried",
+        "+ the line is changed",
+        "» newly hit",
+        "hit / -",
+        "● lines of the file ran",
+        "no data",
+        "● up ◐ slow ✗ down ○ gone",
+        "e1 its epoch",
+        "⟳ every",
+        "⏸ paused",
+        "FROZEN",
+        "UNC",
+    ] {
+        assert!(help.contains(mark), "help does not explain {mark:?}");
+    }
+    for spec in covtop::tui::keymap::ACTIONS {
+        assert!(
+            help.contains(&format!("[{}]", spec.name)),
+            "help does not name [{}]",
+            spec.name
+        );
+    }
+}
+
+/// view(1) with a root-level Go file none of whose changed lines ran.
+fn with_root_file() -> Arc<View> {
+    view_with(|v| {
+        v.files.push(root_file());
+        v.files.sort_by(|a, b| a.path.cmp(&b.path));
+    })
+}
+
+fn tree_rows(app: &mut App) -> Vec<String> {
+    let t = render(app, 110, 30);
+    (4..28)
+        .map(|y| row_text(&t, y))
+        .map(|r| r.split('│').nth(1).unwrap_or("").trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+#[test]
+fn sorting_mixes_root_files_with_folders_shows_its_number_and_reverses() {
+    let mut app = app_with(with_root_file());
+    assert!(
+        tree_rows(&mut app).last().unwrap().starts_with("main.go"),
+        "by path: folders first"
+    );
+    press(&mut app, "s");
+    let rows = tree_rows(&mut app);
+    assert!(
+        rows[0].starts_with("main.go"),
+        "least covered first, root file included: {rows:?}"
+    );
+    press(&mut app, "s");
+    // Most missed: the count it sorts by is the one shown.
+    let rows = tree_rows(&mut app);
+    let missed = |r: &String| -> u64 {
+        let words: Vec<&str> = r.split_whitespace().collect();
+        assert_eq!(words.last(), Some(&"missed"), "{r}");
+        words[words.len() - 2].parse().unwrap()
+    };
+    let main = rows
+        .iter()
+        .find(|r| r.starts_with("main.go"))
+        .expect("main.go");
+    assert_eq!(missed(main), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| missed(r) <= missed(&rows[0])),
+        "{rows:?}"
+    );
+    press(&mut app, "S");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "most missed, reversed").is_some());
+    let rows = tree_rows(&mut app);
+    assert!(
+        rows[0].starts_with("▾ cart/"),
+        "fewest misses first: {rows:?}"
+    );
+}
+
+#[test]
+fn the_tree_can_list_only_the_files_left_to_test() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "F");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "┌ files with misses").is_some());
+    assert!(find_row(&t, "│  cart.go").is_none(), "cart.go ran fully");
+    assert!(find_row(&t, "│  pricing.go").is_some());
+    press(&mut app, "F");
+    assert!(find_row(&render(&mut app, 110, 30), "│  cart.go").is_some());
+}
+
+#[test]
+fn files_with_misses_go_both_ways_and_say_when_they_wrap() {
+    let mut app = app(Theme::Dark);
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    press(&mut app, "]");
+    assert_eq!(app.selected_key().as_deref(), Some(MEMORY));
+    press(&mut app, "[");
+    let back = app.selected_key();
+    assert!(
+        app.status()
+            .iter()
+            .any(|s| s.contains("wrapped around to the last")),
+        "{:?}",
+        app.status()
+    );
+    assert_eq!(
+        back.as_deref(),
+        Some(CART_SERVICE),
+        "the last file with misses"
+    );
+    press(&mut app, "]");
+    assert!(
+        app.status()
+            .iter()
+            .any(|s| s.contains("wrapped around to the first")),
+        "{:?}",
+        app.status()
+    );
+    assert_eq!(app.selected_key().as_deref(), Some(MEMORY));
+}
+
+#[test]
+fn small_keys_a_tui_user_expects() {
+    let mut app = app(Theme::Dark);
+    // Number keys pick a pane.
+    press(&mut app, "2");
+    assert_eq!(app.focus(), Focus::Source);
+    press(&mut app, "1");
+    assert_eq!(app.focus(), Focus::Tree);
+    // The pause key says "resume" while paused.
+    press(&mut app, "p");
+    assert!(app.footer_hints().contains(&("p".to_string(), "resume")));
+    press(&mut app, "p");
+    assert!(app.footer_hints().contains(&("p".to_string(), "pause")));
+    // y copies path:line of the cursor (the terminal loop sends it as OSC 52).
+    press(&mut app, "2y");
+    let (path, line) = app
+        .source_cursor()
+        .map(|(p, l)| (p.to_string(), l))
+        .unwrap();
+    assert_eq!(app.take_clipboard(), Some(format!("{path}:{line}")));
+    assert_eq!(app.take_clipboard(), None);
+    assert!(
+        app.status()
+            .iter()
+            .any(|s| s.starts_with("copied cart/cart.go:"))
+    );
+    // At the fastest interval the notice says so.
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view_with(|v| v.interval = Duration::from_millis(300)));
+    press(&mut app, "-");
+    assert!(
+        app.status().contains(&"polling every 250ms (the fastest)"),
+        "{:?}",
+        app.status()
+    );
+}
+
+#[test]
+fn filter_sort_and_pane_sizes_are_remembered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state/covtop/screen.json");
+    let start = || {
+        let mut cfg = config(Theme::Dark);
+        cfg.state_file = Some(state.clone());
+        let mut app = App::new(cfg, sources());
+        app.on_view(view(1));
+        settle(&mut app);
+        app
+    };
+    let mut app = start();
+    press(&mut app, "csS>z");
+    app.save_state().unwrap();
+    let mut again = start();
+    assert!(again.is_zoomed());
+    let t = render(&mut again, 110, 30);
+    assert!(find_row(&t, "┌ all files · least covered, reversed").is_some());
+    press(&mut again, "z");
+    let t = render(&mut again, 110, 30);
+    let y = find_row(&t, "┌ all files").unwrap();
+    assert_eq!(
+        row_text(&t, y).chars().position(|c| c == '┐'),
+        Some(47),
+        "44% of 110 columns"
+    );
+    // A broken file is named, and the screen starts with the defaults.
+    std::fs::write(&state, "{ not json").unwrap();
+    let broken = start();
+    assert!(
+        broken
+            .messages()
+            .iter()
+            .any(|m| m.error && m.text.contains("ignored the saved screen state"))
+    );
+}
+
+#[test]
+fn colon_goes_to_a_line() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, ":7");
+    assert_eq!(app.popup_titles(), vec!["go to line"]);
+    // Only digits are taken.
+    press(&mut app, "x");
+    app.handle_event(key(KeyCode::Enter));
+    assert!(app.popup_titles().is_empty());
+    assert_eq!(app.source_cursor(), Some((CART, 7)));
+    assert_eq!(app.focus(), Focus::Source);
+    // Past the end: the last line.
+    press(&mut app, ":999");
+    app.handle_event(key(KeyCode::Enter));
+    assert_eq!(app.source_cursor(), Some((CART, 7)));
+    press(&mut app, ":1");
+    app.handle_event(key(KeyCode::Esc));
+    assert_eq!(app.source_cursor(), Some((CART, 7)), "esc cancels");
 }

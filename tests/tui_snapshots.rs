@@ -161,3 +161,30 @@ fn header_shows_every_replica() {
         );
     }
 }
+
+/// A deep Maven path at 80×24, 120×40 and 200×60: the tree keeps the file name whole (folders
+/// are cut from the left), the source title keeps the file name and the miss count, and the
+/// panes share the width.
+#[test]
+fn long_paths_at_three_sizes() {
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let mut app = covtop::tui::App::new(config(Theme::Dark), sources());
+        app.on_view(long_path_view());
+        press(&mut app, "/InventoryServ");
+        app.handle_event(key(KeyCode::Enter));
+        settle(&mut app);
+        let t = snap(&mut app, w, h);
+        let screen: Vec<String> = (0..h).map(|y| row_text(&t, y)).collect();
+        assert!(
+            find_row(&t, "│  InventoryService.java ").is_some(),
+            "{w}x{h}: the file name is whole in the tree:\n{}",
+            screen.join("\n")
+        );
+        let title = (0..h)
+            .map(|y| row_text(&t, y))
+            .find(|r| r.contains("┌") && r.contains("InventoryService.java ·"))
+            .unwrap_or_else(|| panic!("{w}x{h}: no source title with the file name"));
+        assert!(title.contains("· 1 missed"), "{w}x{h}: {title}");
+        insta::assert_snapshot!(format!("long_paths_{w}x{h}"), t.backend());
+    }
+}

@@ -59,6 +59,17 @@ impl Tmux {
         }
     }
 
+    /// Types `text` literally (not as key names).
+    fn type_text(&self, text: &str) {
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-l", "-t", &self.session, text])
+            .status()
+            .expect("tmux send-keys")
+            .success();
+        assert!(ok);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
     /// Waits until `check` accepts the screen; panics with the last screen after `within`.
     fn wait_for(&self, what: &str, within: Duration, check: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + within;
@@ -231,6 +242,58 @@ fn live_screen_turns_a_missed_changed_line_covered_dumps_resets_and_quits() {
     assert!(
         row(&s, "delete(c.lines, item)").is_some_and(|r| r.contains('✓')),
         "coverage from before the reset is kept:\n{s}"
+    );
+
+    // z zooms the focused pane (the tree) to the whole width, and back.
+    term.keys(&["z"]);
+    term.wait_for("the tree alone", Duration::from_secs(5), |s| {
+        !s.contains("delete(c.lines, item)") && s.contains("cart.go")
+    });
+    term.keys(&["z"]);
+    term.wait_for("both panes again", Duration::from_secs(5), |s| {
+        s.contains("delete(c.lines, item)")
+    });
+
+    // L: every message stays in a log, with its time.
+    term.keys(&["L"]);
+    let s = term.wait_for("the messages log", Duration::from_secs(5), |s| {
+        s.contains("┌ messages")
+    });
+    let logged = row(&s, "info: snapshot stored").expect("the snapshot message is logged");
+    let at = logged
+        .split("info: snapshot stored")
+        .next()
+        .and_then(|before| before.trim_end().rsplit(['│', ' ']).next())
+        .unwrap_or("");
+    assert!(
+        at.len() == 8 && at.chars().filter(|c| *c == ':').count() == 2,
+        "a HH:MM:SS time before the message: {logged:?}"
+    );
+    term.keys(&["Escape"]);
+    term.wait_for("the log to close", Duration::from_secs(5), |s| {
+        !s.contains("┌ messages")
+    });
+
+    // e offers every format, HTML first, and writes it beside the screen.
+    term.keys(&["e"]);
+    let s = term.wait_for("the export dialog", Duration::from_secs(5), |s| {
+        s.contains("export a report")
+    });
+    assert!(
+        s.contains("▸ html") && s.contains("jacoco-exec") && s.contains("cobertura"),
+        "{s}"
+    );
+    let html = tmp.path().join("html-report");
+    term.keys(&["C-u"]);
+    term.type_text(&html.display().to_string());
+    term.keys(&["Enter"]);
+    term.wait_for("the export to be written", Duration::from_secs(30), |s| {
+        s.contains("exported html to")
+    });
+    let index = std::fs::read_to_string(html.join("index.html")).expect("index.html");
+    assert!(
+        index.contains("cart/cart.go"),
+        "the report lists the changed files"
     );
 
     // q: covtop exits and the terminal is restored (cooked mode, main screen).

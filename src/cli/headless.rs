@@ -175,6 +175,32 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool, out: Output) -> Result<
     } else {
         targets.to_vec()
     };
+    // A name that is not configured is a mistake to say, not a reset to confirm.
+    if let Some(unknown) = targets
+        .iter()
+        .find(|n| !cfg.targets.iter().any(|t| &t.name == *n))
+    {
+        bail!(
+            "--target {unknown}: no such target; configured: {}",
+            cfg.targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // As the screen's dialog does: a JaCoCo reset clears the whole JVM, for everyone.
+    for t in cfg
+        .targets
+        .iter()
+        .filter(|t| names.contains(&t.name) && t.kind.name() == "jacoco")
+    {
+        say_err!(
+            "covtop: warning: {}: JaCoCo's reset is global to the JVM: everyone testing against it \
+             loses the coverage not dumped yet",
+            t.name
+        );
+    }
     if !yes {
         if !std::io::stdin().is_terminal() {
             bail!(
@@ -269,67 +295,44 @@ fn current_view(
 
 pub fn report(
     cfg: Config,
-    format: &str,
+    format: report::Format,
     output: Option<&Path>,
     offline: bool,
     changed_only: bool,
     baseline: Option<&str>,
     out: Output,
 ) -> Result<ExitCode> {
-    let partial = cfg.report.partial_as_covered;
-    if format == "html" {
-        let Some(dir) = output else {
-            bail!("--format html writes a folder: pass --output DIR");
-        };
-        let (engine, view) = current_view(cfg, offline, baseline, out)?;
-        let sources = covtop::vcs::GitSources::new(engine.repo(), engine.revision())
-            .context("cannot read sources from the repository")?;
-        let opts = report::html::HtmlOptions {
-            changed_only,
-            partial_as_covered: partial,
-            title: "covtop".to_string(),
-        };
-        let summary = report::html::write_html(&view, &sources, &opts, dir)?;
-        say!(
-            "Wrote {} ({} file pages)",
-            summary.index.display(),
-            summary.pages
-        );
-        return Ok(ExitCode::SUCCESS);
+    if format.needs_sources() && output.is_none() {
+        bail!("--format {format} writes a folder: pass --output DIR");
     }
-    if report::EXPORT_FORMATS.contains(&format) {
-        // Export formats are for other tools and need the raw data too.
-        let opts = report::ExportOptions {
-            changed_only,
-            partial_as_covered: partial,
-            source_root: Some(cfg.repo.path.clone()),
-        };
-        let (engine, view) = current_view(cfg, offline, baseline, out)?;
-        let raw = report::RawData {
-            go: engine.go_total(),
-            java: engine.java_totals(),
-        };
-        match output {
-            Some(path) => report::export(&view, &raw, format, &opts, path)?,
-            None => {
-                let bytes = report::export_bytes(&view, &raw, format, &opts)?;
-                std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)
-                    .context("cannot write the report to standard output")?;
+    let source_root = cfg.repo.path.clone();
+    let (engine, view) = current_view(cfg, offline, baseline, out)?;
+    // Export formats are for other tools and need the raw data too; HTML the sources.
+    let gathered = report::Gathered::from_engine(&engine, format)
+        .context("cannot read sources from the repository")?;
+    let inputs = gathered.inputs(&view);
+    let opts = report::WriteOptions {
+        changed_only,
+        source_root: Some(source_root),
+    };
+    match output {
+        Some(path) => {
+            let written = report::write(format, &inputs, &opts, path)?;
+            if let report::Written::Html(summary) = written {
+                say!(
+                    "Wrote {} ({} file pages)",
+                    summary.index.display(),
+                    summary.pages
+                );
             }
         }
-        leave_to_exit((raw, engine, view));
-        return Ok(ExitCode::SUCCESS);
+        None => {
+            let bytes = report::bytes(format, &inputs, &opts)?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)
+                .context("cannot write the report to standard output")?;
+        }
     }
-    if !report::FORMATS.contains(&format) && format != "md" {
-        bail!(report::ReportError::UnknownFormat(format.to_string()));
-    }
-    let (engine, view) = current_view(cfg, offline, baseline, out)?;
-    let text = report::render(&view, format)?;
-    match output {
-        Some(path) => report::write_report(path, text.as_bytes())?,
-        None => print!("{text}"),
-    }
-    leave_to_exit((engine, view));
+    leave_to_exit((gathered, engine, view));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,7 +20,7 @@ pub fn run(output: &Path, force: bool, diff: &DiffArgs) -> Result<ExitCode> {
         .base
         .clone()
         .unwrap_or_else(|| default_base(&repo_path));
-    let text = covtop::config::example(&modules, &base);
+    let text = covtop::config::example(&modules, &base, &repo_path_for(output, &repo_path));
     std::fs::write(output, &text).with_context(|| format!("cannot write {}", output.display()))?;
     println!("Wrote {}", output.display());
     if modules.is_empty() {
@@ -34,6 +34,24 @@ pub fn run(output: &Path, force: bool, diff: &DiffArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The repository as the configuration at `output` names it: relative paths in a configuration
+/// are relative to its folder, so `--repo` is written relative to it (or absolute when it is
+/// elsewhere).
+fn repo_path_for(output: &Path, repo: &Path) -> String {
+    let folder = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (Ok(folder), Ok(repo)) = (folder.canonicalize(), repo.canonicalize()) else {
+        return repo.display().to_string();
+    };
+    match repo.strip_prefix(&folder) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => repo.display().to_string(),
+    }
 }
 
 /// go.mod files at HEAD when the folder is a git repository, else on disk.

@@ -30,10 +30,10 @@ fn ui_config(cfg: &Config) -> Result<UiConfig> {
                 kind: t.kind.name().to_string(),
             })
             .collect(),
-        export_formats: covtop::report::FORMATS
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        // ~/.local/state/covtop/screen.json: the filter, sort and pane sizes of the last session.
+        state_file: dirs::state_dir()
+            .or_else(dirs::data_local_dir)
+            .map(|d| d.join("covtop").join("screen.json")),
         ..UiConfig::default()
     })
 }
@@ -81,13 +81,28 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The live screen needs a terminal on both ends; elsewhere (a pipe, CI, a pod) say what to use.
+fn need_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the live screen needs a terminal (standard input and output are not both one); \
+         without one use `covtop report` for a report now, `covtop check` for a CI gate or \
+         `covtop watch` for a headless loop"
+    )
+}
+
 pub fn run(cfg: Config, baseline: Option<&str>, attach: bool) -> Result<ExitCode> {
+    need_terminal()?;
     runtime()?.block_on(screen(cfg, false, baseline, attach))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `covtop demo`: the screen over a temporary repository and replayed agents.
 pub fn demo(speed: f64) -> Result<ExitCode> {
+    need_terminal()?;
     runtime()?.block_on(async {
         let demo = covtop::demo::Demo::start(speed)
             .await

@@ -110,10 +110,12 @@ enum Command {
     },
     /// Print the changed-line coverage report.
     Report {
-        /// text, json, markdown; or a file for other tools (needs --output): lcov, cobertura,
-        /// jacoco-xml, sonar, codecov, go-profile, jacoco-exec.
-        #[arg(long, short, default_value = "text")]
-        format: String,
+        /// What to write: a changed-line table (text, json, markdown), an HTML report (a folder:
+        /// needs --output), or a file for other tools (lcov, cobertura, jacoco-xml, sonar,
+        /// codecov, go-profile, jacoco-exec; to standard output without --output, except
+        /// jacoco-exec with several JaCoCo targets).
+        #[arg(long, short, value_enum, default_value_t = covtop::report::Format::Text)]
+        format: covtop::report::Format,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -164,7 +166,7 @@ pub fn run() -> Result<ExitCode> {
             changed_only,
         }) => headless::report(
             load_config(&cli.config, &cli.diff)?,
-            &format,
+            format,
             output.as_deref(),
             offline,
             changed_only,

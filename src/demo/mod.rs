@@ -50,7 +50,10 @@ pub enum DemoError {
         #[source]
         source: std::io::Error,
     },
-    #[error("creating the demo repository {path} failed while {step}: {source}")]
+    #[error(
+        "creating the demo repository {path} failed while {step}: {}",
+        crate::vcs::plain_git_error(source)
+    )]
     Git {
         path: PathBuf,
         step: &'static str,

@@ -511,8 +511,24 @@ impl JavaBuild {
                 fix: "the class files are not the deployed build: point `classes` at the build that runs (or at its jar)".into(),
             });
         }
+        // Classes from outside the application's packages (the JDK's and libraries', recorded by
+        // an agent without `includes=`) are not the application's: named apart, not warned.
+        let (unknown, outside): (Vec<String>, Vec<String>) = unknown
+            .into_iter()
+            .partition(|name| self.in_application_packages(name));
+        if !outside.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::External,
+                subject: format!("{target} classes outside the application"),
+                message: format!(
+                    "{} class(es) from outside the packages of the class files given ran (the JDK's or libraries'); they are not counted: {}",
+                    outside.len(),
+                    preview(&outside)
+                ),
+                fix: "nothing to do; to have the agent leave them out, give it includes= with the application's packages".into(),
+            });
+        }
         if !unknown.is_empty() {
-            let unknown: Vec<String> = unknown.into_iter().collect();
             diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::Mismatch,
                 subject: format!("{target} classes without class files"),
@@ -526,6 +542,26 @@ impl JavaBuild {
             });
         }
         diagnostics
+    }
+
+    /// True if the class `name` (`com/example/shop/Cart`) is in the packages of the class files
+    /// given: it shares its first two package segments with one of them. With a class in the
+    /// default package there is no boundary, and every class counts as the application's.
+    fn in_application_packages(&self, name: &str) -> bool {
+        fn root(name: &str) -> Option<&str> {
+            let package = &name[..name.rfind('/')?];
+            let end = package
+                .match_indices('/')
+                .nth(1)
+                .map_or(package.len(), |(i, _)| i);
+            Some(&package[..end])
+        }
+        let Some(class_root) = root(name) else {
+            return true;
+        };
+        self.by_name
+            .keys()
+            .any(|known| root(known).is_none_or(|r| r == class_root))
     }
 
     /// Projects merged data (already checked: an analysed class's data has its probe count)
@@ -896,6 +932,59 @@ mod tests {
         );
         assert!(text.contains("a classes without class files"), "{text}");
         assert!(text.contains("b classes without class files"), "{text}");
+    }
+
+    /// An agent without `includes=` reports the JDK's classes too: named as outside the
+    /// application, not warned as classes missing their class files; an application class
+    /// without class file still is.
+    #[test]
+    fn classes_outside_the_application_are_not_warned() {
+        let a = Arc::new(analyze_class(TINY).unwrap().unwrap());
+        let id = crate::java::crc64::class_id(TINY);
+        let mut build = JavaBuild::assemble(
+            "shop",
+            vec![BuildClass {
+                id,
+                analysis: a,
+                source: Some("Tiny.java".into()),
+                release: None,
+            }],
+            Vec::new(),
+        );
+        // The build's class as if it were com/example/shop/Tiny.
+        let known: Vec<u64> = build.by_name.remove("Tiny").unwrap_or_default();
+        build
+            .by_name
+            .insert("com/example/shop/Tiny".to_string(), known);
+        let x = exec(&[
+            (11, "sun/net/httpserver/ServerImpl", vec![true]),
+            (12, "java/util/HashMap", vec![true]),
+            (13, "com/example/billing/Invoice", vec![true]),
+        ]);
+        let (_, diags) = build.project_targets(&[TargetExec {
+            target: "shop",
+            parts: vec![&x],
+        }]);
+        let outside = diags
+            .iter()
+            .find(|d| d.kind == DiagnosticKind::External)
+            .expect("the JDK's classes are named apart");
+        assert!(
+            outside.message.contains("2 class(es)")
+                && outside.message.contains("sun/net/httpserver/ServerImpl"),
+            "{outside:?}"
+        );
+        let warned = diags
+            .iter()
+            .find(|d| d.subject.contains("without class files"))
+            .expect("the application's own class is still warned");
+        assert!(
+            warned.message.contains("com/example/billing/Invoice")
+                && !warned.message.contains("sun/"),
+            "{warned:?}"
+        );
+        assert!(build.in_application_packages("com/example/shop/cart/Cart"));
+        assert!(!build.in_application_packages("org/springframework/Bean"));
     }
 
     #[test]

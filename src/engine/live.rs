@@ -470,48 +470,42 @@ impl Loop {
                 self.tell(None, Control::SetInterval(interval));
                 self.publish();
             }
-            Command::Export { format, path } => self.export(&format, &path),
+            Command::Export { format, path } => self.export(format, &path),
             Command::Quit => {}
         }
     }
 
     /// Writes an export beside the engine, on a blocking thread: a big report never holds up
-    /// polls or the screen. The data is taken now; the notice comes when the file is written.
-    fn export(&mut self, format: &str, path: &str) {
+    /// polls or the screen. The data is taken now; the notice comes when it is written.
+    fn export(&mut self, format: crate::report::Format, path: &str) {
         let view = self.views.borrow().clone();
-        let partial = view.rule.partial_as_covered;
-        let format = format.to_string();
         let path = path.to_string();
-        let raw = crate::report::EXPORT_FORMATS
-            .contains(&format.as_str())
-            .then(|| crate::report::RawData {
-                go: self.engine.go_total(),
-                java: self.engine.java_totals(),
-            });
-        let source_root = self.engine.repo().workdir();
+        let gathered = match crate::report::Gathered::from_engine(&self.engine, format) {
+            Ok(g) => g,
+            Err(e) => {
+                let _ = self.notices.try_send(redact_notice(Notice::Error(format!(
+                    "cannot export {format} to {path}: {e}"
+                ))));
+                return;
+            }
+        };
+        let opts = crate::report::WriteOptions {
+            changed_only: false,
+            source_root: self.engine.repo().workdir(),
+        };
         let notices = self.notices.clone();
         tokio::task::spawn_blocking(move || {
-            let written = match raw {
-                Some(raw) => {
-                    let opts = crate::report::ExportOptions {
-                        changed_only: false,
-                        partial_as_covered: partial,
-                        source_root,
-                    };
-                    crate::report::export(&view, &raw, &format, &opts, std::path::Path::new(&path))
-                        .map_err(|e| e.to_string())
-                }
-                None => crate::report::render(&view, &format)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| {
-                        // Atomic like the other exports: a failed write keeps the old file.
-                        crate::report::write_report(std::path::Path::new(&path), text.as_bytes())
-                            .map_err(|e| e.to_string())
-                    }),
-            };
+            let written = crate::report::write(
+                format,
+                &gathered.inputs(&view),
+                &opts,
+                std::path::Path::new(&path),
+            );
             let _ = notices.try_send(redact_notice(match written {
-                Ok(()) => Notice::Info(format!("exported {format} to {path}")),
-                Err(e) => Notice::Error(e),
+                Ok(w) => Notice::Info(format!("exported {}", w.describe(format))),
+                // The message names the path, so the screen knows which export it answers.
+                Err(e) if e.to_string().contains(&path) => Notice::Error(e.to_string()),
+                Err(e) => Notice::Error(format!("cannot export {format} to {path}: {e}")),
             }));
         });
     }

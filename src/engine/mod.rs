@@ -49,7 +49,7 @@ pub enum Command {
     SetInterval(Duration),
     /// Write a report in `format` to `path`.
     Export {
-        format: String,
+        format: crate::report::Format,
         path: String,
     },
     Quit,

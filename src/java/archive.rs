@@ -43,7 +43,9 @@ pub struct ClassEntry {
 /// Something that could not be loaded. Reported, never fatal for the other inputs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArchiveProblem {
-    #[error("{path}: cannot read: {detail} (check the path in [java] classes)")]
+    #[error(
+        "{path}: cannot read: {detail} (check the path in the target's `classes` in covtop.toml)"
+    )]
     Unreadable { path: String, detail: String },
     #[error(
         "{origin}: not a valid zip/jar: {detail} (is the file complete? rebuild or re-copy it)"

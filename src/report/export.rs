@@ -1,14 +1,14 @@
 //! The export entry point: standard coverage formats other tools read (genhtml, diff-cover,
 //! Sonar, Codecov, JaCoCo consumers) and the merged raw data, written atomically.
 
-use super::{ReportError, cobertura, codecov, jacoco_xml, lcov, raw, sonar};
+use super::{Format, ReportError, cobertura, codecov, jacoco_xml, lcov, raw, sonar};
 use crate::go::profile::Profile;
 use crate::java::exec::ExecData;
 use crate::model::{FileView, LineCoverage, LineStatus, View};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The formats [`export`] writes.
+/// The formats [`export`] writes: the [`Format`]s that need the raw data (checked by a test).
 pub const EXPORT_FORMATS: &[&str] = &[
     "lcov",
     "cobertura",
@@ -140,14 +140,23 @@ pub fn render_export(
     format: &str,
     opts: &ExportOptions,
 ) -> Result<String, ReportError> {
+    render_export_as(view, format.parse()?, opts)
+}
+
+/// [`render_export`] for a [`Format`].
+pub(crate) fn render_export_as(
+    view: &View,
+    format: Format,
+    opts: &ExportOptions,
+) -> Result<String, ReportError> {
     let files = select(view, opts);
     match format {
-        "lcov" => Ok(lcov::lcov(&files)),
-        "cobertura" => Ok(cobertura::cobertura(view, &files, opts)),
-        "jacoco-xml" => Ok(jacoco_xml::jacoco_xml(view, &files)),
-        "sonar" => Ok(sonar::sonar(&files, opts)),
-        "codecov" => codecov::codecov(&files, opts),
-        other => Err(ReportError::UnknownFormat(other.to_string())),
+        Format::Lcov => Ok(lcov::lcov(&files)),
+        Format::Cobertura => Ok(cobertura::cobertura(view, &files, opts)),
+        Format::JacocoXml => Ok(jacoco_xml::jacoco_xml(view, &files)),
+        Format::Sonar => Ok(sonar::sonar(&files, opts)),
+        Format::Codecov => codecov::codecov(&files, opts),
+        other => Err(ReportError::NotAnExport(other)),
     }
 }
 
@@ -162,13 +171,24 @@ pub fn export(
     opts: &ExportOptions,
     out: &Path,
 ) -> Result<(), ReportError> {
-    if format == "jacoco-exec" {
+    export_as(view, raw, format.parse()?, opts, out)
+}
+
+/// [`export`] for a [`Format`].
+pub(crate) fn export_as(
+    view: &View,
+    raw: &RawData,
+    format: Format,
+    opts: &ExportOptions,
+    out: &Path,
+) -> Result<(), ReportError> {
+    if format == Format::JacocoExec {
         for (path, bytes) in raw::jacoco_exec(java_targets(raw)?, out)? {
             write_atomically(&path, &bytes)?;
         }
         return Ok(());
     }
-    write_atomically(out, &export_bytes(view, raw, format, opts)?)
+    write_atomically(out, &export_bytes_as(view, raw, format, opts)?)
 }
 
 /// The bytes of a single-stream export (for standard output): every format of
@@ -179,15 +199,25 @@ pub fn export_bytes(
     format: &str,
     opts: &ExportOptions,
 ) -> Result<Vec<u8>, ReportError> {
+    export_bytes_as(view, raw, format.parse()?, opts)
+}
+
+/// [`export_bytes`] for a [`Format`].
+pub(crate) fn export_bytes_as(
+    view: &View,
+    raw: &RawData,
+    format: Format,
+    opts: &ExportOptions,
+) -> Result<Vec<u8>, ReportError> {
     match format {
-        "go-profile" => {
+        Format::GoProfile => {
             let p = raw.go.as_ref().ok_or_else(|| ReportError::NoData {
                 format: format.to_string(),
                 what: "no Go coverage: configure a goc target and poll it first".to_string(),
             })?;
             Ok(raw::go_profile(p))
         }
-        "jacoco-exec" => match java_targets(raw)? {
+        Format::JacocoExec => match java_targets(raw)? {
             [(_, data)] => data
                 .to_bytes()
                 .map_err(|e| ReportError::Encode(e.to_string())),
@@ -199,7 +229,7 @@ pub fn export_bytes(
                 ),
             }),
         },
-        _ => render_export(view, format, opts).map(String::into_bytes),
+        _ => render_export_as(view, format, opts).map(String::into_bytes),
     }
 }
 

@@ -3,6 +3,7 @@
 mod cobertura;
 mod codecov;
 mod export;
+mod format;
 pub mod html;
 mod jacoco_xml;
 mod lcov;
@@ -14,13 +15,14 @@ mod text;
 pub use export::{
     EXPORT_FORMATS, ExportOptions, RawData, export, export_bytes, render_export, write_report,
 };
+pub use format::{Format, Gathered, Inputs, WriteOptions, Written, bytes, write};
 pub use summary::{ChangedReport, FileRow, LineCounts, summarize};
 
 use crate::model::View;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("unknown report format \"{0}\": use one of {formats}, {exports}", formats = FORMATS.join(", "), exports = EXPORT_FORMATS.join(", "))]
+    #[error("unknown report format \"{0}\": use one of {formats}", formats = Format::names())]
     UnknownFormat(String),
     #[error("cannot encode the report: {0}")]
     Encode(String),
@@ -31,6 +33,11 @@ pub enum ReportError {
     },
     #[error("cannot export {format}: {what}")]
     NoData { format: String, what: String },
+    #[error(transparent)]
+    Html(#[from] html::HtmlError),
+    /// A format asked of the wrong writer (a program error, never the user's).
+    #[error("{0} is not written by this function; use report::write")]
+    NotAnExport(Format),
 }
 
 /// What to do about a failed report write, by the kind of failure.
@@ -53,21 +60,23 @@ pub(crate) fn write_advice(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// The formats `covtop report --format` writes.
-pub const FORMATS: &[&str] = &["text", "json", "markdown"];
-
-/// Renders `view` in `format`, counting lines by the View's rule.
+/// Renders `view` in `format` (text, json, markdown), counting lines by the View's rule.
 pub fn render(view: &View, format: &str) -> Result<String, ReportError> {
+    render_as(view, format.parse()?)
+}
+
+/// [`render`] for a [`Format`].
+pub(crate) fn render_as(view: &View, format: Format) -> Result<String, ReportError> {
     let report = summarize(view);
     match format {
-        "text" => Ok(text::text(&report)),
-        "markdown" | "md" => Ok(text::markdown(&report)),
-        "json" => serde_json::to_string_pretty(&report)
+        Format::Text => Ok(text::text(&report)),
+        Format::Markdown => Ok(text::markdown(&report)),
+        Format::Json => serde_json::to_string_pretty(&report)
             .map(|mut s| {
                 s.push('\n');
                 s
             })
             .map_err(|e| ReportError::Encode(e.to_string())),
-        other => Err(ReportError::UnknownFormat(other.to_string())),
+        other => Err(ReportError::NotAnExport(other)),
     }
 }

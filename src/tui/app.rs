@@ -1,15 +1,25 @@
-//! All UI state, without I/O: events in, engine commands out, frames drawn on any backend. The
-//! terminal loop ([`super::run`]) is a thin shell around it, and the tests drive it headless.
+//! The screen: a header, the file tree, the source and the footer, with popups above them. Each is
+//! a component ([`super::component`]) that owns its state, handles its keys and draws itself from
+//! `&self`; the App routes events to them, wires what one asks of another and lays them out. It
+//! does no I/O (sources are read on a background thread), so it runs headless in tests; [`run`](super::run)
+//! is the terminal loop around it.
 
+use super::component::{Component, Ctx, Outcome, scope_commands};
+use super::footer::Footer;
+use super::header::Header;
 use super::keymap::{Action, KeyMap, Scope};
-use super::popup::{ExportForm, Finder, Outcome, Popup, ResetTarget};
-use super::source::{Flashes, OpenSource, SourceWorker};
+use super::popup::{
+    ConfirmReset, ExportForm, Finder, GotoLine, Message, Popup, ResetTarget, Scrolled, Text,
+};
+use super::source_pane::SourcePane;
+use super::text::format_interval;
 use super::theme::{Palette, Theme};
-use super::tree::{FileFilter, FileTree, RowKind};
+use super::tree::{FileFilter, SortOrder};
+use super::tree_pane::TreePane;
 use crate::engine::{Command, Notice};
-use crate::model::{FileView, LineStatus, SourceStore, View};
+use crate::model::{SourceStore, View};
 use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -49,12 +59,14 @@ pub struct UiConfig {
     /// The caller resolves `NO_COLOR` (see [`Theme::honour_no_color`]).
     pub theme: Theme,
     pub targets: Vec<TargetInfo>,
-    /// The report formats the engine can export.
-    pub export_formats: Vec<String>,
+    /// The formats the export dialog offers.
+    pub export_formats: Vec<crate::report::Format>,
     pub clock: Clock,
     /// How long newly hit lines stay highlighted.
     pub flash: Duration,
     pub tab_width: usize,
+    /// Where the filter, sort and pane sizes are remembered across restarts (none in tests).
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for UiConfig {
@@ -63,10 +75,11 @@ impl Default for UiConfig {
             keymap: KeyMap::defaults(),
             theme: Theme::Dark,
             targets: Vec::new(),
-            export_formats: vec!["text".into(), "json".into(), "markdown".into()],
+            export_formats: crate::report::Format::ALL.to_vec(),
             clock: Clock::System,
             flash: Duration::from_millis(1500),
             tab_width: 4,
+            state_file: None,
         }
     }
 }
@@ -77,83 +90,183 @@ pub enum Focus {
     Source,
 }
 
-/// Screen areas of the last frame, for the mouse.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the screen remembers across restarts.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ScreenState {
+    filter: String,
+    sort: String,
+    reverse: bool,
+    tree_share: u16,
+    zoomed: bool,
+}
+
+/// Where each component is on a screen of a given size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Areas {
+    pub header: Rect,
     pub tree: Rect,
     pub source: Rect,
+    pub footer: Rect,
 }
 
-/// A short message shown over the bottom of the screen.
-#[derive(Debug, Clone)]
-pub(crate) struct Toast {
-    pub text: String,
-    pub error: bool,
-    pub until: Instant,
-}
-
-const TOAST_INFO: Duration = Duration::from_secs(4);
-const TOAST_ERROR: Duration = Duration::from_secs(8);
-/// Notices kept for the messages popup.
-const NOTICES_KEPT: usize = 200;
+/// Below this width only the focused pane is shown.
+const TWO_PANES_MIN_WIDTH: u16 = 50;
+/// The tree's share of the width (percent) at start, and its bounds for `<` and `>`.
+const TREE_SHARE: u16 = 40;
+const TREE_SHARE_MIN: u16 = 16;
+const TREE_SHARE_MAX: u16 = 84;
+const TREE_SHARE_STEP: u16 = 4;
+/// The narrowest tree and source panes when both are shown.
+const TREE_MIN_WIDTH: u16 = 28;
+const SOURCE_MIN_WIDTH: u16 = 40;
+/// Messages kept in the log (`L`).
+const MESSAGES_KEPT: usize = 500;
 
 pub struct App {
-    pub(crate) config: UiConfig,
-    pub(crate) palette: Palette,
-    worker: SourceWorker,
-    pub(crate) view: Arc<View>,
+    config: UiConfig,
+    palette: Palette,
+    view: Arc<View>,
     /// While frozen, the newest View waits here.
-    pub(crate) frozen: Option<Option<Arc<View>>>,
-    pub(crate) tree: FileTree,
-    pub(crate) selected: usize,
-    pub(crate) tree_scroll: usize,
-    pub(crate) open: Option<OpenSource>,
-    pub(crate) focus: Focus,
-    pub(crate) popups: Vec<Popup>,
-    pub(crate) flashes: Flashes,
-    pub(crate) notices: Vec<Notice>,
-    pub(crate) toast: Option<Toast>,
+    frozen: Option<Option<Arc<View>>>,
+    header: Header,
+    tree: TreePane,
+    source: SourcePane,
+    footer: Footer,
+    popups: Vec<Popup>,
+    messages: Vec<Message>,
+    focus: Focus,
+    /// The focused pane takes the whole width.
+    zoomed: bool,
+    /// The tree's share of the width, in percent.
+    tree_share: u16,
     /// Sent but not yet reflected in a View.
     requested_pause: Option<bool>,
     requested_interval: Option<Duration>,
     quit: bool,
-    pub(crate) areas: Areas,
-    /// Rows visible in the tree and the source pane at the last draw (for page moves).
-    pub(crate) tree_height: usize,
-    pub(crate) source_height: usize,
-    pub(crate) wall_now: SystemTime,
+    /// The screen size of the last [`App::resize`].
+    screen: Rect,
+    /// Text for the terminal's clipboard, taken by the terminal loop (OSC 52).
+    clipboard: Option<String>,
+    wall_now: SystemTime,
     last_age_second: u64,
+}
+
+/// What every component may read: built from the App's fields one by one, so a component of the
+/// App can be borrowed mutably beside it.
+macro_rules! ctx {
+    ($app:expr) => {
+        Ctx {
+            view: &$app.view,
+            palette: &$app.palette,
+            keymap: &$app.config.keymap,
+            config: &$app.config,
+            now: $app.wall_now,
+            focus: $app.focus,
+            paused: $app.requested_pause.unwrap_or($app.view.paused),
+            interval: $app.requested_interval.unwrap_or($app.view.interval),
+            frozen: $app.frozen.is_some(),
+            screen: $app.screen,
+            messages: &$app.messages,
+        }
+    };
 }
 
 impl App {
     pub fn new(config: UiConfig, sources: Arc<dyn SourceStore>) -> Self {
         let palette = config.theme.palette();
-        let worker = SourceWorker::spawn(sources, palette.syntax_theme);
+        let source = SourcePane::new(sources, palette.syntax_theme);
         let wall_now = config.clock.now();
-        App {
+        let mut app = App {
             config,
             palette,
-            worker,
             view: Arc::new(View::default()),
             frozen: None,
-            tree: FileTree::default(),
-            selected: 0,
-            tree_scroll: 0,
-            open: None,
-            focus: Focus::Tree,
+            header: Header,
+            tree: TreePane::default(),
+            source,
+            footer: Footer::default(),
             popups: Vec::new(),
-            flashes: Flashes::new(),
-            notices: Vec::new(),
-            toast: None,
+            messages: Vec::new(),
+            focus: Focus::Tree,
+            zoomed: false,
+            tree_share: TREE_SHARE,
             requested_pause: None,
             requested_interval: None,
             quit: false,
-            areas: Areas::default(),
-            tree_height: 20,
-            source_height: 20,
+            screen: Rect::new(0, 0, 120, 40),
+            clipboard: None,
             wall_now,
             last_age_second: 0,
+        };
+        app.load_state();
+        app.fit();
+        app
+    }
+
+    /// The filter, sort and pane sizes of the last session, from [`UiConfig::state_file`]. A file
+    /// that cannot be read is named in the messages and left for the next save to replace.
+    fn load_state(&mut self) {
+        let Some(path) = self.config.state_file.clone() else {
+            return;
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                self.notify(
+                    format!("cannot read the saved screen state {}: {e}", path.display()),
+                    true,
+                );
+                return;
+            }
+        };
+        match serde_json::from_str::<ScreenState>(&text) {
+            Ok(state) => {
+                let tree = &mut self.tree.tree;
+                tree.filter = FileFilter::from_name(&state.filter).unwrap_or_default();
+                tree.sort = SortOrder::from_name(&state.sort).unwrap_or_default();
+                tree.reverse = state.reverse;
+                self.tree_share = state.tree_share.clamp(TREE_SHARE_MIN, TREE_SHARE_MAX);
+                self.zoomed = state.zoomed;
+            }
+            Err(e) => self.notify(
+                format!(
+                    "ignored the saved screen state {}: {e}; it is replaced when covtop quits",
+                    path.display()
+                ),
+                true,
+            ),
         }
+    }
+
+    /// Remembers the filter, sort and pane sizes in [`UiConfig::state_file`] (the terminal loop
+    /// calls it on quitting).
+    pub fn save_state(&self) -> Result<(), String> {
+        let Some(path) = &self.config.state_file else {
+            return Ok(());
+        };
+        let tree = &self.tree.tree;
+        let state = ScreenState {
+            filter: tree.filter.name().to_string(),
+            sort: tree.sort.name().to_string(),
+            reverse: tree.reverse,
+            tree_share: self.tree_share,
+            zoomed: self.zoomed,
+        };
+        let json = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
+        crate::atomic_file::write_creating_dirs(path, &json)
+            .map_err(|e| format!("cannot save the screen state to {}: {e}", path.display()))
+    }
+
+    /// Text a key asked to put on the clipboard (`y`), once.
+    pub fn take_clipboard(&mut self) -> Option<String> {
+        self.clipboard.take()
+    }
+
+    /// The terminal's size: the panes lay out their rows and keep the selection in sight.
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.screen = Rect::new(0, 0, width, height);
+        self.fit();
     }
 
     /// A new View: the selection and the scroll stay on the same paths, newly hit lines flash.
@@ -163,77 +276,46 @@ impl App {
             return;
         }
         self.apply_view(view);
+        self.fit();
     }
 
     fn apply_view(&mut self, view: Arc<View>) {
-        let until = Instant::now() + self.config.flash;
-        for file in &view.files {
-            if file.newly_hit.is_empty() {
-                continue;
-            }
-            // Flash what is new in this View: if the engine measures "newly hit" from a mark,
-            // the same lines come again in every View and must not flash forever.
-            let before = self
-                .file_view(&file.path)
-                .map_or(&[][..], |f| f.newly_hit.as_slice());
-            let fresh: Vec<u32> = file
-                .newly_hit
-                .iter()
-                .copied()
-                .filter(|l| !before.contains(l))
-                .collect();
-            if !fresh.is_empty() {
-                self.flashes.insert(file.path.clone(), (fresh, until));
-            }
-        }
-        let selected_key = self.selected_key();
-        let revision_changed = view.revision != self.view.revision;
+        let selected_key = self.tree.selected_key(&self.view);
+        self.source.on_view(&self.view, &view, self.config.flash);
         self.requested_pause = None;
         self.requested_interval = None;
         self.view = view;
-        self.tree.rebuild(&self.view);
-        self.restore_selection(selected_key.as_deref());
-        match &self.open {
-            Some(open) if revision_changed => {
-                // A new deployed revision: the file's text may have changed.
-                let (path, cursor, scroll) = (open.path.clone(), open.cursor, open.scroll);
-                self.open_file(&path);
-                if let Some(o) = &mut self.open {
-                    o.cursor = cursor;
-                    o.scroll = scroll;
-                }
+        self.tree.rebuild(&self.view, selected_key.as_deref());
+        if self.source.path().is_none() {
+            // First data: start on the first file rather than its folder.
+            if selected_key.is_none() {
+                self.tree.select_first_file();
             }
-            Some(_) => {}
-            None => {
-                // First data: start on the first file rather than its folder.
-                if selected_key.is_none()
-                    && let Some(i) = self
-                        .tree
-                        .rows()
-                        .iter()
-                        .position(|r| matches!(r.kind, RowKind::File { .. }))
-                {
-                    self.selected = i;
-                }
-                self.open_selected();
+            if let Some(path) = self.tree.selected_file(&self.view).map(str::to_string) {
+                self.source.show(&path, &self.view);
             }
         }
     }
 
+    /// A notice from the engine: on the status line for a few seconds and in the log for good.
     pub fn on_notice(&mut self, n: Notice) {
-        let (text, error) = match &n {
-            Notice::Info(t) => (t.clone(), false),
-            Notice::Error(t) => (t.clone(), true),
+        let (text, error) = match n {
+            Notice::Info(t) => (t, false),
+            Notice::Error(t) => (t, true),
         };
-        let shown = if error { TOAST_ERROR } else { TOAST_INFO };
-        self.toast = Some(Toast {
+        self.notify(text, error);
+    }
+
+    fn notify(&mut self, text: String, error: bool) {
+        let message = Message {
+            at: self.config.clock.now(),
             text,
             error,
-            until: Instant::now() + shown,
-        });
-        self.notices.push(n);
-        if self.notices.len() > NOTICES_KEPT {
-            self.notices.remove(0);
+        };
+        self.footer.push(message.clone());
+        self.messages.push(message);
+        if self.messages.len() > MESSAGES_KEPT {
+            self.messages.remove(0);
         }
     }
 
@@ -244,26 +326,17 @@ impl App {
             // Release events (Windows, kitty protocol) would act twice.
             Event::Key(key) if key.kind != KeyEventKind::Release => self.on_key(&key, &mut out),
             Event::Mouse(mouse) => self.on_mouse(mouse),
+            Event::Resize(w, h) => self.resize(w, h),
             _ => {}
         }
+        self.fit();
         out
     }
 
     /// Expires flashes and messages and takes background results; true if the screen changed.
     pub fn tick(&mut self, now: Instant) -> bool {
-        let mut redraw = false;
-        let before = self.flashes.len();
-        self.flashes.retain(|_, (_, until)| *until > now);
-        redraw |= self.flashes.len() != before;
-        if self.toast.as_ref().is_some_and(|t| t.until <= now) {
-            self.toast = None;
-            redraw = true;
-        }
-        while let Some(event) = self.worker.try_next() {
-            if let Some(open) = &mut self.open {
-                redraw |= open.apply(event);
-            }
-        }
+        let mut redraw = self.footer.expire(now);
+        redraw |= self.source.tick(now);
         self.wall_now = self.config.clock.now();
         // The header shows ages in whole seconds.
         let second = self
@@ -280,40 +353,116 @@ impl App {
     /// Blocks until the open file is read and highlighted (or `timeout` passes); true if settled.
     /// For tests and benches, which need deterministic frames.
     pub fn settle(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match &self.open {
-                None => return true,
-                Some(o) if o.settled() => return true,
-                Some(_) => {}
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            if let Some(event) = self.worker.next_timeout(left)
-                && let Some(open) = &mut self.open
-            {
-                open.apply(event);
-            }
-        }
+        self.source.settle(timeout)
     }
 
     /// True while the source worker owes the open file its text or colours: the terminal loop
     /// then polls [`App::tick`] faster so they show as soon as they are ready.
     pub fn awaiting_background(&self) -> bool {
-        self.open.as_ref().is_some_and(|o| !o.settled())
+        self.source.awaiting()
     }
 
     pub fn should_quit(&self) -> bool {
         self.quit
     }
 
-    pub fn draw(&mut self, frame: &mut ratatui::Frame) {
-        super::draw::draw(self, frame);
+    /// Draws every component; reads only. The layout follows the frame's size; the panes' scroll
+    /// follows the size given to [`App::resize`] (the terminal loop gives each new size).
+    pub fn draw(&self, frame: &mut ratatui::Frame) {
+        let screen = frame.area();
+        let areas = self.layout(screen);
+        let ctx = Ctx {
+            screen,
+            ..ctx!(self)
+        };
+        self.header.draw(&ctx, frame, areas.header);
+        if areas.tree.area() > 0 {
+            self.tree.draw(&ctx, frame, areas.tree);
+        }
+        if areas.source.area() > 0 {
+            self.source.draw(&ctx, frame, areas.source);
+        }
+        self.footer.draw(&ctx, frame, areas.footer);
+        for popup in &self.popups {
+            popup.draw(&ctx, frame, screen);
+        }
     }
 
-    // ---- state queries used by drawing and tests ----
+    /// Where the components go on a screen of `area`.
+    pub(crate) fn layout(&self, area: Rect) -> Areas {
+        let ctx = Ctx {
+            screen: area,
+            ..ctx!(self)
+        };
+        let header_height = self.header.height(&ctx);
+        let [header, body, footer] = Layout::vertical([
+            Constraint::Length(header_height),
+            Constraint::Min(3),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        let (tree, source) = if body.width < TWO_PANES_MIN_WIDTH || self.zoomed {
+            match self.focus {
+                Focus::Tree => (body, Rect::default()),
+                Focus::Source => (Rect::default(), body),
+            }
+        } else {
+            let share = (u32::from(body.width) * u32::from(self.tree_share) / 100) as u16;
+            let tree_width = share.max(TREE_MIN_WIDTH).min(
+                body.width
+                    .saturating_sub(SOURCE_MIN_WIDTH)
+                    .max(TREE_MIN_WIDTH),
+            );
+            let [t, s] = Layout::horizontal([Constraint::Length(tree_width), Constraint::Min(10)])
+                .areas(body);
+            (t, s)
+        };
+        Areas {
+            header,
+            tree,
+            source,
+            footer,
+        }
+    }
+
+    /// After anything changed: the panes learn their size, the footer what has the keys.
+    fn fit(&mut self) {
+        let areas = self.layout(self.screen);
+        self.tree
+            .set_height(areas.tree.height.saturating_sub(2) as usize);
+        // A hidden pane keeps the size it will have when shown.
+        let source = if areas.source.area() > 0 {
+            areas.source
+        } else {
+            areas.tree
+        };
+        self.source.set_size(
+            source.height.saturating_sub(2) as usize,
+            source.width as usize,
+        );
+        let ctx = ctx!(self);
+        self.footer.commands = match self.popups.last() {
+            Some(popup) => popup.commands(&ctx),
+            None => {
+                let mut commands = match self.focus {
+                    Focus::Tree => self.tree.commands(&ctx),
+                    Focus::Source => self.source.commands(&ctx),
+                };
+                commands.extend(scope_commands(&self.config.keymap, Scope::Global));
+                if ctx.paused {
+                    // The key that pauses resumes: say so.
+                    for c in &mut commands {
+                        if c.name == Some(Action::Pause.spec().name) {
+                            c.label = Some("resume");
+                        }
+                    }
+                }
+                commands
+            }
+        };
+    }
+
+    // ---- state queries used by tests ----
 
     pub fn view(&self) -> &Arc<View> {
         &self.view
@@ -325,15 +474,17 @@ impl App {
 
     /// The key of the selected tree row (file path, or folder path with a trailing `/`).
     pub fn selected_key(&self) -> Option<String> {
-        self.tree
-            .rows()
-            .get(self.selected)
-            .map(|r| r.key(&self.view))
+        self.tree.selected_key(&self.view)
     }
 
     /// The file in the source pane and its cursor line.
     pub fn source_cursor(&self) -> Option<(&str, u32)> {
-        self.open.as_ref().map(|o| (o.path.as_str(), o.cursor))
+        self.source.cursor()
+    }
+
+    /// The first code column shown in the source pane (0 unless scrolled sideways).
+    pub fn source_column(&self) -> usize {
+        self.source.column
     }
 
     pub fn popup_titles(&self) -> Vec<&'static str> {
@@ -352,49 +503,33 @@ impl App {
         self.frozen.is_some()
     }
 
+    pub fn is_zoomed(&self) -> bool {
+        self.zoomed
+    }
+
     pub fn keymap(&self) -> &KeyMap {
         &self.config.keymap
     }
 
-    /// The footer's hints, in order: the actions of the focused pane and the global ones. They are
-    /// taken from the key map, as the help overlay is.
+    /// The messages log, oldest first.
+    pub fn messages(&self) -> &[Message] {
+        &self.messages
+    }
+
+    /// The status messages on the footer now, oldest first.
+    pub fn status(&self) -> Vec<&str> {
+        self.footer.status().map(|m| m.text.as_str()).collect()
+    }
+
+    /// The exports sent and not answered yet: (format, path).
+    pub fn exports_running(&self) -> Vec<(String, String)> {
+        self.footer.running().cloned().collect()
+    }
+
+    /// The footer's hints, in order: the commands of what has the keys (the focused pane and the
+    /// global ones, or the open popup's). They are taken from the key map, as the help is.
     pub fn footer_hints(&self) -> Vec<(String, &'static str)> {
-        let scope = match self.focus {
-            Focus::Tree => Scope::Tree,
-            Focus::Source => Scope::Source,
-        };
-        super::keymap::ACTIONS
-            .iter()
-            .filter(|s| s.scope == scope)
-            .chain(
-                super::keymap::ACTIONS
-                    .iter()
-                    .filter(|s| s.scope == Scope::Global),
-            )
-            .filter_map(|s| self.config.keymap.hint(s.action))
-            .collect()
-    }
-
-    pub(crate) fn file_view(&self, path: &str) -> Option<&FileView> {
-        self.view
-            .files
-            .binary_search_by(|f| f.path.as_str().cmp(path))
-            .ok()
-            .and_then(|i| self.view.files.get(i))
-            .or_else(|| self.view.files.iter().find(|f| f.path == path))
-    }
-
-    /// Changed lines of `file` with code that did not run (missed, or partial), ascending.
-    pub fn missed_changed_lines(file: &FileView) -> Vec<u32> {
-        let (Some(changed), Some(cov)) = (&file.changed, &file.coverage) else {
-            return Vec::new();
-        };
-        changed
-            .lines
-            .iter()
-            .copied()
-            .filter(|&l| matches!(cov.status(l), LineStatus::Missed | LineStatus::Partial))
-            .collect()
+        self.footer.hints()
     }
 
     // ---- events ----
@@ -403,34 +538,24 @@ impl App {
         let action = self.config.keymap.action(key);
         // Help opens above the read-only panels (the dialogs and text prompts keep their keys).
         if action == Some(Action::Help)
-            && matches!(
-                self.popups.last(),
-                Some(Popup::Diagnostics { .. } | Popup::Notices { .. })
-            )
+            && self
+                .popups
+                .last()
+                .is_some_and(|p| p.is_text() && p.title() != "help")
         {
-            self.popups.push(Popup::Help { scroll: 0 });
+            self.open_help();
             return;
         }
         if let Some(popup) = self.popups.last_mut() {
-            // The key that opened an overlay closes it, even when it is not a scroll key.
-            match popup.handle_key(key, action) {
-                Outcome::Keep => {}
+            let outcome = popup.on_key(key, action, &ctx!(self));
+            match outcome {
+                Outcome::Ignored | Outcome::Consumed => {}
                 Outcome::Close => {
                     self.popups.pop();
                 }
-                Outcome::Send(cmd) => {
+                other => {
                     self.popups.pop();
-                    if let Command::Export { path, .. } = &cmd {
-                        self.toast(format!("exporting to {path}…"), false);
-                    }
-                    if matches!(cmd, Command::Reset { .. }) {
-                        self.toast("reset requested: dumping first…".into(), false);
-                    }
-                    out.push(cmd);
-                }
-                Outcome::JumpTo(path) => {
-                    self.popups.pop();
-                    self.jump_to_file(&path);
+                    self.apply(other, out);
                 }
             }
             return;
@@ -440,40 +565,123 @@ impl App {
         }
     }
 
+    /// Carries out what a component asked for.
+    fn apply(&mut self, outcome: Outcome, out: &mut Vec<Command>) {
+        match outcome {
+            Outcome::Ignored | Outcome::Consumed | Outcome::Close => {}
+            Outcome::Send(cmd) => {
+                if let Command::Export { format, path } = &cmd {
+                    // Shown until the engine says it is written (or why not).
+                    self.footer.exporting(format.name(), path);
+                }
+                if matches!(cmd, Command::Reset { .. }) {
+                    self.notify("reset requested: dumping first…".into(), false);
+                }
+                out.push(cmd);
+            }
+            Outcome::Show { path, focus } => {
+                self.source.show(&path, &self.view);
+                if focus {
+                    self.focus = Focus::Source;
+                }
+            }
+            Outcome::JumpTo(path) => self.jump_to_file(&path),
+            Outcome::Notify(text) => self.notify(text, false),
+            Outcome::GotoLine(n) => {
+                self.source.goto_line(n);
+                self.focus = Focus::Source;
+            }
+            Outcome::Copy(text) => {
+                self.notify(format!("copied {text}"), false);
+                self.clipboard = Some(text);
+            }
+        }
+    }
+
     fn on_action(&mut self, action: Action, out: &mut Vec<Command>) {
+        let open = self.source.path().map(str::to_string);
+        let outcome = match (action.spec().scope, action) {
+            (Scope::Tree, _) => self.tree.on_action(action, &self.view, open.as_deref()),
+            (Scope::Source, _) => self.source.on_action(action, &ctx!(self)),
+            (
+                _,
+                Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Top
+                | Action::Bottom
+                | Action::LineStart
+                | Action::LineEnd,
+            ) => match self.focus {
+                Focus::Tree => {
+                    let action = match action {
+                        Action::LineStart => Action::Top,
+                        Action::LineEnd => Action::Bottom,
+                        a => a,
+                    };
+                    self.tree.on_action(action, &self.view, open.as_deref())
+                }
+                Focus::Source => self.source.on_action(action, &ctx!(self)),
+            },
+            (_, Action::Left | Action::Right) => match self.focus {
+                Focus::Tree if action == Action::Left => self.tree.left(&self.view),
+                Focus::Tree => self.tree.right(&self.view),
+                Focus::Source => match self.source.on_action(action, &ctx!(self)) {
+                    // At the first column, left goes back to the tree.
+                    Outcome::Ignored if action == Action::Left => {
+                        self.focus = Focus::Tree;
+                        Outcome::Consumed
+                    }
+                    other => other,
+                },
+            },
+            _ => {
+                self.on_global(action, out);
+                Outcome::Consumed
+            }
+        };
+        self.apply(outcome, out);
+    }
+
+    fn on_global(&mut self, action: Action, out: &mut Vec<Command>) {
         match action {
             Action::Quit => {
                 self.quit = true;
                 out.push(Command::Quit);
             }
-            Action::Help => self.popups.push(Popup::Help { scroll: 0 }),
+            Action::Help => self.open_help(),
             Action::SwitchPane => {
                 self.focus = match self.focus {
                     Focus::Tree => Focus::Source,
                     Focus::Source => Focus::Tree,
                 }
             }
-            Action::Up => self.move_by(-1),
-            Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-(self.page() as i64)),
-            Action::PageDown => self.move_by(self.page() as i64),
-            Action::Top => self.move_by(i64::MIN / 2),
-            Action::Bottom => self.move_by(i64::MAX / 2),
-            Action::Open => self.open_or_toggle(),
+            Action::Zoom => self.zoomed = !self.zoomed,
+            Action::WiderTree | Action::NarrowerTree => {
+                let share = if action == Action::WiderTree {
+                    self.tree_share + TREE_SHARE_STEP
+                } else {
+                    self.tree_share.saturating_sub(TREE_SHARE_STEP)
+                };
+                self.tree_share = share.clamp(TREE_SHARE_MIN, TREE_SHARE_MAX);
+                self.zoomed = false;
+            }
             Action::Find => {
                 let paths = self.view.files.iter().map(|f| f.path.clone()).collect();
                 self.popups.push(Popup::Finder(Finder::new(paths)));
             }
             Action::Dump => {
-                self.toast("dump requested…".into(), false);
+                self.notify("dump requested…".into(), false);
                 out.push(Command::Dump);
             }
             Action::Reset => {
                 let targets = self.reset_targets();
-                self.popups.push(Popup::ConfirmReset { targets });
+                self.popups
+                    .push(Popup::ConfirmReset(ConfirmReset { targets }));
             }
             Action::Mark => {
-                self.toast("mark set: \"newly hit\" now counts from here".into(), false);
+                self.notify("mark set: \"newly hit\" now counts from here".into(), false);
                 out.push(Command::Mark);
             }
             Action::Pause => {
@@ -498,32 +706,51 @@ impl App {
                     self.requested_interval = Some(next);
                     out.push(Command::SetInterval(next));
                 }
-                self.toast(
-                    format!("polling every {}", super::draw::format_interval(next)),
+                let bound = if next == MIN_INTERVAL {
+                    " (the fastest)"
+                } else if next == MAX_INTERVAL {
+                    " (the slowest)"
+                } else {
+                    ""
+                };
+                self.notify(
+                    format!("polling every {}{bound}", format_interval(next)),
                     false,
                 );
-            }
-            Action::ToggleAllFiles => {
-                self.tree.filter = match self.tree.filter {
-                    FileFilter::Changed => FileFilter::All,
-                    FileFilter::All => FileFilter::Changed,
-                };
-                self.rebuild_keep_selection();
-            }
-            Action::CycleSort => {
-                self.tree.sort = self.tree.sort.next();
-                self.rebuild_keep_selection();
             }
             Action::Export => {
                 self.popups.push(Popup::Export(ExportForm::new(
                     self.config.export_formats.clone(),
                 )));
             }
-            Action::NextMissed => self.jump_missed(true),
-            Action::PrevMissed => self.jump_missed(false),
-            Action::NextFileWithMisses => self.next_file_with_misses(),
-            Action::Diagnostics => self.popups.push(Popup::Diagnostics { scroll: 0 }),
-            Action::Notices => self.popups.push(Popup::Notices { scroll: 0 }),
+            Action::NextFileWithMisses | Action::PrevFileWithMisses => {
+                let forward = action == Action::NextFileWithMisses;
+                match self.tree.file_with_misses(&self.view, forward) {
+                    Some((path, wrapped)) => {
+                        self.source.show(&path, &self.view);
+                        self.source.cursor_to_first_miss(&self.view);
+                        if wrapped {
+                            self.notify(
+                                format!(
+                                    "wrapped around to the {} file with misses",
+                                    if forward { "first" } else { "last" }
+                                ),
+                                false,
+                            );
+                        }
+                    }
+                    None => self.notify("every changed line in the tree ran".into(), false),
+                }
+            }
+            Action::GotoLine => self.popups.push(Popup::GotoLine(GotoLine::default())),
+            Action::FocusTree => self.focus = Focus::Tree,
+            Action::FocusSource => self.focus = Focus::Source,
+            Action::Diagnostics => self
+                .popups
+                .push(Popup::Scrolled(Scrolled::new(Text::Diagnostics))),
+            Action::Notices => self
+                .popups
+                .push(Popup::Scrolled(Scrolled::new(Text::Messages))),
             Action::Freeze => match self.frozen.take() {
                 Some(pending) => {
                     if let Some(view) = pending {
@@ -532,7 +759,23 @@ impl App {
                 }
                 None => self.frozen = Some(None),
             },
+            // Pane actions are routed to the panes.
+            _ => {}
         }
+    }
+
+    /// The help lists the commands of every component, by section.
+    fn open_help(&mut self) {
+        let ctx = ctx!(self);
+        let sections = vec![
+            (
+                Scope::Global.title(),
+                scope_commands(ctx.keymap, Scope::Global),
+            ),
+            (Scope::Tree.title(), self.tree.commands(&ctx)),
+            (Scope::Source.title(), self.source.commands(&ctx)),
+        ];
+        self.popups.push(Popup::Scrolled(Scrolled::help(sections)));
     }
 
     fn on_mouse(&mut self, mouse: MouseEvent) {
@@ -543,31 +786,23 @@ impl App {
             x: mouse.column,
             y: mouse.row,
         };
-        let in_tree = self.areas.tree.contains(at);
-        let in_source = self.areas.source.contains(at);
+        let areas = self.layout(self.screen);
+        let in_tree = areas.tree.contains(at);
+        let in_source = areas.source.contains(at);
         match mouse.kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 if in_tree {
                     self.focus = Focus::Tree;
-                    // Inside the border: the first row is at y + 1.
-                    let row =
-                        at.y.saturating_sub(self.areas.tree.y + 1) as usize + self.tree_scroll;
-                    if inside_border(self.areas.tree, at) && row < self.tree.rows().len() {
-                        let was = self.selected;
-                        self.selected = row;
-                        if was == row {
-                            self.open_or_toggle();
-                        } else {
-                            self.open_selected();
-                        }
+                    if inside_border(areas.tree, at) {
+                        // Inside the border: the first row is at y + 1.
+                        let row = (at.y - areas.tree.y - 1) as usize;
+                        let outcome = self.tree.click(row, &self.view);
+                        self.apply(outcome, &mut Vec::new());
                     }
                 } else if in_source {
                     self.focus = Focus::Source;
-                    if let Some(open) = &mut self.open
-                        && inside_border(self.areas.source, at)
-                    {
-                        let line = open.scroll + u32::from(at.y - self.areas.source.y - 1);
-                        open.cursor = line.min(source_len(open));
+                    if inside_border(areas.source, at) {
+                        self.source.click((at.y - areas.source.y - 1) as usize);
                     }
                 }
             }
@@ -578,201 +813,24 @@ impl App {
                     -3
                 };
                 if in_tree {
-                    self.move_tree(delta);
+                    let outcome = self.tree.move_by(delta, &self.view);
+                    self.apply(outcome, &mut Vec::new());
                 } else if in_source {
-                    self.move_source(delta);
+                    self.source.move_cursor(delta);
                 }
             }
             _ => {}
         }
     }
 
-    // ---- moves ----
-
-    fn page(&self) -> usize {
-        match self.focus {
-            Focus::Tree => self.tree_height.max(2) - 1,
-            Focus::Source => self.source_height.max(2) - 1,
-        }
-    }
-
-    fn move_by(&mut self, delta: i64) {
-        match self.focus {
-            Focus::Tree => self.move_tree(delta),
-            Focus::Source => self.move_source(delta),
-        }
-    }
-
-    fn move_tree(&mut self, delta: i64) {
-        let len = self.tree.rows().len();
-        if len == 0 {
-            return;
-        }
-        let next = (self.selected as i64)
-            .saturating_add(delta)
-            .clamp(0, len as i64 - 1) as usize;
-        if next != self.selected {
-            self.selected = next;
-            self.open_selected();
-        }
-    }
-
-    fn move_source(&mut self, delta: i64) {
-        if let Some(open) = &mut self.open {
-            let len = source_len(open);
-            open.cursor = (i64::from(open.cursor))
-                .saturating_add(delta)
-                .clamp(1, i64::from(len)) as u32;
-        }
-    }
-
-    fn open_or_toggle(&mut self) {
-        let Some(row) = self.tree.rows().get(self.selected) else {
-            return;
-        };
-        match &row.kind {
-            RowKind::Folder { path, .. } => {
-                let path = path.clone();
-                self.tree.toggle_collapsed(&path, &self.view);
-            }
-            RowKind::File { .. } => {
-                self.open_selected();
-                self.focus = Focus::Source;
-            }
-        }
-    }
-
-    /// Shows the selected row's file in the source pane (folders keep the current file).
-    fn open_selected(&mut self) {
-        let Some(row) = self.tree.rows().get(self.selected) else {
-            return;
-        };
-        let RowKind::File { index } = row.kind else {
-            return;
-        };
-        let Some(path) = self.view.files.get(index).map(|f| f.path.clone()) else {
-            return;
-        };
-        if self.open.as_ref().is_some_and(|o| o.path == path) {
-            return;
-        }
-        self.open_file(&path);
-        // Start where the work is: the first changed line that did not run, else the first change.
-        let first = self.file_view(&path).and_then(|f| {
-            Self::missed_changed_lines(f)
-                .first()
-                .copied()
-                .or_else(|| f.changed.as_ref().and_then(|c| c.lines.first().copied()))
-        });
-        if let (Some(open), Some(line)) = (&mut self.open, first) {
-            open.cursor = line;
-            open.scroll = line.saturating_sub(3).max(1);
-        }
-    }
-
-    fn open_file(&mut self, path: &str) {
-        let request = self.worker.request(path);
-        self.open = Some(OpenSource::new(path, request));
-    }
-
-    fn restore_selection(&mut self, key: Option<&str>) {
-        let len = self.tree.rows().len();
-        if let Some(i) = key.and_then(|k| self.tree.position(k, &self.view)) {
-            self.selected = i;
-        } else {
-            self.selected = self.selected.min(len.saturating_sub(1));
-        }
-    }
-
-    fn rebuild_keep_selection(&mut self) {
-        let key = self
-            .selected_key()
-            .or_else(|| self.open.as_ref().map(|o| o.path.clone()));
-        self.tree.rebuild(&self.view);
-        self.restore_selection(key.as_deref());
-        self.open_selected();
-    }
-
     fn jump_to_file(&mut self, path: &str) {
-        let listed = self
-            .file_view(path)
-            .is_some_and(|f| FileTree::is_listed(f, self.tree.filter));
-        if !listed && self.tree.filter == FileFilter::Changed {
-            self.tree.filter = FileFilter::All;
-            self.tree.rebuild(&self.view);
-        }
-        self.tree.reveal(path, &self.view);
-        if let Some(i) = self.tree.position(path, &self.view) {
-            self.selected = i;
-            self.open_selected();
+        if self.tree.reveal(path, &self.view) {
+            self.source.show(path, &self.view);
         } else {
             // Not in the tree (a file without coverage or changes): show it anyway.
-            self.open_file(path);
+            self.source.open_file(path);
         }
         self.focus = Focus::Source;
-    }
-
-    fn jump_missed(&mut self, forward: bool) {
-        let Some(open) = &self.open else {
-            return;
-        };
-        let Some(file) = self.file_view(&open.path) else {
-            return;
-        };
-        let lines = Self::missed_changed_lines(file);
-        let cursor = open.cursor;
-        let target = if forward {
-            lines
-                .iter()
-                .copied()
-                .find(|&l| l > cursor)
-                .map(|l| (l, false))
-                .or(lines.first().map(|&l| (l, true)))
-        } else {
-            lines
-                .iter()
-                .rev()
-                .copied()
-                .find(|&l| l < cursor)
-                .map(|l| (l, false))
-                .or(lines.last().map(|&l| (l, true)))
-        };
-        match target {
-            Some((line, wrapped)) => {
-                if let Some(open) = &mut self.open {
-                    open.cursor = line;
-                }
-                if wrapped && line != cursor {
-                    self.toast("wrapped around".into(), false);
-                }
-            }
-            None => self.toast("no missed changed lines in this file".into(), false),
-        }
-    }
-
-    fn next_file_with_misses(&mut self) {
-        let rows = self.tree.rows();
-        let n = rows.len();
-        let found = (1..=n).map(|k| (self.selected + k) % n.max(1)).find(|&i| {
-            matches!(rows[i].kind, RowKind::File { index }
-                if self.view.files.get(index).is_some_and(|f| !Self::missed_changed_lines(f).is_empty()))
-        });
-        match found {
-            Some(i) => {
-                self.selected = i;
-                self.open_selected();
-                if let Some(first) = self
-                    .open
-                    .as_ref()
-                    .and_then(|o| self.file_view(&o.path))
-                    .and_then(|f| Self::missed_changed_lines(f).first().copied())
-                    && let Some(open) = &mut self.open
-                {
-                    open.cursor = first;
-                }
-            }
-            None => self.toast("every changed line in the tree ran".into(), false),
-        }
     }
 
     fn reset_targets(&self) -> Vec<ResetTarget> {
@@ -797,24 +855,9 @@ impl App {
         }
         targets
     }
-
-    fn toast(&mut self, text: String, error: bool) {
-        let shown = if error { TOAST_ERROR } else { TOAST_INFO };
-        self.toast = Some(Toast {
-            text,
-            error,
-            until: Instant::now() + shown,
-        });
-    }
 }
 
 /// True if `at` is inside `area`'s border (on a row or line, not on the frame).
 fn inside_border(area: Rect, at: Position) -> bool {
     at.y > area.y && at.y + 1 < area.y + area.height
-}
-
-/// The number of lines the cursor can move over: the text once read, else the last covered or
-/// changed line.
-fn source_len(open: &OpenSource) -> u32 {
-    open.text().map_or(1, |t| t.line_count().max(1) as u32)
 }

@@ -41,12 +41,14 @@ pub async fn run(
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut signals = Signals::new()?;
 
+    let size = terminal.terminal.size()?;
+    app.resize(size.width, size.height);
     app.on_view(views.borrow_and_update().clone());
     let (mut views_open, mut notices_open) = (true, true);
     let mut dirty = true;
     loop {
         if dirty {
-            terminal.draw(&mut app)?;
+            terminal.draw(&app)?;
             dirty = false;
             inject_panic_for_tests();
         }
@@ -100,6 +102,12 @@ pub async fn run(
             }
         }
     }
+    // Remembered for the next start; a failure is said once the screen is back.
+    let saved = app.save_state();
+    drop(terminal);
+    if let Err(e) = saved {
+        eprintln!("covtop: warning: {e}");
+    }
     Ok(())
 }
 
@@ -119,10 +127,19 @@ fn on_terminal_event(
     commands: &mpsc::Sender<Command>,
 ) -> io::Result<()> {
     if matches!(event, Event::Resize(..)) {
+        // The App lays out from the Resize event's size, the terminal from its own.
         terminal.terminal.autoresize()?;
     }
     for command in app.handle_event(event) {
         send(commands, command, app);
+    }
+    if let Some(text) = app.take_clipboard() {
+        // OSC 52: the terminal (also over ssh and in tmux with set-clipboard on) puts it on the
+        // system clipboard.
+        use std::io::Write as _;
+        let mut out = io::stdout();
+        write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()))?;
+        out.flush()?;
     }
     Ok(())
 }
@@ -139,6 +156,26 @@ fn send(commands: &mpsc::Sender<Command>, command: Command, app: &mut App) {
         ),
         Err(_) => {}
     }
+}
+
+/// Standard base64 with padding (RFC 4648), for OSC 52.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 struct TerminalSession {
@@ -164,7 +201,7 @@ impl TerminalSession {
     }
 
     /// One frame inside a synchronized update, so the terminal never shows half of it.
-    fn draw(&mut self, app: &mut App) -> io::Result<()> {
+    fn draw(&mut self, app: &App) -> io::Result<()> {
         execute!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
         let drawn = self.terminal.draw(|frame| app.draw(frame)).map(|_| ());
         execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
@@ -248,6 +285,15 @@ mod tests {
     use super::*;
 
     /// The caller may `tokio::spawn` the loop: it and the App must be Send.
+    #[test]
+    fn base64_matches_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"cart/cart.go:12"), "Y2FydC9jYXJ0LmdvOjEy");
+    }
+
     #[test]
     fn the_loop_can_be_spawned() {
         fn is_send<T: Send>(_: &T) {}

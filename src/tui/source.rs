@@ -507,42 +507,63 @@ pub fn uncovered_ranges(
 }
 
 /// Expands tabs (Go code is tab-indented; a terminal cell cannot show a tab) and replaces other
-/// control characters, keeping styles. Stops after `max_cols` cells.
+/// control characters, keeping styles. Drops the first `skip` cells (horizontal scroll) and stops
+/// after `max_cols` cells.
 pub fn expand_for_terminal(
     pieces: Vec<(&str, Style)>,
     tab_width: usize,
+    skip: usize,
     max_cols: usize,
 ) -> Vec<(String, Style)> {
     let mut out = Vec::with_capacity(pieces.len());
+    let end = skip.saturating_add(max_cols);
     let mut col = 0usize;
     for (text, style) in pieces {
-        if col >= max_cols {
+        if col >= end {
             break;
         }
         let mut s = String::with_capacity(text.len());
+        // A cell is kept when it lands in skip..end (a tab cut by the edge keeps its cells).
+        let put = |s: &mut String, c: char, col: usize| {
+            if col >= skip && col < end {
+                s.push(c);
+            }
+        };
         for ch in text.chars() {
-            if col >= max_cols {
+            if col >= end {
                 break;
             }
             match ch {
                 '\t' => {
                     let n = tab_width - col % tab_width;
-                    s.extend(std::iter::repeat_n(' ', n));
-                    col += n;
+                    for _ in 0..n {
+                        put(&mut s, ' ', col);
+                        col += 1;
+                    }
                 }
                 c if c.is_control() => {
-                    s.push('�');
+                    put(&mut s, '�', col);
                     col += 1;
                 }
                 c => {
-                    s.push(c);
+                    put(&mut s, c, col);
                     col += 1;
                 }
             }
         }
-        out.push((s, style));
+        if !s.is_empty() {
+            out.push((s, style));
+        }
     }
     out
+}
+
+/// The width in cells of a line once its tabs are expanded.
+pub fn display_width(line: &str, tab_width: usize) -> usize {
+    line.chars().fold(0, |col, ch| match ch {
+        '\t' => col + tab_width - col % tab_width,
+        _ => col + 1,
+    })
 }
 
 /// Highlights synchronously; for benches and tests that want colours without the worker.
@@ -625,10 +646,23 @@ mod tests {
 
     #[test]
     fn tabs_expand_to_the_next_stop() {
-        let out = expand_for_terminal(vec![("\tx\ty", Style::new())], 4, 100);
+        let out = expand_for_terminal(vec![("\tx\ty", Style::new())], 4, 0, 100);
         assert_eq!(out[0].0, "    x   y");
-        let cut = expand_for_terminal(vec![("abcdef", Style::new())], 4, 3);
+        let cut = expand_for_terminal(vec![("abcdef", Style::new())], 4, 0, 3);
         assert_eq!(cut[0].0, "abc");
+        assert_eq!(display_width("\tx\ty", 4), 9);
+    }
+
+    #[test]
+    fn horizontal_scroll_drops_the_first_cells_across_pieces_and_tabs() {
+        let red = Style::new().fg(Color::Red);
+        let out = expand_for_terminal(vec![("\tab", Style::new()), ("cdef", red)], 4, 5, 3);
+        assert_eq!(
+            out,
+            vec![("b".to_string(), Style::new()), ("cd".to_string(), red)]
+        );
+        let mid_tab = expand_for_terminal(vec![("\tx", Style::new())], 4, 2, 10);
+        assert_eq!(mid_tab[0].0, "  x");
     }
 
     #[test]

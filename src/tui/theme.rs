@@ -187,6 +187,11 @@ impl Palette {
     }
 }
 
+/// Carried coverage: the covered colour, dimmed, beside its own glyph.
+pub(crate) fn carried_style(p: &Palette) -> ratatui::style::Style {
+    p.covered.add_modifier(ratatui::style::Modifier::DIM)
+}
+
 /// The gutter glyph of a line carried from an older build: that build ran it, this one not yet.
 pub const CARRIED_GLYPH: char = '↻';
 

@@ -22,6 +22,25 @@ impl SortOrder {
         }
     }
 
+    /// Its name in the remembered screen state.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortOrder::Path => "path",
+            SortOrder::LeastCovered => "least-covered",
+            SortOrder::MostMissed => "most-missed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            SortOrder::Path,
+            SortOrder::LeastCovered,
+            SortOrder::MostMissed,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             SortOrder::Path => "path",
@@ -39,6 +58,34 @@ pub enum FileFilter {
     Changed,
     /// Every file with coverage or changed lines.
     All,
+    /// Files with changed lines that did not run (missed or partial): what is left to test.
+    Misses,
+}
+
+impl FileFilter {
+    /// The tree's title.
+    pub fn label(self) -> &'static str {
+        match self {
+            FileFilter::Changed => "changed files",
+            FileFilter::All => "all files",
+            FileFilter::Misses => "files with misses",
+        }
+    }
+
+    /// Its name in the remembered screen state.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileFilter::Changed => "changed",
+            FileFilter::All => "all",
+            FileFilter::Misses => "misses",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [FileFilter::Changed, FileFilter::All, FileFilter::Misses]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +156,8 @@ pub struct FileTree {
     collapsed: HashSet<String>,
     pub filter: FileFilter,
     pub sort: SortOrder,
+    /// The sort order turned around.
+    pub reverse: bool,
 }
 
 impl FileTree {
@@ -120,6 +169,9 @@ impl FileTree {
         match filter {
             FileFilter::Changed => file.has_changes(),
             FileFilter::All => file.has_changes() || file.coverage.is_some(),
+            FileFilter::Misses => {
+                file.has_changes() && file.changed_counts.missed + file.changed_counts.partial > 0
+            }
         }
     }
 
@@ -146,7 +198,7 @@ impl FileTree {
                     continue;
                 }
                 run.counts.merge(match self.filter {
-                    FileFilter::Changed => file.changed_counts,
+                    FileFilter::Changed | FileFilter::Misses => file.changed_counts,
                     FileFilter::All => file.whole_counts,
                 });
                 run.missed_changed += file.changed_counts.missed;
@@ -196,6 +248,7 @@ impl FileTree {
             view,
             self.filter,
             self.sort,
+            self.reverse,
             &self.collapsed,
             &mut rows,
         );
@@ -256,66 +309,91 @@ fn compress(folder: &mut Folder) {
     }
 }
 
+/// A folder or a file among a folder's children, for sorting them together.
+enum Child<'a> {
+    Folder(&'a Folder),
+    File(usize, &'a FileView),
+}
+
+#[allow(clippy::too_many_arguments)]
 fn push_children(
     folder: &Folder,
     depth: u16,
     view: &View,
     filter: FileFilter,
     sort: SortOrder,
+    reverse: bool,
     collapsed: &HashSet<String>,
     rows: &mut Vec<TreeRow>,
 ) {
-    let mut folders: Vec<&Folder> = folder.folders.values().collect();
-    match sort {
-        SortOrder::Path => {}
-        SortOrder::LeastCovered => {
-            folders.sort_by(|a, b| by_percent(view.rule, &a.counts, &b.counts))
-        }
-        SortOrder::MostMissed => folders.sort_by_key(|f| std::cmp::Reverse(f.missed_changed)),
-    }
-    for child in folders {
-        let is_collapsed = collapsed.contains(&child.path);
-        rows.push(TreeRow {
-            kind: RowKind::Folder {
-                path: child.path.clone(),
-                collapsed: is_collapsed,
-            },
-            depth,
-            name: format!("{}/", child.name),
-            counts: child.counts,
-            newly_hit: child.newly_hit,
-        });
-        if !is_collapsed {
-            push_children(child, depth + 1, view, filter, sort, collapsed, rows);
-        }
-    }
-    let mut files: Vec<(usize, &FileView)> = folder
-        .files
-        .iter()
-        .filter_map(|&i| view.files.get(i).map(|f| (i, f)))
-        .collect();
     let counts_of = |f: &FileView| match filter {
-        FileFilter::Changed => f.changed_counts,
+        FileFilter::Changed | FileFilter::Misses => f.changed_counts,
         FileFilter::All => f.whole_counts,
     };
+    let counts = |c: &Child| match c {
+        Child::Folder(f) => f.counts,
+        Child::File(_, f) => counts_of(f),
+    };
+    // By path: folders first, then files. The other orders sort folders and files together, so
+    // a root file that is the least covered comes first.
+    let mut children: Vec<Child> = folder
+        .folders
+        .values()
+        .map(Child::Folder)
+        .chain(
+            folder
+                .files
+                .iter()
+                .filter_map(|&i| view.files.get(i).map(|f| Child::File(i, f))),
+        )
+        .collect();
     match sort {
         SortOrder::Path => {}
         SortOrder::LeastCovered => {
-            files.sort_by(|a, b| by_percent(view.rule, &counts_of(a.1), &counts_of(b.1)))
+            children.sort_by(|a, b| by_percent(view.rule, &counts(a), &counts(b)))
         }
-        SortOrder::MostMissed => {
-            files.sort_by_key(|f| std::cmp::Reverse(f.1.changed_counts.missed))
-        }
+        // The number the tree shows in this order.
+        SortOrder::MostMissed => children.sort_by_key(|c| std::cmp::Reverse(counts(c).missed)),
     }
-    for (index, file) in files {
-        rows.push(TreeRow {
-            kind: RowKind::File { index },
-            depth,
-            // The file's name is read from the View when drawn: no allocation per row.
-            name: String::new(),
-            counts: counts_of(file),
-            newly_hit: !file.newly_hit.is_empty(),
-        });
+    if reverse {
+        children.reverse();
+    }
+    for child in children {
+        match child {
+            Child::Folder(child) => {
+                let is_collapsed = collapsed.contains(&child.path);
+                rows.push(TreeRow {
+                    kind: RowKind::Folder {
+                        path: child.path.clone(),
+                        collapsed: is_collapsed,
+                    },
+                    depth,
+                    name: format!("{}/", child.name),
+                    counts: child.counts,
+                    newly_hit: child.newly_hit,
+                });
+                if !is_collapsed {
+                    push_children(
+                        child,
+                        depth + 1,
+                        view,
+                        filter,
+                        sort,
+                        reverse,
+                        collapsed,
+                        rows,
+                    );
+                }
+            }
+            Child::File(index, file) => rows.push(TreeRow {
+                kind: RowKind::File { index },
+                depth,
+                // The file's name is read from the View when drawn: no allocation per row.
+                name: String::new(),
+                counts: counts_of(file),
+                newly_hit: !file.newly_hit.is_empty(),
+            }),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ mod repo;
 mod sources;
 mod unified;
 
-pub use error::VcsError;
+pub use error::{VcsError, plain_git_error};
 pub use line_map::{LineMaps, NewCode};
 pub use repo::Repo;
 pub use sources::{GitSources, WorktreeSources};

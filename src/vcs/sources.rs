@@ -77,8 +77,9 @@ impl SourceStore for GitSources {
         }
         let bytes = self.read(path).map_err(|e| {
             format!(
-                "cannot read `{path}` at {} from git: {e}",
-                self.revision.short
+                "cannot read `{path}` at {} from git: {}",
+                self.revision.short,
+                super::error::plain_git_error(&e)
             )
         })?;
         lock(&self.cache).insert(path.to_string(), bytes.clone());

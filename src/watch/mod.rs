@@ -14,7 +14,7 @@ pub use log::{EventLog, Level, LogFormat};
 
 use crate::engine::Engine;
 use crate::engine::collector::{self, Purpose};
-use crate::report::{self, EXPORT_FORMATS, ExportOptions, RawData};
+use crate::report::{self, Format};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -40,15 +40,13 @@ pub enum WatchError {
 /// One `--export FORMAT:PATH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSpec {
-    pub format: String,
+    pub format: Format,
     pub path: PathBuf,
 }
 
-/// Every format `--export` accepts: the export formats and `html` (a folder).
+/// Every format `--export` accepts: every [`Format`] (`html` is a folder).
 pub fn watch_formats() -> Vec<&'static str> {
-    let mut f: Vec<&str> = EXPORT_FORMATS.to_vec();
-    f.push("html");
-    f
+    Format::ALL.iter().map(|f| f.name()).collect()
 }
 
 impl ExportSpec {
@@ -60,15 +58,15 @@ impl ExportSpec {
         if path.is_empty() {
             return Err(WatchError::ExportSyntax(spec.to_string(), formats));
         }
-        if !watch_formats().contains(&format) {
+        let Ok(parsed) = format.parse::<Format>() else {
             return Err(WatchError::UnknownFormat {
                 spec: spec.to_string(),
                 format: format.to_string(),
                 formats,
             });
-        }
+        };
         Ok(ExportSpec {
-            format: format.to_string(),
+            format: parsed,
             path: PathBuf::from(path),
         })
     }
@@ -77,7 +75,7 @@ impl ExportSpec {
     pub fn env_name(&self) -> String {
         format!(
             "COVTOP_EXPORT_{}",
-            self.format.to_ascii_uppercase().replace('-', "_")
+            self.format.name().to_ascii_uppercase().replace('-', "_")
         )
     }
 }
@@ -136,7 +134,7 @@ pub async fn run(
         json!({
             "every_ms": opts.every.as_millis() as u64,
             "targets": engine.targets().iter().map(|t| t.name().to_string()).collect::<Vec<_>>(),
-            "exports": opts.exports.iter().map(|e| format!("{}:{}", e.format, e.path.display())).collect::<Vec<_>>(),
+            "exports": opts.exports.iter().map(|e| format!("{}:{}", e.format.name(), e.path.display())).collect::<Vec<_>>(),
             "exec": opts.exec,
             "session_dir": engine.session_dir().display().to_string(),
             "revision": engine.revision().oid,
@@ -236,41 +234,30 @@ pub async fn round(
     let view = engine.view();
     engine.save_build_lines();
     log.diagnostics(n, &view.diagnostics);
-    let partial = view.rule.partial_as_covered;
-    let raw = RawData {
-        go: engine.go_total(),
-        java: engine.java_totals(),
-    };
-    let export_opts = ExportOptions {
+    let write_opts = report::WriteOptions {
         changed_only: opts.changed_only,
-        partial_as_covered: partial,
         source_root: Some(engine.config().repo.path.clone()),
     };
     let mut env: Vec<(String, String)> = Vec::new();
     for spec in &opts.exports {
-        let result: Result<(), String> = if spec.format == "html" {
-            crate::vcs::GitSources::new(engine.repo(), engine.revision())
+        let result = report::Gathered::from_engine(engine, spec.format)
+            .map_err(|e| e.to_string())
+            .and_then(|gathered| {
+                report::write(
+                    spec.format,
+                    &gathered.inputs(&view),
+                    &write_opts,
+                    &spec.path,
+                )
+                .map(|_| ())
                 .map_err(|e| e.to_string())
-                .and_then(|sources| {
-                    let h = report::html::HtmlOptions {
-                        changed_only: opts.changed_only,
-                        partial_as_covered: partial,
-                        title: "covtop".to_string(),
-                    };
-                    report::html::write_html(&view, &sources, &h, &spec.path)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
-        } else {
-            report::export(&view, &raw, &spec.format, &export_opts, &spec.path)
-                .map_err(|e| e.to_string())
-        };
+            });
         match result {
             Ok(()) => {
                 log.event(
                     Level::Info,
                     "exported",
-                    json!({"round": n, "format": spec.format, "path": spec.path.display().to_string()}),
+                    json!({"round": n, "format": spec.format.name(), "path": spec.path.display().to_string()}),
                 );
                 env.push((spec.env_name(), spec.path.display().to_string()));
                 out.exports_written.push(spec.path.clone());
@@ -280,7 +267,7 @@ pub async fn round(
                 log.event(
                     Level::Error,
                     "export_failed",
-                    json!({"round": n, "format": spec.format, "path": spec.path.display().to_string(), "error": e}),
+                    json!({"round": n, "format": spec.format.name(), "path": spec.path.display().to_string(), "error": e}),
                 );
             }
         }
@@ -488,7 +475,7 @@ mod tests {
     #[test]
     fn export_specs_parse_and_name_their_variable() {
         let s = ExportSpec::parse("jacoco-xml:out/j.xml").unwrap();
-        assert_eq!(s.format, "jacoco-xml");
+        assert_eq!(s.format, Format::JacocoXml);
         assert_eq!(s.path, PathBuf::from("out/j.xml"));
         assert_eq!(s.env_name(), "COVTOP_EXPORT_JACOCO_XML");
         let h = ExportSpec::parse("html:/tmp/a:b").unwrap();

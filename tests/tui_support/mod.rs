@@ -89,6 +89,18 @@ public class CartService {
 }
 ";
 
+/// A Java file deep in a Maven layout, with a line far wider than any terminal.
+pub const INVENTORY_JAVA: &str = "package bookstore.inventory;
+
+public class InventoryService {
+    public int reserve(String isbn, int copies) {
+        return repository.findByIsbnOrThrow(isbn).reserveCopiesForCustomerOrderAndNotifyTheWarehouseWhenBelowThreshold(copies, WAREHOUSE_THRESHOLD) + END_OF_LINE_MARKER;
+    }
+}
+";
+
+pub const INVENTORY: &str = "inventory/src/main/java/bookstore/inventory/InventoryService.java";
+
 pub const PRICING: &str = "pricing/pricing.go";
 pub const CART: &str = "cart/cart.go";
 pub const API: &str = "api/api.go";
@@ -116,6 +128,7 @@ pub fn sources() -> Arc<MemorySources> {
         (API, API_GO),
         (MEMORY, MEMORY_GO),
         (CART_SERVICE, CART_SERVICE_JAVA),
+        (INVENTORY, INVENTORY_JAVA),
     ] {
         m.insert(p.to_string(), Arc::<[u8]>::from(t.as_bytes()));
     }
@@ -244,6 +257,19 @@ pub fn cart(hits: u64) -> FileView {
     )
 }
 
+/// A root-level Go file none of whose two changed lines ran.
+pub fn root_file() -> FileView {
+    use LineStatus::*;
+    file(
+        "main.go",
+        SourceLanguage::Go,
+        vec![go(5, 0, Missed), go(6, 0, Missed)],
+        vec![],
+        &[5, 6],
+        &[],
+    )
+}
+
 pub fn api() -> FileView {
     use LineStatus::*;
     file(
@@ -311,6 +337,32 @@ pub fn cart_service() -> FileView {
         &[7, 8, 9, 11, 14, 15],
         &[],
     )
+}
+
+pub fn inventory() -> FileView {
+    use LineStatus::*;
+    file(
+        INVENTORY,
+        SourceLanguage::Java,
+        vec![java(3, Covered), java(5, Missed)],
+        vec![],
+        &[5],
+        &[],
+    )
+}
+
+/// The View of [`view`] with [`inventory`] added: a long path and a long line.
+pub fn long_path_view() -> Arc<View> {
+    let mut v = (*view(1)).clone();
+    v.files.push(inventory());
+    v.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut totals = Totals::default();
+    for f in &v.files {
+        totals.changed.merge(f.changed_counts);
+        totals.whole.merge(f.whole_counts);
+    }
+    v.totals = totals;
+    Arc::new(v)
 }
 
 pub fn targets() -> Vec<TargetStatus> {
@@ -575,6 +627,7 @@ pub fn press(app: &mut App, keys: &str) -> Vec<Command> {
 
 pub fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    app.resize(width, height);
     terminal.draw(|f| app.draw(f)).expect("draw");
     terminal
 }
