@@ -231,7 +231,12 @@ fn install_panic_hook() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let previous = std::panic::take_hook();
+        // One panic message at a time: a panic on the main thread stops the runtime, and a
+        // task still running on a worker may panic too while it shuts down; printed at once,
+        // the two messages would be interleaved and the first unreadable.
+        static PRINTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         std::panic::set_hook(Box::new(move |info| {
+            let _one_at_a_time = PRINTING.lock().unwrap_or_else(|e| e.into_inner());
             // Restore first so the panic message is readable on the normal screen. The source
             // worker catches its panics and goes on, so the screen stays for those.
             if std::thread::current().name() != Some(super::source::WORKER_THREAD) {
