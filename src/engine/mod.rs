@@ -143,6 +143,9 @@ struct LastStored {
     instance: Option<String>,
     payload: Arc<[u8]>,
     path: PathBuf,
+    /// The dump could not be decoded and was set aside (`path` is then in quarantine): the
+    /// same content again is not stored again, and is reported undecodable again.
+    set_aside: Option<String>,
 }
 
 impl LastStored {
@@ -718,6 +721,7 @@ impl Engine {
                         instance: d.meta.instance.clone(),
                         payload: Arc::from(d.payload.as_slice()),
                         path: d.path.clone(),
+                        set_aside: None,
                     },
                 );
             }
@@ -1452,6 +1456,9 @@ impl Engine {
                 report
                     .stored
                     .push((dump.replica.clone(), last.path.clone()));
+                if let Some(e) = &last.set_aside {
+                    report.undecodable.push((dump.replica.clone(), e.clone()));
+                }
                 report.unchanged += 1;
                 let epoch = self.core.epoch_of(&name, &dump.replica);
                 self.targets[i].status.insert(
@@ -1476,6 +1483,7 @@ impl Engine {
                     instance: dump.instance.clone(),
                     payload: Arc::from(bytes.as_slice()),
                     path: path.clone(),
+                    set_aside: None,
                 },
             );
             let origin = format!("target {name}, replica {}", dump.replica);
@@ -1487,15 +1495,29 @@ impl Engine {
                     // Another build's coverage is carried, never merged into this build's.
                     older_arrived |= matches!(applied, Applied::OlderLayout(_) | Applied::Named(_));
                 }
+                // Set aside at once, as a replay would: no later command reads it again.
                 Err(Undecodable(e)) => {
                     report.undecodable.push((dump.replica.clone(), e.clone()));
+                    let (aside, moved) = quarantine::set_aside_to(self.store.as_ref(), &path, &e);
+                    let kept = match &moved {
+                        Some(to) => format!("the raw dump is set aside at {}", to.display()),
+                        None => aside.message,
+                    };
+                    if let Some(to) = moved {
+                        if let Some(s) = report.stored.last_mut() {
+                            s.1 = to.clone();
+                        }
+                        if let Some(last) = self.targets[i].last_stored.get_mut(&dump.replica) {
+                            last.path = to;
+                            last.set_aside = Some(e.clone());
+                        }
+                    }
                     self.undecodable.push(Diagnostic {
                         kind: DiagnosticKind::TargetError,
                         subject: format!("{name} {}", dump.replica),
                         message: e,
                         fix: format!(
-                            "the raw dump is kept at {}; check that the address serves a {} agent",
-                            path.display(),
+                            "{kept}; check that the address serves a {} agent",
                             self.targets[i].config.kind.name()
                         ),
                     });
