@@ -141,7 +141,8 @@ pub struct LiveTarget {
 struct LastStored {
     revision: String,
     instance: Option<String>,
-    payload: Arc<[u8]>,
+    /// Only the newest per replica is kept, moved in (never copied) once it was applied.
+    payload: Vec<u8>,
     path: PathBuf,
     /// The dump could not be decoded and was set aside (`path` is then in quarantine): the
     /// same content again is not stored again, and is reported undecodable again.
@@ -712,31 +713,42 @@ impl Engine {
                 if let Some(i) = i {
                     self.targets[i].mark_reset(&d.meta.replica);
                 }
-            } else if let Some(i) = i {
-                // A restarted covtop does not store the same content again either.
-                self.targets[i].last_stored.insert(
-                    d.meta.replica.clone(),
-                    LastStored {
-                        revision: d.meta.revision.clone(),
-                        instance: d.meta.instance.clone(),
-                        payload: Arc::from(d.payload.as_slice()),
-                        path: d.path.clone(),
-                        set_aside: None,
-                    },
-                );
             }
             let origin = format!("stored dump {}", d.path.display());
             let applied = crate::guard::catch(|| {
                 self.apply_dump(&d.meta, &d.payload, &origin)
                     .map_err(|e| e.0)
             });
-            match applied.and_then(|r| r) {
-                Ok(applied) => other_build |= applied.is_other_build(),
+            let mut path = d.path;
+            let set_aside = match applied.and_then(|r| r) {
+                Ok(applied) => {
+                    other_build |= applied.is_other_build();
+                    None
+                }
                 // Set aside: no later command reads it again.
                 Err(e) => {
-                    let diagnostic = quarantine::set_aside(self.store.as_ref(), &d.path, &e);
+                    let (diagnostic, moved) = quarantine::set_aside(self.store.as_ref(), &path, &e);
                     self.undecodable.push(diagnostic);
+                    path = moved.unwrap_or(path);
+                    Some(e)
                 }
+            };
+            if let Some(i) = i
+                && !d.meta.reset_after
+            {
+                // A restarted covtop does not store the same content again either. Only the
+                // newest dump per replica is kept (the older is dropped here), its payload
+                // moved, not copied.
+                self.targets[i].last_stored.insert(
+                    d.meta.replica,
+                    LastStored {
+                        revision: d.meta.revision,
+                        instance: d.meta.instance,
+                        payload: d.payload,
+                        path,
+                        set_aside,
+                    },
+                );
             }
         }
         other_build
@@ -1423,7 +1435,8 @@ impl Engine {
         for (dump, build) in result.dumps.into_iter().zip(builds) {
             seen.insert(dump.replica.clone());
             let dump_revision = build.unwrap_or_else(|| revision.clone());
-            let (kind, bytes) = match &dump.payload {
+            // Owned: kept as the replica's last dump after applying, without a copy.
+            let (kind, bytes) = match dump.payload {
                 Payload::GoProfile(b) => (PayloadKind::GoProfile, b),
                 Payload::JacocoExec(b) => (PayloadKind::JacocoExec, b),
             };
@@ -1451,7 +1464,7 @@ impl Engine {
             // advances.
             if !self.always_store
                 && let Some(last) = self.targets[i].last_stored.get(&dump.replica)
-                && last.holds(bytes, &dump_revision, dump.instance.as_deref())
+                && last.holds(&bytes, &dump_revision, dump.instance.as_deref())
             {
                 report
                     .stored
@@ -1472,22 +1485,19 @@ impl Engine {
                 );
                 continue;
             }
-            let stored = self.store.append(&meta, bytes)?;
+            let stored = self.store.append(&meta, &bytes)?;
             self.stored_own(stored.seq);
             let path = stored.location;
             report.stored.push((dump.replica.clone(), path.clone()));
-            self.targets[i].last_stored.insert(
-                dump.replica.clone(),
-                LastStored {
-                    revision: dump_revision.clone(),
-                    instance: dump.instance.clone(),
-                    payload: Arc::from(bytes.as_slice()),
-                    path: path.clone(),
-                    set_aside: None,
-                },
-            );
+            let mut last = LastStored {
+                revision: dump_revision,
+                instance: dump.instance,
+                payload: Vec::new(),
+                path: path.clone(),
+                set_aside: None,
+            };
             let origin = format!("target {name}, replica {}", dump.replica);
-            match self.apply_dump(&meta, bytes, &origin) {
+            match self.apply_dump(&meta, &bytes, &origin) {
                 Ok(applied) => {
                     if matches!(applied, Applied::OlderLayout(_) | Applied::Apart) {
                         report.other_build.push(dump.replica.clone());
@@ -1498,7 +1508,7 @@ impl Engine {
                 // Set aside at once, as a replay would: no later command reads it again.
                 Err(Undecodable(e)) => {
                     report.undecodable.push((dump.replica.clone(), e.clone()));
-                    let (aside, moved) = quarantine::set_aside_to(self.store.as_ref(), &path, &e);
+                    let (aside, moved) = quarantine::set_aside(self.store.as_ref(), &path, &e);
                     let kept = match &moved {
                         Some(to) => format!("the raw dump is set aside at {}", to.display()),
                         None => aside.message,
@@ -1507,11 +1517,9 @@ impl Engine {
                         if let Some(s) = report.stored.last_mut() {
                             s.1 = to.clone();
                         }
-                        if let Some(last) = self.targets[i].last_stored.get_mut(&dump.replica) {
-                            last.path = to;
-                            last.set_aside = Some(e.clone());
-                        }
+                        last.path = to;
                     }
+                    last.set_aside = Some(e.clone());
                     self.undecodable.push(Diagnostic {
                         kind: DiagnosticKind::TargetError,
                         subject: format!("{name} {}", dump.replica),
@@ -1523,6 +1531,10 @@ impl Engine {
                     });
                 }
             }
+            last.payload = bytes;
+            self.targets[i]
+                .last_stored
+                .insert(dump.replica.clone(), last);
             let epoch = self.core.epoch_of(&name, &dump.replica);
             let target = &mut self.targets[i];
             target.status.insert(

@@ -8,14 +8,9 @@ use crate::session::DumpStore;
 use std::path::{Path, PathBuf};
 
 /// Moves `path` into quarantine for `reason`; the diagnostic names the file, the reason and
-/// what to do. When the move itself fails the dump stays where it is, and the diagnostic says
-/// so (it is then skipped again next time).
-pub(super) fn set_aside(store: &dyn DumpStore, path: &Path, reason: &str) -> Diagnostic {
-    set_aside_to(store, path, reason).0
-}
-
-/// Like [`set_aside`], also returning where the dump went (`None`: it was not moved).
-pub(super) fn set_aside_to(
+/// what to do, and the path says where it went. When the move itself fails the dump stays
+/// where it is (`None`), and the diagnostic says so (it is then skipped again next time).
+pub(super) fn set_aside(
     store: &dyn DumpStore,
     path: &Path,
     reason: &str,
