@@ -709,10 +709,10 @@ impl Engine {
         let mut other_build = false;
         for d in dumps {
             let i = self.target_index_of(&d.meta.target);
-            if d.meta.reset_after {
-                if let Some(i) = i {
-                    self.targets[i].mark_reset(&d.meta.replica);
-                }
+            if d.meta.reset_after
+                && let Some(i) = i
+            {
+                self.targets[i].mark_reset(&d.meta.replica);
             }
             let origin = format!("stored dump {}", d.path.display());
             let applied = crate::guard::catch(|| {
@@ -1720,11 +1720,16 @@ impl Engine {
             });
         }
         diagnostics.extend(self.session_problems.iter().cloned());
-        if let Some(problem) = self.store.health() {
+        let store = crate::model::StoreState {
+            location: self.store.location(),
+            shared: self.store.shared(),
+            problem: self.store.health(),
+        };
+        if let Some(problem) = &store.problem {
             diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::TargetError,
-                subject: format!("session store {}", self.store.location()),
-                message: problem,
+                subject: format!("session store {}", store.location),
+                message: problem.clone(),
                 fix: "nothing is lost; check the database and the network (resets wait until their dump is stored somewhere)".into(),
             });
         }
@@ -1830,6 +1835,7 @@ impl Engine {
             carried_from: &self.carried_from,
             baseline: self.baseline.as_ref(),
             languages: &self.languages,
+            store: Some(store),
         };
         self.build.build(input)
     }
