@@ -561,3 +561,24 @@ async fn a_polled_dump_that_cannot_be_decoded_is_set_aside_at_once() {
         "not set aside a second time: {out}"
     );
 }
+
+/// The same garbage polled again (the screen's next tick) is not stored nor set aside again,
+/// and still reported undecodable: the replica's last dump names the quarantined file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_undecodable_dump_polled_again_is_reported_not_stored_again() {
+    let agent = "http://10.0.0.4:7778";
+    let (center, _state) = hostile_center(vec![(agent.into(), Behaviour::Garbage)]).await;
+    let Some((tmp, config)) = prepared("goc", &center, "timeout = \"5s\"") else {
+        return;
+    };
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let quarantine = tmp.path().join("s/sessions/default/quarantine");
+    let first = engine.poll(&[]).await.unwrap().remove(0);
+    assert_eq!(first.undecodable.len(), 1, "{first:?}");
+    assert!(first.stored[0].1.starts_with(&quarantine), "{first:?}");
+    let second = engine.poll(&[]).await.unwrap().remove(0);
+    assert_eq!(second.unchanged, 1, "{second:?}");
+    assert_eq!(second.undecodable.len(), 1, "{second:?}");
+    assert_eq!(second.stored, first.stored);
+    assert_eq!(std::fs::read_dir(&quarantine).unwrap().count(), 2);
+}
