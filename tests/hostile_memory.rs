@@ -258,6 +258,42 @@ fn jacoco_dumps_of_impossible_probe_counts_cost_nothing() {
     assert_within_budget(&m, benign, "a session with quarantined dumps");
 }
 
+/// A valid Go profile of at least `bytes` bytes: the benign blocks repeated (as an agent of a
+/// large service sends them).
+fn large_profile(bytes: usize) -> Vec<u8> {
+    let blocks = BENIGN.split_once('\n').unwrap().1.as_bytes();
+    let mut p = b"mode: count\n".to_vec();
+    p.reserve(bytes + blocks.len());
+    while p.len() < bytes {
+        p.extend_from_slice(blocks);
+    }
+    p
+}
+
+/// Issue #12: replay held each stored dump's payload twice (the loaded dump and a copy kept
+/// to recognise an unchanged next dump). With the payload moved instead of copied, a session
+/// of one 64 MiB dump is read with less than 2¼ payloads' worth above the benign run (the
+/// read payload, plus what decoding it takes). Measured here: 170 MiB above before, 127 after.
+#[test]
+fn a_large_stored_dump_is_held_once_on_replay() {
+    const PAYLOAD: usize = 64 << 20;
+    let Some(s) = setup() else { return };
+    s.store_dump(PayloadKind::GoProfile, &large_profile(PAYLOAD));
+    let benign = benign_peak();
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(m.out.contains("pricing/pricing.go"), "{}", m.out);
+    let above = m.peak_kib - benign;
+    eprintln!(
+        "64 MiB dump: peak {} KiB, benign {benign} KiB, {above} KiB above",
+        m.peak_kib
+    );
+    assert!(
+        above < 9 * (PAYLOAD as i64 / 1024) / 4,
+        "{above} KiB above the benign run for one {PAYLOAD}-byte dump"
+    );
+}
+
 fn quarantined(session: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(session.join("quarantine"))
         .map(|rd| {

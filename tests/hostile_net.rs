@@ -18,6 +18,9 @@ const PROFILE: &str = "mode: count\n\
 example.com/shop/pricing/pricing.go:5.49,6.20 1 1\n\
 example.com/shop/cart/cart.go:25.18,27.2 1 0\n";
 
+/// What [`Behaviour::Garbage`] answers: a profile's header, then no block.
+const GARBAGE: &str = "mode: count\nnot a block at all\n";
+
 /// How the hostile center answers a profile request for one agent address.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Behaviour {
@@ -26,6 +29,8 @@ enum Behaviour {
     BlackHole,
     /// Answers 200 and then a body without end, as fast as it can.
     Endless,
+    /// Answers 200 with a body that is no profile.
+    Garbage,
 }
 
 struct Hostile {
@@ -84,6 +89,7 @@ async fn hostile_center(agents: Vec<(String, Behaviour)>) -> (String, Arc<Hostil
                 axum::response::Response::new(Body::from(PROFILE))
             }
             Behaviour::BlackHole => std::future::pending().await,
+            Behaviour::Garbage => axum::response::Response::new(Body::from(GARBAGE)),
             Behaviour::Endless => {
                 let chunk = bytes_chunk();
                 let stream = futures_util::stream::unfold((), move |()| {
@@ -485,4 +491,94 @@ async fn a_headless_reset_names_what_could_not_even_be_listed_as_not_reset() {
     assert_eq!(r.skipped[0].0, "service ghost");
     assert!(r.skipped[0].1.starts_with("not reset"), "{:?}", r.skipped);
     assert_eq!(*state.cleared.lock().unwrap(), [healthy]);
+}
+
+/// Issue #12: a freshly polled dump that cannot be decoded is set aside at once (not only at
+/// the next replay): after one `dump` it is in the session's quarantine with its reason, the
+/// summary names where it went, and the next `report` only says it was set aside earlier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polled_dump_that_cannot_be_decoded_is_set_aside_at_once() {
+    let agent = "http://10.0.0.3:7778";
+    let (center, _state) = hostile_center(vec![(agent.into(), Behaviour::Garbage)]).await;
+    let Some((tmp, config)) = prepared("goc", &center, "timeout = \"5s\"") else {
+        return;
+    };
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_covtop"))
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .output()
+                .expect("covtop runs");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            (o.status, text)
+        })
+    };
+    let (_, out) = run(&["dump"]).await.unwrap();
+    let session = tmp.path().join("s/sessions/default");
+    let aside: Vec<String> = std::fs::read_dir(session.join("quarantine"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(aside.len(), 2, "the dump and its reason: {aside:?}\n{out}");
+    let dump = aside
+        .iter()
+        .find(|n| n.ends_with(".dump"))
+        .expect("the dump");
+    let moved = std::fs::read_to_string(session.join("quarantine").join(dump)).unwrap();
+    assert!(moved.contains(agent), "the replica's dump: {moved}");
+    let reason = std::fs::read_to_string(
+        session
+            .join("quarantine")
+            .join(format!("{dump}.reason.txt")),
+    )
+    .unwrap();
+    assert!(!reason.trim().is_empty(), "with its reason");
+    assert!(
+        !std::fs::read_dir(&session).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".dump")),
+        "nothing undecodable is left in the session"
+    );
+    assert!(out.contains("quarantine"), "the summary says where: {out}");
+    let (status, out) = run(&["report", "--offline", "--format", "json"])
+        .await
+        .unwrap();
+    assert!(status.success(), "{out}");
+    assert!(out.contains("1 stored dump(s) set aside earlier"), "{out}");
+    assert!(
+        !out.contains("moved to"),
+        "not set aside a second time: {out}"
+    );
+}
+
+/// The same garbage polled again (the screen's next tick) is not stored nor set aside again,
+/// and still reported undecodable: the replica's last dump names the quarantined file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_undecodable_dump_polled_again_is_reported_not_stored_again() {
+    let agent = "http://10.0.0.4:7778";
+    let (center, _state) = hostile_center(vec![(agent.into(), Behaviour::Garbage)]).await;
+    let Some((tmp, config)) = prepared("goc", &center, "timeout = \"5s\"") else {
+        return;
+    };
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let quarantine = tmp.path().join("s/sessions/default/quarantine");
+    let first = engine.poll(&[]).await.unwrap().remove(0);
+    assert_eq!(first.undecodable.len(), 1, "{first:?}");
+    assert!(first.stored[0].1.starts_with(&quarantine), "{first:?}");
+    let second = engine.poll(&[]).await.unwrap().remove(0);
+    assert_eq!(second.unchanged, 1, "{second:?}");
+    assert_eq!(second.undecodable.len(), 1, "{second:?}");
+    assert_eq!(second.stored, first.stored);
+    assert_eq!(std::fs::read_dir(&quarantine).unwrap().count(), 2);
 }

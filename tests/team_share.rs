@@ -67,6 +67,19 @@ fn config(dir: &Path, repo: &Path, name: &str, at: &Place, url: &str) -> covtop:
     covtop::config::load(&path).unwrap()
 }
 
+/// The `[session]` lines of a store in a new database `db` of `cluster`, its password in a
+/// file in `dir`.
+fn pg_store(cluster: &pg_support::PgCluster, db: &str, dir: &Path) -> String {
+    cluster.create_db(db);
+    let pw = dir.join("pgpassword");
+    std::fs::write(&pw, pg_support::PASSWORD).unwrap();
+    format!(
+        "store = \"{}\"\npassword_file = \"{}\"",
+        cluster.url(db),
+        pw.display()
+    )
+}
+
 /// The writer polls a real goc center (the protocol-faithful imitation); the viewer's target
 /// points at a listener that counts connections: it must see none.
 async fn writer_and_viewer_share(tmp: &Path, writer_at: &Place<'_>, viewer_at: &Place<'_>) {
@@ -146,15 +159,8 @@ async fn a_viewer_follows_a_writer_through_postgres_without_polling() {
     let Some(cluster) = pg_support::PgCluster::start() else {
         return;
     };
-    cluster.create_db("team");
     let tmp = tempfile::tempdir().unwrap();
-    let pw = tmp.path().join("pgpassword");
-    std::fs::write(&pw, pg_support::PASSWORD).unwrap();
-    let store = format!(
-        "store = \"{}\"\npassword_file = \"{}\"",
-        cluster.url("team"),
-        pw.display()
-    );
+    let store = pg_store(&cluster, "team", tmp.path());
     // Each covtop has a folder of its own: they share the database only.
     writer_and_viewer_share(
         tmp.path(),
@@ -290,4 +296,44 @@ async fn session_commands_work_on_a_postgres_store() {
     );
     assert!(rm.0 && rm.1.contains("Removed session sprint-7"), "{rm:?}");
     assert!(!after.1.contains("sprint-7"), "{after:?}");
+}
+
+/// Issue #11: the View tells the header the shared store's state: where it is (no password)
+/// and, once PostgreSQL is gone and dumps go to the local spool, that it is unreachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_view_carries_the_shared_stores_state() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let Some(cluster) = pg_support::PgCluster::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let store = pg_store(&cluster, "state", tmp.path());
+    let center = Center::start().await.unwrap();
+    let profile = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let _agent = Agent::start("shop", profile.clone(), 0, Some(&center.url()))
+        .await
+        .unwrap();
+    let at = Place {
+        local: "local",
+        store: &store,
+    };
+    let mut engine = Engine::open(config(tmp.path(), &repo, "w", &at, &center.url())).unwrap();
+    engine.poll(&[]).await.unwrap();
+    let state = engine.view().store.clone().expect("a store state");
+    assert!(state.shared && state.problem.is_none(), "{state:?}");
+    assert!(state.location.contains("state"), "{state:?}");
+    assert!(!state.location.contains(pg_support::PASSWORD), "{state:?}");
+    cluster.stop();
+    profile.lock().hit(0, 1);
+    engine.poll(&[]).await.unwrap();
+    let state = engine.view().store.clone().expect("a store state");
+    let problem = state.problem.expect("the store is unreachable");
+    assert!(
+        problem.starts_with("unreachable") && problem.contains("spool"),
+        "{problem}"
+    );
 }

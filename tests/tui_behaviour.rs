@@ -1177,3 +1177,45 @@ fn colon_goes_to_a_line() {
     app.handle_event(key(KeyCode::Esc));
     assert_eq!(app.source_cursor(), Some((CART, 7)), "esc cancels");
 }
+
+/// Issue #11: the header shows the session store's state: a shared store with a check mark
+/// when it works, its problem's first words when it does not (the whole problem is a
+/// diagnostic), even at 80 columns where its location gives way; the local folder only when
+/// something is wrong with it.
+#[test]
+fn the_header_shows_the_stores_state() {
+    use covtop::model::StoreState;
+    let state = |shared: bool, problem: Option<&str>| {
+        view_with(|v| {
+            v.store = Some(StoreState {
+                location: "postgres://db/cov session team".into(),
+                shared,
+                problem: problem.map(str::to_string),
+            })
+        })
+    };
+    let header = |view: Arc<View>, width: u16| {
+        let mut app = app(Theme::Dark);
+        app.on_view(view);
+        settle(&mut app);
+        row_text(&render(&mut app, width, 30), 0)
+    };
+    let ok = header(state(true, None), 160);
+    assert!(
+        ok.contains("store postgres://db/cov session team ✓"),
+        "{ok}"
+    );
+    let down = "unreachable (connection refused): dumps are kept in the local spool /s";
+    let wide = header(state(true, Some(down)), 160);
+    assert!(
+        wide.contains("store postgres://db/cov session team ⚠ unreachable "),
+        "{wide}"
+    );
+    assert!(!wide.contains("refused"), "only its first words: {wide}");
+    let narrow = header(state(true, Some(down)), 80);
+    assert!(narrow.contains("store ⚠ unreachable"), "{narrow}");
+    let local = header(state(false, None), 160);
+    assert!(!local.contains("store"), "{local}");
+    let none = header(view(1), 160);
+    assert!(!none.contains("store"), "{none}");
+}

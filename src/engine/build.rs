@@ -42,6 +42,8 @@ pub struct ViewInput<'a> {
     /// Which languages the configured targets cover: changed files of those languages without
     /// any data are counted as "no data".
     pub languages: &'a CoveredLanguages,
+    /// The session store's state.
+    pub store: Option<crate::model::StoreState>,
 }
 
 /// The languages the configured targets cover.
@@ -633,6 +635,7 @@ impl ViewBuilder {
             interval: input.interval,
             carried: Arc::new(carried),
             baseline: comparison.map(Arc::new),
+            store: input.store,
         })
     }
 }

@@ -141,8 +141,12 @@ pub struct LiveTarget {
 struct LastStored {
     revision: String,
     instance: Option<String>,
-    payload: Arc<[u8]>,
+    /// Only the newest per replica is kept, moved in (never copied) once it was applied.
+    payload: Vec<u8>,
     path: PathBuf,
+    /// The dump could not be decoded and was set aside (`path` is then in quarantine): the
+    /// same content again is not stored again, and is reported undecodable again.
+    set_aside: Option<String>,
 }
 
 impl LastStored {
@@ -705,34 +709,46 @@ impl Engine {
         let mut other_build = false;
         for d in dumps {
             let i = self.target_index_of(&d.meta.target);
-            if d.meta.reset_after {
-                if let Some(i) = i {
-                    self.targets[i].mark_reset(&d.meta.replica);
-                }
-            } else if let Some(i) = i {
-                // A restarted covtop does not store the same content again either.
-                self.targets[i].last_stored.insert(
-                    d.meta.replica.clone(),
-                    LastStored {
-                        revision: d.meta.revision.clone(),
-                        instance: d.meta.instance.clone(),
-                        payload: Arc::from(d.payload.as_slice()),
-                        path: d.path.clone(),
-                    },
-                );
+            if d.meta.reset_after
+                && let Some(i) = i
+            {
+                self.targets[i].mark_reset(&d.meta.replica);
             }
             let origin = format!("stored dump {}", d.path.display());
             let applied = crate::guard::catch(|| {
                 self.apply_dump(&d.meta, &d.payload, &origin)
                     .map_err(|e| e.0)
             });
-            match applied.and_then(|r| r) {
-                Ok(applied) => other_build |= applied.is_other_build(),
+            let mut path = d.path;
+            let set_aside = match applied.and_then(|r| r) {
+                Ok(applied) => {
+                    other_build |= applied.is_other_build();
+                    None
+                }
                 // Set aside: no later command reads it again.
                 Err(e) => {
-                    let diagnostic = quarantine::set_aside(self.store.as_ref(), &d.path, &e);
+                    let (diagnostic, moved) = quarantine::set_aside(self.store.as_ref(), &path, &e);
                     self.undecodable.push(diagnostic);
+                    path = moved.unwrap_or(path);
+                    Some(e)
                 }
+            };
+            if let Some(i) = i
+                && !d.meta.reset_after
+            {
+                // A restarted covtop does not store the same content again either. Only the
+                // newest dump per replica is kept (the older is dropped here), its payload
+                // moved, not copied.
+                self.targets[i].last_stored.insert(
+                    d.meta.replica,
+                    LastStored {
+                        revision: d.meta.revision,
+                        instance: d.meta.instance,
+                        payload: d.payload,
+                        path,
+                        set_aside,
+                    },
+                );
             }
         }
         other_build
@@ -1419,7 +1435,8 @@ impl Engine {
         for (dump, build) in result.dumps.into_iter().zip(builds) {
             seen.insert(dump.replica.clone());
             let dump_revision = build.unwrap_or_else(|| revision.clone());
-            let (kind, bytes) = match &dump.payload {
+            // Owned: kept as the replica's last dump after applying, without a copy.
+            let (kind, bytes) = match dump.payload {
                 Payload::GoProfile(b) => (PayloadKind::GoProfile, b),
                 Payload::JacocoExec(b) => (PayloadKind::JacocoExec, b),
             };
@@ -1447,11 +1464,14 @@ impl Engine {
             // advances.
             if !self.always_store
                 && let Some(last) = self.targets[i].last_stored.get(&dump.replica)
-                && last.holds(bytes, &dump_revision, dump.instance.as_deref())
+                && last.holds(&bytes, &dump_revision, dump.instance.as_deref())
             {
                 report
                     .stored
                     .push((dump.replica.clone(), last.path.clone()));
+                if let Some(e) = &last.set_aside {
+                    report.undecodable.push((dump.replica.clone(), e.clone()));
+                }
                 report.unchanged += 1;
                 let epoch = self.core.epoch_of(&name, &dump.replica);
                 self.targets[i].status.insert(
@@ -1465,21 +1485,19 @@ impl Engine {
                 );
                 continue;
             }
-            let stored = self.store.append(&meta, bytes)?;
+            let stored = self.store.append(&meta, &bytes)?;
             self.stored_own(stored.seq);
             let path = stored.location;
             report.stored.push((dump.replica.clone(), path.clone()));
-            self.targets[i].last_stored.insert(
-                dump.replica.clone(),
-                LastStored {
-                    revision: dump_revision.clone(),
-                    instance: dump.instance.clone(),
-                    payload: Arc::from(bytes.as_slice()),
-                    path: path.clone(),
-                },
-            );
+            let mut last = LastStored {
+                revision: dump_revision,
+                instance: dump.instance,
+                payload: Vec::new(),
+                path: path.clone(),
+                set_aside: None,
+            };
             let origin = format!("target {name}, replica {}", dump.replica);
-            match self.apply_dump(&meta, bytes, &origin) {
+            match self.apply_dump(&meta, &bytes, &origin) {
                 Ok(applied) => {
                     if matches!(applied, Applied::OlderLayout(_) | Applied::Apart) {
                         report.other_build.push(dump.replica.clone());
@@ -1487,20 +1505,36 @@ impl Engine {
                     // Another build's coverage is carried, never merged into this build's.
                     older_arrived |= matches!(applied, Applied::OlderLayout(_) | Applied::Named(_));
                 }
+                // Set aside at once, as a replay would: no later command reads it again.
                 Err(Undecodable(e)) => {
                     report.undecodable.push((dump.replica.clone(), e.clone()));
+                    let (aside, moved) = quarantine::set_aside(self.store.as_ref(), &path, &e);
+                    let kept = match &moved {
+                        Some(to) => format!("the raw dump is set aside at {}", to.display()),
+                        None => aside.message,
+                    };
+                    if let Some(to) = moved {
+                        if let Some(s) = report.stored.last_mut() {
+                            s.1 = to.clone();
+                        }
+                        last.path = to;
+                    }
+                    last.set_aside = Some(e.clone());
                     self.undecodable.push(Diagnostic {
                         kind: DiagnosticKind::TargetError,
                         subject: format!("{name} {}", dump.replica),
                         message: e,
                         fix: format!(
-                            "the raw dump is kept at {}; check that the address serves a {} agent",
-                            path.display(),
+                            "{kept}; check that the address serves a {} agent",
                             self.targets[i].config.kind.name()
                         ),
                     });
                 }
             }
+            last.payload = bytes;
+            self.targets[i]
+                .last_stored
+                .insert(dump.replica.clone(), last);
             let epoch = self.core.epoch_of(&name, &dump.replica);
             let target = &mut self.targets[i];
             target.status.insert(
@@ -1686,11 +1720,16 @@ impl Engine {
             });
         }
         diagnostics.extend(self.session_problems.iter().cloned());
-        if let Some(problem) = self.store.health() {
+        let store = crate::model::StoreState {
+            location: self.store.location(),
+            shared: self.store.shared(),
+            problem: self.store.health(),
+        };
+        if let Some(problem) = &store.problem {
             diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::TargetError,
-                subject: format!("session store {}", self.store.location()),
-                message: problem,
+                subject: format!("session store {}", store.location),
+                message: problem.clone(),
                 fix: "nothing is lost; check the database and the network (resets wait until their dump is stored somewhere)".into(),
             });
         }
@@ -1796,6 +1835,7 @@ impl Engine {
             carried_from: &self.carried_from,
             baseline: self.baseline.as_ref(),
             languages: &self.languages,
+            store: Some(store),
         };
         self.build.build(input)
     }

@@ -5,14 +5,19 @@
 
 use crate::model::{Diagnostic, DiagnosticKind};
 use crate::session::DumpStore;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Moves `path` into quarantine for `reason`; the diagnostic names the file, the reason and
-/// what to do. When the move itself fails the dump stays where it is, and the diagnostic says
-/// so (it is then skipped again next time).
-pub(super) fn set_aside(store: &dyn DumpStore, path: &Path, reason: &str) -> Diagnostic {
+/// what to do, and the path says where it went. When the move itself fails the dump stays
+/// where it is (`None`), and the diagnostic says so (it is then skipped again next time).
+pub(super) fn set_aside(
+    store: &dyn DumpStore,
+    path: &Path,
+    reason: &str,
+) -> (Diagnostic, Option<PathBuf>) {
     match store.quarantine(path, reason) {
-        Ok(to) => Diagnostic {
+        Ok(to) => (
+            Diagnostic {
             kind: DiagnosticKind::Mismatch,
             subject: path.display().to_string(),
             message: format!(
@@ -21,14 +26,19 @@ pub(super) fn set_aside(store: &dyn DumpStore, path: &Path, reason: &str) -> Dia
             ),
             fix: "the other dumps are used; the reason is beside it (.reason.txt): delete it, or \
                   keep it to report the agent that sent it"
-                .into(),
-        },
-        Err(e) => Diagnostic {
-            kind: DiagnosticKind::Mismatch,
-            subject: path.display().to_string(),
-            message: format!("stored dump cannot be used: {reason}; and not moved aside: {e}"),
-            fix: "the other dumps are used; move the file out of the session folder".into(),
-        },
+                    .into(),
+            },
+            Some(to),
+        ),
+        Err(e) => (
+            Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: path.display().to_string(),
+                message: format!("stored dump cannot be used: {reason}; and not moved aside: {e}"),
+                fix: "the other dumps are used; move the file out of the session folder".into(),
+            },
+            None,
+        ),
     }
 }
 

@@ -14,6 +14,6 @@ pub use coverage::{
     ColumnSpan, Counts, CoverageRule, FileCoverage, LineCoverage, LineStatus, SourceLanguage,
 };
 pub use view::{
-    Diagnostic, DiagnosticKind, FileView, ReplicaState, ReplicaStatus, SourceStore, TargetStatus,
-    Totals, View,
+    Diagnostic, DiagnosticKind, FileView, ReplicaState, ReplicaStatus, SourceStore, StoreState,
+    TargetStatus, Totals, View,
 };

@@ -46,6 +46,20 @@ pub struct View {
     /// The comparison with a baseline, when one was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Arc<BaselineComparison>>,
+    /// The session store's state, for the screen's header (`None`: no store, as in a demo).
+    #[serde(skip)]
+    pub store: Option<StoreState>,
+}
+
+/// Where the session's dumps go and whether that works.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreState {
+    /// Where the session is (never with a password).
+    pub location: String,
+    /// A store several covtops share (PostgreSQL): shown when all is well too.
+    pub shared: bool,
+    /// What is wrong while the store works around it (unreachable, dumps spooled).
+    pub problem: Option<String>,
 }
 
 /// One repository file in a View.

@@ -714,6 +714,10 @@ impl DumpStore for PgStore {
         std::mem::take(&mut self.uploaded)
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn health(&self) -> Option<String> {
         self.unreachable.as_ref().map(|why| {
             format!(

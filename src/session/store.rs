@@ -80,6 +80,11 @@ pub trait DumpStore: Send + std::fmt::Debug {
         None
     }
 
+    /// Whether several covtops share this store (the screen's header then shows its state).
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Every readable dump of the session in order, and what could not be used.
     fn load(&self) -> Result<Loaded, SessionError> {
         self.load_after(0)

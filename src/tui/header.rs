@@ -277,6 +277,45 @@ impl Headline {
 
 const KEEP_ALWAYS: u8 = u8::MAX;
 
+/// Widest a store's location or problem is shown in the headline (the whole problem is a
+/// diagnostic).
+const STORE_TEXT: usize = 32;
+
+/// ` │ store postgres://db/coverage ✓`, or `⚠` and the first words of what is wrong (up to a
+/// parenthesis or colon: `⚠ unreachable`): for a shared store always, for the local folder only
+/// when something is wrong with it. Three pieces, so that a narrow screen drops the location
+/// first and keeps a problem.
+fn store_pieces(ctx: &Ctx) -> Vec<(u8, Vec<Span<'static>>)> {
+    let p = ctx.palette;
+    let Some(store) = ctx.view.store.as_ref() else {
+        return Vec::new();
+    };
+    if !store.shared && store.problem.is_none() {
+        return Vec::new();
+    }
+    let (keep, state) = match &store.problem {
+        None => (35, Span::styled(" ✓", p.covered)),
+        Some(problem) => {
+            let problem = crate::escape::field(problem);
+            let head = problem.split(['(', ':']).next().unwrap_or_default().trim();
+            let mut words: String = head.chars().take(STORE_TEXT).collect();
+            if head.chars().count() > STORE_TEXT {
+                words.push('…');
+            }
+            (90, Span::styled(format!(" ⚠ {words}"), p.warn))
+        }
+    };
+    let location = cut_left(&crate::escape::field(&store.location), STORE_TEXT);
+    vec![
+        (
+            keep,
+            vec![Span::styled(" │ ", p.dim), Span::styled("store", p.dim)],
+        ),
+        (keep - 5, vec![Span::styled(format!(" {location}"), p.text)]),
+        (keep, vec![state]),
+    ]
+}
+
 fn draw_header(ctx: &Ctx, frame: &mut Frame, area: Rect, target_lines: Vec<Line<'static>>) {
     let p = ctx.palette;
     let view = ctx.view;
@@ -383,6 +422,9 @@ fn draw_header(ctx: &Ctx, frame: &mut Frame, area: Rect, target_lines: Vec<Line<
         Span::styled(format!("⟳ every {}", format_interval(ctx.interval)), p.text)
     };
     head.push(80, vec![sep(), polling]);
+    for (keep, spans) in store_pieces(ctx) {
+        head.push(keep, spans);
+    }
     if ctx.frozen {
         head.push(85, vec![sep(), Span::styled(" FROZEN ", p.demo)]);
     }
