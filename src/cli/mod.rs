@@ -197,6 +197,21 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
+/// Asks `question` on the terminal, answered no unless the user types y: true when confirmed.
+/// Without a terminal on standard input nobody can answer, so it fails with `refusal` (which
+/// names `--yes`) rather than doing something destructive unasked.
+fn confirm(question: &str, refusal: impl FnOnce() -> String) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(refusal());
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).ok();
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
 /// Loads the configuration and applies the command-line overrides.
 fn load_config(explicit: &Option<PathBuf>, diff: &DiffArgs) -> Result<Config> {
     let path = config::locate(explicit.as_deref())?;
