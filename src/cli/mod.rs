@@ -103,6 +103,9 @@ enum Command {
         yes: bool,
     },
     /// A self-contained demo: a temporary repository and replayed goc and JaCoCo agents; no setup, no network.
+    ///
+    /// With --config (or COVTOP_CONFIG), that file's [ui] theme and [keys] apply, to preview
+    /// them; its targets, repository and session do not (the demo brings its own).
     Demo {
         /// Replay speed (1 = the recorded minute in real time).
         #[arg(long, default_value_t = 1.0)]
@@ -184,7 +187,13 @@ pub fn run() -> Result<ExitCode> {
             allow_missing_data,
             out,
         ),
-        Some(Command::Demo { speed }) => interactive::demo(speed),
+        Some(Command::Demo { speed }) => {
+            let look = match &cli.config {
+                Some(path) => Some(config::load(path).context("invalid configuration")?),
+                None => None,
+            };
+            interactive::demo(speed, look)
+        }
         Some(Command::Session { action }) => {
             session::run(&load_config_or_defaults(&cli.config, &cli.diff)?, action)
         }
