@@ -164,7 +164,7 @@ fn run_shared(cfg: &Config, db: &PgStore, action: SessionAction) -> Result<ExitC
         ),
         SessionAction::Rm { name, yes } => {
             known(&name)?;
-            if !confirm_rm(&name, current, yes, &db.database())? {
+            if !confirm_rm(&name, current, yes, db.database())? {
                 println!("Not removed.");
                 return Ok(ExitCode::SUCCESS);
             }
