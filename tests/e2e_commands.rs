@@ -441,3 +441,143 @@ fn init_with_repo_names_that_repository() {
         "the repository's own configuration names it ."
     );
 }
+
+/// Each subcommand's `--help` lists only the options it uses (the repository and diff options
+/// and `--baseline` are not on `init`, `session` or `demo`), and the options are accepted both
+/// before and after the subcommand, with the same result.
+#[test]
+fn each_subcommand_lists_only_its_options_and_takes_them_on_either_side() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let help = |args: &[&str]| {
+        let out = covtop_in(Path::new("."), args);
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    let diff_flags = [
+        "--revision",
+        "--two-dot",
+        "--working-tree",
+        "--untracked",
+        "--ignore-whitespace",
+        "--no-renames",
+        "--diff-file",
+    ];
+    for command in [
+        &["init", "--help"][..],
+        &["session", "--help"],
+        &["session", "rm", "--help"],
+        &["demo", "--help"],
+    ] {
+        let h = help(command);
+        for flag in diff_flags.iter().chain(&["--baseline", "--quiet"]) {
+            assert!(!h.contains(flag), "{command:?} lists {flag}:\n{h}");
+        }
+    }
+    assert!(!help(&["demo", "--help"]).contains("--repo"));
+    assert!(help(&["init", "--help"]).contains("--repo"));
+    assert!(help(&["session", "list", "--help"]).contains("--session"));
+    for command in ["dump", "reset", "report", "check", "watch"] {
+        let h = help(&[command, "--help"]);
+        for flag in diff_flags.iter().chain(&["--repo", "--base", "--session"]) {
+            assert!(h.contains(flag), "{command} lacks {flag}:\n{h}");
+        }
+        assert_eq!(
+            h.contains("--baseline"),
+            command == "report",
+            "{command}:\n{h}"
+        );
+    }
+    let top = help(&["--help"]);
+    assert!(top.contains("--baseline") && top.contains("--diff-file") && top.contains("--attach"));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let r = repo.display().to_string();
+    let elsewhere = tmp.path();
+    // A configuration outside the repository, whose [repo] the options override.
+    std::fs::write(
+        elsewhere.join("covtop.toml"),
+        "[repo]\npath = \"nowhere\"\nbase = \"nosuch\"\n",
+    )
+    .unwrap();
+    // Before or after the subcommand: the same report.
+    let before = covtop_in(
+        elsewhere,
+        &[
+            "--repo",
+            &r,
+            "--base",
+            "main",
+            "-q",
+            "report",
+            "--offline",
+            "--format",
+            "json",
+        ],
+    );
+    let after = covtop_in(
+        elsewhere,
+        &[
+            "report",
+            "--offline",
+            "--format",
+            "json",
+            "--repo",
+            &r,
+            "--base",
+            "main",
+            "-q",
+        ],
+    );
+    assert!(before.status.success(), "{}", text(&before));
+    assert!(after.status.success(), "{}", text(&after));
+    let v: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert_eq!(
+        v["changed_without_data"],
+        serde_json::json!(["cart/cart.go", "pricing/pricing.go"]),
+        "{v:#}"
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&before.stdout).unwrap(),
+        v
+    );
+    // A later --base wins over an earlier one.
+    let out = covtop_in(
+        elsewhere,
+        &[
+            "--base",
+            "nosuch",
+            "report",
+            "--offline",
+            "--repo",
+            &r,
+            "--base",
+            "main",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // `session` takes --repo and --session before or after its action.
+    for args in [
+        &["session", "--repo", &r, "new", "s1"][..],
+        &["session", "new", "s2", "--repo", &r],
+        &["--repo", &r, "session", "list"],
+    ] {
+        let out = covtop_in(elsewhere, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    }
+    let out = covtop_in(
+        elsewhere,
+        &["session", "list", "--repo", &r, "--session", "s1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out)
+            .lines()
+            .any(|l| l.starts_with("* ") && l.contains("s1")),
+        "{}",
+        text(&out)
+    );
+}

@@ -14,7 +14,7 @@ pub fn run(output: &Path, force: bool, diff: &DiffArgs) -> Result<ExitCode> {
             output.display()
         );
     }
-    let repo_path = diff.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    let repo_path = diff.repo.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let modules = find_go_modules(&repo_path);
     let base = diff
         .base
