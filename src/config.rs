@@ -47,6 +47,9 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     /// Key overrides for the interactive screen: action name -> keys.
     pub keys: BTreeMap<String, Vec<String>>,
+    /// The line of each `[keys]` entry, for errors about it (the screen's key map checks the
+    /// entries themselves: `tui::KeyMap::with_overrides`).
+    pub key_lines: BTreeMap<String, usize>,
     pub ui: UiSettings,
 }
 
@@ -173,7 +176,7 @@ struct RawConfig {
     #[serde(default)]
     target: Vec<Spanned<RawTarget>>,
     #[serde(default)]
-    keys: BTreeMap<String, KeyList>,
+    keys: BTreeMap<String, Spanned<KeyList>>,
     #[serde(default)]
     ui: RawUi,
 }
@@ -430,11 +433,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             password_file: raw.session.password_file.map(|p| base_dir.join(p)),
         },
         targets,
+        key_lines: raw
+            .keys
+            .iter()
+            .map(|(k, v)| (k.clone(), ctx.line_of(v.span().start)))
+            .collect(),
         keys: raw
             .keys
             .into_iter()
             .map(|(k, v)| {
-                let keys = match v {
+                let keys = match v.into_inner() {
                     KeyList::One(s) => vec![s],
                     KeyList::Many(v) => v,
                 };
@@ -1056,6 +1064,9 @@ timeout = "10s"
         let c = p("[keys]\nquit = \"x\"\nhelp = [\"?\", \"h\"]\n").unwrap();
         assert_eq!(c.keys["quit"], vec!["x"]);
         assert_eq!(c.keys["help"].len(), 2);
+        // The line of each entry, for the key map's errors.
+        assert_eq!(c.key_lines["quit"], 2);
+        assert_eq!(c.key_lines["help"], 3);
     }
 
     #[test]

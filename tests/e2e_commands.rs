@@ -581,3 +581,33 @@ fn each_subcommand_lists_only_its_options_and_takes_them_on_either_side() {
         text(&out)
     );
 }
+
+/// A broken `[keys]` is said by every command that loads the configuration (not only when the
+/// screen starts), with the file, the line and the key.
+#[test]
+fn a_broken_keys_section_is_an_error_of_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &config,
+        "[repo]\nbase = \"main\"\n\n[keys]\nquit = \"ctrl-\"\n",
+    )
+    .unwrap();
+    let c = config.display().to_string();
+    for command in [
+        &["report"][..],
+        &["check", "--fail-under", "1"],
+        &["dump"],
+        &["session", "list"],
+    ] {
+        let mut args = vec!["--config", c.as_str()];
+        args.extend_from_slice(command);
+        let out = covtop_in(tmp.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {}", text(&out));
+        assert!(
+            text(&out).contains(&format!("{c}:5: [keys] quit: cannot read key \"ctrl-\"")),
+            "{command:?}: {}",
+            text(&out)
+        );
+    }
+}

@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 /// Builds the screen's settings from the configuration (key overrides, theme, NO_COLOR).
 fn ui_config(cfg: &Config) -> Result<UiConfig> {
-    let keymap =
-        KeyMap::with_overrides(&cfg.keys).context("invalid [keys] in the configuration")?;
+    let keymap = KeyMap::from_config(cfg).context("invalid configuration")?;
     let theme = match cfg.ui.theme.as_deref() {
         Some("light") => Theme::Light,
         Some("no-color") => Theme::NoColor,

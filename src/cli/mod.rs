@@ -321,7 +321,7 @@ pub fn run() -> Result<ExitCode> {
         ),
         Some(Command::Demo { speed }) => {
             let look = match &cli.config {
-                Some(path) => Some(config::load(path).context("invalid configuration")?),
+                Some(path) => Some(load_checked(path)?),
                 None => None,
             };
             interactive::demo(speed, look)
@@ -364,9 +364,17 @@ fn confirm(question: &str, refusal: impl FnOnce() -> String) -> Result<bool> {
 /// Loads the configuration and applies the command-line overrides.
 fn load_config(explicit: &Option<PathBuf>, diff: &DiffArgs) -> Result<Config> {
     let path = config::locate(explicit.as_deref())?;
-    let mut cfg = config::load(&path).with_context(|| "invalid configuration".to_string())?;
+    let mut cfg = load_checked(&path)?;
     apply_overrides(&mut cfg, diff);
     session::select(&mut cfg, diff.session.session.as_deref())?;
+    Ok(cfg)
+}
+
+/// Reads and validates a configuration file, its `[keys]` included (which only the screen
+/// uses, but a mistake there is said by every command, with its line).
+fn load_checked(path: &std::path::Path) -> Result<Config> {
+    let cfg = config::load(path).context("invalid configuration")?;
+    covtop::tui::KeyMap::from_config(&cfg).context("invalid configuration")?;
     Ok(cfg)
 }
 
