@@ -611,3 +611,63 @@ fn a_broken_keys_section_is_an_error_of_every_command() {
         );
     }
 }
+
+/// `covtop init` in a Maven/Gradle repository (at HEAD) and in a plain folder (on disk): a
+/// commented JaCoCo target per project, with where its build writes the classes; build output
+/// folders are not projects; without go.mod no live goc target is written.
+#[test]
+fn init_detects_maven_and_gradle_projects() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let make = |root: &Path| {
+        for (path, text) in [
+            ("pom.xml", "<project/>"),
+            ("orders/pom.xml", "<project/>"),
+            ("orders/src/main/java/shop/Orders.java", "class Orders {}"),
+            ("billing/build.gradle.kts", "plugins { java }"),
+            (
+                "billing/src/main/java/shop/Billing.java",
+                "class Billing {}",
+            ),
+            ("billing/build/src/main/java/gen/Gen.java", "class Gen {}"),
+        ] {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    };
+    let repo = tmp.path().join("repo");
+    make(&repo);
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "jvm"]);
+    let plain = tmp.path().join("plain");
+    make(&plain);
+    for dir in [&repo, &plain] {
+        let out = covtop_in(dir, &["init"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let said = text(&out);
+        assert!(
+            said.contains("Gradle project in billing") && said.contains("Maven project in orders"),
+            "{said}"
+        );
+        assert!(
+            !said.contains("gen") && !said.contains("No go.mod"),
+            "{said}"
+        );
+        let written = std::fs::read_to_string(dir.join("covtop.toml")).unwrap();
+        for expected in [
+            "# [[target]]                 # Maven project in orders\n# name = \"orders\"\n# kind = \"jacoco\"\n",
+            "# classes = [\"orders/target/classes\"]\n",
+            "# [[target]]                 # Gradle project in billing\n",
+            "# classes = [\"billing/build/classes/java/main\"]\n",
+            "# kind = \"goc\"\n",
+        ] {
+            assert!(written.contains(expected), "{expected:?} in\n{written}");
+        }
+        let cfg = covtop::config::parse(&written, &dir.join("covtop.toml")).unwrap();
+        assert!(cfg.targets.is_empty(), "{:?}", cfg.targets);
+    }
+}

@@ -153,7 +153,7 @@ impl DiffArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write a commented covtop.toml, detecting the repository's go.mod files.
+    /// Write a commented covtop.toml, detecting the repository's go.mod files and Maven/Gradle projects.
     Init {
         /// Overwrite an existing file.
         #[arg(long)]
