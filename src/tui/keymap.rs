@@ -106,7 +106,7 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(Action::Find, "find", "Find a file by fuzzy name", Some("find"), Scope::Global, &["/"]),
     spec(Action::Dump, "dump", "Dump now: take a snapshot and store it", Some("dump"), Scope::Global, &["d"]),
     spec(Action::Reset, "reset", "Reset the agents' coverage (asks first; dumps before)", Some("reset"), Scope::Global, &["r"]),
-    spec(Action::Mark, "mark", "Mark: measure \"newly hit\" from now on", Some("mark"), Scope::Global, &["m"]),
+    spec(Action::Mark, "mark", "Mark: measure \"newly hit\" from now on (again: clear the mark)", Some("mark"), Scope::Global, &["m"]),
     spec(Action::Pause, "pause", "Pause or resume polling", Some("pause"), Scope::Global, &["p"]),
     spec(Action::Faster, "faster", "Poll twice as often (down to 250 ms)", None, Scope::Global, &["-"]),
     spec(Action::Slower, "slower", "Poll half as often (up to 10 min)", None, Scope::Global, &["+"]),
