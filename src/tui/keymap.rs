@@ -498,32 +498,31 @@ mod tests {
     #[test]
     fn a_broken_keys_entry_names_its_line() {
         let path = std::path::Path::new("/etc/covtop/covtop.toml");
-        let error = |text: &str| {
+        for (text, expected) in [
+            (
+                "[repo]\nbase = \"main\"\n\n[keys]\nquit = \"x\"\nhelp = [\"?\",\n  \"ctrl+\"]\n",
+                ":6: [keys] help: cannot read key \"ctrl+\"",
+            ),
+            (
+                "[keys]\nquit = \"x\"\nnosuch = \"y\"\n",
+                ":3: [keys] \"nosuch\": no such action",
+            ),
+            (
+                "[keys]\nquit = \"x\"\n\nhelp = \"j\"\n",
+                ":4: [keys] key \"j\" is bound to both",
+            ),
+            (
+                "[keys]\nhelp = []\n",
+                ":2: [keys] help: the list of keys is empty",
+            ),
+        ] {
             let cfg = crate::config::parse(text, path).unwrap();
-            KeyMap::from_config(&cfg).unwrap_err().to_string()
-        };
-        let e = error(
-            "[repo]\nbase = \"main\"\n\n[keys]\nquit = \"x\"\nhelp = [\"?\",\n  \"ctrl+\"]\n",
-        );
-        assert!(
-            e.starts_with("/etc/covtop/covtop.toml:6: [keys] help: cannot read key \"ctrl+\""),
-            "{e}"
-        );
-        let e = error("[keys]\nquit = \"x\"\nnosuch = \"y\"\n");
-        assert!(
-            e.starts_with("/etc/covtop/covtop.toml:3: [keys] \"nosuch\": no such action"),
-            "{e}"
-        );
-        let e = error("[keys]\nquit = \"x\"\n\nhelp = \"j\"\n");
-        assert!(
-            e.starts_with("/etc/covtop/covtop.toml:4: [keys] key \"j\" is bound to both"),
-            "{e}"
-        );
-        let e = error("[keys]\nhelp = []\n");
-        assert!(
-            e.contains("covtop.toml:2: [keys] help: the list of keys is empty"),
-            "{e}"
-        );
+            let e = KeyMap::from_config(&cfg).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("/etc/covtop/covtop.toml{expected}")),
+                "{e}"
+            );
+        }
         let cfg = crate::config::parse("[keys]\nquit = \"x\"\n", path).unwrap();
         assert!(KeyMap::from_config(&cfg).is_ok());
     }
