@@ -47,6 +47,9 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     /// Key overrides for the interactive screen: action name -> keys.
     pub keys: BTreeMap<String, Vec<String>>,
+    /// The line of each `[keys]` entry, for errors about it (the screen's key map checks the
+    /// entries themselves: `tui::KeyMap::with_overrides`).
+    pub key_lines: BTreeMap<String, usize>,
     pub ui: UiSettings,
 }
 
@@ -173,7 +176,7 @@ struct RawConfig {
     #[serde(default)]
     target: Vec<Spanned<RawTarget>>,
     #[serde(default)]
-    keys: BTreeMap<String, KeyList>,
+    keys: BTreeMap<String, Spanned<KeyList>>,
     #[serde(default)]
     ui: RawUi,
 }
@@ -430,11 +433,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             password_file: raw.session.password_file.map(|p| base_dir.join(p)),
         },
         targets,
+        key_lines: raw
+            .keys
+            .iter()
+            .map(|(k, v)| (k.clone(), ctx.line_of(v.span().start)))
+            .collect(),
         keys: raw
             .keys
             .into_iter()
             .map(|(k, v)| {
-                let keys = match v {
+                let keys = match v.into_inner() {
                     KeyList::One(s) => vec![s],
                     KeyList::Many(v) => v,
                 };
@@ -746,9 +754,31 @@ fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
+/// A Maven or Gradle project `covtop init` found: a folder with `src/main/java` (or, when no
+/// folder has one, with a build file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JvmProject {
+    /// The folder in the repository ("" for its root).
+    pub dir: String,
+    /// The target name to suggest (the folder's name).
+    pub name: String,
+    /// "Maven", "Gradle" or "" (sources without a build file).
+    pub build: &'static str,
+    /// Where its build writes the classes, as the configuration names it.
+    pub classes: String,
+}
+
+/// How many JVM projects get a commented `[[target]]` each (the others are listed).
+const JVM_TARGETS_SHOWN: usize = 8;
+
 /// The commented example written by `covtop init`; `modules` are the go.mod folders found,
 /// `repo_path` the repository as the file should name it (relative to the file's folder).
-pub fn example(go_modules: &[(String, String)], base: &str, repo_path: &str) -> String {
+pub fn example(
+    go_modules: &[(String, String)],
+    jvm: &[JvmProject],
+    base: &str,
+    repo_path: &str,
+) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "# covtop configuration. Every key is optional unless marked required.\n\
@@ -795,13 +825,20 @@ pub fn example(go_modules: &[(String, String)], base: &str, repo_path: &str) -> 
         .first()
         .and_then(|(_, m)| m.rsplit('/').next())
         .unwrap_or("my-service");
+    let jvm_targets = jvm_example(jvm);
+    // A JVM-only repository gets no live Go target: it would fail for want of a go.mod.
+    let go = if go_modules.is_empty() && !jvm.is_empty() {
+        "# "
+    } else {
+        ""
+    };
     s.push_str(&format!(
         "\n# goc v1: a center (goc server); every registered address is fetched separately.\n\
-         [[target]]\n\
-         name = \"{service}\"\n\
-         kind = \"goc\"\n\
-         url = \"http://127.0.0.1:7777\"\n\
-         services = [\"{service}\"]   # optional; or addresses = [\"http://10.0.0.5:7778\"]\n\n\
+         {go}[[target]]\n\
+         {go}name = \"{service}\"\n\
+         {go}kind = \"goc\"\n\
+         {go}url = \"http://127.0.0.1:7777\"\n\
+         {go}services = [\"{service}\"]   # optional; or addresses = [\"http://10.0.0.5:7778\"]\n\n\
          # goc v2 server:\n\
          # [[target]]\n\
          # name = \"{service}-v2\"\n\
@@ -818,11 +855,50 @@ pub fn example(go_modules: &[(String, String)], base: &str, repo_path: &str) -> 
          # addresses = [\"orders-headless:6300\", \"orders-headless:6301\"]\n\
          # classes = [\"build/libs/orders.jar\"]\n\
          # includes = [\"orders-*.jar\"]   # nested jars of a fat jar to analyse\n\n\
+         {jvm_targets}\
          # [keys]                   # remap keys of the interactive screen\n\
          # quit = [\"q\", \"ctrl-c\"]\n\
          # [ui]\n\
          # theme = \"dark\"           # or \"light\", \"no-color\"\n"
     ));
+    s
+}
+
+/// A commented JaCoCo `[[target]]` for each JVM project found (past [`JVM_TARGETS_SHOWN`], a
+/// list).
+fn jvm_example(jvm: &[JvmProject]) -> String {
+    if jvm.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "# JVM projects found at the revision: run each service with the JaCoCo agent\n\
+         # (-javaagent:jacocoagent.jar=output=tcpserver,address=*,port=6300), set its address and\n\
+         # uncomment its target. `classes` must be the deployed build's classes (a class folder,\n\
+         # a jar, a Spring Boot fat jar or a WAR).\n",
+    );
+    for p in jvm.iter().take(JVM_TARGETS_SHOWN) {
+        let what = match p.build {
+            "" => "sources".to_string(),
+            build => format!("{build} project"),
+        };
+        let dir = if p.dir.is_empty() { "." } else { &p.dir };
+        s.push_str(&format!(
+            "# [[target]]                 # {what} in {dir}\n\
+             # name = {}\n\
+             # kind = \"jacoco\"\n\
+             # address = \"127.0.0.1:6300\"\n\
+             # classes = [{}]\n\n",
+            toml_string(&p.name),
+            toml_string(&p.classes)
+        ));
+    }
+    if jvm.len() > JVM_TARGETS_SHOWN {
+        s.push_str("# Also JVM projects in:");
+        for p in &jvm[JVM_TARGETS_SHOWN..] {
+            s.push_str(&format!(" {}", if p.dir.is_empty() { "." } else { &p.dir }));
+        }
+        s.push_str("\n\n");
+    }
     s
 }
 
@@ -993,12 +1069,60 @@ timeout = "10s"
     fn example_parses() {
         let text = example(
             &[(String::new(), "example.com/shop".into())],
+            &[],
             "origin/main",
             ".",
         );
         let c = p(&text).unwrap();
         assert_eq!(c.targets.len(), 1);
         assert_eq!(c.targets[0].name, "shop");
+        assert!(!text.contains("JVM projects"), "{text}");
+    }
+
+    /// JVM projects get a commented JaCoCo target each, valid once uncommented.
+    #[test]
+    fn example_has_a_commented_jacoco_target_per_jvm_project() {
+        let jvm: Vec<JvmProject> = (0..10)
+            .map(|i| JvmProject {
+                dir: format!("svc{i}"),
+                name: format!("svc{i}"),
+                build: if i == 0 { "Maven" } else { "Gradle" },
+                classes: format!("svc{i}/target/classes"),
+            })
+            .collect();
+        let text = example(&[], &jvm, "main", ".");
+        let c = p(&text).unwrap();
+        assert!(
+            c.targets.is_empty(),
+            "the JaCoCo targets stay commented, and without go.mod so does the goc one"
+        );
+        let with_go = example(
+            &[(String::new(), "example.com/shop".into())],
+            &jvm,
+            "main",
+            ".",
+        );
+        assert_eq!(p(&with_go).unwrap().targets.len(), 1);
+        assert!(text.contains("# [[target]]                 # Maven project in svc0\n"));
+        assert!(
+            text.contains("# Also JVM projects in: svc8 svc9\n"),
+            "{text}"
+        );
+        assert!(!text.contains("name = \"svc8\""), "{text}");
+        // Uncommented, the first one is a valid JaCoCo target.
+        let start = text.find("# [[target]]                 # Maven").unwrap();
+        let block: String = text[start..]
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .map(|l| format!("{}\n", l.trim_start_matches("# ")))
+            .collect();
+        let c = p(&block).unwrap();
+        assert_eq!(c.targets[0].name, "svc0");
+        assert_eq!(c.targets[0].kind.name(), "jacoco");
+        assert!(
+            block.contains("classes = [\"svc0/target/classes\"]"),
+            "{block}"
+        );
     }
 
     #[test]
@@ -1056,6 +1180,9 @@ timeout = "10s"
         let c = p("[keys]\nquit = \"x\"\nhelp = [\"?\", \"h\"]\n").unwrap();
         assert_eq!(c.keys["quit"], vec!["x"]);
         assert_eq!(c.keys["help"].len(), 2);
+        // The line of each entry, for the key map's errors.
+        assert_eq!(c.key_lines["quit"], 2);
+        assert_eq!(c.key_lines["help"], 3);
     }
 
     #[test]

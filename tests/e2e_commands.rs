@@ -441,3 +441,233 @@ fn init_with_repo_names_that_repository() {
         "the repository's own configuration names it ."
     );
 }
+
+/// Each subcommand's `--help` lists only the options it uses (the repository and diff options
+/// and `--baseline` are not on `init`, `session` or `demo`), and the options are accepted both
+/// before and after the subcommand, with the same result.
+#[test]
+fn each_subcommand_lists_only_its_options_and_takes_them_on_either_side() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let help = |args: &[&str]| {
+        let out = covtop_in(Path::new("."), args);
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    let diff_flags = [
+        "--revision",
+        "--two-dot",
+        "--working-tree",
+        "--untracked",
+        "--ignore-whitespace",
+        "--no-renames",
+        "--diff-file",
+    ];
+    for command in [
+        &["init", "--help"][..],
+        &["session", "--help"],
+        &["session", "rm", "--help"],
+        &["demo", "--help"],
+    ] {
+        let h = help(command);
+        for flag in diff_flags.iter().chain(&["--baseline", "--quiet"]) {
+            assert!(!h.contains(flag), "{command:?} lists {flag}:\n{h}");
+        }
+    }
+    assert!(!help(&["demo", "--help"]).contains("--repo"));
+    assert!(help(&["init", "--help"]).contains("--repo"));
+    assert!(help(&["session", "list", "--help"]).contains("--session"));
+    for command in ["dump", "reset", "report", "check", "watch"] {
+        let h = help(&[command, "--help"]);
+        for flag in diff_flags.iter().chain(&["--repo", "--base", "--session"]) {
+            assert!(h.contains(flag), "{command} lacks {flag}:\n{h}");
+        }
+        assert_eq!(
+            h.contains("--baseline"),
+            command == "report",
+            "{command}:\n{h}"
+        );
+    }
+    let top = help(&["--help"]);
+    assert!(top.contains("--baseline") && top.contains("--diff-file") && top.contains("--attach"));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let r = repo.display().to_string();
+    let elsewhere = tmp.path();
+    // A configuration outside the repository, whose [repo] the options override.
+    std::fs::write(
+        elsewhere.join("covtop.toml"),
+        "[repo]\npath = \"nowhere\"\nbase = \"nosuch\"\n",
+    )
+    .unwrap();
+    // Before or after the subcommand: the same report.
+    let before = covtop_in(
+        elsewhere,
+        &[
+            "--repo",
+            &r,
+            "--base",
+            "main",
+            "-q",
+            "report",
+            "--offline",
+            "--format",
+            "json",
+        ],
+    );
+    let after = covtop_in(
+        elsewhere,
+        &[
+            "report",
+            "--offline",
+            "--format",
+            "json",
+            "--repo",
+            &r,
+            "--base",
+            "main",
+            "-q",
+        ],
+    );
+    assert!(before.status.success(), "{}", text(&before));
+    assert!(after.status.success(), "{}", text(&after));
+    let v: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert_eq!(
+        v["changed_without_data"],
+        serde_json::json!(["cart/cart.go", "pricing/pricing.go"]),
+        "{v:#}"
+    );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&before.stdout).unwrap(),
+        v
+    );
+    // A later --base wins over an earlier one.
+    let out = covtop_in(
+        elsewhere,
+        &[
+            "--base",
+            "nosuch",
+            "report",
+            "--offline",
+            "--repo",
+            &r,
+            "--base",
+            "main",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // `session` takes --repo and --session before or after its action.
+    for args in [
+        &["session", "--repo", &r, "new", "s1"][..],
+        &["session", "new", "s2", "--repo", &r],
+        &["--repo", &r, "session", "list"],
+    ] {
+        let out = covtop_in(elsewhere, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    }
+    let out = covtop_in(
+        elsewhere,
+        &["session", "list", "--repo", &r, "--session", "s1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out)
+            .lines()
+            .any(|l| l.starts_with("* ") && l.contains("s1")),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A broken `[keys]` is said by every command that loads the configuration (not only when the
+/// screen starts), with the file, the line and the key.
+#[test]
+fn a_broken_keys_section_is_an_error_of_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("covtop.toml");
+    std::fs::write(
+        &config,
+        "[repo]\nbase = \"main\"\n\n[keys]\nquit = \"ctrl-\"\n",
+    )
+    .unwrap();
+    let c = config.display().to_string();
+    for command in [
+        &["report"][..],
+        &["check", "--fail-under", "1"],
+        &["dump"],
+        &["session", "list"],
+    ] {
+        let mut args = vec!["--config", c.as_str()];
+        args.extend_from_slice(command);
+        let out = covtop_in(tmp.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {}", text(&out));
+        assert!(
+            text(&out).contains(&format!("{c}:5: [keys] quit: cannot read key \"ctrl-\"")),
+            "{command:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+/// `covtop init` in a Maven/Gradle repository (at HEAD) and in a plain folder (on disk): a
+/// commented JaCoCo target per project, with where its build writes the classes; build output
+/// folders are not projects; without go.mod no live goc target is written.
+#[test]
+fn init_detects_maven_and_gradle_projects() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let make = |root: &Path| {
+        for (path, text) in [
+            ("pom.xml", "<project/>"),
+            ("orders/pom.xml", "<project/>"),
+            ("orders/src/main/java/shop/Orders.java", "class Orders {}"),
+            ("billing/build.gradle.kts", "plugins { java }"),
+            (
+                "billing/src/main/java/shop/Billing.java",
+                "class Billing {}",
+            ),
+            ("billing/build/src/main/java/gen/Gen.java", "class Gen {}"),
+        ] {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    };
+    let repo = tmp.path().join("repo");
+    make(&repo);
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "jvm"]);
+    let plain = tmp.path().join("plain");
+    make(&plain);
+    for dir in [&repo, &plain] {
+        let out = covtop_in(dir, &["init"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let said = text(&out);
+        assert!(
+            said.contains("Gradle project in billing") && said.contains("Maven project in orders"),
+            "{said}"
+        );
+        assert!(
+            !said.contains("gen") && !said.contains("No go.mod"),
+            "{said}"
+        );
+        let written = std::fs::read_to_string(dir.join("covtop.toml")).unwrap();
+        for expected in [
+            "# [[target]]                 # Maven project in orders\n# name = \"orders\"\n# kind = \"jacoco\"\n",
+            "# classes = [\"orders/target/classes\"]\n",
+            "# [[target]]                 # Gradle project in billing\n",
+            "# classes = [\"billing/build/classes/java/main\"]\n",
+            "# kind = \"goc\"\n",
+        ] {
+            assert!(written.contains(expected), "{expected:?} in\n{written}");
+        }
+        let cfg = covtop::config::parse(&written, &dir.join("covtop.toml")).unwrap();
+        assert!(cfg.targets.is_empty(), "{:?}", cfg.targets);
+    }
+}

@@ -129,6 +129,13 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
         Some(&[][..]),
         "hit before the mark"
     );
+    // Unmark: the Views count nothing since a mark any more.
+    h.commands.send(Command::Unmark).await.unwrap();
+    next_notice(&mut h.notices, "mark cleared").await;
+    next_view(&mut h.views, "no mark", |v| {
+        v.files.iter().all(|f| f.hit_since_mark.is_none())
+    })
+    .await;
 
     // Pause shows in the View; a dump stores a snapshot and says where.
     h.commands.send(Command::Pause(true)).await.unwrap();

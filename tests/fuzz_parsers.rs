@@ -467,8 +467,12 @@ fn unified_diffs() {
 
 #[test]
 fn configs() {
-    let example =
-        covtop::config::example(&[(String::new(), "example.com/shop".into())], "main", ".");
+    let example = covtop::config::example(
+        &[(String::new(), "example.com/shop".into())],
+        &[],
+        "main",
+        ".",
+    );
     let seeds = [
         example.into_bytes(),
         b"[repo]\nbase = \"main\"\n[poll]\ninterval = \"2s\"\ntimeout = \"1500ms\"\n[[target]]\nname = \"a\"\nkind = \"goc-v2\"\nurl = \"http://u:p@h:1\"\nids = [\"1\"]\nextra = \"a.*\"\n[[target]]\nname = \"j\"\nkind = \"jacoco\"\naddresses = [\"h:6300\"]\nclasses = [\"a.jar\"]\n[keys]\nquit = [\"q\"]\n".to_vec(),

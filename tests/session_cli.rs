@@ -197,15 +197,24 @@ async fn session_commands_list_new_use_merge_rm() {
     .await;
     assert_eq!(whole_statements(&out), serde_json::json!([2, 3]));
 
-    // The current session is kept unless --yes.
+    // Without a terminal nothing is removed unless --yes, the session in use or another.
     let out = covtop(&s.repo, &["session", "rm", "sprint-7"]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("--yes"), "{}", text(&out));
+    assert!(
+        text(&out).contains("(the session in use) without confirmation: pass --yes"),
+        "{}",
+        text(&out)
+    );
     let out = covtop(&s.repo, &["session", "use", "all"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let out = covtop(&s.repo, &["session", "rm", "sprint-7"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("pass --yes"), "{}", text(&out));
+    assert_eq!(dumps_in(&s.store.join("sessions/sprint-7")).len(), 2);
+    let out = covtop(&s.repo, &["session", "rm", "sprint-7", "--yes"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(!s.store.join("sessions/sprint-7").exists());
+    // An unknown name is said as such, not asked about.
     let out = covtop(&s.repo, &["session", "rm", "sprint-7"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -220,6 +229,64 @@ async fn session_commands_list_new_use_merge_rm() {
         "{}",
         text(&out)
     );
+}
+
+/// `covtop session rm NAME` on a terminal (util-linux `script` gives it one): it asks, removes
+/// nothing unless the answer is y, and removes the session when it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_rm_asks_on_a_terminal() {
+    let Some(s) = setup().await else { return };
+    if !common::have_tool("script", "--version") {
+        return;
+    }
+    assert!(covtop(&s.repo, &["dump"]).await.status.success());
+    assert!(
+        covtop(&s.repo, &["session", "new", "scratch"])
+            .await
+            .status
+            .success()
+    );
+    assert!(covtop(&s.repo, &["dump"]).await.status.success());
+    let on_terminal = |answer: &'static str| {
+        let repo = s.repo.clone();
+        tokio::task::spawn_blocking(move || {
+            let command = format!("{} session rm scratch", env!("CARGO_BIN_EXE_covtop"));
+            let mut child = Command::new("script")
+                .args(["-qec", &command, "/dev/null"])
+                .current_dir(&repo)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("script runs");
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(answer.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        })
+    };
+    let out = on_terminal("n\n").await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Remove session scratch (the session in use) and every dump"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("Not removed."), "{}", text(&out));
+    assert_eq!(dumps_in(&s.store.join("sessions/scratch")).len(), 1);
+    let out = on_terminal("y\n").await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Removed session scratch"),
+        "{}",
+        text(&out)
+    );
+    assert!(!s.store.join("sessions/scratch").exists());
+    assert_eq!(dumps_in(&s.store.join("sessions/default")).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -246,7 +246,7 @@ async fn session_commands_work_on_a_postgres_store() {
             &["session", "new", "other"],
             &["session", "use", "sprint-7"],
             &["session", "use", "other"],
-            &["session", "rm", "sprint-7"],
+            &["session", "rm", "sprint-7", "--yes"],
             &["session", "list"],
         ];
         runs.map(run)

@@ -23,6 +23,9 @@ fn keys_produce_engine_commands() {
     let mut app = app(Theme::Dark);
     assert_eq!(press(&mut app, "d"), vec![Command::Dump]);
     assert_eq!(press(&mut app, "m"), vec![Command::Mark]);
+    // A second m clears the mark, a third sets it again.
+    assert_eq!(press(&mut app, "m"), vec![Command::Unmark]);
+    assert_eq!(press(&mut app, "m"), vec![Command::Mark]);
     assert_eq!(press(&mut app, "p"), vec![Command::Pause(true)]);
     // The request shows before the engine confirms it, and a second press resumes.
     assert!(app.is_paused());
@@ -1096,6 +1099,11 @@ fn small_keys_a_tui_user_expects() {
     assert!(app.footer_hints().contains(&("p".to_string(), "resume")));
     press(&mut app, "p");
     assert!(app.footer_hints().contains(&("p".to_string(), "pause")));
+    // The mark key says "unmark" while a mark is set.
+    press(&mut app, "m");
+    assert!(app.footer_hints().contains(&("m".to_string(), "unmark")));
+    press(&mut app, "m");
+    assert!(app.footer_hints().contains(&("m".to_string(), "mark")));
     // y copies path:line of the cursor (the terminal loop sends it as OSC 52).
     press(&mut app, "2y");
     let (path, line) = app

@@ -47,6 +47,15 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// The screen with its colours (SGR escape sequences).
+    fn screen_with_colours(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-e", "-p", "-t", &self.pane()])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             let ok = Command::new("tmux")
@@ -360,6 +369,59 @@ fn sigterm_restores_the_terminal() {
         "the alternate screen is gone:\n{s}"
     );
     assert_cooked(&marker);
+}
+
+/// `covtop --config FILE demo` previews that file's `[ui]` theme and `[keys]`: the light theme's
+/// selection colour is on screen (not the dark one's) and the remapped quit key quits.
+#[test]
+fn the_demo_takes_the_theme_and_keys_of_the_given_config() {
+    if !common::have_tool("tmux", "-V") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("look.toml");
+    std::fs::write(
+        &config,
+        "[ui]\ntheme = \"light\"\n\n[keys]\nquit = [\"x\"]\n",
+    )
+    .unwrap();
+    let command = format!(
+        "{} --config {} demo; echo COVTOP-EXITED; sleep 60",
+        env!("CARGO_BIN_EXE_covtop"),
+        config.display()
+    );
+    let term = Tmux::start("covtop-e2e-demo-look", 120, 40, &command);
+    term.wait_for("the demo screen", Duration::from_secs(20), |s| {
+        s.contains("DEMO") && s.contains("changed files")
+    });
+    // The selected tree row: Theme::Light's background, not Theme::Dark's.
+    let coloured = term.screen_with_colours();
+    assert!(
+        coloured.contains("48;2;200;215;240") && !coloured.contains("48;2;50;60;80"),
+        "light theme expected:\n{coloured}"
+    );
+    term.keys(&["q"]);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !term.screen().contains("COVTOP-EXITED"),
+        "q is no longer quit"
+    );
+    term.keys(&["x"]);
+    term.wait_for("x to quit", Duration::from_secs(10), |s| {
+        s.contains("COVTOP-EXITED")
+    });
+    drop(term);
+    // A config that cannot be read is an error naming it, not silently the defaults.
+    let out = Command::new(env!("CARGO_BIN_EXE_covtop"))
+        .args(["--config", "/nonexistent/look.toml", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/look.toml"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The terminal's settings written by `stty -a` after covtop exited are cooked (not raw).

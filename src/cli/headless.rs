@@ -26,7 +26,6 @@ use covtop::config::Config;
 use covtop::engine::{Engine, TargetPoll};
 use covtop::model::ReplicaState;
 use covtop::report;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -201,24 +200,22 @@ pub fn reset(cfg: Config, targets: &[String], yes: bool, out: Output) -> Result<
             t.name
         );
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "refusing to reset without confirmation: pass --yes to reset {}",
+    if !yes
+        && !super::confirm(
+            &format!(
+                "Reset the coverage counters of {}? The data is dumped and stored first.",
                 names.join(", ")
-            );
-        }
-        print!(
-            "Reset the coverage counters of {}? The data is dumped and stored first. [y/N] ",
-            names.join(", ")
-        );
-        std::io::stdout().flush().ok();
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer).ok();
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            say!("Not reset.");
-            return Ok(ExitCode::SUCCESS);
-        }
+            ),
+            || {
+                format!(
+                    "refusing to reset without confirmation: pass --yes to reset {}",
+                    names.join(", ")
+                )
+            },
+        )?
+    {
+        say!("Not reset.");
+        return Ok(ExitCode::SUCCESS);
     }
     let mut engine = open(cfg)?;
     let resets = runtime()?.block_on(engine.reset(targets))?;

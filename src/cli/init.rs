@@ -1,9 +1,12 @@
-//! `covtop init`: a commented example configuration, with the repository's Go modules.
+//! `covtop init`: a commented example configuration, with the repository's Go modules and
+//! Maven/Gradle projects.
 
 use super::DiffArgs;
 use anyhow::{Context, Result, bail};
+use covtop::config::JvmProject;
 use covtop::go::modules::module_path;
-use covtop::vcs::Repo;
+use covtop::vcs::{Repo, Revision};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,24 +17,39 @@ pub fn run(output: &Path, force: bool, diff: &DiffArgs) -> Result<ExitCode> {
             output.display()
         );
     }
-    let repo_path = diff.repo.clone().unwrap_or_else(|| PathBuf::from("."));
-    let modules = find_go_modules(&repo_path);
+    let repo_path = diff.repo.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    let files = RepoFiles::read(&repo_path);
+    let modules = find_go_modules(&files);
     let base = diff
         .base
         .clone()
         .unwrap_or_else(|| default_base(&repo_path));
-    let text = covtop::config::example(&modules, &base, &repo_path_for(output, &repo_path));
+    let named_repo = repo_path_for(output, &repo_path);
+    let jvm = find_jvm_projects(&files.paths, &named_repo, &repo_path);
+    let text = covtop::config::example(&modules, &jvm, &base, &named_repo);
     std::fs::write(output, &text).with_context(|| format!("cannot write {}", output.display()))?;
     println!("Wrote {}", output.display());
-    if modules.is_empty() {
-        println!("No go.mod found; edit the [[target]] entries for your services.");
-    } else {
-        for (dir, m) in &modules {
-            println!(
-                "  Go module {m} in {}",
-                if dir.is_empty() { "." } else { dir }
-            );
-        }
+    if modules.is_empty() && jvm.is_empty() {
+        println!(
+            "No go.mod, Maven or Gradle project found; edit the [[target]] entries for your services."
+        );
+    }
+    for (dir, m) in &modules {
+        println!(
+            "  Go module {m} in {}",
+            if dir.is_empty() { "." } else { dir }
+        );
+    }
+    for p in &jvm {
+        println!(
+            "  {} in {}: a commented JaCoCo target to complete",
+            if p.build.is_empty() {
+                "JVM sources".to_string()
+            } else {
+                format!("{} project", p.build)
+            },
+            if p.dir.is_empty() { "." } else { &p.dir }
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -54,32 +72,141 @@ fn repo_path_for(output: &Path, repo: &Path) -> String {
     }
 }
 
-/// go.mod files at HEAD when the folder is a git repository, else on disk.
-fn find_go_modules(repo_path: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if let Ok(repo) = Repo::open(repo_path)
-        && let Ok(head) = repo.resolve("HEAD")
-        && let Ok(files) = repo.list_files(&head)
-    {
-        for f in files.iter().filter(|f| f.ends_with("go.mod")) {
-            let (dir, name) = f.rsplit_once('/').unwrap_or(("", f.as_str()));
-            if name != "go.mod" || dir.split('/').any(|c| c == "vendor" || c == "testdata") {
-                continue;
-            }
-            if let Ok(Some(bytes)) = repo.read_file(&head, f)
-                && let Some(m) = module_path(&String::from_utf8_lossy(&bytes))
-            {
-                out.push((dir.to_string(), m));
-            }
+/// The repository's files: at HEAD when the folder is a git repository, else on disk (without
+/// hidden folders); `/`-separated, relative to the repository.
+struct RepoFiles {
+    paths: Vec<String>,
+    /// The repository and its HEAD, to read files at HEAD.
+    git: Option<(Repo, Revision)>,
+    root: PathBuf,
+}
+
+impl RepoFiles {
+    fn read(repo_path: &Path) -> RepoFiles {
+        if let Ok(repo) = Repo::open(repo_path)
+            && let Ok(head) = repo.resolve("HEAD")
+            && let Ok(paths) = repo.list_files(&head)
+        {
+            return RepoFiles {
+                paths,
+                git: Some((repo, head)),
+                root: repo_path.to_path_buf(),
+            };
         }
-        return out;
+        let mut paths = Vec::new();
+        walk(repo_path, repo_path, &mut paths, 0);
+        paths.sort();
+        RepoFiles {
+            paths,
+            git: None,
+            root: repo_path.to_path_buf(),
+        }
     }
-    walk(repo_path, repo_path, &mut out, 0);
-    out.sort();
+
+    fn text(&self, path: &str) -> Option<String> {
+        match &self.git {
+            Some((repo, head)) => repo
+                .read_file(head, path)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            None => std::fs::read_to_string(self.root.join(path)).ok(),
+        }
+    }
+}
+
+/// Folders whose files are never the project's own (vendored, generated, build output).
+fn foreign(dir: &str) -> bool {
+    dir.split('/').any(|c| {
+        matches!(
+            c,
+            "vendor" | "testdata" | "node_modules" | "target" | "build"
+        )
+    })
+}
+
+/// The go.mod files: (folder, module path).
+fn find_go_modules(files: &RepoFiles) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in &files.paths {
+        let (dir, name) = f.rsplit_once('/').unwrap_or(("", f.as_str()));
+        if name != "go.mod" || foreign(dir) {
+            continue;
+        }
+        if let Some(m) = files.text(f).as_deref().and_then(module_path) {
+            out.push((dir.to_string(), m));
+        }
+    }
     out
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, depth: usize) {
+/// Maven and Gradle projects: the folders holding `src/main/java`, with their build file (when
+/// no folder holds sources, the folders with a build file). `named_repo` is the repository as
+/// the configuration names it, to name the classes relative to the configuration.
+fn find_jvm_projects(paths: &[String], named_repo: &str, repo_path: &Path) -> Vec<JvmProject> {
+    let mut builds: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut sources: BTreeSet<String> = BTreeSet::new();
+    for f in paths {
+        let (dir, name) = f.rsplit_once('/').unwrap_or(("", f.as_str()));
+        let build = match name {
+            "pom.xml" => "Maven",
+            "build.gradle" | "build.gradle.kts" => "Gradle",
+            _ => "",
+        };
+        if !build.is_empty() && !foreign(dir) {
+            builds.insert(dir.to_string(), build);
+        }
+        let at = if f.starts_with("src/main/java/") {
+            Some(0)
+        } else {
+            f.find("/src/main/java/")
+        };
+        if let Some(at) = at
+            && !foreign(&f[..at])
+        {
+            sources.insert(f[..at].to_string());
+        }
+    }
+    let dirs: Vec<String> = if sources.is_empty() {
+        builds.keys().cloned().collect()
+    } else {
+        sources.into_iter().collect()
+    };
+    let root_name = repo_path
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "my-service".to_string());
+    dirs.into_iter()
+        .map(|dir| {
+            let build = builds.get(&dir).copied().unwrap_or("");
+            let output = if build == "Gradle" {
+                "build/classes/java/main"
+            } else {
+                "target/classes"
+            };
+            let classes = [named_repo, dir.as_str(), output]
+                .iter()
+                .filter(|p| !p.is_empty() && **p != ".")
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/");
+            JvmProject {
+                name: dir
+                    .rsplit('/')
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .map_or_else(|| root_name.clone(), str::to_string),
+                dir,
+                build,
+                classes,
+            }
+        })
+        .collect()
+}
+
+/// Every file under `dir`, relative to `root` (hidden folders skipped, 12 levels at most).
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>, depth: usize) {
     if depth > 12 {
         return;
     }
@@ -90,22 +217,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>, depth: usize) 
         let p = e.path();
         let name = e.file_name().to_string_lossy().to_string();
         if p.is_dir() {
-            if !name.starts_with('.')
-                && name != "vendor"
-                && name != "node_modules"
-                && name != "testdata"
-            {
+            if !name.starts_with('.') && name != "node_modules" {
                 walk(root, &p, out, depth + 1);
             }
-        } else if name == "go.mod"
-            && let Ok(text) = std::fs::read_to_string(&p)
-            && let Some(m) = module_path(&text)
-        {
-            let rel = dir
-                .strip_prefix(root)
-                .map(|r| r.to_string_lossy().replace('\\', "/"))
-                .unwrap_or_default();
-            out.push((rel, m));
+        } else if let Ok(rel) = p.strip_prefix(root) {
+            out.push(rel.to_string_lossy().replace('\\', "/"));
         }
     }
 }

@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 /// Builds the screen's settings from the configuration (key overrides, theme, NO_COLOR).
 fn ui_config(cfg: &Config) -> Result<UiConfig> {
-    let keymap =
-        KeyMap::with_overrides(&cfg.keys).context("invalid [keys] in the configuration")?;
+    let keymap = KeyMap::from_config(cfg).context("invalid configuration")?;
     let theme = match cfg.ui.theme.as_deref() {
         Some("light") => Theme::Light,
         Some("no-color") => Theme::NoColor,
@@ -100,14 +99,19 @@ pub fn run(cfg: Config, baseline: Option<&str>, attach: bool) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// `covtop demo`: the screen over a temporary repository and replayed agents.
-pub fn demo(speed: f64) -> Result<ExitCode> {
+/// `covtop demo`: the screen over a temporary repository and replayed agents; `look` (the
+/// `--config` given) lends its `[ui]` and `[keys]`, nothing else.
+pub fn demo(speed: f64, look: Option<Config>) -> Result<ExitCode> {
     need_terminal()?;
     runtime()?.block_on(async {
         let demo = covtop::demo::Demo::start(speed)
             .await
             .context("cannot start the demo")?;
-        let cfg = demo.config().clone();
+        let mut cfg = demo.config().clone();
+        if let Some(look) = look {
+            cfg.ui = look.ui;
+            cfg.keys = look.keys;
+        }
         screen(cfg, true, None, false).await
     })?;
     Ok(ExitCode::SUCCESS)

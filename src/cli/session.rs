@@ -32,10 +32,10 @@ pub enum SessionAction {
         #[arg(long)]
         into: String,
     },
-    /// Remove a session and its dumps.
+    /// Remove a session and its dumps (asks first; without a terminal, needs --yes).
     Rm {
         name: String,
-        /// Also remove the current session.
+        /// Do not ask for confirmation (also removes the session in use).
         #[arg(long)]
         yes: bool,
     },
@@ -164,8 +164,9 @@ fn run_shared(cfg: &Config, db: &PgStore, action: SessionAction) -> Result<ExitC
         ),
         SessionAction::Rm { name, yes } => {
             known(&name)?;
-            if name == current && !yes {
-                bail!("session \"{name}\" is the current session: pass --yes to remove it anyway");
+            if !confirm_rm(&name, current, yes, db.database())? {
+                println!("Not removed.");
+                return Ok(ExitCode::SUCCESS);
             }
             db.remove_session(&name)?;
             println!("Removed session {name} from {}.", db.database());
@@ -218,11 +219,39 @@ pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
             }
         }
         SessionAction::Rm { name, yes } => {
-            let files = catalog.remove(&name, current, yes)?;
+            catalog.require(&name)?;
+            let place = catalog.session_path(&name).display().to_string();
+            if !confirm_rm(&name, current, yes, &place)? {
+                println!("Not removed.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let files = catalog.remove(&name, current, true)?;
             println!("Removed session {name} ({files} file(s)).");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks before `session rm` removes session `name` stored at `place`, as `reset` asks: on a
+/// terminal y/N, without one a refusal naming `--yes` (which skips the question). False when the
+/// user said no.
+fn confirm_rm(name: &str, current: &str, yes: bool, place: &str) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    let in_use = if name == current {
+        " (the session in use)"
+    } else {
+        ""
+    };
+    super::confirm(
+        &format!("Remove session {name}{in_use} and every dump stored in it ({place})?"),
+        || {
+            format!(
+                "refusing to remove session \"{name}\"{in_use} without confirmation: pass --yes to remove it"
+            )
+        },
+    )
 }
 
 fn render_list(list: &[SessionSummary]) -> String {

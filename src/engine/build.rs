@@ -285,6 +285,10 @@ impl ViewBuilder {
         self.mark = Some(self.prev.clone());
     }
 
+    pub fn unmark(&mut self) {
+        self.mark = None;
+    }
+
     /// Projects every Go file of the targets' data onto lines, reusing the projection of a file
     /// whose blocks and counts did not change since the last View (a poll of one target changes
     /// its own files only). A file several targets report is merged block by block first. The

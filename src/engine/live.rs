@@ -459,6 +459,11 @@ impl Loop {
                 ));
                 self.publish();
             }
+            Command::Unmark => {
+                self.engine.unmark();
+                self.notify(Notice::Info("mark cleared".into()));
+                self.publish();
+            }
             Command::Pause(p) => {
                 self.engine.paused = p;
                 self.tell(None, Control::Pause(p));

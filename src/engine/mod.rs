@@ -45,6 +45,8 @@ pub enum Command {
     },
     /// From now on "newly hit" is measured from this moment.
     Mark,
+    /// Clear the mark: Views no longer count lines hit since a mark.
+    Unmark,
     Pause(bool),
     SetInterval(Duration),
     /// Write a report in `format` to `path`.
@@ -1843,6 +1845,11 @@ impl Engine {
     /// From now on, `hit_since_mark` in Views is measured from the current View.
     pub fn mark(&mut self) {
         self.build.mark();
+    }
+
+    /// Clears the mark: `hit_since_mark` is `None` in the next Views.
+    pub fn unmark(&mut self) {
+        self.build.unmark();
     }
 }
 

@@ -214,11 +214,18 @@ impl SessionCatalog {
         }
     }
 
+    /// Nothing when session `name` exists, else an error listing the existing ones.
+    pub fn require(&self, name: &str) -> Result<(), CatalogError> {
+        if self.exists(name) {
+            Ok(())
+        } else {
+            Err(self.unknown(name))
+        }
+    }
+
     /// Opens an existing session; an unknown name is an error listing the existing ones.
     pub fn open_existing(&self, name: &str) -> Result<SessionStore, CatalogError> {
-        if !self.exists(name) {
-            return Err(self.unknown(name));
-        }
+        self.require(name)?;
         Ok(SessionStore::open(&self.root, name)?)
     }
 

@@ -142,6 +142,8 @@ pub struct App {
     /// Sent but not yet reflected in a View.
     requested_pause: Option<bool>,
     requested_interval: Option<Duration>,
+    /// A mark is set (this App is what sets and clears it).
+    marked: bool,
     quit: bool,
     /// The screen size of the last [`App::resize`].
     screen: Rect,
@@ -192,6 +194,7 @@ impl App {
             tree_share: TREE_SHARE,
             requested_pause: None,
             requested_interval: None,
+            marked: false,
             quit: false,
             screen: Rect::new(0, 0, 120, 40),
             clipboard: None,
@@ -449,12 +452,13 @@ impl App {
                     Focus::Source => self.source.commands(&ctx),
                 };
                 commands.extend(scope_commands(&self.config.keymap, Scope::Global));
-                if ctx.paused {
-                    // The key that pauses resumes: say so.
-                    for c in &mut commands {
-                        if c.name == Some(Action::Pause.spec().name) {
-                            c.label = Some("resume");
-                        }
+                // The key that pauses resumes, the one that marks clears the mark: say so.
+                for c in &mut commands {
+                    if ctx.paused && c.name == Some(Action::Pause.spec().name) {
+                        c.label = Some("resume");
+                    }
+                    if self.marked && c.name == Some(Action::Mark.spec().name) {
+                        c.label = Some("unmark");
                     }
                 }
                 commands
@@ -680,8 +684,18 @@ impl App {
                 self.popups
                     .push(Popup::ConfirmReset(ConfirmReset { targets }));
             }
+            // A second press clears the mark.
+            Action::Mark if self.marked => {
+                self.marked = false;
+                self.notify("mark cleared".into(), false);
+                out.push(Command::Unmark);
+            }
             Action::Mark => {
-                self.notify("mark set: \"newly hit\" now counts from here".into(), false);
+                self.marked = true;
+                self.notify(
+                    "mark set: \"newly hit\" now counts from here (m again clears it)".into(),
+                    false,
+                );
                 out.push(Command::Mark);
             }
             Action::Pause => {

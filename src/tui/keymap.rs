@@ -106,7 +106,7 @@ pub const ACTIONS: &[ActionSpec] = &[
     spec(Action::Find, "find", "Find a file by fuzzy name", Some("find"), Scope::Global, &["/"]),
     spec(Action::Dump, "dump", "Dump now: take a snapshot and store it", Some("dump"), Scope::Global, &["d"]),
     spec(Action::Reset, "reset", "Reset the agents' coverage (asks first; dumps before)", Some("reset"), Scope::Global, &["r"]),
-    spec(Action::Mark, "mark", "Mark: measure \"newly hit\" from now on", Some("mark"), Scope::Global, &["m"]),
+    spec(Action::Mark, "mark", "Mark: measure \"newly hit\" from now on (again: clear the mark)", Some("mark"), Scope::Global, &["m"]),
     spec(Action::Pause, "pause", "Pause or resume polling", Some("pause"), Scope::Global, &["p"]),
     spec(Action::Faster, "faster", "Poll twice as often (down to 250 ms)", None, Scope::Global, &["-"]),
     spec(Action::Slower, "slower", "Poll half as often (up to 10 min)", None, Scope::Global, &["+"]),
@@ -312,6 +312,18 @@ pub enum KeyMapError {
     },
 }
 
+impl KeyMapError {
+    /// The `[keys]` entries the error is about, the one to fix first.
+    fn actions(&self) -> [&str; 2] {
+        match self {
+            KeyMapError::UnknownAction { action, .. }
+            | KeyMapError::BadKey { action, .. }
+            | KeyMapError::NoKeys { action } => [action, action],
+            KeyMapError::Conflict { first, second, .. } => [second, first],
+        }
+    }
+}
+
 /// The keys of every action.
 #[derive(Debug, Clone)]
 pub struct KeyMap {
@@ -381,6 +393,29 @@ impl KeyMap {
             }
         }
         Ok(KeyMap { bindings, by_key })
+    }
+
+    /// The key map of a configuration's `[keys]`. Every command checks it when it loads the
+    /// configuration, so a broken entry is an error naming the file, the line and the key even
+    /// where no screen starts.
+    pub fn from_config(cfg: &crate::config::Config) -> Result<Self, crate::config::ConfigError> {
+        Self::with_overrides(&cfg.keys).map_err(|e| {
+            let line = e
+                .actions()
+                .iter()
+                .find_map(|a| cfg.key_lines.get(*a))
+                .or_else(|| cfg.key_lines.values().min())
+                .copied()
+                .unwrap_or(1);
+            crate::config::ConfigError::Invalid {
+                path: cfg
+                    .source
+                    .clone()
+                    .unwrap_or_else(|| std::path::PathBuf::from("covtop.toml")),
+                line,
+                message: e.to_string(),
+            }
+        })
     }
 
     pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
@@ -456,6 +491,40 @@ mod tests {
             }
         }
         assert!(KeyMap::with_overrides(&BTreeMap::new()).is_ok());
+    }
+
+    /// A broken `[keys]` entry is a configuration error naming the file, the entry's line and
+    /// the key; a conflict names the line of the override that makes it.
+    #[test]
+    fn a_broken_keys_entry_names_its_line() {
+        let path = std::path::Path::new("/etc/covtop/covtop.toml");
+        for (text, expected) in [
+            (
+                "[repo]\nbase = \"main\"\n\n[keys]\nquit = \"x\"\nhelp = [\"?\",\n  \"ctrl+\"]\n",
+                ":6: [keys] help: cannot read key \"ctrl+\"",
+            ),
+            (
+                "[keys]\nquit = \"x\"\nnosuch = \"y\"\n",
+                ":3: [keys] \"nosuch\": no such action",
+            ),
+            (
+                "[keys]\nquit = \"x\"\n\nhelp = \"j\"\n",
+                ":4: [keys] key \"j\" is bound to both",
+            ),
+            (
+                "[keys]\nhelp = []\n",
+                ":2: [keys] help: the list of keys is empty",
+            ),
+        ] {
+            let cfg = crate::config::parse(text, path).unwrap();
+            let e = KeyMap::from_config(&cfg).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("/etc/covtop/covtop.toml{expected}")),
+                "{e}"
+            );
+        }
+        let cfg = crate::config::parse("[keys]\nquit = \"x\"\n", path).unwrap();
+        assert!(KeyMap::from_config(&cfg).is_ok());
     }
 
     #[test]
