@@ -413,9 +413,10 @@ async fn eight_endless_bodies_stay_within_one_budget() {
         stdout.contains("larger than") || stdout.contains("memory budget"),
         "{stdout}"
     );
-    // One budget for all bodies in flight (256 MiB), not 256 MiB per body (2 GiB for eight).
+    // One budget for all bodies in flight (192 MiB), not 256 MiB per body (2 GiB for eight):
+    // the whole process stays under the 256 MiB a hostile input may add to normal use.
     let peak_mib = peak_kib / 1024;
-    assert!(peak_mib < 768, "peak RSS {peak_mib} MiB");
+    assert!(peak_mib < 256, "peak RSS {peak_mib} MiB");
     eprintln!("eight endless bodies: peak RSS {peak_mib} MiB");
 }
 

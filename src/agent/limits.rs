@@ -15,8 +15,9 @@ const RESERVED_FDS: u64 = 96;
 const MAX_CONNECTIONS: u64 = 512;
 /// Never fewer (a tiny limit still makes progress, one replica after another).
 const MIN_CONNECTIONS: u64 = 4;
-/// Every response body in flight together: at most this many bytes.
-pub const BODY_BUDGET: usize = 256 << 20;
+/// Every response body in flight together: at most this many bytes. Below the 256 MiB that a
+/// hostile input may add to covtop's normal use, with room for the rest of the process.
+pub const BODY_BUDGET: usize = 192 << 20;
 
 /// The soft `RLIMIT_NOFILE` of this process (1024 when it cannot be read).
 pub fn open_file_limit() -> u64 {
