@@ -294,6 +294,33 @@ fn a_large_stored_dump_is_held_once_on_replay() {
     );
 }
 
+/// A session of many large dumps is replayed one dump at a time: memory at start does not grow
+/// with the number of dumps (40 dumps of 46 MB took 1.8 GB when all were read at once).
+#[test]
+fn a_session_of_many_large_dumps_is_replayed_one_at_a_time() {
+    const PAYLOAD: usize = 24 << 20;
+    const DUMPS: usize = 8;
+    let Some(s) = setup() else { return };
+    let profile = large_profile(PAYLOAD);
+    for _ in 0..DUMPS {
+        s.store_dump(PayloadKind::GoProfile, &profile);
+    }
+    let benign = benign_peak();
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(m.out.contains("pricing/pricing.go"), "{}", m.out);
+    let above = m.peak_kib - benign;
+    eprintln!(
+        "{DUMPS} dumps of {PAYLOAD} bytes: peak {} KiB, benign {benign} KiB, {above} KiB above",
+        m.peak_kib
+    );
+    // All of them at once would be DUMPS payloads and more; one at a time is a few.
+    assert!(
+        above < 4 * (PAYLOAD as i64 / 1024),
+        "{above} KiB above the benign run for {DUMPS} dumps of {PAYLOAD} bytes"
+    );
+}
+
 fn quarantined(session: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(session.join("quarantine"))
         .map(|rd| {

@@ -661,33 +661,43 @@ impl Engine {
 
     /// Replays every stored dump of the session, so that a restarted covtop continues it.
     fn replay(&mut self) -> Result<(), EngineError> {
-        let (dumps, problems) = self.store.load()?;
+        // Set aside by earlier commands (counted before this replay sets any aside).
+        let earlier = quarantine::earlier(self.store.as_ref());
+        // Read one dump at a time: a session's dumps are never all in memory at once.
+        let stream = self.store.stream_after(0)?;
+        let mut problems = Vec::new();
+        let mut seen_seq = 0;
+        // Per target whose agents tell their build: the newest fetch time and the revisions of
+        // the dumps within a second of it (did its last poll see only other builds?).
+        let mut recent: BTreeMap<String, (u64, Vec<(u64, String)>)> = BTreeMap::new();
+        let dumps = stream
+            .filter_map(|item| item.map_err(|p| problems.push(p)).ok())
+            .inspect(|d| {
+                seen_seq = seen_seq.max(d.meta.seq);
+                if d.meta.reset_after {
+                    return;
+                }
+                let (newest, revisions) = recent.entry(d.meta.target.clone()).or_default();
+                *newest = (*newest).max(d.meta.fetched_at_ms);
+                let at = *newest;
+                revisions.retain(|(t, _)| t + 1000 >= at);
+                revisions.push((d.meta.fetched_at_ms, d.meta.revision.clone()));
+            });
+        self.apply_stored(dumps);
+        self.seen_seq = seen_seq;
         self.session_problems = problems.iter().map(stored_dump_problem).collect();
-        self.session_problems
-            .extend(quarantine::earlier(self.store.as_ref()));
-        // A target whose agents tell their build: did its last poll (the dumps within a second
-        // of its newest) see only other builds?
-        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
-        for d in dumps.iter().filter(|d| !d.meta.reset_after) {
-            let e = newest.entry(d.meta.target.as_str()).or_insert(0);
-            *e = (*e).max(d.meta.fetched_at_ms);
-        }
+        self.session_problems.extend(earlier);
         for i in 0..self.targets.len() {
-            let t = &self.targets[i];
-            let Some(&at) = newest.get(t.config.name.as_str()) else {
-                continue;
-            };
-            if t.revision_from_extra.is_none() {
+            if self.targets[i].revision_from_extra.is_none() {
                 continue;
             }
-            let last: Vec<String> = dumps
+            let Some((at, revisions)) = recent.get(&self.targets[i].config.name) else {
+                continue;
+            };
+            let last: Vec<&String> = revisions
                 .iter()
-                .filter(|d| {
-                    !d.meta.reset_after
-                        && d.meta.target == t.config.name
-                        && d.meta.fetched_at_ms + 1000 >= at
-                })
-                .map(|d| d.meta.revision.clone())
+                .filter(|(t, _)| t + 1000 >= *at)
+                .map(|(_, r)| r)
                 .collect();
             if let Some(other) = last.first()
                 && last.iter().all(|r| !self.is_current(r))
@@ -695,19 +705,17 @@ impl Engine {
                 self.targets[i].runs_other = Some(
                     self.repo
                         .resolve(other)
-                        .map_or_else(|_| other.clone(), |r| r.short),
+                        .map_or_else(|_| (*other).clone(), |r| r.short),
                 );
             }
         }
-        self.seen_seq = dumps.iter().map(|d| d.meta.seq).max().unwrap_or(0);
-        self.apply_stored(dumps);
         self.recarry();
         Ok(())
     }
 
     /// Applies stored dumps as a replay does (reset markers open epochs, every dump goes to its
     /// build); returns true when some went to another build than the current one.
-    fn apply_stored(&mut self, dumps: Vec<StoredDump>) -> bool {
+    fn apply_stored(&mut self, dumps: impl IntoIterator<Item = StoredDump>) -> bool {
         let mut other_build = false;
         for d in dumps {
             let i = self.target_index_of(&d.meta.target);

@@ -555,46 +555,76 @@ impl SessionStore {
     ) -> Result<(Vec<StoredDump>, Vec<SessionProblem>), SessionError> {
         let mut dumps = Vec::new();
         let mut problems = Vec::new();
-        for name in self.file_names()? {
-            if after > 0 && seq_of_name(&name).is_none_or(|n| n <= after) {
-                continue;
+        for item in self.stream_from(after)? {
+            match item {
+                Ok(d) => dumps.push(d),
+                Err(p) => problems.push(p),
             }
-            let path = self.dir.join(&name);
+        }
+        dumps.sort_by(|a, b| a.meta.seq.cmp(&b.meta.seq).then(a.path.cmp(&b.path)));
+        Ok((dumps, problems))
+    }
+
+    /// Like [`SessionStore::load_from`], but each dump is read only when the iterator reaches
+    /// it (in the order of the numbers in the file names), so a session's dumps are never all
+    /// in memory at once. The files that cannot be used come as errors, in place.
+    pub(crate) fn stream_from(&self, after: u64) -> Result<store::DumpStream, SessionError> {
+        let mut names: Vec<(u64, String)> = self
+            .file_names()?
+            .into_iter()
+            .filter_map(|name| {
+                let seq = seq_of_name(&name);
+                if after > 0 && seq.is_none_or(|n| n <= after) {
+                    return None;
+                }
+                Some((seq.unwrap_or(u64::MAX), name))
+            })
+            .collect();
+        names.sort();
+        let dir = self.dir.clone();
+        let blobs = self.blobs_dir();
+        let unfinished: Vec<PathBuf> = if after == 0 {
+            self.unfinished_writes()
+        } else {
+            Vec::new()
+        };
+        let dumps = names.into_iter().map(move |(_, name)| {
+            let path = dir.join(&name);
             // Only regular files of a sane size are opened: a FIFO would block the read for
             // ever, a device or a stray huge file would fill memory.
             if let Some(problem) = not_a_dump_file(&path) {
-                problems.push(SessionProblem {
+                return Err(SessionProblem {
                     path,
                     problem,
                     kind: ProblemKind::BadDump,
                 });
-                continue;
             }
-            match fs::read(&path) {
-                Ok(bytes) => keep_readable(
-                    decode(&bytes, self.blobs_dir().as_deref()),
+            let read = fs::read(&path)
+                .map_err(|e| format!("cannot read: {e}"))
+                .and_then(|bytes| decode(&bytes, blobs.as_deref()));
+            match read {
+                Ok((meta, payload)) => Ok(StoredDump {
                     path,
-                    &mut dumps,
-                    &mut problems,
-                ),
-                Err(e) => problems.push(SessionProblem {
+                    meta,
+                    payload,
+                }),
+                Err(problem) => Err(SessionProblem {
                     path,
-                    problem: format!("cannot read: {e}"),
+                    problem,
                     kind: ProblemKind::BadDump,
                 }),
             }
-        }
-        for path in self.unfinished_writes().into_iter().filter(|_| after == 0) {
-            problems.push(SessionProblem {
+        });
+        let unfinished = unfinished.into_iter().map(|path| {
+            Err(SessionProblem {
                 path,
                 problem: "unfinished write of an interrupted covtop (never acknowledged, ignored; \
                           removed automatically after a minute)"
                     .to_string(),
                 kind: ProblemKind::UnfinishedWrite,
-            });
-        }
-        dumps.sort_by(|a, b| a.meta.seq.cmp(&b.meta.seq).then(a.path.cmp(&b.path)));
-        Ok((dumps, problems))
+            })
+        });
+        Ok(Box::new(dumps.chain(unfinished)))
     }
 }
 

@@ -31,6 +31,10 @@ pub struct Persisted {
 /// A session's dumps as the store holds them.
 pub type Loaded = (Vec<StoredDump>, Vec<SessionProblem>);
 
+/// A session's dumps read one at a time as the iterator advances, in order; a file that cannot
+/// be used comes as an error in its place.
+pub type DumpStream = Box<dyn Iterator<Item = Result<StoredDump, SessionProblem>> + Send>;
+
 /// New dumps of a session, as they are acknowledged by any writer (this process or another):
 /// each message is the sequence number of a new dump (read it with [`DumpStore::load_after`]).
 /// Several dumps may be announced by one message (the highest sequence number); the stream ends
@@ -93,6 +97,19 @@ pub trait DumpStore: Send + std::fmt::Debug {
     /// The dumps with a sequence number above `after`, in order, and what could not be used
     /// among them.
     fn load_after(&self, after: u64) -> Result<Loaded, SessionError>;
+
+    /// Like [`DumpStore::load_after`], but each dump is read when the stream reaches it, so
+    /// that a replay never holds every dump of a session at once (stores that cannot read one
+    /// at a time read all and hand them out).
+    fn stream_after(&self, after: u64) -> Result<DumpStream, SessionError> {
+        let (dumps, problems) = self.load_after(after)?;
+        Ok(Box::new(
+            dumps
+                .into_iter()
+                .map(Ok)
+                .chain(problems.into_iter().map(Err)),
+        ))
+    }
 
     /// The metadata of every dump of the session, in order, without reading payloads.
     fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError>;
@@ -189,6 +206,10 @@ impl DumpStore for SessionStore {
 
     fn load_after(&self, after: u64) -> Result<Loaded, SessionError> {
         self.load_from(after)
+    }
+
+    fn stream_after(&self, after: u64) -> Result<DumpStream, SessionError> {
+        self.stream_from(after)
     }
 
     fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError> {
