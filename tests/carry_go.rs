@@ -42,18 +42,9 @@ fn config(dir: &Path, repo: &Path, revision: &str, sessions: &Path) -> covtop::c
 }
 
 fn hit(v: &View, path: &str) -> Vec<u32> {
-    v.files
-        .iter()
-        .find(|f| f.path == path)
-        .and_then(|f| f.coverage.as_ref())
-        .map(|c| {
-            c.lines
-                .iter()
-                .filter(|l| matches!(l.status, LineStatus::Covered | LineStatus::Partial))
-                .map(|l| l.line)
-                .collect()
-        })
-        .unwrap_or_default()
+    common::lines_where(v, path, |l| {
+        matches!(l.status, LineStatus::Covered | LineStatus::Partial)
+    })
 }
 
 fn carried(v: &View, path: &str) -> Vec<u32> {

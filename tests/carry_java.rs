@@ -312,18 +312,7 @@ fn store_probes(
 }
 
 fn own(v: &View) -> Vec<u32> {
-    v.files
-        .iter()
-        .find(|f| f.path == PATH)
-        .and_then(|f| f.coverage.as_ref())
-        .map(|c| {
-            c.lines
-                .iter()
-                .filter(|l| l.status == LineStatus::Covered)
-                .map(|l| l.line)
-                .collect()
-        })
-        .unwrap_or_default()
+    common::lines_where(v, PATH, |l| l.status == LineStatus::Covered)
 }
 
 fn carried(v: &View) -> Vec<(u32, LineStatus)> {

@@ -172,17 +172,20 @@ pub fn write_goc_config_in_repo(repo: &Path, store: &Path, url: &str) {
 
 /// The lines of `path` that ran in `v`.
 pub fn hit_lines(v: &covtop::model::View, path: &str) -> Vec<u32> {
+    lines_where(v, path, |l| l.hits.unwrap_or(0) > 0)
+}
+
+/// The lines of `path` in `v` whose coverage passes `keep`.
+pub fn lines_where(
+    v: &covtop::model::View,
+    path: &str,
+    keep: impl Fn(&covtop::model::LineCoverage) -> bool,
+) -> Vec<u32> {
     v.files
         .iter()
         .find(|f| f.path == path)
         .and_then(|f| f.coverage.as_ref())
-        .map(|c| {
-            c.lines
-                .iter()
-                .filter(|l| l.hits.unwrap_or(0) > 0)
-                .map(|l| l.line)
-                .collect()
-        })
+        .map(|c| c.lines.iter().filter(|l| keep(l)).map(|l| l.line).collect())
         .unwrap_or_default()
 }
 
