@@ -162,6 +162,16 @@ pub struct TargetAccumulator<T> {
     /// The sum, computed once after each change (every View asks for it; a poll of another
     /// target changes nothing here) and shared, not copied.
     total: std::sync::OnceLock<Option<std::sync::Arc<T>>>,
+    /// Stamped anew (unique in the process) at every change: equal stamps mean equal content,
+    /// so a caller can keep what it derived from the data until the stamp moves.
+    stamp: u64,
+}
+
+/// The next [`TargetAccumulator`] stamp.
+static NEXT_STAMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_stamp() -> u64 {
+    NEXT_STAMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl<T> Default for TargetAccumulator<T> {
@@ -169,6 +179,7 @@ impl<T> Default for TargetAccumulator<T> {
         TargetAccumulator {
             replicas: BTreeMap::new(),
             total: std::sync::OnceLock::new(),
+            stamp: 0,
         }
     }
 }
@@ -188,6 +199,7 @@ impl<T: Cumulative> TargetAccumulator<T> {
         requested_at: Option<u64>,
     ) -> bool {
         self.total = std::sync::OnceLock::new();
+        self.stamp = next_stamp();
         self.replicas
             .entry(replica.to_string())
             .or_default()
@@ -196,10 +208,16 @@ impl<T: Cumulative> TargetAccumulator<T> {
 
     pub fn mark_reset(&mut self, replica: &str) {
         self.total = std::sync::OnceLock::new();
+        self.stamp = next_stamp();
         self.replicas
             .entry(replica.to_string())
             .or_default()
             .mark_reset();
+    }
+
+    /// Identifies the content: changes at every change (0 while nothing was ever applied).
+    pub fn stamp(&self) -> u64 {
+        self.stamp
     }
 
     /// The pieces `total` would add up (each replica's finished epochs and current dump), for

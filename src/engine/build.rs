@@ -3,14 +3,13 @@
 use super::carry::{LineStatuses, is_hit as ran};
 use crate::go::modules::ModuleMap;
 use crate::go::profile::Profile;
-use crate::go::project::changed_statements as changed_statements_of;
+use crate::go::project::{SourceFacts, changed_statements_with as changed_statements_of};
 use crate::model::{
     BaselineComparison, Carried, CarriedFile, CarriedLine, Category, CategoryCounts, ChangedFile,
     ChangedLines, Counts, CoverageRule, Diagnostic, DiagnosticKind, FileCategories, FileCoverage,
     FileView, LineStatus, SourceLanguage, TargetStatus, Totals, View,
 };
 use crate::vcs::{LineMaps, Repo, Revision};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -26,7 +25,7 @@ pub struct ViewInput<'a> {
     pub go: &'a [Arc<Profile>],
     /// Projected JaCoCo coverage of every JaCoCo target, merged per class id before projection:
     /// at most one file per path.
-    pub java: Vec<FileCoverage>,
+    pub java: Vec<Arc<FileCoverage>>,
     pub targets: Vec<TargetStatus>,
     pub diagnostics: Vec<Diagnostic>,
     pub demo: bool,
@@ -223,8 +222,6 @@ struct GoFile {
     changed_statements: (u64, u64),
     /// The file's statements (covered, total).
     units: (u64, u64),
-    /// The View that last used it.
-    used: u64,
 }
 
 /// A hash (FNV-1a 64) of a file's blocks, positions and counts: equal means the same
@@ -257,9 +254,12 @@ pub struct ViewBuilder {
     /// What the View showed when the user set the mark, sorted by path.
     mark: Option<Vec<Shown>>,
     history: Vec<f64>,
-    sources: RefCell<HashMap<String, Option<Arc<[u8]>>>>,
-    /// The last View's projection of each Go file (by profile file name).
-    go_files: HashMap<Box<str>, GoFile>,
+    /// The source facts of each file read so far, by path.
+    sources: HashMap<String, Option<Arc<SourceFacts>>>,
+    /// The last View's projection of each Go file (by profile file name), sorted by name.
+    go_files: BTreeMap<Box<str>, GoFile>,
+    /// The targets' Go data the last View was built from.
+    last_go: Vec<Arc<Profile>>,
     changed_files: HashMap<String, Arc<crate::model::ChangedFile>>,
 }
 
@@ -275,8 +275,9 @@ impl ViewBuilder {
             prev: Vec::new(),
             mark: None,
             history: Vec::new(),
-            sources: RefCell::new(HashMap::new()),
-            go_files: HashMap::new(),
+            sources: HashMap::new(),
+            go_files: BTreeMap::new(),
+            last_go: Vec::new(),
             changed_files: HashMap::new(),
         }
     }
@@ -289,10 +290,12 @@ impl ViewBuilder {
         self.mark = None;
     }
 
-    /// Projects every Go file of the targets' data onto lines, reusing the projection of a file
-    /// whose blocks and counts did not change since the last View (a poll of one target changes
-    /// its own files only). A file several targets report is merged block by block first. The
-    /// sources and changed lines are those of the revision, which never change for a builder.
+    /// Projects every Go file of the targets' data onto lines. Only the files of targets whose
+    /// data changed since the last View are looked at (a target's data is shared from its
+    /// accumulator: the same `Arc` means nothing changed), and of those only files whose blocks
+    /// or counts changed are projected again. A file several targets report is merged block by
+    /// block first. The sources and changed lines are those of the revision, which never change
+    /// for a builder.
     fn project_go(
         &mut self,
         profiles: &[Arc<Profile>],
@@ -301,72 +304,62 @@ impl ViewBuilder {
         repo: &Repo,
         revision: &Revision,
     ) -> GoProjection {
-        let mut out = GoProjection::default();
-        let mut all: Vec<(&str, &[crate::go::Block])> =
-            profiles.iter().flat_map(|p| p.files()).collect();
-        if profiles.len() > 1 {
-            // Stable: the blocks of one file stay in target order, as Profile::merge takes them.
-            all.sort_by(|a, b| a.0.cmp(b.0));
-        }
-        let generation = self.generation;
-        let mut i = 0;
-        while i < all.len() {
-            let name = all[i].0;
-            let n = all[i..].iter().take_while(|(f, _)| *f == name).count();
-            let merged;
-            let blocks: &[crate::go::Block] = if n == 1 {
-                all[i].1
-            } else {
-                merged = crate::go::profile::merged_blocks(all[i..i + n].iter().map(|(_, b)| *b));
-                &merged
-            };
-            i += n;
-            let key = blocks_hash(blocks);
-            let fresh = match self.go_files.get_mut(name) {
-                Some(f) if f.key == key => {
-                    f.used = generation;
-                    None
+        let last = std::mem::take(&mut self.last_go);
+        if last.len() == profiles.len() && !last.is_empty() {
+            // The names of every changed target, before and after: only they can differ.
+            let mut dirty: Vec<&str> = Vec::new();
+            for (old, new) in last.iter().zip(profiles) {
+                if !Arc::ptr_eq(old, new) {
+                    dirty.extend(old.files().map(|(n, _)| n));
+                    dirty.extend(new.files().map(|(n, _)| n));
                 }
-                _ => Some(match modules.resolve(name) {
-                    None => GoFile {
-                        key,
-                        cov: None,
-                        has_source: false,
-                        changed_statements: (0, 0),
-                        units: (0, 0),
-                        used: generation,
-                    },
-                    Some(path) => {
-                        let text = self.source(repo, revision, &path);
-                        let statements = match changed.file(&path) {
-                            Some(ch) => changed_statements_of(blocks, &ch.lines, text.as_deref()),
-                            None => (0, 0),
-                        };
-                        // A file without a source at the revision is only named (`build` lists
-                        // it as unmapped): nothing bounds its blocks' lines, so none are projected.
-                        let cov = crate::go::project::project_file_within(
-                            path,
-                            blocks,
-                            text.as_deref(),
-                            0,
-                        );
-                        GoFile {
-                            key,
-                            has_source: text.is_some(),
-                            units: cov.units,
-                            cov: Some(Arc::new(cov)),
-                            changed_statements: statements,
-                            used: generation,
-                        }
-                    }
-                }),
-            };
-            if let Some(f) = fresh {
-                self.go_files.insert(name.into(), f);
             }
-            let f = &self.go_files[name];
+            dirty.sort_unstable();
+            dirty.dedup();
+            for name in dirty {
+                let parts: Vec<&[crate::go::Block]> =
+                    profiles.iter().filter_map(|p| p.file(name)).collect();
+                match parts.len() {
+                    0 => {
+                        self.go_files.remove(name);
+                    }
+                    1 => self.update_go_file(name, parts[0], modules, changed, repo, revision),
+                    _ => {
+                        // In target order, as Profile::merge takes them.
+                        let merged = crate::go::profile::merged_blocks(parts);
+                        self.update_go_file(name, &merged, modules, changed, repo, revision);
+                    }
+                }
+            }
+        } else {
+            let mut all: Vec<(&str, &[crate::go::Block])> =
+                profiles.iter().flat_map(|p| p.files()).collect();
+            if profiles.len() > 1 {
+                // Stable: the blocks of one file stay in target order, as Profile::merge takes them.
+                all.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            let mut names: BTreeSet<&str> = BTreeSet::new();
+            let mut i = 0;
+            while i < all.len() {
+                let name = all[i].0;
+                let n = all[i..].iter().take_while(|(f, _)| *f == name).count();
+                if n == 1 {
+                    self.update_go_file(name, all[i].1, modules, changed, repo, revision);
+                } else {
+                    let merged =
+                        crate::go::profile::merged_blocks(all[i..i + n].iter().map(|(_, b)| *b));
+                    self.update_go_file(name, &merged, modules, changed, repo, revision);
+                }
+                names.insert(name);
+                i += n;
+            }
+            self.go_files.retain(|name, _| names.contains(&**name));
+        }
+        self.last_go = profiles.to_vec();
+        let mut out = GoProjection::default();
+        for (name, f) in &self.go_files {
             match &f.cov {
-                None => out.external.push(name.to_owned()),
+                None => out.external.push(name.to_string()),
                 Some(cov) => {
                     out.files.push((cov.clone(), f.has_source));
                     out.changed_statements.0 += f.changed_statements.0;
@@ -378,18 +371,70 @@ impl ViewBuilder {
                 }
             }
         }
-        self.go_files.retain(|_, f| f.used == generation);
         out
     }
 
-    fn source(&self, repo: &Repo, rev: &Revision, path: &str) -> Option<Arc<[u8]>> {
-        if let Some(s) = self.sources.borrow().get(path) {
+    /// Projects one Go file (by profile name) from its merged blocks, unless the last View
+    /// projected the same blocks and counts.
+    fn update_go_file(
+        &mut self,
+        name: &str,
+        blocks: &[crate::go::Block],
+        modules: &ModuleMap,
+        changed: &ChangedLines,
+        repo: &Repo,
+        revision: &Revision,
+    ) {
+        let key = blocks_hash(blocks);
+        if self.go_files.get(name).is_some_and(|f| f.key == key) {
+            return;
+        }
+        let file = match modules.resolve(name) {
+            None => GoFile {
+                key,
+                cov: None,
+                has_source: false,
+                changed_statements: (0, 0),
+                units: (0, 0),
+            },
+            Some(path) => {
+                let facts = Self::facts(&mut self.sources, repo, revision, &path);
+                let statements = match changed.file(&path) {
+                    Some(ch) => changed_statements_of(blocks, &ch.lines, facts.as_deref()),
+                    None => (0, 0),
+                };
+                // A file without a source at the revision is only named (`build` lists it as
+                // unmapped): nothing bounds its blocks' lines, so none are projected.
+                let cov = crate::go::project::project_with_facts(path, blocks, facts.as_deref(), 0);
+                GoFile {
+                    key,
+                    has_source: facts.is_some(),
+                    units: cov.units,
+                    cov: Some(Arc::new(cov)),
+                    changed_statements: statements,
+                }
+            }
+        };
+        self.go_files.insert(name.into(), file);
+    }
+
+    /// What projection needs of a file's source at the revision (None: the revision has no
+    /// such file), read and lexed once per builder: the revision never changes.
+    fn facts(
+        sources: &mut HashMap<String, Option<Arc<SourceFacts>>>,
+        repo: &Repo,
+        rev: &Revision,
+        path: &str,
+    ) -> Option<Arc<SourceFacts>> {
+        if let Some(s) = sources.get(path) {
             return s.clone();
         }
-        let s: Option<Arc<[u8]>> = repo.read_file(rev, path).ok().flatten().map(Arc::from);
-        self.sources
-            .borrow_mut()
-            .insert(path.to_string(), s.clone());
+        let s = repo
+            .read_file(rev, path)
+            .ok()
+            .flatten()
+            .map(|text| Arc::new(SourceFacts::of(&text)));
+        sources.insert(path.to_string(), s.clone());
         s
     }
 
@@ -407,9 +452,11 @@ impl ViewBuilder {
             );
         }
         // One file per source: every JaCoCo target's data was merged per class before projection.
-        let java: Vec<Arc<FileCoverage>> = input.java.into_iter().map(Arc::new).collect();
-        // Keyed by the paths the coverage holds: no copies.
-        let mut coverage: BTreeMap<&str, (&Arc<FileCoverage>, SourceLanguage)> = BTreeMap::new();
+        let java = input.java;
+        // The paths the coverage holds, sorted (no copies): Go files come sorted by profile
+        // name, which is the path's order within one module, so the sort mostly only checks.
+        let mut coverage: Vec<(&str, &Arc<FileCoverage>, SourceLanguage)> =
+            Vec::with_capacity(projection.files.len() + java.len());
         let changed_statements = projection.changed_statements;
         let whole_statements = projection.whole_statements;
         for (f, has_source) in &projection.files {
@@ -425,7 +472,7 @@ impl ViewBuilder {
                     });
                 continue;
             }
-            coverage.insert(f.path.as_str(), (f, SourceLanguage::Go));
+            coverage.push((f.path.as_str(), f, SourceLanguage::Go));
         }
         let mut external: BTreeMap<String, usize> = BTreeMap::new();
         for e in &projection.external {
@@ -445,14 +492,30 @@ impl ViewBuilder {
         }
 
         for f in &java {
-            coverage.insert(f.path.as_str(), (f, SourceLanguage::Java));
+            coverage.push((f.path.as_str(), f, SourceLanguage::Java));
         }
-        let mut paths: BTreeSet<&str> = coverage.keys().copied().collect();
+        // Stable and adaptive: sorted runs are merged, and a path both languages claim keeps
+        // the Java file, as before.
+        coverage.sort_by(|a, b| a.0.cmp(b.0));
+        coverage.dedup_by(|later, earlier| {
+            if later.0 == earlier.0 {
+                *earlier = *later;
+                true
+            } else {
+                false
+            }
+        });
+        // Every path shown: sorted runs (coverage, changed, carried, baseline) merged.
+        let mut paths: Vec<&str> = coverage.iter().map(|c| c.0).collect();
         paths.extend(input.changed.files.keys().map(String::as_str));
         paths.extend(input.carried.keys().map(String::as_str));
         if let Some(b) = input.baseline {
             paths.extend(b.statuses.keys().map(String::as_str));
         }
+        paths.sort();
+        paths.dedup();
+        let mut coverage_at = 0;
+        let mut changed_files = input.changed.files.iter().peekable();
         let mut carried = Carried {
             from: input.carried_from.to_vec(),
             files: BTreeMap::new(),
@@ -471,16 +534,23 @@ impl ViewBuilder {
         let mut shown: Vec<Shown> = Vec::with_capacity(paths.len());
         let (mut prev_at, mut mark_at) = (0, 0);
         for path in paths {
-            let (cov, language) = match coverage.get(path) {
-                Some((c, l)) => (Some(Arc::clone(c)), Some(*l)),
+            // Both lists are sorted like `paths`: walked in step.
+            while coverage.get(coverage_at).is_some_and(|c| c.0 < path) {
+                coverage_at += 1;
+            }
+            let (cov, language) = match coverage.get(coverage_at).filter(|c| c.0 == path) {
+                Some((_, c, l)) => (Some(Arc::clone(c)), Some(*l)),
                 None => (None, None),
             };
-            let changed = input.changed.file(path).map(|c| {
-                self.changed_files
-                    .entry(path.to_string())
-                    .or_insert_with(|| Arc::new(c.clone()))
-                    .clone()
-            });
+            while changed_files.next_if(|(p, _)| p.as_str() < path).is_some() {}
+            let changed = changed_files
+                .next_if(|(p, _)| p.as_str() == path)
+                .map(|(_, c)| {
+                    self.changed_files
+                        .entry(path.to_string())
+                        .or_insert_with(|| Arc::new(c.clone()))
+                        .clone()
+                });
             let prev = seek(&self.prev, &mut prev_at, path);
             let unchanged = prev.filter(|p| match (&p.cov, &cov) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -564,21 +634,11 @@ impl ViewBuilder {
                 && input.languages.expects_data(path)
             {
                 // Only code lines: a changed comment never needs coverage.
-                let code = self
-                    .source(input.repo, input.revision, path)
-                    .map(|src| crate::go::project::code_lines(&src));
+                let facts = Self::facts(&mut self.sources, input.repo, input.revision, path);
                 let no_data = ch
                     .lines
                     .iter()
-                    .filter(|&&l| {
-                        code.as_ref().is_none_or(|c| {
-                            (l as usize)
-                                .checked_sub(1)
-                                .and_then(|i| c.get(i))
-                                .copied()
-                                .unwrap_or(false)
-                        })
-                    })
+                    .filter(|&&l| facts.as_ref().is_none_or(|f| f.is_code(l)))
                     .count() as u64;
                 if no_data > 0 {
                     changed_counts.no_data = no_data;

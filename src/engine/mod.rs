@@ -333,6 +333,8 @@ pub struct Engine {
     /// The classes of every JaCoCo target united by class id: the data of every target and
     /// replica is merged per class id, probe by probe, and projected once through it.
     java_union: Option<JavaBuild>,
+    /// The last View's JaCoCo projection, kept while no JaCoCo target's data changes.
+    java_view: Option<JavaView>,
     /// The class files of JaCoCo targets, not loaded yet (see [`Engine::open_deferred`]).
     java_pending: Option<JavaLoader>,
     /// The loader was taken and runs elsewhere: Views say "analysing".
@@ -512,6 +514,7 @@ impl Engine {
             store,
             targets,
             java_union: None,
+            java_view: None,
             java_pending: (!java_plans.is_empty()).then(|| JavaLoader { plans: java_plans }),
             java_loading: false,
             build,
@@ -568,6 +571,7 @@ impl Engine {
             let all: Vec<&JavaBuild> = builds.iter().map(|(_, b)| *b).collect();
             JavaBuild::union(&names.join(", "), &all)
         });
+        self.java_view = None;
         self.java_loading = false;
         self.recarry();
     }
@@ -1757,44 +1761,68 @@ impl Engine {
         let mut java_files = Vec::new();
         let mut saves = Vec::new();
         if let Some(u) = &self.java_union {
-            // Every JaCoCo target's replicas and epochs, merged per class id at the probe level,
-            // each class projected once.
-            let data: Vec<TargetExec> = self
-                .targets
-                .iter()
-                .filter(|t| t.java_build.is_some())
-                .filter_map(|t| {
-                    let data = self.core.current_target(&t.config.name)?;
-                    Some(TargetExec {
-                        target: &t.config.name,
-                        parts: data.java.parts().collect(),
-                    })
-                })
-                .collect();
-            let (files, diags) = u.project_targets(&data);
-            // Each target with data saves the merged lines of this build (what carry-over maps
-            // onto a later revision, or finds again by the target's class ids).
-            let with_data: Vec<usize> = self
+            // Which data the projection comes from: each JaCoCo target's accumulator stamp.
+            let key: Vec<(usize, u64)> = self
                 .targets
                 .iter()
                 .enumerate()
-                .filter(|(_, t)| {
-                    t.java_build.is_some()
-                        && self
-                            .core
-                            .current_target(&t.config.name)
-                            .is_some_and(|d| d.java.parts().next().is_some())
+                .filter(|(_, t)| t.java_build.is_some())
+                .map(|(i, t)| {
+                    let stamp = self
+                        .core
+                        .current_target(&t.config.name)
+                        .map_or(0, |d| d.java.stamp());
+                    (i, stamp)
                 })
-                .map(|(i, _)| i)
                 .collect();
-            if !with_data.is_empty() {
-                let lines = BuildLines::from_coverage(&self.revision.oid, &files);
-                for i in with_data {
-                    saves.push((i, lines.clone()));
+            if self.java_view.as_ref().is_none_or(|v| v.key != key) {
+                // Every JaCoCo target's replicas and epochs, merged per class id at the probe
+                // level, each class projected once.
+                let data: Vec<TargetExec> = self
+                    .targets
+                    .iter()
+                    .filter(|t| t.java_build.is_some())
+                    .filter_map(|t| {
+                        let data = self.core.current_target(&t.config.name)?;
+                        Some(TargetExec {
+                            target: &t.config.name,
+                            parts: data.java.parts().collect(),
+                        })
+                    })
+                    .collect();
+                let (files, diags) = u.project_targets(&data);
+                // Each target with data saves the merged lines of this build (what carry-over
+                // maps onto a later revision, or finds again by the target's class ids): only
+                // when they changed.
+                let with_data: Vec<usize> = self
+                    .targets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| {
+                        t.java_build.is_some()
+                            && self
+                                .core
+                                .current_target(&t.config.name)
+                                .is_some_and(|d| d.java.parts().next().is_some())
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                if !with_data.is_empty() {
+                    let lines = BuildLines::from_coverage(&self.revision.oid, &files);
+                    for i in with_data {
+                        saves.push((i, lines.clone()));
+                    }
                 }
+                self.java_view = Some(JavaView {
+                    key,
+                    files: files.into_iter().map(Arc::new).collect(),
+                    diagnostics: diags,
+                });
             }
-            java_files = files;
-            diagnostics.extend(diags);
+            if let Some(v) = &self.java_view {
+                java_files = v.files.clone();
+                diagnostics.extend(v.diagnostics.iter().cloned());
+            }
         }
         // Written by `save_build_lines`, not here: building a View never touches the disk.
         self.pending_line_saves = saves;
@@ -1863,6 +1891,14 @@ impl Engine {
 
 /// Where a diff file does not apply to the revision: files it names that are not there, and
 /// changed lines past a file's end. Reported in every View; the diff's other files still count.
+/// The JaCoCo part of a View, with the data it was projected from.
+struct JavaView {
+    /// (target index, stamp of its JaCoCo data) of every JaCoCo target.
+    key: Vec<(usize, u64)>,
+    files: Vec<Arc<FileCoverage>>,
+    diagnostics: Vec<Diagnostic>,
+}
+
 fn diff_file_problems(
     repo: &Repo,
     revision: &Revision,

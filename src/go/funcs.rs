@@ -342,7 +342,11 @@ fn end(b: &Block) -> (u32, u32) {
 /// `blocks` are one file's merged blocks (as [`Profile::files`](super::Profile::files) gives
 /// them); any order is accepted.
 pub fn func_statements(blocks: &[Block], src: &[u8]) -> (u64, u64) {
-    let funcs = func_extents(src);
+    statements_in_funcs(blocks, &func_extents(src))
+}
+
+/// [`func_statements`] over function extents already found ([`func_extents`] of the source).
+pub fn statements_in_funcs(blocks: &[Block], funcs: &[FuncExtent]) -> (u64, u64) {
     if funcs.is_empty() || blocks.is_empty() {
         return (0, 0);
     }
@@ -370,7 +374,7 @@ pub fn func_statements(blocks: &[Block], src: &[u8]) -> (u64, u64) {
             covered += u64::from(b.num_stmt);
         }
     };
-    for f in &funcs {
+    for f in funcs {
         let (f_start, f_end) = ((f.start_line, f.start_col), (f.end_line, f.end_col));
         // Go stops at the first block (by start) that starts at or after the function's end.
         let stop = blocks.partition_point(|b| start(b) < f_end);

@@ -10,7 +10,7 @@
 //!   those that did not). A block's statements count on every line it touches, so these do not
 //!   add up to the file's statements. Go has no branch data: `branches` stays (0, 0).
 //! * `FileCoverage::units` = (covered, total) statements of the file as `go tool cover -func`
-//!   counts them ([`file_statements`]): with the source, only blocks inside function
+//!   counts them ([`file_statements`](super::funcs::file_statements)): with the source, only blocks inside function
 //!   declarations (a package-level `var F = func() {..}` is left out, though its lines are still
 //!   projected); without it, every block. Summed over files this is the project's `total:`.
 //! * With the source text, lines inside a block that are blank or hold only comments are not
@@ -20,7 +20,6 @@
 //! * Column spans are kept for every coverable line a block touches: the first line from
 //!   `start_col`, middle lines whole (`end_col: None`), the last line up to `end_col`.
 
-use super::funcs::file_statements;
 use super::modules::ModuleMap;
 use super::profile::{Block, Profile};
 use crate::model::{ColumnSpan, FileCoverage, LineCoverage, LineStatus};
@@ -107,24 +106,44 @@ pub fn project(
     out
 }
 
-/// The code lines of `source` ([`code_lines`], when it is known) and the last line the blocks
-/// are projected on: the file's end, or without a source at most `max_lines` (and [`MAX_LINE`]).
-fn file_extent(
-    blocks: &[Block],
-    source: Option<&[u8]>,
-    max_lines: u32,
-) -> (Option<Vec<bool>>, u32) {
-    let code = source.map(code_lines);
-    let limit = code
-        .as_ref()
-        .map_or(max_lines.min(MAX_LINE), |c| c.len() as u32);
-    let max_line = blocks
+/// What projecting blocks onto a Go source needs to know of the source: which lines hold code
+/// ([`code_lines`]) and where its function declarations are ([`func_extents`]). The source of a
+/// revision never changes, so a caller projecting a file again and again (the live View)
+/// computes this once.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFacts {
+    /// Index = line - 1: the line holds code.
+    pub code: Vec<bool>,
+    pub funcs: Vec<crate::go::funcs::FuncExtent>,
+}
+
+impl SourceFacts {
+    pub fn of(src: &[u8]) -> Self {
+        SourceFacts {
+            code: code_lines(src),
+            funcs: crate::go::funcs::func_extents(src),
+        }
+    }
+
+    /// Whether 1-based `line` holds code (lines past the end hold none).
+    pub fn is_code(&self, line: u32) -> bool {
+        line.checked_sub(1)
+            .and_then(|i| self.code.get(i as usize))
+            .copied()
+            .unwrap_or(false)
+    }
+}
+
+/// The last line the blocks are projected on: the file's end (its `code` lines, when the source
+/// is known), or without a source at most `max_lines` (and [`MAX_LINE`]).
+fn max_line_of(blocks: &[Block], code: Option<&[bool]>, max_lines: u32) -> u32 {
+    let limit = code.map_or(max_lines.min(MAX_LINE), |c| c.len() as u32);
+    blocks
         .iter()
         .map(|b| b.end_line)
         .max()
         .unwrap_or(0)
-        .min(limit);
-    (code, max_line)
+        .min(limit)
 }
 
 /// What the blocks touching a line add to it, kept as differences: the entry of a line holds
@@ -160,8 +179,21 @@ pub fn project_file_within(
     source: Option<&[u8]>,
     max_lines: u32,
 ) -> FileCoverage {
-    let (code, max_line) = file_extent(blocks, source, max_lines);
-    let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
+    let facts = source.map(SourceFacts::of);
+    project_with_facts(path, blocks, facts.as_ref(), max_lines)
+}
+
+/// [`project_file_within`] with the facts of the source computed beforehand ([`SourceFacts::of`];
+/// `None`: the source is unknown).
+pub fn project_with_facts(
+    path: String,
+    blocks: &[Block],
+    facts: Option<&SourceFacts>,
+    max_lines: u32,
+) -> FileCoverage {
+    let code = facts.map(|f| f.code.as_slice());
+    let max_line = max_line_of(blocks, code, max_lines);
+    let is_code = |line: u32| code.is_none_or(|c| c[line as usize - 1]);
     // Line by line while the blocks touch a few lines each, as in every real profile; through
     // differences when their lines add up to more than a few times the file (a hostile one).
     let touched_total: u64 = blocks
@@ -180,7 +212,10 @@ pub fn project_file_within(
         path,
         lines,
         spans: sorted_spans(spans),
-        units: file_statements(blocks, source),
+        units: match facts {
+            Some(f) => crate::go::funcs::statements_in_funcs(blocks, &f.funcs),
+            None => crate::go::funcs::all_statements(blocks),
+        },
     }
 }
 
@@ -389,15 +424,21 @@ fn by_differences(
 /// source hold no code. Without the source every changed line counts. `changed` holds 1-based
 /// line numbers (sorted, as `ChangedFile::lines`; any order is accepted).
 pub fn changed_statements(blocks: &[Block], changed: &[u32], source: Option<&[u8]>) -> (u64, u64) {
-    let code = source.map(code_lines);
-    let is_code = |line: u32| match &code {
-        None => true,
-        Some(c) => line
-            .checked_sub(1)
-            .and_then(|i| c.get(i as usize))
-            .copied()
-            .unwrap_or(false),
-    };
+    let facts = source.map(|src| SourceFacts {
+        code: code_lines(src),
+        funcs: Vec::new(),
+    });
+    changed_statements_with(blocks, changed, facts.as_ref())
+}
+
+/// [`changed_statements`] with the facts of the source computed beforehand (only its code lines
+/// are read; `None`: the source is unknown).
+pub fn changed_statements_with(
+    blocks: &[Block],
+    changed: &[u32],
+    facts: Option<&SourceFacts>,
+) -> (u64, u64) {
+    let is_code = |line: u32| facts.is_none_or(|f| f.is_code(line));
     let mut lines: Vec<u32> = changed.iter().copied().filter(|&l| is_code(l)).collect();
     if !lines.is_sorted() {
         lines.sort_unstable();
@@ -807,7 +848,8 @@ mod tests {
             let source = (case % 2 == 0).then_some(&src[..]);
             // The line-by-line projection (the obvious one: a tally and a span per touched line
             // per block) is the reference for the sweep through differences.
-            let (code, max_line) = file_extent(&blocks, source, MAX_LINE);
+            let code = source.map(code_lines);
+            let max_line = max_line_of(&blocks, code.as_deref(), MAX_LINE);
             let is_code = |line: u32| code.as_ref().is_none_or(|c| c[line as usize - 1]);
             let (lines, spans) = by_lines(&blocks, &is_code, max_line);
             let want = (lines, sorted_spans(spans));
