@@ -9,11 +9,12 @@
 
 pub mod builds;
 mod catalog;
+mod checkpoints;
 pub mod postgres;
 pub mod store;
 
 pub use catalog::{CatalogError, MergeSummary, SessionCatalog, SessionSummary};
-pub use store::{DumpFeed, DumpStore, Loaded, Persisted};
+pub use store::{DumpFeed, DumpStore, Dropped, Loaded, Persisted, StoredCheckpoint};
 
 use serde::{Deserialize, Serialize};
 use std::fs;
