@@ -446,6 +446,15 @@ fn case_checkpoint(b: &Backend) {
     s.write_checkpoint(seqs[9], b"third").unwrap();
     let c = b.open(session).read_checkpoint().unwrap().unwrap();
     assert_eq!((c.upto, c.bytes.as_slice()), (seqs[9], b"third".as_slice()));
+    // Every dump dropped: the next one is still numbered after the checkpoint (a restore
+    // reads only the dumps after it).
+    s.drop_raw(seqs[9], u64::MAX).unwrap();
+    assert!(b.open(session).load().unwrap().0.is_empty());
+    let next = b
+        .open(session)
+        .append(&meta("r-0", "f", 99), &payload("f", 99))
+        .unwrap();
+    assert!(next.seq > seqs[9], "{} after {}", next.seq, seqs[9]);
     // Checkpoints are per session.
     assert_eq!(b.open("fold-other").read_checkpoint().unwrap(), None);
 }

@@ -868,3 +868,105 @@ impl Drop for Background {
         drop(self.stop.take());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::core::Trusting;
+    use crate::session::{DumpMeta, PayloadKind, SessionStore};
+
+    /// A fold of Go and JaCoCo dumps with a restart, a reset and a class without hits.
+    fn folded() -> (Folded, tempfile::TempDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = SessionStore::open(tmp.path(), "s").unwrap();
+        let go = |n: u64| format!("mode: count\nm/a.go:1.1,2.2 1 {n}\nm/a.go:3.1,4.2 2 0\n");
+        let mut exec = ExecData::default();
+        exec.sessions.push(SessionInfo {
+            id: "pod".into(),
+            start: 1,
+            dump: 2,
+        });
+        exec.classes.insert(
+            7,
+            ClassProbes {
+                name: "a/B".into(),
+                probes: [true, false, true].into_iter().collect(),
+            },
+        );
+        for (n, instance, count) in [(1, "p1", 5), (2, "p1", 9), (3, "p2", 1)] {
+            let m = DumpMeta::new("svc", "r", Some(instance.into()), n, "rev", PayloadKind::GoProfile);
+            store.append(&m, go(count).as_bytes()).unwrap();
+        }
+        store
+            .append_reset("svc", "r", "rev", PayloadKind::GoProfile, 4)
+            .unwrap();
+        let m = DumpMeta::new("jvm", "j", None, 5, "rev", PayloadKind::JacocoExec);
+        store.append(&m, &exec.to_bytes().unwrap()).unwrap();
+        let mut f = Folded::new("rev");
+        f.fold(store.stream_after(0).unwrap(), &mut Trusting, &store);
+        // A class the agent would not send (no hit) is kept too.
+        let b = &mut f.core.builds[0];
+        let mut with_empty = exec.clone();
+        with_empty.classes.insert(
+            9,
+            ClassProbes {
+                name: "a/C".into(),
+                probes: Probes::new(4),
+            },
+        );
+        b.targets
+            .get_mut("jvm")
+            .unwrap()
+            .java
+            .apply("j", with_empty, None);
+        (f, tmp)
+    }
+
+    #[test]
+    fn a_checkpoint_reads_back_to_the_same_state() {
+        let (f, _tmp) = folded();
+        let bytes = f.encode().unwrap();
+        let back = Folded::decode(&bytes, "test").unwrap();
+        assert_eq!(back.encode().unwrap(), bytes, "nothing lost nor changed");
+        assert_eq!(back.upto, f.upto);
+        let (a, b) = (f.core.builds[0].clone(), back.core.builds[0].clone());
+        assert_eq!(a.go_total(), b.go_total());
+        assert_eq!(a.java_totals(), b.java_totals());
+        assert!(b.java_totals()[0].1.classes.contains_key(&9));
+        let r = &b.targets["svc"].go.replicas["r"];
+        assert_eq!((r.epoch, r.reset_pending), (2, true), "restart and reset kept");
+        assert_eq!(back.last.len(), 1, "the reset forgot svc/r's last dump");
+    }
+
+    #[test]
+    fn damaged_truncated_and_foreign_bytes_are_errors_never_panics() {
+        let (f, _tmp) = folded();
+        let bytes = f.encode().unwrap();
+        for cut in 0..bytes.len() {
+            assert!(Folded::decode(&bytes[..cut], "t").is_err(), "cut at {cut}");
+        }
+        for i in (MAGIC.len()..bytes.len()).step_by(3) {
+            let mut b = bytes.clone();
+            b[i] ^= 0x20;
+            assert!(Folded::decode(&b, "t").is_err(), "flip at {i}");
+        }
+        assert!(matches!(
+            Folded::decode(b"COVTOP-DUMP 1\n", "t"),
+            Err(CheckpointError::NotACheckpoint { .. })
+        ));
+        // A body that passes its CRC but says hostile lengths: refused, nothing allocated for them.
+        let mut plain = Vec::new();
+        plain.extend_from_slice(&u64::MAX.to_le_bytes());
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(&plain).unwrap();
+        let body = z.finish().unwrap();
+        let mut forged = MAGIC.to_vec();
+        forged.extend_from_slice(&FORMAT.to_le_bytes());
+        forged.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        forged.extend_from_slice(&body);
+        let e = Folded::decode(&forged, "t").unwrap_err().to_string();
+        assert!(e.contains("index length"), "{e}");
+        let mut r = Reader(&[0xff; 16]);
+        assert!(r.count().is_err(), "a count past the bytes is refused");
+    }
+}
