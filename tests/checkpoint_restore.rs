@@ -118,7 +118,13 @@ fn store_dumps(f: &Fixture, from: u64, to: u64) {
         store.append(&meta, &scaled(profile, 1 + n % 17)).unwrap();
         if n % 11 == 10 {
             store
-                .append_reset(target, &replica, &f.revision, PayloadKind::GoProfile, at + 1)
+                .append_reset(
+                    target,
+                    &replica,
+                    &f.revision,
+                    PayloadKind::GoProfile,
+                    at + 1,
+                )
                 .unwrap();
         }
         if n % 13 == 5 {
@@ -201,7 +207,10 @@ fn a_restore_from_the_checkpoint_equals_a_full_replay() {
         .unwrap();
     let (_, full_before, data_before) = opened(&f);
     assert!(
-        full_before["totals"]["whole"]["covered"].as_u64().unwrap_or(0) > 0,
+        full_before["totals"]["whole"]["covered"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
         "the real profiles cover lines: {}",
         full_before["totals"]
     );
@@ -223,7 +232,10 @@ fn a_restore_from_the_checkpoint_equals_a_full_replay() {
     std::fs::remove_file(checkpoint_file(&f)).unwrap();
     let (mut replayed, full, data_full) = opened(&f);
     assert_eq!(restored, full, "checkpoint + tail = full replay (View)");
-    assert_eq!(data_restored, data_full, "checkpoint + tail = full replay (data)");
+    assert_eq!(
+        data_restored, data_full,
+        "checkpoint + tail = full replay (data)"
+    );
     assert_ne!(data_full, data_before, "the tail changed the data");
 
     // An unchanged dump is not stored again after a restore either: the checkpoint keeps each
@@ -310,15 +322,19 @@ fn a_damaged_or_newer_checkpoint_is_set_aside_and_the_session_replayed() {
             .map(|d| format!("{}: {}", d.subject, d.message))
             .collect();
         assert!(
-            notes.iter().any(|n| n.contains("checkpoint not used") && n.contains(says)),
+            notes
+                .iter()
+                .any(|n| n.contains("checkpoint not used") && n.contains(says)),
             "{what}: {notes:?}"
         );
         assert!(!checkpoint_file(&f).exists(), "{what}: set aside");
         let aside = f.store.join("sessions/default/quarantine");
         assert!(
-            std::fs::read_dir(&aside)
+            std::fs::read_dir(&aside).unwrap().any(|e| e
                 .unwrap()
-                .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("checkpoint")),
+                .file_name()
+                .to_string_lossy()
+                .starts_with("checkpoint")),
             "{what}: in quarantine"
         );
         assert_eq!(data, data_full, "{what}: replayed whole");
@@ -326,4 +342,47 @@ fn a_damaged_or_newer_checkpoint_is_set_aside_and_the_session_replayed() {
         view["diagnostics"] = full["diagnostics"].clone();
         assert_eq!(view, full, "{what}");
     }
+}
+
+#[test]
+fn opened_at_another_revision_the_dumps_only_a_checkpoint_holds_are_named_and_kept() {
+    if !common::have_tool("go", "version") {
+        return;
+    }
+    let f = fixture();
+    store_dumps(&f, 0, 20);
+    let cfg = covtop::config::load(&f.config).unwrap();
+    let mut checkpointer = Checkpointer::open(&cfg).unwrap();
+    let done = checkpointer.fold(true).unwrap();
+    checkpointer.drop_raw(u64::MAX).unwrap();
+    store_dumps(&f, 20, 25);
+    let kept = std::fs::read(checkpoint_file(&f)).unwrap();
+
+    // The same session opened at `main`: the checkpoint is HEAD's, the dumps it holds are gone.
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(
+        &f.config,
+        text.replace("base = \"main\"", "base = \"main\"\nrevision = \"main\""),
+    )
+    .unwrap();
+    let engine = Engine::open(covtop::config::load(&f.config).unwrap()).unwrap();
+    let notes: Vec<String> = engine
+        .session_problems()
+        .iter()
+        .map(|d| format!("{} ({})", d.message, d.fix))
+        .collect();
+    let want = format!(
+        "dumps #1..#{} were compacted into a checkpoint folded at revision {}",
+        done.upto, f.revision
+    );
+    assert!(notes.iter().any(|n| n.contains(&want)), "{notes:?}");
+    // Its checkpointer does not replace the only copy of those dumps.
+    let cfg = covtop::config::load(&f.config).unwrap();
+    let e = Checkpointer::open(&cfg)
+        .unwrap()
+        .fold(true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not replaced"), "{e}");
+    assert_eq!(std::fs::read(checkpoint_file(&f)).unwrap(), kept);
 }

@@ -426,7 +426,10 @@ fn case_checkpoint(b: &Backend) {
     s.write_checkpoint(seqs[2], b"first").unwrap();
     s.write_checkpoint(seqs[7], b"second").unwrap();
     let c = b.open(session).read_checkpoint().unwrap().unwrap();
-    assert_eq!((c.upto, c.bytes.as_slice()), (seqs[7], b"second".as_slice()));
+    assert_eq!(
+        (c.upto, c.bytes.as_slice()),
+        (seqs[7], b"second".as_slice())
+    );
     assert!(c.made_at_ms > 0);
     // Raw dumps go only up to the checkpoint and only before the window: 0..5 (fetched before
     // 1,000,000) up to seq[7]; 5..10 are after the window or the checkpoint.
@@ -498,14 +501,26 @@ fn case_checkpoint_crash(b: &Backend, rounds: u64) {
         let _ = child.wait();
         let round_acked = reader.join().unwrap();
         if let Some(c) = b.open(session).read_checkpoint().unwrap() {
-            assert_eq!(c.bytes, checkpoint_bytes(c.upto), "checkpoint {} is whole", c.upto);
+            assert_eq!(
+                c.bytes,
+                checkpoint_bytes(c.upto),
+                "checkpoint {} is whole",
+                c.upto
+            );
             // Each round starts again from 1: what it acknowledged is there, or one it wrote
             // after that.
-            assert!(c.upto >= round_acked, "{} < acknowledged {round_acked}", c.upto);
+            assert!(
+                c.upto >= round_acked,
+                "{} < acknowledged {round_acked}",
+                c.upto
+            );
         }
         acked = acked.max(round_acked);
     }
-    assert!(acked > 0, "the writer acknowledged checkpoints before being killed");
+    assert!(
+        acked > 0,
+        "the writer acknowledged checkpoints before being killed"
+    );
     let (dumps, _) = b.open(session).load().unwrap();
     assert_eq!(dumps.len(), 1);
     assert_eq!(dumps[0].payload, payload("c", 0));

@@ -81,6 +81,9 @@ pub(super) struct Folded {
     pub undecodable: Vec<Diagnostic>,
     /// Every dump numbered up to this one is folded in.
     pub upto: u64,
+    /// The lowest sequence number read by [`Folded::fold`] (dumps before it were dropped, or
+    /// are in the checkpoint).
+    pub first_read: Option<u64>,
 }
 
 /// What applying one stored dump changed beside the core.
@@ -145,6 +148,7 @@ impl Folded {
             problems: Vec::new(),
             undecodable: Vec::new(),
             upto: 0,
+            first_read: None,
         }
     }
 
@@ -166,6 +170,7 @@ impl Folded {
             };
             read += 1;
             self.upto = self.upto.max(d.meta.seq);
+            self.first_read.get_or_insert(d.meta.seq);
             if !d.meta.reset_after {
                 let (newest, revisions) = self.recent.entry(d.meta.target.clone()).or_default();
                 *newest = (*newest).max(d.meta.fetched_at_ms);
@@ -463,6 +468,7 @@ impl Header {
                 .collect(),
             undecodable: Vec::new(),
             upto: self.upto,
+            first_read: None,
         })
     }
 }
@@ -627,19 +633,57 @@ fn restore_accumulator<T: Piece>(
     Ok(acc)
 }
 
+/// A checkpoint folded at another configured revision, not used: the session is replayed from
+/// its raw dumps, and those the checkpoint holds may have been dropped (see [`Restored::missing`]).
+#[derive(Debug, Clone)]
+pub(super) struct OtherRevision {
+    pub revision: String,
+    pub upto: u64,
+}
+
+impl OtherRevision {
+    /// The diagnostic when the replay found dumps missing before `first_read` (dropped by
+    /// `session compact --keep-raw` once the checkpoint held them).
+    pub fn missing(
+        &self,
+        first_read: Option<u64>,
+        location: &str,
+        now: &str,
+    ) -> Option<Diagnostic> {
+        let first = first_read.unwrap_or(u64::MAX).min(self.upto + 1);
+        (first > 1).then(|| Diagnostic {
+            kind: DiagnosticKind::Mismatch,
+            subject: location.to_string(),
+            message: format!(
+                "dumps #1..#{} were compacted into a checkpoint folded at revision {}; opened at \
+                 {now}, they are not shown",
+                first - 1,
+                crate::escape::field(&self.revision)
+            ),
+            fix: format!(
+                "open the session at the revision it was compacted at ([repo] revision = \"{}\") \
+                 to see them, or keep raw dumps longer (`session compact --keep-raw`)",
+                crate::escape::field(&self.revision)
+            ),
+        })
+    }
+}
+
 /// The session's checkpoint folded for `revision`, or nothing folded: one that cannot be read
-/// is set aside (the diagnostic says where); one folded for another revision is not used.
-pub(super) fn restore(store: &dyn DumpStore, revision: &str) -> (Folded, Vec<Diagnostic>) {
+/// is set aside (the diagnostic says where); one folded for another revision is not used (and
+/// named, for [`OtherRevision::missing`]).
+pub(super) fn restore(
+    store: &dyn DumpStore,
+    revision: &str,
+) -> (Folded, Vec<Diagnostic>, Option<OtherRevision>) {
     let fresh = || Folded::new(revision);
     let stored = match store.read_checkpoint() {
         Ok(Some(c)) => c,
-        Ok(None) => return (fresh(), Vec::new()),
+        Ok(None) => return (fresh(), Vec::new(), None),
         Err(e) => {
-            let d = checkpoint_diagnostic(
-                store.location(),
-                format!("cannot read the checkpoint: {e}"),
-            );
-            return (fresh(), vec![d]);
+            let d =
+                checkpoint_diagnostic(store.location(), format!("cannot read the checkpoint: {e}"));
+            return (fresh(), vec![d], None);
         }
     };
     match Folded::decode(&stored.bytes, &stored.location) {
@@ -648,18 +692,28 @@ pub(super) fn restore(store: &dyn DumpStore, revision: &str) -> (Folded, Vec<Dia
             // A file named by the checkpoint that was removed since is no longer a problem.
             f.problems
                 .retain(|p| !p.path.is_absolute() || p.path.exists());
-            (f, Vec::new())
+            (f, Vec::new(), None)
         }
         // Folded at another revision: the dumps are replayed for this one.
-        Ok(f) if f.core.current != revision => (fresh(), Vec::new()),
+        Ok(f) if f.core.current != revision => {
+            let other = OtherRevision {
+                revision: f.core.current,
+                upto: f.upto,
+            };
+            (fresh(), Vec::new(), Some(other))
+        }
         Ok(f) => {
             let e = format!(
                 "its header says dump {} and its content dump {}",
                 stored.upto, f.upto
             );
-            (fresh(), vec![set_aside(store, &stored.location, &e)])
+            (fresh(), vec![set_aside(store, &stored.location, &e)], None)
         }
-        Err(e) => (fresh(), vec![set_aside(store, &stored.location, &e.to_string())]),
+        Err(e) => (
+            fresh(),
+            vec![set_aside(store, &stored.location, &e.to_string())],
+            None,
+        ),
     }
 }
 
@@ -697,6 +751,9 @@ pub struct Checkpointer {
     folded: Option<Folded>,
     /// The `upto` of the checkpoint the store holds (0: none).
     written: u64,
+    /// The store's checkpoint is of another revision: replaced only when no dump it holds was
+    /// dropped (else it is the only copy of them).
+    other: Option<OtherRevision>,
     written_at: Instant,
 }
 
@@ -736,6 +793,7 @@ impl Checkpointer {
             folded: None,
             written: 0,
             written_at: Instant::now(),
+            other: None,
         })
     }
 
@@ -746,8 +804,9 @@ impl Checkpointer {
         let mut folded = match self.folded.take() {
             Some(f) => f,
             None => {
-                let (f, n) = restore(self.store.as_ref(), &self.revision.oid);
+                let (f, n, other) = restore(self.store.as_ref(), &self.revision.oid);
                 notes.extend(n);
+                self.other = other;
                 self.written = f.upto;
                 f
             }
@@ -769,19 +828,29 @@ impl Checkpointer {
             }
         };
         notes.append(&mut folded.undecodable);
+        let location = self.store.location();
+        if let Some(missing) = self
+            .other
+            .as_ref()
+            .and_then(|o| o.missing(folded.first_read, &location, &self.revision.short))
+        {
+            // Replacing it would lose the dumps only it holds.
+            self.folded = Some(folded);
+            return Err(super::EngineError::Checkpoint(CheckpointError::Write {
+                origin: location,
+                detail: format!("not replaced: {}", missing.message),
+            }));
+        }
         let new = folded.upto.saturating_sub(self.written);
-        let due = new > 0
-            && (force || new >= EVERY_DUMPS || self.written_at.elapsed() >= EVERY);
+        let due = new > 0 && (force || new >= EVERY_DUMPS || self.written_at.elapsed() >= EVERY);
         let mut bytes = 0;
         if due {
-            let result = folded
-                .encode()
-                .and_then(|b| {
-                    self.store
-                        .write_checkpoint(folded.upto, &b)
-                        .map(|()| b.len())
-                        .map_err(|e| e.to_string())
-                });
+            let result = folded.encode().and_then(|b| {
+                self.store
+                    .write_checkpoint(folded.upto, &b)
+                    .map(|()| b.len())
+                    .map_err(|e| e.to_string())
+            });
             match result {
                 Ok(n) => {
                     bytes = n;
@@ -810,7 +879,10 @@ impl Checkpointer {
 
     /// Drops the raw dumps the checkpoint holds that were fetched before `before_ms` (and the
     /// payloads no dump names any more). Never a dump after the checkpoint.
-    pub fn drop_raw(&mut self, before_ms: u64) -> Result<crate::session::Dropped, super::EngineError> {
+    pub fn drop_raw(
+        &mut self,
+        before_ms: u64,
+    ) -> Result<crate::session::Dropped, super::EngineError> {
         Ok(self.store.drop_raw(self.written, before_ms)?)
     }
 
@@ -894,7 +966,14 @@ mod tests {
             },
         );
         for (n, instance, count) in [(1, "p1", 5), (2, "p1", 9), (3, "p2", 1)] {
-            let m = DumpMeta::new("svc", "r", Some(instance.into()), n, "rev", PayloadKind::GoProfile);
+            let m = DumpMeta::new(
+                "svc",
+                "r",
+                Some(instance.into()),
+                n,
+                "rev",
+                PayloadKind::GoProfile,
+            );
             store.append(&m, go(count).as_bytes()).unwrap();
         }
         store
@@ -934,7 +1013,11 @@ mod tests {
         assert_eq!(a.java_totals(), b.java_totals());
         assert!(b.java_totals()[0].1.classes.contains_key(&9));
         let r = &b.targets["svc"].go.replicas["r"];
-        assert_eq!((r.epoch, r.reset_pending), (2, true), "restart and reset kept");
+        assert_eq!(
+            (r.epoch, r.reset_pending),
+            (2, true),
+            "restart and reset kept"
+        );
         assert_eq!(back.last.len(), 1, "the reset forgot svc/r's last dump");
     }
 

@@ -660,7 +660,8 @@ impl Engine {
     fn replay(&mut self) -> Result<(), EngineError> {
         // Set aside by earlier commands (counted before this replay sets any aside).
         let earlier = quarantine::earlier(self.store.as_ref());
-        let (mut folded, notes) = checkpoint::restore(self.store.as_ref(), &self.revision.oid);
+        let (mut folded, mut notes, other) =
+            checkpoint::restore(self.store.as_ref(), &self.revision.oid);
         // Read one dump at a time: a session's dumps are never all in memory at once.
         let stream = self.store.stream_after(folded.upto)?;
         let mut judge = RepoJudge {
@@ -670,6 +671,13 @@ impl Engine {
             memo: &mut self.memo,
         };
         folded.fold(stream, &mut judge, self.store.as_ref());
+        notes.extend(other.and_then(|o| {
+            o.missing(
+                folded.first_read,
+                &self.store.location(),
+                &self.revision.short,
+            )
+        }));
         self.core = folded.core;
         for ((target, replica), last) in folded.last {
             if let Some(i) = self.target_index_of(&target) {

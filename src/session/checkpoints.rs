@@ -31,7 +31,8 @@ impl SessionStore {
             .map_or(0, |d| d.as_millis() as u64);
         let mut out = format!("{HEADER} {upto} {made}\n").into_bytes();
         out.extend_from_slice(bytes);
-        crate::atomic_file::write(&path, &out).map_err(|source| SessionError::Write { path, source })
+        crate::atomic_file::write(&path, &out)
+            .map_err(|source| SessionError::Write { path, source })
     }
 
     /// [`super::DumpStore::read_checkpoint`]. A file whose header line cannot be read is

@@ -14,7 +14,7 @@ pub mod postgres;
 pub mod store;
 
 pub use catalog::{CatalogError, MergeSummary, SessionCatalog, SessionSummary};
-pub use store::{DumpFeed, DumpStore, Dropped, Loaded, Persisted, StoredCheckpoint};
+pub use store::{Dropped, DumpFeed, DumpStore, Loaded, Persisted, StoredCheckpoint};
 
 use serde::{Deserialize, Serialize};
 use std::fs;

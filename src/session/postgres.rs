@@ -36,7 +36,8 @@ const MIGRATE_LOCK: i64 = 0x636f_7674_6f70;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes the schema from version `i` to `i+1`.
 /// Published steps are never edited; a change is a new step.
-const MIGRATIONS: &[&str] = &["CREATE TABLE covtop_sessions (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE covtop_sessions (
          id BIGSERIAL PRIMARY KEY,
          name TEXT NOT NULL UNIQUE,
          last_seq BIGINT NOT NULL DEFAULT 0,
@@ -624,12 +625,9 @@ impl PgStore {
                     .execute("DELETE FROM covtop_sessions WHERE name = $1", &[&name])
                     .await
                     .map_err(|e| pg_error(&e))?;
-                tx.execute(
-                    DROP_UNUSED_BLOBS,
-                    &[],
-                )
-                .await
-                .map_err(|e| pg_error(&e))?;
+                tx.execute(DROP_UNUSED_BLOBS, &[])
+                    .await
+                    .map_err(|e| pg_error(&e))?;
                 tx.commit().await.map_err(|e| pg_error(&e))?;
                 Ok(n)
             })
@@ -667,28 +665,29 @@ impl PgStore {
             })
         })?;
         // Per session: (every dump up to, written at, bytes).
-        let checkpoints: std::collections::HashMap<String, (u64, u64, u64)> = self.run(|client| {
-            Box::pin(async move {
-                let rows = client
-                    .query(
-                        "SELECT s.name, c.upto, c.made_ms, octet_length(c.body) \
+        let checkpoints: std::collections::HashMap<String, (u64, u64, u64)> =
+            self.run(|client| {
+                Box::pin(async move {
+                    let rows = client
+                        .query(
+                            "SELECT s.name, c.upto, c.made_ms, octet_length(c.body) \
                          FROM covtop_checkpoints c JOIN covtop_sessions s ON s.id = c.session_id \
                          WHERE c.aside IS NULL",
-                        &[],
-                    )
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| {
-                        let upto = r.get::<_, i64>(1).max(0) as u64;
-                        let made = r.get::<_, i64>(2).max(0) as u64;
-                        let bytes = r.get::<_, Option<i32>>(3).unwrap_or(0).max(0) as u64;
-                        (r.get::<_, String>(0), (upto, made, bytes))
-                    })
-                    .collect())
-            })
-        })?;
+                            &[],
+                        )
+                        .await
+                        .map_err(|e| pg_error(&e))?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|r| {
+                            let upto = r.get::<_, i64>(1).max(0) as u64;
+                            let made = r.get::<_, i64>(2).max(0) as u64;
+                            let bytes = r.get::<_, Option<i32>>(3).unwrap_or(0).max(0) as u64;
+                            (r.get::<_, String>(0), (upto, made, bytes))
+                        })
+                        .collect())
+                })
+            })?;
         let mut out: Vec<super::SessionSummary> = Vec::new();
         let mut blobs = std::collections::HashSet::new();
         for (name, meta, blob, len) in rows {
@@ -897,10 +896,7 @@ impl DumpStore for PgStore {
                     .await
                     .map_err(|e| pg_error(&e))?;
                 let blobs = tx
-                    .execute(
-                        DROP_UNUSED_BLOBS,
-                        &[],
-                    )
+                    .execute(DROP_UNUSED_BLOBS, &[])
                     .await
                     .map_err(|e| pg_error(&e))?;
                 tx.commit().await.map_err(|e| pg_error(&e))?;
