@@ -216,18 +216,15 @@ fn day() {
         mib(stored_bytes),
         stored_bytes as f64 * 100.0 / full as f64
     );
+    let checkpoint_kib = session
+        .read_checkpoint()
+        .unwrap()
+        .map_or(0, |c| c.bytes.len())
+        / 1024;
     println!(
-        "day: store after checkpoints + hourly `compact --keep-raw 1h` = {} ({:.3}% of a full dump every poll; checkpoint {})",
+        "day: store after checkpoints + hourly `compact --keep-raw 1h` = {} ({:.3}% of a full dump every poll; checkpoint {checkpoint_kib} KiB)",
         mib(size),
         size as f64 * 100.0 / full as f64,
-        format!(
-            "{} KiB",
-            session
-                .read_checkpoint()
-                .unwrap()
-                .map_or(0, |c| c.bytes.len())
-                / 1024
-        )
     );
     println!(
         "day: on-CPU: polls (persist, dedupe, apply) {poll_cpu:.1?}, checkpointer (fold + write + compact) {fold_cpu:.1?}"
@@ -286,7 +283,7 @@ fn long() {
         counts[r][(round as usize * 7 + r) % blocks.len()] += 1 + round % 3;
         // Restarts (a new instance, counters from zero) and resets now and then.
         let restart = round / 997;
-        if round % 997 == 0 {
+        if round.is_multiple_of(997) {
             counts[r].fill(0);
             counts[r][r] = 1;
         }

@@ -84,7 +84,7 @@ fn scaled(profile: &str, factor: u64) -> Vec<u8> {
 fn exec_part(exec: &ExecData, keep: usize, offset: usize) -> Vec<u8> {
     let mut e = exec.clone();
     for (i, c) in e.classes.values_mut().enumerate() {
-        if (i + offset) % keep != 0 {
+        if !(i + offset).is_multiple_of(keep) {
             c.probes.clear_all();
         }
     }
@@ -281,10 +281,7 @@ fn last_dump_of(f: &Fixture, target: &str, replica: &str) -> covtop::session::St
     dumps
         .into_iter()
         .rfind(|d| d.meta.target == target && d.meta.replica == replica)
-        .map(|d| {
-            assert!(!d.meta.reset_after);
-            d
-        })
+        .inspect(|d| assert!(!d.meta.reset_after))
         .unwrap()
 }
 

@@ -122,7 +122,7 @@ pub(super) fn apply_stored_dump(
         }
     };
     // Only the newest dump per replica is kept, its payload moved, not copied.
-    let last = (!d.meta.reset_after).then(|| LastStored {
+    let last = (!d.meta.reset_after).then_some(LastStored {
         revision: d.meta.revision,
         instance: d.meta.instance,
         payload: d.payload,
@@ -327,6 +327,9 @@ fn get(data: &[u8], (at, len): Part) -> Result<&[u8], String> {
 /// (offset, length) in the data section.
 type Part = (u64, u64);
 
+/// A target's entry of [`Recent`]: (target, newest fetch time, [(fetched at, revision)]).
+type RecentH = (String, u64, Vec<(u64, String)>);
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     /// The configured revision the dumps were folded for.
@@ -336,7 +339,7 @@ struct Header {
     placements: Vec<(String, String, Placement)>,
     with_data: Vec<String>,
     last: Vec<LastH>,
-    recent: Vec<(String, u64, Vec<(u64, String)>)>,
+    recent: Vec<RecentH>,
     problems: Vec<(PathBuf, String)>,
 }
 
