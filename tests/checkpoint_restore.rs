@@ -27,6 +27,17 @@ struct Fixture {
     exec: ExecData,
 }
 
+/// The fixture with dumps `0..dumps` stored; `None` (the test skips) without Go, except under
+/// `CI=true`.
+fn session_of(dumps: u64) -> Option<Fixture> {
+    if !common::have_tool("go", "version") {
+        return None;
+    }
+    let f = fixture();
+    store_dumps(&f, 0, dumps);
+    Some(f)
+}
+
 fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
@@ -188,11 +199,7 @@ fn checkpoint_file(f: &Fixture) -> PathBuf {
 
 #[test]
 fn a_restore_from_the_checkpoint_equals_a_full_replay() {
-    if !common::have_tool("go", "version") {
-        return;
-    }
-    let f = fixture();
-    store_dumps(&f, 0, 73);
+    let Some(f) = session_of(73) else { return };
     // A reset right before the checkpoint: the replica's next dump (same process, counters
     // growing) opens an epoch only because of it.
     SessionStore::open(&f.store, "default")
@@ -287,11 +294,7 @@ fn last_dump_of(f: &Fixture, target: &str, replica: &str) -> covtop::session::St
 
 #[test]
 fn a_damaged_or_newer_checkpoint_is_set_aside_and_the_session_replayed() {
-    if !common::have_tool("go", "version") {
-        return;
-    }
-    let f = fixture();
-    store_dumps(&f, 0, 30);
+    let Some(f) = session_of(30) else { return };
     let (_, full, data_full) = opened(&f);
     let cfg = covtop::config::load(&f.config).unwrap();
     Checkpointer::open(&cfg).unwrap().fold(true).unwrap();
@@ -343,11 +346,7 @@ fn a_damaged_or_newer_checkpoint_is_set_aside_and_the_session_replayed() {
 
 #[test]
 fn opened_at_another_revision_the_dumps_only_a_checkpoint_holds_are_named_and_kept() {
-    if !common::have_tool("go", "version") {
-        return;
-    }
-    let f = fixture();
-    store_dumps(&f, 0, 20);
+    let Some(f) = session_of(20) else { return };
     let cfg = covtop::config::load(&f.config).unwrap();
     let mut checkpointer = Checkpointer::open(&cfg).unwrap();
     let done = checkpointer.fold(true).unwrap();

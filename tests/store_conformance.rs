@@ -487,15 +487,22 @@ fn case_checkpoint_crash(b: &Backend, rounds: u64) {
         }
         let mut child = c.spawn().unwrap();
         let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             BufReader::new(out)
                 .lines()
                 .map_while(Result::ok)
                 .filter_map(|l| l[l.find("ckpt ")? + 5..].trim().parse::<u64>().ok())
+                .inspect(|n| {
+                    let _ = tx.send(*n);
+                })
                 .max()
                 .unwrap_or(0)
         });
-        std::thread::sleep(Duration::from_millis(200 + (round * 173) % 500));
+        // Killed once it has written one, at a different moment of the next ones each round.
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("the writer acknowledges a checkpoint");
+        std::thread::sleep(Duration::from_millis((round * 173) % 400));
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let _ = child.wait();

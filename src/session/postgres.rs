@@ -642,10 +642,13 @@ impl PgStore {
             Box::pin(async move {
                 let rows = client
                     .query(
-                        "SELECT s.name, d.meta, d.blob, octet_length(b.payload) \
+                        "SELECT s.name, d.meta, d.blob, octet_length(b.payload), \
+                                c.upto, c.made_ms, octet_length(c.body) \
                          FROM covtop_sessions s \
                          LEFT JOIN covtop_dumps d ON d.session_id = s.id \
                          LEFT JOIN covtop_blobs b ON b.digest = d.blob \
+                         LEFT JOIN covtop_checkpoints c \
+                                ON c.session_id = s.id AND c.aside IS NULL \
                          ORDER BY s.name, d.seq",
                         &[],
                     )
@@ -654,46 +657,31 @@ impl PgStore {
                 Ok(rows
                     .into_iter()
                     .map(|r| {
+                        // The session's checkpoint: (every dump up to, written at, bytes).
+                        let checkpoint = r.get::<_, Option<i64>>(4).map(|upto| {
+                            (
+                                upto.max(0) as u64,
+                                r.get::<_, Option<i64>>(5).unwrap_or(0).max(0) as u64,
+                                r.get::<_, Option<i32>>(6).unwrap_or(0).max(0) as u64,
+                            )
+                        });
                         (
                             r.get::<_, String>(0),
                             r.get::<_, Option<String>>(1),
                             r.get::<_, Option<Vec<u8>>>(2),
                             r.get::<_, Option<i32>>(3),
+                            checkpoint,
                         )
                     })
                     .collect::<Vec<_>>())
             })
         })?;
-        // Per session: (every dump up to, written at, bytes).
-        let checkpoints: std::collections::HashMap<String, (u64, u64, u64)> =
-            self.run(|client| {
-                Box::pin(async move {
-                    let rows = client
-                        .query(
-                            "SELECT s.name, c.upto, c.made_ms, octet_length(c.body) \
-                         FROM covtop_checkpoints c JOIN covtop_sessions s ON s.id = c.session_id \
-                         WHERE c.aside IS NULL",
-                            &[],
-                        )
-                        .await
-                        .map_err(|e| pg_error(&e))?;
-                    Ok(rows
-                        .into_iter()
-                        .map(|r| {
-                            let upto = r.get::<_, i64>(1).max(0) as u64;
-                            let made = r.get::<_, i64>(2).max(0) as u64;
-                            let bytes = r.get::<_, Option<i32>>(3).unwrap_or(0).max(0) as u64;
-                            (r.get::<_, String>(0), (upto, made, bytes))
-                        })
-                        .collect())
-                })
-            })?;
         let mut out: Vec<super::SessionSummary> = Vec::new();
         let mut blobs = std::collections::HashSet::new();
-        for (name, meta, blob, len) in rows {
+        for (name, meta, blob, len, checkpoint) in rows {
             if out.last().is_none_or(|s| s.name != name) {
                 let mut summary = super::SessionSummary::new(&name, name == current);
-                if let Some(&(upto, made, bytes)) = checkpoints.get(&name) {
+                if let Some((upto, made, bytes)) = checkpoint {
                     summary.checkpoint = Some((upto, made));
                     summary.bytes += bytes;
                 }
