@@ -382,3 +382,32 @@ fn opened_at_another_revision_the_dumps_only_a_checkpoint_holds_are_named_and_ke
     assert!(e.contains("not replaced"), "{e}");
     assert_eq!(std::fs::read(checkpoint_file(&f)).unwrap(), kept);
 }
+
+#[test]
+fn the_background_checkpointer_folds_while_the_engine_runs() {
+    // More than `EVERY_DUMPS` (500) stored dumps and markers: a checkpoint is due at once.
+    let Some(f) = session_of(240) else { return };
+    let (dumps, _) = SessionStore::open(&f.store, "default")
+        .unwrap()
+        .load_all()
+        .unwrap();
+    let last = dumps.last().unwrap().meta.seq;
+    assert!(last >= covtop::engine::checkpoint::EVERY_DUMPS, "{last}");
+    let engine = Engine::open(covtop::config::load(&f.config).unwrap()).unwrap();
+    let background = engine.start_checkpoints().expect("the checkpointer starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !checkpoint_file(&f).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint written in the background"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    background.stop();
+    let c = SessionStore::open(&f.store, "default")
+        .unwrap()
+        .read_checkpoint()
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.upto, last, "every stored dump folded");
+}
