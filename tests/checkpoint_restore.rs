@@ -393,7 +393,7 @@ fn the_background_checkpointer_folds_while_the_engine_runs() {
         .unwrap();
     let last = dumps.last().unwrap().meta.seq;
     assert!(last >= covtop::engine::checkpoint::EVERY_DUMPS, "{last}");
-    let engine = Engine::open(covtop::config::load(&f.config).unwrap()).unwrap();
+    let mut engine = Engine::open(covtop::config::load(&f.config).unwrap()).unwrap();
     let background = engine.start_checkpoints().expect("the checkpointer starts");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while !checkpoint_file(&f).exists() {
@@ -403,11 +403,37 @@ fn the_background_checkpointer_folds_while_the_engine_runs() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    background.stop();
     let c = SessionStore::open(&f.store, "default")
         .unwrap()
         .read_checkpoint()
         .unwrap()
         .unwrap();
     assert_eq!(c.upto, last, "every stored dump folded");
+    assert!(
+        !engine
+            .view()
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("checkpoint")),
+        "a clean fold leaves no diagnostic"
+    );
+    // A checkpoint it cannot write (a folder stands where it goes) is a diagnostic of the next
+    // View, and nothing else fails.
+    std::fs::remove_file(checkpoint_file(&f)).unwrap();
+    std::fs::create_dir(checkpoint_file(&f)).unwrap();
+    store_dumps(&f, 240, 480);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !engine
+        .view()
+        .diagnostics
+        .iter()
+        .any(|d| d.message.contains("background checkpoint"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failed checkpoint is named in the View"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    background.stop();
 }

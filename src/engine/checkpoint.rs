@@ -890,11 +890,12 @@ impl Checkpointer {
     }
 
     /// Folds in the background until the returned handle is dropped or stopped: a thread that
-    /// looks at the session every few seconds and writes a checkpoint when one is due. Problems
-    /// go to `report` (the engine shows them as diagnostics).
+    /// looks at the session every few seconds and writes a checkpoint when one is due. After
+    /// each look, `report` gets what went wrong in it (nothing: all is well again); the engine
+    /// shows it in its Views.
     pub fn spawn(
         mut self,
-        report: impl Fn(String) + Send + 'static,
+        report: impl Fn(Vec<Diagnostic>) + Send + 'static,
     ) -> std::io::Result<Background> {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -903,14 +904,14 @@ impl Checkpointer {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(LOOK_EVERY)
                 {
-                    match self.fold(false) {
-                        Ok(done) => {
-                            for n in done.notes {
-                                report(format!("{}: {}", n.subject, n.message));
-                            }
-                        }
-                        Err(e) => report(e.to_string()),
-                    }
+                    let problems = match self.fold(false) {
+                        Ok(done) => done.notes,
+                        Err(e) => vec![checkpoint_diagnostic(
+                            self.store.location(),
+                            format!("background checkpoint: {e}"),
+                        )],
+                    };
+                    report(problems);
                 }
             })?;
         Ok(Background {

@@ -342,6 +342,8 @@ pub struct Engine {
     java_loading: bool,
     build: build::ViewBuilder,
     session_problems: Vec<Diagnostic>,
+    /// What the background checkpointer met on its last look (see [`Engine::start_checkpoints`]).
+    checkpoint_problems: Arc<std::sync::Mutex<Vec<Diagnostic>>>,
     undecodable: Vec<Diagnostic>,
     /// Hit lines of older builds mapped onto the current revision.
     carried: LineStatuses,
@@ -512,6 +514,7 @@ impl Engine {
             java_loading: false,
             build,
             session_problems: Vec::new(),
+            checkpoint_problems: Arc::default(),
             undecodable: Vec::new(),
             carried: LineStatuses::new(),
             carried_from: Vec::new(),
@@ -744,19 +747,31 @@ impl Engine {
     }
 
     /// Starts folding the session into checkpoints in the background (a thread with its own
-    /// store handle and repository: never the screen's thread nor this engine's task). Its
-    /// problems are logged; the checkpoint it stops with when dropped is whole or absent.
-    pub fn start_checkpoints(&self) -> Option<checkpoint::Background> {
-        let checkpointer = match checkpoint::Checkpointer::open(&self.config) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("checkpoints off: {e}");
-                return None;
+    /// store handle and repository: never the screen's thread nor this engine's task). What
+    /// went wrong on its last look is a diagnostic of the next Views; the checkpoint it stops
+    /// with when dropped is whole or absent.
+    pub fn start_checkpoints(&mut self) -> Option<checkpoint::Background> {
+        let problems = self.checkpoint_problems.clone();
+        let set = move |now: Vec<Diagnostic>| {
+            if let Ok(mut p) = problems.lock() {
+                *p = now;
             }
         };
-        checkpointer
-            .spawn(|problem| tracing::warn!("checkpoint: {problem}"))
-            .ok()
+        let started = checkpoint::Checkpointer::open(&self.config)
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.spawn(set.clone()).map_err(|e| e.to_string()));
+        match started {
+            Ok(background) => Some(background),
+            Err(e) => {
+                set(vec![Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: self.store.location(),
+                    message: format!("no checkpoints: {e}"),
+                    fix: "nothing is lost: every restart replays the session's dumps".into(),
+                }]);
+                None
+            }
+        }
     }
 
     /// Follows the session's store: a feed announcing every dump any writer (another covtop,
@@ -1725,6 +1740,9 @@ impl Engine {
             });
         }
         diagnostics.extend(self.session_problems.iter().cloned());
+        if let Ok(p) = self.checkpoint_problems.lock() {
+            diagnostics.extend(p.iter().cloned());
+        }
         let store = crate::model::StoreState {
             location: self.store.location(),
             shared: self.store.shared(),
