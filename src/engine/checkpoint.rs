@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 pub const FORMAT: u32 = 1;
 const MAGIC: &[u8] = b"COVTOP-CHECKPOINT\n";
 /// The largest body a checkpoint may inflate to (a session's folded state is far smaller).
-const MAX_BODY: u64 = 4 << 30;
+const MAX_BODY: u64 = 1 << 30;
 
 /// Fold in the background once this many dumps arrived since the last checkpoint...
 pub const EVERY_DUMPS: u64 = 500;
@@ -890,24 +890,35 @@ impl Checkpointer {
     }
 
     /// Folds in the background until the returned handle is dropped or stopped: a thread that
-    /// looks at the session every few seconds and writes a checkpoint when one is due. After
-    /// each look, `report` gets what went wrong in it (nothing: all is well again); the engine
-    /// shows it in its Views.
-    pub fn spawn(
-        mut self,
+    /// opens its own checkpointer for `config` (repository and store, off the caller's thread),
+    /// then looks at the session every few seconds and writes a checkpoint when one is due.
+    /// After each look, `report` gets what went wrong in it (nothing: all is well again); the
+    /// engine shows it in its Views.
+    pub fn start(
+        config: crate::config::Config,
         report: impl Fn(Vec<Diagnostic>) + Send + 'static,
     ) -> std::io::Result<Background> {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("covtop-checkpoint".into())
             .spawn(move || {
+                let mut checkpointer = match Checkpointer::open(&config) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        report(vec![checkpoint_diagnostic(
+                            config.session.name.clone(),
+                            format!("no checkpoints: {e}"),
+                        )]);
+                        return;
+                    }
+                };
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(LOOK_EVERY)
                 {
-                    let problems = match self.fold(false) {
+                    let problems = match checkpointer.fold(false) {
                         Ok(done) => done.notes,
                         Err(e) => vec![checkpoint_diagnostic(
-                            self.store.location(),
+                            checkpointer.store.location(),
                             format!("background checkpoint: {e}"),
                         )],
                     };
@@ -921,7 +932,7 @@ impl Checkpointer {
     }
 }
 
-/// The background checkpointer: stopped (and waited for) when dropped.
+/// The background checkpointer: told to stop when dropped (see [`Background::stop`] to wait).
 pub struct Background {
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,

@@ -757,16 +757,13 @@ impl Engine {
                 *p = now;
             }
         };
-        let started = checkpoint::Checkpointer::open(&self.config)
-            .map_err(|e| e.to_string())
-            .and_then(|c| c.spawn(set.clone()).map_err(|e| e.to_string()));
-        match started {
+        match checkpoint::Checkpointer::start(self.config.clone(), set.clone()) {
             Ok(background) => Some(background),
             Err(e) => {
                 set(vec![Diagnostic {
                     kind: DiagnosticKind::Mismatch,
                     subject: self.store.location(),
-                    message: format!("no checkpoints: {e}"),
+                    message: format!("no checkpoints: cannot start their thread: {e}"),
                     fix: "nothing is lost: every restart replays the session's dumps".into(),
                 }]);
                 None
