@@ -9,7 +9,7 @@
 //! and the stored files that could not be read. It is folded for one configured revision: a
 //! covtop opened at another revision replays the dumps instead.
 //!
-//! The fold is the replay's own code ([`Folded::fold`], also behind [`super::Engine`]'s
+//! The fold is the replay's own code (`Folded::fold`, also behind [`super::Engine`]'s
 //! replay), so restore and full replay cannot drift apart. A [`Checkpointer`] folds in the
 //! background, on a thread of its own with its own store handle and repository (never on the
 //! screen's thread nor the engine task); `covtop session compact` folds at once.
@@ -637,7 +637,7 @@ fn restore_accumulator<T: Piece>(
 }
 
 /// A checkpoint folded at another configured revision, not used: the session is replayed from
-/// its raw dumps, and those the checkpoint holds may have been dropped (see [`Restored::missing`]).
+/// its raw dumps, and those the checkpoint holds may have been dropped (see [`OtherRevision::missing`]).
 #[derive(Debug, Clone)]
 pub(super) struct OtherRevision {
     pub revision: String,
@@ -653,7 +653,9 @@ impl OtherRevision {
         location: &str,
         now: &str,
     ) -> Option<Diagnostic> {
-        let first = first_read.unwrap_or(u64::MAX).min(self.upto + 1);
+        let first = first_read
+            .unwrap_or(u64::MAX)
+            .min(self.upto.saturating_add(1));
         (first > 1).then(|| Diagnostic {
             kind: DiagnosticKind::Mismatch,
             subject: location.to_string(),
