@@ -7,6 +7,7 @@
 //! aside with a diagnostic and the session replayed whole.
 
 mod common;
+mod pg_support;
 
 use covtop::agent::{Payload, PollResult, ReplicaDump};
 use covtop::engine::Engine;
@@ -107,7 +108,16 @@ fn exec_part(exec: &ExecData, keep: usize, offset: usize) -> Vec<u8> {
 /// instance, counters lower) and reset; one replica on an older build; a late dump; JaCoCo
 /// replicas with probes growing and a reset.
 fn store_dumps(f: &Fixture, from: u64, to: u64) {
-    let mut store = SessionStore::open(&f.store, "default").unwrap();
+    store_dumps_into(
+        &mut SessionStore::open(&f.store, "default").unwrap(),
+        f,
+        from,
+        to,
+    );
+}
+
+/// [`store_dumps`] into any store.
+fn store_dumps_into(store: &mut dyn DumpStore, f: &Fixture, from: u64, to: u64) {
     let t0 = 1_800_000_000_000u64;
     for n in from..to {
         let at = t0 + n * 2_000;
@@ -436,4 +446,66 @@ fn the_background_checkpointer_folds_while_the_engine_runs() {
         std::thread::sleep(Duration::from_millis(100));
     }
     background.stop();
+}
+
+#[test]
+fn on_postgres_too_checkpoint_and_tail_restore_what_a_full_replay_does() {
+    let Some(cluster) = pg_support::PgCluster::start() else {
+        return;
+    };
+    if !common::have_tool("go", "version") {
+        return;
+    }
+    let f = fixture();
+    cluster.create_db("checkpoints");
+    let password_file = f.store.with_file_name("pgpassword");
+    std::fs::write(&password_file, format!("{}\n", pg_support::PASSWORD)).unwrap();
+    let url = cluster.url("checkpoints");
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(
+        &f.config,
+        text.replace(
+            "[session]\n",
+            &format!(
+                "[session]\nstore = \"{url}\"\npassword_file = \"{}\"\n",
+                password_file.display()
+            ),
+        ),
+    )
+    .unwrap();
+    let open = || {
+        covtop::session::postgres::PgStore::open(
+            covtop::session::postgres::PgTarget::new(&url, Some(&password_file)).unwrap(),
+            "default",
+            &f.store.join("local"),
+        )
+        .unwrap()
+    };
+    store_dumps_into(&mut open(), &f, 0, 60);
+    let cfg = covtop::config::load(&f.config).unwrap();
+    let done = Checkpointer::open(&cfg).unwrap().fold(true).unwrap();
+    assert!(done.bytes > 0 && done.upto > 60, "{done:?}");
+    store_dumps_into(&mut open(), &f, 60, 100);
+    let (_, restored, data_restored) = opened(&f);
+    assert_eq!(open().read_checkpoint().unwrap().unwrap().upto, done.upto);
+    open()
+        .set_checkpoint_aside("compared with a full replay")
+        .unwrap();
+    let (_, full, data_full) = opened(&f);
+    assert_eq!(restored, full, "checkpoint + tail = full replay (View)");
+    assert_eq!(
+        data_restored, data_full,
+        "checkpoint + tail = full replay (data)"
+    );
+    // Folded raw dumps dropped: still the same.
+    let mut checkpointer = Checkpointer::open(&cfg).unwrap();
+    let again = checkpointer.fold(true).unwrap();
+    let dropped = checkpointer.drop_raw(u64::MAX).unwrap();
+    assert!(
+        dropped.dumps as u64 >= again.upto - 5,
+        "{dropped:?} of {again:?}"
+    );
+    let (_, compacted, data_compacted) = opened(&f);
+    assert_eq!(compacted, full);
+    assert_eq!(data_compacted, data_full);
 }
