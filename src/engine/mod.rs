@@ -750,7 +750,7 @@ impl Engine {
     /// store handle and repository: never the screen's thread nor this engine's task). What
     /// went wrong on its last look is a diagnostic of the next Views; the checkpoint it stops
     /// with when dropped is whole or absent.
-    pub fn start_checkpoints(&mut self) -> Option<checkpoint::Background> {
+    pub fn start_checkpoints(&self) -> Option<checkpoint::Background> {
         let problems = self.checkpoint_problems.clone();
         let set = move |now: Vec<Diagnostic>| {
             if let Ok(mut p) = problems.lock() {
