@@ -14,6 +14,9 @@
 #[path = "support/cpu.rs"]
 mod cpu;
 use cpu::thread_cpu;
+#[path = "support/service.rs"]
+mod service;
+use service::git;
 
 use covtop::agent::{Payload, PollResult, ReplicaDump};
 use covtop::config;
@@ -21,25 +24,10 @@ use covtop::engine::Engine;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 const FILES: usize = 10_000;
 const TARGETS: usize = 10;
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "b")
-        .env("GIT_AUTHOR_EMAIL", "b@example.com")
-        .env("GIT_COMMITTER_NAME", "b")
-        .env("GIT_COMMITTER_EMAIL", "b@example.com")
-        .status()
-        .expect("git runs")
-        .success();
-    assert!(ok, "git {args:?}");
-}
 
 fn source(f: usize, edited: bool) -> String {
     let mut src = format!("package pkg{}\n\n", f % 100);

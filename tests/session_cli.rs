@@ -107,6 +107,71 @@ async fn a_restarted_covtop_continues_its_session_across_agent_restarts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_folds_into_a_checkpoint_and_drops_only_what_it_holds() {
+    let Some(s) = setup().await else { return };
+    let session = s.store.join("sessions/default");
+    assert!(covtop(&s.repo, &["dump"]).await.status.success());
+    s.live.lock().clear();
+    s.live.lock().hit(2, 1);
+    assert!(covtop(&s.repo, &["dump"]).await.status.success());
+    let out = covtop(&s.repo, &["session", "compact"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("folded 2 dump(s) into a checkpoint of every dump up to #2"),
+        "{}",
+        text(&out)
+    );
+    // Within the window nothing is dropped.
+    let out = covtop(&s.repo, &["session", "compact", "--keep-raw", "1h"]).await;
+    assert!(
+        text(&out).contains("already holds every dump (up to #2)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("Dropped 0 raw dump(s)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(dumps_in(&session).len(), 2);
+    let list = covtop(&s.repo, &["session", "list"]).await;
+    let t = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(t.contains("CHECKPOINT") && t.contains("#2 "), "{t}");
+
+    // Everything the checkpoint holds dropped: the session reports the same, and goes on.
+    let out = covtop(&s.repo, &["session", "compact", "--keep-raw", "0s"]).await;
+    assert!(
+        text(&out).contains("Dropped 2 raw dump(s)"),
+        "{}",
+        text(&out)
+    );
+    assert!(dumps_in(&session).is_empty());
+    let out = covtop(&s.repo, &["report", "--offline", "--format", "json"]).await;
+    assert_eq!(
+        whole_statements(&out),
+        serde_json::json!([2, 3]),
+        "{}",
+        text(&out)
+    );
+    s.live.lock().hit(1, 1);
+    assert!(covtop(&s.repo, &["dump"]).await.status.success());
+    let after = dumps_in(&session);
+    assert!(
+        after.len() == 1 && after[0].starts_with("00000003-"),
+        "numbered after the checkpoint: {after:?}"
+    );
+    let out = covtop(&s.repo, &["report", "--offline", "--format", "json"]).await;
+    assert_eq!(
+        whole_statements(&out),
+        serde_json::json!([3, 3]),
+        "{}",
+        text(&out)
+    );
+    let out = covtop(&s.repo, &["session", "compact", "nope"]).await;
+    assert!(!out.status.success() && text(&out).contains("no session is named \"nope\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_commands_list_new_use_merge_rm() {
     let Some(s) = setup().await else { return };
     assert!(covtop(&s.repo, &["dump"]).await.status.success());

@@ -1,7 +1,9 @@
 //! One conformance suite for every session store (`covtop::session::DumpStore`): the file store
 //! and the PostgreSQL store pass the same cases — persist and order, restore, catalog, dedupe by
 //! identity, sessions, concurrent writers (threads, and two processes), crash (`kill -9` of a
-//! writer process loses no acknowledged dump) and following a session (subscribe).
+//! writer process loses no acknowledged dump) and following a session (subscribe), checkpoints
+//! (replace, read back, set aside, raw dumps dropped only up to the checkpoint and only before the
+//! window, `kill -9` of a process writing checkpoints leaves the old one or the new one whole).
 //!
 //! PostgreSQL is real: a throwaway cluster this test starts and removes (`pg_support`). Writer
 //! processes are this test binary re-run with `STORE_WRITER` set (see [`store_writer_child`]).
@@ -104,6 +106,32 @@ fn store_writer_child() {
             .append(&meta(&format!("r-{}", n % 3), &tag, n), &payload(&tag, n))
             .unwrap();
         writeln!(out, "ack {tag} {n} {}", p.seq).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// The bytes of checkpoint `n` (several MiB, so a kill lands in the middle of writing one):
+/// each byte depends on `n` and its position, so a torn or mixed checkpoint is seen.
+fn checkpoint_bytes(n: u64) -> Vec<u8> {
+    (0..(4u64 << 20) + n * 977)
+        .map(|i| (i.wrapping_mul(31) ^ n.wrapping_mul(0x9e37)) as u8)
+        .collect()
+}
+
+/// Writes checkpoints 1, 2, … of session `STORE_SESSION` for ever, printing `ckpt N` once
+/// each is acknowledged (run by [`case_checkpoint_crash`], which kills it).
+#[test]
+fn store_checkpointer_child() {
+    if std::env::var("STORE_CHECKPOINTER").is_err() {
+        return;
+    }
+    let session = std::env::var("STORE_SESSION").unwrap();
+    let mut store = Backend::from_env().open(&session);
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for n in 1.. {
+        store.write_checkpoint(n, &checkpoint_bytes(n)).unwrap();
+        writeln!(out, "ckpt {n}").unwrap();
         out.flush().unwrap();
     }
 }
@@ -384,7 +412,130 @@ fn case_subscribe(b: &Backend) {
     assert_eq!(new[0].payload, payload("w", 1));
 }
 
+fn case_checkpoint(b: &Backend) {
+    let session = "fold";
+    let mut s = b.open(session);
+    assert_eq!(s.read_checkpoint().unwrap(), None, "none yet");
+    let mut seqs = Vec::new();
+    for n in 0..10u64 {
+        // Dumps 0..5 fetched at 0..5, 5..10 much later; dumps 3 and 8 share their payload.
+        let at = if n < 5 { n } else { 1_000_000 + n };
+        let body = payload("f", if n == 8 { 3 } else { n });
+        seqs.push(s.append(&meta("r-0", "f", at), &body).unwrap().seq);
+    }
+    s.write_checkpoint(seqs[2], b"first").unwrap();
+    s.write_checkpoint(seqs[7], b"second").unwrap();
+    let c = b.open(session).read_checkpoint().unwrap().unwrap();
+    assert_eq!(
+        (c.upto, c.bytes.as_slice()),
+        (seqs[7], b"second".as_slice())
+    );
+    assert!(c.made_at_ms > 0);
+    // Raw dumps go only up to the checkpoint and only before the window: 0..5 (fetched before
+    // 1,000,000) up to seq[7]; 5..10 are after the window or the checkpoint.
+    let dropped = s.drop_raw(c.upto, 1_000_000).unwrap();
+    assert_eq!(dropped.dumps, 5, "{dropped:?}");
+    let (kept, problems) = b.open(session).load().unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let kept: Vec<u64> = kept.iter().map(|d| d.meta.seq).collect();
+    assert_eq!(kept, seqs[5..].to_vec());
+    // Dump 8 names the payload dump 3 had: still there.
+    let (all, _) = b.open(session).load().unwrap();
+    assert_eq!(all[3].payload, payload("f", 3));
+    // Set aside: not read again until the next checkpoint replaces it.
+    let aside = s.set_checkpoint_aside("damaged (test)").unwrap();
+    assert!(!aside.is_empty());
+    assert_eq!(b.open(session).read_checkpoint().unwrap(), None);
+    s.write_checkpoint(seqs[9], b"third").unwrap();
+    let c = b.open(session).read_checkpoint().unwrap().unwrap();
+    assert_eq!((c.upto, c.bytes.as_slice()), (seqs[9], b"third".as_slice()));
+    // Every dump dropped: the next one is still numbered after the checkpoint (a restore
+    // reads only the dumps after it).
+    s.drop_raw(seqs[9], u64::MAX).unwrap();
+    assert!(b.open(session).load().unwrap().0.is_empty());
+    let next = b
+        .open(session)
+        .append(&meta("r-0", "f", 99), &payload("f", 99))
+        .unwrap();
+    assert!(next.seq > seqs[9], "{} after {}", next.seq, seqs[9]);
+    // Checkpoints are per session.
+    assert_eq!(b.open("fold-other").read_checkpoint().unwrap(), None);
+}
+
+/// `kill -9` of a process writing checkpoints, at different moments: the checkpoint read back
+/// is always a whole one (the last acknowledged or the one being written), and the dumps are
+/// untouched.
+fn case_checkpoint_crash(b: &Backend, rounds: u64) {
+    let session = "fold-crash";
+    let mut s = b.open(session);
+    s.append(&meta("r-0", "c", 0), &payload("c", 0)).unwrap();
+    let mut acked = 0;
+    for round in 0..rounds {
+        let mut c = Command::new(std::env::current_exe().unwrap());
+        c.args([
+            "--exact",
+            "store_checkpointer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("STORE_CHECKPOINTER", "1")
+        .env("STORE_SESSION", session)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        for (k, v) in b.env() {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(out)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l[l.find("ckpt ")? + 5..].trim().parse::<u64>().ok())
+                .inspect(|n| {
+                    let _ = tx.send(*n);
+                })
+                .max()
+                .unwrap_or(0)
+        });
+        // Killed once it has written one, at a different moment of the next ones each round.
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("the writer acknowledges a checkpoint");
+        std::thread::sleep(Duration::from_millis((round * 173) % 400));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        let round_acked = reader.join().unwrap();
+        if let Some(c) = b.open(session).read_checkpoint().unwrap() {
+            assert_eq!(
+                c.bytes,
+                checkpoint_bytes(c.upto),
+                "checkpoint {} is whole",
+                c.upto
+            );
+            // Each round starts again from 1: what it acknowledged is there, or one it wrote
+            // after that.
+            assert!(
+                c.upto >= round_acked,
+                "{} < acknowledged {round_acked}",
+                c.upto
+            );
+        }
+        acked = acked.max(round_acked);
+    }
+    assert!(
+        acked > 0,
+        "the writer acknowledged checkpoints before being killed"
+    );
+    let (dumps, _) = b.open(session).load().unwrap();
+    assert_eq!(dumps.len(), 1);
+    assert_eq!(dumps[0].payload, payload("c", 0));
+}
+
 fn suite(b: &Backend) {
+    case_checkpoint(b);
+    case_checkpoint_crash(b, 4);
     case_persist_order_restore(b);
     case_dedupe(b);
     case_sessions(b);

@@ -32,6 +32,16 @@ pub enum SessionAction {
         #[arg(long)]
         into: String,
     },
+    /// Fold a session (the one in use by default) into a checkpoint now, so that opening it
+    /// replays only the dumps after it; with --keep-raw, also drop the raw dumps older than the
+    /// window (never those after the checkpoint).
+    Compact {
+        name: Option<String>,
+        /// Keep the raw dumps of this last stretch of time (e.g. `2h`, `7days`); older ones
+        /// that the checkpoint holds are dropped. Without it no dump is dropped.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        keep_raw: Option<Duration>,
+    },
     /// Remove a session and its dumps (asks first; without a terminal, needs --yes).
     Rm {
         name: String,
@@ -157,6 +167,7 @@ fn run_shared(cfg: &Config, db: &PgStore, action: SessionAction) -> Result<ExitC
             catalog.set_current(&name)?;
             println!("Session {name} is now the current session.");
         }
+        SessionAction::Compact { .. } => unreachable!("handled for every store in `run`"),
         SessionAction::Merge { .. } => bail!(
             "merging sessions is done on folder stores only for now; {} holds these sessions: {}",
             db.database(),
@@ -176,6 +187,9 @@ fn run_shared(cfg: &Config, db: &PgStore, action: SessionAction) -> Result<ExitC
 }
 
 pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
+    if let SessionAction::Compact { name, keep_raw } = action {
+        return compact(cfg, name, keep_raw);
+    }
     if let Some(db) = shared(cfg)? {
         return run_shared(cfg, &db, action);
     }
@@ -218,6 +232,7 @@ pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
                 println!("  skipped {}: {problem}", path.display());
             }
         }
+        SessionAction::Compact { .. } => unreachable!("handled for every store in `run`"),
         SessionAction::Rm { name, yes } => {
             catalog.require(&name)?;
             let place = catalog.session_path(&name).display().to_string();
@@ -228,6 +243,63 @@ pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
             let files = catalog.remove(&name, current, true)?;
             println!("Removed session {name} ({files} file(s)).");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `covtop session compact [NAME] [--keep-raw DURATION]`, on either store.
+fn compact(cfg: &Config, name: Option<String>, keep_raw: Option<Duration>) -> Result<ExitCode> {
+    let mut cfg = cfg.clone();
+    if let Some(name) = name {
+        let exists = match shared(&cfg)? {
+            Some(db) => db.sessions()?.contains(&name),
+            None => SessionCatalog::new(&store_root(&cfg)).exists(&name),
+        };
+        if !exists {
+            bail!("no session is named \"{name}\"; `covtop session list` shows them");
+        }
+        cfg.session.name = name;
+    }
+    let name = cfg.session.name.clone();
+    let mut checkpointer = covtop::engine::checkpoint::Checkpointer::open(&cfg)?;
+    let done = checkpointer.fold(true)?;
+    for n in &done.notes {
+        eprintln!(
+            "covtop: {}: {}",
+            covtop::escape::field(&n.subject),
+            covtop::escape::field(&n.message)
+        );
+    }
+    if done.upto == 0 {
+        println!("Session {name} holds no dumps: nothing to fold.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if done.bytes > 0 {
+        println!(
+            "Session {name}: folded {} dump(s) into a checkpoint of every dump up to #{} ({}).",
+            done.read,
+            done.upto,
+            size(done.bytes as u64)
+        );
+    } else {
+        println!(
+            "Session {name}: the checkpoint already holds every dump (up to #{}).",
+            done.upto
+        );
+    }
+    if let Some(keep) = keep_raw {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(keep)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as u64);
+        let dropped = checkpointer.drop_raw(cutoff)?;
+        println!(
+            "Dropped {} raw dump(s) fetched before {} and {} payload(s) no dump names; the dumps after #{} are kept.",
+            dropped.dumps,
+            time(Some(cutoff)),
+            dropped.blobs,
+            done.upto
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -266,6 +338,7 @@ fn render_list(list: &[SessionSummary]) -> String {
         "FIRST".into(),
         "LAST".into(),
         "SIZE".into(),
+        "CHECKPOINT".into(),
         "PROBLEMS".into(),
     ]];
     for s in list {
@@ -290,6 +363,10 @@ fn render_list(list: &[SessionSummary]) -> String {
             time(s.first_ms),
             time(s.last_ms),
             size(s.bytes),
+            s.checkpoint.map_or_else(
+                || "-".to_string(),
+                |(upto, at)| format!("#{upto} {}", time(Some(at))),
+            ),
             problems,
         ]);
     }

@@ -108,6 +108,8 @@ pub fn run(cfg: Config, args: WatchArgs) -> Result<ExitCode> {
         }
         let (tx, rx) = mpsc::channel(16);
         forward_signals(tx).context("cannot install the signal handlers")?;
+        // Checkpoints are folded on a thread of their own while the rounds go on.
+        let _checkpoints = engine.start_checkpoints();
         watch::run(&mut engine, &opts, &log, rx).await;
         anyhow::Ok(())
     })?;

@@ -24,18 +24,18 @@ pub trait Cumulative: Clone {
 #[derive(Debug, Clone)]
 pub struct ReplicaEpochs<T> {
     /// Sum of the finished epochs' last dumps, all but the newest finished epoch.
-    closed: Option<T>,
+    pub(crate) closed: Option<T>,
     /// The last dump of the newest finished epoch (kept apart so a late dump of that epoch can
     /// replace it).
-    closed_last: Option<T>,
+    pub(crate) closed_last: Option<T>,
     /// The newest dump of the current epoch.
-    current: Option<T>,
+    pub(crate) current: Option<T>,
     /// When `current` was requested (ms since the Unix epoch), when known.
-    current_requested_at: Option<u64>,
-    instance: Option<String>,
+    pub(crate) current_requested_at: Option<u64>,
+    pub(crate) instance: Option<String>,
     /// Number of epochs seen (1 after the first dump).
-    epoch: u32,
-    reset_pending: bool,
+    pub(crate) epoch: u32,
+    pub(crate) reset_pending: bool,
 }
 
 impl<T> Default for ReplicaEpochs<T> {

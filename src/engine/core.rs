@@ -161,7 +161,7 @@ pub fn merged(profiles: impl Iterator<Item = Profile>) -> Option<Profile> {
 }
 
 /// Where a replica's newest data went, when not into the current build (for diagnostics).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Placement {
     /// Kept apart: a Go layout that fits no known commit.
     Apart {
@@ -207,14 +207,14 @@ pub struct Undecodable(pub String);
 #[derive(Debug, Clone)]
 pub struct SessionCore {
     /// The configured revision (full id): the current build's.
-    current: String,
+    pub(crate) current: String,
     /// Every build, in the order of their first dump; the current one among them once it has
     /// data.
-    builds: Vec<Build>,
+    pub(crate) builds: Vec<Build>,
     /// Per (target, replica): where its newest data went when that was not the current build.
-    placements: BTreeMap<(String, String), Placement>,
+    pub(crate) placements: BTreeMap<(String, String), Placement>,
     /// Targets with data of any build (kept apart included).
-    with_data: std::collections::BTreeSet<String>,
+    pub(crate) with_data: std::collections::BTreeSet<String>,
 }
 
 impl SessionCore {

@@ -277,6 +277,10 @@ async fn run(
     }
     // Every dump any writer stores in the session is applied as it is announced.
     let follow = engine.follow();
+    // Checkpoints are folded on a thread of their own; a viewer writes none.
+    let _checkpoints = (!engine.attached && !engine.demo)
+        .then(|| engine.start_checkpoints())
+        .flatten();
     let mut controls = Vec::new();
     let mut tasks = Vec::new();
     for (i, t) in engine.targets().iter().enumerate() {

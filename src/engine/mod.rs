@@ -4,6 +4,7 @@
 pub mod accumulate;
 mod build;
 pub mod carry;
+pub mod checkpoint;
 pub mod collector;
 pub mod core;
 mod java;
@@ -70,6 +71,8 @@ pub enum EngineError {
     Vcs(#[from] crate::vcs::VcsError),
     #[error(transparent)]
     Session(#[from] crate::session::SessionError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
     #[error("cannot read diff file {path}: {source}")]
     DiffFile {
         path: PathBuf,
@@ -341,6 +344,8 @@ pub struct Engine {
     java_loading: bool,
     build: build::ViewBuilder,
     session_problems: Vec<Diagnostic>,
+    /// What the background checkpointer met on its last look (see [`Engine::start_checkpoints`]).
+    checkpoint_problems: Arc<std::sync::Mutex<Vec<Diagnostic>>>,
     undecodable: Vec<Diagnostic>,
     /// Hit lines of older builds mapped onto the current revision.
     carried: LineStatuses,
@@ -439,14 +444,7 @@ impl Engine {
             }
         };
         let modules = go_modules(&repo, &revision)?;
-        let store_root = if config.session.dir.is_absolute() {
-            config.session.dir.clone()
-        } else {
-            repo.workdir()
-                .unwrap_or_else(|| config.repo.path.clone())
-                .join(&config.session.dir)
-        };
-        let store = crate::session::open_store(&config.session, &store_root)?;
+        let store = crate::session::open_store(&config.session, &store_root(&config, &repo))?;
         let mut java_plans: Vec<JavaPlan> = Vec::new();
         let mut class_paths = java_class_paths(&config).into_iter();
         let mut repo_files: Option<Vec<String>> = None;
@@ -519,6 +517,7 @@ impl Engine {
             java_loading: false,
             build,
             session_problems: Vec::new(),
+            checkpoint_problems: Arc::default(),
             undecodable: Vec::new(),
             carried: LineStatuses::new(),
             carried_from: Vec::new(),
@@ -663,39 +662,45 @@ impl Engine {
         .is_current(revision)
     }
 
-    /// Replays every stored dump of the session, so that a restarted covtop continues it.
+    /// Restores the session's checkpoint and replays the dumps stored after it (every dump
+    /// when there is none, or it cannot be used), so that a restarted covtop continues it.
     fn replay(&mut self) -> Result<(), EngineError> {
         // Set aside by earlier commands (counted before this replay sets any aside).
         let earlier = quarantine::earlier(self.store.as_ref());
+        let (mut folded, mut notes, other) =
+            checkpoint::restore(self.store.as_ref(), &self.revision.oid);
         // Read one dump at a time: a session's dumps are never all in memory at once.
-        let stream = self.store.stream_after(0)?;
-        let mut problems = Vec::new();
-        let mut seen_seq = 0;
-        // Per target whose agents tell their build: the newest fetch time and the revisions of
-        // the dumps within a second of it (did its last poll see only other builds?).
-        let mut recent: BTreeMap<String, (u64, Vec<(u64, String)>)> = BTreeMap::new();
-        let dumps = stream
-            .filter_map(|item| item.map_err(|p| problems.push(p)).ok())
-            .inspect(|d| {
-                seen_seq = seen_seq.max(d.meta.seq);
-                if d.meta.reset_after {
-                    return;
-                }
-                let (newest, revisions) = recent.entry(d.meta.target.clone()).or_default();
-                *newest = (*newest).max(d.meta.fetched_at_ms);
-                let at = *newest;
-                revisions.retain(|(t, _)| t + 1000 >= at);
-                revisions.push((d.meta.fetched_at_ms, d.meta.revision.clone()));
-            });
-        self.apply_stored(dumps);
-        self.seen_seq = seen_seq;
-        self.session_problems = problems.iter().map(stored_dump_problem).collect();
+        let stream = self.store.stream_after(folded.upto)?;
+        let mut judge = RepoJudge {
+            repo: &self.repo,
+            revision: &self.revision,
+            modules: &self.modules,
+            memo: &mut self.memo,
+        };
+        folded.fold(stream, &mut judge, self.store.as_ref());
+        notes.extend(other.and_then(|o| {
+            o.missing(
+                folded.first_read,
+                &self.store.location(),
+                &self.revision.short,
+            )
+        }));
+        self.core = folded.core;
+        for ((target, replica), last) in folded.last {
+            if let Some(i) = self.target_index_of(&target) {
+                self.targets[i].last_stored.insert(replica, last);
+            }
+        }
+        self.undecodable.extend(folded.undecodable);
+        self.seen_seq = folded.upto;
+        self.session_problems = folded.problems.iter().map(stored_dump_problem).collect();
+        self.session_problems.extend(notes);
         self.session_problems.extend(earlier);
         for i in 0..self.targets.len() {
             if self.targets[i].revision_from_extra.is_none() {
                 continue;
             }
-            let Some((at, revisions)) = recent.get(&self.targets[i].config.name) else {
+            let Some((at, revisions)) = folded.recent.get(&self.targets[i].config.name) else {
                 continue;
             };
             let last: Vec<&String> = revisions
@@ -722,50 +727,52 @@ impl Engine {
     fn apply_stored(&mut self, dumps: impl IntoIterator<Item = StoredDump>) -> bool {
         let mut other_build = false;
         for d in dumps {
-            let i = self.target_index_of(&d.meta.target);
-            if d.meta.reset_after
-                && let Some(i) = i
-            {
-                self.targets[i].mark_reset(&d.meta.replica);
-            }
-            let origin = format!("stored dump {}", d.path.display());
-            let applied = crate::guard::catch(|| {
-                self.apply_dump(&d.meta, &d.payload, &origin)
-                    .map_err(|e| e.0)
-            });
-            let mut path = d.path;
-            let set_aside = match applied.and_then(|r| r) {
-                Ok(applied) => {
-                    other_build |= applied.is_other_build();
-                    None
-                }
-                // Set aside: no later command reads it again.
-                Err(e) => {
-                    let (diagnostic, moved) = quarantine::set_aside(self.store.as_ref(), &path, &e);
-                    self.undecodable.push(diagnostic);
-                    path = moved.unwrap_or(path);
-                    Some(e)
-                }
+            let mut judge = RepoJudge {
+                repo: &self.repo,
+                revision: &self.revision,
+                modules: &self.modules,
+                memo: &mut self.memo,
             };
-            if let Some(i) = i
-                && !d.meta.reset_after
-            {
-                // A restarted covtop does not store the same content again either. Only the
-                // newest dump per replica is kept (the older is dropped here), its payload
-                // moved, not copied.
-                self.targets[i].last_stored.insert(
-                    d.meta.replica,
-                    LastStored {
-                        revision: d.meta.revision,
-                        instance: d.meta.instance,
-                        payload: d.payload,
-                        path,
-                        set_aside,
-                    },
-                );
+            let step =
+                checkpoint::apply_stored_dump(&mut self.core, &mut judge, self.store.as_ref(), d);
+            other_build |= step.other_build;
+            self.undecodable.extend(step.undecodable);
+            if let Some(i) = self.target_index_of(&step.target) {
+                match step.last {
+                    // A restarted covtop does not store the same content again either.
+                    Some(last) => {
+                        self.targets[i].last_stored.insert(step.replica, last);
+                    }
+                    None => self.targets[i].mark_reset(&step.replica),
+                }
             }
         }
         other_build
+    }
+
+    /// Starts folding the session into checkpoints in the background (a thread with its own
+    /// store handle and repository: never the screen's thread nor this engine's task). What
+    /// went wrong on its last look is a diagnostic of the next Views; the checkpoint it stops
+    /// with when dropped is whole or absent.
+    pub fn start_checkpoints(&self) -> Option<checkpoint::Background> {
+        let problems = self.checkpoint_problems.clone();
+        let set = move |now: Vec<Diagnostic>| {
+            if let Ok(mut p) = problems.lock() {
+                *p = now;
+            }
+        };
+        match checkpoint::Checkpointer::start(self.config.clone(), set.clone()) {
+            Ok(background) => Some(background),
+            Err(e) => {
+                set(vec![Diagnostic {
+                    kind: DiagnosticKind::Mismatch,
+                    subject: self.store.location(),
+                    message: format!("no checkpoints: cannot start their thread: {e}"),
+                    fix: "nothing is lost: every restart replays the session's dumps".into(),
+                }]);
+                None
+            }
+        }
     }
 
     /// Follows the session's store: a feed announcing every dump any writer (another covtop,
@@ -1734,6 +1741,9 @@ impl Engine {
             });
         }
         diagnostics.extend(self.session_problems.iter().cloned());
+        if let Ok(p) = self.checkpoint_problems.lock() {
+            diagnostics.extend(p.iter().cloned());
+        }
         let store = crate::model::StoreState {
             location: self.store.location(),
             shared: self.store.shared(),
@@ -2155,6 +2165,17 @@ impl Judge for RepoJudge<'_> {
                 None => GoFit::Apart { layout, misfit },
             },
         }
+    }
+}
+
+/// The folder of the session store: `[session] dir`, relative to the repository's work tree.
+fn store_root(config: &Config, repo: &Repo) -> PathBuf {
+    if config.session.dir.is_absolute() {
+        config.session.dir.clone()
+    } else {
+        repo.workdir()
+            .unwrap_or_else(|| config.repo.path.clone())
+            .join(&config.session.dir)
     }
 }
 

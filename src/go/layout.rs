@@ -32,7 +32,7 @@ pub fn layout_hash(p: &Profile) -> u64 {
 }
 
 /// Why a block does not fit the source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MisfitReason {
     /// A line of the block is past the end of the file.
     PastEndOfFile,
@@ -56,7 +56,7 @@ impl std::fmt::Display for MisfitReason {
 }
 
 /// The first block of a file that does not fit its source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Misfit {
     /// The profile's file name (import path form).
     pub file: String,

@@ -62,6 +62,8 @@ pub struct SessionSummary {
     pub bad_files: usize,
     /// Temporary files of interrupted writes.
     pub unfinished_writes: usize,
+    /// The last checkpoint: every dump up to this sequence number, written at (ms).
+    pub checkpoint: Option<(u64, u64)>,
     pub current: bool,
 }
 
@@ -80,6 +82,7 @@ impl SessionSummary {
             bytes: 0,
             bad_files: 0,
             unfinished_writes: 0,
+            checkpoint: None,
             current,
         }
     }
@@ -247,7 +250,8 @@ impl SessionCatalog {
             let store = SessionStore::open(&self.root, &name)?;
             let (dumps, problems) = store.load_all()?;
             let mut s = SessionSummary::new(&name, session_dir_name(current) == name);
-            s.bytes = folder_bytes(store.dir());
+            s.bytes = store.size_with_blobs();
+            s.checkpoint = store.checkpoint_header();
             for p in &problems {
                 match p.kind {
                     ProblemKind::BadDump => s.bad_files += 1,
@@ -341,17 +345,6 @@ impl SessionCatalog {
 /// includes the payload's length and CRC-32).
 fn identity(meta: &DumpMeta) -> String {
     serde_json::to_string(&meta.identity_form()).unwrap_or_default()
-}
-
-fn folder_bytes(dir: &Path) -> u64 {
-    fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {

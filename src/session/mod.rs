@@ -9,11 +9,12 @@
 
 pub mod builds;
 mod catalog;
+mod checkpoints;
 pub mod postgres;
 pub mod store;
 
 pub use catalog::{CatalogError, MergeSummary, SessionCatalog, SessionSummary};
-pub use store::{DumpFeed, DumpStore, Loaded, Persisted};
+pub use store::{Dropped, DumpFeed, DumpStore, Loaded, Persisted, StoredCheckpoint};
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -432,13 +433,22 @@ impl SessionStore {
     /// The highest sequence number a dump file's name carries. Names whose number is out of
     /// any real range (a stray `18446744073709551615-x.dump`) never number the next dump: the
     /// sequence would wrap and every later store would fail.
+    ///
+    /// The checkpoint's last dump counts too: once the raw dumps it folds are dropped, the next
+    /// dump must still be numbered after it (else a restore, which reads only the dumps after
+    /// the checkpoint, would never see it).
     fn max_seq(&self) -> Result<u64, SessionError> {
+        let folded = self
+            .checkpoint_header()
+            .map_or(0, |(upto, _)| upto)
+            .min(MAX_SEQ);
         Ok(self
             .file_names()?
             .iter()
             .filter_map(|n| seq_of_name(n))
             .max()
-            .unwrap_or(0))
+            .unwrap_or(0)
+            .max(folded))
     }
 
     /// Removes temporary files of interrupted writes older than `min_age` (younger ones may

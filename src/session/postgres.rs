@@ -36,7 +36,8 @@ const MIGRATE_LOCK: i64 = 0x636f_7674_6f70;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes the schema from version `i` to `i+1`.
 /// Published steps are never edited; a change is a new step.
-const MIGRATIONS: &[&str] = &["CREATE TABLE covtop_sessions (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE covtop_sessions (
          id BIGSERIAL PRIMARY KEY,
          name TEXT NOT NULL UNIQUE,
          last_seq BIGINT NOT NULL DEFAULT 0,
@@ -58,7 +59,21 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE covtop_sessions (
          blob BYTEA REFERENCES covtop_blobs (digest),
          PRIMARY KEY (session_id, seq),
          UNIQUE (session_id, identity)
-     );"];
+     );",
+    // Checkpoints: one per session, replaced in one statement; `aside` names why one that
+    // could not be read was set aside (it is then not read again until replaced).
+    "CREATE TABLE covtop_checkpoints (
+         session_id BIGINT PRIMARY KEY REFERENCES covtop_sessions (id) ON DELETE CASCADE,
+         upto BIGINT NOT NULL,
+         made_ms BIGINT NOT NULL,
+         body BYTEA NOT NULL,
+         aside TEXT
+     );",
+];
+
+/// Removes the payloads no dump names any more.
+const DROP_UNUSED_BLOBS: &str = "DELETE FROM covtop_blobs b WHERE NOT EXISTS \
+     (SELECT 1 FROM covtop_dumps d WHERE d.blob = b.digest)";
 
 /// The schema version this covtop writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -610,13 +625,9 @@ impl PgStore {
                     .execute("DELETE FROM covtop_sessions WHERE name = $1", &[&name])
                     .await
                     .map_err(|e| pg_error(&e))?;
-                tx.execute(
-                    "DELETE FROM covtop_blobs b WHERE NOT EXISTS \
-                     (SELECT 1 FROM covtop_dumps d WHERE d.blob = b.digest)",
-                    &[],
-                )
-                .await
-                .map_err(|e| pg_error(&e))?;
+                tx.execute(DROP_UNUSED_BLOBS, &[])
+                    .await
+                    .map_err(|e| pg_error(&e))?;
                 tx.commit().await.map_err(|e| pg_error(&e))?;
                 Ok(n)
             })
@@ -631,10 +642,13 @@ impl PgStore {
             Box::pin(async move {
                 let rows = client
                     .query(
-                        "SELECT s.name, d.meta, d.blob, octet_length(b.payload) \
+                        "SELECT s.name, d.meta, d.blob, octet_length(b.payload), \
+                                c.upto, c.made_ms, octet_length(c.body) \
                          FROM covtop_sessions s \
                          LEFT JOIN covtop_dumps d ON d.session_id = s.id \
                          LEFT JOIN covtop_blobs b ON b.digest = d.blob \
+                         LEFT JOIN covtop_checkpoints c \
+                                ON c.session_id = s.id AND c.aside IS NULL \
                          ORDER BY s.name, d.seq",
                         &[],
                     )
@@ -643,11 +657,20 @@ impl PgStore {
                 Ok(rows
                     .into_iter()
                     .map(|r| {
+                        // The session's checkpoint: (every dump up to, written at, bytes).
+                        let checkpoint = r.get::<_, Option<i64>>(4).map(|upto| {
+                            (
+                                upto.max(0) as u64,
+                                r.get::<_, Option<i64>>(5).unwrap_or(0).max(0) as u64,
+                                r.get::<_, Option<i32>>(6).unwrap_or(0).max(0) as u64,
+                            )
+                        });
                         (
                             r.get::<_, String>(0),
                             r.get::<_, Option<String>>(1),
                             r.get::<_, Option<Vec<u8>>>(2),
                             r.get::<_, Option<i32>>(3),
+                            checkpoint,
                         )
                     })
                     .collect::<Vec<_>>())
@@ -655,9 +678,14 @@ impl PgStore {
         })?;
         let mut out: Vec<super::SessionSummary> = Vec::new();
         let mut blobs = std::collections::HashSet::new();
-        for (name, meta, blob, len) in rows {
+        for (name, meta, blob, len, checkpoint) in rows {
             if out.last().is_none_or(|s| s.name != name) {
-                out.push(super::SessionSummary::new(&name, name == current));
+                let mut summary = super::SessionSummary::new(&name, name == current);
+                if let Some((upto, made, bytes)) = checkpoint {
+                    summary.checkpoint = Some((upto, made));
+                    summary.bytes += bytes;
+                }
+                out.push(summary);
                 blobs.clear();
             }
             let s = out.last_mut().expect("pushed above");
@@ -765,6 +793,108 @@ impl DumpStore for PgStore {
             super::keep_readable(read, path, &mut dumps, &mut problems);
         }
         Ok((dumps, problems))
+    }
+
+    fn write_checkpoint(&mut self, upto: u64, bytes: &[u8]) -> Result<(), SessionError> {
+        let sid = self.session_id;
+        let upto = upto.min(i64::MAX as u64) as i64;
+        let made = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let body = bytes.to_vec();
+        self.run(move |client| {
+            Box::pin(async move {
+                client
+                    .execute(
+                        "INSERT INTO covtop_checkpoints (session_id, upto, made_ms, body) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO UPDATE \
+                         SET upto = $2, made_ms = $3, body = $4, aside = NULL",
+                        &[&sid, &upto, &made, &body],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(())
+            })
+        })
+    }
+
+    fn read_checkpoint(&self) -> Result<Option<super::StoredCheckpoint>, SessionError> {
+        let sid = self.session_id;
+        let row = self.run(move |client| {
+            Box::pin(async move {
+                let row = client
+                    .query_opt(
+                        "SELECT upto, made_ms, body FROM covtop_checkpoints \
+                         WHERE session_id = $1 AND aside IS NULL",
+                        &[&sid],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(row.map(|r| {
+                    (
+                        r.get::<_, i64>(0),
+                        r.get::<_, i64>(1),
+                        r.get::<_, Vec<u8>>(2),
+                    )
+                }))
+            })
+        })?;
+        Ok(row.map(|(upto, made, bytes)| super::StoredCheckpoint {
+            upto: upto.max(0) as u64,
+            made_at_ms: made.max(0) as u64,
+            bytes,
+            location: format!("{} checkpoint", self.location()),
+        }))
+    }
+
+    fn set_checkpoint_aside(&self, reason: &str) -> Result<String, SessionError> {
+        let sid = self.session_id;
+        let reason: String = crate::redact::redact(reason).to_string();
+        self.run(move |client| {
+            Box::pin(async move {
+                client
+                    .execute(
+                        "UPDATE covtop_checkpoints SET aside = $2 WHERE session_id = $1",
+                        &[&sid, &reason],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(())
+            })
+        })?;
+        Ok(format!(
+            "{} checkpoint (kept in covtop_checkpoints with its reason in `aside`)",
+            self.location()
+        ))
+    }
+
+    fn drop_raw(&mut self, upto: u64, before_ms: u64) -> Result<super::Dropped, SessionError> {
+        let sid = self.session_id;
+        let upto = upto.min(i64::MAX as u64) as i64;
+        let before = before_ms.min(i64::MAX as u64) as i64;
+        let (dumps, blobs) = self.run(move |client| {
+            Box::pin(async move {
+                let tx = client.transaction().await.map_err(|e| pg_error(&e))?;
+                let dumps = tx
+                    .execute(
+                        "DELETE FROM covtop_dumps WHERE session_id = $1 AND seq <= $2 \
+                         AND fetched_at_ms < $3",
+                        &[&sid, &upto, &before],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                let blobs = tx
+                    .execute(DROP_UNUSED_BLOBS, &[])
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                tx.commit().await.map_err(|e| pg_error(&e))?;
+                Ok((dumps, blobs))
+            })
+        })?;
+        Ok(super::Dropped {
+            dumps: dumps as usize,
+            blobs: blobs as usize,
+        })
     }
 
     fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError> {

@@ -138,6 +138,54 @@ pub trait DumpStore: Send + std::fmt::Debug {
     fn quarantined(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+
+    /// Replaces the session's checkpoint (what every dump up to `upto` adds up to, in the
+    /// engine's format) atomically: a reader, or a writer killed meanwhile, leaves the old one
+    /// or the new one whole, never a part. Dumps are never touched.
+    fn write_checkpoint(&mut self, _upto: u64, _bytes: &[u8]) -> Result<(), SessionError> {
+        Err(SessionError::Database {
+            store: self.location(),
+            message: "this store keeps no checkpoints; the session is replayed whole".into(),
+        })
+    }
+
+    /// The session's checkpoint, if it has one that was not set aside.
+    fn read_checkpoint(&self) -> Result<Option<StoredCheckpoint>, SessionError> {
+        Ok(None)
+    }
+
+    /// Sets the checkpoint aside (it cannot be read): later opens replay the dumps instead, and
+    /// the next checkpoint written replaces it. Returns where it went, for the diagnostic.
+    fn set_checkpoint_aside(&self, _reason: &str) -> Result<String, SessionError> {
+        Ok(self.location())
+    }
+
+    /// Drops the raw dumps numbered up to `upto` (a checkpoint holds them) that were fetched
+    /// before `before_ms`, and the payloads no dump names any more. Never a dump after `upto`.
+    fn drop_raw(&mut self, _upto: u64, _before_ms: u64) -> Result<Dropped, SessionError> {
+        Ok(Dropped::default())
+    }
+}
+
+/// A checkpoint as a store keeps it: the engine's bytes and the last dump they fold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Every dump numbered up to this one is folded in.
+    pub upto: u64,
+    /// When it was written (ms since the Unix epoch).
+    pub made_at_ms: u64,
+    pub bytes: Vec<u8>,
+    /// Where it is, for messages.
+    pub location: String,
+}
+
+/// What [`DumpStore::drop_raw`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Dump files or rows (reset markers included).
+    pub dumps: usize,
+    /// Payloads no dump named any more.
+    pub blobs: usize,
 }
 
 /// The identity of a dump: SHA-256 over its metadata without the sequence number (its payload's
@@ -238,6 +286,22 @@ impl DumpStore for SessionStore {
 
     fn quarantined(&self) -> Vec<PathBuf> {
         SessionStore::quarantined(self)
+    }
+
+    fn write_checkpoint(&mut self, upto: u64, bytes: &[u8]) -> Result<(), SessionError> {
+        SessionStore::write_checkpoint(self, upto, bytes)
+    }
+
+    fn read_checkpoint(&self) -> Result<Option<StoredCheckpoint>, SessionError> {
+        SessionStore::read_checkpoint(self)
+    }
+
+    fn set_checkpoint_aside(&self, reason: &str) -> Result<String, SessionError> {
+        SessionStore::set_checkpoint_aside(self, reason)
+    }
+
+    fn drop_raw(&mut self, upto: u64, before_ms: u64) -> Result<Dropped, SessionError> {
+        SessionStore::drop_raw(self, upto, before_ms)
     }
 
     fn subscribe(&self) -> Result<DumpFeed, SessionError> {
