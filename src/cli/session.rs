@@ -269,11 +269,20 @@ fn render_list(list: &[SessionSummary]) -> String {
         "PROBLEMS".into(),
     ]];
     for s in list {
-        let problems = match (s.bad_files, s.unfinished_writes) {
-            (0, 0) => "-".to_string(),
-            (b, 0) => format!("{b} bad file(s)"),
-            (0, u) => format!("{u} unfinished write(s)"),
-            (b, u) => format!("{b} bad file(s), {u} unfinished write(s)"),
+        let problems = [
+            (s.bad_files, "bad file(s)"),
+            (s.unfinished_writes, "unfinished write(s)"),
+            (s.quarantined, "set aside"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+        let problems = if problems.is_empty() {
+            "-".to_string()
+        } else {
+            problems
         };
         rows.push([
             if s.current { "*" } else { "" }.to_string(),

@@ -62,6 +62,8 @@ pub struct SessionSummary {
     pub bad_files: usize,
     /// Temporary files of interrupted writes.
     pub unfinished_writes: usize,
+    /// Dumps set aside because they could not be used (never replayed again).
+    pub quarantined: usize,
     pub current: bool,
 }
 
@@ -80,6 +82,7 @@ impl SessionSummary {
             bytes: 0,
             bad_files: 0,
             unfinished_writes: 0,
+            quarantined: 0,
             current,
         }
     }
@@ -248,6 +251,7 @@ impl SessionCatalog {
             let (dumps, problems) = store.load_all()?;
             let mut s = SessionSummary::new(&name, session_dir_name(current) == name);
             s.bytes = folder_bytes(store.dir());
+            s.quarantined = store.quarantined().len();
             for p in &problems {
                 match p.kind {
                     ProblemKind::BadDump => s.bad_files += 1,

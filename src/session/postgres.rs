@@ -36,7 +36,8 @@ const MIGRATE_LOCK: i64 = 0x636f_7674_6f70;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes the schema from version `i` to `i+1`.
 /// Published steps are never edited; a change is a new step.
-const MIGRATIONS: &[&str] = &["CREATE TABLE covtop_sessions (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE covtop_sessions (
          id BIGSERIAL PRIMARY KEY,
          name TEXT NOT NULL UNIQUE,
          last_seq BIGINT NOT NULL DEFAULT 0,
@@ -58,7 +59,11 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE covtop_sessions (
          blob BYTEA REFERENCES covtop_blobs (digest),
          PRIMARY KEY (session_id, seq),
          UNIQUE (session_id, identity)
-     );"];
+     );",
+    // A stored dump that cannot be used (it does not decode, exceeds a budget or made covtop
+    // fail) is set aside: it stays, with why and when, and is never replayed again.
+    "ALTER TABLE covtop_dumps ADD COLUMN quarantined_reason TEXT, ADD COLUMN quarantined_ms BIGINT;",
+];
 
 /// The schema version this covtop writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -346,9 +351,7 @@ impl PgStore {
         let name = store.name.clone();
         store.session_id = store.run(move |client| {
             Box::pin(async move {
-                let created = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
+                let created = now_ms();
                 client
                     .execute(
                         "INSERT INTO covtop_sessions (name, created_ms) VALUES ($1, $2) \
@@ -535,7 +538,7 @@ impl PgStore {
         })?;
         Ok(Persisted {
             seq: seq as u64,
-            location: PathBuf::from(format!("{}#{seq}", self.location())),
+            location: self.dump_path(seq),
             new,
         })
     }
@@ -631,7 +634,8 @@ impl PgStore {
             Box::pin(async move {
                 let rows = client
                     .query(
-                        "SELECT s.name, d.meta, d.blob, octet_length(b.payload) \
+                        "SELECT s.name, d.meta, d.blob, octet_length(b.payload), \
+                         d.quarantined_reason IS NOT NULL \
                          FROM covtop_sessions s \
                          LEFT JOIN covtop_dumps d ON d.session_id = s.id \
                          LEFT JOIN covtop_blobs b ON b.digest = d.blob \
@@ -648,6 +652,7 @@ impl PgStore {
                             r.get::<_, Option<String>>(1),
                             r.get::<_, Option<Vec<u8>>>(2),
                             r.get::<_, Option<i32>>(3),
+                            r.get::<_, Option<bool>>(4).unwrap_or(false),
                         )
                     })
                     .collect::<Vec<_>>())
@@ -655,13 +660,14 @@ impl PgStore {
         })?;
         let mut out: Vec<super::SessionSummary> = Vec::new();
         let mut blobs = std::collections::HashSet::new();
-        for (name, meta, blob, len) in rows {
+        for (name, meta, blob, len, quarantined) in rows {
             if out.last().is_none_or(|s| s.name != name) {
                 out.push(super::SessionSummary::new(&name, name == current));
                 blobs.clear();
             }
             let s = out.last_mut().expect("pushed above");
             match meta.map(|m| serde_json::from_str::<DumpMeta>(&m)) {
+                Some(_) if quarantined => s.quarantined += 1,
                 Some(Ok(m)) => s.count(&m),
                 Some(Err(_)) => s.bad_files += 1,
                 None => {}
@@ -673,6 +679,46 @@ impl PgStore {
             }
         }
         Ok(out)
+    }
+
+    /// The session's dumps set aside, in order, with why and when.
+    pub fn quarantine_reasons(&self) -> Result<Vec<Quarantined>, SessionError> {
+        let sid = self.session_id;
+        let rows = self.run(move |client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT seq, quarantined_reason, quarantined_ms FROM covtop_dumps \
+                         WHERE session_id = $1 AND quarantined_reason IS NOT NULL ORDER BY seq",
+                        &[&sid],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, i64>(0),
+                            r.get::<_, String>(1),
+                            r.get::<_, Option<i64>>(2),
+                        )
+                    })
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, reason, at)| Quarantined {
+                dump: self.dump_path(seq),
+                reason,
+                at_ms: at.unwrap_or(0).max(0) as u64,
+            })
+            .collect())
+    }
+
+    /// How a dump of the session is named in messages: the store's location and its number.
+    fn dump_path(&self, seq: i64) -> PathBuf {
+        PathBuf::from(format!("{}#{seq}", self.location()))
     }
 
     /// How many payloads the database keeps (each once, whatever number of dumps use it).
@@ -736,7 +782,8 @@ impl DumpStore for PgStore {
                     .query(
                         "SELECT d.seq, d.meta, d.blob, b.payload FROM covtop_dumps d \
                          LEFT JOIN covtop_blobs b ON b.digest = d.blob \
-                         WHERE d.session_id = $1 AND d.seq > $2 ORDER BY d.seq",
+                         WHERE d.session_id = $1 AND d.seq > $2 \
+                         AND d.quarantined_reason IS NULL ORDER BY d.seq",
                         &[&sid, &after],
                     )
                     .await
@@ -757,7 +804,7 @@ impl DumpStore for PgStore {
         let mut dumps = Vec::new();
         let mut problems = Vec::new();
         for (seq, text, blob, payload) in rows {
-            let path = PathBuf::from(format!("{}#{seq}", self.location()));
+            let path = self.dump_path(seq);
             let read = check_row(&text, blob.as_deref(), payload).map(|(mut meta, payload)| {
                 meta.seq = seq as u64;
                 (meta, payload)
@@ -773,7 +820,8 @@ impl DumpStore for PgStore {
             Box::pin(async move {
                 let rows = client
                     .query(
-                        "SELECT seq, meta FROM covtop_dumps WHERE session_id = $1 ORDER BY seq",
+                        "SELECT seq, meta FROM covtop_dumps \
+                         WHERE session_id = $1 AND quarantined_reason IS NULL ORDER BY seq",
                         &[&sid],
                     )
                     .await
@@ -806,6 +854,70 @@ impl DumpStore for PgStore {
                     .collect())
             })
         })
+    }
+
+    /// The dump stays in the database, marked with the reason (redacted) and the time, and is
+    /// never read again by a load, a stream, the catalog or a follower. A dump still in the local
+    /// spool (acknowledged while the database was away) is set aside in the spool, so it is
+    /// never uploaded.
+    fn quarantine(&self, dump: &Path, reason: &str) -> Result<PathBuf, SessionError> {
+        let shown = dump.to_string_lossy();
+        let Some(seq) = shown
+            .strip_prefix(&format!("{}#", self.location()))
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            if let Some(spool) = &self.spool
+                && dump.starts_with(spool.dir())
+            {
+                return spool.quarantine(dump, reason);
+            }
+            return Err(self.err(format!("{shown} is not a dump of this session")));
+        };
+        let reason = crate::redact::redacted(reason);
+        let sid = self.session_id;
+        let at = now_ms();
+        let found = self.run(move |client| {
+            Box::pin(async move {
+                // Set aside once: a second call keeps the first reason and time.
+                client
+                    .query_opt(
+                        "UPDATE covtop_dumps SET \
+                         quarantined_reason = COALESCE(quarantined_reason, $3), \
+                         quarantined_ms = COALESCE(quarantined_ms, $4) \
+                         WHERE session_id = $1 AND seq = $2 RETURNING seq",
+                        &[&sid, &seq, &reason, &at],
+                    )
+                    .await
+                    .map(|r| r.is_some())
+                    .map_err(|e| pg_error(&e))
+            })
+        })?;
+        if !found {
+            return Err(self.err(format!("{shown}: no such dump in the session")));
+        }
+        Ok(dump.to_path_buf())
+    }
+
+    /// The session's dumps set aside (named as loads name them), then those set aside in the
+    /// local spool.
+    fn quarantined(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .quarantine_reasons()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|q| q.dump)
+            .collect();
+        if let Some(spool) = &self.spool {
+            out.extend(spool.quarantined());
+        }
+        out
+    }
+
+    fn quarantine_place(&self) -> (String, &'static str) {
+        (
+            self.location(),
+            "in the database with it (covtop_dumps.quarantined_reason)",
+        )
     }
 
     /// A connection of its own listens on the channel every append notifies. When it is lost
@@ -907,6 +1019,23 @@ async fn listen(
         }
     }
     Ok((client, ended))
+}
+
+/// A dump of the session set aside (see [`DumpStore::quarantine`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The dump, named as loads name it (`<location>#<seq>`).
+    pub dump: PathBuf,
+    /// Why (credentials redacted).
+    pub reason: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The sequence number of the dump of identity `identity` in session `sid`, if stored.

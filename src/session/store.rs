@@ -138,6 +138,18 @@ pub trait DumpStore: Send + std::fmt::Debug {
     fn quarantined(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+
+    /// Where the dumps set aside are (every path [`DumpStore::quarantined`] gives starts with
+    /// it) and where each one's reason is kept, for the diagnostics that name them.
+    fn quarantine_place(&self) -> (String, &'static str) {
+        (
+            self.local_dir()
+                .join(super::QUARANTINE_DIR)
+                .display()
+                .to_string(),
+            "beside it (.reason.txt)",
+        )
+    }
 }
 
 /// The identity of a dump: SHA-256 over its metadata without the sequence number (its payload's

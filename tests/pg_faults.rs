@@ -1,0 +1,161 @@
+//! Faults of the shared PostgreSQL store, end to end through the binary and the engine: a stored
+//! dump that cannot be used is set aside in the database (never replayed again, listed by
+//! `session list` and named by later commands).
+//!
+//! PostgreSQL is real: a throwaway cluster each test starts and removes (`pg_support`).
+
+mod common;
+mod pg_support;
+
+use covtop::session::postgres::{PgStore, PgTarget};
+use covtop::session::{DumpMeta, DumpStore, PayloadKind};
+use std::path::PathBuf;
+
+const BENIGN: &str = "mode: count\n\
+example.com/shop/pricing/pricing.go:5.49,6.20 1 3\n\
+example.com/shop/cart/cart.go:25.19,27.2 1 2\n";
+
+/// A repository, a configuration using database `db` of `cluster` (password in a file), and
+/// what a test needs to reach the same session directly.
+struct Team {
+    _tmp: tempfile::TempDir,
+    repo: PathBuf,
+    config: PathBuf,
+    url: String,
+    password_file: PathBuf,
+    /// The session's local folder (`[session] dir`/sessions/default).
+    local: PathBuf,
+}
+
+impl Team {
+    fn new(cluster: &pg_support::PgCluster, db: &str, extra: &str) -> Team {
+        cluster.create_db(db);
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        common::sample_repo(&repo);
+        let password_file = tmp.path().join("pgpassword");
+        std::fs::write(&password_file, pg_support::PASSWORD).unwrap();
+        let url = cluster.url(db);
+        let config = tmp.path().join("covtop.toml");
+        let dir = tmp.path().join("local");
+        std::fs::write(
+            &config,
+            format!(
+                "[repo]\npath = \"{}\"\nbase = \"main\"\n[poll]\ntimeout = \"2s\"\n\
+                 [session]\ndir = \"{}\"\nstore = \"{url}\"\npassword_file = \"{}\"\n{extra}\n\
+                 [[target]]\nname = \"shop\"\nkind = \"goc\"\nurl = \"http://127.0.0.1:1\"\n",
+                repo.display(),
+                dir.display(),
+                password_file.display(),
+            ),
+        )
+        .unwrap();
+        Team {
+            local: dir.join("sessions/default"),
+            _tmp: tmp,
+            repo,
+            config,
+            url,
+            password_file,
+        }
+    }
+
+    fn store(&self) -> PgStore {
+        let target = PgTarget::new(&self.url, Some(&self.password_file)).unwrap();
+        PgStore::open(target, "default", &self.local).unwrap()
+    }
+
+    fn store_dump(&self, store: &mut PgStore, at: u64, payload: &[u8]) -> PathBuf {
+        let head = common::rev_parse(&self.repo, "HEAD");
+        let meta = DumpMeta::new(
+            "shop",
+            "http://127.0.0.1:1",
+            None,
+            at,
+            &head,
+            PayloadKind::GoProfile,
+        );
+        store.append(&meta, payload).unwrap().location
+    }
+
+    /// Runs covtop; (exit code, stdout + stderr).
+    fn run(&self, args: &[&str]) -> (Option<i32>, String) {
+        let o = common::covtop(&self.config, args);
+        (
+            o.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    }
+}
+
+fn tools() -> Option<pg_support::PgCluster> {
+    if !common::have_tool("git", "--version") {
+        return None;
+    }
+    pg_support::PgCluster::start()
+}
+
+/// Issue #12 on PostgreSQL: a stored dump that does not decode is set aside in the database
+/// with its reason (credentials redacted) and time; the session stays readable, later commands
+/// never replay it and name it, and `session list` counts it.
+#[test]
+fn an_undecodable_stored_dump_is_set_aside_in_postgres() {
+    let Some(cluster) = tools() else { return };
+    let team = Team::new(&cluster, "aside", "");
+    let mut store = team.store();
+    team.store_dump(&mut store, 1, BENIGN.as_bytes());
+    let bad = team.store_dump(
+        &mut store,
+        2,
+        b"mode: count\nnot a block from http://admin:TOKEN@h:1\n",
+    );
+    let first = team.run(&["report", "--offline", "--format", "json"]);
+    assert_eq!(first.0, Some(0), "{}", first.1);
+    assert!(
+        first.1.contains(&bad.display().to_string()) && first.1.contains("cannot be used"),
+        "the dump is named: {}",
+        first.1
+    );
+    assert!(first.1.contains("pricing/pricing.go"), "{}", first.1);
+    let aside = store.quarantine_reasons().unwrap();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(aside[0].dump, bad);
+    assert!(aside[0].at_ms > 0);
+    assert!(
+        aside[0].reason.contains("line 2") || aside[0].reason.contains("not a block"),
+        "{aside:?}"
+    );
+    assert!(!aside[0].reason.contains("TOKEN"), "{aside:?}");
+    assert_eq!(store.quarantined(), vec![bad.clone()]);
+    assert_eq!(store.load().unwrap().0.len(), 1, "never replayed again");
+
+    for args in [
+        &["report", "--offline", "--format", "json"][..],
+        &["check", "--offline", "--fail-under", "0"][..],
+    ] {
+        let (code, out) = team.run(args);
+        assert_eq!(code, Some(0), "{args:?}: {out}");
+        assert!(
+            out.contains("1 stored dump(s) set aside earlier, not used: #"),
+            "{args:?}: {out}"
+        );
+        assert!(
+            !out.contains("cannot be used"),
+            "not set aside twice: {out}"
+        );
+        assert!(out.contains("pricing/pricing.go") || args[0] == "check");
+    }
+    let (code, list) = team.run(&["session", "list"]);
+    assert_eq!(code, Some(0), "{list}");
+    let row = list
+        .lines()
+        .find(|l| l.contains("default"))
+        .unwrap_or_else(|| panic!("{list}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[2], "1", "one usable dump: {row}");
+    assert!(row.ends_with("1 set aside"), "{row}");
+}
