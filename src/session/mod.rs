@@ -628,27 +628,6 @@ impl SessionStore {
     }
 }
 
-/// Adds a dump read back to `dumps`, or why it cannot be used to `problems`.
-pub(crate) fn keep_readable(
-    read: Result<(DumpMeta, Vec<u8>), String>,
-    path: PathBuf,
-    dumps: &mut Vec<StoredDump>,
-    problems: &mut Vec<SessionProblem>,
-) {
-    match read {
-        Ok((meta, payload)) => dumps.push(StoredDump {
-            path,
-            meta,
-            payload,
-        }),
-        Err(problem) => problems.push(SessionProblem {
-            path,
-            problem,
-            kind: ProblemKind::BadDump,
-        }),
-    }
-}
-
 /// Reads one dump file of a store folder (its payload from the store's blobs when kept there).
 pub fn read_dump_file(path: &Path) -> Result<StoredDump, String> {
     if let Some(problem) = not_a_dump_file(path) {

@@ -16,8 +16,8 @@
 //! else `~/.pgpass`), never from the URL, and appears in nothing covtop prints or writes: the
 //! store's [`DumpStore::location`] names host, port and database only.
 
-use super::store::{self, DumpFeed, DumpStore, Loaded, Persisted};
-use super::{DumpMeta, SessionError, SessionStore};
+use super::store::{self, DumpFeed, DumpStore, DumpStream, Loaded, Persisted};
+use super::{DumpMeta, ProblemKind, SessionError, SessionProblem, SessionStore, StoredDump};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -318,7 +318,59 @@ pub struct PgStore {
     uploaded: Vec<u64>,
     /// Runs the database I/O, whatever runtime (if any) the caller is on.
     rt: Option<tokio::runtime::Runtime>,
+    io: Io,
+}
+
+/// The store's connection, used from its I/O runtime: by the store and by the streams it
+/// hands out (which may outlive a call).
+#[derive(Clone)]
+struct Io {
+    handle: tokio::runtime::Handle,
     client: Arc<tokio::sync::Mutex<Option<Client>>>,
+    target: PgTarget,
+}
+
+impl Io {
+    /// Runs `f` with a connected client on the I/O runtime and waits for it. A closed
+    /// connection is replaced (and the schema checked) first, so a database that went away and
+    /// came back is used again.
+    fn run<T, F>(&self, f: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut Client,
+            ) -> std::pin::Pin<
+                Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>,
+            > + Send
+            + 'static,
+    {
+        let slot = self.client.clone();
+        let target = self.target.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        // Once the runtime is shut down (the store dropped) the task is dropped unrun, and
+        // the sender with it.
+        self.handle.spawn(async move {
+            let work = async {
+                let mut guard = slot.lock().await;
+                if guard.as_ref().is_none_or(|c| c.is_closed()) {
+                    let mut client = target.connect().await?;
+                    migrate(&mut client).await?;
+                    *guard = Some(client);
+                }
+                let client = guard.as_mut().expect("connected above");
+                let out = tokio::time::timeout(OP_TIMEOUT, f(client))
+                    .await
+                    .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?;
+                if out.is_err() && client.is_closed() {
+                    *guard = None;
+                }
+                out
+            };
+            let _ = tx.send(work.await);
+        });
+        rx.recv()
+            .unwrap_or_else(|_| Err("the store is closed (its I/O thread stopped)".into()))
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -388,7 +440,7 @@ impl PgStore {
                 message: format!("cannot start its I/O thread: {e}"),
             })?;
         let store = PgStore {
-            target,
+            target: target.clone(),
             name: String::new(),
             session_id: 0,
             local_dir: local_dir.to_path_buf(),
@@ -396,8 +448,12 @@ impl PgStore {
             spool_pending: true,
             unreachable: None,
             uploaded: Vec::new(),
+            io: Io {
+                handle: rt.handle().clone(),
+                client: Arc::new(tokio::sync::Mutex::new(None)),
+                target: target.clone(),
+            },
             rt: Some(rt),
-            client: Arc::new(tokio::sync::Mutex::new(None)),
         };
         // Connects and migrates now: a wrong URL or password is an error at once.
         store.sessions()?;
@@ -559,9 +615,8 @@ impl PgStore {
         }
     }
 
-    /// Runs `f` with a connected client on the store's I/O thread and waits for it. A closed
-    /// connection is replaced (and the schema checked) first, so a database that went away and
-    /// came back is used again.
+    /// Runs `f` with a connected client on the store's I/O thread and waits for it (see
+    /// [`Io::run`]).
     fn run<T, F>(&self, f: F) -> Result<T, SessionError>
     where
         T: Send + 'static,
@@ -572,35 +627,7 @@ impl PgStore {
             > + Send
             + 'static,
     {
-        let Some(rt) = self.rt.as_ref() else {
-            return Err(self.err("the store is closed".into()));
-        };
-        let slot = self.client.clone();
-        let target = self.target.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
-            let work = async {
-                let mut guard = slot.lock().await;
-                if guard.as_ref().is_none_or(|c| c.is_closed()) {
-                    let mut client = target.connect().await?;
-                    migrate(&mut client).await?;
-                    *guard = Some(client);
-                }
-                let client = guard.as_mut().expect("connected above");
-                let out = tokio::time::timeout(OP_TIMEOUT, f(client))
-                    .await
-                    .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?;
-                if out.is_err() && client.is_closed() {
-                    *guard = None;
-                }
-                out
-            };
-            let _ = tx.send(work.await);
-        });
-        match rx.recv() {
-            Ok(r) => r.map_err(|m| self.err(m)),
-            Err(_) => Err(self.err("its I/O thread stopped".into())),
-        }
+        self.io.run(f).map_err(|m| self.err(m))
     }
 
     /// Removes session `name` and its dumps (payloads no session uses any more too).
@@ -718,7 +745,16 @@ impl PgStore {
 
     /// How a dump of the session is named in messages: the store's location and its number.
     fn dump_path(&self, seq: i64) -> PathBuf {
-        PathBuf::from(format!("{}#{seq}", self.location()))
+        self.read().dump_path(seq)
+    }
+
+    /// What a stream of the session's dumps needs.
+    fn read(&self) -> SessionRead {
+        SessionRead {
+            io: self.io.clone(),
+            session_id: self.session_id,
+            location: self.location(),
+        }
     }
 
     /// How many payloads the database keeps (each once, whatever number of dumps use it).
@@ -774,13 +810,29 @@ impl DumpStore for PgStore {
     }
 
     fn load_after(&self, after: u64) -> Result<Loaded, SessionError> {
-        let sid = self.session_id;
         let after = after.min(i64::MAX as u64) as i64;
-        let rows = self.run(move |client| {
+        let mut dumps = Vec::new();
+        let mut problems = Vec::new();
+        for item in self.read().rows(after, i64::MAX).map_err(|m| self.err(m))? {
+            match item {
+                Ok(d) => dumps.push(d),
+                Err(p) => problems.push(p),
+            }
+        }
+        Ok((dumps, problems))
+    }
+
+    /// The dumps are read in pages of at most [`PAGE_BYTES`] of payload (or one dump, when
+    /// larger) as the stream advances: first the numbers and payload sizes of the session's
+    /// dumps, then each page by its range of numbers.
+    fn stream_after(&self, after: u64) -> Result<DumpStream, SessionError> {
+        let after = after.min(i64::MAX as u64) as i64;
+        let sid = self.session_id;
+        let sizes = self.run(move |client| {
             Box::pin(async move {
                 let rows = client
                     .query(
-                        "SELECT d.seq, d.meta, d.blob, b.payload FROM covtop_dumps d \
+                        "SELECT d.seq, COALESCE(octet_length(b.payload), 0) FROM covtop_dumps d \
                          LEFT JOIN covtop_blobs b ON b.digest = d.blob \
                          WHERE d.session_id = $1 AND d.seq > $2 \
                          AND d.quarantined_reason IS NULL ORDER BY d.seq",
@@ -790,28 +842,15 @@ impl DumpStore for PgStore {
                     .map_err(|e| pg_error(&e))?;
                 Ok(rows
                     .into_iter()
-                    .map(|r| {
-                        (
-                            r.get::<_, i64>(0),
-                            r.get::<_, String>(1),
-                            r.get::<_, Option<Vec<u8>>>(2),
-                            r.get::<_, Option<Vec<u8>>>(3),
-                        )
-                    })
+                    .map(|r| (r.get::<_, i64>(0), r.get::<_, i32>(1).max(0) as u64))
                     .collect::<Vec<_>>())
             })
         })?;
-        let mut dumps = Vec::new();
-        let mut problems = Vec::new();
-        for (seq, text, blob, payload) in rows {
-            let path = self.dump_path(seq);
-            let read = check_row(&text, blob.as_deref(), payload).map(|(mut meta, payload)| {
-                meta.seq = seq as u64;
-                (meta, payload)
-            });
-            super::keep_readable(read, path, &mut dumps, &mut problems);
-        }
-        Ok((dumps, problems))
+        Ok(Box::new(PageStream {
+            read: self.read(),
+            pages: pages(&sizes, PAGE_BYTES).into(),
+            page: std::collections::VecDeque::new(),
+        }))
     }
 
     fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError> {
@@ -925,9 +964,7 @@ impl DumpStore for PgStore {
     /// highest sequence number is announced, so that nothing stored meanwhile is missed. The
     /// feed ends only when the follower drops it (or when the first connection fails: an error).
     fn subscribe(&self) -> Result<DumpFeed, SessionError> {
-        let Some(rt) = self.rt.as_ref() else {
-            return Err(self.err("the store is closed".into()));
-        };
+        let rt = &self.io.handle;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let target = self.target.clone();
         let sid = self.session_id;
@@ -1021,6 +1058,132 @@ async fn listen(
     Ok((client, ended))
 }
 
+/// At most this many bytes of payload are fetched at once when a session is streamed (a
+/// larger dump is fetched alone).
+const PAGE_BYTES: u64 = 16 << 20;
+
+/// Splits a session's dumps — (sequence number, payload bytes), in order — into pages of
+/// consecutive numbers holding at most `limit` bytes each (a larger dump alone): the first
+/// and last number of each.
+fn pages(sizes: &[(i64, u64)], limit: u64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    let mut held = 0u64;
+    for &(seq, bytes) in sizes {
+        match out.last_mut() {
+            Some(page) if held.saturating_add(bytes) <= limit => {
+                page.1 = seq;
+                held += bytes;
+            }
+            _ => {
+                out.push((seq, seq));
+                held = bytes;
+            }
+        }
+    }
+    out
+}
+
+/// What reading the dumps of one session needs, apart from the store (a stream may outlive
+/// the call that made it).
+struct SessionRead {
+    io: Io,
+    session_id: i64,
+    location: String,
+}
+
+impl SessionRead {
+    /// The session's usable dumps numbered in `(after, upto]`, in order; a row that cannot be
+    /// used comes as a problem in its place.
+    fn rows(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<Result<StoredDump, SessionProblem>>, String> {
+        let sid = self.session_id;
+        let rows = self.io.run(move |client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT d.seq, d.meta, d.blob, b.payload FROM covtop_dumps d \
+                         LEFT JOIN covtop_blobs b ON b.digest = d.blob \
+                         WHERE d.session_id = $1 AND d.seq > $2 AND d.seq <= $3 \
+                         AND d.quarantined_reason IS NULL ORDER BY d.seq",
+                        &[&sid, &after, &upto],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, i64>(0),
+                            r.get::<_, String>(1),
+                            r.get::<_, Option<Vec<u8>>>(2),
+                            r.get::<_, Option<Vec<u8>>>(3),
+                        )
+                    })
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, text, blob, payload)| {
+                let path = self.dump_path(seq);
+                match check_row(&text, blob.as_deref(), payload) {
+                    Ok((mut meta, payload)) => {
+                        meta.seq = seq as u64;
+                        Ok(StoredDump {
+                            path,
+                            meta,
+                            payload,
+                        })
+                    }
+                    Err(problem) => Err(SessionProblem {
+                        path,
+                        problem,
+                        kind: ProblemKind::BadDump,
+                    }),
+                }
+            })
+            .collect())
+    }
+
+    fn dump_path(&self, seq: i64) -> PathBuf {
+        PathBuf::from(format!("{}#{seq}", self.location))
+    }
+}
+
+/// A session's dumps, fetched a page at a time (see [`PgStore::stream_after`]).
+struct PageStream {
+    read: SessionRead,
+    /// The pages not fetched yet: (first, last) sequence number.
+    pages: std::collections::VecDeque<(i64, i64)>,
+    /// The fetched page's dumps not handed out yet.
+    page: std::collections::VecDeque<Result<StoredDump, SessionProblem>>,
+}
+
+impl Iterator for PageStream {
+    type Item = Result<StoredDump, SessionProblem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.page.is_empty() {
+            let (first, last) = self.pages.pop_front()?;
+            match self.read.rows(first - 1, last) {
+                Ok(rows) => self.page = rows.into(),
+                // The database went away meanwhile: the page's dumps are named as unread.
+                Err(problem) => {
+                    return Some(Err(SessionProblem {
+                        path: PathBuf::from(format!("{}#{first}..{last}", self.read.location)),
+                        problem: format!("cannot be read: {problem}"),
+                        kind: ProblemKind::BadDump,
+                    }));
+                }
+            }
+        }
+        self.page.pop_front()
+    }
+}
+
 /// A dump of the session set aside (see [`DumpStore::quarantine`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quarantined {
@@ -1098,6 +1261,17 @@ mod tests {
         assert_eq!(pgpass_line("db:5432:coverage", &want), None);
         // A password may hold ':' after the fourth field.
         assert_eq!(pgpass_line("*:*:*:*:x:y", &want).as_deref(), Some("x:y"));
+    }
+
+    #[test]
+    fn pages_hold_at_most_the_limit_or_one_larger_dump() {
+        let sizes = [(1, 4), (2, 4), (3, 3), (5, 20), (6, 0), (9, 10), (10, 1)];
+        assert_eq!(
+            pages(&sizes, 10),
+            vec![(1, 2), (3, 3), (5, 5), (6, 9), (10, 10)]
+        );
+        assert_eq!(pages(&sizes, 1000), vec![(1, 10)]);
+        assert!(pages(&[], 10).is_empty());
     }
 
     #[test]
