@@ -271,3 +271,96 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
         "line {clear_line} of Cart.java"
     );
 }
+
+/// Issue #12: a probe array longer than its class has (the class known from its class file) is
+/// refused at decode — naming the dump, the class and both counts — and the dump is set aside,
+/// while the real agent's data for the same classes passes the same check. The crafted reply
+/// (the real agent's data with one class's array lengthened) is served by the replay agent:
+/// the real one never sends such data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_array_longer_than_its_class_is_refused_at_decode() {
+    use covtop::demo::jacoco_agent::ReplayAgent;
+    use covtop::java::exec::ClassProbes;
+    use covtop::java::probes::Probes;
+    if !have_java_and_jacoco() || !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let repo = work.join("repo");
+    let java_dir = repo.join("src/main/java/shop");
+    std::fs::create_dir_all(&java_dir).unwrap();
+    for s in shop_sources() {
+        std::fs::copy(&s, java_dir.join(s.file_name().unwrap())).unwrap();
+    }
+    common::git(&repo, &["init", "-q", "-b", "main"]);
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "shop"]);
+
+    // The real agent's data decodes with every class's probe count known.
+    let shop = start_shop_under_agent(work, "bounds", &["/add?item=pen&qty=2&price=150"]);
+    let sessions = work.join("sessions");
+    let config = write_jacoco_config(work, &repo, &sessions, shop.agent_port, &shop.classes);
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let polls = engine.poll(&[]).await.unwrap();
+    assert_eq!(polls[0].stored.len(), 1, "{polls:?}");
+    assert!(polls[0].undecodable.is_empty(), "{polls:?}");
+    let real = covtop::java::exec::parse(
+        &stored_payload(&dumps_in(&sessions.join("sessions/default")).pop().unwrap()),
+        "real",
+    )
+    .unwrap();
+    let (&id, class) = real
+        .classes
+        .iter()
+        .find(|(_, c)| c.any_hit())
+        .expect("a class ran");
+    let n = class.probes.len();
+    let mut longer = Probes::new(n + 9);
+    for i in 0..n {
+        longer.set(i, class.probes.get(i));
+    }
+    longer.set(n + 8, true);
+
+    let agent = ReplayAgent::start("crafted").await.unwrap();
+    agent.hit(&BTreeMap::from([(
+        id,
+        ClassProbes {
+            name: class.name.clone(),
+            probes: longer,
+        },
+    )]));
+    let crafted = work.join("crafted");
+    std::fs::create_dir_all(&crafted).unwrap();
+    let crafted_sessions = crafted.join("sessions");
+    let config = write_jacoco_config(
+        &crafted,
+        &repo,
+        &crafted_sessions,
+        agent.address().port(),
+        &shop.classes,
+    );
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let polls = engine.poll(&[]).await.unwrap();
+    let [(_, e)] = &polls[0].undecodable[..] else {
+        panic!("the crafted dump is refused: {polls:?}")
+    };
+    for part in [
+        format!("class {}", class.name),
+        format!("sends {} probes", n + 9),
+        format!("its class file has {n}"),
+        format!("target shop, replica {}", agent.address()),
+    ] {
+        assert!(e.contains(&part), "{part:?} in {e}");
+    }
+    let aside: Vec<PathBuf> = dumps_in(&crafted_sessions.join("sessions/default/quarantine"));
+    assert_eq!(aside.len(), 2, "the dump and its reason: {aside:?}");
+    let view = engine.view();
+    assert!(
+        view.diagnostics
+            .iter()
+            .any(|d| d.message.contains("probes")),
+        "{:?}",
+        view.diagnostics
+    );
+}

@@ -644,6 +644,7 @@ impl Engine {
             revision: &self.revision,
             modules: &self.modules,
             memo: &mut self.memo,
+            classes: self.java_union.as_ref(),
         };
         self.core.apply(meta, payload, origin, &mut judge)
     }
@@ -655,6 +656,7 @@ impl Engine {
             revision: &self.revision,
             modules: &self.modules,
             memo: &mut self.memo,
+            classes: None,
         }
         .is_current(revision)
     }
@@ -2040,6 +2042,8 @@ struct RepoJudge<'a> {
     revision: &'a Revision,
     modules: &'a ModuleMap,
     memo: &'a mut Judgements,
+    /// The JaCoCo targets' classes, once analysed: their probe counts bound the data.
+    classes: Option<&'a JavaBuild>,
 }
 
 impl RepoJudge<'_> {
@@ -2082,6 +2086,10 @@ impl RepoJudge<'_> {
 }
 
 impl Judge for RepoJudge<'_> {
+    fn class_probes(&self, id: u64) -> Option<u32> {
+        self.classes?.probe_count(id)
+    }
+
     fn is_current(&mut self, revision: &str) -> bool {
         if revision == self.revision.oid {
             return true;
