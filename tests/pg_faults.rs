@@ -230,3 +230,175 @@ fn a_postgres_session_of_many_large_dumps_is_replayed_a_page_at_a_time() {
         "{above} KiB above the benign run for {DUMPS} dumps of {PAYLOAD} bytes"
     );
 }
+
+const PROFILE: &str = "mode: count\n\
+example.com/shop/pricing/pricing.go:5.49,6.20 1 0\n\
+example.com/shop/pricing/pricing.go:6.20,8.3 1 0\n\
+example.com/shop/cart/cart.go:25.18,27.2 1 0\n";
+
+/// A configuration of `team`'s database whose goc target is `url`, its own local folder.
+fn engine_config(team: &Team, name: &str, url: &str) -> covtop::config::Config {
+    let text = std::fs::read_to_string(&team.config)
+        .unwrap()
+        .replace("http://127.0.0.1:1", url)
+        .replace("/local\"", &format!("/{name}-local\""));
+    let path = team.config.with_file_name(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    covtop::config::load(&path).unwrap()
+}
+
+/// Issue #11 item 4: covtop starts while PostgreSQL is down — a writer polling the agents and
+/// a viewer following the session both open, the writer's dumps are acknowledged from the local
+/// spool and the View says the store is unreachable; when PostgreSQL starts, the spool is
+/// uploaded in the order the dumps were taken without any further poll, and the viewer, which
+/// also started with the database down, shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn covtop_starts_while_postgres_is_down_and_uploads_in_order_when_it_starts() {
+    use covtop::demo::gocserver::v1::{Agent, Center};
+    use covtop::demo::gocserver::{AgentProfile, SharedProfile};
+    use covtop::engine::{Engine, live};
+    let Some(cluster) = tools() else { return };
+    let team = Team::new(&cluster, "down", "");
+    cluster.stop();
+    let center = Center::start().await.unwrap();
+    let profile = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let _agent = Agent::start("shop", profile.clone(), 0, Some(&center.url()))
+        .await
+        .unwrap();
+
+    let mut viewer = Engine::open(engine_config(&team, "viewer", "http://127.0.0.1:1"))
+        .expect("a viewer opens with the database down");
+    viewer.attached = true;
+    let (mut seen, viewer_join) = live::spawn(viewer);
+
+    let mut writer = Engine::open(engine_config(&team, "writer", &center.url()))
+        .expect("a writer opens with the database down");
+    let problem = writer.view().store.clone().unwrap().problem;
+    assert!(
+        problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("unreachable") && p.contains("spool")),
+        "{problem:?}"
+    );
+    // Three polls, each with something new: three dumps, all spooled (numbered 0).
+    for block in 0..3 {
+        profile.lock().hit(block, 1);
+        let polls = writer.poll(&[]).await.unwrap();
+        let stored = &polls[0].stored;
+        assert_eq!(stored.len(), 1, "{polls:?}");
+        assert!(
+            stored[0].1.to_string_lossy().contains("spool"),
+            "{}",
+            stored[0].1.display()
+        );
+    }
+    let state = writer.view().store.clone().unwrap();
+    assert!(state.problem.is_some(), "{state:?}");
+    assert!(!format!("{state:?}").contains(pg_support::PASSWORD));
+
+    cluster.restart();
+    // No poll: the store uploads on its own once the database answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let dumps = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the spool was never uploaded"
+        );
+        let (dumps, _) = team.store().load().unwrap();
+        if dumps.len() == 3 {
+            break dumps;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let fetched: Vec<u64> = dumps.iter().map(|d| d.meta.fetched_at_ms).collect();
+    let mut sorted = fetched.clone();
+    sorted.sort();
+    assert_eq!(fetched, sorted, "uploaded in the order taken");
+    assert!(dumps.windows(2).all(|w| w[0].meta.seq < w[1].meta.seq));
+    assert_eq!(writer.view().store.clone().unwrap().problem, None);
+    let spool = team
+        .local
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .join("writer-local/sessions/default/spool/sessions/default");
+    let left: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".dump"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the spool is empty once uploaded: {left:?}"
+    );
+
+    // The viewer, started with the database down, follows it once it answers.
+    let v = common::view_where(
+        &mut seen.views,
+        "the viewer after the upload",
+        std::time::Duration::from_secs(30),
+        |v| {
+            common::hit_lines(v, "pricing/pricing.go").contains(&5)
+                && common::hit_lines(v, "cart/cart.go").contains(&27)
+        },
+    )
+    .await;
+    assert!(v.store.as_ref().unwrap().shared);
+    // The writer's own dumps are not counted twice when they come back through a feed.
+    let w = writer.view();
+    assert_eq!(
+        common::lines_where(&w, "pricing/pricing.go", |l| l.hits == Some(1)),
+        common::lines_where(&w, "pricing/pricing.go", |l| l.hits.unwrap_or(0) > 0)
+    );
+    seen.commands
+        .send(covtop::engine::Command::Quit)
+        .await
+        .unwrap();
+    viewer_join.await.unwrap();
+}
+
+/// The headless commands start with PostgreSQL down too: `dump` and `watch --once` store into
+/// the spool and say the store is unreachable on stderr; the next command after PostgreSQL
+/// starts uploads what they left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_commands_run_while_postgres_is_down() {
+    use covtop::demo::gocserver::v1::{Agent, Center};
+    use covtop::demo::gocserver::{AgentProfile, SharedProfile};
+    let Some(cluster) = tools() else { return };
+    let team = Team::new(&cluster, "headless", "");
+    let center = Center::start().await.unwrap();
+    let profile = SharedProfile::new(AgentProfile::from_text(PROFILE).unwrap());
+    let _agent = Agent::start("shop", profile.clone(), 0, Some(&center.url()))
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&team.config)
+        .unwrap()
+        .replace("http://127.0.0.1:1", &center.url());
+    std::fs::write(&team.config, text).unwrap();
+    cluster.stop();
+    profile.lock().hit(0, 1);
+    let team = std::sync::Arc::new(team);
+    let t = team.clone();
+    let dump = tokio::task::spawn_blocking(move || t.run(&["dump"]))
+        .await
+        .unwrap();
+    assert_eq!(dump.0, Some(0), "{}", dump.1);
+    assert!(dump.1.contains("unreachable"), "{}", dump.1);
+    assert!(!dump.1.contains(pg_support::PASSWORD), "{}", dump.1);
+    profile.lock().hit(1, 1);
+    let t = team.clone();
+    let watch = tokio::task::spawn_blocking(move || t.run(&["watch", "--once"]))
+        .await
+        .unwrap();
+    assert_eq!(watch.0, Some(0), "{}", watch.1);
+    cluster.restart();
+    let t = team.clone();
+    let report =
+        tokio::task::spawn_blocking(move || t.run(&["report", "--offline", "--format", "json"]))
+            .await
+            .unwrap();
+    assert_eq!(report.0, Some(0), "{}", report.1);
+    let (dumps, _) = team.store().load().unwrap();
+    assert_eq!(dumps.len(), 2, "both spooled dumps uploaded");
+    assert!(dumps[0].meta.fetched_at_ms <= dumps[1].meta.fetched_at_ms);
+}

@@ -779,6 +779,12 @@ impl Engine {
     /// feed of [`Engine::follow`]) like replayed ones; returns how many were applied (a new
     /// View is worth building only then).
     pub fn apply_followed(&mut self, announced: u64) -> Result<usize, EngineError> {
+        // Spooled dumps the store uploaded meanwhile on its own are this engine's too.
+        for n in self.store.take_uploaded() {
+            if n > self.seen_seq {
+                self.own_seqs.insert(n);
+            }
+        }
         if announced <= self.seen_seq {
             return Ok(0);
         }

@@ -19,7 +19,8 @@
 use super::store::{self, DumpFeed, DumpStore, DumpStream, Loaded, Persisted};
 use super::{DumpMeta, ProblemKind, SessionError, SessionProblem, SessionStore, StoredDump};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio_postgres::config::Host;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
@@ -157,17 +158,47 @@ impl PgTarget {
         &self.location
     }
 
-    async fn connect(&self) -> Result<Client, String> {
-        let (client, connection) = tokio::time::timeout(OP_TIMEOUT, self.config.connect(NoTls))
-            .await
-            .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?
-            .map_err(|e| pg_error(&e))?;
+    /// Opens a connection: the client and the connection task to drive.
+    async fn open_connection(
+        &self,
+    ) -> Result<
+        (
+            Client,
+            tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+        ),
+        ConnectFailure,
+    > {
+        match tokio::time::timeout(OP_TIMEOUT, self.config.connect(NoTls)).await {
+            Err(_) => Err(ConnectFailure {
+                unreachable: true,
+                message: format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+            }),
+            Ok(Err(e)) => Err(ConnectFailure {
+                // Refused, reset, no route, no such host: the server is away. A refusal by the
+                // server itself (password, database) or a TLS failure is not.
+                unreachable: e.as_db_error().is_none()
+                    && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()),
+                message: pg_error(&e),
+            }),
+            Ok(Ok(c)) => Ok(c),
+        }
+    }
+
+    async fn connect(&self) -> Result<Client, ConnectFailure> {
+        let (client, connection) = self.open_connection().await?;
         tokio::spawn(async move {
             // Ends when the client is dropped or the server goes away; the next call reconnects.
             let _ = connection.await;
         });
         Ok(client)
     }
+}
+
+/// Why a connection could not be opened; `unreachable` when the server is away (dumps are
+/// then spooled), not when it refused covtop.
+struct ConnectFailure {
+    unreachable: bool,
+    message: String,
 }
 
 fn location_of(config: &tokio_postgres::Config) -> String {
@@ -299,26 +330,44 @@ pub async fn migrate(client: &mut Client) -> Result<i32, String> {
 ///
 /// When the database cannot take a dump, the dump goes to a local spool — a folder store in
 /// `local_dir/spool` — and is acknowledged from there (durable, with sequence number 0: the session
-/// numbers it when it is uploaded). Every later append uploads the spool first, in order, so the
-/// session gets the dumps in the order they were taken; opening the store uploads what an earlier
-/// run left. Only when the spool cannot take a dump either is the append an error (and a reset
-/// waiting for it is not done).
+/// numbers it when it is uploaded). The spool is uploaded in order before any later append, and
+/// by an uploader thread that tries every second while it holds dumps, so the session gets them
+/// in the order they were taken as soon as the database answers; opening the store uploads what
+/// an earlier run left. A database that cannot be reached when the store is opened is no error:
+/// the store opens on its spool (the session's earlier dumps are read when it answers). Only
+/// when the spool cannot take a dump either is an append an error (and a reset waiting for it is
+/// not done).
 pub struct PgStore {
     target: PgTarget,
     name: String,
-    session_id: i64,
+    session: Session,
     /// The folder for what the session keeps locally (saved build lines, the spool).
     local_dir: PathBuf,
-    spool: Option<SessionStore>,
+    spool: Arc<Mutex<Spool>>,
+    /// Runs the database I/O, whatever runtime (if any) the caller is on.
+    rt: Option<tokio::runtime::Runtime>,
+    io: Io,
+    /// Tells the uploader thread to stop.
+    stop: Arc<AtomicBool>,
+}
+
+/// The local spool of a session and what is known of its upload.
+struct Spool {
+    /// The spool's folder store (`spool/sessions/<name>` in the session's local folder).
+    store: Option<SessionStore>,
+    /// The spool's root (`spool/`), whose unused blobs are removed after an upload.
+    root: PathBuf,
     /// The spool may hold dumps not uploaded yet.
-    spool_pending: bool,
+    pending: bool,
     /// Why the last append went to the spool, while it holds dumps.
     unreachable: Option<String>,
     /// Session sequence numbers of spooled dumps uploaded since [`DumpStore::take_uploaded`].
     uploaded: Vec<u64>,
-    /// Runs the database I/O, whatever runtime (if any) the caller is on.
-    rt: Option<tokio::runtime::Runtime>,
-    io: Io,
+}
+
+fn lock(spool: &Mutex<Spool>) -> std::sync::MutexGuard<'_, Spool> {
+    // Every update of the spool's state is a single step: a holder that panicked left it whole.
+    spool.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The store's connection, used from its I/O runtime: by the store and by the streams it
@@ -328,6 +377,8 @@ struct Io {
     handle: tokio::runtime::Handle,
     client: Arc<tokio::sync::Mutex<Option<Client>>>,
     target: PgTarget,
+    /// The last connection attempt failed because the server is away.
+    away: Arc<AtomicBool>,
 }
 
 impl Io {
@@ -346,6 +397,7 @@ impl Io {
     {
         let slot = self.client.clone();
         let target = self.target.clone();
+        let away = self.away.clone();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         // Once the runtime is shut down (the store dropped) the task is dropped unrun, and
         // the sender with it.
@@ -353,7 +405,11 @@ impl Io {
             let work = async {
                 let mut guard = slot.lock().await;
                 if guard.as_ref().is_none_or(|c| c.is_closed()) {
-                    let mut client = target.connect().await?;
+                    let mut client = target.connect().await.map_err(|f| {
+                        away.store(f.unreachable, Ordering::Relaxed);
+                        f.message
+                    })?;
+                    away.store(false, Ordering::Relaxed);
                     migrate(&mut client).await?;
                     *guard = Some(client);
                 }
@@ -371,150 +427,66 @@ impl Io {
         rx.recv()
             .unwrap_or_else(|_| Err("the store is closed (its I/O thread stopped)".into()))
     }
-}
 
-impl std::fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore")
-            .field("location", &self.location())
-            .finish()
+    /// Whether the last connection attempt found the server away.
+    fn away(&self) -> bool {
+        self.away.load(Ordering::Relaxed)
     }
 }
 
-impl Drop for PgStore {
-    fn drop(&mut self) {
-        // Allowed inside an async context too (the engine task drops its store).
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
+/// One session of the database, as the store, its streams and its uploader reach it.
+#[derive(Clone)]
+struct Session {
+    io: Io,
+    name: String,
+    /// Its id in `covtop_sessions`, once the database has answered.
+    id: Arc<OnceLock<i64>>,
+    location: String,
+}
+
+impl Session {
+    /// The session's id, creating the session if needed.
+    fn id(&self) -> Result<i64, String> {
+        if let Some(&id) = self.id.get() {
+            return Ok(id);
         }
-    }
-}
-
-impl PgStore {
-    /// Connects, migrates the schema and opens (creating if needed) session `name`.
-    /// `local_dir` is created: the session keeps saved build lines there.
-    pub fn open(target: PgTarget, name: &str, local_dir: &Path) -> Result<PgStore, SessionError> {
-        std::fs::create_dir_all(local_dir).map_err(|source| SessionError::Create {
-            path: local_dir.to_path_buf(),
-            source,
-        })?;
-        let mut store = PgStore::connect(target, local_dir)?;
-        store.name = name.to_string();
-        let name = store.name.clone();
-        store.session_id = store.run(move |client| {
-            Box::pin(async move {
-                let created = now_ms();
-                client
-                    .execute(
-                        "INSERT INTO covtop_sessions (name, created_ms) VALUES ($1, $2) \
-                         ON CONFLICT (name) DO NOTHING",
-                        &[&name, &created],
-                    )
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                let row = client
-                    .query_one("SELECT id FROM covtop_sessions WHERE name = $1", &[&name])
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                Ok(row.get::<_, i64>(0))
-            })
-        })?;
-        // What an earlier run could not upload goes first (it stays spooled if that fails).
-        // The spool is a folder store of its own inside `local_dir` (`spool/sessions/<name>`,
-        // `spool/blobs`): never a folder session that happens to share the name.
-        store.spool = SessionStore::open(&local_dir.join(SPOOL_DIR), &store.name).ok();
-        let _ = store.flush_spool();
-        Ok(store)
+        let name = self.name.clone();
+        let id = self
+            .io
+            .run(move |client| Box::pin(async move { session_id(client, &name).await }))?;
+        let _ = self.id.set(id);
+        Ok(id)
     }
 
-    /// Connects (migrating the schema) without opening a session: for listing and removing
-    /// sessions. Appends need [`PgStore::open`].
-    pub fn connect(target: PgTarget, local_dir: &Path) -> Result<PgStore, SessionError> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("covtop-postgres")
-            .enable_all()
-            .build()
-            .map_err(|e| SessionError::Database {
-                store: target.location.clone(),
-                message: format!("cannot start its I/O thread: {e}"),
-            })?;
-        let store = PgStore {
-            target: target.clone(),
-            name: String::new(),
-            session_id: 0,
-            local_dir: local_dir.to_path_buf(),
-            spool: None,
-            spool_pending: true,
-            unreachable: None,
-            uploaded: Vec::new(),
-            io: Io {
-                handle: rt.handle().clone(),
-                client: Arc::new(tokio::sync::Mutex::new(None)),
-                target: target.clone(),
-            },
-            rt: Some(rt),
-        };
-        // Connects and migrates now: a wrong URL or password is an error at once.
-        store.sessions()?;
-        Ok(store)
+    fn dump_path(&self, seq: i64) -> PathBuf {
+        PathBuf::from(format!("{}#{seq}", self.location))
     }
 
     /// Uploads the spooled dumps in order; each leaves the spool once the session has it.
-    fn flush_spool(&mut self) -> Result<(), SessionError> {
-        let Some(spool) = &self.spool else {
-            self.spool_pending = false;
+    fn upload(&self, spool: &mut Spool) -> Result<(), String> {
+        let Some(store) = &spool.store else {
+            spool.pending = false;
             return Ok(());
         };
-        let (dumps, _) = spool.load_all()?;
+        let (dumps, _) = store.load_all().map_err(|e| e.to_string())?;
         let had = !dumps.is_empty();
         for d in dumps {
-            let p = self.append_primary(&d.meta, &d.payload)?;
-            self.uploaded.push(p.seq);
+            let (seq, _) = self.append(&d.meta, &d.payload)?;
+            spool.uploaded.push(seq as u64);
             // A file that stays is uploaded again next time, and found there (same identity).
             let _ = std::fs::remove_file(&d.path);
         }
-        self.spool_pending = false;
-        self.unreachable = None;
+        spool.pending = false;
+        spool.unreachable = None;
         if had {
-            super::remove_unused_blobs(&self.local_dir.join(SPOOL_DIR), Duration::from_secs(60));
+            super::remove_unused_blobs(&spool.root, Duration::from_secs(60));
         }
         Ok(())
     }
 
-    /// Keeps a dump the database could not take (`cause`) in the local spool.
-    fn spool_append(
-        &mut self,
-        meta: &DumpMeta,
-        payload: &[u8],
-        cause: SessionError,
-    ) -> Result<Persisted, SessionError> {
-        let Some(spool) = self.spool.as_mut() else {
-            return Err(cause);
-        };
-        match spool.append_idempotent(meta, payload) {
-            Ok(p) => {
-                self.spool_pending = true;
-                self.unreachable = Some(cause.to_string());
-                Ok(Persisted {
-                    seq: 0,
-                    location: p.location,
-                    new: p.new,
-                })
-            }
-            Err(e) => Err(self.err(format!(
-                "{cause}; and the local spool {} failed too: {e}",
-                self.local_dir.display()
-            ))),
-        }
-    }
-
-    /// Appends one dump to the database (no spool).
-    fn append_primary(
-        &mut self,
-        meta: &DumpMeta,
-        payload: &[u8],
-    ) -> Result<Persisted, SessionError> {
+    /// Appends one dump to the database (no spool): its sequence number, and whether it is new.
+    fn append(&self, meta: &DumpMeta, payload: &[u8]) -> Result<(i64, bool), String> {
+        let sid = self.id()?;
         let identity = store::identity(meta, payload).to_vec();
         let blob = (!payload.is_empty()).then(|| store::digest(payload).to_vec());
         let mut meta = meta.clone();
@@ -523,8 +495,7 @@ impl PgStore {
         meta.len = payload.len() as u64;
         meta.crc32 = crc32fast::hash(payload);
         let payload = payload.to_vec();
-        let sid = self.session_id;
-        let (seq, new) = self.run(move |client| {
+        self.io.run(move |client| {
             Box::pin(async move {
                 let e = |e: tokio_postgres::Error| pg_error(&e);
                 // Stored already (a retry): nothing to write.
@@ -591,12 +562,176 @@ impl PgStore {
                 tx.commit().await.map_err(e)?;
                 Ok((seq, true))
             })
-        })?;
-        Ok(Persisted {
-            seq: seq as u64,
-            location: self.dump_path(seq),
-            new,
         })
+    }
+}
+
+/// The id of session `name`, created if it does not exist yet.
+async fn session_id(client: &Client, name: &str) -> Result<i64, String> {
+    client
+        .execute(
+            "INSERT INTO covtop_sessions (name, created_ms) VALUES ($1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+            &[&name, &now_ms()],
+        )
+        .await
+        .map_err(|e| pg_error(&e))?;
+    let row = client
+        .query_one("SELECT id FROM covtop_sessions WHERE name = $1", &[&name])
+        .await
+        .map_err(|e| pg_error(&e))?;
+    Ok(row.get::<_, i64>(0))
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("location", &self.location())
+            .finish()
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Allowed inside an async context too (the engine task drops its store).
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl PgStore {
+    /// Opens (creating if needed) session `name`, connecting and migrating the schema. A
+    /// database that does not answer (refused, unreachable, no reply) is no error: the store
+    /// opens on its local spool and says so ([`DumpStore::health`]); a database that refuses
+    /// covtop (password, permissions, a newer schema) is. `local_dir` is created: the session
+    /// keeps saved build lines and the spool there.
+    pub fn open(target: PgTarget, name: &str, local_dir: &Path) -> Result<PgStore, SessionError> {
+        std::fs::create_dir_all(local_dir).map_err(|source| SessionError::Create {
+            path: local_dir.to_path_buf(),
+            source,
+        })?;
+        let store = PgStore::new(target, name, local_dir)?;
+        // The spool is a folder store of its own inside `local_dir` (`spool/sessions/<name>`,
+        // `spool/blobs`): never a folder session that happens to share the name.
+        lock(&store.spool).store = SessionStore::open(&local_dir.join(SPOOL_DIR), name).ok();
+        match store.session.id() {
+            Ok(_) => {
+                // What an earlier run could not upload goes first (it stays spooled if that
+                // fails).
+                let mut spool = lock(&store.spool);
+                let _ = store.session.upload(&mut spool);
+            }
+            Err(why) if store.io.away() && lock(&store.spool).store.is_some() => {
+                let mut spool = lock(&store.spool);
+                spool.pending = true;
+                spool.unreachable = Some(store.err(why).to_string());
+            }
+            Err(why) => return Err(store.err(why)),
+        }
+        store.start_uploader();
+        Ok(store)
+    }
+
+    /// Connects (migrating the schema) without opening a session: for listing and removing
+    /// sessions. Appends need [`PgStore::open`].
+    pub fn connect(target: PgTarget, local_dir: &Path) -> Result<PgStore, SessionError> {
+        let store = PgStore::new(target, "", local_dir)?;
+        // Connects and migrates now: a wrong URL or password is an error at once.
+        store.sessions()?;
+        Ok(store)
+    }
+
+    fn new(target: PgTarget, name: &str, local_dir: &Path) -> Result<PgStore, SessionError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("covtop-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| SessionError::Database {
+                store: target.location.clone(),
+                message: format!("cannot start its I/O thread: {e}"),
+            })?;
+        let io = Io {
+            handle: rt.handle().clone(),
+            client: Arc::new(tokio::sync::Mutex::new(None)),
+            target: target.clone(),
+            away: Arc::new(AtomicBool::new(false)),
+        };
+        Ok(PgStore {
+            session: Session {
+                io: io.clone(),
+                name: name.to_string(),
+                id: Arc::new(OnceLock::new()),
+                location: format!("{} session {name}", target.location),
+            },
+            target,
+            name: name.to_string(),
+            local_dir: local_dir.to_path_buf(),
+            spool: Arc::new(Mutex::new(Spool {
+                store: None,
+                root: local_dir.join(SPOOL_DIR),
+                pending: false,
+                unreachable: None,
+                uploaded: Vec::new(),
+            })),
+            io,
+            rt: Some(rt),
+            stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Starts the thread that uploads the spool, in order, once the database answers again
+    /// (tried every second while the spool holds dumps; it ends with the store).
+    fn start_uploader(&self) {
+        let (session, spool, stop) = (self.session.clone(), self.spool.clone(), self.stop.clone());
+        let _ = std::thread::Builder::new()
+            .name("covtop-spool-upload".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(250));
+                    let mut s = lock(&spool);
+                    if s.pending && !stop.load(Ordering::Relaxed) {
+                        let _ = session.upload(&mut s);
+                        drop(s);
+                        std::thread::sleep(Duration::from_millis(750));
+                    }
+                }
+            });
+    }
+
+    /// The session's id (the database must answer).
+    fn sid(&self) -> Result<i64, SessionError> {
+        self.session.id().map_err(|m| self.err(m))
+    }
+
+    /// Keeps a dump the database could not take (`cause`) in the local spool.
+    fn spool_append(
+        &self,
+        spool: &mut Spool,
+        meta: &DumpMeta,
+        payload: &[u8],
+        cause: String,
+    ) -> Result<Persisted, SessionError> {
+        let Some(store) = spool.store.as_mut() else {
+            return Err(self.err(cause));
+        };
+        match store.append_idempotent(meta, payload) {
+            Ok(p) => {
+                spool.pending = true;
+                spool.unreachable = Some(self.err(cause).to_string());
+                Ok(Persisted {
+                    seq: 0,
+                    location: p.location,
+                    new: p.new,
+                })
+            }
+            Err(e) => Err(self.err(format!(
+                "{cause}; and the local spool {} failed too: {e}",
+                self.local_dir.display()
+            ))),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -710,7 +845,7 @@ impl PgStore {
 
     /// The session's dumps set aside, in order, with why and when.
     pub fn quarantine_reasons(&self) -> Result<Vec<Quarantined>, SessionError> {
-        let sid = self.session_id;
+        let sid = self.sid()?;
         let rows = self.run(move |client| {
             Box::pin(async move {
                 let rows = client
@@ -745,16 +880,21 @@ impl PgStore {
 
     /// How a dump of the session is named in messages: the store's location and its number.
     fn dump_path(&self, seq: i64) -> PathBuf {
-        self.read().dump_path(seq)
+        self.session.dump_path(seq)
     }
 
-    /// What a stream of the session's dumps needs.
-    fn read(&self) -> SessionRead {
-        SessionRead {
-            io: self.io.clone(),
-            session_id: self.session_id,
-            location: self.location(),
-        }
+    /// The dumps waiting in the local spool, in order, numbered 0 (not uploaded yet).
+    fn spooled(&self) -> DumpStream {
+        let dumps = lock(&self.spool)
+            .store
+            .as_ref()
+            .and_then(|s| s.load_all().ok())
+            .map(|(dumps, _)| dumps)
+            .unwrap_or_default();
+        Box::new(dumps.into_iter().map(|mut d| {
+            d.meta.seq = 0;
+            Ok(d)
+        }))
     }
 
     /// How many payloads the database keeps (each once, whatever number of dumps use it).
@@ -781,19 +921,26 @@ impl DumpStore for PgStore {
     }
 
     fn append(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<Persisted, SessionError> {
-        if self.spool_pending
-            && let Err(e) = self.flush_spool()
+        // Held through the append: the uploader never interleaves, so the order is kept.
+        let spool = self.spool.clone();
+        let mut spool = lock(&spool);
+        if spool.pending
+            && let Err(e) = self.session.upload(&mut spool)
         {
-            return self.spool_append(meta, payload, e);
+            return self.spool_append(&mut spool, meta, payload, e);
         }
-        match self.append_primary(meta, payload) {
-            Ok(p) => Ok(p),
-            Err(e) => self.spool_append(meta, payload, e),
+        match self.session.append(meta, payload) {
+            Ok((seq, new)) => Ok(Persisted {
+                seq: seq as u64,
+                location: self.dump_path(seq),
+                new,
+            }),
+            Err(e) => self.spool_append(&mut spool, meta, payload, e),
         }
     }
 
     fn take_uploaded(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.uploaded)
+        std::mem::take(&mut lock(&self.spool).uploaded)
     }
 
     fn shared(&self) -> bool {
@@ -801,7 +948,7 @@ impl DumpStore for PgStore {
     }
 
     fn health(&self) -> Option<String> {
-        self.unreachable.as_ref().map(|why| {
+        lock(&self.spool).unreachable.as_ref().map(|why| {
             format!(
                 "unreachable ({why}): dumps are kept in the local spool {} and uploaded in order when it answers",
                 self.local_dir.display()
@@ -813,7 +960,11 @@ impl DumpStore for PgStore {
         let after = after.min(i64::MAX as u64) as i64;
         let mut dumps = Vec::new();
         let mut problems = Vec::new();
-        for item in self.read().rows(after, i64::MAX).map_err(|m| self.err(m))? {
+        for item in self
+            .session
+            .rows(after, i64::MAX)
+            .map_err(|m| self.err(m))?
+        {
             match item {
                 Ok(d) => dumps.push(d),
                 Err(p) => problems.push(p),
@@ -827,7 +978,13 @@ impl DumpStore for PgStore {
     /// dumps, then each page by its range of numbers.
     fn stream_after(&self, after: u64) -> Result<DumpStream, SessionError> {
         let after = after.min(i64::MAX as u64) as i64;
-        let sid = self.session_id;
+        let sid = match self.sid() {
+            Ok(sid) => sid,
+            // Opened while the database is away: what this session holds here is its spool
+            // (numbered when uploaded; the rest is read when the database answers).
+            Err(_) if self.io.away() && after == 0 => return Ok(self.spooled()),
+            Err(e) => return Err(e),
+        };
         let sizes = self.run(move |client| {
             Box::pin(async move {
                 let rows = client
@@ -847,14 +1004,14 @@ impl DumpStore for PgStore {
             })
         })?;
         Ok(Box::new(PageStream {
-            read: self.read(),
+            read: self.session.clone(),
             pages: pages(&sizes, PAGE_BYTES).into(),
             page: std::collections::VecDeque::new(),
         }))
     }
 
     fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError> {
-        let sid = self.session_id;
+        let sid = self.sid()?;
         let rows = self.run(move |client| {
             Box::pin(async move {
                 let rows = client
@@ -905,7 +1062,7 @@ impl DumpStore for PgStore {
             .strip_prefix(&format!("{}#", self.location()))
             .and_then(|n| n.parse::<i64>().ok())
         else {
-            if let Some(spool) = &self.spool
+            if let Some(spool) = &lock(&self.spool).store
                 && dump.starts_with(spool.dir())
             {
                 return spool.quarantine(dump, reason);
@@ -913,7 +1070,7 @@ impl DumpStore for PgStore {
             return Err(self.err(format!("{shown} is not a dump of this session")));
         };
         let reason = crate::redact::redacted(reason);
-        let sid = self.session_id;
+        let sid = self.sid()?;
         let at = now_ms();
         let found = self.run(move |client| {
             Box::pin(async move {
@@ -946,7 +1103,7 @@ impl DumpStore for PgStore {
             .into_iter()
             .map(|q| q.dump)
             .collect();
-        if let Some(spool) = &self.spool {
+        if let Some(spool) = &lock(&self.spool).store {
             out.extend(spool.quarantined());
         }
         out
@@ -961,18 +1118,20 @@ impl DumpStore for PgStore {
 
     /// A connection of its own listens on the channel every append notifies. When it is lost
     /// (the database restarted), it is opened again every second; once back, the session's
-    /// highest sequence number is announced, so that nothing stored meanwhile is missed. The
-    /// feed ends only when the follower drops it (or when the first connection fails: an error).
+    /// highest sequence number is announced, so that nothing stored meanwhile is missed. A
+    /// database that is away when the feed starts is waited for the same way. The feed ends
+    /// only when the follower drops it (or when the database refuses the first connection: an
+    /// error).
     fn subscribe(&self) -> Result<DumpFeed, SessionError> {
-        let rt = &self.io.handle;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let target = self.target.clone();
-        let sid = self.session_id;
+        let session = self.session.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
+        self.io.handle.spawn(async move {
             let mut ready = Some(ready_tx);
+            let mut catch_up = false;
             loop {
-                match listen(&target, sid, &tx, ready.is_none()).await {
+                match listen(&target, &session, &tx, catch_up).await {
                     Ok((client, ended)) => {
                         if let Some(r) = ready.take() {
                             let _ = r.send(Ok(()));
@@ -983,13 +1142,18 @@ impl DumpStore for PgStore {
                         }
                         drop(client);
                     }
-                    Err(e) => {
+                    Err(f) => {
                         if let Some(r) = ready.take() {
-                            let _ = r.send(Err(e));
-                            return;
+                            if !f.unreachable {
+                                let _ = r.send(Err(f.message));
+                                return;
+                            }
+                            // Away: the feed starts now and catches up when it answers.
+                            let _ = r.send(Ok(()));
                         }
                     }
                 }
+                catch_up = true;
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     _ = tx.closed() => return,
@@ -1004,33 +1168,34 @@ impl DumpStore for PgStore {
     }
 }
 
-/// Opens a connection that LISTENs for session `sid`'s new dumps and forwards their sequence
+/// Opens a connection that LISTENs for the session's new dumps and forwards their sequence
 /// numbers to `feed`; with `catch_up`, first announces the session's highest sequence number.
 /// Returns the client (the connection lives as long as it) and a receiver that completes when
 /// the connection ends.
 async fn listen(
     target: &PgTarget,
-    sid: i64,
+    session: &Session,
     feed: &tokio::sync::mpsc::UnboundedSender<u64>,
     catch_up: bool,
-) -> Result<(Client, tokio::sync::oneshot::Receiver<()>), String> {
-    let (client, mut connection) = tokio::time::timeout(OP_TIMEOUT, target.config.connect(NoTls))
-        .await
-        .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?
-        .map_err(|e| pg_error(&e))?;
+) -> Result<(Client, tokio::sync::oneshot::Receiver<()>), ConnectFailure> {
+    let (client, mut connection) = target.open_connection().await?;
+    let refused = |message: String| ConnectFailure {
+        unreachable: false,
+        message,
+    };
     let (ended_tx, ended) = tokio::sync::oneshot::channel();
     let forward = feed.clone();
-    let prefix = format!("{sid}:");
+    // Set before LISTEN below, so before any notification arrives.
+    let id = session.id.clone();
     tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         use futures_util::StreamExt;
         while let Some(Ok(m)) = messages.next().await {
             if let AsyncMessage::Notification(n) = m
                 && n.channel() == CHANNEL
-                && let Some(seq) = n
-                    .payload()
-                    .strip_prefix(&prefix)
-                    .and_then(|s| s.parse::<u64>().ok())
+                && let Some((sid, seq)) = n.payload().split_once(':')
+                && id.get().is_some_and(|id| id.to_string() == sid)
+                && let Ok(seq) = seq.parse::<u64>()
                 && forward.send(seq).is_err()
             {
                 break;
@@ -1038,10 +1203,18 @@ async fn listen(
         }
         let _ = ended_tx.send(());
     });
+    let sid = match session.id.get() {
+        Some(&sid) => sid,
+        None => {
+            let sid = session_id(&client, &session.name).await.map_err(refused)?;
+            let _ = session.id.set(sid);
+            sid
+        }
+    };
     client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await
-        .map_err(|e| pg_error(&e))?;
+        .map_err(|e| refused(pg_error(&e)))?;
     if catch_up {
         let top: i64 = client
             .query_one(
@@ -1049,7 +1222,7 @@ async fn listen(
                 &[&sid],
             )
             .await
-            .map_err(|e| pg_error(&e))?
+            .map_err(|e| refused(pg_error(&e)))?
             .get(0);
         if top > 0 {
             let _ = feed.send(top as u64);
@@ -1083,15 +1256,7 @@ fn pages(sizes: &[(i64, u64)], limit: u64) -> Vec<(i64, i64)> {
     out
 }
 
-/// What reading the dumps of one session needs, apart from the store (a stream may outlive
-/// the call that made it).
-struct SessionRead {
-    io: Io,
-    session_id: i64,
-    location: String,
-}
-
-impl SessionRead {
+impl Session {
     /// The session's usable dumps numbered in `(after, upto]`, in order; a row that cannot be
     /// used comes as a problem in its place.
     fn rows(
@@ -1099,7 +1264,7 @@ impl SessionRead {
         after: i64,
         upto: i64,
     ) -> Result<Vec<Result<StoredDump, SessionProblem>>, String> {
-        let sid = self.session_id;
+        let sid = self.id()?;
         let rows = self.io.run(move |client| {
             Box::pin(async move {
                 let rows = client
@@ -1147,15 +1312,11 @@ impl SessionRead {
             })
             .collect())
     }
-
-    fn dump_path(&self, seq: i64) -> PathBuf {
-        PathBuf::from(format!("{}#{seq}", self.location))
-    }
 }
 
 /// A session's dumps, fetched a page at a time (see [`PgStore::stream_after`]).
 struct PageStream {
-    read: SessionRead,
+    read: Session,
     /// The pages not fetched yet: (first, last) sequence number.
     pages: std::collections::VecDeque<(i64, i64)>,
     /// The fetched page's dumps not handed out yet.
