@@ -111,16 +111,15 @@ fn dumps_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() {
+/// A folder for a test and in it the shop's repository (`repo`): base has Cart and Main; the
+/// feature (checked out) adds the pricing rule and the handler. `None` without Java or git.
+fn shop_repo() -> Option<(tempfile::TempDir, PathBuf)> {
     if !have_java_and_jacoco() || !common::have_tool("git", "--version") {
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let work = tmp.path();
-
-    // The repository: base has Cart and Main; the feature adds the pricing rule and the handler.
-    let repo = work.join("repo");
+    let repo = tmp.path().join("repo");
+    let repo = repo.as_path();
     let java_dir = repo.join("src/main/java/shop");
     std::fs::create_dir_all(&java_dir).unwrap();
     let sources = shop_sources();
@@ -130,15 +129,25 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
             std::fs::copy(s, java_dir.join(&name)).unwrap();
         }
     }
-    common::git(&repo, &["init", "-q", "-b", "main"]);
-    common::git(&repo, &["add", "-A"]);
-    common::git(&repo, &["commit", "-qm", "base"]);
-    common::git(&repo, &["checkout", "-qb", "feature"]);
+    common::git(repo, &["init", "-q", "-b", "main"]);
+    common::git(repo, &["add", "-A"]);
+    common::git(repo, &["commit", "-qm", "base"]);
+    common::git(repo, &["checkout", "-qb", "feature"]);
     for s in &sources {
         std::fs::copy(s, java_dir.join(s.file_name().unwrap())).unwrap();
     }
-    common::git(&repo, &["add", "-A"]);
-    common::git(&repo, &["commit", "-qm", "pricing and handler"]);
+    common::git(repo, &["add", "-A"]);
+    common::git(repo, &["commit", "-qm", "pricing and handler"]);
+    let repo = repo.to_path_buf();
+    Some((tmp, repo))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() {
+    let Some((tmp, repo)) = shop_repo() else {
+        return;
+    };
+    let work = tmp.path();
 
     // The service, compiled from the same sources, under the real agent.
     let shop = start_shop_under_agent(
@@ -259,7 +268,7 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
         .iter()
         .find(|f| f.path.ends_with("Cart.java"))
         .unwrap();
-    let cart_src = std::fs::read_to_string(java_dir.join("Cart.java")).unwrap();
+    let cart_src = std::fs::read_to_string(repo.join("src/main/java/shop/Cart.java")).unwrap();
     let clear_line = cart_src
         .lines()
         .position(|l| l.contains("void clear()"))
@@ -282,20 +291,10 @@ async fn a_probe_array_longer_than_its_class_is_refused_at_decode() {
     use covtop::demo::jacoco_agent::ReplayAgent;
     use covtop::java::exec::ClassProbes;
     use covtop::java::probes::Probes;
-    if !have_java_and_jacoco() || !common::have_tool("git", "--version") {
+    let Some((tmp, repo)) = shop_repo() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let work = tmp.path();
-    let repo = work.join("repo");
-    let java_dir = repo.join("src/main/java/shop");
-    std::fs::create_dir_all(&java_dir).unwrap();
-    for s in shop_sources() {
-        std::fs::copy(&s, java_dir.join(s.file_name().unwrap())).unwrap();
-    }
-    common::git(&repo, &["init", "-q", "-b", "main"]);
-    common::git(&repo, &["add", "-A"]);
-    common::git(&repo, &["commit", "-qm", "shop"]);
 
     // The real agent's data decodes with every class's probe count known.
     let shop = start_shop_under_agent(work, "bounds", &["/add?item=pen&qty=2&price=150"]);

@@ -602,18 +602,7 @@ impl SessionStore {
             let read = fs::read(&path)
                 .map_err(|e| format!("cannot read: {e}"))
                 .and_then(|bytes| decode(&bytes, blobs.as_deref()));
-            match read {
-                Ok((meta, payload)) => Ok(StoredDump {
-                    path,
-                    meta,
-                    payload,
-                }),
-                Err(problem) => Err(SessionProblem {
-                    path,
-                    problem,
-                    kind: ProblemKind::BadDump,
-                }),
-            }
+            readable(read, path)
         });
         let unfinished = unfinished.into_iter().map(|path| {
             Err(SessionProblem {
@@ -625,6 +614,25 @@ impl SessionStore {
             })
         });
         Ok(Box::new(dumps.chain(unfinished)))
+    }
+}
+
+/// A dump read back at `path` (its metadata and payload), or why it cannot be used.
+pub(crate) fn readable(
+    read: Result<(DumpMeta, Vec<u8>), String>,
+    path: PathBuf,
+) -> Result<StoredDump, SessionProblem> {
+    match read {
+        Ok((meta, payload)) => Ok(StoredDump {
+            path,
+            meta,
+            payload,
+        }),
+        Err(problem) => Err(SessionProblem {
+            path,
+            problem,
+            kind: ProblemKind::BadDump,
+        }),
     }
 }
 

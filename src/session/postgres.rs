@@ -370,6 +370,10 @@ fn lock(spool: &Mutex<Spool>) -> std::sync::MutexGuard<'_, Spool> {
     spool.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What [`Io::run`] runs with the client: a database exchange.
+type Work<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>>;
+
 /// The store's connection, used from its I/O runtime: by the store and by the streams it
 /// hands out (which may outlive a call).
 #[derive(Clone)]
@@ -388,12 +392,7 @@ impl Io {
     fn run<T, F>(&self, f: F) -> Result<T, String>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut Client,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>,
-            > + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut Client) -> Work<'c, T> + Send + 'static,
     {
         let slot = self.client.clone();
         let target = self.target.clone();
@@ -755,12 +754,7 @@ impl PgStore {
     fn run<T, F>(&self, f: F) -> Result<T, SessionError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut Client,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>,
-            > + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut Client) -> Work<'c, T> + Send + 'static,
     {
         self.io.run(f).map_err(|m| self.err(m))
     }
@@ -1293,22 +1287,11 @@ impl Session {
         Ok(rows
             .into_iter()
             .map(|(seq, text, blob, payload)| {
-                let path = self.dump_path(seq);
-                match check_row(&text, blob.as_deref(), payload) {
-                    Ok((mut meta, payload)) => {
-                        meta.seq = seq as u64;
-                        Ok(StoredDump {
-                            path,
-                            meta,
-                            payload,
-                        })
-                    }
-                    Err(problem) => Err(SessionProblem {
-                        path,
-                        problem,
-                        kind: ProblemKind::BadDump,
-                    }),
-                }
+                let read = check_row(&text, blob.as_deref(), payload).map(|(mut meta, payload)| {
+                    meta.seq = seq as u64;
+                    (meta, payload)
+                });
+                super::readable(read, self.dump_path(seq))
             })
             .collect())
     }
