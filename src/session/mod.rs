@@ -9,6 +9,7 @@
 
 pub mod builds;
 mod catalog;
+pub mod pg_tls;
 pub mod postgres;
 pub mod store;
 

@@ -16,6 +16,7 @@
 //! else `~/.pgpass`), never from the URL, and appears in nothing covtop prints or writes: the
 //! store's [`DumpStore::location`] names host, port and database only.
 
+use super::pg_tls::{self, MakeRustls, TlsSettings};
 use super::store::{self, DumpFeed, DumpStore, DumpStream, Loaded, Persisted};
 use super::{DumpMeta, ProblemKind, SessionError, SessionProblem, SessionStore, StoredDump};
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio_postgres::config::Host;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 /// The channel every append notifies, with payload `<session id>:<seq>`.
 const CHANNEL: &str = "covtop_dumps";
@@ -79,6 +80,8 @@ pub fn is_postgres_url(store: &str) -> bool {
 pub struct PgTarget {
     config: tokio_postgres::Config,
     location: String,
+    /// The URL's `sslmode` and `sslrootcert`, made into the connector of every connection.
+    tls: MakeRustls,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -93,10 +96,12 @@ impl std::fmt::Debug for PgTarget {
 impl PgTarget {
     /// Checks the `[session] store` URL without connecting: it parses, names a database and
     /// holds no password. The error says what to write instead.
-    pub fn check_url(url: &str) -> Result<tokio_postgres::Config, String> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+    pub fn check_url(url: &str) -> Result<(tokio_postgres::Config, TlsSettings), String> {
+        let (url, tls) = pg_tls::split_url(url)?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             format!("is not a PostgreSQL URL ({e}); write postgres://USER@HOST[:PORT]/DATABASE")
         })?;
+        config.ssl_mode(pg_tls::pg_mode(tls.mode));
         if config.get_password().is_some() {
             return Err(
                 "holds a password: take it out of the URL and put it in [session] password_file, \
@@ -110,17 +115,19 @@ impl PgTarget {
                 location_of(&config)
             ));
         }
-        Ok(config)
+        Ok((config, tls))
     }
 
     /// Parses `url` (`postgres://user@host[:port]/db`; `postgres:///db?user=U&host=/socket/dir`
     /// for a unix socket)
     /// and finds the password: `password_file`, then `PGPASSWORD`, then the `.pgpass` file.
     pub fn new(url: &str, password_file: Option<&Path>) -> Result<PgTarget, SessionError> {
-        let mut config = Self::check_url(url).map_err(|message| SessionError::Database {
+        let invalid = |message| SessionError::Database {
             store: "[session] store".into(),
             message,
-        })?;
+        };
+        let (mut config, tls) = Self::check_url(url).map_err(invalid)?;
+        let tls = MakeRustls::new(&tls).map_err(invalid)?;
         let location = location_of(&config);
         if config.get_user().is_none()
             && let Some(user) = std::env::var("PGUSER")
@@ -150,7 +157,11 @@ impl PgTarget {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         config.application_name("covtop");
-        Ok(PgTarget { config, location })
+        Ok(PgTarget {
+            config,
+            location,
+            tls,
+        })
     }
 
     /// Host, port and database: never the user nor the password.
@@ -164,11 +175,11 @@ impl PgTarget {
     ) -> Result<
         (
             Client,
-            tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+            tokio_postgres::Connection<tokio_postgres::Socket, pg_tls::RustlsStream>,
         ),
         ConnectFailure,
     > {
-        match tokio::time::timeout(OP_TIMEOUT, self.config.connect(NoTls)).await {
+        match tokio::time::timeout(OP_TIMEOUT, self.config.connect(self.tls.clone())).await {
             Err(_) => Err(ConnectFailure {
                 unreachable: true,
                 message: format!("no answer within {}s", OP_TIMEOUT.as_secs()),
@@ -285,7 +296,20 @@ fn pgpass_line(line: &str, want: &[&str; 4]) -> Option<String> {
 fn pg_error(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => e.to_string(),
+        // With its causes: "error performing TLS handshake" alone would not say which check.
+        None => {
+            let mut message = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !message.contains(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                cause = c.source();
+            }
+            message
+        }
     }
 }
 
@@ -1423,7 +1447,8 @@ mod tests {
         let t = PgTarget::new("postgres://covtop@db.example:5433/coverage", None).unwrap();
         assert_eq!(t.location(), "postgres://db.example:5433/coverage");
         assert!(!format!("{t:?}").contains("covtop@"));
-        let sock = PgTarget::check_url("postgres:///coverage?user=covtop&host=/run/pg").unwrap();
+        let (sock, _) =
+            PgTarget::check_url("postgres:///coverage?user=covtop&host=/run/pg").unwrap();
         assert_eq!(location_of(&sock), "postgres:///run/pg:5432/coverage");
     }
 }
