@@ -494,3 +494,85 @@ fn tls_to_postgres_follows_sslmode_and_sslrootcert() {
     }
     eprintln!("verify-full, wrong name: {wrong}\nuntrusted: {untrusted}");
 }
+
+/// Issue #11: `covtop session merge` and `--baseline` work on PostgreSQL sessions as on folder
+/// sessions: a merge copies in fetch order and copies nothing twice; a baseline is another
+/// session of the database (or one up to a sequence number).
+#[test]
+fn merge_and_baseline_work_on_postgres_sessions() {
+    let Some(cluster) = tools() else { return };
+    let team = Team::new(&cluster, "merge", "");
+    let head = common::rev_parse(&team.repo, "HEAD");
+    let open = |name: &str| {
+        let target = PgTarget::new(&team.url, Some(&team.password_file)).unwrap();
+        PgStore::open(target, name, &team.local.with_file_name(name)).unwrap()
+    };
+    let dump = |store: &mut PgStore, at: u64, profile: &str| {
+        let meta = DumpMeta::new("shop", "r-1", None, at, &head, PayloadKind::GoProfile);
+        store.append(&meta, profile.as_bytes()).unwrap()
+    };
+    let covered = |n: u64| {
+        format!(
+            "mode: count\nexample.com/shop/pricing/pricing.go:5.49,6.20 1 {n}\n\
+             example.com/shop/cart/cart.go:25.19,27.2 1 2\n"
+        )
+    };
+    let lost = "mode: count\nexample.com/shop/pricing/pricing.go:5.49,6.20 1 0\n\
+                example.com/shop/cart/cart.go:25.19,27.2 1 2\n";
+    let (mut a, mut b) = (open("a"), open("b"));
+    for at in [1, 3] {
+        dump(&mut a, at, &covered(at));
+    }
+    for at in [2, 4] {
+        dump(&mut b, at, &covered(at));
+    }
+    let (code, out) = team.run(&["session", "merge", "a", "b", "--into", "all"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Merged a, b into all: 4 dump(s) copied, 0 already present."),
+        "{out}"
+    );
+    let (merged, _) = open("all").load().unwrap();
+    let order: Vec<u64> = merged.iter().map(|d| d.meta.fetched_at_ms).collect();
+    assert_eq!(order, vec![1, 2, 3, 4], "in the order fetched");
+    assert_eq!(merged[1].payload, covered(2).into_bytes());
+    let (code, out) = team.run(&["session", "merge", "a", "b", "--into", "all"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("0 dump(s) copied, 4 already present."),
+        "{out}"
+    );
+    let (code, out) = team.run(&["session", "merge", "a", "--into", "a"]);
+    assert!(code != Some(0) && out.contains("into itself"), "{out}");
+
+    // The session in use lost pricing.go:5 that baseline "a" covered; cart.go ran in both.
+    dump(&mut team.store(), 10, lost);
+    for baseline in ["a", "a:1"] {
+        let (code, out) = team.run(&[
+            "report",
+            "--offline",
+            "--format",
+            "json",
+            "--baseline",
+            baseline,
+        ]);
+        assert_eq!(code, Some(0), "{baseline}: {out}");
+        let json: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap()..]).unwrap();
+        let totals = &json["baseline"]["totals"];
+        // pricing.go 5-6 lost, cart.go 25-27 covered in both.
+        assert_eq!(totals["lbc"], 2, "{baseline}: {totals}");
+        assert_eq!(totals["cbc"], 3, "{baseline}: {totals}");
+        assert_eq!(json["baseline"]["label"], baseline, "{}", json["baseline"]);
+    }
+    let (code, out) = team.run(&["report", "--offline", "--baseline", "nosuch"]);
+    assert!(code != Some(0), "{out}");
+    assert!(
+        out.contains("no session of that name") && out.contains("a, all, b, default"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("127.0.0.1:{}/merge", cluster.port)),
+        "{out}"
+    );
+    assert!(!out.contains(pg_support::PASSWORD), "{out}");
+}

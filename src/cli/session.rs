@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use covtop::config::Config;
 use covtop::session::postgres::{PgStore, PgTarget};
-use covtop::session::{DumpStore, SessionCatalog, SessionSummary};
+use covtop::session::{DumpStore, MergeSummary, SessionCatalog, SessionSummary};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
@@ -157,11 +157,16 @@ fn run_shared(cfg: &Config, db: &PgStore, action: SessionAction) -> Result<ExitC
             catalog.set_current(&name)?;
             println!("Session {name} is now the current session.");
         }
-        SessionAction::Merge { .. } => bail!(
-            "merging sessions is done on folder stores only for now; {} holds these sessions: {}",
-            db.database(),
-            names.join(", ")
-        ),
+        SessionAction::Merge { sources, into } => {
+            SessionCatalog::validate_name(&into)?;
+            for src in &sources {
+                known(src)?;
+                if *src == into {
+                    bail!("cannot merge session \"{src}\" into itself");
+                }
+            }
+            print_merge(&sources, &into, &db.merge(&sources, &into)?);
+        }
         SessionAction::Rm { name, yes } => {
             known(&name)?;
             if !confirm_rm(&name, current, yes, db.database())? {
@@ -207,16 +212,7 @@ pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
             println!("Session {name} is now the current session.");
         }
         SessionAction::Merge { sources, into } => {
-            let s = catalog.merge(&sources, &into)?;
-            println!(
-                "Merged {} into {into}: {} dump(s) copied, {} already present.",
-                sources.join(", "),
-                s.copied,
-                s.already_present
-            );
-            for (path, problem) in &s.skipped {
-                println!("  skipped {}: {problem}", path.display());
-            }
+            print_merge(&sources, &into, &catalog.merge(&sources, &into)?);
         }
         SessionAction::Rm { name, yes } => {
             catalog.require(&name)?;
@@ -230,6 +226,18 @@ pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_merge(sources: &[String], into: &str, s: &MergeSummary) {
+    println!(
+        "Merged {} into {into}: {} dump(s) copied, {} already present.",
+        sources.join(", "),
+        s.copied,
+        s.already_present
+    );
+    for (path, problem) in &s.skipped {
+        println!("  skipped {}: {problem}", path.display());
+    }
 }
 
 /// Asks before `session rm` removes session `name` stored at `place`, as `reset` asks: on a

@@ -1134,6 +1134,8 @@ impl Engine {
                 .unwrap_or(std::path::Path::new(".")),
         );
         let as_file = std::path::Path::new(baseline);
+        // A session of the shared store (PostgreSQL) is read from it, as the session in use is.
+        let mut shared_session = None;
         let (dir, upto) = if baseline.ends_with(".dump") && as_file.is_file() {
             let dir = as_file
                 .parent()
@@ -1156,17 +1158,27 @@ impl Engine {
                 },
                 _ => (baseline, UpTo::All),
             };
-            if !catalog.exists(name) {
+            let (exists, known, place) = if self.store.shared() {
+                let known = self.store.sessions()?;
+                let place = PathBuf::from(self.store_location());
+                (known.iter().any(|n| n == name), known, place)
+            } else {
                 let known = catalog.names().unwrap_or_default();
+                (catalog.exists(name), known, catalog.sessions_dir())
+            };
+            if !exists {
                 return Err(EngineError::NoBaselineSession {
                     baseline: baseline.to_string(),
-                    dir: catalog.sessions_dir(),
+                    dir: place,
                     known: if known.is_empty() {
                         "none".into()
                     } else {
                         known.join(", ")
                     },
                 });
+            }
+            if self.store.shared() {
+                shared_session = Some(name.to_string());
             }
             let dir = catalog.session_path(name);
             (dir, upto)
@@ -1176,11 +1188,16 @@ impl Engine {
             problem: p,
         };
         // A session folder is `<root>/sessions/<name>`; the store reopens it as such.
-        let store = match (
+        let store: Box<dyn DumpStore> = match (
             dir.parent().and_then(|p| p.parent()),
             dir.file_name().and_then(|n| n.to_str()),
         ) {
-            (Some(root), Some(name)) => SessionStore::open(root, name)?,
+            (Some(root), _) if let Some(name) = &shared_session => {
+                let mut config = self.config.session.clone();
+                config.name = name.clone();
+                crate::session::open_store(&config, root)?
+            }
+            (Some(root), Some(name)) => Box::new(SessionStore::open(root, name)?),
             _ => {
                 return Err(problem(format!(
                     "{} is not inside a covtop session folder (<dir>/sessions/<name>)",
@@ -1188,7 +1205,7 @@ impl Engine {
                 )));
             }
         };
-        let (dumps, _) = store.load_all()?;
+        let (dumps, _) = store.load()?;
         let last = match &upto {
             UpTo::All => u64::MAX,
             UpTo::Seq(n) => *n,

@@ -18,7 +18,9 @@
 
 use super::pg_tls::{self, MakeRustls, TlsSettings};
 use super::store::{self, DumpFeed, DumpStore, DumpStream, Loaded, Persisted};
-use super::{DumpMeta, ProblemKind, SessionError, SessionProblem, SessionStore, StoredDump};
+use super::{
+    DumpMeta, MergeSummary, ProblemKind, SessionError, SessionProblem, SessionStore, StoredDump,
+};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -682,12 +684,12 @@ impl PgStore {
             target: target.clone(),
             away: Arc::new(AtomicBool::new(false)),
         };
-        Ok(PgStore {
+        let mut store = PgStore {
             session: Session {
                 io: io.clone(),
-                name: name.to_string(),
+                name: String::new(),
                 id: Arc::new(OnceLock::new()),
-                location: format!("{} session {name}", target.location),
+                location: String::new(),
             },
             target,
             name: name.to_string(),
@@ -702,7 +704,9 @@ impl PgStore {
             io,
             rt: Some(rt),
             stop: Arc::new(AtomicBool::new(false)),
-        })
+        };
+        store.session = store.session_named(name);
+        Ok(store)
     }
 
     /// Starts the thread that uploads the spool, in order, once the database answers again
@@ -861,31 +865,82 @@ impl PgStore {
         Ok(out)
     }
 
+    /// Copies every dump of sessions `sources` (they must exist) into session `into` (created
+    /// if missing) with its metadata, in the order they were fetched, one dump in memory at a
+    /// time. A dump `into` holds already (same identity) is not copied again, so merging twice
+    /// changes nothing; dumps set aside are not copied; rows that cannot be read are named.
+    pub fn merge(&self, sources: &[String], into: &str) -> Result<MergeSummary, SessionError> {
+        let mut incoming: Vec<(u64, usize, i64)> = Vec::new();
+        let mut from = Vec::new();
+        for (i, name) in sources.iter().enumerate() {
+            let src = self.session_named(name);
+            let sid = src.id().map_err(|m| self.err(m))?;
+            let rows = self.rows_of(
+                "SELECT seq, fetched_at_ms FROM covtop_dumps \
+                 WHERE session_id = $1 AND quarantined_reason IS NULL",
+                sid,
+                |r| (r.get::<_, i64>(0), r.get::<_, i64>(1)),
+            )?;
+            incoming.extend(rows.into_iter().map(|(seq, at)| (at.max(0) as u64, i, seq)));
+            from.push(src);
+        }
+        incoming.sort();
+        let dst = self.session_named(into);
+        let mut summary = MergeSummary::default();
+        for (_, i, seq) in incoming {
+            for read in from[i].rows(seq - 1, seq).map_err(|m| self.err(m))? {
+                match read {
+                    Ok(d) => match dst.append(&d.meta, &d.payload).map_err(|m| self.err(m))? {
+                        (_, true) => summary.copied += 1,
+                        (_, false) => summary.already_present += 1,
+                    },
+                    Err(p) => summary.skipped.push((p.path, p.problem)),
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Runs `sql` with a session id as its one parameter, and maps every row it returns.
+    fn rows_of<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        sid: i64,
+        map: fn(&tokio_postgres::Row) -> T,
+    ) -> Result<Vec<T>, SessionError> {
+        self.run(move |client| {
+            Box::pin(async move {
+                let rows = client.query(sql, &[&sid]).await.map_err(|e| pg_error(&e))?;
+                Ok(rows.iter().map(map).collect())
+            })
+        })
+    }
+
+    /// Session `name` of this database (its id is looked up, or the session created, when
+    /// first needed).
+    fn session_named(&self, name: &str) -> Session {
+        Session {
+            io: self.io.clone(),
+            name: name.to_string(),
+            id: Arc::new(OnceLock::new()),
+            location: format!("{} session {name}", self.target.location),
+        }
+    }
+
     /// The session's dumps set aside, in order, with why and when.
     pub fn quarantine_reasons(&self) -> Result<Vec<Quarantined>, SessionError> {
-        let sid = self.sid()?;
-        let rows = self.run(move |client| {
-            Box::pin(async move {
-                let rows = client
-                    .query(
-                        "SELECT seq, quarantined_reason, quarantined_ms FROM covtop_dumps \
-                         WHERE session_id = $1 AND quarantined_reason IS NOT NULL ORDER BY seq",
-                        &[&sid],
-                    )
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| {
-                        (
-                            r.get::<_, i64>(0),
-                            r.get::<_, String>(1),
-                            r.get::<_, Option<i64>>(2),
-                        )
-                    })
-                    .collect::<Vec<_>>())
-            })
-        })?;
+        let rows = self.rows_of(
+            "SELECT seq, quarantined_reason, quarantined_ms FROM covtop_dumps \
+             WHERE session_id = $1 AND quarantined_reason IS NOT NULL ORDER BY seq",
+            self.sid()?,
+            |r| {
+                (
+                    r.get::<_, i64>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, Option<i64>>(2),
+                )
+            },
+        )?;
         Ok(rows
             .into_iter()
             .map(|(seq, reason, at)| Quarantined {
@@ -1029,23 +1084,12 @@ impl DumpStore for PgStore {
     }
 
     fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError> {
-        let sid = self.sid()?;
-        let rows = self.run(move |client| {
-            Box::pin(async move {
-                let rows = client
-                    .query(
-                        "SELECT seq, meta FROM covtop_dumps \
-                         WHERE session_id = $1 AND quarantined_reason IS NULL ORDER BY seq",
-                        &[&sid],
-                    )
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
-                    .collect::<Vec<_>>())
-            })
-        })?;
+        let rows = self.rows_of(
+            "SELECT seq, meta FROM covtop_dumps \
+             WHERE session_id = $1 AND quarantined_reason IS NULL ORDER BY seq",
+            self.sid()?,
+            |r| (r.get::<_, i64>(0), r.get::<_, String>(1)),
+        )?;
         Ok(rows
             .into_iter()
             .filter_map(|(seq, text)| {
