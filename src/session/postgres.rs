@@ -510,7 +510,15 @@ impl Session {
     }
 
     /// Appends one dump to the database (no spool): its sequence number, and whether it is new.
+    ///
+    /// One transaction, sent whole (pipelined: BEGIN, the payload, the numbered insert and
+    /// COMMIT in one round trip, each statement without a separate prepare): the payload, kept
+    /// once by digest, first; then one statement that locks the session's row, takes the next
+    /// number, inserts the dump unless its identity is there, and notifies. The lock ends with
+    /// the commit (durable: the WAL flushed), so numbers follow commits; it is held for that
+    /// statement and the commit only, never across a round trip to covtop.
     fn append(&self, meta: &DumpMeta, payload: &[u8]) -> Result<(i64, bool), String> {
+        use tokio_postgres::types::Type;
         let sid = self.id()?;
         let identity = store::identity(meta, payload).to_vec();
         let blob = (!payload.is_empty()).then(|| store::digest(payload).to_vec());
@@ -519,73 +527,72 @@ impl Session {
         meta.blob = None;
         meta.len = payload.len() as u64;
         meta.crc32 = crc32fast::hash(payload);
+        meta.seq = 0;
+        let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
         let payload = payload.to_vec();
         self.io.run(move |client| {
             Box::pin(async move {
                 let e = |e: tokio_postgres::Error| pg_error(&e);
-                // Stored already (a retry): nothing to write.
-                if let Some(seq) = stored_seq(client, sid, &identity).await.map_err(e)? {
-                    return Ok((seq, false));
-                }
-                let tx = client.transaction().await.map_err(e)?;
-                // The payload first, outside the session's lock (kept once, by digest).
-                if let Some(digest) = &blob {
-                    let held = tx
-                        .query_opt("SELECT 1 FROM covtop_blobs WHERE digest = $1", &[digest])
-                        .await
-                        .map_err(e)?
-                        .is_some();
-                    if !held {
-                        tx.execute(
-                            "INSERT INTO covtop_blobs (digest, payload) VALUES ($1, $2) \
+                let at = meta.fetched_at_ms as i64;
+                let store_blob = async {
+                    let Some(digest) = &blob else {
+                        return Ok(0);
+                    };
+                    // The payload travels only when the database does not hold it yet.
+                    client
+                        .execute_typed(
+                            "INSERT INTO covtop_blobs (digest, payload) SELECT $1, $2 \
+                             WHERE NOT EXISTS (SELECT 1 FROM covtop_blobs WHERE digest = $1) \
                              ON CONFLICT (digest) DO NOTHING",
-                            &[digest, &payload],
+                            &[(digest, Type::BYTEA), (&payload, Type::BYTEA)],
                         )
                         .await
-                        .map_err(e)?;
-                    }
-                }
-                // One statement under the session's row lock, held until the commit, so that
-                // sequence numbers follow commits: take the number, insert unless the identity
-                // is there (a writer of the same dump committed meanwhile), notify.
-                meta.seq = 0;
-                let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
-                let row = tx
-                    .query_opt(
-                        "WITH s AS (UPDATE covtop_sessions SET last_seq = last_seq + 1 \
-                                    WHERE id = $1 RETURNING last_seq), \
-                              ins AS (INSERT INTO covtop_dumps (session_id, seq, identity, \
-                                        target, replica, fetched_at_ms, reset_after, meta, blob) \
-                                      SELECT $1, s.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM s \
-                                      ON CONFLICT (session_id, identity) DO NOTHING \
-                                      RETURNING seq) \
-                         SELECT i.seq, pg_notify($9, $1::text || ':' || i.seq::text)::text \
-                         FROM ins i",
-                        &[
-                            &sid,
-                            &identity,
-                            &meta.target,
-                            &meta.replica,
-                            &(meta.fetched_at_ms as i64),
-                            &meta.reset_after,
-                            &text,
-                            &blob,
-                            &CHANNEL,
-                        ],
-                    )
-                    .await
-                    .map_err(e)?;
-                let Some(row) = row else {
-                    tx.rollback().await.map_err(e)?;
-                    let seq = stored_seq(client, sid, &identity)
-                        .await
-                        .map_err(e)?
-                        .ok_or("a conflicting dump vanished; retry")?;
-                    return Ok((seq, false));
                 };
-                let seq: i64 = row.get(0);
-                tx.commit().await.map_err(e)?;
-                Ok((seq, true))
+                let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 9] = [
+                    (&sid, Type::INT8),
+                    (&identity, Type::BYTEA),
+                    (&meta.target, Type::TEXT),
+                    (&meta.replica, Type::TEXT),
+                    (&at, Type::INT8),
+                    (&meta.reset_after, Type::BOOL),
+                    (&text, Type::TEXT),
+                    (&blob, Type::BYTEA),
+                    (&CHANNEL, Type::TEXT),
+                ];
+                let number = client.query_typed(
+                    "WITH s AS (UPDATE covtop_sessions SET last_seq = last_seq + 1 \
+                                WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM covtop_dumps \
+                                  WHERE session_id = $1 AND identity = $2) \
+                                RETURNING last_seq), \
+                          ins AS (INSERT INTO covtop_dumps (session_id, seq, identity, \
+                                    target, replica, fetched_at_ms, reset_after, meta, blob) \
+                                  SELECT $1, s.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM s \
+                                  ON CONFLICT (session_id, identity) DO NOTHING \
+                                  RETURNING seq) \
+                     SELECT i.seq, pg_notify($9, $1::text || ':' || i.seq::text)::text \
+                     FROM ins i",
+                    &params,
+                );
+                let (begun, stored, numbered, committed) = futures_util::join!(
+                    client.batch_execute("BEGIN"),
+                    store_blob,
+                    number,
+                    client.batch_execute("COMMIT")
+                );
+                begun.map_err(e)?;
+                stored.map_err(e)?;
+                // COMMIT after a failed statement rolls back: the first error says why.
+                let numbered = numbered.map_err(e)?;
+                committed.map_err(e)?;
+                if let Some(row) = numbered.first() {
+                    return Ok((row.get::<_, i64>(0), true));
+                }
+                // The session holds this dump already (a retry, or another writer of it).
+                let seq = stored_seq(client, sid, &identity)
+                    .await
+                    .map_err(e)?
+                    .ok_or("a conflicting dump vanished; retry")?;
+                Ok((seq, false))
             })
         })
     }
