@@ -266,6 +266,14 @@ async fn covtop_starts_while_postgres_is_down_and_uploads_in_order_when_it_start
         .await
         .unwrap();
 
+    // A store opened with the database down says so until it answers, spool empty or not.
+    let idle = team.store();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        idle.health().is_some_and(|h| h.starts_with("unreachable")),
+        "{:?}",
+        idle.health()
+    );
     let mut viewer = Engine::open(engine_config(&team, "viewer", "http://127.0.0.1:1"))
         .expect("a viewer opens with the database down");
     viewer.attached = true;
@@ -316,6 +324,11 @@ async fn covtop_starts_while_postgres_is_down_and_uploads_in_order_when_it_start
     assert_eq!(fetched, sorted, "uploaded in the order taken");
     assert!(dumps.windows(2).all(|w| w[0].meta.seq < w[1].meta.seq));
     assert_eq!(writer.view().store.clone().unwrap().problem, None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while idle.health().is_some() {
+        assert!(std::time::Instant::now() < deadline, "{:?}", idle.health());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let spool = team
         .local
         .ancestors()

@@ -489,6 +489,8 @@ impl Session {
 
     /// Uploads the spooled dumps in order; each leaves the spool once the session has it.
     fn upload(&self, spool: &mut Spool) -> Result<(), String> {
+        // The database must answer, even when the spool holds nothing (a viewer's).
+        self.id()?;
         let Some(store) = &spool.store else {
             spool.pending = false;
             return Ok(());
