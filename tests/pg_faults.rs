@@ -589,3 +589,23 @@ fn merge_and_baseline_work_on_postgres_sessions() {
     );
     assert!(!out.contains(pg_support::PASSWORD), "{out}");
 }
+
+/// A database that answers but refuses covtop (a wrong password) is an error at once, never
+/// taken for one that is away (the store would open on its spool), and the password is in no
+/// message.
+#[test]
+fn a_refusing_database_is_an_error_not_a_spool() {
+    let Some(cluster) = tools() else { return };
+    let team = Team::new(&cluster, "refuses", "");
+    let wrong = team.password_file.with_file_name("wrong");
+    std::fs::write(&wrong, "not-the-password").unwrap();
+    let e = PgStore::open(
+        PgTarget::new(&team.url, Some(&wrong)).unwrap(),
+        "default",
+        &team.local,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("password authentication failed"), "{e}");
+    assert!(!e.contains("not-the-password") && !e.contains(pg_support::PASSWORD));
+}
