@@ -453,6 +453,18 @@ impl Io {
             .unwrap_or_else(|_| Err("the store is closed (its I/O thread stopped)".into()))
     }
 
+    /// Asks the database for nothing, connecting if needed: does it answer?
+    fn ping(&self) -> Result<(), String> {
+        self.run(|client| {
+            Box::pin(async move {
+                client
+                    .batch_execute("SELECT 1")
+                    .await
+                    .map_err(|e| pg_error(&e))
+            })
+        })
+    }
+
     /// Whether the last connection attempt found the server away.
     fn away(&self) -> bool {
         self.away.load(Ordering::Relaxed)
@@ -727,12 +739,19 @@ impl PgStore {
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(250));
-                    let mut s = lock(&spool);
-                    if s.pending && !stop.load(Ordering::Relaxed) {
-                        let _ = session.upload(&mut s);
-                        drop(s);
-                        std::thread::sleep(Duration::from_millis(750));
+                    if !lock(&spool).pending {
+                        continue;
                     }
+                    // Whether the database answers is asked without the spool's lock: a
+                    // database that does not answer never holds up the screen's questions
+                    // (health, uploaded numbers) for a connect timeout.
+                    if session.id().is_ok() && session.io.ping().is_ok() {
+                        let mut s = lock(&spool);
+                        if s.pending && !stop.load(Ordering::Relaxed) {
+                            let _ = session.upload(&mut s);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(750));
                 }
             });
     }
