@@ -756,8 +756,18 @@ impl PgStore {
             });
     }
 
-    /// The session's id (the database must answer).
+    /// The session's id (the database must answer). While a store opened without the database
+    /// has not reached it yet, this fails at once: the uploader keeps asking, and a start on a
+    /// database that does not answer waits for one connect timeout, not one per question.
     fn sid(&self) -> Result<i64, SessionError> {
+        if let Some(&id) = self.session.id.get() {
+            return Ok(id);
+        }
+        if self.io.away() {
+            return Err(
+                self.err("unreachable: the session is read once the database answers".into())
+            );
+        }
         self.session.id().map_err(|m| self.err(m))
     }
 
