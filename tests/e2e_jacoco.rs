@@ -111,16 +111,15 @@ fn dumps_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() {
+/// A folder for a test and in it the shop's repository (`repo`): base has Cart and Main; the
+/// feature (checked out) adds the pricing rule and the handler. `None` without Java or git.
+fn shop_repo() -> Option<(tempfile::TempDir, PathBuf)> {
     if !have_java_and_jacoco() || !common::have_tool("git", "--version") {
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let work = tmp.path();
-
-    // The repository: base has Cart and Main; the feature adds the pricing rule and the handler.
-    let repo = work.join("repo");
+    let repo = tmp.path().join("repo");
+    let repo = repo.as_path();
     let java_dir = repo.join("src/main/java/shop");
     std::fs::create_dir_all(&java_dir).unwrap();
     let sources = shop_sources();
@@ -130,15 +129,25 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
             std::fs::copy(s, java_dir.join(&name)).unwrap();
         }
     }
-    common::git(&repo, &["init", "-q", "-b", "main"]);
-    common::git(&repo, &["add", "-A"]);
-    common::git(&repo, &["commit", "-qm", "base"]);
-    common::git(&repo, &["checkout", "-qb", "feature"]);
+    common::git(repo, &["init", "-q", "-b", "main"]);
+    common::git(repo, &["add", "-A"]);
+    common::git(repo, &["commit", "-qm", "base"]);
+    common::git(repo, &["checkout", "-qb", "feature"]);
     for s in &sources {
         std::fs::copy(s, java_dir.join(s.file_name().unwrap())).unwrap();
     }
-    common::git(&repo, &["add", "-A"]);
-    common::git(&repo, &["commit", "-qm", "pricing and handler"]);
+    common::git(repo, &["add", "-A"]);
+    common::git(repo, &["commit", "-qm", "pricing and handler"]);
+    let repo = repo.to_path_buf();
+    Some((tmp, repo))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() {
+    let Some((tmp, repo)) = shop_repo() else {
+        return;
+    };
+    let work = tmp.path();
 
     // The service, compiled from the same sources, under the real agent.
     let shop = start_shop_under_agent(
@@ -259,7 +268,7 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
         .iter()
         .find(|f| f.path.ends_with("Cart.java"))
         .unwrap();
-    let cart_src = std::fs::read_to_string(java_dir.join("Cart.java")).unwrap();
+    let cart_src = std::fs::read_to_string(repo.join("src/main/java/shop/Cart.java")).unwrap();
     let clear_line = cart_src
         .lines()
         .position(|l| l.contains("void clear()"))
@@ -269,5 +278,88 @@ async fn jacoco_target_equals_jacoco_analyzer_line_by_line_through_the_engine() 
         cart.coverage.as_ref().unwrap().status(clear_line),
         LineStatus::Covered,
         "line {clear_line} of Cart.java"
+    );
+}
+
+/// Issue #12: a probe array longer than its class has (the class known from its class file) is
+/// refused at decode — naming the dump, the class and both counts — and the dump is set aside,
+/// while the real agent's data for the same classes passes the same check. The crafted reply
+/// (the real agent's data with one class's array lengthened) is served by the replay agent:
+/// the real one never sends such data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_array_longer_than_its_class_is_refused_at_decode() {
+    use covtop::demo::jacoco_agent::ReplayAgent;
+    use covtop::java::exec::ClassProbes;
+    use covtop::java::probes::Probes;
+    let Some((tmp, repo)) = shop_repo() else {
+        return;
+    };
+    let work = tmp.path();
+
+    // The real agent's data decodes with every class's probe count known.
+    let shop = start_shop_under_agent(work, "bounds", &["/add?item=pen&qty=2&price=150"]);
+    let sessions = work.join("sessions");
+    let config = write_jacoco_config(work, &repo, &sessions, shop.agent_port, &shop.classes);
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let polls = engine.poll(&[]).await.unwrap();
+    assert_eq!(polls[0].stored.len(), 1, "{polls:?}");
+    assert!(polls[0].undecodable.is_empty(), "{polls:?}");
+    let real = covtop::java::exec::parse(
+        &stored_payload(&dumps_in(&sessions.join("sessions/default")).pop().unwrap()),
+        "real",
+    )
+    .unwrap();
+    let (&id, class) = real
+        .classes
+        .iter()
+        .find(|(_, c)| c.any_hit())
+        .expect("a class ran");
+    let n = class.probes.len();
+    let mut longer = Probes::new(n + 9);
+    for i in 0..n {
+        longer.set(i, class.probes.get(i));
+    }
+    longer.set(n + 8, true);
+
+    let agent = ReplayAgent::start("crafted").await.unwrap();
+    agent.hit(&BTreeMap::from([(
+        id,
+        ClassProbes {
+            name: class.name.clone(),
+            probes: longer,
+        },
+    )]));
+    let crafted = work.join("crafted");
+    std::fs::create_dir_all(&crafted).unwrap();
+    let crafted_sessions = crafted.join("sessions");
+    let config = write_jacoco_config(
+        &crafted,
+        &repo,
+        &crafted_sessions,
+        agent.address().port(),
+        &shop.classes,
+    );
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let polls = engine.poll(&[]).await.unwrap();
+    let [(_, e)] = &polls[0].undecodable[..] else {
+        panic!("the crafted dump is refused: {polls:?}")
+    };
+    for part in [
+        format!("class {}", class.name),
+        format!("sends {} probes", n + 9),
+        format!("its class file has {n}"),
+        format!("target shop, replica {}", agent.address()),
+    ] {
+        assert!(e.contains(&part), "{part:?} in {e}");
+    }
+    let aside: Vec<PathBuf> = dumps_in(&crafted_sessions.join("sessions/default/quarantine"));
+    assert_eq!(aside.len(), 2, "the dump and its reason: {aside:?}");
+    let view = engine.view();
+    assert!(
+        view.diagnostics
+            .iter()
+            .any(|d| d.message.contains("probes")),
+        "{:?}",
+        view.diagnostics
     );
 }

@@ -533,6 +533,49 @@ fn case_checkpoint_crash(b: &Backend, rounds: u64) {
     assert_eq!(dumps[0].payload, payload("c", 0));
 }
 
+/// A stored dump that cannot be used is set aside: no later load, stream, catalog or follower
+/// of the session reads it again, the store lists it, and the session stays readable.
+fn case_quarantine(b: &Backend) {
+    let session = "aside";
+    let mut s = b.open(session);
+    let stored: Vec<_> = (0..3)
+        .map(|n| s.append(&meta("r-0", "w", n), &payload("w", n)).unwrap())
+        .collect();
+    assert!(s.quarantined().is_empty());
+    let bad = &stored[1].location;
+    let aside = s
+        .quarantine(bad, "cannot decode (from http://admin:TOKEN@agent:7777)")
+        .unwrap();
+    drop(s);
+    // Another handle (a later command) does not read it, and lists it.
+    let s = b.open(session);
+    assert_eq!(s.quarantined(), vec![aside.clone()]);
+    let (place, _) = s.quarantine_place();
+    assert!(
+        aside.display().to_string().starts_with(&place),
+        "{} is under {place}",
+        aside.display()
+    );
+    let kept = [stored[0].seq, stored[2].seq];
+    let (dumps, problems) = s.load().unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(dumps.iter().map(|d| d.meta.seq).collect::<Vec<_>>(), kept);
+    let streamed: Vec<u64> = s
+        .stream_after(0)
+        .unwrap()
+        .map(|d| d.unwrap().meta.seq)
+        .collect();
+    assert_eq!(streamed, kept);
+    let catalog: Vec<u64> = s.catalog().unwrap().iter().map(|m| m.seq).collect();
+    assert_eq!(catalog, kept);
+    assert_eq!(s.load_after(stored[0].seq).unwrap().0.len(), 1);
+    // New dumps still go in after it.
+    let mut s = s;
+    let next = s.append(&meta("r-0", "w", 3), &payload("w", 3)).unwrap();
+    assert!(next.new && next.seq > stored[2].seq);
+    assert_eq!(b.open(session).load().unwrap().0.len(), 3);
+}
+
 fn suite(b: &Backend) {
     case_checkpoint(b);
     case_checkpoint_crash(b, 4);
@@ -543,6 +586,7 @@ fn suite(b: &Backend) {
     case_concurrent_processes(b);
     case_crash(b, 4);
     case_subscribe(b);
+    case_quarantine(b);
 }
 
 #[test]

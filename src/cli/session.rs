@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use covtop::config::Config;
 use covtop::session::postgres::{PgStore, PgTarget};
-use covtop::session::{DumpStore, SessionCatalog, SessionSummary};
+use covtop::session::{DumpStore, MergeSummary, SessionCatalog, SessionSummary};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
@@ -168,11 +168,16 @@ fn run_shared(cfg: &Config, db: &PgStore, action: SessionAction) -> Result<ExitC
             println!("Session {name} is now the current session.");
         }
         SessionAction::Compact { .. } => unreachable!("handled for every store in `run`"),
-        SessionAction::Merge { .. } => bail!(
-            "merging sessions is done on folder stores only for now; {} holds these sessions: {}",
-            db.database(),
-            names.join(", ")
-        ),
+        SessionAction::Merge { sources, into } => {
+            SessionCatalog::validate_name(&into)?;
+            for src in &sources {
+                known(src)?;
+                if *src == into {
+                    bail!("cannot merge session \"{src}\" into itself");
+                }
+            }
+            print_merge(&sources, &into, &db.merge(&sources, &into)?);
+        }
         SessionAction::Rm { name, yes } => {
             known(&name)?;
             if !confirm_rm(&name, current, yes, db.database())? {
@@ -221,16 +226,7 @@ pub fn run(cfg: &Config, action: SessionAction) -> Result<ExitCode> {
             println!("Session {name} is now the current session.");
         }
         SessionAction::Merge { sources, into } => {
-            let s = catalog.merge(&sources, &into)?;
-            println!(
-                "Merged {} into {into}: {} dump(s) copied, {} already present.",
-                sources.join(", "),
-                s.copied,
-                s.already_present
-            );
-            for (path, problem) in &s.skipped {
-                println!("  skipped {}: {problem}", path.display());
-            }
+            print_merge(&sources, &into, &catalog.merge(&sources, &into)?);
         }
         SessionAction::Compact { .. } => unreachable!("handled for every store in `run`"),
         SessionAction::Rm { name, yes } => {
@@ -304,6 +300,18 @@ fn compact(cfg: &Config, name: Option<String>, keep_raw: Option<Duration>) -> Re
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_merge(sources: &[String], into: &str, s: &MergeSummary) {
+    println!(
+        "Merged {} into {into}: {} dump(s) copied, {} already present.",
+        sources.join(", "),
+        s.copied,
+        s.already_present
+    );
+    for (path, problem) in &s.skipped {
+        println!("  skipped {}: {problem}", path.display());
+    }
+}
+
 /// Asks before `session rm` removes session `name` stored at `place`, as `reset` asks: on a
 /// terminal y/N, without one a refusal naming `--yes` (which skips the question). False when the
 /// user said no.
@@ -342,11 +350,20 @@ fn render_list(list: &[SessionSummary]) -> String {
         "PROBLEMS".into(),
     ]];
     for s in list {
-        let problems = match (s.bad_files, s.unfinished_writes) {
-            (0, 0) => "-".to_string(),
-            (b, 0) => format!("{b} bad file(s)"),
-            (0, u) => format!("{u} unfinished write(s)"),
-            (b, u) => format!("{b} bad file(s), {u} unfinished write(s)"),
+        let problems = [
+            (s.bad_files, "bad file(s)"),
+            (s.unfinished_writes, "unfinished write(s)"),
+            (s.quarantined, "set aside"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+        let problems = if problems.is_empty() {
+            "-".to_string()
+        } else {
+            problems
         };
         rows.push([
             if s.current { "*" } else { "" }.to_string(),

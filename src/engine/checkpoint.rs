@@ -824,6 +824,9 @@ impl Checkpointer {
                     revision: &self.revision,
                     modules: &self.modules,
                     memo: &mut self.memo,
+                    // The checkpointer analyses no classes: probe counts are checked when a
+                    // View projects the data.
+                    classes: None,
                 };
                 folded.fold(stream, &mut judge, self.store.as_ref())
             }

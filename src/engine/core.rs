@@ -48,6 +48,11 @@ pub trait Judge {
     fn is_current(&mut self, revision: &str) -> bool;
     /// Which build a Go profile said to be of the current revision is really of.
     fn place_go(&mut self, profile: &Profile) -> GoFit;
+    /// The probe count of the JaCoCo class of id `id`, when its class file is known: data
+    /// claiming more probes for it is refused at decode.
+    fn class_probes(&self, _id: u64) -> Option<u32> {
+        None
+    }
 }
 
 /// Everything one target's replicas reported for one build.
@@ -361,7 +366,8 @@ impl SessionCore {
                 applied
             }
             PayloadKind::JacocoExec => {
-                let e = crate::java::exec::parse(payload, origin)
+                let known = |id| judge.class_probes(id);
+                let e = crate::java::exec::parse_known(payload, origin, &known)
                     .map_err(|e| Undecodable(e.to_string()))?;
                 let b = self.build_mut(&revision, meta.seq);
                 b.dumps += 1;

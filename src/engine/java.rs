@@ -306,6 +306,12 @@ impl JavaBuild {
         self.by_id.contains_key(&id)
     }
 
+    /// The probe count of the class of id `id`, if it is one of the build's.
+    pub fn probe_count(&self, id: u64) -> Option<u32> {
+        let &i = self.by_id.get(&id)?;
+        u32::try_from(self.classes[i].analysis.probe_count()).ok()
+    }
+
     pub fn class_count(&self) -> usize {
         self.classes.len()
     }

@@ -647,6 +647,7 @@ impl Engine {
             revision: &self.revision,
             modules: &self.modules,
             memo: &mut self.memo,
+            classes: self.java_union.as_ref(),
         };
         self.core.apply(meta, payload, origin, &mut judge)
     }
@@ -658,6 +659,7 @@ impl Engine {
             revision: &self.revision,
             modules: &self.modules,
             memo: &mut self.memo,
+            classes: None,
         }
         .is_current(revision)
     }
@@ -676,6 +678,7 @@ impl Engine {
             revision: &self.revision,
             modules: &self.modules,
             memo: &mut self.memo,
+            classes: self.java_union.as_ref(),
         };
         folded.fold(stream, &mut judge, self.store.as_ref());
         notes.extend(other.and_then(|o| {
@@ -732,6 +735,7 @@ impl Engine {
                 revision: &self.revision,
                 modules: &self.modules,
                 memo: &mut self.memo,
+                classes: self.java_union.as_ref(),
             };
             let step =
                 checkpoint::apply_stored_dump(&mut self.core, &mut judge, self.store.as_ref(), d);
@@ -788,6 +792,12 @@ impl Engine {
     /// feed of [`Engine::follow`]) like replayed ones; returns how many were applied (a new
     /// View is worth building only then).
     pub fn apply_followed(&mut self, announced: u64) -> Result<usize, EngineError> {
+        // Spooled dumps the store uploaded meanwhile on its own are this engine's too.
+        for n in self.store.take_uploaded() {
+            if n > self.seen_seq {
+                self.own_seqs.insert(n);
+            }
+        }
         if announced <= self.seen_seq {
             return Ok(0);
         }
@@ -1137,6 +1147,8 @@ impl Engine {
                 .unwrap_or(std::path::Path::new(".")),
         );
         let as_file = std::path::Path::new(baseline);
+        // A session of the shared store (PostgreSQL) is read from it, as the session in use is.
+        let mut shared_session = None;
         let (dir, upto) = if baseline.ends_with(".dump") && as_file.is_file() {
             let dir = as_file
                 .parent()
@@ -1159,17 +1171,27 @@ impl Engine {
                 },
                 _ => (baseline, UpTo::All),
             };
-            if !catalog.exists(name) {
+            let (exists, known, place) = if self.store.shared() {
+                let known = self.store.sessions()?;
+                let place = PathBuf::from(self.store_location());
+                (known.iter().any(|n| n == name), known, place)
+            } else {
                 let known = catalog.names().unwrap_or_default();
+                (catalog.exists(name), known, catalog.sessions_dir())
+            };
+            if !exists {
                 return Err(EngineError::NoBaselineSession {
                     baseline: baseline.to_string(),
-                    dir: catalog.sessions_dir(),
+                    dir: place,
                     known: if known.is_empty() {
                         "none".into()
                     } else {
                         known.join(", ")
                     },
                 });
+            }
+            if self.store.shared() {
+                shared_session = Some(name.to_string());
             }
             let dir = catalog.session_path(name);
             (dir, upto)
@@ -1179,11 +1201,16 @@ impl Engine {
             problem: p,
         };
         // A session folder is `<root>/sessions/<name>`; the store reopens it as such.
-        let store = match (
+        let store: Box<dyn DumpStore> = match (
             dir.parent().and_then(|p| p.parent()),
             dir.file_name().and_then(|n| n.to_str()),
         ) {
-            (Some(root), Some(name)) => SessionStore::open(root, name)?,
+            (Some(root), _) if let Some(name) = &shared_session => {
+                let mut config = self.config.session.clone();
+                config.name = name.clone();
+                crate::session::open_store(&config, root)?
+            }
+            (Some(root), Some(name)) => Box::new(SessionStore::open(root, name)?),
             _ => {
                 return Err(problem(format!(
                     "{} is not inside a covtop session folder (<dir>/sessions/<name>)",
@@ -1191,7 +1218,7 @@ impl Engine {
                 )));
             }
         };
-        let (dumps, _) = store.load_all()?;
+        let (dumps, _) = store.load()?;
         let last = match &upto {
             UpTo::All => u64::MAX,
             UpTo::Seq(n) => *n,
@@ -2086,6 +2113,8 @@ struct RepoJudge<'a> {
     revision: &'a Revision,
     modules: &'a ModuleMap,
     memo: &'a mut Judgements,
+    /// The JaCoCo targets' classes, once analysed: their probe counts bound the data.
+    classes: Option<&'a JavaBuild>,
 }
 
 impl RepoJudge<'_> {
@@ -2128,6 +2157,10 @@ impl RepoJudge<'_> {
 }
 
 impl Judge for RepoJudge<'_> {
+    fn class_probes(&self, id: u64) -> Option<u32> {
+        self.classes?.probe_count(id)
+    }
+
     fn is_current(&mut self, revision: &str) -> bool {
         if revision == self.revision.oid {
             return true;

@@ -18,15 +18,17 @@ pub(super) fn set_aside(
     match store.quarantine(path, reason) {
         Ok(to) => (
             Diagnostic {
-            kind: DiagnosticKind::Mismatch,
-            subject: path.display().to_string(),
-            message: format!(
-                "stored dump cannot be used: {reason}; moved to {}",
-                to.display()
-            ),
-            fix: "the other dumps are used; the reason is beside it (.reason.txt): delete it, or \
-                  keep it to report the agent that sent it"
-                    .into(),
+                kind: DiagnosticKind::Mismatch,
+                subject: path.display().to_string(),
+                message: format!(
+                    "stored dump cannot be used: {reason}; moved to {}",
+                    to.display()
+                ),
+                fix: format!(
+                    "the other dumps are used; the reason is kept {}: delete it, or keep it to \
+                 report the agent that sent it",
+                    store.quarantine_place().1
+                ),
             },
             Some(to),
         ),
@@ -48,15 +50,20 @@ pub(super) fn earlier(store: &dyn DumpStore) -> Option<Diagnostic> {
     if paths.is_empty() {
         return None;
     }
-    let dir = store.local_dir().join(crate::session::QUARANTINE_DIR);
+    let (place, reasons) = store.quarantine_place();
     let names: Vec<String> = paths
         .iter()
         .take(8)
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .map(|p| {
+            let p = p.display().to_string();
+            p.strip_prefix(&place)
+                .map_or(p.as_str(), |n| n.trim_start_matches('/'))
+                .to_string()
+        })
         .collect();
     Some(Diagnostic {
         kind: DiagnosticKind::Mismatch,
-        subject: dir.display().to_string(),
+        subject: place,
         message: format!(
             "{} stored dump(s) set aside earlier, not used: {}{}",
             paths.len(),
@@ -67,6 +74,6 @@ pub(super) fn earlier(store: &dyn DumpStore) -> Option<Diagnostic> {
                 ""
             }
         ),
-        fix: "each has its reason beside it (.reason.txt); delete the folder when done".into(),
+        fix: format!("each one's reason is kept {reasons}; delete them when done"),
     })
 }

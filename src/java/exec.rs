@@ -164,6 +164,19 @@ pub enum ExecError {
         remaining: usize,
     },
     #[error(
+        "{origin}: byte {offset}: class {class} (id {id:016x}) sends {count} probes, but its class \
+         file has {known}: the data was not made by this class (corrupt or hostile); set aside, \
+         check the agent that sent it"
+    )]
+    ProbesBeyondClass {
+        origin: String,
+        offset: usize,
+        class: String,
+        id: u64,
+        count: u32,
+        known: u32,
+    },
+    #[error(
         "{origin}: byte {offset}: invalid modified UTF-8 in the {field} of a {block}: {detail}"
     )]
     InvalidUtf {
@@ -195,6 +208,7 @@ impl ExecError {
             | ExecError::Truncated { offset, .. }
             | ExecError::VarIntOverflow { offset, .. }
             | ExecError::ProbeCountTooLarge { offset, .. }
+            | ExecError::ProbesBeyondClass { offset, .. }
             | ExecError::InvalidUtf { offset, .. } => Some(*offset),
             ExecError::Empty { .. } | ExecError::Incompatible { .. } => None,
         }
@@ -210,12 +224,16 @@ pub enum Block {
     CmdOk,
 }
 
+/// The probe count of a class known by id (from its class file), when it is known.
+pub type KnownProbes<'a> = &'a dyn Fn(u64) -> Option<u32>;
+
 /// A cursor over a byte slice that reports errors with the origin, offset and current block.
 pub struct BlockReader<'a> {
     bytes: &'a [u8],
     pos: usize,
     origin: &'a str,
     seen_header: bool,
+    known: Option<KnownProbes<'a>>,
 }
 
 impl<'a> BlockReader<'a> {
@@ -225,6 +243,16 @@ impl<'a> BlockReader<'a> {
             pos: 0,
             origin,
             seen_header: false,
+            known: None,
+        }
+    }
+
+    /// A reader that also refuses a probe array longer than its class has, for the classes
+    /// `known` knows (before allocating it).
+    pub fn with_known(bytes: &'a [u8], origin: &'a str, known: KnownProbes<'a>) -> Self {
+        BlockReader {
+            known: Some(known),
+            ..BlockReader::new(bytes, origin)
         }
     }
 
@@ -344,6 +372,18 @@ impl<'a> BlockReader<'a> {
         let name = self.utf(kind, "class name")?;
         let at = self.pos;
         let count = self.varint(kind, "probe count")?;
+        if let Some(known) = self.known.and_then(|k| k(id))
+            && count > known
+        {
+            return Err(ExecError::ProbesBeyondClass {
+                origin: self.origin.to_string(),
+                offset: at,
+                class: name,
+                id,
+                count,
+                known,
+            });
+        }
         let bytes_needed = count.div_ceil(8) as usize;
         if count > MAX_CLASS_PROBES || bytes_needed > self.remaining() {
             return Err(ExecError::ProbeCountTooLarge {
@@ -529,7 +569,20 @@ pub fn scan_reply(buf: &[u8], origin: &str, resume: usize) -> Result<ReplyScan, 
 /// Parses an exec file or an agent reply. Headers may repeat; CMDOK blocks are accepted (a
 /// stream of several replies parses as their union). Classes seen twice are OR-merged.
 pub fn parse(bytes: &[u8], origin: &str) -> Result<ExecData, ExecError> {
-    let mut reader = BlockReader::new(bytes, origin);
+    parse_blocks(BlockReader::new(bytes, origin), origin)
+}
+
+/// Like [`parse`], and a class whose probe array is longer than `known` says its class has is
+/// refused ([`ExecError::ProbesBeyondClass`]) before the array is read.
+pub fn parse_known(
+    bytes: &[u8],
+    origin: &str,
+    known: KnownProbes<'_>,
+) -> Result<ExecData, ExecError> {
+    parse_blocks(BlockReader::with_known(bytes, origin, known), origin)
+}
+
+fn parse_blocks(mut reader: BlockReader<'_>, origin: &str) -> Result<ExecData, ExecError> {
     let mut data = ExecData::default();
     while let Some(block) = reader.next_block()? {
         match block {
@@ -871,6 +924,52 @@ mod tests {
         // Maximum valid 5-byte varint shape still parses when the bytes exist.
         let ok = parse(&class_block(&[0x81, 0x80, 0x80, 0x80, 0x00], &[0x01]), "v").unwrap();
         assert_eq!(ok.classes[&7].probes, vec![true]);
+    }
+
+    #[test]
+    fn a_probe_array_longer_than_its_known_class_is_refused_before_reading_it() {
+        // Class 7 ("A") has 3 probes in its class file; the data claims 9 (2 bytes present).
+        let known = |id: u64| (id == 7).then_some(3);
+        let bytes = class_block(&[9], &[0xFF, 0x01]);
+        let e = parse_known(&bytes, "shop/r-1 dump", &known).unwrap_err();
+        match &e {
+            ExecError::ProbesBeyondClass {
+                class,
+                id,
+                count,
+                known,
+                offset,
+                ..
+            } => {
+                assert_eq!((class.as_str(), *id, *count, *known), ("A", 7, 9, 3));
+                assert_eq!(*offset, 17);
+            }
+            other => panic!("{other}"),
+        }
+        let text = e.to_string();
+        for part in ["shop/r-1 dump", "class A", "9 probes", "has 3"] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        // A count beyond the bytes left names the known class too, before allocating.
+        let huge = class_block(&[0x80, 0x80, 0x80, 0x80, 0x07], &[]);
+        assert!(matches!(
+            parse_known(&huge, "o", &known),
+            Err(ExecError::ProbesBeyondClass { .. })
+        ));
+        // Exactly the known count, an unknown class, or no knowledge: decoded as before.
+        let exact = class_block(&[3], &[0b101]);
+        assert_eq!(
+            parse_known(&exact, "o", &known).unwrap().classes[&7].probes,
+            [true, false, true]
+        );
+        let unknown = |_: u64| None;
+        assert_eq!(
+            parse_known(&bytes, "o", &unknown).unwrap().classes[&7]
+                .probes
+                .len(),
+            9
+        );
+        assert_eq!(parse(&bytes, "o").unwrap().classes[&7].probes.len(), 9);
     }
 
     #[test]

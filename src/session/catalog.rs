@@ -64,6 +64,8 @@ pub struct SessionSummary {
     pub unfinished_writes: usize,
     /// The last checkpoint: every dump up to this sequence number, written at (ms).
     pub checkpoint: Option<(u64, u64)>,
+    /// Dumps set aside because they could not be used (never replayed again).
+    pub quarantined: usize,
     pub current: bool,
 }
 
@@ -83,6 +85,7 @@ impl SessionSummary {
             bad_files: 0,
             unfinished_writes: 0,
             checkpoint: None,
+            quarantined: 0,
             current,
         }
     }
@@ -252,6 +255,7 @@ impl SessionCatalog {
             let mut s = SessionSummary::new(&name, session_dir_name(current) == name);
             s.bytes = store.size_with_blobs();
             s.checkpoint = store.checkpoint_header();
+            s.quarantined = store.quarantined().len();
             for p in &problems {
                 match p.kind {
                     ProblemKind::BadDump => s.bad_files += 1,

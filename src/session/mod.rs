@@ -10,6 +10,7 @@
 pub mod builds;
 mod catalog;
 mod checkpoints;
+pub mod pg_tls;
 pub mod postgres;
 pub mod store;
 
@@ -612,18 +613,7 @@ impl SessionStore {
             let read = fs::read(&path)
                 .map_err(|e| format!("cannot read: {e}"))
                 .and_then(|bytes| decode(&bytes, blobs.as_deref()));
-            match read {
-                Ok((meta, payload)) => Ok(StoredDump {
-                    path,
-                    meta,
-                    payload,
-                }),
-                Err(problem) => Err(SessionProblem {
-                    path,
-                    problem,
-                    kind: ProblemKind::BadDump,
-                }),
-            }
+            readable(read, path)
         });
         let unfinished = unfinished.into_iter().map(|path| {
             Err(SessionProblem {
@@ -638,20 +628,18 @@ impl SessionStore {
     }
 }
 
-/// Adds a dump read back to `dumps`, or why it cannot be used to `problems`.
-pub(crate) fn keep_readable(
+/// A dump read back at `path` (its metadata and payload), or why it cannot be used.
+pub(crate) fn readable(
     read: Result<(DumpMeta, Vec<u8>), String>,
     path: PathBuf,
-    dumps: &mut Vec<StoredDump>,
-    problems: &mut Vec<SessionProblem>,
-) {
+) -> Result<StoredDump, SessionProblem> {
     match read {
-        Ok((meta, payload)) => dumps.push(StoredDump {
+        Ok((meta, payload)) => Ok(StoredDump {
             path,
             meta,
             payload,
         }),
-        Err(problem) => problems.push(SessionProblem {
+        Err(problem) => Err(SessionProblem {
             path,
             problem,
             kind: ProblemKind::BadDump,

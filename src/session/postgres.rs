@@ -16,13 +16,17 @@
 //! else `~/.pgpass`), never from the URL, and appears in nothing covtop prints or writes: the
 //! store's [`DumpStore::location`] names host, port and database only.
 
-use super::store::{self, DumpFeed, DumpStore, Loaded, Persisted};
-use super::{DumpMeta, SessionError, SessionStore};
+use super::pg_tls::{self, MakeRustls, TlsSettings};
+use super::store::{self, DumpFeed, DumpStore, DumpStream, Loaded, Persisted};
+use super::{
+    DumpMeta, MergeSummary, ProblemKind, SessionError, SessionProblem, SessionStore, StoredDump,
+};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio_postgres::config::Host;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 /// The channel every append notifies, with payload `<session id>:<seq>`.
 const CHANNEL: &str = "covtop_dumps";
@@ -69,6 +73,9 @@ const MIGRATIONS: &[&str] = &[
          body BYTEA NOT NULL,
          aside TEXT
      );",
+    // A stored dump that cannot be used (it does not decode, exceeds a budget or made covtop
+    // fail) is set aside: it stays, with why and when, and is never replayed again.
+    "ALTER TABLE covtop_dumps ADD COLUMN quarantined_reason TEXT, ADD COLUMN quarantined_ms BIGINT;",
 ];
 
 /// Removes the payloads no dump names any more.
@@ -88,6 +95,8 @@ pub fn is_postgres_url(store: &str) -> bool {
 pub struct PgTarget {
     config: tokio_postgres::Config,
     location: String,
+    /// The URL's `sslmode` and `sslrootcert`, made into the connector of every connection.
+    tls: MakeRustls,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -102,10 +111,12 @@ impl std::fmt::Debug for PgTarget {
 impl PgTarget {
     /// Checks the `[session] store` URL without connecting: it parses, names a database and
     /// holds no password. The error says what to write instead.
-    pub fn check_url(url: &str) -> Result<tokio_postgres::Config, String> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+    pub fn check_url(url: &str) -> Result<(tokio_postgres::Config, TlsSettings), String> {
+        let (url, tls) = pg_tls::split_url(url)?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             format!("is not a PostgreSQL URL ({e}); write postgres://USER@HOST[:PORT]/DATABASE")
         })?;
+        config.ssl_mode(pg_tls::pg_mode(tls.mode));
         if config.get_password().is_some() {
             return Err(
                 "holds a password: take it out of the URL and put it in [session] password_file, \
@@ -119,17 +130,19 @@ impl PgTarget {
                 location_of(&config)
             ));
         }
-        Ok(config)
+        Ok((config, tls))
     }
 
     /// Parses `url` (`postgres://user@host[:port]/db`; `postgres:///db?user=U&host=/socket/dir`
     /// for a unix socket)
     /// and finds the password: `password_file`, then `PGPASSWORD`, then the `.pgpass` file.
     pub fn new(url: &str, password_file: Option<&Path>) -> Result<PgTarget, SessionError> {
-        let mut config = Self::check_url(url).map_err(|message| SessionError::Database {
+        let invalid = |message| SessionError::Database {
             store: "[session] store".into(),
             message,
-        })?;
+        };
+        let (mut config, tls) = Self::check_url(url).map_err(invalid)?;
+        let tls = MakeRustls::new(&tls).map_err(invalid)?;
         let location = location_of(&config);
         if config.get_user().is_none()
             && let Some(user) = std::env::var("PGUSER")
@@ -159,7 +172,11 @@ impl PgTarget {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         config.application_name("covtop");
-        Ok(PgTarget { config, location })
+        Ok(PgTarget {
+            config,
+            location,
+            tls,
+        })
     }
 
     /// Host, port and database: never the user nor the password.
@@ -167,17 +184,47 @@ impl PgTarget {
         &self.location
     }
 
-    async fn connect(&self) -> Result<Client, String> {
-        let (client, connection) = tokio::time::timeout(OP_TIMEOUT, self.config.connect(NoTls))
-            .await
-            .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?
-            .map_err(|e| pg_error(&e))?;
+    /// Opens a connection: the client and the connection task to drive.
+    async fn open_connection(
+        &self,
+    ) -> Result<
+        (
+            Client,
+            tokio_postgres::Connection<tokio_postgres::Socket, pg_tls::RustlsStream>,
+        ),
+        ConnectFailure,
+    > {
+        match tokio::time::timeout(OP_TIMEOUT, self.config.connect(self.tls.clone())).await {
+            Err(_) => Err(ConnectFailure {
+                unreachable: true,
+                message: format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+            }),
+            Ok(Err(e)) => Err(ConnectFailure {
+                // Refused, reset, no route, no such host: the server is away. A refusal by the
+                // server itself (password, database) or a TLS failure is not.
+                unreachable: e.as_db_error().is_none()
+                    && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()),
+                message: pg_error(&e),
+            }),
+            Ok(Ok(c)) => Ok(c),
+        }
+    }
+
+    async fn connect(&self) -> Result<Client, ConnectFailure> {
+        let (client, connection) = self.open_connection().await?;
         tokio::spawn(async move {
             // Ends when the client is dropped or the server goes away; the next call reconnects.
             let _ = connection.await;
         });
         Ok(client)
     }
+}
+
+/// Why a connection could not be opened; `unreachable` when the server is away (dumps are
+/// then spooled), not when it refused covtop.
+struct ConnectFailure {
+    unreachable: bool,
+    message: String,
 }
 
 fn location_of(config: &tokio_postgres::Config) -> String {
@@ -264,7 +311,20 @@ fn pgpass_line(line: &str, want: &[&str; 4]) -> Option<String> {
 fn pg_error(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => e.to_string(),
+        // With its causes: "error performing TLS handshake" alone would not say which check.
+        None => {
+            let mut message = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !message.contains(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                cause = c.source();
+            }
+            message
+        }
     }
 }
 
@@ -309,26 +369,277 @@ pub async fn migrate(client: &mut Client) -> Result<i32, String> {
 ///
 /// When the database cannot take a dump, the dump goes to a local spool — a folder store in
 /// `local_dir/spool` — and is acknowledged from there (durable, with sequence number 0: the session
-/// numbers it when it is uploaded). Every later append uploads the spool first, in order, so the
-/// session gets the dumps in the order they were taken; opening the store uploads what an earlier
-/// run left. Only when the spool cannot take a dump either is the append an error (and a reset
-/// waiting for it is not done).
+/// numbers it when it is uploaded). The spool is uploaded in order before any later append, and
+/// by an uploader thread that tries every second while it holds dumps, so the session gets them
+/// in the order they were taken as soon as the database answers; opening the store uploads what
+/// an earlier run left. A database that cannot be reached when the store is opened is no error:
+/// the store opens on its spool (the session's earlier dumps are read when it answers). Only
+/// when the spool cannot take a dump either is an append an error (and a reset waiting for it is
+/// not done).
 pub struct PgStore {
     target: PgTarget,
     name: String,
-    session_id: i64,
+    session: Session,
     /// The folder for what the session keeps locally (saved build lines, the spool).
     local_dir: PathBuf,
-    spool: Option<SessionStore>,
+    spool: Arc<Mutex<Spool>>,
+    /// Runs the database I/O, whatever runtime (if any) the caller is on.
+    rt: Option<tokio::runtime::Runtime>,
+    io: Io,
+    /// Tells the uploader thread to stop.
+    stop: Arc<AtomicBool>,
+}
+
+/// The local spool of a session and what is known of its upload.
+struct Spool {
+    /// The spool's folder store (`spool/sessions/<name>` in the session's local folder).
+    store: Option<SessionStore>,
+    /// The spool's root (`spool/`), whose unused blobs are removed after an upload.
+    root: PathBuf,
     /// The spool may hold dumps not uploaded yet.
-    spool_pending: bool,
+    pending: bool,
     /// Why the last append went to the spool, while it holds dumps.
     unreachable: Option<String>,
     /// Session sequence numbers of spooled dumps uploaded since [`DumpStore::take_uploaded`].
     uploaded: Vec<u64>,
-    /// Runs the database I/O, whatever runtime (if any) the caller is on.
-    rt: Option<tokio::runtime::Runtime>,
+}
+
+fn lock(spool: &Mutex<Spool>) -> std::sync::MutexGuard<'_, Spool> {
+    // Every update of the spool's state is a single step: a holder that panicked left it whole.
+    spool.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What [`Io::run`] runs with the client: a database exchange.
+type Work<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>>;
+
+/// The store's connection, used from its I/O runtime: by the store and by the streams it
+/// hands out (which may outlive a call).
+#[derive(Clone)]
+struct Io {
+    handle: tokio::runtime::Handle,
     client: Arc<tokio::sync::Mutex<Option<Client>>>,
+    target: PgTarget,
+    /// The last connection attempt failed because the server is away.
+    away: Arc<AtomicBool>,
+}
+
+impl Io {
+    /// Runs `f` with a connected client on the I/O runtime and waits for it. A closed
+    /// connection is replaced (and the schema checked) first, so a database that went away and
+    /// came back is used again.
+    fn run<T, F>(&self, f: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Client) -> Work<'c, T> + Send + 'static,
+    {
+        let slot = self.client.clone();
+        let target = self.target.clone();
+        let away = self.away.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        // Once the runtime is shut down (the store dropped) the task is dropped unrun, and
+        // the sender with it.
+        self.handle.spawn(async move {
+            let work = async {
+                let mut guard = slot.lock().await;
+                if guard.as_ref().is_none_or(|c| c.is_closed()) {
+                    let mut client = target.connect().await.map_err(|f| {
+                        away.store(f.unreachable, Ordering::Relaxed);
+                        f.message
+                    })?;
+                    away.store(false, Ordering::Relaxed);
+                    migrate(&mut client).await?;
+                    *guard = Some(client);
+                }
+                let client = guard.as_mut().expect("connected above");
+                let out = tokio::time::timeout(OP_TIMEOUT, f(client))
+                    .await
+                    .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?;
+                if out.is_err() && client.is_closed() {
+                    *guard = None;
+                }
+                out
+            };
+            let _ = tx.send(work.await);
+        });
+        rx.recv()
+            .unwrap_or_else(|_| Err("the store is closed (its I/O thread stopped)".into()))
+    }
+
+    /// Asks the database for nothing, connecting if needed: does it answer?
+    fn ping(&self) -> Result<(), String> {
+        self.run(|client| {
+            Box::pin(async move {
+                client
+                    .batch_execute("SELECT 1")
+                    .await
+                    .map_err(|e| pg_error(&e))
+            })
+        })
+    }
+
+    /// Whether the last connection attempt found the server away.
+    fn away(&self) -> bool {
+        self.away.load(Ordering::Relaxed)
+    }
+}
+
+/// One session of the database, as the store, its streams and its uploader reach it.
+#[derive(Clone)]
+struct Session {
+    io: Io,
+    name: String,
+    /// Its id in `covtop_sessions`, once the database has answered.
+    id: Arc<OnceLock<i64>>,
+    location: String,
+}
+
+impl Session {
+    /// The session's id, creating the session if needed.
+    fn id(&self) -> Result<i64, String> {
+        if let Some(&id) = self.id.get() {
+            return Ok(id);
+        }
+        let name = self.name.clone();
+        let id = self
+            .io
+            .run(move |client| Box::pin(async move { session_id(client, &name).await }))?;
+        let _ = self.id.set(id);
+        Ok(id)
+    }
+
+    fn dump_path(&self, seq: i64) -> PathBuf {
+        PathBuf::from(format!("{}#{seq}", self.location))
+    }
+
+    /// Uploads the spooled dumps in order; each leaves the spool once the session has it.
+    fn upload(&self, spool: &mut Spool) -> Result<(), String> {
+        // The database must answer, even when the spool holds nothing (a viewer's).
+        self.id()?;
+        let Some(store) = &spool.store else {
+            spool.pending = false;
+            return Ok(());
+        };
+        let (dumps, _) = store.load_all().map_err(|e| e.to_string())?;
+        let had = !dumps.is_empty();
+        for d in dumps {
+            let (seq, _) = self.append(&d.meta, &d.payload)?;
+            spool.uploaded.push(seq as u64);
+            // A file that stays is uploaded again next time, and found there (same identity).
+            let _ = std::fs::remove_file(&d.path);
+        }
+        spool.pending = false;
+        spool.unreachable = None;
+        if had {
+            super::remove_unused_blobs(&spool.root, Duration::from_secs(60));
+        }
+        Ok(())
+    }
+
+    /// Appends one dump to the database (no spool): its sequence number, and whether it is new.
+    ///
+    /// One transaction, sent whole (pipelined: BEGIN, the payload, the numbered insert and
+    /// COMMIT in one round trip, each statement without a separate prepare): the payload, kept
+    /// once by digest, first; then one statement that locks the session's row, takes the next
+    /// number, inserts the dump unless its identity is there, and notifies. The lock ends with
+    /// the commit (durable: the WAL flushed), so numbers follow commits; it is held for that
+    /// statement and the commit only, never across a round trip to covtop.
+    fn append(&self, meta: &DumpMeta, payload: &[u8]) -> Result<(i64, bool), String> {
+        use tokio_postgres::types::Type;
+        let sid = self.id()?;
+        let identity = store::identity(meta, payload).to_vec();
+        let blob = (!payload.is_empty()).then(|| store::digest(payload).to_vec());
+        let mut meta = meta.clone();
+        // The payload is kept in covtop_blobs, not where a file store kept it.
+        meta.blob = None;
+        meta.len = payload.len() as u64;
+        meta.crc32 = crc32fast::hash(payload);
+        meta.seq = 0;
+        let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
+        let payload = payload.to_vec();
+        self.io.run(move |client| {
+            Box::pin(async move {
+                let e = |e: tokio_postgres::Error| pg_error(&e);
+                let at = meta.fetched_at_ms as i64;
+                let store_blob = async {
+                    let Some(digest) = &blob else {
+                        return Ok(0);
+                    };
+                    // The payload travels only when the database does not hold it yet.
+                    client
+                        .execute_typed(
+                            "INSERT INTO covtop_blobs (digest, payload) SELECT $1, $2 \
+                             WHERE NOT EXISTS (SELECT 1 FROM covtop_blobs WHERE digest = $1) \
+                             ON CONFLICT (digest) DO NOTHING",
+                            &[(digest, Type::BYTEA), (&payload, Type::BYTEA)],
+                        )
+                        .await
+                };
+                let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 9] = [
+                    (&sid, Type::INT8),
+                    (&identity, Type::BYTEA),
+                    (&meta.target, Type::TEXT),
+                    (&meta.replica, Type::TEXT),
+                    (&at, Type::INT8),
+                    (&meta.reset_after, Type::BOOL),
+                    (&text, Type::TEXT),
+                    (&blob, Type::BYTEA),
+                    (&CHANNEL, Type::TEXT),
+                ];
+                let number = client.query_typed(
+                    "WITH s AS (UPDATE covtop_sessions SET last_seq = last_seq + 1 \
+                                WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM covtop_dumps \
+                                  WHERE session_id = $1 AND identity = $2) \
+                                RETURNING last_seq), \
+                          ins AS (INSERT INTO covtop_dumps (session_id, seq, identity, \
+                                    target, replica, fetched_at_ms, reset_after, meta, blob) \
+                                  SELECT $1, s.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM s \
+                                  ON CONFLICT (session_id, identity) DO NOTHING \
+                                  RETURNING seq) \
+                     SELECT i.seq, pg_notify($9, $1::text || ':' || i.seq::text)::text \
+                     FROM ins i",
+                    &params,
+                );
+                let (begun, stored, numbered, committed) = futures_util::join!(
+                    client.batch_execute("BEGIN"),
+                    store_blob,
+                    number,
+                    client.batch_execute("COMMIT")
+                );
+                begun.map_err(e)?;
+                stored.map_err(e)?;
+                // COMMIT after a failed statement rolls back: the first error says why.
+                let numbered = numbered.map_err(e)?;
+                committed.map_err(e)?;
+                if let Some(row) = numbered.first() {
+                    return Ok((row.get::<_, i64>(0), true));
+                }
+                // The session holds this dump already (a retry, or another writer of it).
+                let seq = stored_seq(client, sid, &identity)
+                    .await
+                    .map_err(e)?
+                    .ok_or("a conflicting dump vanished; retry")?;
+                Ok((seq, false))
+            })
+        })
+    }
+}
+
+/// The id of session `name`, created if it does not exist yet.
+async fn session_id(client: &Client, name: &str) -> Result<i64, String> {
+    client
+        .execute(
+            "INSERT INTO covtop_sessions (name, created_ms) VALUES ($1, $2) \
+             ON CONFLICT (name) DO NOTHING",
+            &[&name, &now_ms()],
+        )
+        .await
+        .map_err(|e| pg_error(&e))?;
+    let row = client
+        .query_one("SELECT id FROM covtop_sessions WHERE name = $1", &[&name])
+        .await
+        .map_err(|e| pg_error(&e))?;
+    Ok(row.get::<_, i64>(0))
 }
 
 impl std::fmt::Debug for PgStore {
@@ -341,6 +652,7 @@ impl std::fmt::Debug for PgStore {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
         // Allowed inside an async context too (the engine task drops its store).
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
@@ -349,47 +661,48 @@ impl Drop for PgStore {
 }
 
 impl PgStore {
-    /// Connects, migrates the schema and opens (creating if needed) session `name`.
-    /// `local_dir` is created: the session keeps saved build lines there.
+    /// Opens (creating if needed) session `name`, connecting and migrating the schema. A
+    /// database that does not answer (refused, unreachable, no reply) is no error: the store
+    /// opens on its local spool and says so ([`DumpStore::health`]); a database that refuses
+    /// covtop (password, permissions, a newer schema) is. `local_dir` is created: the session
+    /// keeps saved build lines and the spool there.
     pub fn open(target: PgTarget, name: &str, local_dir: &Path) -> Result<PgStore, SessionError> {
         std::fs::create_dir_all(local_dir).map_err(|source| SessionError::Create {
             path: local_dir.to_path_buf(),
             source,
         })?;
-        let mut store = PgStore::connect(target, local_dir)?;
-        store.name = name.to_string();
-        let name = store.name.clone();
-        store.session_id = store.run(move |client| {
-            Box::pin(async move {
-                let created = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
-                client
-                    .execute(
-                        "INSERT INTO covtop_sessions (name, created_ms) VALUES ($1, $2) \
-                         ON CONFLICT (name) DO NOTHING",
-                        &[&name, &created],
-                    )
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                let row = client
-                    .query_one("SELECT id FROM covtop_sessions WHERE name = $1", &[&name])
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                Ok(row.get::<_, i64>(0))
-            })
-        })?;
-        // What an earlier run could not upload goes first (it stays spooled if that fails).
+        let store = PgStore::new(target, name, local_dir)?;
         // The spool is a folder store of its own inside `local_dir` (`spool/sessions/<name>`,
         // `spool/blobs`): never a folder session that happens to share the name.
-        store.spool = SessionStore::open(&local_dir.join(SPOOL_DIR), &store.name).ok();
-        let _ = store.flush_spool();
+        lock(&store.spool).store = SessionStore::open(&local_dir.join(SPOOL_DIR), name).ok();
+        match store.session.id() {
+            Ok(_) => {
+                // What an earlier run could not upload goes first (it stays spooled if that
+                // fails).
+                let mut spool = lock(&store.spool);
+                let _ = store.session.upload(&mut spool);
+            }
+            Err(why) if store.io.away() && lock(&store.spool).store.is_some() => {
+                let mut spool = lock(&store.spool);
+                spool.pending = true;
+                spool.unreachable = Some(store.err(why).to_string());
+            }
+            Err(why) => return Err(store.err(why)),
+        }
+        store.start_uploader();
         Ok(store)
     }
 
     /// Connects (migrating the schema) without opening a session: for listing and removing
     /// sessions. Appends need [`PgStore::open`].
     pub fn connect(target: PgTarget, local_dir: &Path) -> Result<PgStore, SessionError> {
+        let store = PgStore::new(target, "", local_dir)?;
+        // Connects and migrates now: a wrong URL or password is an error at once.
+        store.sessions()?;
+        Ok(store)
+    }
+
+    fn new(target: PgTarget, name: &str, local_dir: &Path) -> Result<PgStore, SessionError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("covtop-postgres")
@@ -399,59 +712,93 @@ impl PgStore {
                 store: target.location.clone(),
                 message: format!("cannot start its I/O thread: {e}"),
             })?;
-        let store = PgStore {
-            target,
-            name: String::new(),
-            session_id: 0,
-            local_dir: local_dir.to_path_buf(),
-            spool: None,
-            spool_pending: true,
-            unreachable: None,
-            uploaded: Vec::new(),
-            rt: Some(rt),
+        let io = Io {
+            handle: rt.handle().clone(),
             client: Arc::new(tokio::sync::Mutex::new(None)),
+            target: target.clone(),
+            away: Arc::new(AtomicBool::new(false)),
         };
-        // Connects and migrates now: a wrong URL or password is an error at once.
-        store.sessions()?;
+        let mut store = PgStore {
+            session: Session {
+                io: io.clone(),
+                name: String::new(),
+                id: Arc::new(OnceLock::new()),
+                location: String::new(),
+            },
+            target,
+            name: name.to_string(),
+            local_dir: local_dir.to_path_buf(),
+            spool: Arc::new(Mutex::new(Spool {
+                store: None,
+                root: local_dir.join(SPOOL_DIR),
+                pending: false,
+                unreachable: None,
+                uploaded: Vec::new(),
+            })),
+            io,
+            rt: Some(rt),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        store.session = store.session_named(name);
         Ok(store)
     }
 
-    /// Uploads the spooled dumps in order; each leaves the spool once the session has it.
-    fn flush_spool(&mut self) -> Result<(), SessionError> {
-        let Some(spool) = &self.spool else {
-            self.spool_pending = false;
-            return Ok(());
-        };
-        let (dumps, _) = spool.load_all()?;
-        let had = !dumps.is_empty();
-        for d in dumps {
-            let p = self.append_primary(&d.meta, &d.payload)?;
-            self.uploaded.push(p.seq);
-            // A file that stays is uploaded again next time, and found there (same identity).
-            let _ = std::fs::remove_file(&d.path);
+    /// Starts the thread that uploads the spool, in order, once the database answers again
+    /// (tried every second while the spool holds dumps; it ends with the store).
+    fn start_uploader(&self) {
+        let (session, spool, stop) = (self.session.clone(), self.spool.clone(), self.stop.clone());
+        let _ = std::thread::Builder::new()
+            .name("covtop-spool-upload".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(250));
+                    if !lock(&spool).pending {
+                        continue;
+                    }
+                    // Whether the database answers is asked without the spool's lock: a
+                    // database that does not answer never holds up the screen's questions
+                    // (health, uploaded numbers) for a connect timeout.
+                    if session.id().is_ok() && session.io.ping().is_ok() {
+                        let mut s = lock(&spool);
+                        if s.pending && !stop.load(Ordering::Relaxed) {
+                            let _ = session.upload(&mut s);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(750));
+                }
+            });
+    }
+
+    /// The session's id (the database must answer). While a store opened without the database
+    /// has not reached it yet, this fails at once: the uploader keeps asking, and a start on a
+    /// database that does not answer waits for one connect timeout, not one per question.
+    fn sid(&self) -> Result<i64, SessionError> {
+        if let Some(&id) = self.session.id.get() {
+            return Ok(id);
         }
-        self.spool_pending = false;
-        self.unreachable = None;
-        if had {
-            super::remove_unused_blobs(&self.local_dir.join(SPOOL_DIR), Duration::from_secs(60));
+        if self.io.away() {
+            return Err(
+                self.err("unreachable: the session is read once the database answers".into())
+            );
         }
-        Ok(())
+        self.session.id().map_err(|m| self.err(m))
     }
 
     /// Keeps a dump the database could not take (`cause`) in the local spool.
     fn spool_append(
-        &mut self,
+        &self,
+        spool: &mut Spool,
         meta: &DumpMeta,
         payload: &[u8],
-        cause: SessionError,
+        cause: String,
     ) -> Result<Persisted, SessionError> {
-        let Some(spool) = self.spool.as_mut() else {
-            return Err(cause);
+        let Some(store) = spool.store.as_mut() else {
+            return Err(self.err(cause));
         };
-        match spool.append_idempotent(meta, payload) {
+        match store.append_idempotent(meta, payload) {
             Ok(p) => {
-                self.spool_pending = true;
-                self.unreachable = Some(cause.to_string());
+                spool.pending = true;
+                spool.unreachable = Some(self.err(cause).to_string());
                 Ok(Persisted {
                     seq: 0,
                     location: p.location,
@@ -463,96 +810,6 @@ impl PgStore {
                 self.local_dir.display()
             ))),
         }
-    }
-
-    /// Appends one dump to the database (no spool).
-    fn append_primary(
-        &mut self,
-        meta: &DumpMeta,
-        payload: &[u8],
-    ) -> Result<Persisted, SessionError> {
-        let identity = store::identity(meta, payload).to_vec();
-        let blob = (!payload.is_empty()).then(|| store::digest(payload).to_vec());
-        let mut meta = meta.clone();
-        // The payload is kept in covtop_blobs, not where a file store kept it.
-        meta.blob = None;
-        meta.len = payload.len() as u64;
-        meta.crc32 = crc32fast::hash(payload);
-        let payload = payload.to_vec();
-        let sid = self.session_id;
-        let (seq, new) = self.run(move |client| {
-            Box::pin(async move {
-                let e = |e: tokio_postgres::Error| pg_error(&e);
-                // Stored already (a retry): nothing to write.
-                if let Some(seq) = stored_seq(client, sid, &identity).await.map_err(e)? {
-                    return Ok((seq, false));
-                }
-                let tx = client.transaction().await.map_err(e)?;
-                // The payload first, outside the session's lock (kept once, by digest).
-                if let Some(digest) = &blob {
-                    let held = tx
-                        .query_opt("SELECT 1 FROM covtop_blobs WHERE digest = $1", &[digest])
-                        .await
-                        .map_err(e)?
-                        .is_some();
-                    if !held {
-                        tx.execute(
-                            "INSERT INTO covtop_blobs (digest, payload) VALUES ($1, $2) \
-                             ON CONFLICT (digest) DO NOTHING",
-                            &[digest, &payload],
-                        )
-                        .await
-                        .map_err(e)?;
-                    }
-                }
-                // One statement under the session's row lock, held until the commit, so that
-                // sequence numbers follow commits: take the number, insert unless the identity
-                // is there (a writer of the same dump committed meanwhile), notify.
-                meta.seq = 0;
-                let text = serde_json::to_string(&meta).map_err(|e| e.to_string())?;
-                let row = tx
-                    .query_opt(
-                        "WITH s AS (UPDATE covtop_sessions SET last_seq = last_seq + 1 \
-                                    WHERE id = $1 RETURNING last_seq), \
-                              ins AS (INSERT INTO covtop_dumps (session_id, seq, identity, \
-                                        target, replica, fetched_at_ms, reset_after, meta, blob) \
-                                      SELECT $1, s.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM s \
-                                      ON CONFLICT (session_id, identity) DO NOTHING \
-                                      RETURNING seq) \
-                         SELECT i.seq, pg_notify($9, $1::text || ':' || i.seq::text)::text \
-                         FROM ins i",
-                        &[
-                            &sid,
-                            &identity,
-                            &meta.target,
-                            &meta.replica,
-                            &(meta.fetched_at_ms as i64),
-                            &meta.reset_after,
-                            &text,
-                            &blob,
-                            &CHANNEL,
-                        ],
-                    )
-                    .await
-                    .map_err(e)?;
-                let Some(row) = row else {
-                    tx.rollback().await.map_err(e)?;
-                    let seq = stored_seq(client, sid, &identity)
-                        .await
-                        .map_err(e)?
-                        .ok_or("a conflicting dump vanished; retry")?;
-                    return Ok((seq, false));
-                };
-                let seq: i64 = row.get(0);
-                tx.commit().await.map_err(e)?;
-                Ok((seq, true))
-            })
-        })?;
-        Ok(Persisted {
-            seq: seq as u64,
-            location: PathBuf::from(format!("{}#{seq}", self.location())),
-            new,
-        })
     }
 
     pub fn name(&self) -> &str {
@@ -571,48 +828,14 @@ impl PgStore {
         }
     }
 
-    /// Runs `f` with a connected client on the store's I/O thread and waits for it. A closed
-    /// connection is replaced (and the schema checked) first, so a database that went away and
-    /// came back is used again.
+    /// Runs `f` with a connected client on the store's I/O thread and waits for it (see
+    /// [`Io::run`]).
     fn run<T, F>(&self, f: F) -> Result<T, SessionError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut Client,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'c>,
-            > + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut Client) -> Work<'c, T> + Send + 'static,
     {
-        let Some(rt) = self.rt.as_ref() else {
-            return Err(self.err("the store is closed".into()));
-        };
-        let slot = self.client.clone();
-        let target = self.target.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
-            let work = async {
-                let mut guard = slot.lock().await;
-                if guard.as_ref().is_none_or(|c| c.is_closed()) {
-                    let mut client = target.connect().await?;
-                    migrate(&mut client).await?;
-                    *guard = Some(client);
-                }
-                let client = guard.as_mut().expect("connected above");
-                let out = tokio::time::timeout(OP_TIMEOUT, f(client))
-                    .await
-                    .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?;
-                if out.is_err() && client.is_closed() {
-                    *guard = None;
-                }
-                out
-            };
-            let _ = tx.send(work.await);
-        });
-        match rx.recv() {
-            Ok(r) => r.map_err(|m| self.err(m)),
-            Err(_) => Err(self.err("its I/O thread stopped".into())),
-        }
+        self.io.run(f).map_err(|m| self.err(m))
     }
 
     /// Removes session `name` and its dumps (payloads no session uses any more too).
@@ -643,7 +866,8 @@ impl PgStore {
                 let rows = client
                     .query(
                         "SELECT s.name, d.meta, d.blob, octet_length(b.payload), \
-                                c.upto, c.made_ms, octet_length(c.body) \
+                                c.upto, c.made_ms, octet_length(c.body), \
+                                d.quarantined_reason IS NOT NULL \
                          FROM covtop_sessions s \
                          LEFT JOIN covtop_dumps d ON d.session_id = s.id \
                          LEFT JOIN covtop_blobs b ON b.digest = d.blob \
@@ -671,6 +895,7 @@ impl PgStore {
                             r.get::<_, Option<Vec<u8>>>(2),
                             r.get::<_, Option<i32>>(3),
                             checkpoint,
+                            r.get::<_, Option<bool>>(7).unwrap_or(false),
                         )
                     })
                     .collect::<Vec<_>>())
@@ -678,7 +903,7 @@ impl PgStore {
         })?;
         let mut out: Vec<super::SessionSummary> = Vec::new();
         let mut blobs = std::collections::HashSet::new();
-        for (name, meta, blob, len, checkpoint) in rows {
+        for (name, meta, blob, len, checkpoint, quarantined) in rows {
             if out.last().is_none_or(|s| s.name != name) {
                 let mut summary = super::SessionSummary::new(&name, name == current);
                 if let Some((upto, made, bytes)) = checkpoint {
@@ -690,6 +915,7 @@ impl PgStore {
             }
             let s = out.last_mut().expect("pushed above");
             match meta.map(|m| serde_json::from_str::<DumpMeta>(&m)) {
+                Some(_) if quarantined => s.quarantined += 1,
                 Some(Ok(m)) => s.count(&m),
                 Some(Err(_)) => s.bad_files += 1,
                 None => {}
@@ -701,6 +927,111 @@ impl PgStore {
             }
         }
         Ok(out)
+    }
+
+    /// Copies every dump of sessions `sources` (they must exist) into session `into` (created
+    /// if missing) with its metadata, in the order they were fetched, one dump in memory at a
+    /// time. A dump `into` holds already (same identity) is not copied again, so merging twice
+    /// changes nothing; dumps set aside are not copied; rows that cannot be read are named.
+    pub fn merge(&self, sources: &[String], into: &str) -> Result<MergeSummary, SessionError> {
+        let mut incoming: Vec<(u64, usize, i64)> = Vec::new();
+        let mut from = Vec::new();
+        for (i, name) in sources.iter().enumerate() {
+            let src = self.session_named(name);
+            let sid = src.id().map_err(|m| self.err(m))?;
+            let rows = self.rows_of(
+                "SELECT seq, fetched_at_ms FROM covtop_dumps \
+                 WHERE session_id = $1 AND quarantined_reason IS NULL",
+                sid,
+                |r| (r.get::<_, i64>(0), r.get::<_, i64>(1)),
+            )?;
+            incoming.extend(rows.into_iter().map(|(seq, at)| (at.max(0) as u64, i, seq)));
+            from.push(src);
+        }
+        incoming.sort();
+        let dst = self.session_named(into);
+        let mut summary = MergeSummary::default();
+        for (_, i, seq) in incoming {
+            for read in from[i].rows(seq - 1, seq).map_err(|m| self.err(m))? {
+                match read {
+                    Ok(d) => match dst.append(&d.meta, &d.payload).map_err(|m| self.err(m))? {
+                        (_, true) => summary.copied += 1,
+                        (_, false) => summary.already_present += 1,
+                    },
+                    Err(p) => summary.skipped.push((p.path, p.problem)),
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Runs `sql` with a session id as its one parameter, and maps every row it returns.
+    fn rows_of<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        sid: i64,
+        map: fn(&tokio_postgres::Row) -> T,
+    ) -> Result<Vec<T>, SessionError> {
+        self.run(move |client| {
+            Box::pin(async move {
+                let rows = client.query(sql, &[&sid]).await.map_err(|e| pg_error(&e))?;
+                Ok(rows.iter().map(map).collect())
+            })
+        })
+    }
+
+    /// Session `name` of this database (its id is looked up, or the session created, when
+    /// first needed).
+    fn session_named(&self, name: &str) -> Session {
+        Session {
+            io: self.io.clone(),
+            name: name.to_string(),
+            id: Arc::new(OnceLock::new()),
+            location: format!("{} session {name}", self.target.location),
+        }
+    }
+
+    /// The session's dumps set aside, in order, with why and when.
+    pub fn quarantine_reasons(&self) -> Result<Vec<Quarantined>, SessionError> {
+        let rows = self.rows_of(
+            "SELECT seq, quarantined_reason, quarantined_ms FROM covtop_dumps \
+             WHERE session_id = $1 AND quarantined_reason IS NOT NULL ORDER BY seq",
+            self.sid()?,
+            |r| {
+                (
+                    r.get::<_, i64>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, Option<i64>>(2),
+                )
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, reason, at)| Quarantined {
+                dump: self.dump_path(seq),
+                reason,
+                at_ms: at.unwrap_or(0).max(0) as u64,
+            })
+            .collect())
+    }
+
+    /// How a dump of the session is named in messages: the store's location and its number.
+    fn dump_path(&self, seq: i64) -> PathBuf {
+        self.session.dump_path(seq)
+    }
+
+    /// The dumps waiting in the local spool, in order, numbered 0 (not uploaded yet).
+    fn spooled(&self) -> DumpStream {
+        let dumps = lock(&self.spool)
+            .store
+            .as_ref()
+            .and_then(|s| s.load_all().ok())
+            .map(|(dumps, _)| dumps)
+            .unwrap_or_default();
+        Box::new(dumps.into_iter().map(|mut d| {
+            d.meta.seq = 0;
+            Ok(d)
+        }))
     }
 
     /// How many payloads the database keeps (each once, whatever number of dumps use it).
@@ -727,19 +1058,26 @@ impl DumpStore for PgStore {
     }
 
     fn append(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<Persisted, SessionError> {
-        if self.spool_pending
-            && let Err(e) = self.flush_spool()
+        // Held through the append: the uploader never interleaves, so the order is kept.
+        let spool = self.spool.clone();
+        let mut spool = lock(&spool);
+        if spool.pending
+            && let Err(e) = self.session.upload(&mut spool)
         {
-            return self.spool_append(meta, payload, e);
+            return self.spool_append(&mut spool, meta, payload, e);
         }
-        match self.append_primary(meta, payload) {
-            Ok(p) => Ok(p),
-            Err(e) => self.spool_append(meta, payload, e),
+        match self.session.append(meta, payload) {
+            Ok((seq, new)) => Ok(Persisted {
+                seq: seq as u64,
+                location: self.dump_path(seq),
+                new,
+            }),
+            Err(e) => self.spool_append(&mut spool, meta, payload, e),
         }
     }
 
     fn take_uploaded(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.uploaded)
+        std::mem::take(&mut lock(&self.spool).uploaded)
     }
 
     fn shared(&self) -> bool {
@@ -747,7 +1085,7 @@ impl DumpStore for PgStore {
     }
 
     fn health(&self) -> Option<String> {
-        self.unreachable.as_ref().map(|why| {
+        lock(&self.spool).unreachable.as_ref().map(|why| {
             format!(
                 "unreachable ({why}): dumps are kept in the local spool {} and uploaded in order when it answers",
                 self.local_dir.display()
@@ -756,47 +1094,61 @@ impl DumpStore for PgStore {
     }
 
     fn load_after(&self, after: u64) -> Result<Loaded, SessionError> {
-        let sid = self.session_id;
         let after = after.min(i64::MAX as u64) as i64;
-        let rows = self.run(move |client| {
+        let mut dumps = Vec::new();
+        let mut problems = Vec::new();
+        for item in self
+            .session
+            .rows(after, i64::MAX)
+            .map_err(|m| self.err(m))?
+        {
+            match item {
+                Ok(d) => dumps.push(d),
+                Err(p) => problems.push(p),
+            }
+        }
+        Ok((dumps, problems))
+    }
+
+    /// The dumps are read in pages of at most [`PAGE_BYTES`] of payload (or one dump, when
+    /// larger) as the stream advances: first the numbers and payload sizes of the session's
+    /// dumps, then each page by its range of numbers.
+    fn stream_after(&self, after: u64) -> Result<DumpStream, SessionError> {
+        let after = after.min(i64::MAX as u64) as i64;
+        let sid = match self.sid() {
+            Ok(sid) => sid,
+            // Opened while the database is away: what this session holds here is its spool
+            // (numbered when uploaded; the rest is read when the database answers).
+            Err(_) if self.io.away() && after == 0 => return Ok(self.spooled()),
+            Err(e) => return Err(e),
+        };
+        let sizes = self.run(move |client| {
             Box::pin(async move {
                 let rows = client
                     .query(
-                        "SELECT d.seq, d.meta, d.blob, b.payload FROM covtop_dumps d \
+                        "SELECT d.seq, COALESCE(octet_length(b.payload), 0) FROM covtop_dumps d \
                          LEFT JOIN covtop_blobs b ON b.digest = d.blob \
-                         WHERE d.session_id = $1 AND d.seq > $2 ORDER BY d.seq",
+                         WHERE d.session_id = $1 AND d.seq > $2 \
+                         AND d.quarantined_reason IS NULL ORDER BY d.seq",
                         &[&sid, &after],
                     )
                     .await
                     .map_err(|e| pg_error(&e))?;
                 Ok(rows
                     .into_iter()
-                    .map(|r| {
-                        (
-                            r.get::<_, i64>(0),
-                            r.get::<_, String>(1),
-                            r.get::<_, Option<Vec<u8>>>(2),
-                            r.get::<_, Option<Vec<u8>>>(3),
-                        )
-                    })
+                    .map(|r| (r.get::<_, i64>(0), r.get::<_, i32>(1).max(0) as u64))
                     .collect::<Vec<_>>())
             })
         })?;
-        let mut dumps = Vec::new();
-        let mut problems = Vec::new();
-        for (seq, text, blob, payload) in rows {
-            let path = PathBuf::from(format!("{}#{seq}", self.location()));
-            let read = check_row(&text, blob.as_deref(), payload).map(|(mut meta, payload)| {
-                meta.seq = seq as u64;
-                (meta, payload)
-            });
-            super::keep_readable(read, path, &mut dumps, &mut problems);
-        }
-        Ok((dumps, problems))
+        Ok(Box::new(PageStream {
+            read: self.session.clone(),
+            pages: pages(&sizes, PAGE_BYTES).into(),
+            page: std::collections::VecDeque::new(),
+        }))
     }
 
     fn write_checkpoint(&mut self, upto: u64, bytes: &[u8]) -> Result<(), SessionError> {
-        let sid = self.session_id;
+        let sid = self.sid()?;
         let upto = upto.min(i64::MAX as u64) as i64;
         let made = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -819,7 +1171,7 @@ impl DumpStore for PgStore {
     }
 
     fn read_checkpoint(&self) -> Result<Option<super::StoredCheckpoint>, SessionError> {
-        let sid = self.session_id;
+        let sid = self.sid()?;
         let row = self.run(move |client| {
             Box::pin(async move {
                 let row = client
@@ -848,7 +1200,7 @@ impl DumpStore for PgStore {
     }
 
     fn set_checkpoint_aside(&self, reason: &str) -> Result<String, SessionError> {
-        let sid = self.session_id;
+        let sid = self.sid()?;
         let reason: String = crate::redact::redact(reason).to_string();
         self.run(move |client| {
             Box::pin(async move {
@@ -869,7 +1221,7 @@ impl DumpStore for PgStore {
     }
 
     fn drop_raw(&mut self, upto: u64, before_ms: u64) -> Result<super::Dropped, SessionError> {
-        let sid = self.session_id;
+        let sid = self.sid()?;
         let upto = upto.min(i64::MAX as u64) as i64;
         let before = before_ms.min(i64::MAX as u64) as i64;
         let (dumps, blobs) = self.run(move |client| {
@@ -878,7 +1230,7 @@ impl DumpStore for PgStore {
                 let dumps = tx
                     .execute(
                         "DELETE FROM covtop_dumps WHERE session_id = $1 AND seq <= $2 \
-                         AND fetched_at_ms < $3",
+                         AND fetched_at_ms < $3 AND quarantined_reason IS NULL",
                         &[&sid, &upto, &before],
                     )
                     .await
@@ -898,22 +1250,12 @@ impl DumpStore for PgStore {
     }
 
     fn catalog(&self) -> Result<Vec<DumpMeta>, SessionError> {
-        let sid = self.session_id;
-        let rows = self.run(move |client| {
-            Box::pin(async move {
-                let rows = client
-                    .query(
-                        "SELECT seq, meta FROM covtop_dumps WHERE session_id = $1 ORDER BY seq",
-                        &[&sid],
-                    )
-                    .await
-                    .map_err(|e| pg_error(&e))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
-                    .collect::<Vec<_>>())
-            })
-        })?;
+        let rows = self.rows_of(
+            "SELECT seq, meta FROM covtop_dumps \
+             WHERE session_id = $1 AND quarantined_reason IS NULL ORDER BY seq",
+            self.sid()?,
+            |r| (r.get::<_, i64>(0), r.get::<_, String>(1)),
+        )?;
         Ok(rows
             .into_iter()
             .filter_map(|(seq, text)| {
@@ -938,22 +1280,86 @@ impl DumpStore for PgStore {
         })
     }
 
+    /// The dump stays in the database, marked with the reason (redacted) and the time, and is
+    /// never read again by a load, a stream, the catalog or a follower. A dump still in the local
+    /// spool (acknowledged while the database was away) is set aside in the spool, so it is
+    /// never uploaded.
+    fn quarantine(&self, dump: &Path, reason: &str) -> Result<PathBuf, SessionError> {
+        let shown = dump.to_string_lossy();
+        let Some(seq) = shown
+            .strip_prefix(&format!("{}#", self.location()))
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            if let Some(spool) = &lock(&self.spool).store
+                && dump.starts_with(spool.dir())
+            {
+                return spool.quarantine(dump, reason);
+            }
+            return Err(self.err(format!("{shown} is not a dump of this session")));
+        };
+        let reason = crate::redact::redacted(reason);
+        let sid = self.sid()?;
+        let at = now_ms();
+        let found = self.run(move |client| {
+            Box::pin(async move {
+                // Set aside once: a second call keeps the first reason and time.
+                client
+                    .query_opt(
+                        "UPDATE covtop_dumps SET \
+                         quarantined_reason = COALESCE(quarantined_reason, $3), \
+                         quarantined_ms = COALESCE(quarantined_ms, $4) \
+                         WHERE session_id = $1 AND seq = $2 RETURNING seq",
+                        &[&sid, &seq, &reason, &at],
+                    )
+                    .await
+                    .map(|r| r.is_some())
+                    .map_err(|e| pg_error(&e))
+            })
+        })?;
+        if !found {
+            return Err(self.err(format!("{shown}: no such dump in the session")));
+        }
+        Ok(dump.to_path_buf())
+    }
+
+    /// The session's dumps set aside (named as loads name them), then those set aside in the
+    /// local spool.
+    fn quarantined(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .quarantine_reasons()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|q| q.dump)
+            .collect();
+        if let Some(spool) = &lock(&self.spool).store {
+            out.extend(spool.quarantined());
+        }
+        out
+    }
+
+    fn quarantine_place(&self) -> (String, &'static str) {
+        (
+            self.location(),
+            "in the database with it (covtop_dumps.quarantined_reason)",
+        )
+    }
+
     /// A connection of its own listens on the channel every append notifies. When it is lost
     /// (the database restarted), it is opened again every second; once back, the session's
-    /// highest sequence number is announced, so that nothing stored meanwhile is missed. The
-    /// feed ends only when the follower drops it (or when the first connection fails: an error).
+    /// highest sequence number is announced, so that nothing stored meanwhile is missed. A
+    /// database that is away when the feed starts is waited for the same way. The feed ends
+    /// only when the follower drops it (or when the database refuses the first connection: an
+    /// error).
     fn subscribe(&self) -> Result<DumpFeed, SessionError> {
-        let Some(rt) = self.rt.as_ref() else {
-            return Err(self.err("the store is closed".into()));
-        };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let target = self.target.clone();
-        let sid = self.session_id;
+        let session = self.session.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
+        self.io.handle.spawn(async move {
             let mut ready = Some(ready_tx);
+            let mut catch_up = false;
             loop {
-                match listen(&target, sid, &tx, ready.is_none()).await {
+                match listen(&target, &session, &tx, catch_up).await {
                     Ok((client, ended)) => {
                         if let Some(r) = ready.take() {
                             let _ = r.send(Ok(()));
@@ -964,13 +1370,18 @@ impl DumpStore for PgStore {
                         }
                         drop(client);
                     }
-                    Err(e) => {
+                    Err(f) => {
                         if let Some(r) = ready.take() {
-                            let _ = r.send(Err(e));
-                            return;
+                            if !f.unreachable {
+                                let _ = r.send(Err(f.message));
+                                return;
+                            }
+                            // Away: the feed starts now and catches up when it answers.
+                            let _ = r.send(Ok(()));
                         }
                     }
                 }
+                catch_up = true;
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     _ = tx.closed() => return,
@@ -985,33 +1396,34 @@ impl DumpStore for PgStore {
     }
 }
 
-/// Opens a connection that LISTENs for session `sid`'s new dumps and forwards their sequence
+/// Opens a connection that LISTENs for the session's new dumps and forwards their sequence
 /// numbers to `feed`; with `catch_up`, first announces the session's highest sequence number.
 /// Returns the client (the connection lives as long as it) and a receiver that completes when
 /// the connection ends.
 async fn listen(
     target: &PgTarget,
-    sid: i64,
+    session: &Session,
     feed: &tokio::sync::mpsc::UnboundedSender<u64>,
     catch_up: bool,
-) -> Result<(Client, tokio::sync::oneshot::Receiver<()>), String> {
-    let (client, mut connection) = tokio::time::timeout(OP_TIMEOUT, target.config.connect(NoTls))
-        .await
-        .map_err(|_| format!("no answer within {}s", OP_TIMEOUT.as_secs()))?
-        .map_err(|e| pg_error(&e))?;
+) -> Result<(Client, tokio::sync::oneshot::Receiver<()>), ConnectFailure> {
+    let (client, mut connection) = target.open_connection().await?;
+    let refused = |message: String| ConnectFailure {
+        unreachable: false,
+        message,
+    };
     let (ended_tx, ended) = tokio::sync::oneshot::channel();
     let forward = feed.clone();
-    let prefix = format!("{sid}:");
+    // Set before LISTEN below, so before any notification arrives.
+    let id = session.id.clone();
     tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         use futures_util::StreamExt;
         while let Some(Ok(m)) = messages.next().await {
             if let AsyncMessage::Notification(n) = m
                 && n.channel() == CHANNEL
-                && let Some(seq) = n
-                    .payload()
-                    .strip_prefix(&prefix)
-                    .and_then(|s| s.parse::<u64>().ok())
+                && let Some((sid, seq)) = n.payload().split_once(':')
+                && id.get().is_some_and(|id| id.to_string() == sid)
+                && let Ok(seq) = seq.parse::<u64>()
                 && forward.send(seq).is_err()
             {
                 break;
@@ -1019,10 +1431,18 @@ async fn listen(
         }
         let _ = ended_tx.send(());
     });
+    let sid = match session.id.get() {
+        Some(&sid) => sid,
+        None => {
+            let sid = session_id(&client, &session.name).await.map_err(refused)?;
+            let _ = session.id.set(sid);
+            sid
+        }
+    };
     client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await
-        .map_err(|e| pg_error(&e))?;
+        .map_err(|e| refused(pg_error(&e)))?;
     if catch_up {
         let top: i64 = client
             .query_one(
@@ -1030,13 +1450,133 @@ async fn listen(
                 &[&sid],
             )
             .await
-            .map_err(|e| pg_error(&e))?
+            .map_err(|e| refused(pg_error(&e)))?
             .get(0);
         if top > 0 {
             let _ = feed.send(top as u64);
         }
     }
     Ok((client, ended))
+}
+
+/// At most this many bytes of payload are fetched at once when a session is streamed (a
+/// larger dump is fetched alone).
+const PAGE_BYTES: u64 = 16 << 20;
+
+/// Splits a session's dumps — (sequence number, payload bytes), in order — into pages of
+/// consecutive numbers holding at most `limit` bytes each (a larger dump alone): the first
+/// and last number of each.
+fn pages(sizes: &[(i64, u64)], limit: u64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    let mut held = 0u64;
+    for &(seq, bytes) in sizes {
+        match out.last_mut() {
+            Some(page) if held.saturating_add(bytes) <= limit => {
+                page.1 = seq;
+                held += bytes;
+            }
+            _ => {
+                out.push((seq, seq));
+                held = bytes;
+            }
+        }
+    }
+    out
+}
+
+impl Session {
+    /// The session's usable dumps numbered in `(after, upto]`, in order; a row that cannot be
+    /// used comes as a problem in its place.
+    fn rows(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<Result<StoredDump, SessionProblem>>, String> {
+        let sid = self.id()?;
+        let rows = self.io.run(move |client| {
+            Box::pin(async move {
+                let rows = client
+                    .query(
+                        "SELECT d.seq, d.meta, d.blob, b.payload FROM covtop_dumps d \
+                         LEFT JOIN covtop_blobs b ON b.digest = d.blob \
+                         WHERE d.session_id = $1 AND d.seq > $2 AND d.seq <= $3 \
+                         AND d.quarantined_reason IS NULL ORDER BY d.seq",
+                        &[&sid, &after, &upto],
+                    )
+                    .await
+                    .map_err(|e| pg_error(&e))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, i64>(0),
+                            r.get::<_, String>(1),
+                            r.get::<_, Option<Vec<u8>>>(2),
+                            r.get::<_, Option<Vec<u8>>>(3),
+                        )
+                    })
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, text, blob, payload)| {
+                let read = check_row(&text, blob.as_deref(), payload).map(|(mut meta, payload)| {
+                    meta.seq = seq as u64;
+                    (meta, payload)
+                });
+                super::readable(read, self.dump_path(seq))
+            })
+            .collect())
+    }
+}
+
+/// A session's dumps, fetched a page at a time (see [`PgStore::stream_after`]).
+struct PageStream {
+    read: Session,
+    /// The pages not fetched yet: (first, last) sequence number.
+    pages: std::collections::VecDeque<(i64, i64)>,
+    /// The fetched page's dumps not handed out yet.
+    page: std::collections::VecDeque<Result<StoredDump, SessionProblem>>,
+}
+
+impl Iterator for PageStream {
+    type Item = Result<StoredDump, SessionProblem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.page.is_empty() {
+            let (first, last) = self.pages.pop_front()?;
+            match self.read.rows(first - 1, last) {
+                Ok(rows) => self.page = rows.into(),
+                // The database went away meanwhile: the page's dumps are named as unread.
+                Err(problem) => {
+                    return Some(Err(SessionProblem {
+                        path: PathBuf::from(format!("{}#{first}..{last}", self.read.location)),
+                        problem: format!("cannot be read: {problem}"),
+                        kind: ProblemKind::BadDump,
+                    }));
+                }
+            }
+        }
+        self.page.pop_front()
+    }
+}
+
+/// A dump of the session set aside (see [`DumpStore::quarantine`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The dump, named as loads name it (`<location>#<seq>`).
+    pub dump: PathBuf,
+    /// Why (credentials redacted).
+    pub reason: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The sequence number of the dump of identity `identity` in session `sid`, if stored.
@@ -1102,11 +1642,23 @@ mod tests {
     }
 
     #[test]
+    fn pages_hold_at_most_the_limit_or_one_larger_dump() {
+        let sizes = [(1, 4), (2, 4), (3, 3), (5, 20), (6, 0), (9, 10), (10, 1)];
+        assert_eq!(
+            pages(&sizes, 10),
+            vec![(1, 2), (3, 3), (5, 5), (6, 9), (10, 10)]
+        );
+        assert_eq!(pages(&sizes, 1000), vec![(1, 10)]);
+        assert!(pages(&[], 10).is_empty());
+    }
+
+    #[test]
     fn the_location_names_host_port_and_database_only() {
         let t = PgTarget::new("postgres://covtop@db.example:5433/coverage", None).unwrap();
         assert_eq!(t.location(), "postgres://db.example:5433/coverage");
         assert!(!format!("{t:?}").contains("covtop@"));
-        let sock = PgTarget::check_url("postgres:///coverage?user=covtop&host=/run/pg").unwrap();
+        let (sock, _) =
+            PgTarget::check_url("postgres:///coverage?user=covtop&host=/run/pg").unwrap();
         assert_eq!(location_of(&sock), "postgres:///run/pg:5432/coverage");
     }
 }

@@ -165,6 +165,18 @@ pub trait DumpStore: Send + std::fmt::Debug {
     fn drop_raw(&mut self, _upto: u64, _before_ms: u64) -> Result<Dropped, SessionError> {
         Ok(Dropped::default())
     }
+
+    /// Where the dumps set aside are (every path [`DumpStore::quarantined`] gives starts with
+    /// it) and where each one's reason is kept, for the diagnostics that name them.
+    fn quarantine_place(&self) -> (String, &'static str) {
+        (
+            self.local_dir()
+                .join(super::QUARANTINE_DIR)
+                .display()
+                .to_string(),
+            "beside it (.reason.txt)",
+        )
+    }
 }
 
 /// A checkpoint as a store keeps it: the engine's bytes and the last dump they fold.

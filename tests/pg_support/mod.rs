@@ -36,12 +36,111 @@ pub struct PgCluster {
     dir: tempfile::TempDir,
     pub port: u16,
     as_postgres: bool,
+    /// More server settings (`-c name=value …`).
+    extra: String,
 }
 
 impl PgCluster {
     /// Starts a cluster, or `None` (with a message) when PostgreSQL is not installed — which
     /// fails the test under `CI=true`, where `scripts/test.sh` installs it.
     pub fn start() -> Option<PgCluster> {
+        Self::start_with(|_| String::new())
+    }
+
+    /// Starts a cluster that also speaks TLS (`ssl=on`, connections logged with their TLS
+    /// state) with a certificate for `localhost` only (not 127.0.0.1) signed by an authority
+    /// made for it (`openssl`); returns the cluster and the authority's certificate (PEM), which
+    /// stays until the cluster is dropped.
+    pub fn start_tls() -> Option<(PgCluster, PathBuf)> {
+        let have_openssl = Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have_openssl {
+            assert!(
+                !in_ci(),
+                "openssl is required under CI=true; scripts/test.sh installs it"
+            );
+            eprintln!("skipping: openssl is not installed");
+            return None;
+        }
+        let cluster = Self::start_with(|dir| {
+            let openssl = |args: &[&str]| {
+                let out = Command::new("openssl")
+                    .args(args)
+                    .current_dir(dir)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "openssl {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=covtop test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ]);
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ]);
+            std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "server.pem",
+            ]);
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                dir.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.pem -c ssl_key_file={0}/server.key \
+                 -c log_connections=on",
+                dir.display()
+            )
+        })?;
+        let ca = cluster.dir.path().join("ca.pem");
+        Some((cluster, ca))
+    }
+
+    /// Starts a cluster; `prepare` may write files into its folder before the server starts
+    /// and returns more server settings.
+    fn start_with(prepare: impl FnOnce(&Path) -> String) -> Option<PgCluster> {
         let Some(bin) = bin_dir() else {
             assert!(
                 !in_ci(),
@@ -56,6 +155,7 @@ impl PgCluster {
             .tempdir()
             .unwrap();
         std::fs::write(dir.path().join("pw"), PASSWORD).unwrap();
+        let extra = prepare(dir.path());
         if as_postgres {
             let st = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -73,6 +173,7 @@ impl PgCluster {
             dir,
             port,
             as_postgres,
+            extra,
         };
         let data = cluster.dir.path().join("data");
         let pw = cluster.dir.path().join("pw");
@@ -170,9 +271,10 @@ impl PgCluster {
     pub fn restart(&self) {
         let data = self.dir.path().join("data");
         let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={}",
+            "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={}{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.extra
         );
         let log = self.dir.path().join("log");
         self.run(
