@@ -76,6 +76,7 @@ fn big_view() -> View {
                 whole_counts,
                 newly_hit: vec![],
                 hit_since_mark: None,
+                targets: Default::default(),
             }
         })
         .collect();

@@ -124,6 +124,7 @@ fn view() -> View {
             whole_counts: whole,
             newly_hit: vec![],
             hit_since_mark: None,
+            targets: Default::default(),
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));

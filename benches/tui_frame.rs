@@ -121,6 +121,7 @@ fn file_view(path: &str, coverage: FileCoverage, changed: Vec<u32>) -> FileView 
         changed_counts,
         newly_hit: vec![],
         hit_since_mark: None,
+        targets: Default::default(),
     }
 }
 

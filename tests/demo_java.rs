@@ -411,9 +411,21 @@ async fn engine_shows_java_changed_coverage_growing_over_the_replay() {
         last.missed > 0,
         "the tester never reserves as staff: {last:?}"
     );
+    // The JaCoCo target's index: what each Java file names as the target reporting it.
+    let jacoco = view
+        .targets
+        .iter()
+        .position(|t| t.kind == "jacoco")
+        .expect("the demo has a JaCoCo target") as u16;
     for f in view.files.iter().filter(|f| f.path.ends_with(".java")) {
         assert_eq!(f.language, Some(SourceLanguage::Java), "{}", f.path);
         assert!(f.coverage.is_some(), "{} has coverage", f.path);
+        assert_eq!(
+            &*f.targets,
+            &[jacoco],
+            "{} is reported by the agent",
+            f.path
+        );
     }
     let staff = view
         .files

@@ -279,7 +279,48 @@ async fn engine_changed_coverage_grows_to_the_recorded_final_value() {
     // Afterwards the coverage stays at its final state.
     tokio::time::sleep(Duration::from_millis(200)).await;
     engine.poll(&[]).await.unwrap();
-    assert_eq!(go_changed(&engine.view()), expected);
+    let view = engine.view();
+    assert_eq!(go_changed(&view), expected);
+
+    // Every file names the targets whose data holds it (what the screen's target filter
+    // uses): Go files only goc targets, Java files only the JaCoCo one, files without data none.
+    let kinds: Vec<&str> = view.targets.iter().map(|t| t.kind.as_str()).collect();
+    let mut reporting = BTreeSet::new();
+    let mut shared = 0;
+    for f in &view.files {
+        match &f.coverage {
+            None => assert!(f.targets.is_empty(), "{}: {:?}", f.path, f.targets),
+            Some(_) => {
+                assert!(
+                    !f.targets.is_empty(),
+                    "{} has data from some target",
+                    f.path
+                );
+                assert!(f.targets.is_sorted(), "{:?}", f.targets);
+                for &t in f.targets.iter() {
+                    let kind = kinds[t as usize];
+                    let go = f.path.ends_with(".go");
+                    assert_eq!(
+                        kind.starts_with("goc"),
+                        go,
+                        "{} from a {kind} target",
+                        f.path
+                    );
+                    reporting.insert(t);
+                }
+                shared += usize::from(f.targets.len() > 1);
+            }
+        }
+    }
+    let goc: BTreeSet<u16> = (0..kinds.len() as u16)
+        .filter(|&i| kinds[i as usize].starts_with("goc"))
+        .collect();
+    assert!(goc.len() >= 2, "v1 replicas and the v2 canary: {kinds:?}");
+    assert!(goc.is_subset(&reporting), "{reporting:?} of {kinds:?}");
+    assert!(
+        shared > 0,
+        "the canary and the v1 replicas run the same files"
+    );
 }
 
 /// Changed-line counts over the Go files (the Java service is checked in tests/demo_java.rs).

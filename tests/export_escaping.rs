@@ -62,6 +62,7 @@ fn view() -> View {
             whole_counts,
             newly_hit: vec![],
             hit_since_mark: None,
+            targets: Default::default(),
         }],
         ..View::default()
     }

@@ -408,6 +408,7 @@ fn hostile_view() -> (View, MemSources) {
         whole_counts: counts,
         newly_hit: vec![],
         hit_since_mark: None,
+        targets: Default::default(),
     };
     let mut view = View {
         revision: "<rev>".to_string(),

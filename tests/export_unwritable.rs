@@ -58,6 +58,7 @@ fn view() -> View {
             whole_counts,
             newly_hit: vec![],
             hit_since_mark: None,
+            targets: Default::default(),
         }],
         ..View::default()
     }

@@ -22,10 +22,10 @@ pub struct ViewInput<'a> {
     pub modules: &'a ModuleMap,
     /// The Go data of each target of the current build (every replica and epoch); a file two
     /// targets report is merged block by block before it is projected.
-    pub go: &'a [Arc<Profile>],
+    pub go: &'a [(u16, Arc<Profile>)],
     /// Projected JaCoCo coverage of every JaCoCo target, merged per class id before projection:
-    /// at most one file per path.
-    pub java: Vec<Arc<FileCoverage>>,
+    /// at most one file per path, with the targets whose data holds one of its classes.
+    pub java: Vec<(Arc<FileCoverage>, Arc<[u16]>)>,
     pub targets: Vec<TargetStatus>,
     pub diagnostics: Vec<Diagnostic>,
     pub demo: bool,
@@ -200,8 +200,8 @@ fn difference(now: &[u32], before: &[u32]) -> Vec<u32> {
 /// The Go files of a View, projected (shared with the previous View when unchanged).
 #[derive(Default)]
 struct GoProjection {
-    /// With whether the revision has the file.
-    files: Vec<(Arc<FileCoverage>, bool)>,
+    /// With whether the revision has the file and the targets whose data holds it.
+    files: Vec<(Arc<FileCoverage>, bool, Arc<[u16]>)>,
     /// Profile file names outside every module.
     external: Vec<String>,
     /// Statements (covered, total) of blocks touching a changed code line.
@@ -222,6 +222,25 @@ struct GoFile {
     changed_statements: (u64, u64),
     /// The file's statements (covered, total).
     units: (u64, u64),
+    /// The targets whose data holds the file (ascending indices).
+    targets: Arc<[u16]>,
+}
+
+/// A covered path of a View: its coverage, language and the targets whose data holds it.
+type Covered<'a> = (
+    &'a str,
+    &'a Arc<FileCoverage>,
+    SourceLanguage,
+    &'a Arc<[u16]>,
+);
+
+/// What projecting a Go file needs besides its blocks: the same for every file of a View.
+#[derive(Clone, Copy)]
+struct GoContext<'a> {
+    modules: &'a ModuleMap,
+    changed: &'a ChangedLines,
+    repo: &'a Repo,
+    revision: &'a Revision,
 }
 
 /// A hash (FNV-1a 64) of a file's blocks, positions and counts: equal means the same
@@ -259,7 +278,7 @@ pub struct ViewBuilder {
     /// The last View's projection of each Go file (by profile file name), sorted by name.
     go_files: BTreeMap<Box<str>, GoFile>,
     /// The targets' Go data the last View was built from.
-    last_go: Vec<Arc<Profile>>,
+    last_go: Vec<(u16, Arc<Profile>)>,
     changed_files: HashMap<String, Arc<crate::model::ChangedFile>>,
 }
 
@@ -298,42 +317,48 @@ impl ViewBuilder {
     /// for a builder.
     fn project_go(
         &mut self,
-        profiles: &[Arc<Profile>],
+        profiles: &[(u16, Arc<Profile>)],
         modules: &ModuleMap,
         changed: &ChangedLines,
         repo: &Repo,
         revision: &Revision,
     ) -> GoProjection {
         let last = std::mem::take(&mut self.last_go);
-        if last.len() == profiles.len() && !last.is_empty() {
+        let same_targets = last.len() == profiles.len()
+            && last.iter().zip(profiles).all(|(old, new)| old.0 == new.0);
+        let ctx = GoContext {
+            modules,
+            changed,
+            repo,
+            revision,
+        };
+        if same_targets && !last.is_empty() {
             // The names of every changed target, before and after: only they can differ.
             let mut dirty: Vec<&str> = Vec::new();
             for (old, new) in last.iter().zip(profiles) {
-                if !Arc::ptr_eq(old, new) {
-                    dirty.extend(old.files().map(|(n, _)| n));
-                    dirty.extend(new.files().map(|(n, _)| n));
+                if !Arc::ptr_eq(&old.1, &new.1) {
+                    dirty.extend(old.1.files().map(|(n, _)| n));
+                    dirty.extend(new.1.files().map(|(n, _)| n));
                 }
             }
             dirty.sort_unstable();
             dirty.dedup();
             for name in dirty {
-                let parts: Vec<&[crate::go::Block]> =
-                    profiles.iter().filter_map(|p| p.file(name)).collect();
-                match parts.len() {
-                    0 => {
-                        self.go_files.remove(name);
-                    }
-                    1 => self.update_go_file(name, parts[0], modules, changed, repo, revision),
-                    _ => {
-                        // In target order, as Profile::merge takes them.
-                        let merged = crate::go::profile::merged_blocks(parts);
-                        self.update_go_file(name, &merged, modules, changed, repo, revision);
-                    }
+                let parts: Vec<(u16, &[crate::go::Block])> = profiles
+                    .iter()
+                    .filter_map(|(t, p)| Some((*t, p.file(name)?)))
+                    .collect();
+                if parts.is_empty() {
+                    self.go_files.remove(name);
+                } else {
+                    self.update_go_file(name, &parts, &ctx);
                 }
             }
         } else {
-            let mut all: Vec<(&str, &[crate::go::Block])> =
-                profiles.iter().flat_map(|p| p.files()).collect();
+            let mut all: Vec<(&str, u16, &[crate::go::Block])> = profiles
+                .iter()
+                .flat_map(|(t, p)| p.files().map(move |(n, b)| (n, *t, b)))
+                .collect();
             if profiles.len() > 1 {
                 // Stable: the blocks of one file stay in target order, as Profile::merge takes them.
                 all.sort_by(|a, b| a.0.cmp(b.0));
@@ -342,14 +367,10 @@ impl ViewBuilder {
             let mut i = 0;
             while i < all.len() {
                 let name = all[i].0;
-                let n = all[i..].iter().take_while(|(f, _)| *f == name).count();
-                if n == 1 {
-                    self.update_go_file(name, all[i].1, modules, changed, repo, revision);
-                } else {
-                    let merged =
-                        crate::go::profile::merged_blocks(all[i..i + n].iter().map(|(_, b)| *b));
-                    self.update_go_file(name, &merged, modules, changed, repo, revision);
-                }
+                let n = all[i..].iter().take_while(|(f, _, _)| *f == name).count();
+                let parts: Vec<(u16, &[crate::go::Block])> =
+                    all[i..i + n].iter().map(|&(_, t, b)| (t, b)).collect();
+                self.update_go_file(name, &parts, &ctx);
                 names.insert(name);
                 i += n;
             }
@@ -361,7 +382,8 @@ impl ViewBuilder {
             match &f.cov {
                 None => out.external.push(name.to_string()),
                 Some(cov) => {
-                    out.files.push((cov.clone(), f.has_source));
+                    out.files
+                        .push((cov.clone(), f.has_source, f.targets.clone()));
                     out.changed_statements.0 += f.changed_statements.0;
                     out.changed_statements.1 += f.changed_statements.1;
                     if f.has_source {
@@ -374,21 +396,39 @@ impl ViewBuilder {
         out
     }
 
-    /// Projects one Go file (by profile name) from its merged blocks, unless the last View
-    /// projected the same blocks and counts.
+    /// Projects one Go file (by profile name) from the blocks each target reports of it (in
+    /// target order), merged, unless the last View projected the same blocks and counts.
     fn update_go_file(
         &mut self,
         name: &str,
-        blocks: &[crate::go::Block],
-        modules: &ModuleMap,
-        changed: &ChangedLines,
-        repo: &Repo,
-        revision: &Revision,
+        parts: &[(u16, &[crate::go::Block])],
+        ctx: &GoContext<'_>,
     ) {
+        let GoContext {
+            modules,
+            changed,
+            repo,
+            revision,
+        } = *ctx;
+        let merged;
+        let blocks: &[crate::go::Block] = if let [(_, only)] = parts {
+            only
+        } else {
+            // In target order, as Profile::merge takes them.
+            merged = crate::go::profile::merged_blocks(parts.iter().map(|(_, b)| *b));
+            &merged
+        };
         let key = blocks_hash(blocks);
-        if self.go_files.get(name).is_some_and(|f| f.key == key) {
+        let same_targets = |f: &GoFile| f.targets.iter().copied().eq(parts.iter().map(|p| p.0));
+        if let Some(f) = self.go_files.get_mut(name)
+            && f.key == key
+        {
+            if !same_targets(f) {
+                f.targets = parts.iter().map(|p| p.0).collect();
+            }
             return;
         }
+        let targets: Arc<[u16]> = parts.iter().map(|p| p.0).collect();
         let file = match modules.resolve(name) {
             None => GoFile {
                 key,
@@ -396,6 +436,7 @@ impl ViewBuilder {
                 has_source: false,
                 changed_statements: (0, 0),
                 units: (0, 0),
+                targets,
             },
             Some(path) => {
                 let facts = Self::facts(&mut self.sources, repo, revision, &path);
@@ -412,6 +453,7 @@ impl ViewBuilder {
                     units: cov.units,
                     cov: Some(Arc::new(cov)),
                     changed_statements: statements,
+                    targets,
                 }
             }
         };
@@ -455,11 +497,11 @@ impl ViewBuilder {
         let java = input.java;
         // The paths the coverage holds, sorted (no copies): Go files come sorted by profile
         // name, which is the path's order within one module, so the sort mostly only checks.
-        let mut coverage: Vec<(&str, &Arc<FileCoverage>, SourceLanguage)> =
+        let mut coverage: Vec<Covered<'_>> =
             Vec::with_capacity(projection.files.len() + java.len());
         let changed_statements = projection.changed_statements;
         let whole_statements = projection.whole_statements;
-        for (f, has_source) in &projection.files {
+        for (f, has_source, targets) in &projection.files {
             if !*has_source {
                 diagnostics.push(Diagnostic {
                         kind: DiagnosticKind::Unmapped,
@@ -472,7 +514,7 @@ impl ViewBuilder {
                     });
                 continue;
             }
-            coverage.push((f.path.as_str(), f, SourceLanguage::Go));
+            coverage.push((f.path.as_str(), f, SourceLanguage::Go, targets));
         }
         let mut external: BTreeMap<String, usize> = BTreeMap::new();
         for e in &projection.external {
@@ -491,8 +533,8 @@ impl ViewBuilder {
                 });
         }
 
-        for f in &java {
-            coverage.push((f.path.as_str(), f, SourceLanguage::Java));
+        for (f, targets) in &java {
+            coverage.push((f.path.as_str(), f, SourceLanguage::Java, targets));
         }
         // Stable and adaptive: sorted runs are merged, and a path both languages claim keeps
         // the Java file, as before.
@@ -538,9 +580,9 @@ impl ViewBuilder {
             while coverage.get(coverage_at).is_some_and(|c| c.0 < path) {
                 coverage_at += 1;
             }
-            let (cov, language) = match coverage.get(coverage_at).filter(|c| c.0 == path) {
-                Some((_, c, l)) => (Some(Arc::clone(c)), Some(*l)),
-                None => (None, None),
+            let (cov, language, targets) = match coverage.get(coverage_at).filter(|c| c.0 == path) {
+                Some((_, c, l, t)) => (Some(Arc::clone(c)), Some(*l), Arc::clone(t)),
+                None => (None, None, Arc::default()),
             };
             while changed_files.next_if(|(p, _)| p.as_str() < path).is_some() {}
             let changed = changed_files
@@ -673,6 +715,7 @@ impl ViewBuilder {
                 whole_counts,
                 newly_hit,
                 hit_since_mark,
+                targets,
             });
         }
         self.prev = shown;

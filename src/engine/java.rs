@@ -334,6 +334,29 @@ impl JavaBuild {
     /// level, as JaCoCo merges exec files, and projects each class once from the merged probes;
     /// the classes of one source file are folded once. Diagnostics name the target whose data
     /// has the problem.
+    /// For each source file, the targets (by their position in `data`, ascending) whose data
+    /// holds one of its classes: which targets report the file.
+    pub fn sources_in_data(&self, data: &[TargetExec<'_>]) -> HashMap<&str, Vec<usize>> {
+        let mut out: HashMap<&str, Vec<usize>> = HashMap::new();
+        for c in &self.classes {
+            let Some(src) = c.source.as_deref() else {
+                continue;
+            };
+            for (t, exec) in data.iter().enumerate() {
+                if exec.parts.iter().any(|p| p.classes.contains_key(&c.id)) {
+                    let targets = out.entry(src).or_default();
+                    if !targets.contains(&t) {
+                        targets.push(t);
+                    }
+                }
+            }
+        }
+        for targets in out.values_mut() {
+            targets.sort_unstable();
+        }
+        out
+    }
+
     pub fn project_targets(&self, data: &[TargetExec<'_>]) -> (Vec<FileCoverage>, Vec<Diagnostic>) {
         let (merged, conflicts) = self.merge_targets(data);
         let (files, mut diagnostics) = self.project_merged(merged.as_ref());

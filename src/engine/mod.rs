@@ -1741,10 +1741,18 @@ impl Engine {
     /// Builds a new View from everything accumulated so far.
     pub fn view(&mut self) -> Arc<View> {
         // Each target's Go data, shared with its accumulator: not copied, not merged here.
-        let go: Vec<Arc<Profile>> = self
+        let go: Vec<(u16, Arc<Profile>)> = self
             .targets
             .iter()
-            .filter_map(|t| self.core.current_target(&t.config.name)?.go.total_shared())
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let total = self
+                    .core
+                    .current_target(&t.config.name)?
+                    .go
+                    .total_shared()?;
+                Some((u16::try_from(i).ok()?, total))
+            })
             .collect();
         let mut diagnostics: Vec<Diagnostic> = Vec::new();
         for t in &self.targets {
@@ -1815,19 +1823,24 @@ impl Engine {
             if self.java_view.as_ref().is_none_or(|v| v.key != key) {
                 // Every JaCoCo target's replicas and epochs, merged per class id at the probe
                 // level, each class projected once.
-                let data: Vec<TargetExec> = self
+                let (indices, data): (Vec<u16>, Vec<TargetExec>) = self
                     .targets
                     .iter()
-                    .filter(|t| t.java_build.is_some())
-                    .filter_map(|t| {
+                    .enumerate()
+                    .filter(|(_, t)| t.java_build.is_some())
+                    .filter_map(|(i, t)| {
                         let data = self.core.current_target(&t.config.name)?;
-                        Some(TargetExec {
-                            target: &t.config.name,
-                            parts: data.java.parts().collect(),
-                        })
+                        Some((
+                            u16::try_from(i).ok()?,
+                            TargetExec {
+                                target: &t.config.name,
+                                parts: data.java.parts().collect(),
+                            },
+                        ))
                     })
-                    .collect();
+                    .unzip();
                 let (files, diags) = u.project_targets(&data);
+                let reported = u.sources_in_data(&data);
                 // Each target with data saves the merged lines of this build (what carry-over
                 // maps onto a later revision, or finds again by the target's class ids): only
                 // when they changed.
@@ -1850,9 +1863,19 @@ impl Engine {
                         saves.push((i, lines.clone()));
                     }
                 }
+                let files = files
+                    .into_iter()
+                    .map(|f| {
+                        let targets: Arc<[u16]> = reported
+                            .get(f.path.as_str())
+                            .map(|ts| ts.iter().map(|&t| indices[t]).collect())
+                            .unwrap_or_default();
+                        (Arc::new(f), targets)
+                    })
+                    .collect();
                 self.java_view = Some(JavaView {
                     key,
-                    files: files.into_iter().map(Arc::new).collect(),
+                    files,
                     diagnostics: diags,
                 });
             }
@@ -1932,7 +1955,8 @@ impl Engine {
 struct JavaView {
     /// (target index, stamp of its JaCoCo data) of every JaCoCo target.
     key: Vec<(usize, u64)>,
-    files: Vec<Arc<FileCoverage>>,
+    /// With the targets whose data holds each file.
+    files: Vec<(Arc<FileCoverage>, Arc<[u16]>)>,
     diagnostics: Vec<Diagnostic>,
 }
 

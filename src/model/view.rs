@@ -77,6 +77,10 @@ pub struct FileView {
     pub newly_hit: Vec<u32>,
     /// Lines hit since the user's mark, when a mark is set.
     pub hit_since_mark: Option<Vec<u32>>,
+    /// The targets whose data holds this file (indices into [`View::targets`], ascending):
+    /// empty for a file no target reported.
+    #[serde(skip)]
+    pub targets: Arc<[u16]>,
 }
 
 impl FileView {

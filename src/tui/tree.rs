@@ -433,6 +433,7 @@ mod tests {
             whole_counts: Counts::default(),
             newly_hit: vec![],
             hit_since_mark: None,
+            targets: Default::default(),
         }
     }
 

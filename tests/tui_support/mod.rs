@@ -201,6 +201,7 @@ fn file(
         whole_counts,
         newly_hit: newly_hit.to_vec(),
         hit_since_mark: None,
+        targets: Default::default(),
     }
 }
 
