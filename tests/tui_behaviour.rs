@@ -1227,3 +1227,56 @@ fn the_header_shows_the_stores_state() {
     let none = header(view(1), 160);
     assert!(!none.contains("store"), "{none}");
 }
+
+/// `o` asks the terminal loop to open the file at the cursor's line in the editor: from the
+/// source at its cursor, from the tree on a file; on a folder it says to select a file.
+#[test]
+fn o_opens_the_file_at_the_cursor_in_the_editor() {
+    let mut app = app(Theme::Dark);
+    render(&mut app, 110, 30);
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    // The selected file is the one open in the source: at the source's cursor.
+    let at = app.source_cursor().map(|(p, l)| (p.to_string(), l));
+    assert_eq!(at.as_ref().map(|(p, _)| p.as_str()), Some(CART));
+    press(&mut app, "o");
+    assert_eq!(app.take_edit(), at);
+    assert_eq!(app.take_edit(), None, "taken once");
+    // In the source, at the cursor's line; the tree then opens the same file at that line.
+    press(&mut app, "2jjj");
+    let (path, line) = app
+        .source_cursor()
+        .map(|(p, l)| (p.to_string(), l))
+        .unwrap();
+    assert!(line > 1);
+    press(&mut app, "o");
+    assert_eq!(app.take_edit(), Some((path.clone(), line)));
+    press(&mut app, "1o");
+    assert_eq!(app.take_edit(), Some((path, line)));
+    // A folder: nothing to open.
+    press(&mut app, "h");
+    assert_eq!(app.selected_key().as_deref(), Some("cart/"));
+    press(&mut app, "o");
+    assert_eq!(app.take_edit(), None);
+    assert!(
+        app.status()
+            .contains(&"select a file to open it in the editor"),
+        "{:?}",
+        app.status()
+    );
+    // Listed in the footer and bindable.
+    assert!(app.footer_hints().contains(&("o".to_string(), "edit")));
+    let mut overrides = BTreeMap::new();
+    overrides.insert("edit".to_string(), vec!["ctrl-e".to_string()]);
+    let mut app = App::new(
+        covtop::tui::UiConfig {
+            keymap: KeyMap::with_overrides(&overrides).unwrap(),
+            ..config(Theme::Dark)
+        },
+        sources(),
+    );
+    app.on_view(view(1));
+    press(&mut app, "o");
+    assert_eq!(app.take_edit(), None, "o is no longer edit");
+    app.handle_event(ctrl('e'));
+    assert_eq!(app.take_edit(), at);
+}

@@ -67,6 +67,8 @@ pub struct UiConfig {
     pub tab_width: usize,
     /// Where the filter, sort and pane sizes are remembered across restarts (none in tests).
     pub state_file: Option<std::path::PathBuf>,
+    /// The repository's working tree, where `o` opens files (none: a bare repository).
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 impl Default for UiConfig {
@@ -80,6 +82,7 @@ impl Default for UiConfig {
             flash: Duration::from_millis(1500),
             tab_width: 4,
             state_file: None,
+            workdir: None,
         }
     }
 }
@@ -149,6 +152,8 @@ pub struct App {
     screen: Rect,
     /// Text for the terminal's clipboard, taken by the terminal loop (OSC 52).
     clipboard: Option<String>,
+    /// A file and line to open in the editor (`o`), taken by the terminal loop.
+    edit: Option<(String, u32)>,
     wall_now: SystemTime,
     last_age_second: u64,
 }
@@ -198,6 +203,7 @@ impl App {
             quit: false,
             screen: Rect::new(0, 0, 120, 40),
             clipboard: None,
+            edit: None,
             wall_now,
             last_age_second: 0,
         };
@@ -264,6 +270,17 @@ impl App {
     /// Text a key asked to put on the clipboard (`y`), once.
     pub fn take_clipboard(&mut self) -> Option<String> {
         self.clipboard.take()
+    }
+
+    /// The file and line `o` asked to open in the editor, once. The terminal loop suspends the
+    /// screen and runs the editor ([`super::editor::plan`] decides how).
+    pub fn take_edit(&mut self) -> Option<(String, u32)> {
+        self.edit.take()
+    }
+
+    /// The repository's working tree, where the editor opens files.
+    pub fn workdir(&self) -> Option<&std::path::Path> {
+        self.config.workdir.as_deref()
     }
 
     /// The terminal's size: the panes lay out their rows and keep the selection in sight.
@@ -675,6 +692,10 @@ impl App {
                 let paths = self.view.files.iter().map(|f| f.path.clone()).collect();
                 self.popups.push(Popup::Finder(Finder::new(paths)));
             }
+            Action::Edit => match self.edit_target() {
+                Some(target) => self.edit = Some(target),
+                None => self.notify("select a file to open it in the editor".into(), false),
+            },
             Action::Dump => {
                 self.notify("dump requested…".into(), false);
                 out.push(Command::Dump);
@@ -845,6 +866,20 @@ impl App {
             self.source.open_file(path);
         }
         self.focus = Focus::Source;
+    }
+
+    /// What `o` opens: in the source, the file at the cursor's line; in the tree, the selected
+    /// file, at the cursor's line when it is the one open in the source (else its first line).
+    fn edit_target(&self) -> Option<(String, u32)> {
+        let open = self.source.cursor();
+        match self.focus {
+            Focus::Source => open.map(|(path, line)| (path.to_string(), line)),
+            Focus::Tree => {
+                let path = self.tree.selected_file(&self.view)?;
+                let line = open.filter(|(p, _)| *p == path).map_or(1, |(_, l)| l);
+                Some((path.to_string(), line))
+            }
+        }
     }
 
     fn reset_targets(&self) -> Vec<ResetTarget> {
