@@ -1141,12 +1141,13 @@ fn filter_sort_and_pane_sizes_are_remembered() {
         app
     };
     let mut app = start();
-    press(&mut app, "csS>z");
+    press(&mut app, "csSt>z");
     app.save_state().unwrap();
     let mut again = start();
     assert!(again.is_zoomed());
     let t = render(&mut again, 110, 30);
-    assert!(find_row(&t, "┌ all files · least covered, reversed").is_some());
+    assert!(find_row(&t, "┌ all files · .go only · least covered, reversed").is_some());
+    press(&mut again, "ttt");
     press(&mut again, "z");
     let t = render(&mut again, 110, 30);
     let y = find_row(&t, "┌ all files").unwrap();
@@ -1279,4 +1280,54 @@ fn o_opens_the_file_at_the_cursor_in_the_editor() {
     assert_eq!(app.take_edit(), None, "o is no longer edit");
     app.handle_event(ctrl('e'));
     assert_eq!(app.take_edit(), at);
+}
+
+/// `t` limits the tree to one language at a time (by extension), says so in the tree's title,
+/// and the header's totals stay every file's; the folders count what is listed.
+#[test]
+fn t_filters_the_tree_by_language_and_the_totals_stay_whole() {
+    let mut app = app(Theme::Dark);
+    let all = tree_rows(&mut app);
+    let t = render(&mut app, 110, 30);
+    let header = row_text(&t, 0);
+    assert!(
+        all.iter().any(|r| r.starts_with("CartService.java")),
+        "{all:?}"
+    );
+    press(&mut app, "t");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "┌ changed files · .go only · path").is_some());
+    assert_eq!(
+        row_text(&t, 0),
+        header,
+        "the header's totals stay the whole picture"
+    );
+    let go = tree_rows(&mut app);
+    assert!(
+        !go.is_empty() && go.iter().all(|r| !r.contains(".java")),
+        "{go:?}"
+    );
+    assert!(go.iter().any(|r| r.starts_with("cart.go")), "{go:?}");
+    press(&mut app, "t");
+    let java = tree_rows(&mut app);
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "· .java only ·").is_some());
+    assert!(java.iter().all(|r| !r.contains(".go")), "{java:?}");
+    assert!(
+        java.iter().any(|r| r.starts_with("CartService.java")),
+        "{java:?}"
+    );
+    // After the last language, every language again.
+    press(&mut app, "t");
+    assert_eq!(tree_rows(&mut app), all);
+    // A file of another language found with / lifts the filter.
+    press(&mut app, "t");
+    press(&mut app, "/CartServ");
+    app.handle_event(key(KeyCode::Enter));
+    assert_eq!(app.selected_key().as_deref(), Some(CART_SERVICE));
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, " only ·").is_none());
+    // Listed in the footer.
+    press(&mut app, "1");
+    assert!(app.footer_hints().contains(&("t".to_string(), "language")));
 }

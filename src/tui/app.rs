@@ -97,6 +97,9 @@ pub enum Focus {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct ScreenState {
     filter: String,
+    /// The language filter (an extension); absent in files saved before it existed.
+    #[serde(default)]
+    language: Option<String>,
     sort: String,
     reverse: bool,
     tree_share: u16,
@@ -233,6 +236,7 @@ impl App {
             Ok(state) => {
                 let tree = &mut self.tree.tree;
                 tree.filter = FileFilter::from_name(&state.filter).unwrap_or_default();
+                tree.language = state.language;
                 tree.sort = SortOrder::from_name(&state.sort).unwrap_or_default();
                 tree.reverse = state.reverse;
                 self.tree_share = state.tree_share.clamp(TREE_SHARE_MIN, TREE_SHARE_MAX);
@@ -257,6 +261,7 @@ impl App {
         let tree = &self.tree.tree;
         let state = ScreenState {
             filter: tree.filter.name().to_string(),
+            language: tree.language.clone(),
             sort: tree.sort.name().to_string(),
             reverse: tree.reverse,
             tree_share: self.tree_share,
