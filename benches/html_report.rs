@@ -145,6 +145,7 @@ fn bench(c: &mut Criterion) {
         changed_only: false,
         partial_as_covered: false,
         title: "bench".into(),
+        ..HtmlOptions::default()
     };
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let out = tmp.path().join("report");

@@ -21,6 +21,7 @@ fn opts(changed_only: bool) -> HtmlOptions {
         changed_only,
         partial_as_covered: false,
         title: "shop coverage".to_string(),
+        ..HtmlOptions::default()
     }
 }
 

@@ -95,11 +95,13 @@ fn export_sends_the_chosen_format_and_typed_path() {
             "{f} is not offered"
         );
     }
+    let sent = app.handle_event(key(KeyCode::Enter));
     assert_eq!(
-        app.handle_event(key(KeyCode::Enter)),
+        sent,
         vec![Command::Export {
             format: covtop::report::Format::Html,
-            path: "covtop-html".into()
+            path: "covtop-html".into(),
+            progress: covtop::report::Progress::default(),
         }]
     );
     // It runs beside the screen: the footer says so until the engine answers, however long.
@@ -107,6 +109,21 @@ fn export_sends_the_chosen_format_and_typed_path() {
     let t = render(&mut app, 110, 30);
     assert!(
         row_text(&t, 29).contains("⧗ exporting html to covtop-html…"),
+        "{}",
+        row_text(&t, 29)
+    );
+    // The writer counts the files it writes through the command's progress; the footer shows
+    // them, and a tick redraws when they move.
+    let Some(Command::Export { progress, .. }) = sent.first() else {
+        unreachable!()
+    };
+    assert!(!app.tick(Instant::now()), "nothing moved");
+    progress.set_total(5001);
+    progress.advance(1200);
+    assert!(app.tick(Instant::now()), "the count moved: redraw");
+    let t = render(&mut app, 110, 30);
+    assert!(
+        row_text(&t, 29).contains("⧗ exporting html to covtop-html… 1200/5001"),
         "{}",
         row_text(&t, 29)
     );
@@ -129,7 +146,8 @@ fn export_sends_the_chosen_format_and_typed_path() {
         app.handle_event(key(KeyCode::Enter)),
         vec![Command::Export {
             format: covtop::report::Format::Markdown,
-            path: "out/q.md".into()
+            path: "out/q.md".into(),
+            progress: covtop::report::Progress::default(),
         }]
     );
     press(&mut app, "e");

@@ -361,6 +361,7 @@ impl App {
     /// Expires flashes and messages and takes background results; true if the screen changed.
     pub fn tick(&mut self, now: Instant) -> bool {
         let mut redraw = self.footer.expire(now);
+        redraw |= self.footer.progress_moved();
         redraw |= self.source.tick(now);
         self.wall_now = self.config.clock.now();
         // The header shows ages in whole seconds.
@@ -596,9 +597,15 @@ impl App {
         match outcome {
             Outcome::Ignored | Outcome::Consumed | Outcome::Close => {}
             Outcome::Send(cmd) => {
-                if let Command::Export { format, path } = &cmd {
-                    // Shown until the engine says it is written (or why not).
-                    self.footer.exporting(format.name(), path);
+                if let Command::Export {
+                    format,
+                    path,
+                    progress,
+                } = &cmd
+                {
+                    // Shown, with the files written so far, until the engine says it is
+                    // written (or why not).
+                    self.footer.exporting(format.name(), path, progress.clone());
                 }
                 if matches!(cmd, Command::Reset { .. }) {
                     self.notify("reset requested: dumping first…".into(), false);

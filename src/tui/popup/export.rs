@@ -54,6 +54,7 @@ impl ExportForm {
                     Outcome::Send(Command::Export {
                         format: self.format(),
                         path: self.path.trim().to_string(),
+                        progress: crate::report::Progress::default(),
                     })
                 }
             }
