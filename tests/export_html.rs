@@ -492,7 +492,8 @@ fn java_lines_show_a_hit_mark_never_a_count() {
         std::fs::read_to_string(out.join("files").join(page_name("src/main/java/A.java"))).unwrap();
     assert!(line_row(&page, 3).contains("<td class=\"hits\">hit</td>"));
     assert!(line_row(&page, 4).contains("<td class=\"hits\">hit</td>"));
-    assert!(line_row(&page, 5).contains("<td class=\"hits\"></td>"));
+    // A missed line: `-`, as on the screen.
+    assert!(line_row(&page, 5).contains("<td class=\"hits\">-</td>"));
     assert!(line_row(&page, 5).contains("✗"));
 }
 

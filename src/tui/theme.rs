@@ -91,7 +91,7 @@ impl Theme {
                     .fg(Color::White)
                     .bg(Color::Magenta)
                     .add_modifier(Modifier::BOLD),
-                syntax_theme: Some("InspiredGitHub"),
+                syntax_theme: Some(crate::present::source::LIGHT_THEME),
             },
             Theme::NoColor => Palette {
                 colored: false,
@@ -192,18 +192,7 @@ pub(crate) fn carried_style(p: &Palette) -> ratatui::style::Style {
     p.covered.add_modifier(ratatui::style::Modifier::DIM)
 }
 
-/// The gutter glyph of a line carried from an older build: that build ran it, this one not yet.
-pub const CARRIED_GLYPH: char = '↻';
-
-/// The glyph of a line status; the information never depends on colour alone.
-pub fn status_glyph(status: LineStatus) -> char {
-    match status {
-        LineStatus::Covered => '✓',
-        LineStatus::Partial => '~',
-        LineStatus::Missed => '✗',
-        LineStatus::NotCoverable => '·',
-    }
-}
+pub use crate::present::{CARRIED_GLYPH, status_glyph};
 
 #[cfg(test)]
 mod tests {

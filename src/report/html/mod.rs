@@ -2,7 +2,6 @@
 //! page per file with highlighted source and the same gutters as the screen. Everything is
 //! inline (no external CSS, JS or fonts) so the directory can be attached to a CI run as is.
 
-mod lexical;
 mod page;
 
 use crate::model::{Counts, FileView, SourceStore, View};
