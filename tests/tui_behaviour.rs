@@ -1349,3 +1349,28 @@ fn t_filters_the_tree_by_language_and_the_totals_stay_whole() {
     press(&mut app, "1");
     assert!(app.footer_hints().contains(&("t".to_string(), "language")));
 }
+
+/// At 80 columns the footer cannot list every command: help and quit come first, then what the
+/// state changed (resume while paused, unmark while marked), then the focused pane's commands.
+#[test]
+fn an_80_column_footer_keeps_help_quit_and_what_changed() {
+    let mut app = app(Theme::Dark);
+    let t = render(&mut app, 80, 24);
+    let footer = row_text(&t, 23);
+    assert!(footer.starts_with(" q quit  ? help "), "{footer}");
+    assert!(footer.contains("enter open"), "the tree's own: {footer}");
+    assert!(!footer.contains("p pause"), "does not fit: {footer}");
+    press(&mut app, "pm");
+    // The messages of p and m go (they stay in the log).
+    app.tick(Instant::now() + Duration::from_secs(30));
+    let t = render(&mut app, 80, 24);
+    let footer = row_text(&t, 23);
+    assert!(
+        footer.starts_with(" q quit  ? help  m unmark  p resume "),
+        "{footer}"
+    );
+    press(&mut app, "2");
+    let t = render(&mut app, 80, 24);
+    let footer = row_text(&t, 23);
+    assert!(footer.contains("n next miss"), "the source's own: {footer}");
+}

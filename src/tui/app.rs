@@ -4,7 +4,7 @@
 //! does no I/O (sources are read on a background thread), so it runs headless in tests; [`run`](super::run)
 //! is the terminal loop around it.
 
-use super::component::{Component, Ctx, Outcome, scope_commands};
+use super::component::{CommandInfo, Component, Ctx, Outcome, scope_commands};
 use super::footer::Footer;
 use super::header::Header;
 use super::keymap::{Action, KeyMap, Scope};
@@ -470,21 +470,40 @@ impl App {
         self.footer.commands = match self.popups.last() {
             Some(popup) => popup.commands(&ctx),
             None => {
-                let mut commands = match self.focus {
+                let pane = match self.focus {
                     Focus::Tree => self.tree.commands(&ctx),
                     Focus::Source => self.source.commands(&ctx),
                 };
-                commands.extend(scope_commands(&self.config.keymap, Scope::Global));
-                // The key that pauses resumes, the one that marks clears the mark: say so.
-                for c in &mut commands {
+                let pane_count = pane.len();
+                let mut commands: Vec<(u8, CommandInfo)> = pane
+                    .into_iter()
+                    .chain(scope_commands(&self.config.keymap, Scope::Global))
+                    .enumerate()
+                    .map(|(i, c)| (if i < pane_count { 2 } else { 3 }, c))
+                    .collect();
+                for (rank, c) in &mut commands {
+                    // The key that pauses resumes, the one that marks clears the mark: say so,
+                    // early, so a narrow footer still shows it.
                     if ctx.paused && c.name == Some(Action::Pause.spec().name) {
                         c.label = Some("resume");
+                        *rank = 1;
                     }
                     if self.marked && c.name == Some(Action::Mark.spec().name) {
                         c.label = Some("unmark");
+                        *rank = 1;
+                    }
+                    // Help (where everything else is) and quit come first at any width.
+                    if [Action::Help, Action::Quit]
+                        .iter()
+                        .any(|a| c.name == Some(a.spec().name))
+                    {
+                        *rank = 0;
                     }
                 }
-                commands
+                // Then the focused pane's commands, then the rest: an 80-column footer keeps
+                // what matters here.
+                commands.sort_by_key(|(rank, _)| *rank);
+                commands.into_iter().map(|(_, c)| c).collect()
             }
         };
     }
