@@ -1374,3 +1374,26 @@ fn an_80_column_footer_keeps_help_quit_and_what_changed() {
     let footer = row_text(&t, 23);
     assert!(footer.contains("n next miss"), "the source's own: {footer}");
 }
+
+/// Checked at 80×24: `-` pressed at the fastest interval says so once on the footer (the log
+/// keeps every message), and the export form's hint is wrapped, not cut.
+#[test]
+fn a_repeated_message_shows_once_and_the_export_hint_is_whole_at_80_columns() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "-------");
+    let fastest = "polling every 250ms (the fastest)";
+    assert_eq!(
+        app.status().iter().filter(|m| **m == fastest).count(),
+        1,
+        "{:?}",
+        app.status()
+    );
+    assert!(app.messages().iter().filter(|m| m.text == fastest).count() >= 3);
+    press(&mut app, "e");
+    let t = render(&mut app, 80, 24);
+    let text: String = (0..24)
+        .map(|y| row_text(&t, y))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(find_row(&t, "until it is written.").is_some(), "{text}");
+}

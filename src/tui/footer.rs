@@ -72,6 +72,9 @@ impl Footer {
         } else {
             SHOWN_INFO
         };
+        // The same message again (a key pressed at a limit) shows once, for longer; the log
+        // keeps each.
+        self.status.retain(|(m, _)| m.text != message.text);
         self.status.push((message, Instant::now() + shown));
         if self.status.len() > SHOWN_AT_ONCE {
             self.status.remove(0);
