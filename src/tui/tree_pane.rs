@@ -459,9 +459,15 @@ impl Component for TreePane {
                     spans.push(Span::styled("█".repeat(filled), p.percent(pct)));
                     spans.push(Span::styled("░".repeat(BAR_CELLS - filled), p.dim));
                 }
-                let pct_text = pct.map_or("   –".to_string(), |v| {
-                    format!("{:>3}%", v.floor() as u64)
-                });
+                let pct_text = if self.tree.sort == SortOrder::MostMissed && !show_counts {
+                    // Too narrow for the counts: the number the tree is sorted by, in place of
+                    // the percent (`4✗`: four changed lines missed).
+                    format!("{}✗", row.counts.missed)
+                } else {
+                    pct.map_or("   –".to_string(), |v| {
+                        format!("{:>3}%", v.floor() as u64)
+                    })
+                };
                 spans.push(Span::styled(format!("{pct_text:>5}"), p.percent(pct)));
                 if show_counts {
                     // Sorted by misses, the count it sorts by; else covered/coverable.
