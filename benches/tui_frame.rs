@@ -268,45 +268,35 @@ fn export_beside_the_screen(b: &mut Bench) {
         };
         covtop::report::write(format, &inputs, &opts, &dest).map(|_| started.elapsed())
     });
-    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     let mut footer_counts = Vec::new();
-    let mut i = 0usize;
-    while !writer.is_finished() {
-        let cpu_start = thread_cpu_ns();
-        let start = Instant::now();
-        let code = if (i / 10) % 2 == 0 {
-            KeyCode::Char('j')
-        } else {
-            KeyCode::Char('k')
-        };
-        frame(b, key(code));
-        wall.push(start.elapsed());
-        if let (Some(a), Some(z)) = (cpu_start, thread_cpu_ns()) {
-            cpu.push(Duration::from_nanos(z.saturating_sub(a)));
-        }
-        if i.is_multiple_of(200) {
-            let footer: String = (0..WIDTH)
-                .map(|x| {
-                    b.terminal.backend().buffer()[(x, HEIGHT - 1)]
-                        .symbol()
-                        .to_string()
-                })
-                .collect();
-            if let Some(at) = footer.find("exporting html") {
-                footer_counts.push(footer[at..].trim_end().to_string());
+    measure_while(
+        &format!("tree j/k while an HTML export of {EXPORT_FILES} files runs beside"),
+        |_| !writer.is_finished(),
+        |i| {
+            let code = if (i / 10) % 2 == 0 {
+                KeyCode::Char('j')
+            } else {
+                KeyCode::Char('k')
+            };
+            frame(b, key(code));
+            if i.is_multiple_of(200) {
+                let footer: String = (0..WIDTH)
+                    .map(|x| {
+                        b.terminal.backend().buffer()[(x, HEIGHT - 1)]
+                            .symbol()
+                            .to_string()
+                    })
+                    .collect();
+                if let Some(at) = footer.find("exporting html") {
+                    footer_counts.push(footer[at..].trim_end().to_string());
+                }
             }
-        }
-        i += 1;
-    }
+        },
+    );
     let took = writer
         .join()
         .expect("the writer thread")
         .expect("the export is written");
-    report(
-        &format!("tree j/k while an HTML export of {EXPORT_FILES} files runs beside"),
-        &mut wall,
-        &mut cpu,
-    );
     println!(
         "  the export took {took:.2?} ({:?} files written); the footer said, in turn: {}",
         progress.get(),
@@ -382,10 +372,16 @@ fn report(name: &str, wall: &mut [Duration], cpu: &mut [Duration]) {
 }
 
 /// Runs `step` `iterations` times and prints wall and on-CPU percentiles.
-fn measure(name: &str, iterations: usize, mut step: impl FnMut(usize)) {
-    let mut wall = Vec::with_capacity(iterations);
-    let mut cpu = Vec::with_capacity(iterations);
-    for i in 0..iterations {
+fn measure(name: &str, iterations: usize, step: impl FnMut(usize)) {
+    measure_while(name, |i| i < iterations, step);
+}
+
+/// Runs `step` while `more` says so and prints wall and on-CPU percentiles.
+fn measure_while(name: &str, mut more: impl FnMut(usize) -> bool, mut step: impl FnMut(usize)) {
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    let mut i = 0;
+    while more(i) {
         let cpu_start = thread_cpu_ns();
         let start = Instant::now();
         step(i);
@@ -393,6 +389,7 @@ fn measure(name: &str, iterations: usize, mut step: impl FnMut(usize)) {
         if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
             cpu.push(Duration::from_nanos(b.saturating_sub(a)));
         }
+        i += 1;
     }
     report(name, &mut wall, &mut cpu);
 }

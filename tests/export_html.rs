@@ -43,14 +43,7 @@ fn glyph(s: LineStatus) -> &'static str {
     }
 }
 
-/// The `<tr>` of line `n` in a file page.
-fn line_row(page: &str, n: u32) -> &str {
-    let start = page
-        .find(&format!("<tr id=\"L{n}\" "))
-        .unwrap_or_else(|| panic!("line {n} has no row"));
-    let end = start + page[start..].find("</tr>").unwrap();
-    &page[start..end]
-}
+use common::page_row as line_row;
 
 fn pct(c: &Counts) -> String {
     c.percent(false)

@@ -17,14 +17,7 @@ use tui_support::*;
 
 type Rgb = Option<(u8, u8, u8)>;
 
-/// The `<tr>` of line `n` in a file page.
-fn page_row(page: &str, n: u32) -> &str {
-    let start = page
-        .find(&format!("<tr id=\"L{n}\" "))
-        .unwrap_or_else(|| panic!("line {n} has no row"));
-    let end = start + page[start..].find("</tr>").unwrap();
-    &page[start..end]
-}
+use common::page_row;
 
 fn unescape(s: &str) -> String {
     s.replace("&lt;", "<")

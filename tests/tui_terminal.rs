@@ -462,18 +462,8 @@ fn a_panic_restores_the_terminal_then_prints_the_panic() {
     );
     let code = std::fs::read_to_string(format!("{}.code", marker.display())).unwrap();
     assert_eq!(code.trim(), "exit=101");
-    let flags = Command::new("tmux")
-        .args([
-            "display-message",
-            "-p",
-            "-t",
-            &term.pane(),
-            "#{alternate_on} #{mouse_any_flag}",
-        ])
-        .output()
-        .unwrap();
     // Neither on the alternate screen nor capturing the mouse any more.
-    assert_eq!(String::from_utf8_lossy(&flags.stdout).trim(), "0 0");
+    assert_eq!(alternate_and_mouse(&term), "0 0");
     assert_cooked(&marker);
 }
 
