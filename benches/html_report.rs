@@ -183,8 +183,13 @@ fn once() {
     let sources = Sources(Arc::from(source().into_bytes().into_boxed_slice()));
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let (wall, cpu) = (std::time::Instant::now(), process_cpu());
-    let summary = write_html(&view, &sources, &HtmlOptions::default(), &tmp.path().join("r"))
-        .expect("report written");
+    let summary = write_html(
+        &view,
+        &sources,
+        &HtmlOptions::default(),
+        &tmp.path().join("r"),
+    )
+    .expect("report written");
     println!(
         "one HTML report of {} pages: wall {:.2?}, CPU (all threads) {:.2?}",
         summary.pages,

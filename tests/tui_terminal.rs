@@ -545,7 +545,22 @@ fn o_suspends_the_screen_for_the_editor_and_comes_back() {
     term.wait_for("the log names the return", Duration::from_secs(10), |s| {
         s.contains("back from the editor") && s.contains(&format!("{name}:{line}"))
     });
-    term.keys(&["Escape", "q"]);
+    // ctrl-c in the editor ends the editor, not covtop (which shares its terminal).
+    term.keys(&["Escape", "o"]);
+    term.wait_for("the editor again", Duration::from_secs(10), |s| {
+        s.contains("FAKE-EDITOR-RUNNING") && !s.contains("DEMO")
+    });
+    term.keys(&["C-c"]);
+    let s = term.wait_for("the screen back", Duration::from_secs(10), |s| {
+        s.contains("DEMO") || s.contains("COVTOP-EXITED")
+    });
+    assert!(
+        !s.contains("COVTOP-EXITED"),
+        "ctrl-c in the editor ended covtop:\n{s}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!term.screen().contains("COVTOP-EXITED"));
+    term.keys(&["q"]);
     term.wait_for("q to quit", Duration::from_secs(10), |s| {
         s.contains("COVTOP-EXITED")
     });

@@ -63,6 +63,9 @@ pub async fn run(
                     drop(events);
                     let ran = terminal.suspended(plan.command()).await;
                     events = EventStream::new();
+                    // ctrl-c in the editor's cooked terminal went to covtop too: it was meant
+                    // for the editor.
+                    signals.forget_interrupts();
                     let size = terminal.terminal.size()?;
                     app.resize(size.width, size.height);
                     app.on_notice(match ran {
@@ -320,6 +323,11 @@ impl Signals {
             _ = self.int.recv() => {},
         }
     }
+
+    /// Drops the SIGINTs already received (SIGTERM still ends covtop).
+    fn forget_interrupts(&mut self) {
+        while let Some(Some(())) = self.int.recv().now_or_never() {}
+    }
 }
 
 #[cfg(not(unix))]
@@ -334,6 +342,8 @@ impl Signals {
     async fn recv(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
     }
+
+    fn forget_interrupts(&mut self) {}
 }
 
 #[cfg(test)]
