@@ -4,8 +4,7 @@
 //! `cargo bench --bench html_report -- --warm-up-time 1 --measurement-time 3`
 //!
 //! Before criterion, one timed run prints its wall time and the process's CPU time (the machine
-//! is shared); with `HTML_REPORT_ONCE=1` that run is all (criterion's ten samples of a report
-//! highlighted by syntect take minutes).
+//! is shared); with `HTML_REPORT_ONCE=1` that run is all.
 
 use covtop::model::{
     ChangeKind, ChangedFile, ColumnSpan, Counts, FileCoverage, FileView, LineCoverage, LineStatus,

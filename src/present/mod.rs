@@ -1,8 +1,9 @@
-//! How coverage looks, whatever draws it: the one highlighter and a file's lines
-//! ([`source`]), and the one set of marks for a line's status — glyph, CSS class, words — and
+//! How coverage looks, whatever draws it: the one highlighter ([`lexer`]) and a file's lines
+//! and colours ([`source`]), and the one set of marks for a line's status — glyph, CSS class, words — and
 //! for its hits. The screen (`tui`) and the HTML report (`report::html`) both draw from here, so
 //! a file looks the same in both; neither imports the other.
 
+pub mod lexer;
 pub mod source;
 
 use crate::model::{LineCoverage, LineStatus};

@@ -1,27 +1,69 @@
 //! A file's source as every surface shows it: its lines ([`SourceText`]), its syntax colours
-//! from the one highlighter (syntect with two-face's grammars: Go, Java, Kotlin, Scala, …), the
-//! Go byte ranges of a partial line that did not run, and the pieces a line is drawn in. The
-//! screen (`tui`) and the HTML report (`report::html`) both draw from here, so a file is cut and
-//! coloured the same in both (the screen's light theme and the HTML page use the same syntect
-//! theme). Styles are ratatui's plain `Style` values; HTML turns them into CSS.
+//! from the one highlighter ([`super::lexer`], a linear hand-written lexer for Go and the JVM
+//! languages; plain text for other files) in a [`SyntaxTheme`], the Go byte ranges of a partial
+//! line that did not run, and the pieces a line is drawn in. The screen (`tui`) and the HTML
+//! report (`report::html`) both draw from here, so a file is cut and coloured the same in both
+//! (the screen's light theme and the HTML page use [`LIGHT_SYNTAX`]). Styles are ratatui's plain
+//! `Style` values; HTML turns them into CSS.
 
+use super::lexer::{LineScanner, Token, language_for};
 use ratatui::style::{Color, Modifier, Style};
 use std::hash::Hasher;
 use std::ops::Range;
-use std::sync::OnceLock;
-use syntect::easy::HighlightLines;
-use syntect::highlighting::{FontStyle, Theme as SyntaxTheme, ThemeSet};
-use syntect::parsing::SyntaxSet;
 
-/// The syntax theme of light backgrounds: the screen's light theme and the HTML report's pages,
-/// so a file is coloured the same in both.
-pub const LIGHT_THEME: &str = "InspiredGitHub";
+/// The colour of each token kind. Code outside every token keeps the surface's text colour.
+#[derive(Debug)]
+pub struct SyntaxTheme {
+    pub name: &'static str,
+    /// In the order of [`Token::ALL`].
+    styles: [Style; 8],
+}
 
-/// Files larger than this are shown without syntax colours (highlighting is line-by-line regex
-/// work; a generated multi-megabyte file would keep the worker busy for minutes).
+impl SyntaxTheme {
+    pub fn style(&self, token: Token) -> Style {
+        self.styles[token as usize]
+    }
+}
+
+const fn rgb(r: u8, g: u8, b: u8) -> Style {
+    Style::new().fg(Color::Rgb(r, g, b))
+}
+
+/// Dark backgrounds (the screen's dark theme): base16-ocean's colours (types in its yellow, apart
+/// from keywords).
+pub const DARK_SYNTAX: SyntaxTheme = SyntaxTheme {
+    name: "base16-ocean.dark",
+    styles: [
+        rgb(101, 115, 126), // comment
+        rgb(163, 190, 140), // string
+        rgb(208, 135, 112), // number
+        rgb(180, 142, 173), // keyword
+        rgb(235, 203, 139), // type
+        rgb(208, 135, 112), // constant
+        rgb(143, 161, 179), // function name
+        rgb(180, 142, 173), // annotation
+    ],
+};
+
+/// Light backgrounds: the screen's light theme and the HTML report's pages, so a file is
+/// coloured the same in both (InspiredGitHub's colours).
+pub const LIGHT_SYNTAX: SyntaxTheme = SyntaxTheme {
+    name: "InspiredGitHub",
+    styles: [
+        rgb(150, 152, 150).add_modifier(Modifier::ITALIC), // comment
+        rgb(24, 54, 145),                                  // string
+        rgb(0, 134, 179),                                  // number
+        rgb(167, 29, 93).add_modifier(Modifier::BOLD),     // keyword
+        rgb(0, 134, 179).add_modifier(Modifier::BOLD),     // type
+        rgb(0, 134, 179),                                  // constant
+        rgb(121, 93, 163).add_modifier(Modifier::BOLD),    // function name
+        rgb(167, 29, 93).add_modifier(Modifier::BOLD),     // annotation
+    ],
+};
+
+/// Files larger than this are shown without syntax colours (the colours of a generated
+/// multi-megabyte file would cost more memory than they are worth).
 pub const HIGHLIGHT_MAX_BYTES: usize = 4 << 20;
-/// A single line longer than this (minified code) also turns colours off for the file.
-pub const HIGHLIGHT_MAX_LINE: usize = 16 << 10;
 
 /// The text of one file, split into lines.
 #[derive(Debug)]
@@ -74,76 +116,40 @@ impl SourceText {
     }
 }
 
-/// Syntax colours of a file: per line, (byte range within the line, style).
+/// Syntax colours of a file: per line, (byte range within the line, style), in order, not
+/// overlapping, on char boundaries.
 #[derive(Debug)]
 pub struct Highlighted {
     pub lines: Vec<Vec<(Range<u32>, Style)>>,
 }
 
-/// two-face's grammars (Go, Java, Kotlin, Scala and the rest), loaded once.
-pub fn syntaxes() -> &'static SyntaxSet {
-    static SET: OnceLock<SyntaxSet> = OnceLock::new();
-    SET.get_or_init(two_face::syntax::extra_newlines)
-}
-
-/// syntect's themes, loaded once.
-pub fn themes() -> &'static ThemeSet {
-    static SET: OnceLock<ThemeSet> = OnceLock::new();
-    SET.get_or_init(ThemeSet::load_defaults)
-}
-
-/// Highlights a whole file; `None` when it is too large or `cancelled()` turns true.
+/// Highlights a whole file; `None` when it is not code of a known language, too large, or
+/// `cancelled()` turns true.
 pub fn highlight(
     text: &SourceText,
     theme: &SyntaxTheme,
     cancelled: impl Fn() -> bool,
 ) -> Option<Highlighted> {
-    if text.text.len() > HIGHLIGHT_MAX_BYTES
-        || text.lines.iter().any(|r| r.len() > HIGHLIGHT_MAX_LINE)
-    {
+    if text.text.len() > HIGHLIGHT_MAX_BYTES {
         return None;
     }
-    let set = syntaxes();
-    let ext = text.path.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-    let syntax = set
-        .find_syntax_by_extension(ext)
-        .or_else(|| set.find_syntax_by_first_line(text.line(1)))
-        .unwrap_or_else(|| set.find_syntax_plain_text());
-    let mut h = HighlightLines::new(syntax, theme);
+    let mut scanner = LineScanner::new(language_for(&text.path)?);
     let mut lines = Vec::with_capacity(text.lines.len());
-    let mut buf = String::new();
+    let mut tokens = Vec::new();
     for (i, range) in text.lines.iter().enumerate() {
-        if i % 256 == 0 && cancelled() {
+        if i % 4096 == 0 && cancelled() {
             return None;
         }
-        buf.clear();
-        buf.push_str(&text.text[range.clone()]);
-        buf.push('\n');
-        // A grammar error leaves the line plain rather than failing the file.
-        let regions = h.highlight_line(&buf, set).unwrap_or_default();
-        let mut out = Vec::with_capacity(regions.len());
-        let mut at = 0u32;
-        for (style, piece) in regions {
-            let end = (at as usize + piece.len()).min(range.len()) as u32;
-            if end > at {
-                out.push((at..end, to_style(style)));
-            }
-            at += piece.len() as u32;
-        }
-        lines.push(out);
+        tokens.clear();
+        scanner.line(&text.text[range.clone()], &mut tokens);
+        lines.push(
+            tokens
+                .iter()
+                .map(|(r, t)| (r.clone(), theme.style(*t)))
+                .collect(),
+        );
     }
     Some(Highlighted { lines })
-}
-
-fn to_style(s: syntect::highlighting::Style) -> Style {
-    let mut style = Style::new().fg(Color::Rgb(s.foreground.r, s.foreground.g, s.foreground.b));
-    if s.font_style.contains(FontStyle::BOLD) {
-        style = style.add_modifier(Modifier::BOLD);
-    }
-    if s.font_style.contains(FontStyle::ITALIC) {
-        style = style.add_modifier(Modifier::ITALIC);
-    }
-    style
 }
 
 /// Splits a line into styled pieces: syntax colours, then `overlay` (the Go byte ranges that did
@@ -257,11 +263,8 @@ pub fn uncovered_ranges(
 
 /// Highlights on the calling thread: the HTML report's pages (the screen highlights on its
 /// worker thread with [`highlight`]), benches and tests.
-pub fn highlight_now(text: &SourceText, syntax_theme: &str) -> Option<Highlighted> {
-    themes()
-        .themes
-        .get(syntax_theme)
-        .and_then(|t| highlight(text, t, || false))
+pub fn highlight_now(text: &SourceText, theme: &SyntaxTheme) -> Option<Highlighted> {
+    highlight(text, theme, || false)
 }
 
 #[cfg(test)]
@@ -331,26 +334,39 @@ mod tests {
     }
 
     #[test]
-    fn highlights_go_java_kotlin_scala() {
+    fn highlights_go_and_the_jvm_languages_and_leaves_other_files_plain() {
         for (path, code) in [
             ("a.go", "package main\nfunc main() {}\n"),
             ("A.java", "class A { int x = 1; }\n"),
             ("A.kt", "fun main() { val x = 1 }\n"),
             ("A.scala", "object A { val x = 1 }\n"),
+            ("b.groovy", "def x = 'abc' // c\n"),
         ] {
-            let set = syntaxes();
-            let ext = path.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-            assert!(
-                set.find_syntax_by_extension(ext).is_some(),
-                "no syntax for {path}"
-            );
             let t = SourceText::new(path, code.as_bytes());
-            let h = highlight_now(&t, "base16-ocean.dark").expect("highlighted");
-            let colours: std::collections::HashSet<_> = h.lines[0]
+            let h = highlight_now(&t, &DARK_SYNTAX).expect("highlighted");
+            let colours: std::collections::HashSet<_> = h
+                .lines
                 .iter()
+                .flatten()
                 .map(|(_, s)| format!("{:?}", s.fg))
                 .collect();
             assert!(colours.len() > 1, "{path}: one colour only");
         }
+        let plain = SourceText::new("notes.yaml", b"a: 1 # c\n");
+        assert!(highlight_now(&plain, &LIGHT_SYNTAX).is_none());
+        // Every token kind has its own entry in both themes (the order of Token::ALL).
+        for (i, t) in Token::ALL.into_iter().enumerate() {
+            assert_eq!(t as usize, i);
+        }
+        assert_eq!(
+            LIGHT_SYNTAX.style(Token::Keyword).fg,
+            Some(Color::Rgb(167, 29, 93))
+        );
+    }
+
+    #[test]
+    fn a_cancelled_highlight_gives_nothing() {
+        let t = SourceText::new("a.go", b"package main\n");
+        assert!(highlight(&t, &LIGHT_SYNTAX, || true).is_none());
     }
 }

@@ -184,7 +184,7 @@ macro_rules! ctx {
 impl App {
     pub fn new(config: UiConfig, sources: Arc<dyn SourceStore>) -> Self {
         let palette = config.theme.palette();
-        let source = SourcePane::new(sources, palette.syntax_theme);
+        let source = SourcePane::new(sources, palette.syntax);
         let wall_now = config.clock.now();
         let mut app = App {
             config,

@@ -8,7 +8,7 @@ use crate::model::SourceStore;
 pub use crate::present::source::{
     Highlighted, SourceText, highlight_now, styled_pieces, uncovered_ranges,
 };
-use crate::present::source::{highlight, themes};
+use crate::present::source::{SyntaxTheme, highlight};
 use ratatui::style::Style;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -54,14 +54,14 @@ pub struct SourceWorker {
 }
 
 impl SourceWorker {
-    pub fn spawn(store: Arc<dyn SourceStore>, syntax_theme: Option<&'static str>) -> Self {
+    pub fn spawn(store: Arc<dyn SourceStore>, syntax: Option<&'static SyntaxTheme>) -> Self {
         let (jobs, job_rx) = std::sync::mpsc::channel::<Job>();
         let (event_tx, events) = std::sync::mpsc::channel();
         let latest = Arc::new(AtomicU64::new(0));
         let latest_in_worker = latest.clone();
         let spawned = std::thread::Builder::new()
             .name("covtop-source".into())
-            .spawn(move || worker_loop(store, syntax_theme, job_rx, event_tx, latest_in_worker));
+            .spawn(move || worker_loop(store, syntax, job_rx, event_tx, latest_in_worker));
         if let Err(e) = spawned {
             tracing::error!(
                 "cannot start the source reader thread: {e}; sources will not be shown"
@@ -99,7 +99,7 @@ impl SourceWorker {
 
 fn worker_loop(
     store: Arc<dyn SourceStore>,
-    syntax_theme: Option<&'static str>,
+    syntax: Option<&'static SyntaxTheme>,
     jobs: Receiver<Job>,
     events: Sender<SourceEvent>,
     latest: Arc<AtomicU64>,
@@ -143,8 +143,7 @@ fn worker_loop(
             .map(|(_, h)| h.clone());
         let highlight = match cached {
             Some(h) => Some(h),
-            None => syntax_theme
-                .and_then(|name| themes().themes.get(name))
+            None => syntax
                 .and_then(|theme| {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         highlight(&text, theme, || {

@@ -13,6 +13,7 @@ use super::text::{cut_left, short};
 use super::theme::{CARRIED_GLYPH, carried_style, status_glyph};
 use super::tree_pane::missed_changed_lines;
 use crate::model::{FileView, LineStatus, SourceLanguage, SourceStore, View};
+use crate::present::source::SyntaxTheme;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -45,9 +46,9 @@ pub(crate) fn file_view<'v>(view: &'v View, path: &str) -> Option<&'v FileView> 
 }
 
 impl SourcePane {
-    pub fn new(sources: Arc<dyn SourceStore>, syntax_theme: Option<&'static str>) -> Self {
+    pub fn new(sources: Arc<dyn SourceStore>, syntax: Option<&'static SyntaxTheme>) -> Self {
         SourcePane {
-            worker: SourceWorker::spawn(sources, syntax_theme),
+            worker: SourceWorker::spawn(sources, syntax),
             open: None,
             flashes: Flashes::new(),
             column: 0,
@@ -366,7 +367,7 @@ impl SourcePane {
                 carried_style(p),
             ));
         }
-        if open.highlight_pending && open.text().is_some() && p.syntax_theme.is_some() {
+        if open.highlight_pending && open.text().is_some() && p.syntax.is_some() {
             rest.push(Span::styled("· colouring… ", p.dim));
         }
         if self.column > 0 {

@@ -3,13 +3,15 @@
 
 use super::{HtmlOptions, STYLE, escape, escape_into, percent_text};
 use crate::model::{FileView, LineStatus, SourceLanguage, SourceStore, View};
-use crate::present::source::{SourceText, highlight_now, styled_pieces, uncovered_ranges};
+use crate::present::source::{
+    SourceText, SyntaxTheme, highlight_now, styled_pieces, uncovered_ranges,
+};
 use crate::present::{CARRIED_GLYPH, hits_mark, status_class, status_glyph, status_words};
 use ratatui::style::{Color, Modifier, Style};
 use std::fmt::Write as _;
 
 /// The screen's light theme's colours: the page background is white.
-const SYNTAX_THEME: &str = crate::present::source::LIGHT_THEME;
+const SYNTAX: &SyntaxTheme = &crate::present::source::LIGHT_SYNTAX;
 /// Longest file name most file systems accept is 255 bytes; stay well below.
 const MAX_NAME: usize = 180;
 
@@ -37,19 +39,17 @@ pub fn page_name(path: &str) -> String {
     name
 }
 
+/// Appends `text` escaped, in a span with its colour and weight when `style` has any (no
+/// intermediate string: a report writes one of these per token of every line).
 fn push_styled(out: &mut String, text: &str, style: Style) {
     let uncovered = style.add_modifier.contains(Modifier::UNDERLINED);
-    let mut css = String::new();
-    if let Some(Color::Rgb(r, g, b)) = style.fg {
-        let _ = write!(css, "color:#{r:02x}{g:02x}{b:02x};");
-    }
-    if style.add_modifier.contains(Modifier::BOLD) {
-        css.push_str("font-weight:bold;");
-    }
-    if style.add_modifier.contains(Modifier::ITALIC) {
-        css.push_str("font-style:italic;");
-    }
-    if css.is_empty() && !uncovered {
+    let colour = match style.fg {
+        Some(Color::Rgb(r, g, b)) => Some((r, g, b)),
+        _ => None,
+    };
+    let bold = style.add_modifier.contains(Modifier::BOLD);
+    let italic = style.add_modifier.contains(Modifier::ITALIC);
+    if !uncovered && colour.is_none() && !bold && !italic {
         escape_into(out, text);
         return;
     }
@@ -57,8 +57,18 @@ fn push_styled(out: &mut String, text: &str, style: Style) {
     if uncovered {
         out.push_str(" class=\"unc\" title=\"did not run\"");
     }
-    if !css.is_empty() {
-        let _ = write!(out, " style=\"{css}\"");
+    if colour.is_some() || bold || italic {
+        out.push_str(" style=\"");
+        if let Some((r, g, b)) = colour {
+            let _ = write!(out, "color:#{r:02x}{g:02x}{b:02x};");
+        }
+        if bold {
+            out.push_str("font-weight:bold;");
+        }
+        if italic {
+            out.push_str("font-style:italic;");
+        }
+        out.push('"');
     }
     out.push('>');
     escape_into(out, text);
@@ -82,7 +92,7 @@ pub(super) fn file_page(
         ),
         Err(e) => (None, Some(format!("The source could not be read: {e}"))),
     };
-    let highlighted = text.as_ref().and_then(|t| highlight_now(t, SYNTAX_THEME));
+    let highlighted = text.as_ref().and_then(|t| highlight_now(t, SYNTAX));
     let path = escape(&f.path);
     let title = escape(&opts.title);
     let _ = write!(
