@@ -40,7 +40,8 @@ impl Token {
 /// The lexical rules of one language. Word lists are sorted (looked up by binary search).
 #[derive(Debug)]
 pub struct Language {
-    keywords: &'static [&'static str],
+    /// Keyword lists (a language may share another's list and add its own).
+    keywords: &'static [&'static [&'static str]],
     types: &'static [&'static str],
     constants: &'static [&'static str],
     /// Keywords after which an identifier is a declared function's name.
@@ -59,7 +60,7 @@ pub struct Language {
 }
 
 const GO: Language = Language {
-    keywords: &[
+    keywords: &[&[
         "break",
         "case",
         "chan",
@@ -85,7 +86,7 @@ const GO: Language = Language {
         "switch",
         "type",
         "var",
-    ],
+    ]],
     types: &[
         "any",
         "bool",
@@ -121,56 +122,58 @@ const GO: Language = Language {
     annotations: false,
 };
 
-/// Java, and the defaults of the other JVM languages.
+const JAVA_KEYWORDS: &[&str] = &[
+    "abstract",
+    "assert",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "else",
+    "enum",
+    "extends",
+    "final",
+    "finally",
+    "for",
+    "goto",
+    "if",
+    "implements",
+    "import",
+    "instanceof",
+    "interface",
+    "native",
+    "new",
+    "package",
+    "permits",
+    "private",
+    "protected",
+    "public",
+    "record",
+    "return",
+    "sealed",
+    "static",
+    "strictfp",
+    "super",
+    "switch",
+    "synchronized",
+    "this",
+    "throw",
+    "throws",
+    "transient",
+    "try",
+    "var",
+    "volatile",
+    "while",
+    "yield",
+];
+
+/// Java (and AspectJ), and the defaults of the other JVM languages.
 const JAVA: Language = Language {
-    keywords: &[
-        "abstract",
-        "assert",
-        "break",
-        "case",
-        "catch",
-        "class",
-        "const",
-        "continue",
-        "default",
-        "do",
-        "else",
-        "enum",
-        "extends",
-        "final",
-        "finally",
-        "for",
-        "goto",
-        "if",
-        "implements",
-        "import",
-        "instanceof",
-        "interface",
-        "native",
-        "new",
-        "package",
-        "permits",
-        "private",
-        "protected",
-        "public",
-        "record",
-        "return",
-        "sealed",
-        "static",
-        "strictfp",
-        "super",
-        "switch",
-        "synchronized",
-        "this",
-        "throw",
-        "throws",
-        "transient",
-        "try",
-        "var",
-        "volatile",
-        "while",
-        "yield",
-    ],
+    keywords: &[JAVA_KEYWORDS],
     types: &[
         "boolean", "byte", "char", "double", "float", "int", "long", "short", "void",
     ],
@@ -190,7 +193,10 @@ const KOTLIN_SCALA_TYPES: &[&str] = &[
 ];
 
 const KOTLIN: Language = Language {
-    keywords: &[
+    types: KOTLIN_SCALA_TYPES,
+    declares_function: &["fun"],
+    declares_type: &["class", "interface", "object", "typealias"],
+    keywords: &[&[
         "abstract",
         "annotation",
         "as",
@@ -249,15 +255,15 @@ const KOTLIN: Language = Language {
         "when",
         "where",
         "while",
-    ],
-    types: KOTLIN_SCALA_TYPES,
-    declares_function: &["fun"],
-    declares_type: &["class", "interface", "object", "typealias"],
+    ]],
     ..JAVA
 };
 
 const SCALA: Language = Language {
-    keywords: &[
+    types: KOTLIN_SCALA_TYPES,
+    declares_function: &["def"],
+    declares_type: &["class", "object", "trait", "type"],
+    keywords: &[&[
         "abstract",
         "case",
         "catch",
@@ -298,56 +304,15 @@ const SCALA: Language = Language {
         "while",
         "with",
         "yield",
-    ],
-    types: KOTLIN_SCALA_TYPES,
-    declares_function: &["def"],
-    declares_type: &["class", "object", "trait", "type"],
+    ]],
     ..JAVA
 };
 
 const GROOVY: Language = Language {
-    keywords: &[
-        "abstract",
-        "as",
-        "assert",
-        "break",
-        "case",
-        "catch",
-        "class",
-        "continue",
-        "def",
-        "default",
-        "do",
-        "else",
-        "enum",
-        "extends",
-        "final",
-        "finally",
-        "for",
-        "if",
-        "implements",
-        "import",
-        "in",
-        "instanceof",
-        "interface",
-        "new",
-        "package",
-        "private",
-        "protected",
-        "public",
-        "return",
-        "static",
-        "super",
-        "switch",
-        "this",
-        "throw",
-        "throws",
-        "trait",
-        "try",
-        "while",
-    ],
     declares_type: &["class", "enum", "interface", "trait"],
     triple_quotes: b"\"'",
+    // Groovy takes Java's syntax (reserved words included) and adds these.
+    keywords: &[JAVA_KEYWORDS, &["as", "def", "in", "trait"]],
     ..JAVA
 };
 
@@ -553,7 +518,12 @@ impl LineScanner {
                     if self.decl != Decl::Receiver {
                         self.decl = Decl::None;
                     }
-                    if self.lang.keywords.binary_search(&word).is_ok() {
+                    if self
+                        .lang
+                        .keywords
+                        .iter()
+                        .any(|k| k.binary_search(&word).is_ok())
+                    {
                         push(i..end, Token::Keyword);
                         if self.lang.declares_function.contains(&word) {
                             self.decl = Decl::Keyword;
@@ -638,32 +608,26 @@ mod tests {
                 "b` + \"q\\\"\" /* c */ + 0x1F",
             ],
         );
-        assert_eq!(
-            t[0],
-            vec![
-                ("func".to_string(), Token::Keyword),
-                ("Total".to_string(), Token::Function),
-                ("int".to_string(), Token::Type),
-                ("string".to_string(), Token::Type),
-                ("// sum".to_string(), Token::Comment),
-            ]
-        );
-        assert_eq!(
-            t[1],
-            vec![
-                ("return".to_string(), Token::Keyword),
-                ("`a".to_string(), Token::Str)
-            ]
-        );
-        assert_eq!(
-            t[2],
-            vec![
-                ("b`".to_string(), Token::Str),
-                ("\"q\\\"\"".to_string(), Token::Str),
-                ("/* c */".to_string(), Token::Comment),
-                ("0x1F".to_string(), Token::Number),
-            ]
-        );
+        let expect = |v: &[(&str, Token)]| -> Vec<(String, Token)> {
+            v.iter().map(|(s, t)| (s.to_string(), *t)).collect()
+        };
+        let lines = [
+            expect(&[
+                ("func", Token::Keyword),
+                ("Total", Token::Function),
+                ("int", Token::Type),
+                ("string", Token::Type),
+                ("// sum", Token::Comment),
+            ]),
+            expect(&[("return", Token::Keyword), ("`a", Token::Str)]),
+            expect(&[
+                ("b`", Token::Str),
+                ("\"q\\\"\"", Token::Str),
+                ("/* c */", Token::Comment),
+                ("0x1F", Token::Number),
+            ]),
+        ];
+        assert_eq!(t, lines);
     }
 
     #[test]
@@ -703,10 +667,51 @@ mod tests {
         assert!(out.iter().any(|(_, t)| *t == Token::Str));
     }
 
+    /// Any text (a file is input): no panic, and the tokens of every line are in order, apart,
+    /// inside the line and on char boundaries, whatever the language.
+    #[test]
+    fn arbitrary_text_gives_ordered_tokens_on_char_boundaries() {
+        const PIECES: [&str; 16] = [
+            "\"", "'", "`", "/*", "*/", "//", "\"\"\"", "\\", "@A", "0x1", "func", "class", "é",
+            "€'", " ", "(x)",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut tokens_seen = 0;
+        for lang in [&GO, &JAVA, &KOTLIN, &SCALA, &GROOVY] {
+            let mut scanner = LineScanner::new(lang);
+            for _ in 0..2000 {
+                let mut line = String::new();
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                for _ in 0..(seed >> 33) % 12 {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    line.push_str(PIECES[(seed >> 60) as usize]);
+                }
+                let mut out = Vec::new();
+                scanner.line(&line, &mut out);
+                tokens_seen += out.len();
+                let mut at = 0;
+                for (r, _) in &out {
+                    let (start, end) = (r.start as usize, r.end as usize);
+                    assert!(
+                        at <= start && start < end && end <= line.len(),
+                        "{line:?}: {out:?}"
+                    );
+                    assert!(line.is_char_boundary(start) && line.is_char_boundary(end));
+                    at = end;
+                }
+            }
+        }
+        assert!(
+            tokens_seen > 10_000,
+            "too little was tokenised: {tokens_seen}"
+        );
+    }
+
     #[test]
     fn word_lists_are_sorted_and_extensions_known() {
         for lang in [&GO, &JAVA, &KOTLIN, &SCALA, &GROOVY] {
-            for list in [lang.keywords, lang.types, lang.constants, lang.builtins] {
+            let lists = [lang.types, lang.constants, lang.builtins];
+            for list in lang.keywords.iter().chain(&lists) {
                 assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?}");
             }
         }
