@@ -2,6 +2,10 @@
 //! 20,000-line source file. Criterion reports mean and confidence interval; before it runs, a
 //! plain loop measures every iteration and prints p50/p99/max, since the target (16 ms) is a p99.
 //!
+//! It also measures key → frame while an HTML export of a 5,000-file project, started with the
+//! screen's `e`, is written beside the screen by the same writer and on a thread of its own, as
+//! the engine writes it (the footer counting its pages).
+//!
 //! `cargo bench --bench tui_frame -- --warm-up-time 1 --measurement-time 3`
 
 use covtop::model::{
@@ -126,8 +130,13 @@ fn file_view(path: &str, coverage: FileCoverage, changed: Vec<u32>) -> FileView 
 }
 
 fn view(generation: u64, big: &FileView) -> Arc<View> {
-    let mut files = Vec::with_capacity(FILES);
-    for i in 0..FILES - 1 {
+    view_of(FILES, generation, big)
+}
+
+/// `count` files, the big one among them.
+fn view_of(count: usize, generation: u64, big: &FileView) -> Arc<View> {
+    let mut files = Vec::with_capacity(count);
+    for i in 0..count - 1 {
         let path = format!("service/pkg{:03}/sub{}/file{:05}.go", i / 100, i % 7, i);
         let status = if i.is_multiple_of(4) {
             LineStatus::Missed
@@ -193,6 +202,7 @@ struct Bench {
     app: App,
     terminal: Terminal<TestBackend>,
     big: FileView,
+    sources: Arc<Sources>,
 }
 
 fn setup() -> Bench {
@@ -201,17 +211,103 @@ fn setup() -> Bench {
         big: Arc::from(text.into_bytes()),
         small: Arc::from(&b"package x\n\nfunc a() {\n\tb()\n\tc()\n}\n"[..]),
     });
+    let app_sources = sources.clone();
     let config = UiConfig {
         theme: Theme::Dark,
         clock: Clock::Fixed(SystemTime::UNIX_EPOCH),
         ..UiConfig::default()
     };
-    let mut app = App::new(config, sources);
+    let mut app = App::new(config, app_sources);
     app.on_view(view(1, &big));
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("terminal");
     app.resize(WIDTH, HEIGHT);
     terminal.draw(|f| app.draw(f)).expect("draw");
-    Bench { app, terminal, big }
+    Bench {
+        app,
+        terminal,
+        big,
+        sources,
+    }
+}
+
+/// Files of the project exported to HTML from the screen.
+const EXPORT_FILES: usize = 5_000;
+
+/// `e`, enter: an HTML export of a 5,000-file project (the 20,000-line file among them) written
+/// beside the screen, on a thread of its own as the engine's `spawn_blocking` does, by the one
+/// writer (`report::write`), while keys are pressed in the tree. Prints key → frame while it
+/// runs, how long it took and what the footer said.
+fn export_beside_the_screen(b: &mut Bench) {
+    let project = view_of(EXPORT_FILES, 1, &b.big);
+    b.app.on_view(project.clone());
+    b.terminal.draw(|f| b.app.draw(f)).expect("draw");
+    b.app.handle_event(key(KeyCode::Char('e')));
+    let sent = b.app.handle_event(key(KeyCode::Enter));
+    let Some(covtop::engine::Command::Export {
+        format,
+        path: _,
+        progress,
+    }) = sent.into_iter().next()
+    else {
+        panic!("e, enter sends an export");
+    };
+    assert_eq!(format, covtop::report::Format::Html);
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let dest = out.path().join("covtop-html");
+    let sources = b.sources.clone();
+    let opts = covtop::report::WriteOptions {
+        progress: progress.clone(),
+        ..covtop::report::WriteOptions::default()
+    };
+    let started = Instant::now();
+    let writer = std::thread::spawn(move || {
+        let raw = covtop::report::RawData::default();
+        let inputs = covtop::report::Inputs {
+            view: &project,
+            raw: &raw,
+            sources: Some(&*sources as &dyn SourceStore),
+        };
+        covtop::report::write(format, &inputs, &opts, &dest).map(|_| started.elapsed())
+    });
+    let mut footer_counts = Vec::new();
+    measure_while(
+        &format!("tree j/k while an HTML export of {EXPORT_FILES} files runs beside"),
+        |_| !writer.is_finished(),
+        |i| {
+            let code = if (i / 10) % 2 == 0 {
+                KeyCode::Char('j')
+            } else {
+                KeyCode::Char('k')
+            };
+            frame(b, key(code));
+            if i.is_multiple_of(200) {
+                let footer: String = (0..WIDTH)
+                    .map(|x| {
+                        b.terminal.backend().buffer()[(x, HEIGHT - 1)]
+                            .symbol()
+                            .to_string()
+                    })
+                    .collect();
+                if let Some(at) = footer.find("exporting html") {
+                    footer_counts.push(footer[at..].trim_end().to_string());
+                }
+            }
+        },
+    );
+    let took = writer
+        .join()
+        .expect("the writer thread")
+        .expect("the export is written");
+    println!(
+        "  the export took {took:.2?} ({:?} files written); the footer said, in turn: {}",
+        progress.get(),
+        footer_counts
+            .iter()
+            .step_by((footer_counts.len() / 4).max(1))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
 }
 
 /// Opens the big file in the source pane, highlighted.
@@ -277,10 +373,16 @@ fn report(name: &str, wall: &mut [Duration], cpu: &mut [Duration]) {
 }
 
 /// Runs `step` `iterations` times and prints wall and on-CPU percentiles.
-fn measure(name: &str, iterations: usize, mut step: impl FnMut(usize)) {
-    let mut wall = Vec::with_capacity(iterations);
-    let mut cpu = Vec::with_capacity(iterations);
-    for i in 0..iterations {
+fn measure(name: &str, iterations: usize, step: impl FnMut(usize)) {
+    measure_while(name, |i| i < iterations, step);
+}
+
+/// Runs `step` while `more` says so and prints wall and on-CPU percentiles.
+fn measure_while(name: &str, mut more: impl FnMut(usize) -> bool, mut step: impl FnMut(usize)) {
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    let mut i = 0;
+    while more(i) {
         let cpu_start = thread_cpu_ns();
         let start = Instant::now();
         step(i);
@@ -288,6 +390,7 @@ fn measure(name: &str, iterations: usize, mut step: impl FnMut(usize)) {
         if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
             cpu.push(Duration::from_nanos(b.saturating_sub(a)));
         }
+        i += 1;
     }
     report(name, &mut wall, &mut cpu);
 }
@@ -366,6 +469,15 @@ fn p99_report() {
         }
         b.terminal.draw(|f| b.app.draw(f)).expect("draw");
     });
+    percentiles(
+        "tree t (language filter: rebuilds the rows)",
+        &mut b,
+        KeyCode::Char('t'),
+        KeyCode::Char('t'),
+        200,
+    );
+    b.app.handle_event(key(KeyCode::Char('1')));
+    export_beside_the_screen(&mut b);
 }
 
 fn criterion_benches(c: &mut Criterion) {

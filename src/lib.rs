@@ -16,6 +16,7 @@ pub mod go;
 pub mod guard;
 pub mod java;
 pub mod model;
+pub mod present;
 pub mod redact;
 pub mod report;
 pub mod session;

@@ -671,3 +671,61 @@ fn init_detects_maven_and_gradle_projects() {
         assert!(cfg.targets.is_empty(), "{:?}", cfg.targets);
     }
 }
+
+/// An option given before a subcommand that has no use for it is an error naming the option and
+/// the commands that take it (it was silently ignored).
+#[test]
+fn an_option_a_subcommand_does_not_use_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str, &[&str])] = &[
+        (
+            &["--diff-file", "x.diff", "init"],
+            "--diff-file has no effect on `covtop init`",
+            &[
+                "the screen",
+                "`covtop dump`",
+                "`covtop report`",
+                "`covtop watch`",
+            ],
+        ),
+        (
+            &["--two-dot", "demo"],
+            "--two-dot has no effect on `covtop demo`",
+            &["`covtop check`"],
+        ),
+        (
+            &["--diff-file", "x.diff", "session", "list"],
+            "--diff-file has no effect on `covtop session`",
+            &["`covtop reset`"],
+        ),
+        (
+            &["--baseline", "s1", "dump"],
+            "--baseline has no effect on `covtop dump`",
+            &["the screen", "`covtop report`"],
+        ),
+        (
+            &["--attach", "report"],
+            "--attach has no effect on `covtop report`",
+            &["the screen (covtop without a subcommand)"],
+        ),
+        (
+            &["-q", "watch"],
+            "--quiet has no effect on `covtop watch`",
+            &["`covtop dump`", "`covtop check`"],
+        ),
+    ];
+    for (args, said, takers) in cases {
+        let out = covtop_in(tmp.path(), args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(said), "{args:?}: {t}");
+        for taker in *takers {
+            assert!(t.contains(taker), "{args:?} does not name {taker}: {t}");
+        }
+    }
+    // The screen's own options are not offered to commands that do not take them.
+    let out = covtop_in(tmp.path(), &["--baseline", "s1", "dump"]);
+    assert!(!text(&out).contains("`covtop check`"), "{}", text(&out));
+    let out = covtop_in(tmp.path(), &["-q", "watch"]);
+    assert!(!text(&out).contains("the screen"), "{}", text(&out));
+}

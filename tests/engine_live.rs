@@ -184,6 +184,7 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
         .send(Command::Export {
             format: covtop::report::Format::Json,
             path: out.display().to_string(),
+            progress: covtop::report::Progress::default(),
         })
         .await
         .unwrap();
@@ -196,6 +197,7 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
         .send(Command::Export {
             format: covtop::report::Format::Lcov,
             path: lcov.display().to_string(),
+            progress: covtop::report::Progress::default(),
         })
         .await
         .unwrap();
@@ -205,16 +207,22 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
         text.contains("SF:pricing/pricing.go") && text.contains("DA:5,"),
         "{text}"
     );
-    // HTML too, through the same writer as `covtop report --format html`.
+    // HTML too, through the same writer as `covtop report --format html`, counting its files
+    // (every page and the index) in the command's progress.
     let html = tmp.path().join("html");
+    let progress = covtop::report::Progress::default();
     h.commands
         .send(Command::Export {
             format: covtop::report::Format::Html,
             path: html.display().to_string(),
+            progress: progress.clone(),
         })
         .await
         .unwrap();
     next_notice(&mut h.notices, "exported html").await;
+    let pages = std::fs::read_dir(html.join("files")).unwrap().count();
+    assert!(pages >= 2);
+    assert_eq!(progress.get(), (pages + 1, pages + 1));
     let index = std::fs::read_to_string(html.join("index.html")).unwrap();
     assert!(
         index.contains("pricing/pricing.go"),
@@ -224,6 +232,7 @@ async fn watch_hints_commands_and_mark_drive_the_live_engine() {
         .send(Command::Export {
             format: covtop::report::Format::Json,
             path: "/nonexistent-dir/x.json".into(),
+            progress: covtop::report::Progress::default(),
         })
         .await
         .unwrap();

@@ -91,6 +91,7 @@ fn html_opts() -> HtmlOptions {
         changed_only: false,
         partial_as_covered: false,
         title: "t".into(),
+        ..HtmlOptions::default()
     }
 }
 

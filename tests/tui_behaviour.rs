@@ -95,11 +95,13 @@ fn export_sends_the_chosen_format_and_typed_path() {
             "{f} is not offered"
         );
     }
+    let sent = app.handle_event(key(KeyCode::Enter));
     assert_eq!(
-        app.handle_event(key(KeyCode::Enter)),
+        sent,
         vec![Command::Export {
             format: covtop::report::Format::Html,
-            path: "covtop-html".into()
+            path: "covtop-html".into(),
+            progress: covtop::report::Progress::default(),
         }]
     );
     // It runs beside the screen: the footer says so until the engine answers, however long.
@@ -107,6 +109,21 @@ fn export_sends_the_chosen_format_and_typed_path() {
     let t = render(&mut app, 110, 30);
     assert!(
         row_text(&t, 29).contains("⧗ exporting html to covtop-html…"),
+        "{}",
+        row_text(&t, 29)
+    );
+    // The writer counts the files it writes through the command's progress; the footer shows
+    // them, and a tick redraws when they move.
+    let Some(Command::Export { progress, .. }) = sent.first() else {
+        unreachable!()
+    };
+    assert!(!app.tick(Instant::now()), "nothing moved");
+    progress.set_total(5001);
+    progress.advance(1200);
+    assert!(app.tick(Instant::now()), "the count moved: redraw");
+    let t = render(&mut app, 110, 30);
+    assert!(
+        row_text(&t, 29).contains("⧗ exporting html to covtop-html… 1200/5001"),
         "{}",
         row_text(&t, 29)
     );
@@ -129,7 +146,8 @@ fn export_sends_the_chosen_format_and_typed_path() {
         app.handle_event(key(KeyCode::Enter)),
         vec![Command::Export {
             format: covtop::report::Format::Markdown,
-            path: "out/q.md".into()
+            path: "out/q.md".into(),
+            progress: covtop::report::Progress::default(),
         }]
     );
     press(&mut app, "e");
@@ -1033,6 +1051,13 @@ fn sorting_mixes_root_files_with_folders_shows_its_number_and_reverses() {
         rows.iter().all(|r| missed(r) <= missed(&rows[0])),
         "{rows:?}"
     );
+    // At 80×24 the tree has no room for the counts: the missed count takes the percent's place.
+    let t = render(&mut app, 80, 24);
+    let y = find_row(&t, "│main.go").unwrap();
+    let row = row_text(&t, y);
+    let cell = row.split('│').nth(1).unwrap().trim_end();
+    assert!(cell.ends_with(" 2✗"), "{row}");
+    assert!(!cell.contains('%'), "{row}");
     press(&mut app, "S");
     let t = render(&mut app, 110, 30);
     assert!(find_row(&t, "most missed, reversed").is_some());
@@ -1141,12 +1166,13 @@ fn filter_sort_and_pane_sizes_are_remembered() {
         app
     };
     let mut app = start();
-    press(&mut app, "csS>z");
+    press(&mut app, "csSt>z");
     app.save_state().unwrap();
     let mut again = start();
     assert!(again.is_zoomed());
     let t = render(&mut again, 110, 30);
-    assert!(find_row(&t, "┌ all files · least covered, reversed").is_some());
+    assert!(find_row(&t, "┌ all files · .go only · least covered, reversed").is_some());
+    press(&mut again, "ttt");
     press(&mut again, "z");
     let t = render(&mut again, 110, 30);
     let y = find_row(&t, "┌ all files").unwrap();
@@ -1226,4 +1252,155 @@ fn the_header_shows_the_stores_state() {
     assert!(!local.contains("store"), "{local}");
     let none = header(view(1), 160);
     assert!(!none.contains("store"), "{none}");
+}
+
+/// `o` asks the terminal loop to open the file at the cursor's line in the editor: from the
+/// source at its cursor, from the tree on a file; on a folder it says to select a file.
+#[test]
+fn o_opens_the_file_at_the_cursor_in_the_editor() {
+    let mut app = app(Theme::Dark);
+    render(&mut app, 110, 30);
+    assert_eq!(app.selected_key().as_deref(), Some(CART));
+    // The selected file is the one open in the source: at the source's cursor.
+    let at = app.source_cursor().map(|(p, l)| (p.to_string(), l));
+    assert_eq!(at.as_ref().map(|(p, _)| p.as_str()), Some(CART));
+    press(&mut app, "o");
+    assert_eq!(app.take_edit(), at);
+    assert_eq!(app.take_edit(), None, "taken once");
+    // In the source, at the cursor's line; the tree then opens the same file at that line.
+    press(&mut app, "2jjj");
+    let (path, line) = app
+        .source_cursor()
+        .map(|(p, l)| (p.to_string(), l))
+        .unwrap();
+    assert!(line > 1);
+    press(&mut app, "o");
+    assert_eq!(app.take_edit(), Some((path.clone(), line)));
+    press(&mut app, "1o");
+    assert_eq!(app.take_edit(), Some((path, line)));
+    // A folder: nothing to open.
+    press(&mut app, "h");
+    assert_eq!(app.selected_key().as_deref(), Some("cart/"));
+    press(&mut app, "o");
+    assert_eq!(app.take_edit(), None);
+    assert!(
+        app.status()
+            .contains(&"select a file to open it in the editor"),
+        "{:?}",
+        app.status()
+    );
+    // Listed in the footer and bindable.
+    assert!(app.footer_hints().contains(&("o".to_string(), "edit")));
+    let mut overrides = BTreeMap::new();
+    overrides.insert("edit".to_string(), vec!["ctrl-e".to_string()]);
+    let mut app = App::new(
+        covtop::tui::UiConfig {
+            keymap: KeyMap::with_overrides(&overrides).unwrap(),
+            ..config(Theme::Dark)
+        },
+        sources(),
+    );
+    app.on_view(view(1));
+    press(&mut app, "o");
+    assert_eq!(app.take_edit(), None, "o is no longer edit");
+    app.handle_event(ctrl('e'));
+    assert_eq!(app.take_edit(), at);
+}
+
+/// `t` limits the tree to one language at a time (by extension), says so in the tree's title,
+/// and the header's totals stay every file's; the folders count what is listed.
+#[test]
+fn t_filters_the_tree_by_language_and_the_totals_stay_whole() {
+    let mut app = app(Theme::Dark);
+    let all = tree_rows(&mut app);
+    let t = render(&mut app, 110, 30);
+    let header = row_text(&t, 0);
+    assert!(
+        all.iter().any(|r| r.starts_with("CartService.java")),
+        "{all:?}"
+    );
+    press(&mut app, "t");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "┌ changed files · .go only · path").is_some());
+    assert_eq!(
+        row_text(&t, 0),
+        header,
+        "the header's totals stay the whole picture"
+    );
+    let go = tree_rows(&mut app);
+    assert!(
+        !go.is_empty() && go.iter().all(|r| !r.contains(".java")),
+        "{go:?}"
+    );
+    assert!(go.iter().any(|r| r.starts_with("cart.go")), "{go:?}");
+    press(&mut app, "t");
+    let java = tree_rows(&mut app);
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "· .java only ·").is_some());
+    assert!(java.iter().all(|r| !r.contains(".go")), "{java:?}");
+    assert!(
+        java.iter().any(|r| r.starts_with("CartService.java")),
+        "{java:?}"
+    );
+    // After the last language, every language again.
+    press(&mut app, "t");
+    assert_eq!(tree_rows(&mut app), all);
+    // A file of another language found with / lifts the filter.
+    press(&mut app, "t");
+    press(&mut app, "/CartServ");
+    app.handle_event(key(KeyCode::Enter));
+    assert_eq!(app.selected_key().as_deref(), Some(CART_SERVICE));
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, " only ·").is_none());
+    // Listed in the footer.
+    press(&mut app, "1");
+    assert!(app.footer_hints().contains(&("t".to_string(), "language")));
+}
+
+/// At 80 columns the footer cannot list every command: help and quit come first, then what the
+/// state changed (resume while paused, unmark while marked), then the focused pane's commands.
+#[test]
+fn an_80_column_footer_keeps_help_quit_and_what_changed() {
+    let mut app = app(Theme::Dark);
+    let t = render(&mut app, 80, 24);
+    let footer = row_text(&t, 23);
+    assert!(footer.starts_with(" q quit  ? help "), "{footer}");
+    assert!(footer.contains("enter open"), "the tree's own: {footer}");
+    assert!(!footer.contains("p pause"), "does not fit: {footer}");
+    press(&mut app, "pm");
+    // The messages of p and m go (they stay in the log).
+    app.tick(Instant::now() + Duration::from_secs(30));
+    let t = render(&mut app, 80, 24);
+    let footer = row_text(&t, 23);
+    assert!(
+        footer.starts_with(" q quit  ? help  m unmark  p resume "),
+        "{footer}"
+    );
+    press(&mut app, "2");
+    let t = render(&mut app, 80, 24);
+    let footer = row_text(&t, 23);
+    assert!(footer.contains("n next miss"), "the source's own: {footer}");
+}
+
+/// Checked at 80×24: `-` pressed at the fastest interval says so once on the footer (the log
+/// keeps every message), and the export form's hint is wrapped, not cut.
+#[test]
+fn a_repeated_message_shows_once_and_the_export_hint_is_whole_at_80_columns() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "-------");
+    let fastest = "polling every 250ms (the fastest)";
+    assert_eq!(
+        app.status().iter().filter(|m| **m == fastest).count(),
+        1,
+        "{:?}",
+        app.status()
+    );
+    assert!(app.messages().iter().filter(|m| m.text == fastest).count() >= 3);
+    press(&mut app, "e");
+    let t = render(&mut app, 80, 24);
+    let text: String = (0..24)
+        .map(|y| row_text(&t, y))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(find_row(&t, "until it is written.").is_some(), "{text}");
 }

@@ -188,3 +188,13 @@ fn long_paths_at_three_sizes() {
         insta::assert_snapshot!(format!("long_paths_{w}x{h}"), t.backend());
     }
 }
+
+/// The tree limited to one language at 80×24: the title says so.
+#[test]
+fn language_filter_80x24() {
+    let mut app = app(Theme::Dark);
+    press(&mut app, "t");
+    let t = snap(&mut app, 80, 24);
+    assert!(find_row(&t, ".go only").is_some());
+    insta::assert_snapshot!(t.backend());
+}

@@ -462,6 +462,13 @@ fn a_panic_restores_the_terminal_then_prints_the_panic() {
     );
     let code = std::fs::read_to_string(format!("{}.code", marker.display())).unwrap();
     assert_eq!(code.trim(), "exit=101");
+    // Neither on the alternate screen nor capturing the mouse any more.
+    assert_eq!(alternate_and_mouse(&term), "0 0");
+    assert_cooked(&marker);
+}
+
+/// tmux's view of the pane: is it on the alternate screen, does it capture the mouse.
+fn alternate_and_mouse(term: &Tmux) -> String {
     let flags = Command::new("tmux")
         .args([
             "display-message",
@@ -472,7 +479,105 @@ fn a_panic_restores_the_terminal_then_prints_the_panic() {
         ])
         .output()
         .unwrap();
-    // Neither on the alternate screen nor capturing the mouse any more.
-    assert_eq!(String::from_utf8_lossy(&flags.stdout).trim(), "0 0");
-    assert_cooked(&marker);
+    String::from_utf8_lossy(&flags.stdout).trim().to_string()
+}
+
+/// `o` at 80×24: the screen is left (cooked terminal, no alternate screen, no mouse capture)
+/// while `$EDITOR` runs on the working-tree file at the cursor's line, and comes back, keys
+/// working, when it exits. Without an editor it says which variable to set.
+#[test]
+fn o_suspends_the_screen_for_the_editor_and_comes_back() {
+    if !common::have_tool("tmux", "-V") {
+        assert!(!common::in_ci(), "tmux is needed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let args = tmp.path().join("editor-args.txt");
+    let stty = tmp.path().join("editor-stty.txt");
+    let editor = tmp.path().join("editor.sh");
+    // Stands for the editor: notes what it was given and the terminal's mode, waits for a line.
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {a}\nstty -a > {s}\necho FAKE-EDITOR-RUNNING\nread line\n",
+            a = args.display(),
+            s = stty.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let command = format!(
+        "VISUAL= EDITOR='{}' {} demo; echo COVTOP-EXITED; sleep 60",
+        editor.display(),
+        env!("CARGO_BIN_EXE_covtop"),
+    );
+    let term = Tmux::start("covtop-e2e-editor", 80, 24, &command);
+    term.wait_for("the demo screen", Duration::from_secs(20), |s| {
+        s.contains("DEMO")
+    });
+    assert_eq!(alternate_and_mouse(&term), "1 1");
+    // To the source, three lines down, then o.
+    term.keys(&["2", "j", "j", "j", "o"]);
+    term.wait_for("the editor", Duration::from_secs(10), |s| {
+        s.contains("FAKE-EDITOR-RUNNING") && !s.contains("DEMO")
+    });
+    assert_eq!(alternate_and_mouse(&term), "0 0", "the screen is left");
+    assert_cooked(&stty);
+    let given = std::fs::read_to_string(&args).unwrap();
+    let given: Vec<&str> = given.lines().collect();
+    assert_eq!(given.len(), 2, "{given:?}");
+    let line: u32 = given[0]
+        .strip_prefix('+')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("+line expected: {given:?}"));
+    assert!(line >= 1);
+    let file = Path::new(given[1]);
+    assert!(file.is_file(), "a working-tree file: {file:?}");
+    // The editor exits: the screen is back and takes keys.
+    term.keys(&["Enter"]);
+    term.wait_for("the screen back", Duration::from_secs(10), |s| {
+        s.contains("DEMO")
+    });
+    assert_eq!(alternate_and_mouse(&term), "1 1", "the screen is back");
+    term.keys(&["L"]);
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    term.wait_for("the log names the return", Duration::from_secs(10), |s| {
+        s.contains("back from the editor") && s.contains(&format!("{name}:{line}"))
+    });
+    // ctrl-c in the editor ends the editor, not covtop (which shares its terminal).
+    term.keys(&["Escape", "o"]);
+    term.wait_for("the editor again", Duration::from_secs(10), |s| {
+        s.contains("FAKE-EDITOR-RUNNING") && !s.contains("DEMO")
+    });
+    term.keys(&["C-c"]);
+    let s = term.wait_for("the screen back", Duration::from_secs(10), |s| {
+        s.contains("DEMO") || s.contains("COVTOP-EXITED")
+    });
+    assert!(
+        !s.contains("COVTOP-EXITED"),
+        "ctrl-c in the editor ended covtop:\n{s}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!term.screen().contains("COVTOP-EXITED"));
+    term.keys(&["q"]);
+    term.wait_for("q to quit", Duration::from_secs(10), |s| {
+        s.contains("COVTOP-EXITED")
+    });
+    drop(term);
+
+    // No editor set: the screen stays and says what to set.
+    let command = format!(
+        "VISUAL= EDITOR= {} demo; echo COVTOP-EXITED; sleep 60",
+        env!("CARGO_BIN_EXE_covtop"),
+    );
+    let term = Tmux::start("covtop-e2e-no-editor", 80, 24, &command);
+    term.wait_for("the demo screen", Duration::from_secs(20), |s| {
+        s.contains("DEMO")
+    });
+    term.keys(&["o", "L"]);
+    term.wait_for("the message", Duration::from_secs(10), |s| {
+        s.contains("no editor is set") && s.contains("DEMO")
+    });
+    assert_eq!(alternate_and_mouse(&term), "1 1");
 }

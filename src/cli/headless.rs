@@ -311,6 +311,7 @@ pub fn report(
     let opts = report::WriteOptions {
         changed_only,
         source_root: Some(source_root),
+        ..report::WriteOptions::default()
     };
     match output {
         Some(path) => {

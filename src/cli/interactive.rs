@@ -63,7 +63,13 @@ pub async fn screen(cfg: Config, demo: bool, baseline: Option<&str>, attach: boo
                 .context("cannot read sources from the repository")?,
         ),
     };
-    let app = App::new(ui, sources);
+    let app = App::new(
+        UiConfig {
+            workdir: engine.repo().workdir(),
+            ..ui
+        },
+        sources,
+    );
     let (handles, join) = live::spawn(engine);
     let commands = handles.commands.clone();
     let result = covtop::tui::run(handles.views, handles.commands, handles.notices, app).await;

@@ -7,7 +7,8 @@ mod session;
 mod watch;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use covtop::config::{self, Config, RangeSetting};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -257,7 +258,9 @@ enum Command {
 }
 
 pub fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    refuse_unused_options(&matches)?;
     let out = |q: QuietArg| headless::Output {
         quiet: q.quiet || cli.quiet,
     };
@@ -343,6 +346,55 @@ pub fn run() -> Result<ExitCode> {
             cli.baseline.baseline.as_deref(),
             cli.attach,
         ),
+    }
+}
+
+/// An option given before a subcommand that has no use for it (`covtop --diff-file d init`,
+/// `covtop --baseline s dump`, `covtop --attach report`) is an error naming the option and the
+/// commands that take it, never silently ignored. Which subcommand takes what is read from the
+/// command line's own definition: a subcommand uses an option given before it exactly when it
+/// has an option of the same name.
+fn refuse_unused_options(matches: &ArgMatches) -> Result<()> {
+    let Some((name, _)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let cli = Cli::command();
+    let takes = |sub: &clap::Command, id: &clap::Id| sub.get_arguments().any(|a| a.get_id() == id);
+    let Some(sub) = cli.find_subcommand(name) else {
+        return Ok(());
+    };
+    for arg in cli.get_arguments().filter(|a| !a.is_global_set()) {
+        let id = arg.get_id();
+        if matches.value_source(id.as_str()) != Some(ValueSource::CommandLine) || takes(sub, id) {
+            continue;
+        }
+        let flag = arg
+            .get_long()
+            .map_or_else(|| id.to_string(), |l| format!("--{l}"));
+        let users: Vec<&str> = cli
+            .get_subcommands()
+            .filter(|s| takes(s, id))
+            .map(clap::Command::get_name)
+            .collect();
+        let mut takers = Vec::new();
+        if !arg.is_hide_set() {
+            takers.push("the screen (covtop without a subcommand)".to_string());
+        }
+        takers.extend(users.iter().map(|u| format!("`covtop {u}`")));
+        anyhow::bail!(
+            "{flag} has no effect on `covtop {name}`; it is taken by {}; leave it out or give it to one of those",
+            join_or(&takers)
+        );
+    }
+    Ok(())
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
 

@@ -479,14 +479,23 @@ impl Loop {
                 self.tell(None, Control::SetInterval(interval));
                 self.publish();
             }
-            Command::Export { format, path } => self.export(format, &path),
+            Command::Export {
+                format,
+                path,
+                progress,
+            } => self.export(format, &path, progress),
             Command::Quit => {}
         }
     }
 
     /// Writes an export beside the engine, on a blocking thread: a big report never holds up
     /// polls or the screen. The data is taken now; the notice comes when it is written.
-    fn export(&mut self, format: crate::report::Format, path: &str) {
+    fn export(
+        &mut self,
+        format: crate::report::Format,
+        path: &str,
+        progress: crate::report::Progress,
+    ) {
         let view = self.views.borrow().clone();
         let path = path.to_string();
         let gathered = match crate::report::Gathered::from_engine(&self.engine, format) {
@@ -501,6 +510,7 @@ impl Loop {
         let opts = crate::report::WriteOptions {
             changed_only: false,
             source_root: self.engine.repo().workdir(),
+            progress,
         };
         let notices = self.notices.clone();
         tokio::task::spawn_blocking(move || {

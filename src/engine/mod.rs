@@ -50,10 +50,12 @@ pub enum Command {
     Unmark,
     Pause(bool),
     SetInterval(Duration),
-    /// Write a report in `format` to `path`.
+    /// Write a report in `format` to `path`, counting the files written in `progress` (the
+    /// screen shows it while the export runs).
     Export {
         format: crate::report::Format,
         path: String,
+        progress: crate::report::Progress,
     },
     Quit,
 }

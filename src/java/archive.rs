@@ -101,7 +101,7 @@ pub struct ArchiveLimits {
     pub max_class_bytes: u64,
     /// The largest nested jar read into memory.
     pub max_nested_jar_bytes: u64,
-    /// The largest archive file read (a path in `[java] classes`).
+    /// The largest archive file read (a path in a JaCoCo target's `classes`).
     pub max_archive_bytes: u64,
     /// What the entries of one archive file (its nested jars and their classes included) may
     /// inflate to in total: this many times the file's size...

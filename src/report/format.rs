@@ -202,6 +202,8 @@ pub struct WriteOptions {
     pub changed_only: bool,
     /// The repository root, for formats that name it (Cobertura's `<source>`).
     pub source_root: Option<PathBuf>,
+    /// Counts the files written (an HTML report's pages and index; one for the other formats).
+    pub progress: super::Progress,
 }
 
 /// What was written.
@@ -249,10 +251,12 @@ pub fn write(
                 changed_only: opts.changed_only,
                 partial_as_covered: inputs.view.rule.partial_as_covered,
                 title: "covtop".to_string(),
+                progress: opts.progress.clone(),
             };
             Ok(Written::Html(write_html(inputs.view, sources, &h, out)?))
         }
         f if f.needs_raw() => {
+            opts.progress.set_total(1);
             export_as(
                 inputs.view,
                 inputs.raw,
@@ -260,11 +264,14 @@ pub fn write(
                 &export_options(inputs, opts),
                 out,
             )?;
+            opts.progress.advance(1);
             Ok(Written::File(out.to_path_buf()))
         }
         f => {
+            opts.progress.set_total(1);
             let text = render_as(inputs.view, f)?;
             write_atomically(out, text.as_bytes())?;
+            opts.progress.advance(1);
             Ok(Written::File(out.to_path_buf()))
         }
     }

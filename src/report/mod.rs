@@ -7,6 +7,7 @@ mod format;
 pub mod html;
 mod jacoco_xml;
 mod lcov;
+mod progress;
 mod raw;
 mod sonar;
 mod summary;
@@ -16,6 +17,7 @@ pub use export::{
     EXPORT_FORMATS, ExportOptions, RawData, export, export_bytes, render_export, write_report,
 };
 pub use format::{Format, Gathered, Inputs, WriteOptions, Written, bytes, write};
+pub use progress::Progress;
 pub use summary::{ChangedReport, FileRow, LineCounts, summarize};
 
 use crate::model::View;

@@ -4,7 +4,7 @@
 //! does no I/O (sources are read on a background thread), so it runs headless in tests; [`run`](super::run)
 //! is the terminal loop around it.
 
-use super::component::{Component, Ctx, Outcome, scope_commands};
+use super::component::{CommandInfo, Component, Ctx, Outcome, scope_commands};
 use super::footer::Footer;
 use super::header::Header;
 use super::keymap::{Action, KeyMap, Scope};
@@ -67,6 +67,8 @@ pub struct UiConfig {
     pub tab_width: usize,
     /// Where the filter, sort and pane sizes are remembered across restarts (none in tests).
     pub state_file: Option<std::path::PathBuf>,
+    /// The repository's working tree, where `o` opens files (none: a bare repository).
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 impl Default for UiConfig {
@@ -80,6 +82,7 @@ impl Default for UiConfig {
             flash: Duration::from_millis(1500),
             tab_width: 4,
             state_file: None,
+            workdir: None,
         }
     }
 }
@@ -94,6 +97,9 @@ pub enum Focus {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct ScreenState {
     filter: String,
+    /// The language filter (an extension); absent in files saved before it existed.
+    #[serde(default)]
+    language: Option<String>,
     sort: String,
     reverse: bool,
     tree_share: u16,
@@ -149,6 +155,8 @@ pub struct App {
     screen: Rect,
     /// Text for the terminal's clipboard, taken by the terminal loop (OSC 52).
     clipboard: Option<String>,
+    /// A file and line to open in the editor (`o`), taken by the terminal loop.
+    edit: Option<(String, u32)>,
     wall_now: SystemTime,
     last_age_second: u64,
 }
@@ -176,7 +184,7 @@ macro_rules! ctx {
 impl App {
     pub fn new(config: UiConfig, sources: Arc<dyn SourceStore>) -> Self {
         let palette = config.theme.palette();
-        let source = SourcePane::new(sources, palette.syntax_theme);
+        let source = SourcePane::new(sources, palette.syntax);
         let wall_now = config.clock.now();
         let mut app = App {
             config,
@@ -198,6 +206,7 @@ impl App {
             quit: false,
             screen: Rect::new(0, 0, 120, 40),
             clipboard: None,
+            edit: None,
             wall_now,
             last_age_second: 0,
         };
@@ -227,6 +236,7 @@ impl App {
             Ok(state) => {
                 let tree = &mut self.tree.tree;
                 tree.filter = FileFilter::from_name(&state.filter).unwrap_or_default();
+                tree.language = state.language;
                 tree.sort = SortOrder::from_name(&state.sort).unwrap_or_default();
                 tree.reverse = state.reverse;
                 self.tree_share = state.tree_share.clamp(TREE_SHARE_MIN, TREE_SHARE_MAX);
@@ -251,6 +261,7 @@ impl App {
         let tree = &self.tree.tree;
         let state = ScreenState {
             filter: tree.filter.name().to_string(),
+            language: tree.language.clone(),
             sort: tree.sort.name().to_string(),
             reverse: tree.reverse,
             tree_share: self.tree_share,
@@ -264,6 +275,17 @@ impl App {
     /// Text a key asked to put on the clipboard (`y`), once.
     pub fn take_clipboard(&mut self) -> Option<String> {
         self.clipboard.take()
+    }
+
+    /// The file and line `o` asked to open in the editor, once. The terminal loop suspends the
+    /// screen and runs the editor ([`super::editor::plan`] decides how).
+    pub fn take_edit(&mut self) -> Option<(String, u32)> {
+        self.edit.take()
+    }
+
+    /// The repository's working tree, where the editor opens files.
+    pub fn workdir(&self) -> Option<&std::path::Path> {
+        self.config.workdir.as_deref()
     }
 
     /// The terminal's size: the panes lay out their rows and keep the selection in sight.
@@ -339,6 +361,7 @@ impl App {
     /// Expires flashes and messages and takes background results; true if the screen changed.
     pub fn tick(&mut self, now: Instant) -> bool {
         let mut redraw = self.footer.expire(now);
+        redraw |= self.footer.progress_moved();
         redraw |= self.source.tick(now);
         self.wall_now = self.config.clock.now();
         // The header shows ages in whole seconds.
@@ -447,21 +470,40 @@ impl App {
         self.footer.commands = match self.popups.last() {
             Some(popup) => popup.commands(&ctx),
             None => {
-                let mut commands = match self.focus {
+                let pane = match self.focus {
                     Focus::Tree => self.tree.commands(&ctx),
                     Focus::Source => self.source.commands(&ctx),
                 };
-                commands.extend(scope_commands(&self.config.keymap, Scope::Global));
-                // The key that pauses resumes, the one that marks clears the mark: say so.
-                for c in &mut commands {
+                let pane_count = pane.len();
+                let mut commands: Vec<(u8, CommandInfo)> = pane
+                    .into_iter()
+                    .chain(scope_commands(&self.config.keymap, Scope::Global))
+                    .enumerate()
+                    .map(|(i, c)| (if i < pane_count { 2 } else { 3 }, c))
+                    .collect();
+                for (rank, c) in &mut commands {
+                    // The key that pauses resumes, the one that marks clears the mark: say so,
+                    // early, so a narrow footer still shows it.
                     if ctx.paused && c.name == Some(Action::Pause.spec().name) {
                         c.label = Some("resume");
+                        *rank = 1;
                     }
                     if self.marked && c.name == Some(Action::Mark.spec().name) {
                         c.label = Some("unmark");
+                        *rank = 1;
+                    }
+                    // Help (where everything else is) and quit come first at any width.
+                    if [Action::Help, Action::Quit]
+                        .iter()
+                        .any(|a| c.name == Some(a.spec().name))
+                    {
+                        *rank = 0;
                     }
                 }
-                commands
+                // Then the focused pane's commands, then the rest: an 80-column footer keeps
+                // what matters here.
+                commands.sort_by_key(|(rank, _)| *rank);
+                commands.into_iter().map(|(_, c)| c).collect()
             }
         };
     }
@@ -574,9 +616,15 @@ impl App {
         match outcome {
             Outcome::Ignored | Outcome::Consumed | Outcome::Close => {}
             Outcome::Send(cmd) => {
-                if let Command::Export { format, path } = &cmd {
-                    // Shown until the engine says it is written (or why not).
-                    self.footer.exporting(format.name(), path);
+                if let Command::Export {
+                    format,
+                    path,
+                    progress,
+                } = &cmd
+                {
+                    // Shown, with the files written so far, until the engine says it is
+                    // written (or why not).
+                    self.footer.exporting(format.name(), path, progress.clone());
                 }
                 if matches!(cmd, Command::Reset { .. }) {
                     self.notify("reset requested: dumping first…".into(), false);
@@ -675,6 +723,10 @@ impl App {
                 let paths = self.view.files.iter().map(|f| f.path.clone()).collect();
                 self.popups.push(Popup::Finder(Finder::new(paths)));
             }
+            Action::Edit => match self.edit_target() {
+                Some(target) => self.edit = Some(target),
+                None => self.notify("select a file to open it in the editor".into(), false),
+            },
             Action::Dump => {
                 self.notify("dump requested…".into(), false);
                 out.push(Command::Dump);
@@ -845,6 +897,20 @@ impl App {
             self.source.open_file(path);
         }
         self.focus = Focus::Source;
+    }
+
+    /// What `o` opens: in the source, the file at the cursor's line; in the tree, the selected
+    /// file, at the cursor's line when it is the one open in the source (else its first line).
+    fn edit_target(&self) -> Option<(String, u32)> {
+        let open = self.source.cursor();
+        match self.focus {
+            Focus::Source => open.map(|(path, line)| (path.to_string(), line)),
+            Focus::Tree => {
+                let path = self.tree.selected_file(&self.view)?;
+                let line = open.filter(|(p, _)| *p == path).map_or(1, |(_, l)| l);
+                Some((path.to_string(), line))
+            }
+        }
     }
 
     fn reset_targets(&self) -> Vec<ResetTarget> {

@@ -4,6 +4,7 @@
 
 use super::component::{CommandInfo, Component, Ctx};
 use super::popup::Message;
+use crate::report::Progress;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -21,30 +22,59 @@ pub(crate) struct Footer {
     pub commands: Vec<CommandInfo>,
     /// Fresh messages and until when they show.
     status: Vec<(Message, Instant)>,
-    /// Exports running beside the screen: (format, path), until a message names the path.
-    exporting: Vec<(String, String)>,
+    /// Exports running beside the screen, until a message names the path.
+    exporting: Vec<Running>,
+}
+
+/// An export the engine writes beside the screen.
+#[derive(Debug)]
+struct Running {
+    /// (format, path)
+    what: (String, String),
+    progress: Progress,
+    /// The progress on screen, to redraw when it moves.
+    shown: (usize, usize),
 }
 
 impl Footer {
-    /// An export was sent: it shows as running until a message names its path.
-    pub fn exporting(&mut self, format: &str, path: &str) {
-        self.exporting.push((format.to_string(), path.to_string()));
+    /// An export was sent: it shows as running, with the files it has written, until a message
+    /// names its path.
+    pub fn exporting(&mut self, format: &str, path: &str, progress: Progress) {
+        self.exporting.push(Running {
+            what: (format.to_string(), path.to_string()),
+            shown: progress.get(),
+            progress,
+        });
     }
 
     /// The exports still running.
     pub fn running(&self) -> impl Iterator<Item = &(String, String)> {
-        self.exporting.iter()
+        self.exporting.iter().map(|r| &r.what)
+    }
+
+    /// True if a running export wrote files since the last call (the footer shows how many).
+    pub fn progress_moved(&mut self) -> bool {
+        let mut moved = false;
+        for r in &mut self.exporting {
+            let now = r.progress.get();
+            moved |= now != r.shown;
+            r.shown = now;
+        }
+        moved
     }
 
     pub fn push(&mut self, message: Message) {
         // The engine's answer to an export (written, or why not) names its path.
         self.exporting
-            .retain(|(_, path)| !message.text.contains(path.as_str()));
+            .retain(|r| !message.text.contains(r.what.1.as_str()));
         let shown = if message.error {
             SHOWN_ERROR
         } else {
             SHOWN_INFO
         };
+        // The same message again (a key pressed at a limit) shows once, for longer; the log
+        // keeps each.
+        self.status.retain(|(m, _)| m.text != message.text);
         self.status.push((message, Instant::now() + shown));
         if self.status.len() > SHOWN_AT_ONCE {
             self.status.remove(0);
@@ -87,10 +117,15 @@ impl Component for Footer {
         }
         // The messages, newest last, at the right; what does not fit goes from the oldest.
         let mut status: Vec<Span> = Vec::new();
-        let running = self
-            .exporting
-            .iter()
-            .map(|(format, path)| (format!("⧗ exporting {format} to {path}…"), p.warn));
+        let running = self.exporting.iter().map(|r| {
+            let (format, path) = &r.what;
+            // Files written of the total, once the writer knows it.
+            let count = match r.progress.get() {
+                (_, 0) => String::new(),
+                (done, total) => format!(" {done}/{total}"),
+            };
+            (format!("⧗ exporting {format} to {path}…{count}"), p.warn)
+        });
         let fresh = self
             .status
             .iter()

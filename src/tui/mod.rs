@@ -10,6 +10,7 @@
 
 mod app;
 mod component;
+pub mod editor;
 mod footer;
 mod header;
 pub mod keymap;

@@ -47,6 +47,44 @@ pub async fn run(
     let (mut views_open, mut notices_open) = (true, true);
     let mut dirty = true;
     loop {
+        if let Some((path, line)) = app.take_edit() {
+            let plan = super::editor::plan(
+                std::env::var_os("VISUAL"),
+                std::env::var_os("EDITOR"),
+                app.workdir(),
+                &path,
+                line,
+            );
+            match plan {
+                Err(e) => app.on_notice(Notice::Error(e.to_string())),
+                Ok(plan) => {
+                    // The editor reads the terminal alone: the event stream's reader thread
+                    // stops first and a new one starts once the editor is done.
+                    drop(events);
+                    let ran = terminal.suspended(plan.command()).await;
+                    events = EventStream::new();
+                    // ctrl-c in the editor's cooked terminal went to covtop too: it was meant
+                    // for the editor.
+                    signals.forget_interrupts();
+                    let size = terminal.terminal.size()?;
+                    app.resize(size.width, size.height);
+                    app.on_notice(match ran {
+                        Ok(status) if status.success() => {
+                            Notice::Info(format!("back from the editor ({path}:{line})"))
+                        }
+                        Ok(status) => Notice::Error(format!(
+                            "the editor ({}) ended with {status} on {path}:{line}",
+                            plan.editor
+                        )),
+                        Err(e) => Notice::Error(format!(
+                            "cannot run the editor {:?}: {e}; check $VISUAL / $EDITOR",
+                            plan.editor
+                        )),
+                    });
+                }
+            }
+            dirty = true;
+        }
         if dirty {
             terminal.draw(&app)?;
             dirty = false;
@@ -200,6 +238,22 @@ impl TerminalSession {
         }
     }
 
+    /// Leaves the screen (raw mode, alternate screen, mouse), runs `command` on the terminal and
+    /// comes back; the next frame is drawn whole.
+    async fn suspended(
+        &mut self,
+        command: std::process::Command,
+    ) -> io::Result<std::process::ExitStatus> {
+        restore_terminal();
+        let _ = self.terminal.show_cursor();
+        let ran = tokio::process::Command::from(command).status().await;
+        enable_raw_mode()?;
+        execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        self.terminal.hide_cursor()?;
+        self.terminal.clear()?;
+        ran
+    }
+
     /// One frame inside a synchronized update, so the terminal never shows half of it.
     fn draw(&mut self, app: &App) -> io::Result<()> {
         execute!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
@@ -269,6 +323,11 @@ impl Signals {
             _ = self.int.recv() => {},
         }
     }
+
+    /// Drops the SIGINTs already received (SIGTERM still ends covtop).
+    fn forget_interrupts(&mut self) {
+        while let Some(Some(())) = self.int.recv().now_or_never() {}
+    }
 }
 
 #[cfg(not(unix))]
@@ -283,6 +342,8 @@ impl Signals {
     async fn recv(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
     }
+
+    fn forget_interrupts(&mut self) {}
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use super::source::{
     Flashes, LoadState, OpenSource, SourceWorker, display_width, expand_for_terminal,
     styled_pieces, uncovered_ranges,
 };
-use super::text::{cut_left, format_count, short};
+use super::text::{cut_left, short};
 use super::theme::{CARRIED_GLYPH, carried_style, status_glyph};
 use super::tree_pane::missed_changed_lines;
 use crate::model::{FileView, LineStatus, SourceLanguage, SourceStore, View};
+use crate::present::source::SyntaxTheme;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -45,9 +46,9 @@ pub(crate) fn file_view<'v>(view: &'v View, path: &str) -> Option<&'v FileView> 
 }
 
 impl SourcePane {
-    pub fn new(sources: Arc<dyn SourceStore>, syntax_theme: Option<&'static str>) -> Self {
+    pub fn new(sources: Arc<dyn SourceStore>, syntax: Option<&'static SyntaxTheme>) -> Self {
         SourcePane {
-            worker: SourceWorker::spawn(sources, syntax_theme),
+            worker: SourceWorker::spawn(sources, syntax),
             open: None,
             flashes: Flashes::new(),
             column: 0,
@@ -366,7 +367,7 @@ impl SourcePane {
                 carried_style(p),
             ));
         }
-        if open.highlight_pending && open.text().is_some() && p.syntax_theme.is_some() {
+        if open.highlight_pending && open.text().is_some() && p.syntax.is_some() {
             rest.push(Span::styled("· colouring… ", p.dim));
         }
         if self.column > 0 {
@@ -520,15 +521,7 @@ impl Component for SourcePane {
             let status = lc.map_or(LineStatus::NotCoverable, |l| l.status);
             let is_changed = changed.is_some_and(|c| c.contains(n));
             let flashing = flash.is_some_and(|(lines, _)| lines.contains(&n));
-            let hits = match lc {
-                None => String::new(),
-                Some(l) => match (l.hits, java) {
-                    (Some(h), false) => format_count(h),
-                    // JaCoCo knows hit or not, never how often.
-                    _ if status == LineStatus::Missed => "-".to_string(),
-                    _ => "hit".to_string(),
-                },
-            };
+            let hits = lc.map_or_else(String::new, |l| crate::present::hits_mark(l, java, true));
             let was = carried.and_then(|c| c.status(n));
             let status_style = if was.is_some() {
                 carried_style(p)

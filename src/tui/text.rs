@@ -69,19 +69,6 @@ pub(crate) fn format_age(now: SystemTime, at: SystemTime) -> String {
     }
 }
 
-/// A hit count in at most five cells: `9999`, `12k`, `3M`.
-pub(crate) fn format_count(n: u64) -> String {
-    if n < 10_000 {
-        n.to_string()
-    } else if n < 1_000_000 {
-        format!("{}k", n / 1000)
-    } else if n < 1_000_000_000 {
-        format!("{}M", n / 1_000_000)
-    } else {
-        format!("{}G", n / 1_000_000_000)
-    }
-}
-
 /// `HH:MM:SS` (UTC) of a wall-clock time, for the messages log.
 pub(crate) fn clock_time(at: SystemTime) -> String {
     let secs = at

@@ -54,7 +54,7 @@ impl Theme {
                     .fg(Color::Black)
                     .bg(Color::Magenta)
                     .add_modifier(Modifier::BOLD),
-                syntax_theme: Some("base16-ocean.dark"),
+                syntax: Some(&crate::present::source::DARK_SYNTAX),
             },
             Theme::Light => Palette {
                 colored: true,
@@ -91,7 +91,7 @@ impl Theme {
                     .fg(Color::White)
                     .bg(Color::Magenta)
                     .add_modifier(Modifier::BOLD),
-                syntax_theme: Some("InspiredGitHub"),
+                syntax: Some(&crate::present::source::LIGHT_SYNTAX),
             },
             Theme::NoColor => Palette {
                 colored: false,
@@ -114,7 +114,7 @@ impl Theme {
                 warn: Style::new().add_modifier(Modifier::BOLD),
                 popup: Style::new(),
                 demo: Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
-                syntax_theme: None,
+                syntax: None,
             },
         }
     }
@@ -162,8 +162,8 @@ pub struct Palette {
     pub warn: Style,
     pub popup: Style,
     pub demo: Style,
-    /// The syntect theme for syntax colours; `None` draws the code in the text colour.
-    pub syntax_theme: Option<&'static str>,
+    /// The colours of the one highlighter's tokens; `None` draws the code in the text colour.
+    pub syntax: Option<&'static crate::present::source::SyntaxTheme>,
 }
 
 impl Palette {
@@ -192,18 +192,7 @@ pub(crate) fn carried_style(p: &Palette) -> ratatui::style::Style {
     p.covered.add_modifier(ratatui::style::Modifier::DIM)
 }
 
-/// The gutter glyph of a line carried from an older build: that build ran it, this one not yet.
-pub const CARRIED_GLYPH: char = '↻';
-
-/// The glyph of a line status; the information never depends on colour alone.
-pub fn status_glyph(status: LineStatus) -> char {
-    match status {
-        LineStatus::Covered => '✓',
-        LineStatus::Partial => '~',
-        LineStatus::Missed => '✗',
-        LineStatus::NotCoverable => '·',
-    }
-}
+pub use crate::present::{CARRIED_GLYPH, status_glyph};
 
 #[cfg(test)]
 mod tests {
@@ -232,6 +221,6 @@ mod tests {
         ] {
             assert_eq!((s.fg, s.bg), (None, None));
         }
-        assert!(p.syntax_theme.is_none());
+        assert!(p.syntax.is_none());
     }
 }

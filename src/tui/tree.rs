@@ -155,9 +155,30 @@ pub struct FileTree {
     rows: Vec<TreeRow>,
     collapsed: HashSet<String>,
     pub filter: FileFilter,
+    /// Only the files of this language (their extension, `go`, `java`, `kt`; `""` for files
+    /// without one), beside `filter`; `None` lists every language.
+    pub language: Option<String>,
     pub sort: SortOrder,
     /// The sort order turned around.
     pub reverse: bool,
+}
+
+/// A file's language as the tree filters it: its extension (`go`, `java`, `kt`), `""` without one.
+pub fn language_of(path: &str) -> &str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => ext,
+        _ => "",
+    }
+}
+
+/// How the tree's title names a language: `.go`, or `no extension`.
+pub fn language_label(language: &str) -> String {
+    if language.is_empty() {
+        "no extension".to_string()
+    } else {
+        format!(".{language}")
+    }
 }
 
 impl FileTree {
@@ -173,6 +194,34 @@ impl FileTree {
                 file.has_changes() && file.changed_counts.missed + file.changed_counts.partial > 0
             }
         }
+    }
+
+    /// True if `file` is of the language the tree is limited to (or there is no such limit).
+    pub fn in_language(&self, file: &FileView) -> bool {
+        self.language
+            .as_deref()
+            .is_none_or(|l| language_of(&file.path) == l)
+    }
+
+    /// The languages of the files `filter` lists, in order: what the language filter cycles through.
+    pub fn languages(&self, view: &View) -> Vec<String> {
+        let found: std::collections::BTreeSet<&str> = view
+            .files
+            .iter()
+            .filter(|f| Self::is_listed(f, self.filter))
+            .map(|f| language_of(&f.path))
+            .collect();
+        found.into_iter().map(str::to_string).collect()
+    }
+
+    /// The next language filter: every language, then each listed language in turn, then every
+    /// language again.
+    pub fn cycle_language(&mut self, view: &View) {
+        let languages = self.languages(view);
+        self.language = match &self.language {
+            None => languages.first().cloned(),
+            Some(now) => languages.iter().find(|l| *l > now).cloned(),
+        };
     }
 
     /// Rebuilds the folders from a View (after a new View, a filter or a sort change).
@@ -194,7 +243,7 @@ impl FileTree {
             }
             let mut run = Folder::default();
             for (index, file) in files.iter().enumerate().take(end).skip(i) {
-                if !Self::is_listed(file, self.filter) {
+                if !Self::is_listed(file, self.filter) || !self.in_language(file) {
                     continue;
                 }
                 run.counts.merge(match self.filter {
@@ -484,6 +533,57 @@ mod tests {
         assert_eq!(labels(&tree, &view).len(), 7);
         tree.reveal("x/y/z/deep.go", &view);
         assert_eq!(tree.position("x/y/z/deep.go", &view), Some(6));
+    }
+
+    #[test]
+    fn the_language_filter_cycles_through_the_listed_languages() {
+        let view = View {
+            files: [
+                "a/b.go", "a/C.java", "a/d.kt", "a/e.go", "Makefile", "x/.env",
+            ]
+            .iter()
+            .map(|p| file(p, 1))
+            .collect(),
+            ..View::default()
+        };
+        assert_eq!(language_of("x/.env"), "");
+        assert_eq!(language_of("a.b/Makefile"), "");
+        let mut tree = FileTree::default();
+        tree.rebuild(&view);
+        assert_eq!(tree.languages(&view), vec!["", "go", "java", "kt"]);
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            tree.cycle_language(&view);
+            tree.rebuild(&view);
+            seen.push((tree.language.clone(), labels(&tree, &view)));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    Some("".into()),
+                    vec!["x/".into(), "  .env".into(), "Makefile".into()]
+                ),
+                (
+                    Some("go".into()),
+                    vec!["a/".into(), "  b.go".into(), "  e.go".into()]
+                ),
+                (Some("java".into()), vec!["a/".into(), "  C.java".into()]),
+                (Some("kt".into()), vec!["a/".into(), "  d.kt".into()]),
+                (
+                    None,
+                    [
+                        "a/", "  b.go", "  C.java", "  d.kt", "  e.go", "x/", "  .env", "Makefile"
+                    ]
+                    .map(String::from)
+                    .to_vec()
+                ),
+            ]
+        );
+        // Folders count the listed files only.
+        tree.language = Some("go".into());
+        tree.rebuild(&view);
+        assert_eq!(tree.rows()[0].counts.missed, 2);
     }
 
     #[test]

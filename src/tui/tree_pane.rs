@@ -211,8 +211,18 @@ impl TreePane {
             .iter()
             .find(|f| f.path == path)
             .is_some_and(|f| FileTree::is_listed(f, self.tree.filter));
+        let in_language = view
+            .files
+            .iter()
+            .find(|f| f.path == path)
+            .is_some_and(|f| self.tree.in_language(f));
         if !listed && self.tree.filter == FileFilter::Changed {
             self.tree.filter = FileFilter::All;
+            self.tree.rebuild(view);
+        }
+        if !in_language {
+            // Another language: every language is listed again.
+            self.tree.language = None;
             self.tree.rebuild(view);
         }
         self.tree.reveal(path, view);
@@ -284,6 +294,10 @@ impl TreePane {
                 self.tree.reverse = !self.tree.reverse;
                 self.refilter(view, open)
             }
+            Action::CycleLanguage => {
+                self.tree.cycle_language(view);
+                self.refilter(view, open)
+            }
             Action::MissesOnly => {
                 self.tree.filter = match self.tree.filter {
                     FileFilter::Misses => FileFilter::Changed,
@@ -313,31 +327,50 @@ impl Component for TreePane {
         let view = ctx.view;
         let filter = self.tree.filter.label();
         let reversed = if self.tree.reverse { ", reversed" } else { "" };
-        let title = Line::from(vec![
-            Span::styled(format!(" {filter} "), p.title),
-            Span::styled(format!("· {}{reversed} ", self.tree.sort.label()), p.dim),
-        ]);
+        let mut title = vec![Span::styled(format!(" {filter} "), p.title)];
+        if let Some(language) = &self.tree.language {
+            // Said right after the filter, so a narrow tree still shows it.
+            title.push(Span::styled(
+                format!("· {} only ", super::tree::language_label(language)),
+                p.warn,
+            ));
+        }
+        title.push(Span::styled(
+            format!("· {}{reversed} ", self.tree.sort.label()),
+            p.dim,
+        ));
+        let title = Line::from(title);
         let block = pane_block(p, title, ctx.focus == Focus::Tree);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let rows = self.tree.rows();
         if rows.is_empty() {
-            let msg = match self.tree.filter {
-                FileFilter::Changed if view.files.is_empty() => "Waiting for coverage…".to_string(),
-                FileFilter::Changed => format!(
-                    "No changed lines between {} and the deployed revision. Press {} to list all files.",
-                    if view.base.is_empty() {
-                        "the base"
-                    } else {
-                        &view.base
-                    },
-                    ctx.keymap.keys_label(Action::ToggleAllFiles)
+            let msg = match (&self.tree.language, self.tree.filter) {
+                (Some(language), _) => format!(
+                    "No {} files among the {}. Press {} for the next language.",
+                    super::tree::language_label(language),
+                    self.tree.filter.label(),
+                    ctx.keymap.keys_label(Action::CycleLanguage)
                 ),
-                FileFilter::All => "No files with coverage yet.".to_string(),
-                FileFilter::Misses => format!(
-                    "Every changed line ran. Press {} to list all changed files.",
-                    ctx.keymap.keys_label(Action::MissesOnly)
-                ),
+                (None, filter) => match filter {
+                    FileFilter::Changed if view.files.is_empty() => {
+                        "Waiting for coverage…".to_string()
+                    }
+                    FileFilter::Changed => format!(
+                        "No changed lines between {} and the deployed revision. Press {} to list all files.",
+                        if view.base.is_empty() {
+                            "the base"
+                        } else {
+                            &view.base
+                        },
+                        ctx.keymap.keys_label(Action::ToggleAllFiles)
+                    ),
+                    FileFilter::All => "No files with coverage yet.".to_string(),
+                    FileFilter::Misses => format!(
+                        "Every changed line ran. Press {} to list all changed files.",
+                        ctx.keymap.keys_label(Action::MissesOnly)
+                    ),
+                },
             };
             frame.render_widget(
                 Paragraph::new(msg).style(p.dim).wrap(Wrap { trim: true }),
@@ -426,9 +459,15 @@ impl Component for TreePane {
                     spans.push(Span::styled("█".repeat(filled), p.percent(pct)));
                     spans.push(Span::styled("░".repeat(BAR_CELLS - filled), p.dim));
                 }
-                let pct_text = pct.map_or("   –".to_string(), |v| {
-                    format!("{:>3}%", v.floor() as u64)
-                });
+                let pct_text = if self.tree.sort == SortOrder::MostMissed && !show_counts {
+                    // Too narrow for the counts: the number the tree is sorted by, in place of
+                    // the percent (`4✗`: four changed lines missed).
+                    format!("{}✗", row.counts.missed)
+                } else {
+                    pct.map_or("   –".to_string(), |v| {
+                        format!("{:>3}%", v.floor() as u64)
+                    })
+                };
                 spans.push(Span::styled(format!("{pct_text:>5}"), p.percent(pct)));
                 if show_counts {
                     // Sorted by misses, the count it sorts by; else covered/coverable.

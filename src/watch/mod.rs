@@ -237,6 +237,7 @@ pub async fn round(
     let write_opts = report::WriteOptions {
         changed_only: opts.changed_only,
         source_root: Some(engine.config().repo.path.clone()),
+        ..report::WriteOptions::default()
     };
     let mut env: Vec<(String, String)> = Vec::new();
     for spec in &opts.exports {

@@ -218,3 +218,13 @@ pub async fn view_where(
         ),
     }
 }
+
+/// The `<tr>` of line `n` in an HTML report's file page.
+#[allow(dead_code)]
+pub fn page_row(page: &str, n: u32) -> &str {
+    let start = page
+        .find(&format!("<tr id=\"L{n}\" "))
+        .unwrap_or_else(|| panic!("line {n} has no row"));
+    let end = start + page[start..].find("</tr>").unwrap();
+    &page[start..end]
+}

@@ -2,7 +2,6 @@
 //! page per file with highlighted source and the same gutters as the screen. Everything is
 //! inline (no external CSS, JS or fonts) so the directory can be attached to a CI run as is.
 
-mod lexical;
 mod page;
 
 use crate::model::{Counts, FileView, SourceStore, View};
@@ -13,7 +12,7 @@ use std::path::{Path, PathBuf};
 pub use page::page_name;
 
 /// What to write.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HtmlOptions {
     /// Only files with changed lines get pages and index rows.
     pub changed_only: bool,
@@ -21,6 +20,8 @@ pub struct HtmlOptions {
     pub partial_as_covered: bool,
     /// Shown in the page titles and the index header.
     pub title: String,
+    /// Counts the pages written, and the index.
+    pub progress: crate::report::Progress,
 }
 
 /// What was written.
@@ -98,6 +99,8 @@ pub fn write_html(
     })?;
 
     let files = selected_files(view, opts);
+    // Every page, then the index.
+    opts.progress.set_total(files.len() + 1);
     let missing = write_pages(&files, sources, opts, view, &files_dir)?;
     let index = index_html(view, &files, opts);
     let index_path = tmp.path().join("index.html");
@@ -105,6 +108,7 @@ pub fn write_html(
         path: index_path.clone(),
         source,
     })?;
+    opts.progress.advance(1);
 
     // Swap: move an old report aside first, so the new one lands in one rename.
     let built = tmp.keep();
@@ -174,6 +178,7 @@ fn write_pages(
                         let path = dir.join(page_name(&f.path));
                         std::fs::write(&path, buf.as_bytes())
                             .map_err(|source| HtmlError::Write { path, source })?;
+                        opts.progress.advance(1);
                     }
                     Ok(missing)
                 })

@@ -1,16 +1,17 @@
-//! One file's page: highlighted source with the screen's gutters.
+//! One file's page: the source coloured by the one highlighter and cut into the same pieces as on
+//! the screen (`present::source`), with the screen's gutters (`present`'s glyphs and hit marks).
 
-use super::lexical::{LineScanner, Token, language_for, token_css};
 use super::{HtmlOptions, STYLE, escape, escape_into, percent_text};
 use crate::model::{FileView, LineStatus, SourceLanguage, SourceStore, View};
-use crate::tui::source::{SourceText, highlight_now, styled_pieces, uncovered_ranges};
-use crate::tui::status_glyph;
+use crate::present::source::{
+    SourceText, SyntaxTheme, highlight_now, styled_pieces, uncovered_ranges,
+};
+use crate::present::{CARRIED_GLYPH, hits_mark, status_class, status_glyph, status_words};
 use ratatui::style::{Color, Modifier, Style};
 use std::fmt::Write as _;
-use std::ops::Range;
 
-/// A light theme: the page background is white.
-const SYNTAX_THEME: &str = "InspiredGitHub";
+/// The screen's light theme's colours: the page background is white.
+const SYNTAX: &SyntaxTheme = &crate::present::source::LIGHT_SYNTAX;
 /// Longest file name most file systems accept is 255 bytes; stay well below.
 const MAX_NAME: usize = 180;
 
@@ -38,37 +39,17 @@ pub fn page_name(path: &str) -> String {
     name
 }
 
-fn status_class(s: LineStatus) -> &'static str {
-    match s {
-        LineStatus::Covered => "s-covered",
-        LineStatus::Partial => "s-partial",
-        LineStatus::Missed => "s-missed",
-        LineStatus::NotCoverable => "s-none",
-    }
-}
-
-fn status_title(s: LineStatus) -> &'static str {
-    match s {
-        LineStatus::Covered => "covered",
-        LineStatus::Partial => "partly covered",
-        LineStatus::Missed => "not covered",
-        LineStatus::NotCoverable => "not coverable",
-    }
-}
-
+/// Appends `text` escaped, in a span with its colour and weight when `style` has any (no
+/// intermediate string: a report writes one of these per token of every line).
 fn push_styled(out: &mut String, text: &str, style: Style) {
     let uncovered = style.add_modifier.contains(Modifier::UNDERLINED);
-    let mut css = String::new();
-    if let Some(Color::Rgb(r, g, b)) = style.fg {
-        let _ = write!(css, "color:#{r:02x}{g:02x}{b:02x};");
-    }
-    if style.add_modifier.contains(Modifier::BOLD) {
-        css.push_str("font-weight:bold;");
-    }
-    if style.add_modifier.contains(Modifier::ITALIC) {
-        css.push_str("font-style:italic;");
-    }
-    if css.is_empty() && !uncovered {
+    let colour = match style.fg {
+        Some(Color::Rgb(r, g, b)) => Some((r, g, b)),
+        _ => None,
+    };
+    let bold = style.add_modifier.contains(Modifier::BOLD);
+    let italic = style.add_modifier.contains(Modifier::ITALIC);
+    if !uncovered && colour.is_none() && !bold && !italic {
         escape_into(out, text);
         return;
     }
@@ -76,81 +57,22 @@ fn push_styled(out: &mut String, text: &str, style: Style) {
     if uncovered {
         out.push_str(" class=\"unc\" title=\"did not run\"");
     }
-    if !css.is_empty() {
-        let _ = write!(out, " style=\"{css}\"");
+    if colour.is_some() || bold || italic {
+        out.push_str(" style=\"");
+        if let Some((r, g, b)) = colour {
+            let _ = write!(out, "color:#{r:02x}{g:02x}{b:02x};");
+        }
+        if bold {
+            out.push_str("font-weight:bold;");
+        }
+        if italic {
+            out.push_str("font-style:italic;");
+        }
+        out.push('"');
     }
     out.push('>');
     escape_into(out, text);
     out.push_str("</span>");
-}
-
-/// Appends one line of a lexically highlighted file: token classes, with the byte ranges that
-/// did not run (`uncovered`, snapped to char boundaries) underlined around them.
-fn push_tokens(
-    out: &mut String,
-    line: &str,
-    tokens: &[(Range<u32>, Token)],
-    uncovered: &[Range<usize>],
-    cuts: &mut Vec<usize>,
-) {
-    if uncovered.is_empty() {
-        // The common case: tokens are in order, on char boundaries, and do not overlap.
-        let mut at = 0usize;
-        for (r, t) in tokens {
-            let (start, end) = (r.start as usize, r.end as usize);
-            escape_into(out, &line[at..start]);
-            let _ = write!(out, "<span class=\"{}\">", t.class());
-            escape_into(out, &line[start..end]);
-            out.push_str("</span>");
-            at = end;
-        }
-        escape_into(out, &line[at..]);
-        return;
-    }
-    let len = line.len();
-    let uncovered: Vec<Range<usize>> = uncovered
-        .iter()
-        .map(|r| {
-            line.floor_char_boundary(r.start.min(len))..line.floor_char_boundary(r.end.min(len))
-        })
-        .filter(|r| r.start < r.end)
-        .collect();
-    cuts.clear();
-    cuts.extend([0, len]);
-    for (r, _) in tokens {
-        cuts.extend([r.start as usize, r.end as usize]);
-    }
-    for r in &uncovered {
-        cuts.extend([r.start, r.end]);
-    }
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut next_token = 0usize;
-    for w in cuts.windows(2) {
-        let (start, end) = (w[0], w[1]);
-        while next_token < tokens.len() && (tokens[next_token].0.end as usize) <= start {
-            next_token += 1;
-        }
-        let token = tokens
-            .get(next_token)
-            .filter(|(r, _)| (r.start as usize) <= start)
-            .map(|(_, t)| *t);
-        let unc = uncovered.iter().any(|r| r.start <= start && end <= r.end);
-        if unc {
-            out.push_str("<span class=\"unc\" title=\"did not run\">");
-        }
-        match token {
-            Some(t) => {
-                let _ = write!(out, "<span class=\"{}\">", t.class());
-                escape_into(out, &line[start..end]);
-                out.push_str("</span>");
-            }
-            None => escape_into(out, &line[start..end]),
-        }
-        if unc {
-            out.push_str("</span>");
-        }
-    }
 }
 
 /// Appends the page of `f` to `out`; false when its source is not readable at the revision.
@@ -170,26 +92,16 @@ pub(super) fn file_page(
         ),
         Err(e) => (None, Some(format!("The source could not be read: {e}"))),
     };
-    // Go and the JVM languages get the linear lexical highlighter (a report has every file of
-    // the project); anything else keeps syntect's grammars.
-    let language = language_for(&f.path);
-    let mut scanner = language.map(LineScanner::new);
-    let highlighted = match language {
-        Some(_) => None,
-        None => text.as_ref().and_then(|t| highlight_now(t, SYNTAX_THEME)),
-    };
-    let mut tokens: Vec<(Range<u32>, Token)> = Vec::new();
-    let mut cuts: Vec<usize> = Vec::new();
+    let highlighted = text.as_ref().and_then(|t| highlight_now(t, SYNTAX));
     let path = escape(&f.path);
     let title = escape(&opts.title);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{path} – {title}</title><style>{STYLE}{}</style></head><body>\n\
+         <title>{path} – {title}</title><style>{STYLE}</style></head><body>\n\
          <header><h1>{path}</h1><div class=\"meta\"><a href=\"../index.html\" style=\"color:#fff\">← {title}</a> · \
          changed lines <span id=\"file-changed-pct\">{}</span> ({} of {} covered, {} partial, {} missed) · \
          whole file {} · revision <code>{}</code></div></header>\n<main>\n",
-        token_css(SYNTAX_THEME),
         percent_text(&f.changed_counts, pac),
         f.changed_counts.covered,
         f.changed_counts.coverable(),
@@ -244,27 +156,21 @@ pub(super) fn file_page(
         );
         // Go knows counts; JaCoCo only knows whether a probe ran: never invent a count.
         if let Some(l) = lc {
-            match l.hits {
-                Some(h) => {
-                    let _ = write!(out, "{h}");
-                }
-                None if java && status != LineStatus::Missed => out.push_str("hit"),
-                None => {}
-            }
+            out.push_str(&hits_mark(l, java, false));
         }
         out.push_str("</td><td class=\"st\"");
         if let Some(was) = carried {
             let _ = write!(
                 out,
                 " title=\"{} by an older build (carried); not yet by this one\">{}",
-                status_title(was),
-                crate::tui::CARRIED_GLYPH
+                status_words(was),
+                CARRIED_GLYPH
             );
         } else if status.is_coverable() {
             let _ = write!(
                 out,
                 " title=\"{}\">{}",
-                status_title(status),
+                status_words(status),
                 status_glyph(status)
             );
         } else {
@@ -285,19 +191,12 @@ pub(super) fn file_page(
                 }
                 _ => Vec::new(),
             };
-            if let Some(scanner) = scanner.as_mut() {
-                tokens.clear();
-                scanner.line(line, &mut tokens);
-                push_tokens(out, line, &tokens, &uncovered, &mut cuts);
-            } else {
-                let syntax = highlighted
-                    .as_ref()
-                    .and_then(|h| h.lines.get(n as usize - 1))
-                    .map(|v| v.as_slice());
-                for (piece, style) in styled_pieces(line, Style::new(), syntax, &uncovered, overlay)
-                {
-                    push_styled(out, piece, style);
-                }
+            let syntax = highlighted
+                .as_ref()
+                .and_then(|h| h.lines.get(n as usize - 1))
+                .map(|v| v.as_slice());
+            for (piece, style) in styled_pieces(line, Style::new(), syntax, &uncovered, overlay) {
+                push_styled(out, piece, style);
             }
         }
         out.push_str("</td></tr>\n");

@@ -54,6 +54,7 @@ impl ExportForm {
                     Outcome::Send(Command::Export {
                         format: self.format(),
                         path: self.path.trim().to_string(),
+                        progress: crate::report::Progress::default(),
                     })
                 }
             }
@@ -135,9 +136,16 @@ impl Component for ExportForm {
             Span::styled(format!("{}▏", self.path), p.key),
         ]));
         lines.push(Line::raw(""));
-        lines.push(Line::styled(
-            "Type to edit the path. The export runs beside the screen; the footer shows it until written.",
-            p.dim,
+        // Wrapped to the popup's width (72 with its frame): nothing cut at 80 columns.
+        let width = 72usize.min(outer.width as usize).saturating_sub(2);
+        lines.extend(crate::tui::component::wrap_line(
+            Line::styled(
+                "Type to edit the path. The export runs beside the screen; the footer counts \
+                 its files until it is written.",
+                p.dim,
+            ),
+            width,
+            0,
         ));
         let area = popup_area(outer, 72, lines.len() as u16 + 2);
         let inner = popup_frame(p, frame, area, "export a report");

@@ -135,7 +135,8 @@ mod tests {
             form.handle_key(&key(KeyCode::Enter)),
             Outcome::Send(Command::Export {
                 format: Format::Markdown,
-                path: "covtop-report.jso".into()
+                path: "covtop-report.jso".into(),
+                progress: crate::report::Progress::default(),
             })
         );
     }
