@@ -1357,6 +1357,40 @@ fn t_filters_the_tree_by_language_and_the_totals_stay_whole() {
     assert!(app.footer_hints().contains(&("t".to_string(), "language")));
 }
 
+/// `T` lists only the files one target's data holds, each reporting target in turn; the
+/// header's totals stay whole, the choice shows in the tree's title and is remembered.
+#[test]
+fn capital_t_filters_the_tree_by_target_and_the_totals_stay_whole() {
+    let mut app = app(Theme::Dark);
+    let all = tree_rows(&mut app);
+    let header = row_text(&render(&mut app, 110, 30), 0);
+    press(&mut app, "T");
+    let t = render(&mut app, 110, 30);
+    assert!(
+        find_row(&t, "· target shop-api only ·").is_some(),
+        "the title names the target"
+    );
+    assert_eq!(row_text(&t, 0), header, "the header's totals stay whole");
+    let shop = tree_rows(&mut app);
+    assert!(shop.iter().any(|r| r.starts_with("cart.go")), "{shop:?}");
+    assert!(shop.iter().all(|r| !r.contains(".java")), "{shop:?}");
+    press(&mut app, "T");
+    let t = render(&mut app, 110, 30);
+    assert!(find_row(&t, "· target billing only ·").is_some());
+    let billing = tree_rows(&mut app);
+    assert!(
+        billing.iter().any(|r| r.starts_with("CartService.java")),
+        "{billing:?}"
+    );
+    assert!(billing.iter().all(|r| !r.contains(".go")), "{billing:?}");
+    // After the last reporting target, every file again.
+    press(&mut app, "T");
+    assert_eq!(tree_rows(&mut app), all);
+    // Listed in the footer and in help under its action name.
+    press(&mut app, "1");
+    assert!(app.footer_hints().contains(&("T".to_string(), "target")));
+}
+
 /// At 80 columns the footer cannot list every command: help and quit come first, then what the
 /// state changed (resume while paused, unmark while marked), then the focused pane's commands.
 #[test]

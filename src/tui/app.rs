@@ -100,6 +100,9 @@ struct ScreenState {
     /// The language filter (an extension); absent in files saved before it existed.
     #[serde(default)]
     language: Option<String>,
+    /// The target filter (a target's name); absent in files saved before it existed.
+    #[serde(default)]
+    target: Option<String>,
     sort: String,
     reverse: bool,
     tree_share: u16,
@@ -237,6 +240,7 @@ impl App {
                 let tree = &mut self.tree.tree;
                 tree.filter = FileFilter::from_name(&state.filter).unwrap_or_default();
                 tree.language = state.language;
+                tree.target = state.target;
                 tree.sort = SortOrder::from_name(&state.sort).unwrap_or_default();
                 tree.reverse = state.reverse;
                 self.tree_share = state.tree_share.clamp(TREE_SHARE_MIN, TREE_SHARE_MAX);
@@ -262,6 +266,7 @@ impl App {
         let state = ScreenState {
             filter: tree.filter.name().to_string(),
             language: tree.language.clone(),
+            target: tree.target.clone(),
             sort: tree.sort.name().to_string(),
             reverse: tree.reverse,
             tree_share: self.tree_share,

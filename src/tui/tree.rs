@@ -158,6 +158,9 @@ pub struct FileTree {
     /// Only the files of this language (their extension, `go`, `java`, `kt`; `""` for files
     /// without one), beside `filter`; `None` lists every language.
     pub language: Option<String>,
+    /// Only the files this target's data holds (by target name), beside `filter` and
+    /// `language`; `None` lists the files of every target (and files without data).
+    pub target: Option<String>,
     pub sort: SortOrder,
     /// The sort order turned around.
     pub reverse: bool,
@@ -203,6 +206,55 @@ impl FileTree {
             .is_none_or(|l| language_of(&file.path) == l)
     }
 
+    /// True if `file` is reported by the target the tree is limited to (or there is no such
+    /// limit). A target the View no longer has reports nothing.
+    pub fn in_target(&self, file: &FileView, view: &View) -> bool {
+        let Some(name) = self.target.as_deref() else {
+            return true;
+        };
+        view.targets
+            .iter()
+            .position(|t| t.name == name)
+            .is_some_and(|i| file.targets.iter().any(|&t| usize::from(t) == i))
+    }
+
+    /// The targets whose data holds some file `filter` lists, in the View's order: what the
+    /// target filter cycles through.
+    pub fn targets(&self, view: &View) -> Vec<String> {
+        let mut reporting = vec![false; view.targets.len()];
+        for f in view
+            .files
+            .iter()
+            .filter(|f| Self::is_listed(f, self.filter))
+        {
+            for &t in f.targets.iter() {
+                if let Some(r) = reporting.get_mut(usize::from(t)) {
+                    *r = true;
+                }
+            }
+        }
+        view.targets
+            .iter()
+            .zip(reporting)
+            .filter(|(_, r)| *r)
+            .map(|(t, _)| t.name.clone())
+            .collect()
+    }
+
+    /// The next target filter: every target, then each reporting target in turn, then every
+    /// target again.
+    pub fn cycle_target(&mut self, view: &View) {
+        let targets = self.targets(view);
+        self.target = match &self.target {
+            None => targets.first().cloned(),
+            Some(now) => targets
+                .iter()
+                .position(|t| t == now)
+                .and_then(|i| targets.get(i + 1))
+                .cloned(),
+        };
+    }
+
     /// The languages of the files `filter` lists, in order: what the language filter cycles through.
     pub fn languages(&self, view: &View) -> Vec<String> {
         let found: std::collections::BTreeSet<&str> = view
@@ -243,7 +295,10 @@ impl FileTree {
             }
             let mut run = Folder::default();
             for (index, file) in files.iter().enumerate().take(end).skip(i) {
-                if !Self::is_listed(file, self.filter) || !self.in_language(file) {
+                if !Self::is_listed(file, self.filter)
+                    || !self.in_language(file)
+                    || !self.in_target(file, view)
+                {
                     continue;
                 }
                 run.counts.merge(match self.filter {
@@ -533,6 +588,63 @@ mod tests {
         assert_eq!(labels(&tree, &view).len(), 7);
         tree.reveal("x/y/z/deep.go", &view);
         assert_eq!(tree.position("x/y/z/deep.go", &view), Some(6));
+    }
+
+    #[test]
+    fn the_target_filter_cycles_through_the_reporting_targets() {
+        let with = |p: &str, t: &[u16]| FileView {
+            targets: t.into(),
+            ..file(p, 1)
+        };
+        let status = |name: &str| crate::model::TargetStatus {
+            name: name.into(),
+            kind: "goc".into(),
+            replicas: Vec::new(),
+            has_data: true,
+        };
+        let view = View {
+            files: vec![
+                with("a/b.go", &[0]),
+                with("a/c.go", &[0, 2]),
+                with("a/d.go", &[2]),
+                with("e.go", &[]),
+            ],
+            // "idle" reports nothing: it is skipped.
+            targets: vec![status("api"), status("idle"), status("worker")],
+            ..View::default()
+        };
+        let mut tree = FileTree::default();
+        tree.rebuild(&view);
+        assert_eq!(tree.targets(&view), vec!["api", "worker"]);
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            tree.cycle_target(&view);
+            tree.rebuild(&view);
+            seen.push((tree.target.clone(), labels(&tree, &view)));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    Some("api".into()),
+                    ["a/", "  b.go", "  c.go"].map(String::from).to_vec()
+                ),
+                (
+                    Some("worker".into()),
+                    ["a/", "  c.go", "  d.go"].map(String::from).to_vec()
+                ),
+                (
+                    None,
+                    ["a/", "  b.go", "  c.go", "  d.go", "e.go"]
+                        .map(String::from)
+                        .to_vec()
+                ),
+            ]
+        );
+        // A target the View no longer has lists nothing (the pane then says so).
+        tree.target = Some("gone".into());
+        tree.rebuild(&view);
+        assert!(tree.rows().is_empty());
     }
 
     #[test]

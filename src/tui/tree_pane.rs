@@ -225,6 +225,16 @@ impl TreePane {
             self.tree.language = None;
             self.tree.rebuild(view);
         }
+        let in_target = view
+            .files
+            .iter()
+            .find(|f| f.path == path)
+            .is_some_and(|f| self.tree.in_target(f, view));
+        if !in_target {
+            // Not this target's: every target is listed again.
+            self.tree.target = None;
+            self.tree.rebuild(view);
+        }
         self.tree.reveal(path, view);
         match self.tree.position(path, view) {
             Some(i) => {
@@ -298,6 +308,10 @@ impl TreePane {
                 self.tree.cycle_language(view);
                 self.refilter(view, open)
             }
+            Action::CycleTarget => {
+                self.tree.cycle_target(view);
+                self.refilter(view, open)
+            }
             Action::MissesOnly => {
                 self.tree.filter = match self.tree.filter {
                     FileFilter::Misses => FileFilter::Changed,
@@ -335,6 +349,12 @@ impl Component for TreePane {
                 p.warn,
             ));
         }
+        if let Some(target) = &self.tree.target {
+            title.push(Span::styled(
+                format!("· target {} only ", crate::escape::field(target)),
+                p.warn,
+            ));
+        }
         title.push(Span::styled(
             format!("· {}{reversed} ", self.tree.sort.label()),
             p.dim,
@@ -346,6 +366,12 @@ impl Component for TreePane {
         let rows = self.tree.rows();
         if rows.is_empty() {
             let msg = match (&self.tree.language, self.tree.filter) {
+                (None, _) if self.tree.target.is_some() => format!(
+                    "No {} of target {}. Press {} for the next target.",
+                    self.tree.filter.label(),
+                    crate::escape::field(self.tree.target.as_deref().unwrap_or_default()),
+                    ctx.keymap.keys_label(Action::CycleTarget)
+                ),
                 (Some(language), _) => format!(
                     "No {} files among the {}. Press {} for the next language.",
                     super::tree::language_label(language),

@@ -508,7 +508,19 @@ pub fn diagnostics() -> Vec<Diagnostic> {
 /// A View of the session; `generation` 1 has no newly hit lines, later ones flash pricing.go.
 pub fn view(generation: u64) -> Arc<View> {
     let newly: &[u32] = if generation > 1 { &[14, 15] } else { &[] };
-    let files = vec![api(), cart(2), memory(), pricing(newly), cart_service()];
+    let mut files = vec![api(), cart(2), memory(), pricing(newly), cart_service()];
+    // The target whose data holds each file with coverage: Go files shop-api's (targets()[0]),
+    // Java files billing's (targets()[1]).
+    for f in &mut files {
+        if f.coverage.is_some() {
+            let t: u16 = if f.language == Some(SourceLanguage::Java) {
+                1
+            } else {
+                0
+            };
+            f.targets = Arc::from(&[t][..]);
+        }
+    }
     let mut totals = Totals::default();
     for f in &files {
         totals.changed.merge(f.changed_counts);
