@@ -81,6 +81,7 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
         let docs = yaml_documents(&file);
         assert!(!docs.is_empty(), "{name}");
         let mut covtop_containers = 0;
+        let mut compactions = 0;
         for doc in &docs {
             let kind = doc["kind"]
                 .as_str()
@@ -155,9 +156,52 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
                     );
                     assert_eq!(o["securityContext"]["readOnlyRootFilesystem"], true);
                 }
+                // A compaction step: `covtop session compact --keep-raw=…` with a window covtop
+                // reads, on the volume of the session.
+                if o.get("name").and_then(Value::as_str) == Some("compact")
+                    && o.contains_key("image")
+                {
+                    compactions += 1;
+                    let args: Vec<&str> = o["args"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap())
+                        .collect();
+                    assert_eq!(args[..2], ["session", "compact"], "{name}");
+                    let keep = args
+                        .iter()
+                        .find_map(|a| a.strip_prefix("--keep-raw="))
+                        .unwrap_or_else(|| panic!("{name}: compact without --keep-raw=: {args:?}"));
+                    covtop::config::parse_duration(keep)
+                        .unwrap_or_else(|e| panic!("{name}: --keep-raw={keep}: {e}"));
+                    let help = Command::new(env!("CARGO_BIN_EXE_covtop"))
+                        .args(&args)
+                        .arg("--help")
+                        .output()
+                        .unwrap();
+                    assert!(
+                        help.status.success(),
+                        "{name}: covtop rejects {args:?}: {}",
+                        String::from_utf8_lossy(&help.stderr)
+                    );
+                    let mounts: Vec<&str> = o["volumeMounts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|m| m["mountPath"].as_str())
+                        .collect();
+                    assert!(
+                        mounts.contains(&"/covtop-data") && mounts.contains(&"/etc/covtop"),
+                        "{name}: compact must see the session's volume and the configuration: {mounts:?}"
+                    );
+                }
             }
         }
         assert_eq!(covtop_containers, 1, "{name}");
+        if name == "cronjob.yaml" {
+            assert_eq!(compactions, 1, "{name}: the CronJob compacts its session");
+        }
     }
     for k in ["Deployment", "CronJob", "Service", "PersistentVolumeClaim"] {
         assert!(kinds.iter().any(|x| x == k), "no {k}: {kinds:?}");
