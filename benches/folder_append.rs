@@ -6,15 +6,17 @@
 //! without compaction), the store is reopened (as a restart does) and takes one append (the
 //! first one may look at the folder once), then `APPENDS` appends of distinct payloads through
 //! [`DumpStore::append`] (what the engine calls for every poll) are timed: wall and on-CPU time
-//! of the appending thread (the machine is shared), as appends a second. Nothing is asserted.
+//! of the appending thread (the machine is shared), as appends a second. Then `session list`
+//! (metadata lines and file sizes) is timed against reading every dump (what it did before).
+//! Nothing is asserted about time.
 //!
 //! Run: `TMPDIR=/dev/shm cargo bench --bench folder_append` (`SIZES=1000,10000,100000`,
-//! `APPENDS=500`). On tmpfs the fsyncs cost nothing, so what is left is the store's own work.
+//! `APPENDS=500`, `BLOCKS=150` blocks a profile: 1500 for the size of a real service's dump). On tmpfs the fsyncs cost nothing, so what is left is the store's own work.
 
 #[path = "support/cpu.rs"]
 mod cpu;
 
-use covtop::session::{DumpMeta, DumpStore, PayloadKind, SessionStore};
+use covtop::session::{DumpMeta, DumpStore, PayloadKind, SessionCatalog, SessionStore};
 use std::time::Instant;
 
 fn env(name: &str, default: &str) -> String {
@@ -32,9 +34,9 @@ fn meta(n: u64) -> DumpMeta {
     )
 }
 
-fn payload(n: u64) -> Vec<u8> {
+fn payload(n: u64, blocks: u64) -> Vec<u8> {
     let mut p = b"mode: count\n".to_vec();
-    for b in 0..150u64 {
+    for b in 0..blocks {
         p.extend_from_slice(format!("svc/f.go:{b}.1,{b}.9 1 {}\n", (n + b) % 97).as_bytes());
     }
     p
@@ -46,20 +48,22 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let appends: u64 = env("APPENDS", "500").parse().unwrap_or(500);
+    let blocks: u64 = env("BLOCKS", "150").parse().unwrap_or(150);
     for size in sizes {
         let tmp = tempfile::tempdir().unwrap();
         let mut s = SessionStore::open(tmp.path(), "default").unwrap();
-        let seed = s.append(&meta(0), &payload(0)).unwrap().location;
+        let seed = s.append(&meta(0), &payload(0, blocks)).unwrap().location;
         for n in 2..=size {
             std::fs::hard_link(&seed, s.dir().join(format!("{n:08}-svc-fill.dump"))).unwrap();
         }
         drop(s);
         let mut s = SessionStore::open(tmp.path(), "default").unwrap();
-        s.append(&meta(size + 1), &payload(size + 1)).unwrap();
+        s.append(&meta(size + 1), &payload(size + 1, blocks))
+            .unwrap();
         let (wall, cpu) = (Instant::now(), cpu::thread_cpu());
         for n in 0..appends {
             let k = size + 2 + n;
-            assert!(s.append(&meta(k), &payload(k)).unwrap().new);
+            assert!(s.append(&meta(k), &payload(k, blocks)).unwrap().new);
         }
         let (wall, cpu) = (wall.elapsed(), cpu::thread_cpu() - cpu);
         println!(
@@ -68,6 +72,18 @@ fn main() {
             wall / appends as u32,
             appends as f64 / cpu.as_secs_f64(),
             cpu / appends as u32,
+        );
+        // `session list` (metadata lines and sizes), against reading every dump (what it did).
+        let catalog = SessionCatalog::new(tmp.path());
+        let (wall, cpu) = (Instant::now(), cpu::thread_cpu());
+        let listed = catalog.list("default").unwrap();
+        let (list_wall, list_cpu) = (wall.elapsed(), cpu::thread_cpu() - cpu);
+        let (wall, cpu) = (Instant::now(), cpu::thread_cpu());
+        let loaded = s.load_all().unwrap().0.len();
+        let (load_wall, load_cpu) = (wall.elapsed(), cpu::thread_cpu() - cpu);
+        assert_eq!(listed[0].dumps, loaded);
+        println!(
+            "  session list {list_wall:.1?} wall, {list_cpu:.1?} on-CPU; reading every dump {load_wall:.1?} wall, {load_cpu:.1?} on-CPU"
         );
     }
 }

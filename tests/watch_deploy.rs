@@ -138,22 +138,7 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
                 {
                     covtop_containers += 1;
                     assert_eq!(o["args"][0], "watch", "{name}");
-                    let args = Command::new(env!("CARGO_BIN_EXE_covtop"))
-                        .args(
-                            o["args"]
-                                .as_array()
-                                .unwrap()
-                                .iter()
-                                .map(|a| a.as_str().unwrap()),
-                        )
-                        .arg("--help")
-                        .output()
-                        .unwrap();
-                    assert!(
-                        args.status.success(),
-                        "{name}: covtop rejects the arguments: {}",
-                        String::from_utf8_lossy(&args.stderr)
-                    );
+                    covtop_accepts(name, &string_args(o));
                     assert_eq!(o["securityContext"]["readOnlyRootFilesystem"], true);
                 }
                 // A compaction step: `covtop session compact --keep-raw=…` with a window covtop
@@ -162,12 +147,7 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
                     && o.contains_key("image")
                 {
                     compactions += 1;
-                    let args: Vec<&str> = o["args"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|a| a.as_str().unwrap())
-                        .collect();
+                    let args = string_args(o);
                     assert_eq!(args[..2], ["session", "compact"], "{name}");
                     let keep = args
                         .iter()
@@ -175,16 +155,7 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
                         .unwrap_or_else(|| panic!("{name}: compact without --keep-raw=: {args:?}"));
                     covtop::config::parse_duration(keep)
                         .unwrap_or_else(|e| panic!("{name}: --keep-raw={keep}: {e}"));
-                    let help = Command::new(env!("CARGO_BIN_EXE_covtop"))
-                        .args(&args)
-                        .arg("--help")
-                        .output()
-                        .unwrap();
-                    assert!(
-                        help.status.success(),
-                        "{name}: covtop rejects {args:?}: {}",
-                        String::from_utf8_lossy(&help.stderr)
-                    );
+                    covtop_accepts(name, &args);
                     let mounts: Vec<&str> = o["volumeMounts"]
                         .as_array()
                         .unwrap()
@@ -217,6 +188,30 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
             d.display()
         );
     }
+}
+
+/// The `args` of a container.
+fn string_args(container: &serde_json::Map<String, Value>) -> Vec<&str> {
+    container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
+/// Checks that the covtop binary takes `args` (with `--help`, so nothing runs).
+fn covtop_accepts(file: &str, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_covtop"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{file}: covtop rejects {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Where the pod templates of `doc` mount volumes that come from a Secret.

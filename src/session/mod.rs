@@ -665,6 +665,28 @@ impl SessionStore {
         Ok((dumps, problems))
     }
 
+    /// The metadata of every dump of the session, and the files that cannot be used (as a load
+    /// reports them), without reading any payload: each dump file's metadata line is checked
+    /// against the sizes of the file and of its blob. For `session list`.
+    pub(crate) fn heads(&self) -> Result<(Vec<DumpMeta>, Vec<SessionProblem>), SessionError> {
+        let blobs = self.blobs_dir();
+        let mut metas = Vec::new();
+        let mut problems = Vec::new();
+        for name in self.file_names()? {
+            let path = self.dir.join(&name);
+            match head_by_size(&path, blobs.as_deref()) {
+                Ok(meta) => metas.push(meta),
+                Err(problem) => problems.push(SessionProblem {
+                    path,
+                    problem,
+                    kind: ProblemKind::BadDump,
+                }),
+            }
+        }
+        problems.extend(self.unfinished_writes().into_iter().map(unfinished_write));
+        Ok((metas, problems))
+    }
+
     /// Like [`SessionStore::load_from`], but each dump is read only when the iterator reaches
     /// it (in the order of the numbers in the file names), so a session's dumps are never all
     /// in memory at once. The files that cannot be used come as errors, in place.
@@ -704,16 +726,21 @@ impl SessionStore {
                 .and_then(|bytes| decode(&bytes, blobs.as_deref()));
             readable(read, path)
         });
-        let unfinished = unfinished.into_iter().map(|path| {
-            Err(SessionProblem {
-                path,
-                problem: "unfinished write of an interrupted covtop (never acknowledged, ignored; \
-                          removed automatically after a minute)"
-                    .to_string(),
-                kind: ProblemKind::UnfinishedWrite,
-            })
-        });
+        let unfinished = unfinished
+            .into_iter()
+            .map(|path| Err(unfinished_write(path)));
         Ok(Box::new(dumps.chain(unfinished)))
+    }
+}
+
+/// The temporary file `path` of a write that never finished, as a problem of the session.
+fn unfinished_write(path: PathBuf) -> SessionProblem {
+    SessionProblem {
+        path,
+        problem: "unfinished write of an interrupted covtop (never acknowledged, ignored; \
+                  removed automatically after a minute)"
+            .to_string(),
+        kind: ProblemKind::UnfinishedWrite,
     }
 }
 
@@ -767,17 +794,83 @@ fn seq_of_name(name: &str) -> Option<u64> {
 
 /// The metadata line of a dump file, without reading its payload.
 fn read_meta(path: &Path) -> Option<DumpMeta> {
+    read_head(path).ok().map(|h| h.meta)
+}
+
+/// The start of a dump file: its metadata, how many bytes come before the payload and whether
+/// the payload is a blob.
+struct Head {
+    meta: DumpMeta,
+    len: u64,
+    in_blob: bool,
+}
+
+/// Reads the magic and metadata lines of the dump file `path` (at most 1 MiB), not its payload.
+fn read_head(path: &Path) -> Result<Head, String> {
     use std::io::{BufRead, Read};
-    let f = fs::File::open(path).ok()?;
+    let f = fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut r = std::io::BufReader::with_capacity(8192, f.take(1 << 20));
     let mut magic = Vec::new();
-    r.read_until(b'\n', &mut magic).ok()?;
-    if magic != MAGIC && magic != MAGIC_BLOB {
-        return None;
+    r.read_until(b'\n', &mut magic)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let in_blob = magic == MAGIC_BLOB;
+    if magic != MAGIC && !in_blob {
+        return Err(
+            "not a covtop dump (bad magic line); move foreign files out of the session folder"
+                .into(),
+        );
     }
     let mut line = Vec::new();
-    r.read_until(b'\n', &mut line).ok()?;
-    serde_json::from_slice(line.strip_suffix(b"\n")?).ok()
+    r.read_until(b'\n', &mut line)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let json = line
+        .strip_suffix(b"\n")
+        .ok_or("truncated: the metadata line has no end")?;
+    let meta = serde_json::from_slice(json).map_err(|e| format!("corrupt metadata line: {e}"))?;
+    Ok(Head {
+        meta,
+        len: (magic.len() + line.len()) as u64,
+        in_blob,
+    })
+}
+
+/// The metadata of dump file `path`, checked against the sizes of the file and of its blob
+/// without reading the payload (a payload damaged in place, same size, is found by a load).
+fn head_by_size(path: &Path, blobs: Option<&Path>) -> Result<DumpMeta, String> {
+    if let Some(problem) = not_a_dump_file(path) {
+        return Err(problem);
+    }
+    let file_len = fs::metadata(path)
+        .map_err(|e| format!("cannot read: {e}"))?
+        .len();
+    let head = read_head(path)?;
+    let payload_len = if head.in_blob {
+        if file_len != head.len {
+            return Err("corrupt: bytes after the metadata line of a dump kept in blobs".into());
+        }
+        let blob = head
+            .meta
+            .blob
+            .as_deref()
+            .zip(blobs)
+            .and_then(|(hex, blobs)| blob_path(blobs, hex))
+            .ok_or("corrupt metadata line: no valid blob digest")?;
+        if let Some(problem) = not_a_dump_file(&blob) {
+            return Err(format!("its payload {}: {problem}", blob.display()));
+        }
+        fs::metadata(&blob)
+            .map_err(|e| format!("its payload {}: {e}", blob.display()))?
+            .len()
+    } else {
+        file_len.saturating_sub(head.len)
+    };
+    if payload_len != head.meta.len {
+        return Err(format!(
+            "truncated or padded: payload is {payload_len} bytes, metadata says {}",
+            head.meta.len
+        ));
+    }
+    Ok(head.meta)
 }
 
 /// The index key of a dump: the SHA-256 of its metadata without the sequence number (with the
