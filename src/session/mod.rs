@@ -1322,6 +1322,26 @@ mod tests {
     }
 
     #[test]
+    fn without_its_dumps_and_number_file_a_session_numbers_after_its_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        for _ in 0..3 {
+            s.persist(&meta(), b"mode: set\n").unwrap();
+        }
+        s.write_checkpoint(3, b"folded").unwrap();
+        // Every raw dump dropped (compaction) and the number file lost.
+        for e in fs::read_dir(s.dir()).unwrap() {
+            let p = e.unwrap().path();
+            if p.to_string_lossy().ends_with(SUFFIX) {
+                fs::remove_file(p).unwrap();
+            }
+        }
+        fs::remove_file(s.dir().join(NEXT_SEQ_FILE)).unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        assert_eq!(seq_of(&s.persist(&meta(), b"mode: count\n").unwrap()), 4);
+    }
+
+    #[test]
     fn a_name_taken_by_a_writer_without_the_lock_is_never_replaced() {
         let tmp = tempfile::tempdir().unwrap();
         let mut s = SessionStore::open(tmp.path(), "x").unwrap();
