@@ -313,9 +313,8 @@ fn long() {
         }
     };
     // The session is folded every 5,000 dumps and the raw dumps folded are dropped (what the
-    // background checkpointer and `session compact --keep-raw` do over a long session): the
-    // folder store's appends list the session folder, so a folder of 100,000 raw dumps would
-    // take hours to write here.
+    // background checkpointer and `session compact --keep-raw` do over a long session); the
+    // cost of appends to a folder that keeps them all is `benches/folder_append.rs`.
     // FULL=1 keeps every raw dump, for the comparison with a full replay (a smaller DUMPS then).
     let full = env("FULL", 0) == 1;
     let cfg = covtop::config::load(&cfg_path).unwrap();

@@ -130,6 +130,22 @@ fn kill_9_never_shows_a_half_dump_nor_loses_an_acknowledged_one() {
         // Every dump visible is whole (load_all checked length and CRC) and is the dump its
         // metadata says it is.
         let mut by_id = BTreeMap::new();
+        // No number is handed out twice, whenever the writers before were killed (holding the
+        // session's lock or not), and each file is named by the number it holds.
+        let mut seqs = std::collections::BTreeSet::new();
+        for d in &dumps {
+            let name = d.path.file_name().unwrap().to_string_lossy().into_owned();
+            assert_eq!(
+                name.split('-').next().unwrap().parse::<u64>().unwrap(),
+                d.meta.seq,
+                "round {run}: {name}"
+            );
+            assert!(
+                seqs.insert(d.meta.seq),
+                "round {run}: number {} taken twice",
+                d.meta.seq
+            );
+        }
         for d in &dumps {
             let r: u64 = d.meta.instance.as_deref().unwrap()[4..].parse().unwrap();
             let n = d.meta.fetched_at_ms;

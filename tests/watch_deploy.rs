@@ -81,6 +81,7 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
         let docs = yaml_documents(&file);
         assert!(!docs.is_empty(), "{name}");
         let mut covtop_containers = 0;
+        let mut compactions = 0;
         for doc in &docs {
             let kind = doc["kind"]
                 .as_str()
@@ -137,27 +138,41 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
                 {
                     covtop_containers += 1;
                     assert_eq!(o["args"][0], "watch", "{name}");
-                    let args = Command::new(env!("CARGO_BIN_EXE_covtop"))
-                        .args(
-                            o["args"]
-                                .as_array()
-                                .unwrap()
-                                .iter()
-                                .map(|a| a.as_str().unwrap()),
-                        )
-                        .arg("--help")
-                        .output()
-                        .unwrap();
-                    assert!(
-                        args.status.success(),
-                        "{name}: covtop rejects the arguments: {}",
-                        String::from_utf8_lossy(&args.stderr)
-                    );
+                    covtop_accepts(name, &string_args(o));
                     assert_eq!(o["securityContext"]["readOnlyRootFilesystem"], true);
+                }
+                // A compaction step: `covtop session compact --keep-raw=…` with a window covtop
+                // reads, on the volume of the session.
+                if o.get("name").and_then(Value::as_str) == Some("compact")
+                    && o.contains_key("image")
+                {
+                    compactions += 1;
+                    let args = string_args(o);
+                    assert_eq!(args[..2], ["session", "compact"], "{name}");
+                    let keep = args
+                        .iter()
+                        .find_map(|a| a.strip_prefix("--keep-raw="))
+                        .unwrap_or_else(|| panic!("{name}: compact without --keep-raw=: {args:?}"));
+                    covtop::config::parse_duration(keep)
+                        .unwrap_or_else(|e| panic!("{name}: --keep-raw={keep}: {e}"));
+                    covtop_accepts(name, &args);
+                    let mounts: Vec<&str> = o["volumeMounts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|m| m["mountPath"].as_str())
+                        .collect();
+                    assert!(
+                        mounts.contains(&"/covtop-data") && mounts.contains(&"/etc/covtop"),
+                        "{name}: compact must see the session's volume and the configuration: {mounts:?}"
+                    );
                 }
             }
         }
         assert_eq!(covtop_containers, 1, "{name}");
+        if name == "cronjob.yaml" {
+            assert_eq!(compactions, 1, "{name}: the CronJob compacts its session");
+        }
     }
     for k in ["Deployment", "CronJob", "Service", "PersistentVolumeClaim"] {
         assert!(kinds.iter().any(|x| x == k), "no {k}: {kinds:?}");
@@ -173,6 +188,30 @@ fn kubernetes_manifests_parse_and_keep_secrets_out() {
             d.display()
         );
     }
+}
+
+/// The `args` of a container.
+fn string_args(container: &serde_json::Map<String, Value>) -> Vec<&str> {
+    container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
+/// Checks that the covtop binary takes `args` (with `--help`, so nothing runs).
+fn covtop_accepts(file: &str, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_covtop"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{file}: covtop rejects {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Where the pod templates of `doc` mount volumes that come from a Secret.

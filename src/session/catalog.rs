@@ -251,9 +251,10 @@ impl SessionCatalog {
         let mut out = Vec::new();
         for name in self.names()? {
             let store = SessionStore::open(&self.root, &name)?;
-            let (dumps, problems) = store.load_all()?;
+            // Metadata lines and file sizes only: no payload is read.
+            let (metas, problems) = store.heads()?;
             let mut s = SessionSummary::new(&name, session_dir_name(current) == name);
-            s.bytes = store.size_with_blobs();
+            s.bytes = store.size_with(&metas);
             s.checkpoint = store.checkpoint_header();
             s.quarantined = store.quarantined().len();
             for p in &problems {
@@ -262,8 +263,8 @@ impl SessionCatalog {
                     ProblemKind::UnfinishedWrite => s.unfinished_writes += 1,
                 }
             }
-            for d in &dumps {
-                s.count(&d.meta);
+            for m in &metas {
+                s.count(m);
             }
             out.push(s);
         }
@@ -390,6 +391,51 @@ mod tests {
         assert_eq!(l.replicas.len(), 2);
         assert_eq!((l.first_ms, l.last_ms), (Some(10), Some(30)));
         assert!(l.bytes > 0);
+    }
+
+    #[test]
+    fn list_reads_metadata_and_sizes_only_and_finds_what_a_load_finds_by_size() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = SessionCatalog::new(tmp.path());
+        let mut s = c.create("x").unwrap();
+        let blob_of = |s: &SessionStore, path: &Path| {
+            let hex = super::super::read_meta(path).unwrap().blob.unwrap();
+            super::super::blob_path(&s.blobs_dir().unwrap(), &hex).unwrap()
+        };
+        s.persist(&meta("good", 10), b"mode: set\ngood").unwrap();
+        s.append_reset("shop", "good", "abc", PayloadKind::GoProfile, 11)
+            .unwrap();
+        // A blob cut short, a blob gone, bytes after a blob dump's metadata line.
+        let cut = s.persist(&meta("cut", 20), b"mode: set\ncut").unwrap();
+        fs::write(blob_of(&s, &cut), b"mode").unwrap();
+        let gone = s.persist(&meta("gone", 30), b"mode: set\ngone").unwrap();
+        fs::remove_file(blob_of(&s, &gone)).unwrap();
+        let padded = s
+            .persist(&meta("padded", 40), b"mode: set\npadded")
+            .unwrap();
+        let mut bytes = fs::read(&padded).unwrap();
+        bytes.extend_from_slice(b"extra");
+        fs::write(&padded, bytes).unwrap();
+        // Foreign, metadata line without an end, an unfinished write.
+        fs::write(s.dir().join("00000098-x.dump"), b"garbage").unwrap();
+        fs::write(s.dir().join("00000099-x.dump"), b"COVTOP-DUMP 2\n{\"seq\":").unwrap();
+        fs::write(s.dir().join(".00000100-x.dump.1-1.tmp"), b"COVTOP").unwrap();
+        // Damaged in place at the same size: only reading the payload finds it.
+        let flipped = s.persist(&meta("flipped", 50), b"mode: set\nflip").unwrap();
+        fs::write(blob_of(&s, &flipped), b"mode: set\nFLIP").unwrap();
+
+        let l = &c.list("x").unwrap()[0];
+        let (dumps, problems) = s.load_all().unwrap();
+        assert_eq!((l.dumps, l.resets), (2, 1), "good and flipped, one reset");
+        assert_eq!((l.bad_files, l.unfinished_writes), (5, 1));
+        assert_eq!(dumps.len(), 2, "good and its reset");
+        assert_eq!(problems.len(), 7, "the same six, and flipped: {problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path == flipped && p.problem.contains("checksum"))
+        );
+        assert_eq!((l.first_ms, l.last_ms), (Some(10), Some(50)));
     }
 
     #[test]

@@ -125,12 +125,25 @@ impl SessionStore {
     /// Bytes of the session: its folder (dumps, checkpoint, quarantine) and each blob its dumps
     /// name, once.
     pub fn size_with_blobs(&self) -> u64 {
+        let metas: Vec<_> = self
+            .file_names()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| read_meta(&self.dir().join(n)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.size_with(&metas)
+    }
+
+    /// [`SessionStore::size_with_blobs`] for the dumps whose metadata the caller has read.
+    pub(crate) fn size_with(&self, metas: &[super::DumpMeta]) -> u64 {
         let mut bytes = folder_bytes(self.dir()) + folder_bytes(&self.dir().join(QUARANTINE_DIR));
         let mut seen = std::collections::HashSet::new();
-        if let (Ok(names), Some(blobs)) = (self.file_names(), self.blobs_dir()) {
-            for name in names {
-                if let Some(hex) = read_meta(&self.dir().join(name)).and_then(|m| m.blob)
-                    && let Some(p) = super::blob_path(&blobs, &hex)
+        if let Some(blobs) = self.blobs_dir() {
+            for hex in metas.iter().filter_map(|m| m.blob.as_deref()) {
+                if let Some(p) = super::blob_path(&blobs, hex)
                     && seen.insert(hex)
                 {
                     bytes += fs::metadata(p).map(|m| m.len()).unwrap_or(0);

@@ -67,6 +67,11 @@ static TMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 pub const QUARANTINE_DIR: &str = "quarantine";
 /// Beside each quarantined dump: why it was set aside.
 const REASON_SUFFIX: &str = ".reason.txt";
+/// The number the session's next dump takes (decimal, one line). Read and rewritten only under
+/// the session folder's lock, and rewritten (and synced) *before* the dump taking the number is
+/// linked, so a writer killed at any moment leaves at worst an unused number, never a number
+/// handed out twice. Missing, unreadable or out of range: recovered from a listing.
+const NEXT_SEQ_FILE: &str = ".next-seq";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -230,6 +235,9 @@ pub enum ProblemKind {
 pub struct SessionStore {
     dir: PathBuf,
     next_seq: u64,
+    /// The value of [`NEXT_SEQ_FILE`] when this store last looked at the folder or wrote to it:
+    /// while the file still holds it, no other process has added a dump since.
+    seen_next: Option<u64>,
     /// The dumps of the folder by identity, for idempotent appends.
     index: store::IdentityIndex,
 }
@@ -252,6 +260,7 @@ impl SessionStore {
         let mut store = SessionStore {
             dir: dir.to_path_buf(),
             next_seq: 1,
+            seen_next: None,
             index: store::IdentityIndex::default(),
         };
         store.next_seq = store.max_seq()? + 1;
@@ -285,8 +294,14 @@ impl SessionStore {
         // lock is the session folder's own (no lock file) and goes with the process, whatever
         // kills it. Where a folder cannot be locked, the no-clobber link still keeps writers
         // from overwriting each other.
-        let lock = fs::File::open(&self.dir).ok().filter(|f| f.lock().is_ok());
-        self.refresh_index()?;
+        let lock = self.lock_folder();
+        // The folder is listed only when another process added a dump since this store last
+        // looked (the next number moved) or when the folder cannot be locked.
+        let next = lock.as_ref().and_then(|_| self.read_next_seq());
+        if next.is_none() || next != self.seen_next {
+            self.refresh_index()?;
+            self.seen_next = next;
+        }
         if let Some((seq, path)) = self.index.get(&key)
             && fs::read(path)
                 .ok()
@@ -299,7 +314,11 @@ impl SessionStore {
                 new: false,
             });
         }
-        let path = self.persist(meta, payload)?;
+        let path = self.persist_locked(meta, payload, lock.is_some())?;
+        if lock.is_some() {
+            // What the file holds now: this store's own dump is indexed just below.
+            self.seen_next = Some(self.next_seq);
+        }
         drop(lock);
         let seq = self.next_seq - 1;
         self.index.insert(key, seq, path.clone());
@@ -339,12 +358,76 @@ impl SessionStore {
     /// Writes one dump atomically and returns where it is. Only after this returns may the dump
     /// be shown, exported or followed by a reset.
     ///
+    /// Writers of one session take turns on the folder's lock (`flock`, released by the kernel
+    /// whatever ends the process) while they number and link a dump: the number comes from
+    /// [`NEXT_SEQ_FILE`], rewritten before the link, so an append never lists the folder.
+    ///
     /// The file is written under a temporary name (with this process's id, so two writers of one
     /// session never share it), fsynced, then hard-linked to its final name, which fails rather
-    /// than replaces when another process took that sequence number meanwhile: the sequence is
-    /// then re-read from the folder and the write retried. Where the file system has no hard
-    /// links, a rename is used instead.
+    /// than replaces when a writer that does not take the lock took that name meanwhile: the
+    /// sequence is then re-read from the folder and the write retried. Where the folder cannot
+    /// be locked, every append looks at the folder for a taken number first (as covtop did before
+    /// the lock). Where the file system has no hard links, a rename is used instead.
     pub fn persist(&mut self, meta: &DumpMeta, payload: &[u8]) -> Result<PathBuf, SessionError> {
+        let lock = self.lock_folder();
+        let path = self.persist_locked(meta, payload, lock.is_some())?;
+        drop(lock);
+        Ok(path)
+    }
+
+    /// The session folder's lock (exclusive, held until the file is dropped); `None` where the
+    /// folder cannot be opened or locked.
+    fn lock_folder(&self) -> Option<fs::File> {
+        fs::File::open(&self.dir).ok().filter(|f| f.lock().is_ok())
+    }
+
+    /// The number [`NEXT_SEQ_FILE`] holds, when it is readable and in range.
+    fn read_next_seq(&self) -> Option<u64> {
+        let text = fs::read_to_string(self.dir.join(NEXT_SEQ_FILE)).ok()?;
+        text.strip_suffix('\n')?
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MAX_SEQ).contains(n))
+    }
+
+    /// Records (durably) that numbers below `next` are taken.
+    fn write_next_seq(&self, next: u64) -> std::io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.dir.join(NEXT_SEQ_FILE))?;
+        // Killed between the truncation and the write, the file is empty: recovered by a
+        // listing, like a missing one.
+        f.write_all(format!("{next}\n").as_bytes())?;
+        f.sync_data()
+    }
+
+    /// Takes the next sequence number; only with the folder's lock held. The file's number is
+    /// used unless it is missing, unreadable or behind what this store has seen (then the
+    /// folder is listed once); `recover` forces the listing (a writer without the lock took a
+    /// name). The following number is recorded before the caller links the dump.
+    fn claim_seq(&mut self, recover: bool) -> Result<u64, SessionError> {
+        let seq = match self.read_next_seq() {
+            Some(n) if !recover && n >= self.next_seq => n,
+            _ => (self.max_seq()? + 1).max(self.next_seq),
+        };
+        self.write_next_seq(seq + 1)
+            .map_err(|source| SessionError::Write {
+                path: self.dir.join(NEXT_SEQ_FILE),
+                source,
+            })?;
+        Ok(seq)
+    }
+
+    /// [`SessionStore::persist`] with the folder's lock already held by the caller (`locked`)
+    /// or not to be had.
+    fn persist_locked(
+        &mut self,
+        meta: &DumpMeta,
+        payload: &[u8],
+        locked: bool,
+    ) -> Result<PathBuf, SessionError> {
         let mut meta = meta.clone();
         meta.len = payload.len() as u64;
         meta.crc32 = crc32fast::hash(payload);
@@ -359,8 +442,13 @@ impl SessionStore {
         } else {
             MAGIC
         };
+        let mut recover = false;
         for _ in 0..64 {
-            meta.seq = self.next_seq;
+            meta.seq = if locked {
+                self.claim_seq(recover)?
+            } else {
+                self.next_seq
+            };
             let name = format!(
                 "{:08}-{}-{}{}",
                 meta.seq,
@@ -380,7 +468,7 @@ impl SessionStore {
                 path: path.clone(),
                 source,
             };
-            if self.seq_taken(meta.seq)? {
+            if !locked && self.seq_taken(meta.seq)? {
                 self.next_seq = self.max_seq()? + 1;
                 continue;
             }
@@ -401,6 +489,7 @@ impl SessionStore {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let _ = fs::remove_file(&tmp);
                     self.next_seq = self.max_seq()? + 1;
+                    recover = true;
                     continue;
                 }
                 Err(_) => {
@@ -576,6 +665,28 @@ impl SessionStore {
         Ok((dumps, problems))
     }
 
+    /// The metadata of every dump of the session, and the files that cannot be used (as a load
+    /// reports them), without reading any payload: each dump file's metadata line is checked
+    /// against the sizes of the file and of its blob. For `session list`.
+    pub(crate) fn heads(&self) -> Result<(Vec<DumpMeta>, Vec<SessionProblem>), SessionError> {
+        let blobs = self.blobs_dir();
+        let mut metas = Vec::new();
+        let mut problems = Vec::new();
+        for name in self.file_names()? {
+            let path = self.dir.join(&name);
+            match head_by_size(&path, blobs.as_deref()) {
+                Ok(meta) => metas.push(meta),
+                Err(problem) => problems.push(SessionProblem {
+                    path,
+                    problem,
+                    kind: ProblemKind::BadDump,
+                }),
+            }
+        }
+        problems.extend(self.unfinished_writes().into_iter().map(unfinished_write));
+        Ok((metas, problems))
+    }
+
     /// Like [`SessionStore::load_from`], but each dump is read only when the iterator reaches
     /// it (in the order of the numbers in the file names), so a session's dumps are never all
     /// in memory at once. The files that cannot be used come as errors, in place.
@@ -615,16 +726,21 @@ impl SessionStore {
                 .and_then(|bytes| decode(&bytes, blobs.as_deref()));
             readable(read, path)
         });
-        let unfinished = unfinished.into_iter().map(|path| {
-            Err(SessionProblem {
-                path,
-                problem: "unfinished write of an interrupted covtop (never acknowledged, ignored; \
-                          removed automatically after a minute)"
-                    .to_string(),
-                kind: ProblemKind::UnfinishedWrite,
-            })
-        });
+        let unfinished = unfinished
+            .into_iter()
+            .map(|path| Err(unfinished_write(path)));
         Ok(Box::new(dumps.chain(unfinished)))
+    }
+}
+
+/// The temporary file `path` of a write that never finished, as a problem of the session.
+fn unfinished_write(path: PathBuf) -> SessionProblem {
+    SessionProblem {
+        path,
+        problem: "unfinished write of an interrupted covtop (never acknowledged, ignored; \
+                  removed automatically after a minute)"
+            .to_string(),
+        kind: ProblemKind::UnfinishedWrite,
     }
 }
 
@@ -678,17 +794,83 @@ fn seq_of_name(name: &str) -> Option<u64> {
 
 /// The metadata line of a dump file, without reading its payload.
 fn read_meta(path: &Path) -> Option<DumpMeta> {
+    read_head(path).ok().map(|h| h.meta)
+}
+
+/// The start of a dump file: its metadata, how many bytes come before the payload and whether
+/// the payload is a blob.
+struct Head {
+    meta: DumpMeta,
+    len: u64,
+    in_blob: bool,
+}
+
+/// Reads the magic and metadata lines of the dump file `path` (at most 1 MiB), not its payload.
+fn read_head(path: &Path) -> Result<Head, String> {
     use std::io::{BufRead, Read};
-    let f = fs::File::open(path).ok()?;
+    let f = fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut r = std::io::BufReader::with_capacity(8192, f.take(1 << 20));
     let mut magic = Vec::new();
-    r.read_until(b'\n', &mut magic).ok()?;
-    if magic != MAGIC && magic != MAGIC_BLOB {
-        return None;
+    r.read_until(b'\n', &mut magic)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let in_blob = magic == MAGIC_BLOB;
+    if magic != MAGIC && !in_blob {
+        return Err(
+            "not a covtop dump (bad magic line); move foreign files out of the session folder"
+                .into(),
+        );
     }
     let mut line = Vec::new();
-    r.read_until(b'\n', &mut line).ok()?;
-    serde_json::from_slice(line.strip_suffix(b"\n")?).ok()
+    r.read_until(b'\n', &mut line)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let json = line
+        .strip_suffix(b"\n")
+        .ok_or("truncated: the metadata line has no end")?;
+    let meta = serde_json::from_slice(json).map_err(|e| format!("corrupt metadata line: {e}"))?;
+    Ok(Head {
+        meta,
+        len: (magic.len() + line.len()) as u64,
+        in_blob,
+    })
+}
+
+/// The metadata of dump file `path`, checked against the sizes of the file and of its blob
+/// without reading the payload (a payload damaged in place, same size, is found by a load).
+fn head_by_size(path: &Path, blobs: Option<&Path>) -> Result<DumpMeta, String> {
+    if let Some(problem) = not_a_dump_file(path) {
+        return Err(problem);
+    }
+    let file_len = fs::metadata(path)
+        .map_err(|e| format!("cannot read: {e}"))?
+        .len();
+    let head = read_head(path)?;
+    let payload_len = if head.in_blob {
+        if file_len != head.len {
+            return Err("corrupt: bytes after the metadata line of a dump kept in blobs".into());
+        }
+        let blob = head
+            .meta
+            .blob
+            .as_deref()
+            .zip(blobs)
+            .and_then(|(hex, blobs)| blob_path(blobs, hex))
+            .ok_or("corrupt metadata line: no valid blob digest")?;
+        if let Some(problem) = not_a_dump_file(&blob) {
+            return Err(format!("its payload {}: {problem}", blob.display()));
+        }
+        fs::metadata(&blob)
+            .map_err(|e| format!("its payload {}: {e}", blob.display()))?
+            .len()
+    } else {
+        file_len.saturating_sub(head.len)
+    };
+    if payload_len != head.meta.len {
+        return Err(format!(
+            "truncated or padded: payload is {payload_len} bytes, metadata says {}",
+            head.meta.len
+        ));
+    }
+    Ok(head.meta)
 }
 
 /// The index key of a dump: the SHA-256 of its metadata without the sequence number (with the
@@ -1075,6 +1257,108 @@ mod tests {
                 .any(|p| p.path.ends_with("18446744073709551615-x.dump")),
             "{problems:?}"
         );
+    }
+
+    fn seq_of(path: &Path) -> u64 {
+        seq_of_name(&path.file_name().unwrap().to_string_lossy()).unwrap()
+    }
+
+    #[test]
+    fn appends_number_from_the_next_seq_file_without_listing_the_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        assert_eq!(seq_of(&s.persist(&meta(), b"mode: set\n").unwrap()), 1);
+        assert_eq!(s.read_next_seq(), Some(2));
+        // A dump file the numbering does not know of (never written by covtop, which keeps the
+        // file): an append that listed the folder would number after it, one that trusts the
+        // file does not; the link is no-clobber, so its name (other replica) never collides.
+        fs::copy(
+            s.dir().join(
+                fs::read_dir(s.dir())
+                    .unwrap()
+                    .find_map(|e| {
+                        let n = e.unwrap().file_name().into_string().unwrap();
+                        n.ends_with(SUFFIX).then_some(n)
+                    })
+                    .unwrap(),
+            ),
+            s.dir().join("00000009-other-r.dump"),
+        )
+        .unwrap();
+        let second = s.append(&meta(), b"mode: count\n").unwrap();
+        assert_eq!(second.seq, 2, "numbered from the file, not from a listing");
+        assert_eq!(s.read_next_seq(), Some(3));
+    }
+
+    #[test]
+    fn a_missing_garbled_or_stale_next_seq_file_is_recovered_from_the_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        for _ in 0..3 {
+            s.persist(&meta(), b"mode: set\n").unwrap();
+        }
+        let file = s.dir().join(NEXT_SEQ_FILE);
+        for (expect, content) in (4..).zip([
+            None,
+            Some(""),
+            Some("garbage\n"),
+            Some("18446744073709551615\n"),
+            Some("1000000000000\n"),
+            // Behind the dumps of the folder (a restored backup): never a number twice.
+            Some("2\n"),
+        ]) {
+            match content {
+                None => fs::remove_file(&file).unwrap(),
+                Some(c) => fs::write(&file, c).unwrap(),
+            }
+            // Reopened (a restart) and written again: numbered after the folder's dumps.
+            let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+            let p = s.persist(&meta(), b"mode: count\n").unwrap();
+            assert_eq!(seq_of(&p), expect, "{content:?}");
+            assert_eq!(s.read_next_seq(), Some(expect + 1), "{content:?}");
+        }
+        let (dumps, problems) = s.load_all().unwrap();
+        assert_eq!((dumps.len(), problems.len()), (9, 0), "{problems:?}");
+    }
+
+    #[test]
+    fn without_its_dumps_and_number_file_a_session_numbers_after_its_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        for _ in 0..3 {
+            s.persist(&meta(), b"mode: set\n").unwrap();
+        }
+        s.write_checkpoint(3, b"folded").unwrap();
+        // Every raw dump dropped (compaction) and the number file lost.
+        for e in fs::read_dir(s.dir()).unwrap() {
+            let p = e.unwrap().path();
+            if p.to_string_lossy().ends_with(SUFFIX) {
+                fs::remove_file(p).unwrap();
+            }
+        }
+        fs::remove_file(s.dir().join(NEXT_SEQ_FILE)).unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        assert_eq!(seq_of(&s.persist(&meta(), b"mode: count\n").unwrap()), 4);
+    }
+
+    #[test]
+    fn a_name_taken_by_a_writer_without_the_lock_is_never_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        let first = s.persist(&meta(), b"mode: set\n").unwrap();
+        // Another writer linked number 2 under this store's very name without the lock.
+        let taken = s.dir().join(
+            first
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replacen("00000001", "00000002", 1),
+        );
+        fs::copy(&first, &taken).unwrap();
+        let second = s.persist(&meta(), b"mode: count\n").unwrap();
+        assert_eq!(seq_of(&second), 3);
+        assert_eq!(fs::read(&taken).unwrap(), fs::read(&first).unwrap());
+        assert_eq!(s.read_next_seq(), Some(4));
     }
 
     #[cfg(unix)]
