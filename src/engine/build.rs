@@ -243,6 +243,63 @@ struct GoContext<'a> {
     revision: &'a Revision,
 }
 
+/// A Go file to project again, with everything it needs gathered beforehand.
+struct GoJob<'a> {
+    /// The profile's file name.
+    name: &'a str,
+    /// Its blocks, merged over the targets reporting it.
+    blocks: std::borrow::Cow<'a, [crate::go::Block]>,
+    key: u64,
+    targets: Arc<[u16]>,
+    /// None: outside every module.
+    source: Option<GoSource<'a>>,
+}
+
+/// Where a Go file of a [`GoJob`] is in the repository.
+struct GoSource<'a> {
+    path: String,
+    /// Of its source at the revision; None: the revision has no such file.
+    facts: Option<Arc<SourceFacts>>,
+    changed: Option<&'a [u32]>,
+}
+
+impl GoJob<'_> {
+    fn project(&self) -> GoFile {
+        let targets = self.targets.clone();
+        let Some(GoSource {
+            path,
+            facts,
+            changed,
+        }) = &self.source
+        else {
+            return GoFile {
+                key: self.key,
+                cov: None,
+                has_source: false,
+                changed_statements: (0, 0),
+                units: (0, 0),
+                targets,
+            };
+        };
+        let statements = match changed {
+            Some(lines) => changed_statements_of(&self.blocks, lines, facts.as_deref()),
+            None => (0, 0),
+        };
+        // A file without a source at the revision is only named (`build` lists it as unmapped):
+        // nothing bounds its blocks' lines, so none are projected.
+        let cov =
+            crate::go::project::project_with_facts(path.clone(), &self.blocks, facts.as_deref(), 0);
+        GoFile {
+            key: self.key,
+            has_source: facts.is_some(),
+            units: cov.units,
+            cov: Some(Arc::new(cov)),
+            changed_statements: statements,
+            targets,
+        }
+    }
+}
+
 /// A hash (FNV-1a 64) of a file's blocks, positions and counts: equal means the same
 /// projection.
 fn blocks_hash(blocks: &[crate::go::Block]) -> u64 {
@@ -343,6 +400,7 @@ impl ViewBuilder {
             }
             dirty.sort_unstable();
             dirty.dedup();
+            let mut jobs = Vec::new();
             for name in dirty {
                 let parts: Vec<(u16, &[crate::go::Block])> = profiles
                     .iter()
@@ -351,9 +409,10 @@ impl ViewBuilder {
                 if parts.is_empty() {
                     self.go_files.remove(name);
                 } else {
-                    self.update_go_file(name, &parts, &ctx);
+                    jobs.extend(self.prepare_go_file(name, &parts, &ctx));
                 }
             }
+            self.project_go_jobs(jobs);
         } else {
             let mut all: Vec<(&str, u16, &[crate::go::Block])> = profiles
                 .iter()
@@ -364,16 +423,18 @@ impl ViewBuilder {
                 all.sort_by(|a, b| a.0.cmp(b.0));
             }
             let mut names: BTreeSet<&str> = BTreeSet::new();
+            let mut jobs = Vec::new();
             let mut i = 0;
             while i < all.len() {
                 let name = all[i].0;
                 let n = all[i..].iter().take_while(|(f, _, _)| *f == name).count();
                 let parts: Vec<(u16, &[crate::go::Block])> =
                     all[i..i + n].iter().map(|&(_, t, b)| (t, b)).collect();
-                self.update_go_file(name, &parts, &ctx);
+                jobs.extend(self.prepare_go_file(name, &parts, &ctx));
                 names.insert(name);
                 i += n;
             }
+            self.project_go_jobs(jobs);
             self.go_files.retain(|name, _| names.contains(&**name));
         }
         self.last_go = profiles.to_vec();
@@ -396,29 +457,24 @@ impl ViewBuilder {
         out
     }
 
-    /// Projects one Go file (by profile name) from the blocks each target reports of it (in
-    /// target order), merged, unless the last View projected the same blocks and counts.
-    fn update_go_file(
+    /// What projecting one Go file (by profile name) again needs, from the blocks each target
+    /// reports of it (in target order), merged; `None` when the last View projected the same
+    /// blocks and counts (then only the targets it names are brought up to date). Sources are
+    /// read here, on the builder's thread; the projection itself is [`GoJob::project`].
+    fn prepare_go_file<'a>(
         &mut self,
-        name: &str,
-        parts: &[(u16, &[crate::go::Block])],
-        ctx: &GoContext<'_>,
-    ) {
-        let GoContext {
-            modules,
-            changed,
-            repo,
-            revision,
-        } = *ctx;
-        let merged;
-        let blocks: &[crate::go::Block] = if let [(_, only)] = parts {
-            only
-        } else {
+        name: &'a str,
+        parts: &[(u16, &'a [crate::go::Block])],
+        ctx: &GoContext<'a>,
+    ) -> Option<GoJob<'a>> {
+        let blocks: std::borrow::Cow<'a, [crate::go::Block]> = match parts {
+            [(_, only)] => std::borrow::Cow::Borrowed(*only),
             // In target order, as Profile::merge takes them.
-            merged = crate::go::profile::merged_blocks(parts.iter().map(|(_, b)| *b));
-            &merged
+            _ => std::borrow::Cow::Owned(crate::go::profile::merged_blocks(
+                parts.iter().map(|(_, b)| *b),
+            )),
         };
-        let key = blocks_hash(blocks);
+        let key = blocks_hash(&blocks);
         let same_targets = |f: &GoFile| f.targets.iter().copied().eq(parts.iter().map(|p| p.0));
         if let Some(f) = self.go_files.get_mut(name)
             && f.key == key
@@ -426,38 +482,46 @@ impl ViewBuilder {
             if !same_targets(f) {
                 f.targets = parts.iter().map(|p| p.0).collect();
             }
-            return;
+            return None;
         }
-        let targets: Arc<[u16]> = parts.iter().map(|p| p.0).collect();
-        let file = match modules.resolve(name) {
-            None => GoFile {
-                key,
-                cov: None,
-                has_source: false,
-                changed_statements: (0, 0),
-                units: (0, 0),
-                targets,
-            },
-            Some(path) => {
-                let facts = Self::facts(&mut self.sources, repo, revision, &path);
-                let statements = match changed.file(&path) {
-                    Some(ch) => changed_statements_of(blocks, &ch.lines, facts.as_deref()),
-                    None => (0, 0),
-                };
-                // A file without a source at the revision is only named (`build` lists it as
-                // unmapped): nothing bounds its blocks' lines, so none are projected.
-                let cov = crate::go::project::project_with_facts(path, blocks, facts.as_deref(), 0);
-                GoFile {
-                    key,
-                    has_source: facts.is_some(),
-                    units: cov.units,
-                    cov: Some(Arc::new(cov)),
-                    changed_statements: statements,
-                    targets,
-                }
+        let source = ctx.modules.resolve(name).map(|path| {
+            let facts = Self::facts(&mut self.sources, ctx.repo, ctx.revision, &path);
+            let changed = ctx.changed.file(&path).map(|c| c.lines.as_slice());
+            GoSource {
+                path,
+                facts,
+                changed,
             }
-        };
-        self.go_files.insert(name.into(), file);
+        });
+        Some(GoJob {
+            name,
+            blocks,
+            key,
+            targets: parts.iter().map(|p| p.0).collect(),
+            source,
+        })
+    }
+
+    /// Projects the Go files `jobs` name, on every core when there are many (a poll of a big
+    /// target), and keeps them.
+    fn project_go_jobs(&mut self, jobs: Vec<GoJob<'_>>) {
+        let projected = crate::java::parallel::map_in_order(
+            &jobs,
+            128,
+            16,
+            || (),
+            |(), job| Some(crate::guard::catch(|| job.project())),
+            |_| None,
+        );
+        for (job, file) in jobs.iter().zip(projected) {
+            // A lost or failed projection (a worker that panicked: never seen) is done again
+            // here, where a panic is the builder's.
+            let file = match file {
+                Some(Ok(f)) => f,
+                _ => job.project(),
+            };
+            self.go_files.insert(job.name.into(), file);
+        }
     }
 
     /// What projection needs of a file's source at the revision (None: the revision has no
