@@ -127,11 +127,7 @@ async fn reset_dumps_and_stores_first_then_resets_only_what_was_saved() {
     // The dump taken before the reset is on disk with the pre-reset counts, and a reset marker
     // follows it.
     let dir = sessions.join("sessions/default");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    let names = common::dump_names(&dir);
     assert_eq!(names.len(), 2, "{names:?}");
     let first = covtop::session::read_dump_file(&dir.join(&names[0])).unwrap();
     let first = String::from_utf8_lossy(&first.payload);
@@ -302,11 +298,7 @@ async fn unchanged_dumps_are_not_stored_again() {
         ),
     )
     .unwrap();
-    let dumps = || {
-        std::fs::read_dir(sessions.join("sessions/default"))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    };
+    let dumps = || common::dump_names(&sessions.join("sessions/default")).len();
     let run = |args: &'static [&'static str]| {
         let r = repo.clone();
         tokio::task::spawn_blocking(move || covtop_in(&r, args))

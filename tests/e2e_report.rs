@@ -241,9 +241,7 @@ async fn report_against_goc_center_with_replicas_on_a_real_repository() {
         s.contains(&a.url()) && s.contains(&b.url()) && s.contains("DOWN"),
         "{s}"
     );
-    let stored = std::fs::read_dir(tmp.path().join("sessions/sessions/default"))
-        .unwrap()
-        .count();
+    let stored = common::dump_names(&tmp.path().join("sessions/sessions/default")).len();
     // The two polls (reports) store each distinct content once: A's and B's first dumps, then
     // B's after its restart (A never changed); the explicit `dump` is a snapshot of its own.
     assert_eq!(stored, 5, "3 distinct dumps and a 2-replica snapshot");

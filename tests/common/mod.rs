@@ -55,6 +55,21 @@ pub fn git(dir: &Path, args: &[&str]) {
     );
 }
 
+/// The names of the dump files of a folder session (`*.dump`, sorted), leaving out the store's
+/// hidden bookkeeping (`.next-seq`, unfinished writes); none when the folder does not exist.
+#[allow(dead_code)]
+pub fn dump_names(session_dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(session_dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".dump") && !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
