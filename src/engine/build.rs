@@ -621,6 +621,8 @@ impl ViewBuilder {
         paths.sort();
         paths.dedup();
         let mut coverage_at = 0;
+        // Shared by every file no target reports (one allocation per View, not per file).
+        let no_targets: Arc<[u16]> = Arc::default();
         let mut changed_files = input.changed.files.iter().peekable();
         let mut carried = Carried {
             from: input.carried_from.to_vec(),
@@ -646,7 +648,7 @@ impl ViewBuilder {
             }
             let (cov, language, targets) = match coverage.get(coverage_at).filter(|c| c.0 == path) {
                 Some((_, c, l, t)) => (Some(Arc::clone(c)), Some(*l), Arc::clone(t)),
-                None => (None, None, Arc::default()),
+                None => (None, None, Arc::clone(&no_targets)),
             };
             while changed_files.next_if(|(p, _)| p.as_str() < path).is_some() {}
             let changed = changed_files
