@@ -609,3 +609,84 @@ fn a_refusing_database_is_an_error_not_a_spool() {
     assert!(e.contains("password authentication failed"), "{e}");
     assert!(!e.contains("not-the-password") && !e.contains(pg_support::PASSWORD));
 }
+
+/// Runs `sql` on database `url` as the test's user (password from `password_file`).
+fn sql(url: &str, password_file: &std::path::Path, sql: &str) {
+    let mut config: tokio_postgres::Config = url.parse().unwrap();
+    config.password(std::fs::read_to_string(password_file).unwrap().trim());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+    });
+}
+
+/// When each dump of the session was fetched, in sequence order.
+fn fetch_times(store: &PgStore) -> Vec<u64> {
+    let catalog = store.catalog().unwrap();
+    catalog.iter().map(|m| m.fetched_at_ms).collect()
+}
+
+/// Issue #11: a dump is written first and numbered by a second transaction that numbers every
+/// dump the session's writers wrote meanwhile. A writer killed between the two leaves its dump
+/// written, not numbered: the session's next append numbers it (before its own, in the order
+/// they were written), and so does opening the session, so nothing written is lost and
+/// followers are told of it.
+#[test]
+fn a_dump_left_unnumbered_by_a_dead_writer_is_numbered_by_the_next_writer_or_open() {
+    let Some(cluster) = tools() else { return };
+    let team = Team::new(&cluster, "unnumbered", "");
+    let mut store = team.store();
+    team.store_dump(&mut store, 1, BENIGN.as_bytes());
+    // What a writer that died after its first transaction leaves: a pending copy of dump 1
+    // under another identity and time.
+    let leave_pending = |identity: &str, at: u64| {
+        sql(
+            &team.url,
+            &team.password_file,
+            &format!(
+                "INSERT INTO covtop_pending (session_id, identity, target, replica, \
+                   fetched_at_ms, reset_after, meta, blob) \
+                 SELECT session_id, '{identity}'::bytea, target, replica, {at}, reset_after, \
+                   replace(meta, '\"fetched_at_ms\":1,', '\"fetched_at_ms\":{at},'), blob \
+                 FROM covtop_dumps WHERE seq = 1"
+            ),
+        )
+    };
+    leave_pending("left-by-a-dead-writer", 2);
+    let mut feed = store.subscribe().unwrap();
+    // Not numbered: the session does not show it yet.
+    assert_eq!(store.catalog().unwrap().len(), 1);
+    // The next append numbers it first, then its own.
+    let own = team.store_dump(&mut store, 3, b"mode: count\n");
+    assert!(own.to_string_lossy().ends_with("#3"), "{}", own.display());
+    let times = fetch_times(&store);
+    assert_eq!(times, [1, 2, 3], "numbered in the order written");
+    let mut heard = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while heard.len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "followers are told of every numbered dump: heard {heard:?}"
+        );
+        match feed.try_recv() {
+            Ok(n) => heard.push(n),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+        }
+    }
+    assert_eq!(heard, [2, 3]);
+    // Opening the session numbers what a dead writer left, even when nobody writes again.
+    leave_pending("left-again", 4);
+    drop(store);
+    let store = team.store();
+    let times = fetch_times(&store);
+    assert_eq!(times, [1, 2, 3, 4]);
+    // The payloads are whole: the session replays.
+    let (dumps, problems) = store.load().unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(dumps.len(), 4);
+}

@@ -292,6 +292,15 @@ impl PgCluster {
         );
     }
 
+    /// CPU time (user + system) the server's ended processes used so far — the postmaster
+    /// waits for every backend, so a closed connection's work is counted — or `None` where
+    /// `/proc` does not say (for benchmarks: what the database spent, whatever else runs).
+    #[allow(dead_code)]
+    pub fn server_cpu(&self) -> Option<std::time::Duration> {
+        let pid = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")).ok()?;
+        cpu_time(pid.lines().next()?.trim(), true)
+    }
+
     /// The server's log (to check that no password reached it, or to explain a failure).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
@@ -319,4 +328,23 @@ fn unsafe_is_root() -> bool {
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// CPU time (user + system) of process `pid` ("self" for this one) from `/proc`, with that of
+/// its waited-for children when `children`.
+#[allow(dead_code)]
+pub fn cpu_time(pid: &str, children: bool) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which is in parentheses and may hold spaces): utime, stime,
+    // cutime, cstime are the line's fields 14–17, so 12–15 after the command.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let end = if children { 15 } else { 13 };
+    let ticks: u64 = fields
+        .get(11..end)?
+        .iter()
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    // The kernel's USER_HZ is 100 on every Linux covtop runs on.
+    Some(std::time::Duration::from_millis(ticks * 10))
 }
