@@ -4,15 +4,13 @@
 //! Tables (created and upgraded by [`migrate`] on connect, versioned in
 //! `covtop_schema_version`): `covtop_sessions` (name, the last sequence number handed out),
 //! `covtop_blobs` (payloads by SHA-256: identical payloads are kept once across sessions and
-//! replicas), `covtop_dumps` (per session: sequence number, identity, metadata, blob) and
-//! `covtop_pending` (dumps written, not numbered yet).
+//! replicas) and `covtop_dumps` (per session: sequence number, identity, metadata, blob).
 //!
-//! A dump is written unnumbered (`covtop_pending`), then numbered with every other pending dump of
-//! its session by one transaction under the session's numbering lock, so sequence numbers are
-//! handed out in commit order (a reader following the session from a position never misses one)
-//! while concurrent writers share the database's flushes; a dump whose identity the session holds
-//! is not stored again (several collectors on one session never conflict), and the numbering
-//! notifies (`NOTIFY covtop_dumps`) every screen that follows the session.
+//! A dump is appended in one transaction that first locks its session's row (taking the next
+//! sequence number), so sequence numbers are handed out in commit order and a reader following
+//! the session from a position never misses one; a dump whose identity the session holds is not
+//! stored again (several collectors on one session never conflict), and the commit notifies
+//! (`NOTIFY covtop_dumps`) every screen that follows the session.
 //!
 //! The password comes from `password_file`, `PGPASSWORD` or a `.pgpass` file (`PGPASSFILE`,
 //! else `~/.pgpass`), never from the URL, and appears in nothing covtop prints or writes: the
@@ -39,9 +37,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SPOOL_DIR: &str = "spool";
 /// Taken while migrating, so that two covtops connecting at once never migrate together.
 const MIGRATE_LOCK: i64 = 0x636f_7674_6f70;
-/// With a session's id, the lock taken while numbering the session's pending dumps (the
-/// two-key advisory locks are apart from the one-key ones).
-const NUMBER_LOCK: i32 = 0x636f_7674;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes the schema from version `i` to `i+1`.
 /// Published steps are never edited; a change is a new step.
@@ -81,26 +76,11 @@ const MIGRATIONS: &[&str] = &[
     // A stored dump that cannot be used (it does not decode, exceeds a budget or made covtop
     // fail) is set aside: it stays, with why and when, and is never replayed again.
     "ALTER TABLE covtop_dumps ADD COLUMN quarantined_reason TEXT, ADD COLUMN quarantined_ms BIGINT;",
-    // A dump is written here first, then numbered into covtop_dumps (with the dumps the
-    // session's other writers wrote meanwhile) by one transaction under the session's lock.
-    "CREATE TABLE covtop_pending (
-         id BIGSERIAL PRIMARY KEY,
-         session_id BIGINT NOT NULL REFERENCES covtop_sessions (id) ON DELETE CASCADE,
-         identity BYTEA NOT NULL,
-         target TEXT NOT NULL,
-         replica TEXT NOT NULL,
-         fetched_at_ms BIGINT NOT NULL,
-         reset_after BOOLEAN NOT NULL,
-         meta TEXT NOT NULL,
-         blob BYTEA REFERENCES covtop_blobs (digest),
-         UNIQUE (session_id, identity)
-     );",
 ];
 
 /// Removes the payloads no dump names any more.
 const DROP_UNUSED_BLOBS: &str = "DELETE FROM covtop_blobs b WHERE NOT EXISTS \
-     (SELECT 1 FROM covtop_dumps d WHERE d.blob = b.digest) AND NOT EXISTS \
-     (SELECT 1 FROM covtop_pending p WHERE p.blob = b.digest)";
+     (SELECT 1 FROM covtop_dumps d WHERE d.blob = b.digest)";
 
 /// The schema version this covtop writes.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
@@ -437,12 +417,10 @@ struct Conn {
 }
 
 /// The statements of an append, prepared once per connection: parsed and planned by the
-/// server once, not for every dump.
+/// server once, not for every dump (a quarter of the database's work per append).
 #[derive(Clone)]
 struct AppendStatements {
     blob: tokio_postgres::Statement,
-    pending: tokio_postgres::Statement,
-    lock: tokio_postgres::Statement,
     number: tokio_postgres::Statement,
     seq: tokio_postgres::Statement,
 }
@@ -468,10 +446,10 @@ impl Conn {
             return Ok(s.clone());
         }
         let c = &self.client;
-        let (blob, pending, lock, number, seq) = futures_util::join!(
+        let (blob, number, seq) = futures_util::join!(
             c.prepare_typed(INSERT_BLOB, &[Type::BYTEA, Type::BYTEA]),
             c.prepare_typed(
-                INSERT_PENDING,
+                INSERT_NUMBERED,
                 &[
                     Type::INT8,
                     Type::BYTEA,
@@ -480,18 +458,15 @@ impl Conn {
                     Type::INT8,
                     Type::BOOL,
                     Type::TEXT,
-                    Type::BYTEA
+                    Type::BYTEA,
+                    Type::TEXT
                 ]
             ),
-            c.prepare_typed(NUMBER_LOCK_SQL, &[Type::INT4, Type::INT8, Type::BYTEA]),
-            c.prepare_typed(NUMBER_PENDING, &[Type::INT8, Type::TEXT]),
             c.prepare_typed(SEQ_OF_IDENTITY, &[Type::INT8, Type::BYTEA]),
         );
         let e = |e: tokio_postgres::Error| pg_error(&e);
         let s = AppendStatements {
             blob: blob.map_err(e)?,
-            pending: pending.map_err(e)?,
-            lock: lock.map_err(e)?,
             number: number.map_err(e)?,
             seq: seq.map_err(e)?,
         };
@@ -505,41 +480,19 @@ const INSERT_BLOB: &str = "INSERT INTO covtop_blobs (digest, payload) SELECT $1,
      WHERE NOT EXISTS (SELECT 1 FROM covtop_blobs WHERE digest = $1) \
      ON CONFLICT (digest) DO NOTHING";
 
-/// Writes a dump, not numbered yet, unless the session holds its identity.
-const INSERT_PENDING: &str = "INSERT INTO covtop_pending (session_id, identity, target, replica, \
-       fetched_at_ms, reset_after, meta, blob) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
-     WHERE NOT EXISTS (SELECT 1 FROM covtop_dumps WHERE session_id = $1 AND identity = $2) \
-     ON CONFLICT (session_id, identity) DO NOTHING RETURNING id";
-
-/// Session `$2`'s numbering lock, held to the end of the transaction, taken (and noted in the
-/// transaction's `covtop.numbering` setting, which [`NUMBER_PENDING`] requires) only while the
-/// session does not hold the dump of identity `$3` yet: a writer whose dump another writer
-/// numbered meanwhile neither waits for the lock nor holds up the writers queued for it.
-const NUMBER_LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1, ($2 % 2147483647)::int4)::text, \
-       set_config('covtop.numbering', 'on', true) \
-     WHERE NOT EXISTS (SELECT 1 FROM covtop_dumps WHERE session_id = $2 AND identity = $3)";
-
-/// When the transaction holds the numbering lock ([`NUMBER_LOCK_SQL`]), moves every pending
-/// dump of session `$1` into `covtop_dumps` with the next sequence numbers, in the order they
-/// were written (a dump the session holds already is dropped), and notifies
-/// each on channel `$2`.
-const NUMBER_PENDING: &str = "WITH moved AS (DELETE FROM covtop_pending WHERE session_id = $1 \
-              AND current_setting('covtop.numbering', true) = 'on' \
-            RETURNING id, identity, target, replica, fetched_at_ms, reset_after, meta, blob), \
-      fresh AS (SELECT m.*, row_number() OVER (ORDER BY m.id) AS n FROM moved m \
-            WHERE NOT EXISTS (SELECT 1 FROM covtop_dumps d \
-              WHERE d.session_id = $1 AND d.identity = m.identity)), \
-      s AS (UPDATE covtop_sessions SET last_seq = last_seq + (SELECT count(*) FROM fresh) \
-            WHERE id = $1 AND EXISTS (SELECT 1 FROM fresh) \
-            RETURNING last_seq - (SELECT count(*) FROM fresh) AS base), \
+/// Locks session `$1`'s row, takes its next number, inserts the dump (identity `$2`, target,
+/// replica, time, reset, metadata, blob: `$3`…`$8`) unless the session holds its identity, and
+/// notifies channel `$9`; returns the number (no row when the session held the dump already).
+const INSERT_NUMBERED: &str = "WITH s AS (UPDATE covtop_sessions SET last_seq = last_seq + 1 \
+            WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM covtop_dumps \
+              WHERE session_id = $1 AND identity = $2) \
+            RETURNING last_seq), \
       ins AS (INSERT INTO covtop_dumps (session_id, seq, identity, target, replica, \
               fetched_at_ms, reset_after, meta, blob) \
-            SELECT $1, s.base + f.n, f.identity, f.target, f.replica, f.fetched_at_ms, \
-              f.reset_after, f.meta, f.blob FROM fresh f CROSS JOIN s \
+            SELECT $1, s.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM s \
+            ON CONFLICT (session_id, identity) DO NOTHING \
             RETURNING seq) \
-     SELECT pg_notify($2, $1::text || ':' || o.seq::text)::text \
-     FROM (SELECT seq FROM ins ORDER BY seq) o";
+     SELECT i.seq, pg_notify($9, $1::text || ':' || i.seq::text)::text FROM ins i";
 
 /// The sequence number of the dump of identity `$2` in session `$1`.
 const SEQ_OF_IDENTITY: &str =
@@ -640,24 +593,9 @@ impl Session {
             return Ok(id);
         }
         let name = self.name.clone();
-        let id = self.io.run(move |client| {
-            Box::pin(async move {
-                let sid = session_id(client, &name).await?;
-                // Dumps a writer that died between writing and numbering left are numbered now.
-                let e = |e: tokio_postgres::Error| pg_error(&e);
-                let st = client.append_statements().await?;
-                let (begun, numbered, done) = futures_util::join!(
-                    client.batch_execute("BEGIN"),
-                    // No dump has an empty identity: the lock is always taken.
-                    number_pending(client, &st, sid, &[]),
-                    client.batch_execute("COMMIT")
-                );
-                begun.map_err(e)?;
-                numbered?;
-                done.map_err(e)?;
-                Ok(sid)
-            })
-        })?;
+        let id = self
+            .io
+            .run(move |client| Box::pin(async move { session_id(client, &name).await }))?;
         let _ = self.id.set(id);
         Ok(id)
     }
@@ -692,20 +630,12 @@ impl Session {
 
     /// Appends one dump to the database (no spool): its sequence number, and whether it is new.
     ///
-    /// Two transactions, sent whole in one round trip (pipelined, each statement without a
-    /// separate prepare). The first stores the payload (kept once by digest) and the dump, not
-    /// numbered yet, in `covtop_pending` (unless the session holds its identity), and commits
-    /// without waiting for the WAL flush. The second takes the session's numbering lock, moves
-    /// *every* pending dump of the session into `covtop_dumps` with the next numbers (in the
-    /// order they were written), notifies, commits durably, and reads this dump's number.
-    ///
-    /// So several writers share flushes: whoever holds the lock numbers what the others wrote
-    /// meanwhile, and a writer that finds its dump numbered already commits without writing
-    /// (no flush). Numbers still follow commits (a reader following the session from a
-    /// position never misses one), and a dump is acknowledged only once its number is
-    /// committed durably: the numbering commit's flush covers the first transaction too, which
-    /// committed before it. A writer that dies between the two leaves a pending dump that the
-    /// session's next append (or open) numbers.
+    /// One transaction, sent whole (pipelined: BEGIN, the payload, the numbered insert and
+    /// COMMIT in one round trip, statements prepared once per connection): the payload, kept
+    /// once by digest, first; then one statement that locks the session's row, takes the next
+    /// number, inserts the dump unless its identity is there, and notifies. The lock ends with
+    /// the commit (durable: the WAL flushed), so numbers follow commits; it is held for that
+    /// statement and the commit only, never across a round trip to covtop.
     fn append(&self, meta: &DumpMeta, payload: &[u8]) -> Result<(i64, bool), String> {
         let sid = self.id()?;
         let identity = store::identity(meta, payload).to_vec();
@@ -729,7 +659,7 @@ impl Session {
                         None => Ok(0),
                     }
                 };
-                let row: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+                let row: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
                     &sid,
                     &identity,
                     &meta.target,
@@ -738,59 +668,33 @@ impl Session {
                     &meta.reset_after,
                     &text,
                     &blob,
+                    &CHANNEL,
                 ];
-                let written = client.query(&st.pending, &row);
-                let number = number_pending(client, &st, sid, &identity);
-                let seq = client.query(&st.seq, &row[..2]);
-                let (begun, stored, written, committed, numbered, seq, done) = futures_util::join!(
-                    client.batch_execute("BEGIN; SET LOCAL synchronous_commit TO off"),
+                let number = client.query(&st.number, &row);
+                let (begun, stored, numbered, committed) = futures_util::join!(
+                    client.batch_execute("BEGIN"),
                     store_blob,
-                    written,
-                    client.batch_execute("COMMIT; BEGIN"),
                     number,
-                    seq,
                     client.batch_execute("COMMIT")
                 );
-                // COMMIT after a failed statement rolls back: the first error says why.
                 begun.map_err(e)?;
                 stored.map_err(e)?;
-                let written = written.map_err(e)?;
+                // COMMIT after a failed statement rolls back: the first error says why.
+                let numbered = numbered.map_err(e)?;
                 committed.map_err(e)?;
-                numbered?;
-                let seq = seq.map_err(e)?;
-                done.map_err(e)?;
+                if let Some(row) = numbered.first() {
+                    return Ok((row.get::<_, i64>(0), true));
+                }
+                // The session holds this dump already (a retry, or another writer of it).
+                let seq = client.query(&st.seq, &row[..2]).await.map_err(e)?;
                 let seq = seq
                     .first()
-                    .map(|row| row.get::<_, i64>(0))
-                    .ok_or("the dump was written but not numbered; retry")?;
-                Ok((seq, !written.is_empty()))
+                    .map(|r| r.get::<_, i64>(0))
+                    .ok_or("a conflicting dump vanished; retry")?;
+                Ok((seq, false))
             })
         })
     }
-}
-
-/// Unless the session holds the dump of `identity` already, takes session `sid`'s numbering
-/// lock (held to the end of the transaction; it writes nothing, so a transaction that numbers
-/// nothing commits without a flush), then moves every pending dump of the session into
-/// `covtop_dumps` with the next sequence numbers, in the order they were written, and notifies
-/// each. Run inside a transaction, as its first statements: each statement sees what committed
-/// before it began, so after the lock every earlier numbering is seen.
-async fn number_pending(
-    client: &Client,
-    st: &AppendStatements,
-    sid: i64,
-    identity: &[u8],
-) -> Result<(), String> {
-    let e = |e: tokio_postgres::Error| pg_error(&e);
-    let lock: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&NUMBER_LOCK, &sid, &identity];
-    let number: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&sid, &CHANNEL];
-    let (locked, moved) = futures_util::join!(
-        client.query(&st.lock, &lock),
-        client.query(&st.number, &number)
-    );
-    locked.map_err(e)?;
-    moved.map_err(e)?;
-    Ok(())
 }
 
 /// The id of session `name`, created if it does not exist yet.
