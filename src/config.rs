@@ -222,7 +222,7 @@ enum DurationValue {
 
 /// The longest duration a setting takes: longer ones are a mistake (and would overflow the
 /// clock arithmetic of a poll).
-const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
