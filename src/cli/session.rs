@@ -308,7 +308,11 @@ fn print_merge(sources: &[String], into: &str, s: &MergeSummary) {
         s.already_present
     );
     for (path, problem) in &s.skipped {
-        println!("  skipped {}: {problem}", path.display());
+        println!(
+            "  skipped {}: {}",
+            covtop::escape::field(&path.display().to_string()),
+            covtop::escape::field(problem)
+        );
     }
 }
 
