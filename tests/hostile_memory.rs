@@ -5,9 +5,10 @@
 
 mod common;
 
-use common::measure::{Measured, run_measured};
+use common::measure::{Measured, run_measured, run_measured_within};
 use covtop::session::{DumpMeta, PayloadKind, SessionStore};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What the budget allows above the benign run.
 const BUDGET_KIB: i64 = 256 * 1024;
@@ -73,24 +74,34 @@ fn assert_within_budget(hostile: &Measured, benign: i64, what: &str) {
     );
 }
 
+/// 93 KB of Go blocks each claiming lines 1 to 4 billion: in files the repository does not
+/// have, and (one in ten) in a file it has (a few lines long).
+fn huge_blocks_profile() -> String {
+    let mut profile = String::from("mode: count\n");
+    let mut i = 0;
+    while profile.len() < 93_000 {
+        let file = if i % 10 == 9 {
+            "pricing/pricing".to_string()
+        } else {
+            format!("gen/g{}", i % 40)
+        };
+        profile.push_str(&format!(
+            "example.com/shop/{file}.go:1.{},4000000000.2 1 {}\n",
+            1 + i / 40,
+            i % 3
+        ));
+        i += 1;
+    }
+    profile
+}
+
 /// The goc profile of the issue: 93 KB of blocks in files outside the repository, each block
 /// claiming lines 1 to 4 billion. Projection pushed one column span per line per block: `dump`
 /// aborted allocating 5 GB, and every later `report --offline` aborted the same way.
 #[test]
 fn a_goc_profile_of_huge_blocks_is_projected_within_the_budget() {
     let Some(s) = setup() else { return };
-    let mut profile = String::from("mode: count\n");
-    let mut i = 0;
-    while profile.len() < 93_000 {
-        profile.push_str(&format!(
-            "example.com/shop/gen/g{}.go:1.{},4000000000.2 1 {}\n",
-            i % 40,
-            1 + i / 40,
-            i % 3
-        ));
-        i += 1;
-    }
-    s.store_dump(PayloadKind::GoProfile, profile.as_bytes());
+    s.store_dump(PayloadKind::GoProfile, huge_blocks_profile().as_bytes());
     let benign = benign_peak();
     for round in 0..2 {
         let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
@@ -99,8 +110,152 @@ fn a_goc_profile_of_huge_blocks_is_projected_within_the_budget() {
     }
 }
 
+/// The same hostile profile served live by a goc v1 center and agent (the imitation servers:
+/// a real goc agent reports the blocks of the binary it runs in, never these): `dump` stores
+/// and summarises it, then `report` reads it back, both within the budget.
+#[test]
+fn a_goc_profile_of_huge_blocks_is_dumped_within_the_budget() {
+    use covtop::demo::gocserver::v1::{Agent, Center};
+    use covtop::demo::gocserver::{AgentProfile, SharedProfile};
+    let Some(s) = setup() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let center = rt.block_on(Center::start()).unwrap();
+    let live = SharedProfile::new(AgentProfile::from_text(&huge_blocks_profile()).unwrap());
+    let _agent = rt
+        .block_on(Agent::start("shop", live, 0, Some(&center.url())))
+        .unwrap();
+    common::write_goc_config_in_repo(&s.repo, &s.store, &center.url());
+    let benign = benign_peak();
+    let m = run_measured_within(&s.repo, &["dump"], Some(Duration::from_secs(120)));
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(m.out.contains(": stored "), "{}", m.out);
+    assert_within_budget(&m, benign, "dump of a goc profile of huge blocks");
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert_within_budget(&m, benign, "report of a goc profile of huge blocks");
+}
+
+/// A JaCoCo agent imitation answering every dump command with one class that claims `count`
+/// probes, then `bytes` bytes of probes and CMDOK, as fast as the reader takes them (the real
+/// agent cannot be made to lie).
+fn hostile_jacoco_agent(count: u32, bytes: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut command = [0u8; 8];
+                if stream.read_exact(&mut command).is_err() {
+                    return;
+                }
+                if stream.write_all(&exec_with_probes(count, 0)).is_err() {
+                    return;
+                }
+                let chunk = vec![0xFFu8; 1 << 20];
+                let mut left = bytes;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if stream.write_all(&chunk[..n]).is_err() {
+                        return;
+                    }
+                    left -= n;
+                }
+                let _ = stream.write_all(&[0x20]);
+            });
+        }
+    });
+    addr
+}
+
+/// The JaCoCo reply of the issue: a valid 268 MB reply of 2^31 probes took 4.1 GB during
+/// `dump`. It is refused while it is read, within the budget, and nothing of it is stored.
+#[test]
+fn a_jacoco_reply_of_two_billion_probes_is_refused_while_dumping_within_the_budget() {
+    let addr = hostile_jacoco_agent(i32::MAX as u32, (1usize << 31) / 8);
+    let Some(s) = setup_jacoco_at(&addr, &[]) else {
+        return;
+    };
+    let benign = jacoco_benign_peak(&[]);
+    let m = run_measured_within(&s.repo, &["dump"], Some(Duration::from_secs(120)));
+    assert!(m.code.is_some(), "dump did not end: {}", m.out);
+    assert!(m.out.contains(&addr), "the replica is named: {}", m.out);
+    assert!(m.out.contains("probes"), "and why: {}", m.out);
+    assert_within_budget(&m, benign, "a JaCoCo reply of 2^31 probes");
+    let session = s.store.join("sessions/default");
+    assert!(common::dump_names(&session).is_empty());
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+}
+
+/// Named pipes, a device and huge files where covtop reads jars and dumps: a FIFO given as a
+/// jar, a jar that is a link to `/dev/zero`, a FIFO, a sparse 4 GiB file and a 300 MiB
+/// file of garbage named `*.dump` in the session folder. `dump`, `report`, `check` and `session
+/// list` hung on the pipes and read the rest whole; now each ends within the budget and the
+/// jars are named.
+#[test]
+fn pipes_devices_and_huge_files_neither_hang_nor_fill_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipe_jar = tmp.path().join("pipe.jar");
+    let zero_jar = tmp.path().join("zero.jar");
+    let mkfifo = |p: &Path| {
+        let made = std::process::Command::new("mkfifo").arg(p).status();
+        assert!(made.is_ok_and(|st| st.success()), "mkfifo {}", p.display());
+    };
+    mkfifo(&pipe_jar);
+    std::os::unix::fs::symlink("/dev/zero", &zero_jar).unwrap();
+    let Some(s) = setup_jacoco(&[&pipe_jar, &zero_jar]) else {
+        return;
+    };
+    let benign = jacoco_benign_peak(&[]);
+    let session = SessionStore::open(&s.store, "default")
+        .unwrap()
+        .dir()
+        .to_path_buf();
+    mkfifo(&session.join("00000001-shop-pipe.dump"));
+    let sized = |name: &str, len: u64| {
+        std::fs::File::create(session.join(name))
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    };
+    sized("00000002-shop-huge.dump", 4 << 30);
+    sized("00000003-shop-stray.dump", 300 << 20);
+    for args in [
+        &["session", "list"][..],
+        &["report", "--offline", "--format", "json"][..],
+        &[
+            "check",
+            "--offline",
+            "--fail-under",
+            "0",
+            "--allow-missing-data",
+        ][..],
+        &["dump"][..],
+    ] {
+        let m = run_measured_within(&s.repo, args, Some(Duration::from_secs(60)));
+        assert!(m.code.is_some(), "{args:?} did not end: {}", m.out);
+        assert_within_budget(&m, benign, &format!("{args:?}"));
+        if args[0] != "session" {
+            for jar in ["pipe.jar", "zero.jar"] {
+                assert!(
+                    m.out.contains(jar),
+                    "{args:?} does not name {jar}: {}",
+                    m.out
+                );
+            }
+        }
+    }
+}
+
 /// A repository with one JaCoCo target (never polled) reading `classes`, and its store.
 fn setup_jacoco(classes: &[&Path]) -> Option<Setup> {
+    setup_jacoco_at("127.0.0.1:1", classes)
+}
+
+/// A repository with one JaCoCo target at `address` reading `classes`, and its store.
+fn setup_jacoco_at(address: &str, classes: &[&Path]) -> Option<Setup> {
     let s = setup()?;
     let list: Vec<String> = classes
         .iter()
@@ -110,7 +265,7 @@ fn setup_jacoco(classes: &[&Path]) -> Option<Setup> {
         s.repo.join("covtop.toml"),
         format!(
             "[repo]\nbase = \"main\"\n[session]\ndir = {:?}\n\
-             [[target]]\nname = \"shop\"\nkind = \"jacoco\"\naddress = \"127.0.0.1:1\"\n\
+             [[target]]\nname = \"shop\"\nkind = \"jacoco\"\naddress = \"{address}\"\n\
              classes = [{}]\n",
             s.store.display().to_string(),
             list.join(", ")
