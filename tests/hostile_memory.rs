@@ -547,3 +547,83 @@ fn an_overlapping_zip_bomb_is_refused_within_the_budget() {
         assert_within_budget(&m, benign, "overlapping zip bomb");
     }
 }
+
+/// A jar of `entries` entries, every one a copy of `class` under its own name (deflated once,
+/// each entry with its own local header: no overlap).
+fn jar_of_copies(path: &Path, entries: usize, class: &[u8]) {
+    use std::io::Write;
+    let mut deflated = Vec::new();
+    {
+        let mut e = flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::best());
+        e.write_all(class).unwrap();
+        e.finish().unwrap();
+    }
+    let crc = crc32fast::hash(class);
+    let header = |zip: &mut Vec<u8>, central: bool, name: &[u8], offset: u32| {
+        if central {
+            zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            zip.extend_from_slice(&[20, 0]);
+        } else {
+            zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        }
+        zip.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
+        zip.extend_from_slice(&crc.to_le_bytes());
+        zip.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(class.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        if central {
+            // Extra and comment lengths, disk, internal and external attributes, offset.
+            zip.extend_from_slice(&[0; 12]);
+            zip.extend_from_slice(&offset.to_le_bytes());
+        } else {
+            zip.extend_from_slice(&0u16.to_le_bytes());
+        }
+        zip.extend_from_slice(name);
+    };
+    let mut zip = Vec::new();
+    let mut offsets = Vec::with_capacity(entries);
+    for i in 0..entries {
+        offsets.push(zip.len() as u32);
+        header(&mut zip, false, format!("c/C{i}.class").as_bytes(), 0);
+        zip.extend_from_slice(&deflated);
+    }
+    let cd_start = zip.len();
+    for (i, &offset) in offsets.iter().enumerate() {
+        header(&mut zip, true, format!("c/C{i}.class").as_bytes(), offset);
+    }
+    let cd_len = zip.len() - cd_start;
+    zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    zip.extend_from_slice(&[0; 4]);
+    zip.extend_from_slice(&(entries as u16).to_le_bytes());
+    zip.extend_from_slice(&(entries as u16).to_le_bytes());
+    zip.extend_from_slice(&(cd_len as u32).to_le_bytes());
+    zip.extend_from_slice(&(cd_start as u32).to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes());
+    std::fs::write(path, zip).unwrap();
+}
+
+/// Issue #12: a jar holding 65,535 entries of one class (under as many names) took 777 MB. One
+/// class copied under many names is read once and named; the jar costs covtop less than the
+/// budget above an empty class list.
+#[test]
+fn a_jar_of_one_class_under_65535_names_is_read_once_within_the_budget() {
+    let tiny = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java-corpus/fixtures/Tiny.class"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let jar = tmp.path().join("copies.jar");
+    jar_of_copies(&jar, 65_535, &tiny);
+    let Some(s) = setup_jacoco(&[&jar]) else {
+        return;
+    };
+    let benign = jacoco_benign_peak(&[]);
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(
+        m.out.contains("copies.jar") && m.out.contains("65534 more entries hold the same bytes"),
+        "the copies are named: {}",
+        m.out
+    );
+    assert_within_budget(&m, benign, "one class under 65,535 names");
+}

@@ -31,6 +31,8 @@ enum Behaviour {
     Endless,
     /// Answers 200 with a body that is no profile.
     Garbage,
+    /// Answers 200, then a profile one byte every 100 ms, for ever.
+    Drip,
 }
 
 struct Hostile {
@@ -90,6 +92,17 @@ async fn hostile_center(agents: Vec<(String, Behaviour)>) -> (String, Arc<Hostil
             }
             Behaviour::BlackHole => std::future::pending().await,
             Behaviour::Garbage => axum::response::Response::new(Body::from(GARBAGE)),
+            Behaviour::Drip => {
+                let bytes = PROFILE.as_bytes().repeat(1000);
+                let stream = futures_util::stream::unfold(0usize, move |i| {
+                    let byte = axum::body::Bytes::copy_from_slice(&bytes[i % bytes.len()..][..1]);
+                    async move {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Some((Ok::<_, std::io::Error>(byte), i + 1))
+                    }
+                });
+                axum::response::Response::new(Body::from_stream(stream))
+            }
             Behaviour::Endless => {
                 let chunk = bytes_chunk();
                 let stream = futures_util::stream::unfold((), move |()| {
@@ -300,6 +313,34 @@ async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
     assert_eq!(p.failures.len(), 1, "{:?}", p.failures);
     assert_eq!(p.failures[0].0, hole);
     assert!(p.failures[0].1.contains("within 1s"), "{:?}", p.failures);
+}
+
+/// Issue #12: a replica dripping its body a byte at a time was cut after 30 s whatever the
+/// configured timeout. The timeout bounds the whole exchange: the drip (which never ends) is
+/// cut at the configured 1 s, named with it, and the healthy replica is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dripping_replica_is_cut_at_the_configured_timeout() {
+    let healthy = "http://10.0.0.1:7778";
+    let drip = "http://10.0.0.4:7778";
+    let (center, state) = hostile_center(vec![
+        (healthy.into(), Behaviour::Healthy),
+        (drip.into(), Behaviour::Drip),
+    ])
+    .await;
+    let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"1s\"") else {
+        return;
+    };
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let polls = engine.poll(&[]).await.unwrap();
+    let p = &polls[0];
+    assert_eq!(
+        p.stored.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
+        [healthy]
+    );
+    assert_eq!(p.failures.len(), 1, "{:?}", p.failures);
+    assert_eq!(p.failures[0].0, drip);
+    assert!(p.failures[0].1.contains("within 1s"), "{:?}", p.failures);
+    assert_eq!(state.requests_of(drip), 1);
 }
 
 /// Runs `covtop` with `args` under `ulimit -n nofile`, returning its output and peak RSS (KiB).
