@@ -192,8 +192,8 @@ fn a_jacoco_reply_of_two_billion_probes_is_refused_while_dumping_within_the_budg
 /// Named pipes, a device and huge files where covtop reads jars and dumps: a FIFO given as a
 /// jar, a jar that is a link to `/dev/zero`, a FIFO, a sparse 4 GiB file and a 300 MiB
 /// file of garbage named `*.dump` in the session folder. `dump`, `report`, `check` and `session
-/// list` hung on the pipes and read the rest whole; now each ends within the budget and the
-/// jars are named.
+/// list` hung on the pipes and read the rest whole; now each ends within the budget, and every
+/// headless command (`reset` and `watch`'s log too) names the jars.
 #[test]
 fn pipes_devices_and_huge_files_neither_hang_nor_fill_memory() {
     let tmp = tempfile::tempdir().unwrap();
@@ -233,6 +233,8 @@ fn pipes_devices_and_huge_files_neither_hang_nor_fill_memory() {
             "--allow-missing-data",
         ][..],
         &["dump"][..],
+        &["reset", "--yes"][..],
+        &["watch", "--once", "--log-format", "text"][..],
     ] {
         let m = run_measured_within(&s.repo, args, Some(Duration::from_secs(60)));
         assert!(m.code.is_some(), "{args:?} did not end: {}", m.out);
