@@ -126,10 +126,16 @@ async fn hostile_center(agents: Vec<(String, Behaviour)>) -> (String, Arc<Hostil
         .route("/v1/cover/list", get(list))
         .route("/v1/cover/profile", post(profile))
         .with_state(state.clone());
+    let url = serve(app).await;
+    (url, state)
+}
+
+/// Serves `app` on a loopback port of its own; returns its URL.
+async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, state)
+    url
 }
 
 /// One MiB of a profile line repeated: a body that looks like a profile and never ends.
@@ -290,13 +296,14 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
+/// One headless round of a healthy replica beside one that behaves as `bad`, with a 1 s
+/// timeout: the healthy one is stored, the other asked once, cut at the timeout and named with it.
+async fn healthy_stored_and_the_other_cut_at_the_timeout(bad: Behaviour) {
     let healthy = "http://10.0.0.1:7778";
-    let hole = "http://10.0.0.2:7778";
-    let (center, _state) = hostile_center(vec![
+    let other = "http://10.0.0.2:7778";
+    let (center, state) = hostile_center(vec![
         (healthy.into(), Behaviour::Healthy),
-        (hole.into(), Behaviour::BlackHole),
+        (other.into(), bad),
     ])
     .await;
     let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"1s\"") else {
@@ -311,8 +318,14 @@ async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
         [healthy]
     );
     assert_eq!(p.failures.len(), 1, "{:?}", p.failures);
-    assert_eq!(p.failures[0].0, hole);
+    assert_eq!(p.failures[0].0, other);
     assert!(p.failures[0].1.contains("within 1s"), "{:?}", p.failures);
+    assert_eq!(state.requests_of(other), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
+    healthy_stored_and_the_other_cut_at_the_timeout(Behaviour::BlackHole).await;
 }
 
 /// Issue #12: a replica dripping its body a byte at a time was cut after 30 s whatever the
@@ -320,27 +333,7 @@ async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
 /// cut at the configured 1 s, named with it, and the healthy replica is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dripping_replica_is_cut_at_the_configured_timeout() {
-    let healthy = "http://10.0.0.1:7778";
-    let drip = "http://10.0.0.4:7778";
-    let (center, state) = hostile_center(vec![
-        (healthy.into(), Behaviour::Healthy),
-        (drip.into(), Behaviour::Drip),
-    ])
-    .await;
-    let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"1s\"") else {
-        return;
-    };
-    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
-    let polls = engine.poll(&[]).await.unwrap();
-    let p = &polls[0];
-    assert_eq!(
-        p.stored.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
-        [healthy]
-    );
-    assert_eq!(p.failures.len(), 1, "{:?}", p.failures);
-    assert_eq!(p.failures[0].0, drip);
-    assert!(p.failures[0].1.contains("within 1s"), "{:?}", p.failures);
-    assert_eq!(state.requests_of(drip), 1);
+    healthy_stored_and_the_other_cut_at_the_timeout(Behaviour::Drip).await;
 }
 
 /// Runs `covtop` with `args` under `ulimit -n nofile`, returning its output and peak RSS (KiB).
@@ -488,9 +481,7 @@ async fn flooding_v2_server() -> (String, Arc<AtomicUsize>) {
         .route("/v2/cover/profile", get(profile))
         .route("/v2/cover/ws/watch", get(watch))
         .with_state(requests.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = serve(app).await;
     (url, requests)
 }
 
@@ -545,9 +536,7 @@ async fn v2_server_with_odd_ids() -> (String, Arc<std::sync::Mutex<Vec<String>>>
         .route("/v2/agents", get(agents))
         .route("/v2/cover/profile", get(profile).delete(|| async { "" }))
         .layer(axum::middleware::from_fn_with_state(seen.clone(), record));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = serve(app).await;
     (url, seen)
 }
 
