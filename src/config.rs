@@ -210,7 +210,9 @@ struct RawPoll {
 }
 
 /// A duration as written: "2s", "500ms", or a bare number of seconds (negative and fractional
-/// numbers are read too, to be refused or taken with a plain message).
+/// numbers are read too, to be refused or taken with a plain message, and so is any other value:
+/// a boolean, an array, a table or a date is refused naming the key, never with serde's "did not
+/// match any variant").
 #[derive(Deserialize, Clone)]
 #[serde(untagged)]
 enum DurationValue {
@@ -218,6 +220,7 @@ enum DurationValue {
     Signed(i64),
     Fraction(f64),
     Text(String),
+    Other(toml::Value),
 }
 
 /// The longest duration a setting takes: longer ones are a mistake (and would overflow the
@@ -499,6 +502,14 @@ impl Ctx<'_> {
                     ));
                 }
                 (Duration::from_secs_f64(f.min(u64::from(u32::MAX) as f64)), f.to_string())
+            }
+            DurationValue::Other(value) => {
+                return Err(self.invalid(
+                    at,
+                    format!(
+                        "{key} = {value} is not a duration: write e.g. \"500ms\", \"2s\" or \"1m\""
+                    ),
+                ));
             }
             DurationValue::Text(text) => (
                 parse_duration(text).map_err(|e| {
@@ -1187,12 +1198,19 @@ timeout = "10s"
 
     #[test]
     fn nonsense_durations_are_errors_naming_the_key_and_line() {
-        let cases: [(&str, &str); 5] = [
+        let cases: [(&str, &str); 9] = [
             ("timeout = \"100000000000s\"", "longer than 24h"),
             ("timeout = 18446744073709551615", "longer than 24h"),
             ("timeout = \"0s\"", "would fail every poll"),
             ("timeout = -3", "is negative"),
             ("interval = -0.5", "not a positive duration"),
+            ("timeout = true", "timeout = true is not a duration"),
+            ("timeout = [3]", "timeout = [3] is not a duration"),
+            ("interval = { s = 3 }", "is not a duration"),
+            (
+                "timeout = 1979-05-27",
+                "timeout = 1979-05-27 is not a duration",
+            ),
         ];
         for (line, want) in cases {
             let e = p(&format!("[poll]\n{line}\n")).unwrap_err().to_string();
