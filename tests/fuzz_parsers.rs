@@ -1,7 +1,7 @@
 //! Seeded mutation fuzzing of every parser of what covtop reads from the network, a file or a
 //! config: Go cover profiles (and their projection), goc's JSON answers and watch frames, JaCoCo
 //! exec data and agent replies, class files (parsed, analysed and projected), archives, unified
-//! diffs, the configuration. Each parser gets a fixed number of cases from a fixed seed (all of
+//! diffs, the configuration, the session folder's dump files. Each parser gets a fixed number of cases from a fixed seed (all of
 //! them together a few seconds in a debug build), then, under `CI=true`, more cases from the same
 //! generator for a fixed time budget of its own ([`CI_SECONDS`]), mutated from real inputs: bit flips,
 //! interesting bytes, tokens of the format, cut and repeated ranges, numbers replaced by huge or
@@ -561,4 +561,52 @@ fn configs() {
         }));
     }
     assert_mixed("configs", accepted, run.done);
+}
+
+#[test]
+fn session_dump_files() {
+    use covtop::session::{DumpMeta, PayloadKind, SessionStore};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SessionStore::open(dir.path(), "fuzz").unwrap();
+    let meta = DumpMeta::new(
+        "shop",
+        "http://10.0.0.5:7778",
+        None,
+        1,
+        "HEAD",
+        PayloadKind::GoProfile,
+    );
+    let payload = b"mode: count\na/b.go:1.1,2.2 1 1\n";
+    let written = store.persist(&meta, payload).unwrap();
+    // The stored file names its payload in the store's blobs; the older format holds it inline.
+    let blob_format = std::fs::read(&written).unwrap();
+    let mut inline = b"COVTOP-DUMP 1\n".to_vec();
+    inline.extend_from_slice(
+        &blob_format[blob_format.iter().position(|&b| b == b'\n').unwrap() + 1..],
+    );
+    inline.extend_from_slice(payload);
+    let seeds = [blob_format, inline];
+    let tokens: &[&[u8]] = &[
+        b"COVTOP-DUMP 1\n",
+        b"COVTOP-DUMP 2\n",
+        b"\"len\":",
+        b"\"blob\":\"",
+        b"\"crc32\":",
+        b"\n",
+        b"{",
+        b"}",
+    ];
+    let path = store.dir().join("00000009-shop-fuzz.dump");
+    let mut rng = Rng::new(9);
+    let mut accepted = 0;
+    let mut run = Cases::new("session dump files", 3000);
+    while run.next() {
+        let seed = &seeds[rng.below(seeds.len())];
+        let input = mutate(&mut rng, seed, tokens);
+        std::fs::write(&path, &input).unwrap();
+        accepted += usize::from(check("read_dump_file", &input, "", || {
+            covtop::session::read_dump_file(&path)
+        }));
+    }
+    assert_mixed("session dump files", accepted, run.done);
 }
