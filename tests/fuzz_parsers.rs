@@ -1,12 +1,12 @@
 //! Seeded mutation fuzzing of every parser of what covtop reads from the network, a file or a
 //! config: Go cover profiles (and their projection), goc's JSON answers and watch frames, JaCoCo
 //! exec data and agent replies, class files (parsed, analysed and projected), archives, unified
-//! diffs, the configuration, the session folder's dump files. Each parser gets a fixed number of cases from a fixed seed (all of
-//! them together a few seconds in a debug build), then, under `CI=true`, more cases from the same
-//! generator for a fixed time budget of its own ([`CI_SECONDS`]), mutated from real inputs: bit flips,
-//! interesting bytes, tokens of the format, cut and repeated ranges, numbers replaced by huge or
-//! negative ones. Properties: never a panic (the failing input is printed), and an error names
-//! the input it is about.
+//! diffs, the configuration, the session folder's dump files. Each parser gets a fixed number of
+//! cases from a fixed seed (all of them together a few seconds in a debug build), then, under
+//! `CI=true`, more cases from the same generator for a fixed time budget of its own
+//! ([`CI_SECONDS`]). Inputs are mutated from real ones: bit flips, interesting bytes, tokens of
+//! the format, cut and repeated ranges, numbers replaced by huge or negative ones. Properties:
+//! never a panic (the failing input is printed), and an error names the input it is about.
 //!
 //! `FUZZ_SEED=n` runs another seed; `FUZZ_SCALE=k` runs k times the fixed cases; `FUZZ_SECONDS=s`
 //! sets the time budget of each parser (0: the fixed cases only, the default outside CI).
