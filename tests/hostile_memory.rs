@@ -139,18 +139,25 @@ fn a_goc_profile_of_huge_blocks_is_dumped_within_the_budget() {
 /// probes, then `bytes` bytes of probes and CMDOK, as fast as the reader takes them (the real
 /// agent cannot be made to lie).
 fn hostile_jacoco_agent(count: u32, bytes: usize) -> String {
+    jacoco_agent_replying(exec_with_probes(count, 0), bytes)
+}
+
+/// A JaCoCo agent imitation answering every dump command with `head`, then `bytes` bytes of
+/// 0xFF and CMDOK.
+fn jacoco_agent_replying(head: Vec<u8>, bytes: usize) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            let head = head.clone();
             std::thread::spawn(move || {
                 use std::io::{Read, Write};
                 let mut command = [0u8; 8];
                 if stream.read_exact(&mut command).is_err() {
                     return;
                 }
-                if stream.write_all(&exec_with_probes(count, 0)).is_err() {
+                if stream.write_all(&head).is_err() {
                     return;
                 }
                 let chunk = vec![0xFFu8; 1 << 20];
@@ -187,6 +194,23 @@ fn a_jacoco_reply_of_two_billion_probes_is_refused_while_dumping_within_the_budg
     assert!(common::dump_names(&session).is_empty());
     let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
     assert_eq!(m.code, Some(0), "{}", m.out);
+}
+
+/// Issue #12: a class name holding an unpaired surrogate (legal in the JVM, written by the agent
+/// as a lone 3-byte surrogate) marked the whole replica down. It is decoded: `dump` stores the
+/// reply and the replica is up.
+#[test]
+fn a_class_name_with_an_unpaired_surrogate_is_stored_not_a_replica_down() {
+    let addr = jacoco_agent_replying(exec_of_class(b"shop/A\xED\xA0\x80", 8, 1), 0);
+    let Some(s) = setup_jacoco_at(&addr, &[]) else {
+        return;
+    };
+    let m = run_measured_within(&s.repo, &["dump"], Some(Duration::from_secs(60)));
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert!(m.out.contains(": stored "), "{}", m.out);
+    assert!(!m.out.contains("DOWN"), "{}", m.out);
+    let session = s.store.join("sessions/default");
+    assert_eq!(common::dump_names(&session).len(), 1);
 }
 
 /// Named pipes, a device and huge files where covtop reads jars and dumps: a FIFO given as a
@@ -290,10 +314,16 @@ fn jacoco_benign_peak(classes: &[&Path]) -> i64 {
 /// An exec reply: header, then one class whose probe array claims `count` probes and carries
 /// `bytes` bytes of them.
 fn exec_with_probes(count: u32, bytes: usize) -> Vec<u8> {
+    exec_of_class(b"shop/A1", count, bytes)
+}
+
+/// An exec reply: header, then one class named `name` (modified UTF-8 bytes) whose probe array
+/// claims `count` probes and carries `bytes` bytes of them.
+fn exec_of_class(name: &[u8], count: u32, bytes: usize) -> Vec<u8> {
     let mut b = vec![0x01, 0xC0, 0xC0, 0x10, 0x07, 0x11];
     b.extend_from_slice(&7u64.to_be_bytes());
-    b.extend_from_slice(&[0, 7]);
-    b.extend_from_slice(b"shop/A1");
+    b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    b.extend_from_slice(name);
     let mut v = count;
     while v > 0x7F {
         b.push(0x80 | (v & 0x7F) as u8);
