@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: real Go coverage, the real JaCoCo agent and analyzer, a JDK,
 # real jars for differential tests, kotlinc and Kotlin runtime jars (Kotlin filters), a real
 # terminal (tmux; `script` of bsdutils), git, PyYAML (the deploy manifests test), PostgreSQL (the shared session store: the
-# tests start throwaway clusters of their own), openssl (the certificates of the TLS cluster).
-packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux bsdutils git
+# tests start throwaway clusters of their own), openssl (the certificates of the TLS cluster), GNU
+# time (covtop's own peak memory in the memory tests, tests/common/measure.rs).
+packages=(golang-go libjacoco-java openjdk-17-jdk-headless tmux bsdutils git time
           libguava-java libcommons-lang3-java libcommons-io-java libcommons-collections4-java
           libguice-java maven ecj lcov libxml2-utils unzip chromium python3-yaml python3-pip
           kotlin libkotlinx-coroutines-java postgresql openssl)

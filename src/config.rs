@@ -210,7 +210,9 @@ struct RawPoll {
 }
 
 /// A duration as written: "2s", "500ms", or a bare number of seconds (negative and fractional
-/// numbers are read too, to be refused or taken with a plain message).
+/// numbers are read too, to be refused or taken with a plain message, and so is any other value:
+/// a boolean, an array, a table or a date is refused naming the key, never with serde's "did not
+/// match any variant").
 #[derive(Deserialize, Clone)]
 #[serde(untagged)]
 enum DurationValue {
@@ -218,11 +220,12 @@ enum DurationValue {
     Signed(i64),
     Fraction(f64),
     Text(String),
+    Other(toml::Value),
 }
 
 /// The longest duration a setting takes: longer ones are a mistake (and would overflow the
 /// clock arithmetic of a poll).
-const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -500,6 +503,14 @@ impl Ctx<'_> {
                 }
                 (Duration::from_secs_f64(f.min(u64::from(u32::MAX) as f64)), f.to_string())
             }
+            DurationValue::Other(value) => {
+                return Err(self.invalid(
+                    at,
+                    format!(
+                        "{key} = {value} is not a duration: write e.g. \"500ms\", \"2s\" or \"1m\""
+                    ),
+                ));
+            }
             DurationValue::Text(text) => (
                 parse_duration(text).map_err(|e| {
                     self.invalid(
@@ -749,9 +760,24 @@ fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
     }
 }
 
-/// `text` as a TOML basic string.
+/// `text` as a one-line TOML basic string (quotes, backslashes and control characters escaped;
+/// never a multi-line string, which would add lines where a comment shows it).
 fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            '\r' => s.push_str("\\r"),
+            c if c.is_control() => s.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
 }
 
 /// A Maven or Gradle project `covtop init` found: a folder with `src/main/java` (or, when no
@@ -788,9 +814,13 @@ pub fn example(
          path = {}\n",
         toml_string(repo_path)
     ));
+    // Names found in the repository (folders, module paths, branches) are written as TOML
+    // strings, and in comments with control characters escaped: a folder named with a newline
+    // cannot add a line to the configuration.
+    let base = toml_string(base);
     s.push_str(&format!(
         "# Changed lines are those added or modified from merge-base(base, revision) to revision.\n\
-         base = \"{base}\"\n\
+         base = {base}\n\
          # The commit the running build was built from.\n\
          revision = \"HEAD\"\n\
          # range = \"merge-base\"   # or \"two-dot\" (base..revision, tip to tip)\n\
@@ -817,7 +847,8 @@ pub fn example(
     } else {
         s.push_str("# Go modules found at the revision:\n");
         for (dir, module) in go_modules {
-            let dir = if dir.is_empty() { "." } else { dir };
+            let dir = crate::escape::field(if dir.is_empty() { "." } else { dir });
+            let module = crate::escape::field(module);
             s.push_str(&format!("#   {dir}/go.mod  module {module}\n"));
         }
     }
@@ -825,6 +856,7 @@ pub fn example(
         .first()
         .and_then(|(_, m)| m.rsplit('/').next())
         .unwrap_or("my-service");
+    let (service, service_v2) = (toml_string(service), toml_string(&format!("{service}-v2")));
     let jvm_targets = jvm_example(jvm);
     // A JVM-only repository gets no live Go target: it would fail for want of a go.mod.
     let go = if go_modules.is_empty() && !jvm.is_empty() {
@@ -835,13 +867,13 @@ pub fn example(
     s.push_str(&format!(
         "\n# goc v1: a center (goc server); every registered address is fetched separately.\n\
          {go}[[target]]\n\
-         {go}name = \"{service}\"\n\
+         {go}name = {service}\n\
          {go}kind = \"goc\"\n\
          {go}url = \"http://127.0.0.1:7777\"\n\
-         {go}services = [\"{service}\"]   # optional; or addresses = [\"http://10.0.0.5:7778\"]\n\n\
+         {go}services = [{service}]   # optional; or addresses = [\"http://10.0.0.5:7778\"]\n\n\
          # goc v2 server:\n\
          # [[target]]\n\
-         # name = \"{service}-v2\"\n\
+         # name = {service_v2}\n\
          # kind = \"goc-v2\"\n\
          # url = \"http://127.0.0.1:7777\"\n\
          # ids = []                 # agent ids; empty = all\n\
@@ -881,7 +913,7 @@ fn jvm_example(jvm: &[JvmProject]) -> String {
             "" => "sources".to_string(),
             build => format!("{build} project"),
         };
-        let dir = if p.dir.is_empty() { "." } else { &p.dir };
+        let dir = crate::escape::field(if p.dir.is_empty() { "." } else { &p.dir });
         s.push_str(&format!(
             "# [[target]]                 # {what} in {dir}\n\
              # name = {}\n\
@@ -895,7 +927,8 @@ fn jvm_example(jvm: &[JvmProject]) -> String {
     if jvm.len() > JVM_TARGETS_SHOWN {
         s.push_str("# Also JVM projects in:");
         for p in &jvm[JVM_TARGETS_SHOWN..] {
-            s.push_str(&format!(" {}", if p.dir.is_empty() { "." } else { &p.dir }));
+            let dir = crate::escape::field(if p.dir.is_empty() { "." } else { &p.dir });
+            s.push_str(&format!(" {dir}"));
         }
         s.push_str("\n\n");
     }
@@ -1079,6 +1112,36 @@ timeout = "10s"
         assert!(!text.contains("JVM projects"), "{text}");
     }
 
+    /// Names found in a hostile repository cannot add lines to the example: folders and a
+    /// module path with newlines and quotes, a branch with a quote.
+    #[test]
+    fn example_names_from_the_repository_cannot_add_lines() {
+        let jvm: Vec<JvmProject> = ["svc\nINJECTED = 1", "x"]
+            .iter()
+            .chain(std::iter::repeat_n(&"more\n[[target]]", 8))
+            .map(|dir| JvmProject {
+                dir: dir.to_string(),
+                name: dir.to_string(),
+                build: "Maven",
+                classes: format!("{dir}/target/classes"),
+            })
+            .collect();
+        let text = example(
+            &[(
+                "gen\nINJECTED = 1".into(),
+                "example.com/a\"b\n[[target]]\nkind = \"x".into(),
+            )],
+            &jvm,
+            "we\"ird",
+            ".",
+        );
+        assert!(!text.contains("\nINJECTED"), "{text}");
+        let c = p(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(c.targets.len(), 1, "{text}");
+        assert_eq!(c.targets[0].name, "a\"b\n[[target]]\nkind = \"x");
+        assert_eq!(c.repo.base, "we\"ird");
+    }
+
     /// JVM projects get a commented JaCoCo target each, valid once uncommented.
     #[test]
     fn example_has_a_commented_jacoco_target_per_jvm_project() {
@@ -1187,12 +1250,19 @@ timeout = "10s"
 
     #[test]
     fn nonsense_durations_are_errors_naming_the_key_and_line() {
-        let cases: [(&str, &str); 5] = [
+        let cases: [(&str, &str); 9] = [
             ("timeout = \"100000000000s\"", "longer than 24h"),
             ("timeout = 18446744073709551615", "longer than 24h"),
             ("timeout = \"0s\"", "would fail every poll"),
             ("timeout = -3", "is negative"),
             ("interval = -0.5", "not a positive duration"),
+            ("timeout = true", "timeout = true is not a duration"),
+            ("timeout = [3]", "timeout = [3] is not a duration"),
+            ("interval = { s = 3 }", "is not a duration"),
+            (
+                "timeout = 1979-05-27",
+                "timeout = 1979-05-27 is not a duration",
+            ),
         ];
         for (line, want) in cases {
             let e = p(&format!("[poll]\n{line}\n")).unwrap_err().to_string();

@@ -9,7 +9,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let text = format!("{e:#}");
-            eprintln!("covtop: error: {}", covtop::redact::redact(&text));
+            // Without credentials, and without raw control characters from agents, file names
+            // or the command line (an error naming them cannot drive the terminal).
+            eprintln!(
+                "covtop: error: {}",
+                covtop::escape::lines(&covtop::redact::redact(&text))
+            );
             ExitCode::from(2)
         }
     }

@@ -721,3 +721,92 @@ fn an_option_a_subcommand_does_not_use_is_an_error() {
     let out = covtop_in(tmp.path(), &["-q", "watch"]);
     assert!(!text(&out).contains("the screen"), "{}", text(&out));
 }
+
+/// Issue #12: `-o` writes through what it names as a plain `>` would — a symlink's target (the
+/// link stays), a named pipe (its reader gets the report), `/dev/stdout` — and replaces only
+/// regular files (the atomic rename used to replace the link, the pipe, even a device node).
+#[test]
+fn output_writes_through_links_pipes_and_devices() {
+    use std::os::unix::fs::FileTypeExt;
+    if !common::have_tool("git", "--version") || !common::have_tool("mkfifo", "--version") {
+        assert!(!common::in_ci(), "git and mkfifo are needed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    common::write_goc_config_in_repo(&repo, &tmp.path().join("store"), "http://127.0.0.1:1");
+    let report = |out: &str| {
+        covtop_in(
+            &repo,
+            &["report", "--offline", "--format", "json", "-o", out],
+        )
+    };
+    let is_report = |bytes: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .is_ok_and(|v| v.get("totals").is_some() || v.get("files").is_some())
+    };
+
+    // /dev/stdout: the report is on standard output (it was renamed over the device's path).
+    let out = report("/dev/stdout");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(is_report(&out.stdout), "{}", text(&out));
+
+    // A symlink: its target gets the report, the link stays a link.
+    let real = tmp.path().join("real.json");
+    std::fs::write(&real, "old").unwrap();
+    let link = tmp.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = report(&link.display().to_string());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert!(is_report(&std::fs::read(&real).unwrap()));
+
+    // A named pipe: its reader gets the report, the pipe stays a pipe.
+    let fifo = tmp.path().join("pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = report(&fifo.display().to_string());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(is_report(&reader.join().unwrap()));
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+
+    // A regular file is replaced whole.
+    let plain = tmp.path().join("plain.json");
+    std::fs::write(&plain, "x".repeat(100_000)).unwrap();
+    let out = report(&plain.display().to_string());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(is_report(&std::fs::read(&plain).unwrap()));
+}
+
+/// Issue #12: an error naming something with control characters in it (here the configuration
+/// file's own name) shows them escaped: the error cannot drive the terminal.
+#[test]
+fn errors_escape_control_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("a\u{1b}[2Jb\u{7}.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_covtop"))
+        .arg("--config")
+        .arg(&config)
+        .args(["report", "--offline"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a\\u{1b}[2Jb\\u{7}.toml"), "{err:?}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+}

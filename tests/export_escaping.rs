@@ -272,4 +272,18 @@ fn control_characters_in_file_names_cannot_forge_report_lines() {
             "{format}: {out}"
         );
     }
+    // LCOV, line-based too: the name cannot end its record nor start another.
+    v.files[0].path = "src/forged\nend_of_record\nSF:src/other.go\u{1b}.go".to_string();
+    let lcov = render_export(&v, "lcov", &opts(false)).unwrap();
+    assert_eq!(
+        lcov.lines().filter(|l| l.starts_with("SF:")).count(),
+        1,
+        "{lcov}"
+    );
+    assert_eq!(
+        lcov.lines().filter(|l| *l == "end_of_record").count(),
+        1,
+        "{lcov}"
+    );
+    assert!(!lcov.contains('\u{1b}'), "{lcov:?}");
 }

@@ -1,17 +1,20 @@
 //! Seeded mutation fuzzing of every parser of what covtop reads from the network, a file or a
 //! config: Go cover profiles (and their projection), goc's JSON answers and watch frames, JaCoCo
 //! exec data and agent replies, class files (parsed, analysed and projected), archives, unified
-//! diffs, the configuration. Each parser gets a fixed number of cases from a fixed seed (all of
-//! them together well under a minute in a debug build), mutated from real inputs: bit flips,
-//! interesting bytes, tokens of the format, cut and repeated ranges, numbers replaced by huge or
-//! negative ones. Properties: never a panic (the failing input is printed), and an error names
-//! the input it is about.
+//! diffs, the configuration, the session folder's dump files. Each parser gets a fixed number of
+//! cases from a fixed seed (all of them together a few seconds in a debug build), then, under
+//! `CI=true`, more cases from the same generator for a fixed time budget of its own
+//! ([`CI_SECONDS`]). Inputs are mutated from real ones: bit flips, interesting bytes, tokens of
+//! the format, cut and repeated ranges, numbers replaced by huge or negative ones. Properties:
+//! never a panic (the failing input is printed), and an error names the input it is about.
 //!
-//! `FUZZ_SEED=n` runs another seed; `FUZZ_SCALE=k` runs k times the cases.
+//! `FUZZ_SEED=n` runs another seed; `FUZZ_SCALE=k` runs k times the fixed cases; `FUZZ_SECONDS=s`
+//! sets the time budget of each parser (0: the fixed cases only, the default outside CI).
 
 use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 struct Rng(u64);
 
@@ -36,12 +39,67 @@ impl Rng {
     }
 }
 
-/// How many cases each parser gets.
-fn cases(base: usize) -> usize {
-    base * std::env::var("FUZZ_SCALE")
+/// How long each parser is fuzzed under `CI=true` after its fixed cases, unless `FUZZ_SECONDS`
+/// says otherwise.
+const CI_SECONDS: u64 = 5;
+
+/// The time budget of each parser: `FUZZ_SECONDS`, else [`CI_SECONDS`] under `CI=true`, else
+/// none (the fixed cases only, for a quick local run).
+fn time_budget() -> Duration {
+    let seconds = std::env::var("FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
+        .unwrap_or(if std::env::var_os("CI").is_some_and(|v| v == "true") {
+            CI_SECONDS
+        } else {
+            0
+        });
+    Duration::from_secs(seconds)
+}
+
+/// The cases of one parser: the fixed ones first (`base` times `FUZZ_SCALE`, always run, the
+/// same inputs from the same seed), then more from the same generator until the parser's time
+/// budget is spent. The budget only decides how many inputs are tried, never what passes: a
+/// failing input is printed whole, so it is reproduced without the clock.
+struct Cases {
+    what: &'static str,
+    fixed: usize,
+    budget: Duration,
+    started: Instant,
+    done: usize,
+}
+
+impl Cases {
+    fn new(what: &'static str, base: usize) -> Cases {
+        let scale: usize = std::env::var("FUZZ_SCALE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        Cases {
+            what,
+            fixed: base * scale,
+            budget: time_budget(),
+            started: Instant::now(),
+            done: 0,
+        }
+    }
+
+    /// Whether to run one more case (and counts it).
+    fn next(&mut self) -> bool {
+        let more = self.done < self.fixed || self.started.elapsed() < self.budget;
+        if more {
+            self.done += 1;
+        } else {
+            eprintln!(
+                "{}: {} cases ({} fixed) in {:.1?}",
+                self.what,
+                self.done,
+                self.fixed,
+                self.started.elapsed()
+            );
+        }
+        more
+    }
 }
 
 const NUMBERS: &[&[u8]] = &[
@@ -185,8 +243,8 @@ fn go_profiles() {
         std::sync::Arc::from(&b"package p\n\nfunc f() {\n\tx()\n}\n"[..]);
     let mut rng = Rng::new(1);
     let mut accepted = 0;
-    let total = cases(20000);
-    for _ in 0..total {
+    let mut run = Cases::new("go profiles", 20000);
+    while run.next() {
         let seed = &seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, seed, tokens);
         accepted += usize::from(check("go::profile::parse", &input, "fuzz.cov", || {
@@ -202,7 +260,7 @@ fn go_profiles() {
             Ok::<_, covtop::go::profile::ProfileError>(())
         }));
     }
-    assert_mixed("go profiles", accepted, total);
+    assert_mixed("go profiles", accepted, run.done);
 }
 
 #[test]
@@ -217,7 +275,8 @@ fn goc_watch_frames_and_clear_bodies_and_urls() {
         b":", b",", b".", b" ", b"http://", b"@", b"%", b"[", b"]", b"\n",
     ];
     let mut rng = Rng::new(2);
-    for _ in 0..cases(10_000) {
+    let mut run = Cases::new("goc watch frames, clear bodies and urls", 10_000);
+    while run.next() {
         let seed = seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, seed, tokens);
         let text = String::from_utf8_lossy(&input).into_owned();
@@ -292,8 +351,8 @@ fn goc_json_answers() {
         .unwrap();
     let mut rng = Rng::new(3);
     let mut accepted = 0;
-    let total = cases(300);
-    for _ in 0..total {
+    let mut run = Cases::new("goc v2 agent lists", 300);
+    while run.next() {
         let seed = seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, seed, tokens);
         server.next.send(input.clone()).unwrap();
@@ -304,7 +363,7 @@ fn goc_json_answers() {
         }));
         check("goc v2 fetch", &input, name, || rt.block_on(v2.fetch("1")));
     }
-    assert_mixed("goc v2 agent lists", accepted, total);
+    assert_mixed("goc v2 agent lists", accepted, run.done);
 }
 
 #[test]
@@ -325,8 +384,8 @@ fn jacoco_exec_and_agent_replies() {
     ];
     let mut rng = Rng::new(4);
     let mut accepted = 0;
-    let total = cases(20000);
-    for _ in 0..total {
+    let mut run = Cases::new("exec data", 20000);
+    while run.next() {
         let seed = &seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, seed, tokens);
         accepted += usize::from(check("exec::parse", &input, "fuzz.exec", || {
@@ -344,7 +403,7 @@ fn jacoco_exec_and_agent_replies() {
             exec::scan_reply(&input, "agent", if resume == 5 { 5 } else { 0 })
         });
     }
-    assert_mixed("exec data", accepted, total);
+    assert_mixed("exec data", accepted, run.done);
 }
 
 #[test]
@@ -361,8 +420,8 @@ fn class_files_analysis_and_projection() {
     ];
     let mut rng = Rng::new(5);
     let mut accepted = 0;
-    let total = cases(8000);
-    for _ in 0..total {
+    let mut run = Cases::new("class files", 8000);
+    while run.next() {
         let input = mutate(&mut rng, &seeds[0], tokens);
         accepted += usize::from(check("class analysis", &input, "", || {
             covtop::java::classfile::parse_class(&input).map_err(|e| e.to_string())?;
@@ -376,7 +435,7 @@ fn class_files_analysis_and_projection() {
             Ok::<_, String>(())
         }));
     }
-    assert_mixed("class files", accepted, total);
+    assert_mixed("class files", accepted, run.done);
 }
 
 #[test]
@@ -418,8 +477,8 @@ fn archives() {
     let path = dir.path().join("fuzz.jar");
     let mut rng = Rng::new(6);
     let mut accepted = 0;
-    let total = cases(1000);
-    for _ in 0..total {
+    let mut run = Cases::new("archives", 1000);
+    while run.next() {
         let input = mutate(&mut rng, &jar, tokens);
         std::fs::write(&path, &input).unwrap();
         accepted += usize::from(check("archive", &input, "", || {
@@ -434,7 +493,7 @@ fn archives() {
             Ok(())
         }));
     }
-    assert_mixed("archives", accepted, total);
+    assert_mixed("archives", accepted, run.done);
 }
 
 #[test]
@@ -454,15 +513,15 @@ fn unified_diffs() {
     ];
     let mut rng = Rng::new(7);
     let mut accepted = 0;
-    let total = cases(20000);
-    for _ in 0..total {
+    let mut run = Cases::new("unified diffs", 20000);
+    while run.next() {
         let input = mutate(&mut rng, seed, tokens);
         let text = String::from_utf8_lossy(&input).into_owned();
         accepted += usize::from(check("parse_unified_diff", &input, "fuzz.diff", || {
             covtop::vcs::parse_unified_diff(&text, "fuzz.diff")
         }));
     }
-    assert_mixed("unified diffs", accepted, total);
+    assert_mixed("unified diffs", accepted, run.done);
 }
 
 #[test]
@@ -492,8 +551,8 @@ fn configs() {
     let path = Path::new("fuzz/covtop.toml");
     let mut rng = Rng::new(8);
     let mut accepted = 0;
-    let total = cases(3000);
-    for _ in 0..total {
+    let mut run = Cases::new("configs", 3000);
+    while run.next() {
         let seed = &seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, seed, tokens);
         let text = String::from_utf8_lossy(&input).into_owned();
@@ -501,5 +560,53 @@ fn configs() {
             covtop::config::parse(&text, path)
         }));
     }
-    assert_mixed("configs", accepted, total);
+    assert_mixed("configs", accepted, run.done);
+}
+
+#[test]
+fn session_dump_files() {
+    use covtop::session::{DumpMeta, PayloadKind, SessionStore};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SessionStore::open(dir.path(), "fuzz").unwrap();
+    let meta = DumpMeta::new(
+        "shop",
+        "http://10.0.0.5:7778",
+        None,
+        1,
+        "HEAD",
+        PayloadKind::GoProfile,
+    );
+    let payload = b"mode: count\na/b.go:1.1,2.2 1 1\n";
+    let written = store.persist(&meta, payload).unwrap();
+    // The stored file names its payload in the store's blobs; the older format holds it inline.
+    let blob_format = std::fs::read(&written).unwrap();
+    let mut inline = b"COVTOP-DUMP 1\n".to_vec();
+    inline.extend_from_slice(
+        &blob_format[blob_format.iter().position(|&b| b == b'\n').unwrap() + 1..],
+    );
+    inline.extend_from_slice(payload);
+    let seeds = [blob_format, inline];
+    let tokens: &[&[u8]] = &[
+        b"COVTOP-DUMP 1\n",
+        b"COVTOP-DUMP 2\n",
+        b"\"len\":",
+        b"\"blob\":\"",
+        b"\"crc32\":",
+        b"\n",
+        b"{",
+        b"}",
+    ];
+    let path = store.dir().join("00000009-shop-fuzz.dump");
+    let mut rng = Rng::new(9);
+    let mut accepted = 0;
+    let mut run = Cases::new("session dump files", 3000);
+    while run.next() {
+        let seed = &seeds[rng.below(seeds.len())];
+        let input = mutate(&mut rng, seed, tokens);
+        std::fs::write(&path, &input).unwrap();
+        accepted += usize::from(check("read_dump_file", &input, "", || {
+            covtop::session::read_dump_file(&path)
+        }));
+    }
+    assert_mixed("session dump files", accepted, run.done);
 }

@@ -31,6 +31,8 @@ enum Behaviour {
     Endless,
     /// Answers 200 with a body that is no profile.
     Garbage,
+    /// Answers 200, then a profile one byte every 100 ms, for ever.
+    Drip,
 }
 
 struct Hostile {
@@ -90,6 +92,17 @@ async fn hostile_center(agents: Vec<(String, Behaviour)>) -> (String, Arc<Hostil
             }
             Behaviour::BlackHole => std::future::pending().await,
             Behaviour::Garbage => axum::response::Response::new(Body::from(GARBAGE)),
+            Behaviour::Drip => {
+                let bytes = PROFILE.as_bytes().repeat(1000);
+                let stream = futures_util::stream::unfold(0usize, move |i| {
+                    let byte = axum::body::Bytes::copy_from_slice(&bytes[i % bytes.len()..][..1]);
+                    async move {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Some((Ok::<_, std::io::Error>(byte), i + 1))
+                    }
+                });
+                axum::response::Response::new(Body::from_stream(stream))
+            }
             Behaviour::Endless => {
                 let chunk = bytes_chunk();
                 let stream = futures_util::stream::unfold((), move |()| {
@@ -113,10 +126,16 @@ async fn hostile_center(agents: Vec<(String, Behaviour)>) -> (String, Arc<Hostil
         .route("/v1/cover/list", get(list))
         .route("/v1/cover/profile", post(profile))
         .with_state(state.clone());
+    let url = serve(app).await;
+    (url, state)
+}
+
+/// Serves `app` on a loopback port of its own; returns its URL.
+async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, state)
+    url
 }
 
 /// One MiB of a profile line repeated: a body that looks like a profile and never ends.
@@ -277,13 +296,14 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
+/// One headless round of a healthy replica beside one that behaves as `bad`, with a 1 s
+/// timeout: the healthy one is stored, the other asked once, cut at the timeout and named with it.
+async fn healthy_stored_and_the_other_cut_at_the_timeout(bad: Behaviour) {
     let healthy = "http://10.0.0.1:7778";
-    let hole = "http://10.0.0.2:7778";
-    let (center, _state) = hostile_center(vec![
+    let other = "http://10.0.0.2:7778";
+    let (center, state) = hostile_center(vec![
         (healthy.into(), Behaviour::Healthy),
-        (hole.into(), Behaviour::BlackHole),
+        (other.into(), bad),
     ])
     .await;
     let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"1s\"") else {
@@ -298,8 +318,22 @@ async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
         [healthy]
     );
     assert_eq!(p.failures.len(), 1, "{:?}", p.failures);
-    assert_eq!(p.failures[0].0, hole);
+    assert_eq!(p.failures[0].0, other);
     assert!(p.failures[0].1.contains("within 1s"), "{:?}", p.failures);
+    assert_eq!(state.requests_of(other), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_replica_is_cut_at_the_timeout_in_a_headless_round() {
+    healthy_stored_and_the_other_cut_at_the_timeout(Behaviour::BlackHole).await;
+}
+
+/// Issue #12: a replica dripping its body a byte at a time was cut after 30 s whatever the
+/// configured timeout. The timeout bounds the whole exchange: the drip (which never ends) is
+/// cut at the configured 1 s, named with it, and the healthy replica is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dripping_replica_is_cut_at_the_configured_timeout() {
+    healthy_stored_and_the_other_cut_at_the_timeout(Behaviour::Drip).await;
 }
 
 /// Runs `covtop` with `args` under `ulimit -n nofile`, returning its output and peak RSS (KiB).
@@ -447,9 +481,7 @@ async fn flooding_v2_server() -> (String, Arc<AtomicUsize>) {
         .route("/v2/cover/profile", get(profile))
         .route("/v2/cover/ws/watch", get(watch))
         .with_state(requests.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = serve(app).await;
     (url, requests)
 }
 
@@ -470,6 +502,76 @@ async fn a_flooding_watch_stream_does_not_flood_the_server_with_polls() {
     // unlimited stream gave one every debounce (300 ms), about 20 in this window.
     let most = 1 + (window.as_secs() / live::HINT_MIN_GAP.as_secs()) as usize + 1;
     assert!((2..=most).contains(&polls), "{polls} polls in {window:?}");
+    // Every poll answered the same profile: it is stored once (67 identical dumps were stored
+    // in 20 s before).
+    let session = _tmp.path().join("s/sessions/default");
+    let dumps = common::dump_names(&session);
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+}
+
+/// A goc v2 server listing an agent with an empty id and one whose id needs encoding
+/// (`a b&x=1`); records every request's method and URI.
+async fn v2_server_with_odd_ids() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    async fn agents() -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({"items": [
+            {"id": "", "hostname": "pod-0", "pid": "6", "cmdline": "/shop", "status": 6},
+            {"id": "a b&x=1", "hostname": "pod-1", "pid": "7", "cmdline": "/shop", "status": 6}
+        ]}))
+    }
+    async fn record(
+        State(seen): State<Arc<std::sync::Mutex<Vec<String>>>>,
+        req: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        seen.lock()
+            .unwrap()
+            .push(format!("{} {}", req.method(), req.uri()));
+        next.run(req).await
+    }
+    async fn profile() -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({ "profile": PROFILE }))
+    }
+    let app = axum::Router::new()
+        .route("/v2/agents", get(agents))
+        .route("/v2/cover/profile", get(profile).delete(|| async { "" }))
+        .layer(axum::middleware::from_fn_with_state(seen.clone(), record));
+    let url = serve(app).await;
+    (url, seen)
+}
+
+/// Issue #12: no request addresses every agent unless the user asked for all: an agent whose
+/// id is empty is never fetched nor reset with `?id=` (which goc v2 takes as every agent), and
+/// every id is sent encoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goc_v2_never_addresses_every_agent_and_encodes_ids() {
+    let (url, seen) = v2_server_with_odd_ids().await;
+    let Some((_tmp, config)) = prepared("goc-v2", &url, "timeout = \"2s\"") else {
+        return;
+    };
+    let mut engine = Engine::open(covtop::config::load(&config).unwrap()).unwrap();
+    let polls = engine.poll(&[]).await.unwrap();
+    let resets = engine.reset(&[]).await.unwrap();
+    let requests = seen.lock().unwrap().clone();
+    let to_profile: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains("/v2/cover/profile"))
+        .collect();
+    for r in &to_profile {
+        assert!(r.ends_with("?id=a+b%26x%3D1"), "{r}: {requests:#?}");
+    }
+    assert!(
+        to_profile.iter().any(|r| r.starts_with("GET ")),
+        "{requests:#?}"
+    );
+    assert!(
+        to_profile.iter().any(|r| r.starts_with("DELETE ")),
+        "{requests:#?}"
+    );
+    // The agent without an id is named, not silently dropped, by the poll.
+    let failures = format!("{:?}", polls[0].failures);
+    assert!(failures.contains("pod-0"), "{failures}");
+    assert_eq!(resets.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,4 +684,50 @@ async fn the_same_undecodable_dump_polled_again_is_reported_not_stored_again() {
     assert_eq!(second.undecodable.len(), 1, "{second:?}");
     assert_eq!(second.stored, first.stored);
     assert_eq!(std::fs::read_dir(&quarantine).unwrap().count(), 2);
+}
+
+/// Issue #12: ESC and BEL in an agent's address (as a hostile center lists it) reach no output
+/// raw — `dump` and `reset` summaries, `report`'s warnings, `watch`'s text log, the error of a
+/// failing command — each names the replica with its control characters escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_agent_addresses_are_escaped_in_every_text_output() {
+    let healthy = "http://10.0.0.1:7778/\u{1b}]0;owned\u{7}";
+    let garbage = "http://10.0.0.2:7778/\u{1b}[2J\u{7}";
+    let hole = "http://10.0.0.3:7778/\u{1b}[1;31m";
+    let (center, _state) = hostile_center(vec![
+        (healthy.into(), Behaviour::Healthy),
+        (garbage.into(), Behaviour::Garbage),
+        (hole.into(), Behaviour::BlackHole),
+    ])
+    .await;
+    let Some((_tmp, config)) = prepared("goc", &center, "timeout = \"1s\"") else {
+        return;
+    };
+    let runs: [&[&str]; 5] = [
+        &["dump"],
+        &["reset", "--yes"],
+        &["report", "--format", "text"],
+        &["report", "--format", "markdown"],
+        &["watch", "--once", "--log-format", "text"],
+    ];
+    for args in runs {
+        let config = config.clone();
+        let out = tokio::task::spawn_blocking(move || common::covtop(&config, args))
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{args:?} printed a raw control character: {text:?}"
+        );
+        // The replicas are named, escaped (not dropped).
+        assert!(
+            text.contains("10.0.0.3:7778/\\u{1b}[1;31m"),
+            "{args:?} does not name the black-holed replica: {text}"
+        );
+    }
 }

@@ -397,3 +397,39 @@ async fn garbage_truncated_and_foreign_files_are_reported_and_skipped() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("4 bad file(s)"), "{}", text(&out));
 }
+
+/// Issue #12: text from folder names and stored metadata reaches `session list` escaped: a
+/// session folder named with ESC and a newline, a dump whose target and revision hold control
+/// characters, neither drive the terminal nor forge a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_list_escapes_control_characters_from_names_and_metadata() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    let store = tmp.path().join("store");
+    common::write_goc_config_in_repo(&repo, &store, "http://127.0.0.1:1");
+    let mut s = covtop::session::SessionStore::open(&store, "default").unwrap();
+    let meta = covtop::session::DumpMeta::new(
+        "shop\u{1b}]0;owned\u{7}",
+        "http://127.0.0.1:1",
+        None,
+        1,
+        "\u{1b}[2Jabcdef",
+        covtop::session::PayloadKind::GoProfile,
+    );
+    s.persist(&meta, PROFILE.as_bytes()).unwrap();
+    std::fs::create_dir_all(store.join("sessions/evil\u{1b}[2J\nTOTAL")).unwrap();
+    let out = covtop(&repo, &["session", "list"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = text(&out);
+    assert!(
+        !listed.contains('\u{1b}') && !listed.contains('\u{7}'),
+        "{listed:?}"
+    );
+    assert!(listed.contains("shop\\u{1b}]0;owned\\u{7}"), "{listed}");
+    assert!(listed.contains("evil\\u{1b}[2J\\u{a}TOTAL"), "{listed}");
+    assert!(!listed.lines().any(|l| l.starts_with("TOTAL")), "{listed}");
+}

@@ -252,6 +252,22 @@ fn bad_arguments_are_clear_errors_before_anything_runs() {
         ),
         (vec!["watch", "--every", "soon"], "--every \"soon\""),
         (vec!["watch", "--every", "10ms"], "at least 100ms"),
+        (
+            vec!["watch", "--every", "100000000000s"],
+            "--every \"100000000000s\" is longer than 24h",
+        ),
+        (
+            vec!["watch", "--exec-timeout", "0s"],
+            "--exec-timeout \"0s\" would kill the command at once",
+        ),
+        (
+            vec!["watch", "--exec-timeout", "25h"],
+            "--exec-timeout \"25h\" is longer than 24h",
+        ),
+        (
+            vec!["watch", "--exec-timeout=-1s"],
+            "--exec-timeout \"-1s\": expected number",
+        ),
         (vec!["watch"], "no [[target]] is configured"),
     ] {
         let out = common::covtop(&cfg, &args);

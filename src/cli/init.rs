@@ -34,10 +34,13 @@ pub fn run(output: &Path, force: bool, diff: &DiffArgs) -> Result<ExitCode> {
             "No go.mod, Maven or Gradle project found; edit the [[target]] entries for your services."
         );
     }
+    // Module paths and folders come from the repository: shown with control characters escaped.
+    let field = |s: &str| covtop::escape::field(s).into_owned();
     for (dir, m) in &modules {
         println!(
-            "  Go module {m} in {}",
-            if dir.is_empty() { "." } else { dir }
+            "  Go module {} in {}",
+            field(m),
+            field(if dir.is_empty() { "." } else { dir })
         );
     }
     for p in &jvm {
@@ -48,7 +51,7 @@ pub fn run(output: &Path, force: bool, diff: &DiffArgs) -> Result<ExitCode> {
             } else {
                 format!("{} project", p.build)
             },
-            if p.dir.is_empty() { "." } else { &p.dir }
+            field(if p.dir.is_empty() { "." } else { &p.dir })
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -308,7 +308,11 @@ fn print_merge(sources: &[String], into: &str, s: &MergeSummary) {
         s.already_present
     );
     for (path, problem) in &s.skipped {
-        println!("  skipped {}: {problem}", path.display());
+        println!(
+            "  skipped {}: {}",
+            covtop::escape::field(&path.display().to_string()),
+            covtop::escape::field(problem)
+        );
     }
 }
 
@@ -387,6 +391,17 @@ fn render_list(list: &[SessionSummary]) -> String {
             problems,
         ]);
     }
+    // Names, targets and revisions come from folder names and stored metadata: each cell is
+    // one line with its control characters escaped, so no name can forge a row or drive the
+    // terminal.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|cell| covtop::escape::field(cell).into_owned())
+                .collect()
+        })
+        .collect();
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();

@@ -57,7 +57,10 @@ fn duration(flag: &str, text: &str) -> Result<std::time::Duration> {
 
 pub fn run(cfg: Config, args: WatchArgs) -> Result<ExitCode> {
     let every = watch::check_interval(&args.every, duration("--every", &args.every)?)?;
-    let exec_timeout = duration("--exec-timeout", &args.exec_timeout)?;
+    let exec_timeout = watch::check_exec_timeout(
+        &args.exec_timeout,
+        duration("--exec-timeout", &args.exec_timeout)?,
+    )?;
     let exports = args
         .exports
         .iter()

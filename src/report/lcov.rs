@@ -8,7 +8,9 @@ use std::fmt::Write;
 pub(crate) fn lcov(files: &[ExportFile<'_>]) -> String {
     let mut s = String::from("TN:\n");
     for f in files {
-        let _ = writeln!(s, "SF:{}", f.path);
+        // LCOV has no quoting: a file name's control characters are shown escaped, so a name
+        // with a newline cannot end the record or forge another.
+        let _ = writeln!(s, "SF:{}", crate::escape::field(f.path));
         let (mut brf, mut brh) = (0u64, 0u64);
         for l in &f.lines {
             let (covered, missed) = l.branches;

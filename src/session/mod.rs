@@ -23,9 +23,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const SESSIONS_DIR: &str = "sessions";
-/// The largest dump file read: the largest payload an agent's reply may have, plus room for
+/// The largest dump file read: the largest payload an agent's reply may have (256 MiB:
+/// `agent::goc_v1::MAX_PROFILE_BYTES`, `agent::jacoco::DEFAULT_MAX_REPLY_BYTES`), plus room for
 /// the metadata line.
-const MAX_DUMP_FILE_BYTES: u64 = (512 << 20) + (1 << 20);
+const MAX_DUMP_FILE_BYTES: u64 = (256 << 20) + (1 << 20);
 
 /// Why `path` cannot be a dump file, without opening it; `None` when it may be one.
 fn not_a_dump_file(path: &Path) -> Option<String> {
@@ -712,19 +713,7 @@ impl SessionStore {
         };
         let dumps = names.into_iter().map(move |(_, name)| {
             let path = dir.join(&name);
-            // Only regular files of a sane size are opened: a FIFO would block the read for
-            // ever, a device or a stray huge file would fill memory.
-            if let Some(problem) = not_a_dump_file(&path) {
-                return Err(SessionProblem {
-                    path,
-                    problem,
-                    kind: ProblemKind::BadDump,
-                });
-            }
-            let read = fs::read(&path)
-                .map_err(|e| format!("cannot read: {e}"))
-                .and_then(|bytes| decode(&bytes, blobs.as_deref()));
-            readable(read, path)
+            readable(read_whole(&path, blobs.as_deref()), path)
         });
         let unfinished = unfinished
             .into_iter()
@@ -765,21 +754,26 @@ pub(crate) fn readable(
 
 /// Reads one dump file of a store folder (its payload from the store's blobs when kept there).
 pub fn read_dump_file(path: &Path) -> Result<StoredDump, String> {
-    if let Some(problem) = not_a_dump_file(path) {
-        return Err(problem);
-    }
-    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let blobs = path
         .parent()
         .and_then(|p| p.parent())
         .and_then(|p| p.parent())
         .map(|root| root.join(BLOBS_DIR));
-    let (meta, payload) = decode(&bytes, blobs.as_deref())?;
+    let (meta, payload) = read_whole(path, blobs.as_deref())?;
     Ok(StoredDump {
         path: path.to_path_buf(),
         meta,
         payload,
     })
+}
+
+/// Reads and decodes the dump file `path`. Only a regular file of a sane size whose magic and
+/// metadata lines read well and whose size (and its blob's) is what they say is read whole: a
+/// FIFO would block the read for ever, a device or a stray file of garbage would fill memory.
+fn read_whole(path: &Path, blobs: Option<&Path>) -> Result<(DumpMeta, Vec<u8>), String> {
+    head_by_size(path, blobs)?;
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    decode(&bytes, blobs)
 }
 
 /// The sequence number a dump file's name starts with, when in any real range (a stray
@@ -1374,6 +1368,12 @@ mod tests {
             .unwrap()
             .set_len(MAX_DUMP_FILE_BYTES + 1)
             .unwrap();
+        // Below the size limit, garbage is refused by its first line (never read whole).
+        let stray = s.dir().join("00000007-a-stray.dump");
+        fs::File::create(&stray)
+            .unwrap()
+            .set_len(MAX_DUMP_FILE_BYTES - 1)
+            .unwrap();
         // Returns at once: nothing blocks on the pipe, nothing reads the sparse file.
         let (dumps, problems) = s.load_all().unwrap();
         assert_eq!(dumps.len(), 1);
@@ -1392,6 +1392,10 @@ mod tests {
         }
         assert!(
             why("00000006-a-big.dump").contains("larger than any dump"),
+            "{problems:?}"
+        );
+        assert!(
+            why("00000007-a-stray.dump").contains("bad magic line"),
             "{problems:?}"
         );
     }

@@ -35,6 +35,10 @@ pub enum WatchError {
     },
     #[error("--every {0:?}: the interval must be at least 100ms")]
     IntervalTooShort(String),
+    #[error("--exec-timeout {0:?} would kill the command at once: give it time, e.g. 60s")]
+    ExecTimeoutZero(String),
+    #[error("{flag} {text:?} is longer than 24h: write e.g. 60s or 10m")]
+    TooLong { flag: &'static str, text: String },
 }
 
 /// One `--export FORMAT:PATH`.
@@ -85,7 +89,26 @@ pub fn check_interval(text: &str, every: Duration) -> Result<Duration, WatchErro
     if every < Duration::from_millis(100) {
         return Err(WatchError::IntervalTooShort(text.to_string()));
     }
-    Ok(every)
+    not_too_long("--every", text, every)
+}
+
+/// Checks `--exec-timeout`: no zero (the command would be killed before it starts), nothing
+/// longer than the configuration's durations may be.
+pub fn check_exec_timeout(text: &str, timeout: Duration) -> Result<Duration, WatchError> {
+    if timeout.is_zero() {
+        return Err(WatchError::ExecTimeoutZero(text.to_string()));
+    }
+    not_too_long("--exec-timeout", text, timeout)
+}
+
+fn not_too_long(flag: &'static str, text: &str, d: Duration) -> Result<Duration, WatchError> {
+    if d > crate::config::MAX_DURATION {
+        return Err(WatchError::TooLong {
+            flag,
+            text: text.to_string(),
+        });
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Clone)]

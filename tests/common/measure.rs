@@ -1,5 +1,12 @@
 //! The peak memory of one run of the `covtop` binary, for tests that assert memory (never
-//! timing): the child's own `ru_maxrss` from `wait4`.
+//! timing).
+//!
+//! A child's `ru_maxrss` counts the memory of the process it was forked from: Linux carries the
+//! old image's high-water mark across `exec`, so covtop forked straight from a test process
+//! that holds 100 MiB (this test's inputs, other tests' running beside it) would "peak" at 100
+//! MiB whatever it does, and a baseline measured that way hides as much of a regression. covtop
+//! is therefore started by GNU `time` (a process of a few MiB), which reports covtop's own
+//! `ru_maxrss` (`%M`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,14 +17,41 @@ pub struct Measured {
     pub peak_kib: i64,
 }
 
-/// Runs covtop in `dir` and waits for it with `wait4`, which gives this child's own peak RSS
-/// (other tests' children, running in parallel, do not count).
+/// GNU time, which `scripts/test.sh` installs (Debian's `time`).
+const GNU_TIME: &str = "/usr/bin/time";
+
+/// Runs covtop in `dir` and returns its exit code, output and own peak RSS.
 pub fn run_measured(dir: &Path, args: &[&str]) -> Measured {
+    run_measured_within(dir, args, None)
+}
+
+/// [`run_measured`], killing covtop (SIGKILL to its process group) if it is still running after
+/// `deadline`: for inputs that used to make it hang (a named pipe read as a file). A killed run
+/// has no exit code; the deadline is a safety net for the test, never what it asserts.
+pub fn run_measured_within(
+    dir: &Path,
+    args: &[&str],
+    deadline: Option<std::time::Duration>,
+) -> Measured {
+    assert!(
+        super::have_file(GNU_TIME),
+        "{GNU_TIME} measures covtop's own peak memory (apt package `time`)"
+    );
     let logs = tempfile::tempdir().unwrap();
-    let (o, e) = (logs.path().join("out"), logs.path().join("err"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_covtop"));
+    let (o, e, peak) = (
+        logs.path().join("out"),
+        logs.path().join("err"),
+        logs.path().join("peak"),
+    );
+    let mut cmd = Command::new(GNU_TIME);
+    cmd.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&peak)
+        .arg(env!("CARGO_BIN_EXE_covtop"));
     // A safety net for the machine, far above the budget: a regression fails the test (an
-    // allocation failure) instead of taking gigabytes from everything else running.
+    // allocation failure) instead of taking gigabytes from everything else running. Inherited
+    // by covtop from `time`.
     // SAFETY: setrlimit is async-signal-safe and touches only the child.
     unsafe {
         use std::os::unix::process::CommandExt;
@@ -32,7 +66,9 @@ pub fn run_measured(dir: &Path, args: &[&str]) -> Measured {
             Ok(())
         });
     }
-    let child = cmd
+    // Its own process group, so the deadline ends covtop and `time` together.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -40,32 +76,38 @@ pub fn run_measured(dir: &Path, args: &[&str]) -> Measured {
         .stderr(std::fs::File::create(&e).unwrap())
         .spawn()
         .expect("covtop runs");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value; wait4 only writes into the two locals.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: pid is our own child, not yet waited for (Child::wait is never called).
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        assert_eq!(
-            std::io::Error::last_os_error().kind(),
-            std::io::ErrorKind::Interrupted,
-            "wait4 failed"
-        );
+    let group = child.id() as libc::pid_t;
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let watchdog = deadline.map(|d| {
+        std::thread::spawn(move || {
+            if finished.recv_timeout(d) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                // SAFETY: the group of our own child, not reaped before `done` is sent.
+                unsafe { libc::kill(-group, libc::SIGKILL) };
+            }
+        })
+    });
+    let status = child.wait().expect("wait for covtop");
+    drop(done);
+    if let Some(w) = watchdog {
+        w.join().unwrap();
     }
-    drop(child);
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    // GNU time writes "Command exited with non-zero status N" or "Command terminated by
+    // signal N" before the figure when covtop did not exit with 0; its own status is covtop's.
+    let report = std::fs::read_to_string(&peak).unwrap_or_default();
+    let killed = report.contains("terminated by signal") || status.code().is_none();
+    let peak_kib = report
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak from {GNU_TIME}: {report:?}"));
     let out = format!(
         "{}{}",
         std::fs::read_to_string(&o).unwrap_or_default(),
         std::fs::read_to_string(&e).unwrap_or_default()
     );
     Measured {
-        code,
+        code: if killed { None } else { status.code() },
         out,
-        peak_kib: usage.ru_maxrss,
+        peak_kib,
     }
 }
