@@ -110,7 +110,7 @@ fn mib(bytes: u64) -> String {
 /// Dumps after the checkpoint.
 fn tail(store: &Path) -> usize {
     let s = SessionStore::open(store, "default").unwrap();
-    let upto = s.read_checkpoint().unwrap().map_or(0, |c| c.upto);
+    let upto = s.checkpoint_upto();
     s.load_after(upto).unwrap().0.len()
 }
 
@@ -218,7 +218,7 @@ fn day() {
         stored_bytes as f64 * 100.0 / full as f64
     );
     let checkpoint_kib = session
-        .read_checkpoint()
+        .read_checkpoint(&engine_revision(&cfg_path))
         .unwrap()
         .map_or(0, |c| c.bytes.len())
         / 1024;
@@ -237,7 +237,7 @@ fn day() {
     );
     // The longest tail the background checkpointer leaves: one dump short of a fold.
     let mut session = SessionStore::open(&store, "default").unwrap();
-    let upto = session.read_checkpoint().unwrap().map_or(0, |c| c.upto);
+    let upto = session.checkpoint_upto();
     let have = session.load_after(upto).unwrap().0.len() as u64;
     let end = start + polls * 2_000;
     for n in have..EVERY_DUMPS - 1 {

@@ -203,8 +203,10 @@ fn opened(f: &Fixture) -> (Engine, serde_json::Value, String) {
     (engine, json, data)
 }
 
+/// The checkpoint of the session folded at the fixture's revision (one file per revision).
 fn checkpoint_file(f: &Fixture) -> PathBuf {
-    f.store.join("sessions/default/checkpoint")
+    f.store
+        .join(format!("sessions/default/checkpoint.{}", f.revision))
 }
 
 #[test]
@@ -382,15 +384,93 @@ fn opened_at_another_revision_the_dumps_only_a_checkpoint_holds_are_named_and_ke
         done.upto, f.revision
     );
     assert!(notes.iter().any(|n| n.contains(&want)), "{notes:?}");
-    // Its checkpointer does not replace the only copy of those dumps.
+    // Its checkpointer writes none that would hide that those dumps are missing, and the
+    // other revision's stays whole.
     let cfg = covtop::config::load(&f.config).unwrap();
     let e = Checkpointer::open(&cfg)
         .unwrap()
         .fold(true)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("not replaced"), "{e}");
+    assert!(e.contains("not written"), "{e}");
     assert_eq!(std::fs::read(checkpoint_file(&f)).unwrap(), kept);
+}
+
+/// Issue #11: covtops opened at two revisions on one session (a redeploy, a tester on another
+/// build) each keep their own checkpoint: neither replaces the other's, and each restores
+/// from its own and folds only the dumps after it.
+#[test]
+fn two_revisions_on_one_session_keep_a_checkpoint_each() {
+    let Some(f) = session_of(20) else { return };
+    let at_head = covtop::config::load(&f.config).unwrap();
+    let head = Checkpointer::open(&at_head).unwrap().fold(true).unwrap();
+    assert!(head.bytes > 0, "{head:?}");
+    let head_file = checkpoint_file(&f);
+    let head_bytes = std::fs::read(&head_file).unwrap();
+    let text = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(
+        &f.config,
+        text.replace("base = \"main\"", "base = \"main\"\nrevision = \"main\""),
+    )
+    .unwrap();
+    let at_main = covtop::config::load(&f.config).unwrap();
+    let main = Checkpointer::open(&at_main).unwrap().fold(true).unwrap();
+    assert_eq!(main.upto, head.upto);
+    assert_eq!(
+        main.read, head.read,
+        "folded from the dumps: HEAD's is not main's"
+    );
+    let files: Vec<PathBuf> = std::fs::read_dir(f.store.join("sessions/default"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("checkpoint.")
+        })
+        .collect();
+    assert_eq!(files.len(), 2, "one checkpoint per revision: {files:?}");
+    let main_file = files.into_iter().find(|p| *p != head_file).unwrap();
+    assert_eq!(
+        std::fs::read(&head_file).unwrap(),
+        head_bytes,
+        "HEAD's stays"
+    );
+    // Each restores from its own: nothing to read again.
+    store_dumps(&f, 20, 22);
+    for cfg in [&at_head, &at_main] {
+        let again = Checkpointer::open(cfg).unwrap().fold(true).unwrap();
+        assert!(again.upto > head.upto);
+        assert_eq!(
+            again.read as u64,
+            again.upto - head.upto,
+            "only the dumps after its checkpoint: {again:?}"
+        );
+        assert!(again.notes.is_empty(), "{:?}", again.notes);
+    }
+    // And a View opened at either revision is the one a full replay gives.
+    for rev in ["main", "HEAD"] {
+        let text = std::fs::read_to_string(&f.config).unwrap();
+        let text = text.replace("revision = \"main\"\n", "");
+        let text = if rev == "main" {
+            text.replace("base = \"main\"", "base = \"main\"\nrevision = \"main\"")
+        } else {
+            text
+        };
+        std::fs::write(&f.config, text).unwrap();
+        let (_, restored, _) = opened(&f);
+        let own = if rev == "main" {
+            &main_file
+        } else {
+            &head_file
+        };
+        let saved = std::fs::read(own).unwrap();
+        std::fs::remove_file(own).unwrap();
+        let (_, full, _) = opened(&f);
+        std::fs::write(own, saved).unwrap();
+        assert_eq!(restored, full, "{rev}: checkpoint + tail = full replay");
+    }
 }
 
 #[test]
@@ -415,7 +495,7 @@ fn the_background_checkpointer_folds_while_the_engine_runs() {
     }
     let c = SessionStore::open(&f.store, "default")
         .unwrap()
-        .read_checkpoint()
+        .read_checkpoint(&f.revision)
         .unwrap()
         .unwrap();
     assert_eq!(c.upto, last, "every stored dump folded");
@@ -487,9 +567,10 @@ fn on_postgres_too_checkpoint_and_tail_restore_what_a_full_replay_does() {
     assert!(done.bytes > 0 && done.upto > 60, "{done:?}");
     store_dumps_into(&mut open(), &f, 60, 100);
     let (_, restored, data_restored) = opened(&f);
-    assert_eq!(open().read_checkpoint().unwrap().unwrap().upto, done.upto);
+    let c = open().read_checkpoint(&f.revision).unwrap().unwrap();
+    assert_eq!(c.upto, done.upto);
     open()
-        .set_checkpoint_aside("compared with a full replay")
+        .set_checkpoint_aside(&c.slot, "compared with a full replay")
         .unwrap();
     let (_, full, data_full) = opened(&f);
     assert_eq!(restored, full, "checkpoint + tail = full replay (View)");

@@ -130,7 +130,9 @@ fn store_checkpointer_child() {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     for n in 1.. {
-        store.write_checkpoint(n, &checkpoint_bytes(n)).unwrap();
+        store
+            .write_checkpoint(REV, n, &checkpoint_bytes(n))
+            .unwrap();
         writeln!(out, "ckpt {n}").unwrap();
         out.flush().unwrap();
     }
@@ -412,10 +414,13 @@ fn case_subscribe(b: &Backend) {
     assert_eq!(new[0].payload, payload("w", 1));
 }
 
+/// The configured revision the checkpoints of these cases are folded for.
+const REV: &str = "4f1c2a9e0b7d";
+
 fn case_checkpoint(b: &Backend) {
     let session = "fold";
     let mut s = b.open(session);
-    assert_eq!(s.read_checkpoint().unwrap(), None, "none yet");
+    assert_eq!(s.read_checkpoint(REV).unwrap(), None, "none yet");
     let mut seqs = Vec::new();
     for n in 0..10u64 {
         // Dumps 0..5 fetched at 0..5, 5..10 much later; dumps 3 and 8 share their payload.
@@ -423,9 +428,9 @@ fn case_checkpoint(b: &Backend) {
         let body = payload("f", if n == 8 { 3 } else { n });
         seqs.push(s.append(&meta("r-0", "f", at), &body).unwrap().seq);
     }
-    s.write_checkpoint(seqs[2], b"first").unwrap();
-    s.write_checkpoint(seqs[7], b"second").unwrap();
-    let c = b.open(session).read_checkpoint().unwrap().unwrap();
+    s.write_checkpoint(REV, seqs[2], b"first").unwrap();
+    s.write_checkpoint(REV, seqs[7], b"second").unwrap();
+    let c = b.open(session).read_checkpoint(REV).unwrap().unwrap();
     assert_eq!(
         (c.upto, c.bytes.as_slice()),
         (seqs[7], b"second".as_slice())
@@ -443,11 +448,11 @@ fn case_checkpoint(b: &Backend) {
     let (all, _) = b.open(session).load().unwrap();
     assert_eq!(all[3].payload, payload("f", 3));
     // Set aside: not read again until the next checkpoint replaces it.
-    let aside = s.set_checkpoint_aside("damaged (test)").unwrap();
+    let aside = s.set_checkpoint_aside(&c.slot, "damaged (test)").unwrap();
     assert!(!aside.is_empty());
-    assert_eq!(b.open(session).read_checkpoint().unwrap(), None);
-    s.write_checkpoint(seqs[9], b"third").unwrap();
-    let c = b.open(session).read_checkpoint().unwrap().unwrap();
+    assert_eq!(b.open(session).read_checkpoint(REV).unwrap(), None);
+    s.write_checkpoint(REV, seqs[9], b"third").unwrap();
+    let c = b.open(session).read_checkpoint(REV).unwrap().unwrap();
     assert_eq!((c.upto, c.bytes.as_slice()), (seqs[9], b"third".as_slice()));
     // Every dump dropped: the next one is still numbered after the checkpoint (a restore
     // reads only the dumps after it).
@@ -459,7 +464,42 @@ fn case_checkpoint(b: &Backend) {
         .unwrap();
     assert!(next.seq > seqs[9], "{} after {}", next.seq, seqs[9]);
     // Checkpoints are per session.
-    assert_eq!(b.open("fold-other").read_checkpoint().unwrap(), None);
+    assert_eq!(b.open("fold-other").read_checkpoint(REV).unwrap(), None);
+    // And per configured revision: covtops at two revisions on one session keep one each, and
+    // neither replaces the other's (any revision string: a branch name with a slash and a
+    // space is kept apart too).
+    let other = "feature/new pricing";
+    s.write_checkpoint(other, seqs[4], b"other revision")
+        .unwrap();
+    let mine = b.open(session).read_checkpoint(REV).unwrap().unwrap();
+    assert_eq!(
+        (mine.upto, mine.bytes.as_slice()),
+        (seqs[9], b"third".as_slice())
+    );
+    let theirs = b.open(session).read_checkpoint(other).unwrap().unwrap();
+    assert_eq!(
+        (theirs.upto, theirs.bytes.as_slice()),
+        (seqs[4], b"other revision".as_slice())
+    );
+    assert_ne!(mine.slot, theirs.slot);
+    s.write_checkpoint(REV, seqs[9], b"fourth").unwrap();
+    let theirs = b.open(session).read_checkpoint(other).unwrap().unwrap();
+    assert_eq!(theirs.bytes, b"other revision");
+    // A revision without a checkpoint is given the newest other one (the engine names it and
+    // replays the dumps instead): never nothing while the session holds one.
+    let newest = b
+        .open(session)
+        .read_checkpoint("0000aaaa")
+        .unwrap()
+        .unwrap();
+    assert_eq!(newest.bytes, b"fourth");
+    // Setting one aside leaves the other.
+    s.set_checkpoint_aside(&theirs.slot, "damaged (test)")
+        .unwrap();
+    let c = b.open(session).read_checkpoint(REV).unwrap().unwrap();
+    assert_eq!(c.bytes, b"fourth");
+    let fallback = b.open(session).read_checkpoint(other).unwrap().unwrap();
+    assert_eq!(fallback.bytes, b"fourth", "its own was set aside");
 }
 
 /// `kill -9` of a process writing checkpoints, at different moments: the checkpoint read back
@@ -507,7 +547,7 @@ fn case_checkpoint_crash(b: &Backend, rounds: u64) {
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let _ = child.wait();
         let round_acked = reader.join().unwrap();
-        if let Some(c) = b.open(session).read_checkpoint().unwrap() {
+        if let Some(c) = b.open(session).read_checkpoint(REV).unwrap() {
             assert_eq!(
                 c.bytes,
                 checkpoint_bytes(c.upto),

@@ -27,7 +27,7 @@ use crate::go::profile::{self, Profile};
 use crate::java::exec::{ClassProbes, ExecData, SessionInfo};
 use crate::java::probes::Probes;
 use crate::model::{Diagnostic, DiagnosticKind};
-use crate::session::{DumpStore, ProblemKind, SessionProblem, StoredDump};
+use crate::session::{DumpStore, ProblemKind, SessionProblem, StoredCheckpoint, StoredDump};
 use crate::vcs::{Repo, Revision};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -682,7 +682,7 @@ pub(super) fn restore(
     revision: &str,
 ) -> (Folded, Vec<Diagnostic>, Option<OtherRevision>) {
     let fresh = || Folded::new(revision);
-    let stored = match store.read_checkpoint() {
+    let stored = match store.read_checkpoint(revision) {
         Ok(Some(c)) => c,
         Ok(None) => return (fresh(), Vec::new(), None),
         Err(e) => {
@@ -712,23 +712,23 @@ pub(super) fn restore(
                 "its header says dump {} and its content dump {}",
                 stored.upto, f.upto
             );
-            (fresh(), vec![set_aside(store, &stored.location, &e)], None)
+            (fresh(), vec![set_aside(store, &stored, &e)], None)
         }
         Err(e) => (
             fresh(),
-            vec![set_aside(store, &stored.location, &e.to_string())],
+            vec![set_aside(store, &stored, &e.to_string())],
             None,
         ),
     }
 }
 
-fn set_aside(store: &dyn DumpStore, location: &str, reason: &str) -> Diagnostic {
-    let moved = match store.set_checkpoint_aside(reason) {
+fn set_aside(store: &dyn DumpStore, stored: &StoredCheckpoint, reason: &str) -> Diagnostic {
+    let moved = match store.set_checkpoint_aside(&stored.slot, reason) {
         Ok(to) => format!("set aside ({to})"),
         Err(e) => format!("could not be set aside ({e})"),
     };
     checkpoint_diagnostic(
-        location.to_string(),
+        stored.location.clone(),
         format!("checkpoint not used: {reason}; {moved}; the session's dumps were replayed"),
     )
 }
@@ -756,8 +756,9 @@ pub struct Checkpointer {
     folded: Option<Folded>,
     /// The `upto` of the checkpoint the store holds (0: none).
     written: u64,
-    /// The store's checkpoint is of another revision: replaced only when no dump it holds was
-    /// dropped (else it is the only copy of them).
+    /// The store holds a checkpoint of another revision only: this revision's is written only
+    /// when no dump that one holds was dropped (else a restore from it would not say that they
+    /// are missing here).
     other: Option<OtherRevision>,
     written_at: Instant,
 }
@@ -842,11 +843,11 @@ impl Checkpointer {
             .as_ref()
             .and_then(|o| o.missing(folded.first_read, &location, &self.revision.short))
         {
-            // Replacing it would lose the dumps only it holds.
+            // Written, it would hide that those dumps are missing at this revision.
             self.folded = Some(folded);
             return Err(super::EngineError::Checkpoint(CheckpointError::Write {
                 origin: location,
-                detail: format!("not replaced: {}", missing.message),
+                detail: format!("not written: {}", missing.message),
             }));
         }
         let new = folded.upto.saturating_sub(self.written);
@@ -855,7 +856,7 @@ impl Checkpointer {
         if due {
             let result = folded.encode().and_then(|b| {
                 self.store
-                    .write_checkpoint(folded.upto, &b)
+                    .write_checkpoint(&self.revision.oid, folded.upto, &b)
                     .map(|()| b.len())
                     .map_err(|e| e.to_string())
             });

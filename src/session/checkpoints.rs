@@ -1,6 +1,10 @@
-//! The folder store's checkpoint and compaction: `<session>/checkpoint` holds what every dump up
-//! to some sequence number adds up to (the engine's bytes behind one header line), replaced
-//! atomically; `drop_raw` removes dump files a checkpoint holds and the blobs no dump names.
+//! The folder store's checkpoints and compaction: `<session>/checkpoint.<revision>` holds what
+//! every dump up to some sequence number adds up to, folded for that configured revision (the
+//! engine's bytes behind one header line), replaced atomically — one per revision, so covtops
+//! opened at two revisions on one session never replace each other's (a revision that is not a
+//! plain commit id or name is named by its digest; `checkpoint`, without a revision, is the one
+//! earlier covtops wrote); `drop_raw` removes dump files a checkpoint holds and the blobs no dump
+//! names.
 
 use super::store::{Dropped, StoredCheckpoint};
 use super::{QUARANTINE_DIR, SessionError, SessionStore, read_meta, seq_of_name};
@@ -8,7 +12,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The checkpoint's file in the session folder (not a `.dump`: loads never read it).
+/// The checkpoint's file in the session folder (not a `.dump`: loads never read it), followed
+/// by `.` and the slot (the revision it is folded for) since checkpoints are kept per revision.
 pub(crate) const CHECKPOINT_FILE: &str = "checkpoint";
 /// The header line: `COVTOP-CHECKPOINT-FILE <upto> <made_at_ms>`.
 const HEADER: &str = "COVTOP-CHECKPOINT-FILE";
@@ -17,15 +22,71 @@ const MAX_CHECKPOINT_BYTES: u64 = 2 << 30;
 /// A blob younger than this may belong to a dump another process is writing: kept.
 const BLOB_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The slot of the checkpoint folded for `revision` in a session folder: the revision itself
+/// when it is a plain name (letters, digits, `.`, `_`, `-`; what a commit id is), else its
+/// digest, so that a slot is always one safe file name.
+pub(crate) fn slot_of(revision: &str) -> String {
+    let plain = !revision.is_empty()
+        && revision.len() <= 100
+        && !revision.starts_with('.')
+        && revision
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if plain {
+        revision.to_string()
+    } else {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(revision.as_bytes());
+        d[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The file of checkpoint slot `slot` ("": the one of earlier covtops, without a revision).
+fn slot_file(slot: &str) -> String {
+    if slot.is_empty() {
+        CHECKPOINT_FILE.to_string()
+    } else {
+        format!("{CHECKPOINT_FILE}.{slot}")
+    }
+}
+
+/// The slot of checkpoint file `name`, if it is one.
+fn slot_of_file(name: &str) -> Option<&str> {
+    match name.strip_prefix(CHECKPOINT_FILE)? {
+        "" => Some(""),
+        rest => rest.strip_prefix('.').filter(|s| !s.is_empty()),
+    }
+}
+
 impl SessionStore {
-    fn checkpoint_path(&self) -> PathBuf {
-        self.dir().join(CHECKPOINT_FILE)
+    fn checkpoint_path(&self, slot: &str) -> PathBuf {
+        self.dir().join(slot_file(slot))
+    }
+
+    /// The slots of the session's checkpoints (a folder listing: only when the slot a caller
+    /// wants is not there, or to sum the session up).
+    fn checkpoint_slots(&self) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(self.dir()) else {
+            return Vec::new();
+        };
+        let mut slots: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|n| slot_of_file(&n).map(str::to_string))
+            .collect();
+        slots.sort();
+        slots
     }
 
     /// [`super::DumpStore::write_checkpoint`]: a temporary file, fsynced, renamed over the old
-    /// checkpoint, the folder fsynced (`atomic_file`).
-    pub fn write_checkpoint(&self, upto: u64, bytes: &[u8]) -> Result<(), SessionError> {
-        let path = self.checkpoint_path();
+    /// checkpoint of `revision`, the folder fsynced (`atomic_file`).
+    pub fn write_checkpoint(
+        &self,
+        revision: &str,
+        upto: u64,
+        bytes: &[u8],
+    ) -> Result<(), SessionError> {
+        let path = self.checkpoint_path(&slot_of(revision));
         let made = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -35,11 +96,36 @@ impl SessionStore {
             .map_err(|source| SessionError::Write { path, source })
     }
 
-    /// [`super::DumpStore::read_checkpoint`]. A file whose header line cannot be read is
-    /// returned with `upto` 0 and its bytes, so that the engine names it and sets it aside.
-    pub fn read_checkpoint(&self) -> Result<Option<StoredCheckpoint>, SessionError> {
-        let path = self.checkpoint_path();
+    /// [`super::DumpStore::read_checkpoint`]: the checkpoint of `revision`, else the newest
+    /// other one. A file whose header line cannot be read is returned with `upto` 0 and its
+    /// bytes, so that the engine names it and sets it aside.
+    pub fn read_checkpoint(
+        &self,
+        revision: &str,
+    ) -> Result<Option<StoredCheckpoint>, SessionError> {
+        let want = slot_of(revision);
+        if let Some(c) = self.read_slot(&want)? {
+            return Ok(Some(c));
+        }
+        // Another revision's (for the engine to name it), the newest first.
+        let mut others: Vec<(u64, String)> = self
+            .checkpoint_slots()
+            .into_iter()
+            .filter(|s| *s != want)
+            .map(|s| (self.slot_header(&s).map_or(0, |(_, made)| made), s))
+            .collect();
+        others.sort();
+        match others.pop() {
+            Some((_, slot)) => self.read_slot(&slot),
+            None => Ok(None),
+        }
+    }
+
+    /// The checkpoint in slot `slot`, if there is one.
+    fn read_slot(&self, slot: &str) -> Result<Option<StoredCheckpoint>, SessionError> {
+        let path = self.checkpoint_path(slot);
         let location = path.display().to_string();
+        let slot = slot.to_string();
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -52,6 +138,7 @@ impl SessionStore {
                 made_at_ms: 0,
                 bytes: Vec::new(),
                 location,
+                slot,
             }));
         }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -67,20 +154,41 @@ impl SessionStore {
                 made_at_ms,
                 bytes: bytes.split_off(start),
                 location,
+                slot,
             },
             None => StoredCheckpoint {
                 upto: 0,
                 made_at_ms: 0,
                 bytes,
                 location,
+                slot,
             },
         }))
     }
 
-    /// The checkpoint's header, without reading the rest: (every dump up to, written at ms).
+    /// The header of the session's newest checkpoint, of any revision, without reading the
+    /// rest: (every dump up to, written at ms).
     pub fn checkpoint_header(&self) -> Option<(u64, u64)> {
+        self.checkpoint_slots()
+            .iter()
+            .filter_map(|s| self.slot_header(s))
+            .max_by_key(|&(upto, made)| (made, upto))
+    }
+
+    /// The highest dump any of the session's checkpoints holds (0: none).
+    pub fn checkpoint_upto(&self) -> u64 {
+        self.checkpoint_slots()
+            .iter()
+            .filter_map(|s| self.slot_header(s))
+            .map(|(upto, _)| upto)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The header of slot `slot`'s checkpoint: (every dump up to, written at ms).
+    fn slot_header(&self, slot: &str) -> Option<(u64, u64)> {
         let mut head = Vec::new();
-        fs::File::open(self.checkpoint_path())
+        fs::File::open(self.checkpoint_path(slot))
             .ok()?
             .take(128)
             .read_to_end(&mut head)
@@ -89,8 +197,8 @@ impl SessionStore {
     }
 
     /// [`super::DumpStore::set_checkpoint_aside`]: moved into `quarantine/` with its reason.
-    pub fn set_checkpoint_aside(&self, reason: &str) -> Result<String, SessionError> {
-        self.quarantine(&self.checkpoint_path(), reason)
+    pub fn set_checkpoint_aside(&self, slot: &str, reason: &str) -> Result<String, SessionError> {
+        self.quarantine(&self.checkpoint_path(slot), reason)
             .map(|p| p.display().to_string())
     }
 

@@ -529,10 +529,7 @@ impl SessionStore {
     /// dump must still be numbered after it (else a restore, which reads only the dumps after
     /// the checkpoint, would never see it).
     fn max_seq(&self) -> Result<u64, SessionError> {
-        let folded = self
-            .checkpoint_header()
-            .map_or(0, |(upto, _)| upto)
-            .min(MAX_SEQ);
+        let folded = self.checkpoint_upto().min(MAX_SEQ);
         Ok(self
             .file_names()?
             .iter()
@@ -1322,7 +1319,7 @@ mod tests {
         for _ in 0..3 {
             s.persist(&meta(), b"mode: set\n").unwrap();
         }
-        s.write_checkpoint(3, b"folded").unwrap();
+        s.write_checkpoint("abc", 3, b"folded").unwrap();
         // Every raw dump dropped (compaction) and the number file lost.
         for e in fs::read_dir(s.dir()).unwrap() {
             let p = e.unwrap().path();

@@ -76,6 +76,11 @@ const MIGRATIONS: &[&str] = &[
     // A stored dump that cannot be used (it does not decode, exceeds a budget or made covtop
     // fail) is set aside: it stays, with why and when, and is never replayed again.
     "ALTER TABLE covtop_dumps ADD COLUMN quarantined_reason TEXT, ADD COLUMN quarantined_ms BIGINT;",
+    // One checkpoint per session and configured revision: covtops opened at two revisions on
+    // one session never replace each other's ('' is the one written before this step).
+    "ALTER TABLE covtop_checkpoints ADD COLUMN revision TEXT NOT NULL DEFAULT '';
+     ALTER TABLE covtop_checkpoints DROP CONSTRAINT covtop_checkpoints_pkey;
+     ALTER TABLE covtop_checkpoints ADD PRIMARY KEY (session_id, revision);",
 ];
 
 /// Removes the payloads no dump names any more.
@@ -943,8 +948,10 @@ impl PgStore {
                          FROM covtop_sessions s \
                          LEFT JOIN covtop_dumps d ON d.session_id = s.id \
                          LEFT JOIN covtop_blobs b ON b.digest = d.blob \
-                         LEFT JOIN covtop_checkpoints c \
-                                ON c.session_id = s.id AND c.aside IS NULL \
+                         LEFT JOIN LATERAL (SELECT upto, made_ms, body \
+                                FROM covtop_checkpoints k \
+                                WHERE k.session_id = s.id AND k.aside IS NULL \
+                                ORDER BY made_ms DESC LIMIT 1) c ON true \
                          ORDER BY s.name, d.seq",
                         &[],
                     )
@@ -1219,21 +1226,27 @@ impl DumpStore for PgStore {
         }))
     }
 
-    fn write_checkpoint(&mut self, upto: u64, bytes: &[u8]) -> Result<(), SessionError> {
+    fn write_checkpoint(
+        &mut self,
+        revision: &str,
+        upto: u64,
+        bytes: &[u8],
+    ) -> Result<(), SessionError> {
         let sid = self.sid()?;
         let upto = upto.min(i64::MAX as u64) as i64;
         let made = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let body = bytes.to_vec();
+        let revision = revision.to_string();
         self.run(move |client| {
             Box::pin(async move {
                 client
                     .execute(
-                        "INSERT INTO covtop_checkpoints (session_id, upto, made_ms, body) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO UPDATE \
-                         SET upto = $2, made_ms = $3, body = $4, aside = NULL",
-                        &[&sid, &upto, &made, &body],
+                        "INSERT INTO covtop_checkpoints (session_id, revision, upto, made_ms, body) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session_id, revision) DO UPDATE \
+                         SET upto = $3, made_ms = $4, body = $5, aside = NULL",
+                        &[&sid, &revision, &upto, &made, &body],
                     )
                     .await
                     .map_err(|e| pg_error(&e))?;
@@ -1242,15 +1255,21 @@ impl DumpStore for PgStore {
         })
     }
 
-    fn read_checkpoint(&self) -> Result<Option<super::StoredCheckpoint>, SessionError> {
+    fn read_checkpoint(
+        &self,
+        revision: &str,
+    ) -> Result<Option<super::StoredCheckpoint>, SessionError> {
         let sid = self.sid()?;
+        let revision = revision.to_string();
         let row = self.run(move |client| {
             Box::pin(async move {
+                // This revision's, else the newest other one (named, not used, by the engine).
                 let row = client
                     .query_opt(
-                        "SELECT upto, made_ms, body FROM covtop_checkpoints \
-                         WHERE session_id = $1 AND aside IS NULL",
-                        &[&sid],
+                        "SELECT upto, made_ms, body, revision FROM covtop_checkpoints \
+                         WHERE session_id = $1 AND aside IS NULL \
+                         ORDER BY revision = $2 DESC, made_ms DESC LIMIT 1",
+                        &[&sid, &revision],
                     )
                     .await
                     .map_err(|e| pg_error(&e))?;
@@ -1259,27 +1278,33 @@ impl DumpStore for PgStore {
                         r.get::<_, i64>(0),
                         r.get::<_, i64>(1),
                         r.get::<_, Vec<u8>>(2),
+                        r.get::<_, String>(3),
                     )
                 }))
             })
         })?;
-        Ok(row.map(|(upto, made, bytes)| super::StoredCheckpoint {
-            upto: upto.max(0) as u64,
-            made_at_ms: made.max(0) as u64,
-            bytes,
-            location: format!("{} checkpoint", self.location()),
-        }))
+        Ok(
+            row.map(|(upto, made, bytes, slot)| super::StoredCheckpoint {
+                upto: upto.max(0) as u64,
+                made_at_ms: made.max(0) as u64,
+                bytes,
+                location: format!("{} checkpoint", self.location()),
+                slot,
+            }),
+        )
     }
 
-    fn set_checkpoint_aside(&self, reason: &str) -> Result<String, SessionError> {
+    fn set_checkpoint_aside(&self, slot: &str, reason: &str) -> Result<String, SessionError> {
         let sid = self.sid()?;
         let reason: String = crate::redact::redact(reason).to_string();
+        let slot = slot.to_string();
         self.run(move |client| {
             Box::pin(async move {
                 client
                     .execute(
-                        "UPDATE covtop_checkpoints SET aside = $2 WHERE session_id = $1",
-                        &[&sid, &reason],
+                        "UPDATE covtop_checkpoints SET aside = $3 \
+                         WHERE session_id = $1 AND revision = $2",
+                        &[&sid, &slot, &reason],
                     )
                     .await
                     .map_err(|e| pg_error(&e))?;

@@ -139,24 +139,32 @@ pub trait DumpStore: Send + std::fmt::Debug {
         Vec::new()
     }
 
-    /// Replaces the session's checkpoint (what every dump up to `upto` adds up to, in the
-    /// engine's format) atomically: a reader, or a writer killed meanwhile, leaves the old one
-    /// or the new one whole, never a part. Dumps are never touched.
-    fn write_checkpoint(&mut self, _upto: u64, _bytes: &[u8]) -> Result<(), SessionError> {
+    /// Replaces the session's checkpoint for configured revision `revision` (what every dump
+    /// up to `upto` adds up to, folded for that revision, in the engine's format) atomically: a
+    /// reader, or a writer killed meanwhile, leaves the old one or the new one whole, never a
+    /// part. Checkpoints of other revisions and dumps are never touched.
+    fn write_checkpoint(
+        &mut self,
+        _revision: &str,
+        _upto: u64,
+        _bytes: &[u8],
+    ) -> Result<(), SessionError> {
         Err(SessionError::Database {
             store: self.location(),
             message: "this store keeps no checkpoints; the session is replayed whole".into(),
         })
     }
 
-    /// The session's checkpoint, if it has one that was not set aside.
-    fn read_checkpoint(&self) -> Result<Option<StoredCheckpoint>, SessionError> {
+    /// The session's checkpoint for `revision` if it has one that was not set aside, else its
+    /// newest checkpoint of another revision (which the engine names and does not use).
+    fn read_checkpoint(&self, _revision: &str) -> Result<Option<StoredCheckpoint>, SessionError> {
         Ok(None)
     }
 
-    /// Sets the checkpoint aside (it cannot be read): later opens replay the dumps instead, and
-    /// the next checkpoint written replaces it. Returns where it went, for the diagnostic.
-    fn set_checkpoint_aside(&self, _reason: &str) -> Result<String, SessionError> {
+    /// Sets checkpoint `slot` ([`StoredCheckpoint::slot`]) aside (it cannot be read): later
+    /// opens replay the dumps instead, and the next checkpoint written for its revision
+    /// replaces it. Returns where it went, for the diagnostic.
+    fn set_checkpoint_aside(&self, _slot: &str, _reason: &str) -> Result<String, SessionError> {
         Ok(self.location())
     }
 
@@ -189,6 +197,9 @@ pub struct StoredCheckpoint {
     pub bytes: Vec<u8>,
     /// Where it is, for messages.
     pub location: String,
+    /// Which of the session's checkpoints it is (the store's name for the revision it was
+    /// written for), for [`DumpStore::set_checkpoint_aside`].
+    pub slot: String,
 }
 
 /// What [`DumpStore::drop_raw`] removed.
@@ -300,16 +311,21 @@ impl DumpStore for SessionStore {
         SessionStore::quarantined(self)
     }
 
-    fn write_checkpoint(&mut self, upto: u64, bytes: &[u8]) -> Result<(), SessionError> {
-        SessionStore::write_checkpoint(self, upto, bytes)
+    fn write_checkpoint(
+        &mut self,
+        revision: &str,
+        upto: u64,
+        bytes: &[u8],
+    ) -> Result<(), SessionError> {
+        SessionStore::write_checkpoint(self, revision, upto, bytes)
     }
 
-    fn read_checkpoint(&self) -> Result<Option<StoredCheckpoint>, SessionError> {
-        SessionStore::read_checkpoint(self)
+    fn read_checkpoint(&self, revision: &str) -> Result<Option<StoredCheckpoint>, SessionError> {
+        SessionStore::read_checkpoint(self, revision)
     }
 
-    fn set_checkpoint_aside(&self, reason: &str) -> Result<String, SessionError> {
-        SessionStore::set_checkpoint_aside(self, reason)
+    fn set_checkpoint_aside(&self, slot: &str, reason: &str) -> Result<String, SessionError> {
+        SessionStore::set_checkpoint_aside(self, slot, reason)
     }
 
     fn drop_raw(&mut self, upto: u64, before_ms: u64) -> Result<Dropped, SessionError> {
