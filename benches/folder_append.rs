@@ -6,7 +6,8 @@
 //! without compaction), the store is reopened (as a restart does) and takes one append (the
 //! first one may look at the folder once), then `APPENDS` appends of distinct payloads through
 //! [`DumpStore::append`] (what the engine calls for every poll) are timed: wall and on-CPU time
-//! of the appending thread (the machine is shared), as appends a second. Then `session list`
+//! of the appending thread (the machine is shared), as appends a second; then the same with two
+//! writers (two stores, as two processes would be) taking turns. Then `session list`
 //! (metadata lines and file sizes) is timed against reading every dump (what it did before).
 //! Nothing is asserted about time.
 //!
@@ -65,14 +66,21 @@ fn main() {
             let k = size + 2 + n;
             assert!(s.append(&meta(k), &payload(k, blocks)).unwrap().new);
         }
-        let (wall, cpu) = (wall.elapsed(), cpu::thread_cpu() - cpu);
-        println!(
-            "folder append, session of {size} dumps: {:.0} appends/s wall ({:.1?} each), {:.0} appends/s on-CPU ({:.1?} each)",
-            appends as f64 / wall.as_secs_f64(),
-            wall / appends as u32,
-            appends as f64 / cpu.as_secs_f64(),
-            cpu / appends as u32,
-        );
+        let what = format!("folder append, session of {size} dumps");
+        rate(&what, appends, wall.elapsed(), cpu::thread_cpu() - cpu);
+        // Two writers taking turns on the session (two processes: a collector and a screen):
+        // each append follows one of the other's.
+        let mut other = SessionStore::open(tmp.path(), "default").unwrap();
+        let base = size + 2 + appends;
+        other.append(&meta(base), &payload(base, blocks)).unwrap();
+        let (wall, cpu) = (Instant::now(), cpu::thread_cpu());
+        for n in 1..=appends {
+            let k = base + n;
+            let w = if n % 2 == 0 { &mut other } else { &mut s };
+            assert!(w.append(&meta(k), &payload(k, blocks)).unwrap().new);
+        }
+        let what = "  two writers taking turns";
+        rate(what, appends, wall.elapsed(), cpu::thread_cpu() - cpu);
         // `session list` (metadata lines and sizes), against reading every dump (what it did).
         let catalog = SessionCatalog::new(tmp.path());
         let (wall, cpu) = (Instant::now(), cpu::thread_cpu());
@@ -86,4 +94,15 @@ fn main() {
             "  session list {list_wall:.1?} wall, {list_cpu:.1?} on-CPU; reading every dump {load_wall:.1?} wall, {load_cpu:.1?} on-CPU"
         );
     }
+}
+
+/// Prints `appends` appends in `wall` (and `cpu` on-CPU) as appends a second.
+fn rate(what: &str, appends: u64, wall: std::time::Duration, cpu: std::time::Duration) {
+    println!(
+        "{what}: {:.0} appends/s wall ({:.1?} each), {:.0} appends/s on-CPU ({:.1?} each)",
+        appends as f64 / wall.as_secs_f64(),
+        wall / appends as u32,
+        appends as f64 / cpu.as_secs_f64(),
+        cpu / appends as u32,
+    );
 }

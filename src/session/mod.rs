@@ -73,6 +73,12 @@ const REASON_SUFFIX: &str = ".reason.txt";
 /// linked, so a writer killed at any moment leaves at worst an unused number, never a number
 /// handed out twice. Missing, unreadable or out of range: recovered from a listing.
 const NEXT_SEQ_FILE: &str = ".next-seq";
+/// The names of the dumps linked into the session folder, one a line, appended under the
+/// folder's lock: a writer learns what other processes appended since it last looked by reading
+/// the new lines, not by listing the folder. Only a cache (never fsynced): a line missing or
+/// garbled means a listing. Started again once it passes [`APPENDED_MAX`].
+const APPENDED_FILE: &str = ".appended";
+const APPENDED_MAX: u64 = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -241,6 +247,10 @@ pub struct SessionStore {
     seen_next: Option<u64>,
     /// The dumps of the folder by identity, for idempotent appends.
     index: store::IdentityIndex,
+    /// How much of [`APPENDED_FILE`] the index holds.
+    appended_at: u64,
+    /// How many times appends listed the folder (for tests of the journal).
+    listings: u32,
 }
 
 impl SessionStore {
@@ -263,6 +273,8 @@ impl SessionStore {
             next_seq: 1,
             seen_next: None,
             index: store::IdentityIndex::default(),
+            appended_at: 0,
+            listings: 0,
         };
         store.next_seq = store.max_seq()? + 1;
         Ok(store)
@@ -300,7 +312,11 @@ impl SessionStore {
         // looked (the next number moved) or when the folder cannot be locked.
         let next = lock.as_ref().and_then(|_| self.read_next_seq());
         if next.is_none() || next != self.seen_next {
-            self.refresh_index()?;
+            // What others appended, from the names they noted; else from a listing.
+            if !next.is_some_and(|n| self.index_appended(n)) {
+                self.appended_at = self.appended_len();
+                self.refresh_index()?;
+            }
             self.seen_next = next;
         }
         if let Some((seq, path)) = self.index.get(&key)
@@ -330,8 +346,82 @@ impl SessionStore {
         })
     }
 
+    /// The length of [`APPENDED_FILE`] (0 when there is none).
+    fn appended_len(&self) -> u64 {
+        fs::metadata(self.dir.join(APPENDED_FILE)).map_or(0, |m| m.len())
+    }
+
+    /// Indexes the dumps other writers noted in [`APPENDED_FILE`] since this store last read
+    /// it; only with the folder's lock held. False (the caller lists the folder) when the
+    /// notes do not account for every number up to `next` (a writer that notes nothing, one
+    /// killed between its link and its note, a file started again or damaged).
+    fn index_appended(&mut self, next: u64) -> bool {
+        let Ok(mut f) = fs::File::open(self.dir.join(APPENDED_FILE)) else {
+            return false;
+        };
+        let len = f.metadata().map_or(0, |m| m.len());
+        // Far behind (or the file was started again): a listing is as cheap.
+        if len < self.appended_at || len - self.appended_at > APPENDED_MAX {
+            return false;
+        }
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        if f.seek(std::io::SeekFrom::Start(self.appended_at)).is_err()
+            || f.take(len - self.appended_at)
+                .read_to_string(&mut text)
+                .is_err()
+            || !(text.is_empty() || text.ends_with('\n'))
+        {
+            return false;
+        }
+        let from = self.index.upto();
+        let mut found = std::collections::BTreeMap::new();
+        for name in text.lines() {
+            let seq = seq_of_name(name).filter(|_| name.ends_with(SUFFIX) && !name.contains('/'));
+            let Some(seq) = seq else {
+                return false;
+            };
+            if seq > from {
+                found.insert(seq, self.dir.join(name));
+            }
+        }
+        // Every number after the index's up to `next` noted, none beyond.
+        let top = found.keys().next_back().copied().unwrap_or(from);
+        if top + 1 != next || found.len() as u64 != top - from {
+            return false;
+        }
+        for (seq, path) in found {
+            if not_a_dump_file(&path).is_some() {
+                continue;
+            }
+            if let Some(meta) = read_meta(&path) {
+                self.index.insert(meta_key(&meta), seq, path);
+            }
+        }
+        self.index.set_upto(top);
+        self.appended_at = len;
+        true
+    }
+
+    /// Notes dump file `name` in [`APPENDED_FILE`] (with the folder's lock held), starting the
+    /// file again when it is long. A note that cannot be written only costs a listing later.
+    fn note_appended(&mut self, name: &str) {
+        let path = self.dir.join(APPENDED_FILE);
+        let restart = self.appended_len() > APPENDED_MAX;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(!restart)
+            .write(true)
+            .truncate(restart)
+            .open(&path);
+        if let Ok(mut f) = file {
+            let _ = f.write_all(format!("{name}\n").as_bytes());
+        }
+    }
+
     /// Indexes the metadata of the dump files written since the last look (by any process).
     fn refresh_index(&mut self) -> Result<(), SessionError> {
+        self.listings += 1;
         let from = self.index.upto();
         let mut top = from;
         for name in self.file_names()? {
@@ -503,6 +593,9 @@ impl SessionStore {
             if let Ok(d) = fs::File::open(&self.dir) {
                 // Makes the link (or rename) itself durable.
                 let _ = d.sync_all();
+            }
+            if locked {
+                self.note_appended(&name);
             }
             self.next_seq = meta.seq + 1;
             return Ok(path);
@@ -1404,5 +1497,51 @@ mod tests {
         fs::write(&file, b"").unwrap();
         let e = SessionStore::open(&file, "x").unwrap_err().to_string();
         assert!(e.contains("cannot create session folder"), "{e}");
+    }
+
+    /// Two writers taking turns on one folder session learn of each other's dumps from the
+    /// notes in `.appended`, not by listing the folder at every append; a dump one wrote is
+    /// not written again by the other; and notes that do not account for every number (a
+    /// writer that notes nothing, a damaged file) fall back to a listing, still right.
+    #[test]
+    fn writers_taking_turns_read_each_others_notes_instead_of_listing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = SessionStore::open(tmp.path(), "x").unwrap();
+        let mut b = SessionStore::open(tmp.path(), "x").unwrap();
+        let body = |n: u64| format!("mode: set\na.go:{n}.1,{n}.9 1 1\n").into_bytes();
+        for n in 0..20u64 {
+            let w = if n % 2 == 0 { &mut a } else { &mut b };
+            assert!(w.append_idempotent(&meta(), &body(n)).unwrap().new);
+        }
+        // Only the first append (an empty folder, no number yet) listed; every other look at
+        // the folder read the other's notes, from the start for a store just opened.
+        assert_eq!((a.listings, b.listings), (1, 0));
+        // What one wrote, the other finds (not written again).
+        let again = b.append_idempotent(&meta(), &body(18)).unwrap();
+        assert!(!again.new);
+        assert_eq!(again.seq, 19);
+        // A writer that notes nothing (an older covtop): the numbers do not add up, so the
+        // other lists the folder and still finds its dump.
+        let mut old = SessionStore::open(tmp.path(), "x").unwrap();
+        let lock = old.lock_folder();
+        let path = old.persist_locked(&meta(), &body(100), true).unwrap();
+        drop(lock);
+        let lines = fs::read_to_string(old.dir().join(APPENDED_FILE)).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        fs::write(
+            old.dir().join(APPENDED_FILE),
+            lines.replace(&format!("{name}\n"), ""),
+        )
+        .unwrap();
+        let listed = a.listings;
+        assert!(!a.append_idempotent(&meta(), &body(100)).unwrap().new);
+        assert_eq!(a.listings, listed + 1);
+        // Damaged notes: a listing, and the right answer.
+        fs::write(old.dir().join(APPENDED_FILE), "garbage").unwrap();
+        assert!(b.append_idempotent(&meta(), &body(101)).unwrap().new);
+        assert!(!a.append_idempotent(&meta(), &body(101)).unwrap().new);
+        let (dumps, problems) = a.load_all().unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(dumps.len(), 22);
     }
 }
