@@ -510,7 +510,7 @@ fn tls_to_postgres_follows_sslmode_and_sslrootcert() {
 
 /// Issue #11: `covtop session merge` and `--baseline` work on PostgreSQL sessions as on folder
 /// sessions: a merge copies in fetch order and copies nothing twice; a baseline is another
-/// session of the database (or one up to a sequence number).
+/// session of the database (or one up to a sequence number), or a folder session's dump file.
 #[test]
 fn merge_and_baseline_work_on_postgres_sessions() {
     let Some(cluster) = tools() else { return };
@@ -577,6 +577,32 @@ fn merge_and_baseline_work_on_postgres_sessions() {
         assert_eq!(totals["cbc"], 3, "{baseline}: {totals}");
         assert_eq!(json["baseline"]["label"], baseline, "{}", json["baseline"]);
     }
+    // A dump file of a folder session (kept from before the team moved to the database, or
+    // copied from a colleague) is a baseline too while the session in use is in PostgreSQL.
+    let kept = tempfile::tempdir().unwrap();
+    let mut folder = covtop::session::SessionStore::open(kept.path(), "before").unwrap();
+    let meta = DumpMeta::new("shop", "r-1", None, 1, &head, PayloadKind::GoProfile);
+    let file = folder
+        .append(&meta, covered(1).as_bytes())
+        .unwrap()
+        .location;
+    let file = file.to_string_lossy().into_owned();
+    let (code, out) = team.run(&[
+        "report",
+        "--offline",
+        "--format",
+        "json",
+        "--baseline",
+        &file,
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out[out.find('{').unwrap()..]).unwrap();
+    let totals = &json["baseline"]["totals"];
+    assert_eq!(
+        (totals["lbc"].as_u64(), totals["cbc"].as_u64()),
+        (Some(2), Some(3)),
+        "{totals}"
+    );
     let (code, out) = team.run(&["report", "--offline", "--baseline", "nosuch"]);
     assert!(code != Some(0), "{out}");
     assert!(
