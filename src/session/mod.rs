@@ -384,7 +384,8 @@ impl SessionStore {
 
     /// The number [`NEXT_SEQ_FILE`] holds, when it is readable and in range.
     fn read_next_seq(&self) -> Option<u64> {
-        let text = fs::read_to_string(self.dir.join(NEXT_SEQ_FILE)).ok()?;
+        let text =
+            crate::bounded_read::read_regular_text(&self.dir.join(NEXT_SEQ_FILE), 64).ok()?;
         text.strip_suffix('\n')?
             .parse::<u64>()
             .ok()

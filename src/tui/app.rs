@@ -224,9 +224,9 @@ impl App {
         let Some(path) = self.config.state_file.clone() else {
             return;
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::bounded_read::read_regular_text(&path, 1 << 20) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) if e.is_not_found() => return,
             Err(e) => {
                 self.notify(
                     format!("cannot read the saved screen state {}: {e}", path.display()),
