@@ -659,7 +659,7 @@ impl Engine {
             memo: &mut self.memo,
             classes: self.java_union.as_ref(),
         };
-        self.core.apply(meta, payload, origin, &mut judge)
+        self.core.apply_guarded(meta, payload, origin, &mut judge)
     }
 
     /// Whether a revision stored with a dump names the configured one.
