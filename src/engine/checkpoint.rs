@@ -70,10 +70,10 @@ pub(super) type Recent = BTreeMap<String, (u64, Vec<(u64, String)>)>;
 
 /// What a session's dumps up to `upto` add up to: the state a replay leaves.
 #[derive(Debug, Clone)]
-pub(super) struct Folded {
+pub struct Folded {
     pub core: SessionCore,
     /// Per (target, replica): its last stored dump (none after a reset marker).
-    pub last: BTreeMap<(String, String), LastStored>,
+    pub(super) last: BTreeMap<(String, String), LastStored>,
     pub recent: Recent,
     /// Stored files that could not be read.
     pub problems: Vec<SessionProblem>,
