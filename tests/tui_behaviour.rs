@@ -1438,3 +1438,61 @@ fn a_repeated_message_shows_once_and_the_export_hint_is_whole_at_80_columns() {
         .join("\n");
     assert!(find_row(&t, "until it is written.").is_some(), "{text}");
 }
+
+/// Text from agents and file names holding ESC, BEL and a newline: ratatui would drop the
+/// control characters silently (`a\x1b[2Jb` drawn as `a[2Jb`, a forged look); the screen shows
+/// them escaped, as the text outputs do — header (target name, replica id), tree and source
+/// title (file name), diagnostics and the messages log.
+#[test]
+fn control_characters_from_agents_and_file_names_are_drawn_escaped() {
+    let evil = "evil\u{1b}[31m\u{7}\nx.go";
+    let view = view_with(|v| {
+        let mut f = root_file();
+        f.path = evil.into();
+        v.files.push(f);
+        v.files.sort_by(|a, b| a.path.cmp(&b.path));
+        v.targets[0].replicas[0].id = "10.0.0.7\u{1b}[2J:7777".into();
+        v.targets[1].name = "bill\u{7}ing\nx".into();
+        v.diagnostics[0].subject = "example.com/\u{1b}]0;title\u{7}x.go".into();
+    });
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view);
+    app.on_notice(Notice::Error(
+        "agent said \u{1b}[31mred\u{7}\nsecond".into(),
+    ));
+    let (w, h) = (200, 50);
+    let t = render(&mut app, w, h);
+    let header = header_rows(&t).join("\n");
+    assert!(header.contains(r"10.0.0.7\u{1b}[2J:7777 up"), "{header}");
+    assert!(header.contains(r"bill\u{7}ing\u{a}x"), "{header}");
+    let escaped_name = r"evil\u{1b}[31m\u{7}\u{a}x.go";
+    let row = find_row(&t, escaped_name).expect("the tree shows the file name escaped");
+    // The source title, on the panes' top border, once the file is selected.
+    let border = (0..h).find(|&y| row_text(&t, y).starts_with('┌')).unwrap();
+    let mut selected = false;
+    for _ in 0..20 {
+        let t = render(&mut app, w, h);
+        if row_text(&t, border).contains(escaped_name) {
+            selected = true;
+            break;
+        }
+        press(&mut app, "j");
+    }
+    assert!(
+        selected,
+        "the source title names the file escaped (tree row {row})"
+    );
+    press(&mut app, "D");
+    let t = render(&mut app, w, h);
+    assert!(
+        find_row(&t, r"example.com/\u{1b}]0;title\u{7}x.go").is_some(),
+        "the diagnostics name the subject escaped"
+    );
+    app.handle_event(key(KeyCode::Esc));
+    press(&mut app, "L");
+    let t = render(&mut app, w, h);
+    assert!(
+        find_row(&t, r"agent said \u{1b}[31mred\u{7}\u{a}second").is_some(),
+        "the messages log shows the text escaped"
+    );
+}

@@ -336,10 +336,12 @@ impl App {
         self.notify(text, error);
     }
 
+    /// Every message of the footer and the log comes through here: text from agents and file
+    /// names in it is shown escaped (ratatui would drop a control character silently).
     fn notify(&mut self, text: String, error: bool) {
         let message = Message {
             at: self.config.clock.now(),
-            text,
+            text: crate::escape::field(&text).into_owned(),
             error,
         };
         self.footer.push(message.clone());

@@ -394,7 +394,10 @@ impl SourcePane {
             .saturating_sub(counts_width + rest_width)
             .max(path_min.min(room));
         title.push(Span::styled(
-            format!(" {} ", cut_left(&open.path, path_room)),
+            format!(
+                " {} ",
+                cut_left(&crate::escape::field(&open.path), path_room)
+            ),
             p.title,
         ));
         if let Some((text, style)) = chosen {
@@ -489,7 +492,11 @@ impl Component for SourcePane {
                 return;
             }
             LoadState::Failed(e) => {
-                let msg = format!("Cannot read {}: {e}", open.path);
+                let msg = format!(
+                    "Cannot read {}: {}",
+                    crate::escape::field(&open.path),
+                    crate::escape::field(e)
+                );
                 frame.render_widget(
                     Paragraph::new(msg).style(p.error).wrap(Wrap { trim: true }),
                     inner,
