@@ -667,11 +667,10 @@ fn session_dump_files() {
     assert_mixed("session dump files", accepted, run.done);
 }
 
-/// A real checkpoint of a session holding Go dumps (two replicas, a restart, a reset) and JaCoCo
-/// data, as the folder store writes it (header line, then the engine's bytes).
+/// A real checkpoint of a session holding Go dumps (two replicas, a restart, a reset) and a real
+/// JaCoCo agent's dump, as the folder store writes it (header line, then the engine's bytes).
 fn checkpoint_seed(dir: &Path) -> Vec<u8> {
     use covtop::engine::checkpoint::Folded;
-    use covtop::java::exec::{ClassProbes, ExecData, SessionInfo};
     use covtop::session::{DumpMeta, DumpStore, PayloadKind, SessionStore};
     let mut store = SessionStore::open(dir, "fuzz").unwrap();
     for (n, replica, instance, count) in [(1, "r1", "p1", 5), (2, "r1", "p2", 1), (3, "r2", "q", 7)]
@@ -690,21 +689,10 @@ fn checkpoint_seed(dir: &Path) -> Vec<u8> {
     store
         .append_reset("svc", "r2", "rev", PayloadKind::GoProfile, 4)
         .unwrap();
-    let mut exec = ExecData::default();
-    exec.sessions.push(SessionInfo {
-        id: "pod".into(),
-        start: 1,
-        dump: 2,
-    });
-    exec.classes.insert(
-        7,
-        ClassProbes {
-            name: "a/B".into(),
-            probes: [true, false, true].into_iter().collect(),
-        },
-    );
     let m = DumpMeta::new("jvm", "j", None, 5, "rev", PayloadKind::JacocoExec);
-    store.append(&m, &exec.to_bytes().unwrap()).unwrap();
+    // A real agent's dump.
+    let exec = read("tests/java-corpus/fixtures/dump1.exec");
+    store.append(&m, &exec).unwrap();
     let mut folded = Folded::new("rev");
     let judge = &mut covtop::engine::core::Trusting;
     folded.fold(store.stream_after(0).unwrap(), judge, &store);
@@ -753,7 +741,7 @@ fn checkpoint_files() {
     ];
     let mut rng = Rng::new(10);
     let mut accepted = 0;
-    let mut run = Cases::new("checkpoint files", 3000);
+    let mut run = Cases::new("checkpoint files", 1000);
     while run.next() {
         let input = match rng.below(3) {
             // The whole file as it lies on disk.
