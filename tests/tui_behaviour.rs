@@ -521,6 +521,17 @@ fn sources_that_fail_or_are_missing_are_reported_in_the_pane() {
     settle(&mut app);
     let t = render(&mut app, 110, 30);
     assert!(find_row(&t, "object 4f2a9c1 is corrupt").is_some());
+    // Named in the messages log too, once however often the file is opened.
+    press(&mut app, "jk");
+    settle(&mut app);
+    let named: Vec<_> = app
+        .messages()
+        .iter()
+        .filter(|m| {
+            m.error && m.text == format!("cannot read the source {CART}: object 4f2a9c1 is corrupt")
+        })
+        .collect();
+    assert_eq!(named.len(), 1, "{:?}", app.messages());
     press(&mut app, "jj");
     let t = render(&mut app, 110, 30);
     assert!(find_row(&t, "is not in the deployed revision").is_some());

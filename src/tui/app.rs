@@ -143,6 +143,8 @@ pub struct App {
     footer: Footer,
     popups: Vec<Popup>,
     messages: Vec<Message>,
+    /// Sources already named in the messages as unreadable.
+    unreadable_sources: std::collections::HashSet<String>,
     focus: Focus,
     /// The focused pane takes the whole width.
     zoomed: bool,
@@ -200,6 +202,7 @@ impl App {
             footer: Footer::default(),
             popups: Vec::new(),
             messages: Vec::new(),
+            unreadable_sources: Default::default(),
             focus: Focus::Tree,
             zoomed: false,
             tree_share: TREE_SHARE,
@@ -370,6 +373,7 @@ impl App {
         let mut redraw = self.footer.expire(now);
         redraw |= self.footer.progress_moved();
         redraw |= self.source.tick(now);
+        redraw |= self.name_unreadable_sources();
         self.wall_now = self.config.clock.now();
         // The header shows ages in whole seconds.
         let second = self
@@ -386,7 +390,23 @@ impl App {
     /// Blocks until the open file is read and highlighted (or `timeout` passes); true if settled.
     /// For tests and benches, which need deterministic frames.
     pub fn settle(&mut self, timeout: Duration) -> bool {
-        self.source.settle(timeout)
+        let settled = self.source.settle(timeout);
+        self.name_unreadable_sources();
+        settled
+    }
+
+    /// A source the store could not read (too large, not a regular file, a damaged object) is
+    /// named in the messages log once per file, beside the pane's own word on it; true if a
+    /// message was added.
+    fn name_unreadable_sources(&mut self) -> bool {
+        let mut added = false;
+        for (path, e) in self.source.take_failures() {
+            if self.unreadable_sources.insert(path.clone()) {
+                self.notify(format!("cannot read the source {path}: {e}"), true);
+                added = true;
+            }
+        }
+        added
     }
 
     /// True while the source worker owes the open file its text or colours: the terminal loop
