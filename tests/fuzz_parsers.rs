@@ -7,9 +7,9 @@
 //! `CI=true`, more cases from the same generator for a fixed time budget of its own
 //! ([`CI_SECONDS`]). Inputs are mutated from real ones: bit flips, interesting bytes, tokens of
 //! the format, cut and repeated ranges, numbers replaced by huge or negative ones. Properties:
-//! never a panic (the failing input is printed), and an error names the input it is about; for
-//! the checkpoint and saved build files also no single allocation above 256 MiB (a length read
-//! from the file and trusted), seen by this binary's allocator.
+//! never a panic (the failing input is printed), an error names the input it is about, and no
+//! single allocation above 256 MiB on the thread that runs the parser (a length read from the
+//! input and trusted), seen by this binary's allocator.
 //!
 //! `FUZZ_SEED=n` runs another seed; `FUZZ_SCALE=k` runs k times the fixed cases; `FUZZ_SECONDS=s`
 //! sets the time budget of each parser (0: the fixed cases only, the default outside CI).
@@ -239,15 +239,16 @@ fn shown(input: &[u8]) -> String {
     format!("{} bytes: \"{head}\"", input.len())
 }
 
-/// Runs `f` on one input: a panic fails the test with the input; an error must name `origin`.
-/// Returns whether the input was accepted.
+/// Runs `f` on one input: a panic fails the test with the input; an error must name `origin`;
+/// no single allocation on this thread passes [`MAX_ALLOCATION`] ([`bounded`]). Returns whether
+/// the input was accepted.
 fn check<T, E: Display>(
     what: &str,
     input: &[u8],
     origin: &str,
     f: impl FnOnce() -> Result<T, E>,
 ) -> bool {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match bounded(what, input, || catch_unwind(AssertUnwindSafe(f))) {
         Err(_) => panic!("{what} panicked on {}", shown(input)),
         Ok(Err(e)) => {
             let text = e.to_string();
@@ -760,13 +761,11 @@ fn checkpoint_files() {
             }
         };
         std::fs::write(&path, &input).unwrap();
-        let ok = bounded("checkpoint", &input, || {
-            check("read_checkpoint", &input, "", || store.read_checkpoint())
-                && check("Folded::decode", &input, "fuzz-checkpoint", || {
-                    let cp = store.read_checkpoint().unwrap().unwrap();
-                    Folded::decode(&cp.bytes, "fuzz-checkpoint")
-                })
-        });
+        let ok = check("read_checkpoint", &input, "", || store.read_checkpoint())
+            && check("Folded::decode", &input, "fuzz-checkpoint", || {
+                let cp = store.read_checkpoint().unwrap().unwrap();
+                Folded::decode(&cp.bytes, "fuzz-checkpoint")
+            });
         accepted += usize::from(ok);
     }
     assert_mixed("checkpoint files", accepted, run.done);
@@ -828,14 +827,14 @@ fn saved_build_files() {
     while run.next() {
         let which = rng.below(seeds.len());
         let input = mutate(&mut rng, &seeds[which], tokens);
-        let ok = bounded("saved build file", &input, || match which {
+        let ok = match which {
             0 => check("BuildLines::decode", &input, "build-shop.lines", || {
                 BuildLines::decode(&input, path, &lines.revision)
             }),
             _ => check("BuildIds::decode", &input, "build-shop.lines", || {
                 BuildIds::decode(&input, path)
             }),
-        });
+        };
         total[which] += 1;
         accepted[which] += usize::from(ok);
     }
