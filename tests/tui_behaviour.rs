@@ -537,6 +537,32 @@ fn sources_that_fail_or_are_missing_are_reported_in_the_pane() {
     assert!(find_row(&t, "is not in the deployed revision").is_some());
 }
 
+/// With `working_tree = true` the screen reads the checkout: a file over the source size limit
+/// (sparse: no disk used) is named in the pane and the messages log, never read.
+#[test]
+fn an_oversized_working_tree_file_is_named_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("cart")).unwrap();
+    std::fs::File::create(dir.path().join(CART))
+        .unwrap()
+        .set_len(covtop::vcs::MAX_SOURCE_BYTES + 1)
+        .unwrap();
+    let store = covtop::vcs::WorktreeSources::new(dir.path());
+    let mut app = App::new(config(Theme::Dark), Arc::new(store));
+    app.on_view(view(1));
+    settle(&mut app);
+    let t = render(&mut app, 140, 30);
+    let why = "33554433 bytes, more than covtop reads";
+    assert!(find_row(&t, why).is_some(), "the pane says why");
+    assert!(
+        app.messages()
+            .iter()
+            .any(|m| m.error && m.text.contains(CART) && m.text.contains(why)),
+        "{:?}",
+        app.messages()
+    );
+}
+
 #[test]
 fn resize_and_tiny_terminals_do_not_panic() {
     let mut app = app(Theme::Dark);
