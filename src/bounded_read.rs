@@ -30,6 +30,13 @@ impl ReadError {
 /// A FIFO, socket, device or folder is refused unread, and so is a larger file (also one that
 /// grows past `limit` while it is read).
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, len) = open_regular(path)?;
+    take(file, len, limit)
+}
+
+/// The regular file `path` (links followed) opened for reading, and its size; a FIFO, socket,
+/// device or folder is refused without waiting (for a part of a file: a header line).
+pub fn open_regular(path: &Path) -> Result<(fs::File, u64), ReadError> {
     // O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting for one;
     // it changes nothing for a regular file.
     let file = fs::OpenOptions::new()
@@ -50,7 +57,7 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         };
         return Err(ReadError::NotRegular(kind));
     }
-    take(file, meta.len(), limit)
+    Ok((file, meta.len()))
 }
 
 /// [`read_regular`] as UTF-8 text (invalid bytes are an `InvalidData` error).

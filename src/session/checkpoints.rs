@@ -80,8 +80,10 @@ impl SessionStore {
     /// The checkpoint's header, without reading the rest: (every dump up to, written at ms).
     pub fn checkpoint_header(&self) -> Option<(u64, u64)> {
         let mut head = Vec::new();
-        fs::File::open(self.checkpoint_path())
+        // Never waits on a FIFO lying there.
+        crate::bounded_read::open_regular(&self.checkpoint_path())
             .ok()?
+            .0
             .take(128)
             .read_to_end(&mut head)
             .ok()?;

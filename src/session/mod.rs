@@ -1425,6 +1425,34 @@ mod tests {
         assert_eq!(again, (first.seq + 1, true));
     }
 
+    /// `session list` reads the checkpoint's header line: a FIFO named `checkpoint` is passed
+    /// over without waiting for a writer.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_as_the_checkpoint_is_passed_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = SessionStore::open(tmp.path(), "x").unwrap();
+        let fifo = s.dir().join(checkpoints::CHECKPOINT_FILE);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|st| st.success()));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let header = s.checkpoint_header();
+            let stored = s.read_checkpoint().map(|c| c.map(|c| c.upto));
+            let _ = done.send((header, stored.ok()));
+        });
+        // A safety net for the test (a blocked read would hang it), not what it asserts.
+        let (header, stored) = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the reads returned");
+        assert_eq!(header, None);
+        assert_eq!(
+            stored,
+            Some(Some(0)),
+            "read as unusable: set aside by the engine"
+        );
+    }
+
     #[test]
     fn unwritable_folder_is_a_clear_error() {
         let tmp = tempfile::tempdir().unwrap();
