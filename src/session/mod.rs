@@ -770,7 +770,9 @@ pub fn read_dump_file(path: &Path) -> Result<StoredDump, String> {
 /// FIFO would block the read for ever, a device or a stray file of garbage would fill memory.
 fn read_whole(path: &Path, blobs: Option<&Path>) -> Result<(DumpMeta, Vec<u8>), String> {
     head_by_size(path, blobs)?;
-    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    // Checked again on the open file: it may have been replaced since.
+    let bytes = crate::bounded_read::read_regular(path, MAX_DUMP_FILE_BYTES)
+        .map_err(|e| format!("cannot read: {e}"))?;
     decode(&bytes, blobs)
 }
 
@@ -800,7 +802,8 @@ struct Head {
 /// Reads the magic and metadata lines of the dump file `path` (at most 1 MiB), not its payload.
 fn read_head(path: &Path) -> Result<Head, String> {
     use std::io::{BufRead, Read};
-    let f = fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let (f, _) =
+        crate::bounded_read::open_regular(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut r = std::io::BufReader::with_capacity(8192, f.take(1 << 20));
     let mut magic = Vec::new();
     r.read_until(b'\n', &mut magic)
@@ -989,7 +992,8 @@ fn decode(bytes: &[u8], blobs: Option<&Path>) -> Result<(DumpMeta, Vec<u8>), Str
         if let Some(problem) = not_a_dump_file(&path) {
             return Err(format!("its payload {}: {problem}", path.display()));
         }
-        blob = fs::read(&path).map_err(|e| format!("its payload {}: {e}", path.display()))?;
+        blob = crate::bounded_read::read_regular(&path, MAX_DUMP_FILE_BYTES)
+            .map_err(|e| format!("its payload {}: {e}", path.display()))?;
         if nl + 1 != rest.len() {
             return Err("corrupt: bytes after the metadata line of a dump kept in blobs".into());
         }
