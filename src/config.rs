@@ -19,7 +19,7 @@ pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::bounded_read::ReadError,
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -307,11 +307,17 @@ fn xdg_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("covtop").join("covtop.toml"))
 }
 
+/// The largest configuration covtop reads.
+const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 /// Reads and validates a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
+    // It may be a pipe (`--config <(…)`): read up to the limit.
+    let text = crate::bounded_read::read_stream_text(path, MAX_CONFIG_BYTES).map_err(|source| {
+        ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     parse(&text, path)
 }

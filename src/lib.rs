@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod atomic_file;
+pub mod bounded_read;
 pub mod config;
 pub mod demo;
 pub mod engine;

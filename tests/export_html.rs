@@ -562,3 +562,65 @@ fn changed_only_leaves_out_unchanged_files() {
             .contains("web/old.go")
     );
 }
+
+/// A source over the size limit in a real git repository (32 MiB of zeros: a few kilobytes
+/// in the object database) is not read: its page shows coverage only, and the report's summary
+/// names it with why (`covtop report` prints it on stderr, `watch` logs it, the screen's export
+/// notice says it).
+#[test]
+fn a_source_over_the_size_limit_is_named_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git = git2::Repository::init(tmp.path().join("repo")).unwrap();
+    let huge = git
+        .blob(&vec![0u8; covtop::vcs::MAX_SOURCE_BYTES as usize + 1])
+        .unwrap();
+    let mut web = git.treebuilder(None).unwrap();
+    web.insert("huge.go", huge, 0o100644).unwrap();
+    let web = web.write().unwrap();
+    let mut root = git.treebuilder(None).unwrap();
+    root.insert("web", web, 0o040000).unwrap();
+    let tree = git.find_tree(root.write().unwrap()).unwrap();
+    let sig = git2::Signature::now("t", "t@example.com").unwrap();
+    git.commit(Some("HEAD"), &sig, &sig, "huge", &tree, &[])
+        .unwrap();
+    let repo = covtop::vcs::Repo::open(&tmp.path().join("repo")).unwrap();
+    let sources = repo.sources(&repo.resolve("HEAD").unwrap()).unwrap();
+    let (mut view, _) = hostile_view();
+    view.files[0].path = "web/huge.go".into();
+    let raw = covtop::report::RawData::default();
+    let inputs = covtop::report::Inputs {
+        view: &view,
+        raw: &raw,
+        sources: Some(&sources),
+    };
+    let out = tmp.path().join("html");
+    let written = covtop::report::write(
+        covtop::report::Format::Html,
+        &inputs,
+        &covtop::report::WriteOptions::default(),
+        &out,
+    )
+    .unwrap();
+    let covtop::report::Written::Html(summary) = &written else {
+        panic!("{written:?}")
+    };
+    assert_eq!(summary.sources_unreadable.len(), 1, "{summary:?}");
+    let (path, why) = &summary.sources_unreadable[0];
+    assert_eq!(path, "web/huge.go");
+    assert!(
+        why.contains("33554433 bytes, more than covtop reads as a source"),
+        "{why}"
+    );
+    assert!(summary.sources_missing.is_empty(), "{summary:?}");
+    let said = written.describe(covtop::report::Format::Html);
+    assert!(
+        said.contains("the source of web/huge.go could not be read (")
+            && said.contains("33554433 bytes"),
+        "{said}"
+    );
+    let page = std::fs::read_to_string(out.join("files").join(page_name("web/huge.go"))).unwrap();
+    assert!(
+        page.contains("The source could not be read"),
+        "the page says so"
+    );
+}

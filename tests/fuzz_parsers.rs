@@ -1,20 +1,76 @@
 //! Seeded mutation fuzzing of every parser of what covtop reads from the network, a file or a
 //! config: Go cover profiles (and their projection), goc's JSON answers and watch frames, JaCoCo
 //! exec data and agent replies, class files (parsed, analysed and projected), archives, unified
-//! diffs, the configuration, the session folder's dump files. Each parser gets a fixed number of
+//! diffs, the configuration, the session folder's dump files, checkpoint and saved build files
+//! (line statuses and class ids). Each parser gets a fixed number of
 //! cases from a fixed seed (all of them together a few seconds in a debug build), then, under
 //! `CI=true`, more cases from the same generator for a fixed time budget of its own
 //! ([`CI_SECONDS`]). Inputs are mutated from real ones: bit flips, interesting bytes, tokens of
 //! the format, cut and repeated ranges, numbers replaced by huge or negative ones. Properties:
-//! never a panic (the failing input is printed), and an error names the input it is about.
+//! never a panic (the failing input is printed), an error names the input it is about, and no
+//! single allocation above 256 MiB on the thread that runs the parser (a length read from the
+//! input and trusted), seen by this binary's allocator.
 //!
 //! `FUZZ_SEED=n` runs another seed; `FUZZ_SCALE=k` runs k times the fixed cases; `FUZZ_SECONDS=s`
 //! sets the time budget of each parser (0: the fixed cases only, the default outside CI).
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// The system allocator, noting the largest single allocation each thread asks for: a length
+/// read from the input and trusted shows as one huge allocation.
+struct NotingLargest;
+
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+}
+
+// SAFETY: every call is passed on to `System` unchanged; `note` neither allocates nor panics.
+unsafe impl GlobalAlloc for NotingLargest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: NotingLargest = NotingLargest;
+
+/// What one case may allocate at once: the budget covtop keeps above its normal use.
+const MAX_ALLOCATION: usize = 256 << 20;
+
+/// Runs `f` on one input, asserting that no single allocation it makes on this thread passes
+/// [`MAX_ALLOCATION`].
+fn bounded<R>(what: &str, input: &[u8], f: impl FnOnce() -> R) -> R {
+    LARGEST.with(|l| l.set(0));
+    let r = f();
+    let largest = LARGEST.with(|l| l.get());
+    assert!(
+        largest <= MAX_ALLOCATION,
+        "{what} allocated {largest} bytes at once on {}",
+        shown(input)
+    );
+    r
+}
 
 struct Rng(u64);
 
@@ -183,15 +239,16 @@ fn shown(input: &[u8]) -> String {
     format!("{} bytes: \"{head}\"", input.len())
 }
 
-/// Runs `f` on one input: a panic fails the test with the input; an error must name `origin`.
-/// Returns whether the input was accepted.
+/// Runs `f` on one input: a panic fails the test with the input; an error must name `origin`;
+/// no single allocation on this thread passes [`MAX_ALLOCATION`] ([`bounded`]). Returns whether
+/// the input was accepted.
 fn check<T, E: Display>(
     what: &str,
     input: &[u8],
     origin: &str,
     f: impl FnOnce() -> Result<T, E>,
 ) -> bool {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match bounded(what, input, || catch_unwind(AssertUnwindSafe(f))) {
         Err(_) => panic!("{what} panicked on {}", shown(input)),
         Ok(Err(e)) => {
             let text = e.to_string();
@@ -609,4 +666,195 @@ fn session_dump_files() {
         }));
     }
     assert_mixed("session dump files", accepted, run.done);
+}
+
+/// A real checkpoint of a session holding Go dumps (two replicas, a restart, a reset) and a real
+/// JaCoCo agent's dump, as the folder store writes it (header line, then the engine's bytes).
+fn checkpoint_seed(dir: &Path) -> Vec<u8> {
+    use covtop::engine::checkpoint::Folded;
+    use covtop::session::{DumpMeta, DumpStore, PayloadKind, SessionStore};
+    let mut store = SessionStore::open(dir, "fuzz").unwrap();
+    for (n, replica, instance, count) in [(1, "r1", "p1", 5), (2, "r1", "p2", 1), (3, "r2", "q", 7)]
+    {
+        let m = DumpMeta::new(
+            "svc",
+            replica,
+            Some(instance.into()),
+            n,
+            "rev",
+            PayloadKind::GoProfile,
+        );
+        let profile = format!("mode: count\nm/a.go:1.1,2.2 1 {count}\nm/b.go:3.1,4.2 2 0\n");
+        store.append(&m, profile.as_bytes()).unwrap();
+    }
+    store
+        .append_reset("svc", "r2", "rev", PayloadKind::GoProfile, 4)
+        .unwrap();
+    let m = DumpMeta::new("jvm", "j", None, 5, "rev", PayloadKind::JacocoExec);
+    // A real agent's dump.
+    let exec = read("tests/java-corpus/fixtures/dump1.exec");
+    store.append(&m, &exec).unwrap();
+    let mut folded = Folded::new("rev");
+    let judge = &mut covtop::engine::core::Trusting;
+    folded.fold(store.stream_after(0).unwrap(), judge, &store);
+    store
+        .write_checkpoint("rev", folded.upto, &folded.encode().unwrap())
+        .unwrap();
+    std::fs::read(dir.join("sessions/fuzz/checkpoint.rev")).unwrap()
+}
+
+/// The session folder's checkpoint: read by the store (header line), decoded by the engine.
+/// Mutations mostly break the CRC-32; those of the header line and of the deflated body's
+/// stream are reached too, and so are the decoded parts when a case leaves the CRC right (the
+/// CRC is recomputed for half the cases).
+#[test]
+fn checkpoint_files() {
+    use covtop::engine::checkpoint::Folded;
+    use covtop::session::SessionStore;
+    let dir = tempfile::tempdir().unwrap();
+    let seed = checkpoint_seed(dir.path());
+    let store = SessionStore::open(dir.path(), "fuzz").unwrap();
+    let path = store.dir().join("checkpoint.rev");
+    let header_end = seed.iter().position(|&b| b == b'\n').unwrap() + 1;
+    // The engine's bytes: magic line, format, CRC-32, zlib body.
+    let magic_end = header_end + seed[header_end..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let body = magic_end + 8;
+    // The body inflated, to mutate what the CRC and zlib protect.
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::ZlibDecoder::new(&seed[body..]),
+        &mut plain,
+    )
+    .unwrap();
+    let tokens: &[&[u8]] = &[
+        b"COVTOP-CHECKPOINT-FILE ",
+        b"\n",
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b"\"",
+        b",",
+        b":",
+        &[0xFF; 8],
+        &[0; 8],
+        b"18446744073709551615",
+    ];
+    let mut rng = Rng::new(10);
+    let mut accepted = 0;
+    let mut run = Cases::new("checkpoint files", 1000);
+    while run.next() {
+        let input = match rng.below(3) {
+            // The whole file as it lies on disk.
+            0 => mutate(&mut rng, &seed, tokens),
+            // The inflated body, deflated again behind a right CRC: the decoder's depth.
+            _ => {
+                let mutated = mutate(&mut rng, &plain, tokens);
+                let mut z =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                std::io::Write::write_all(&mut z, &mutated).unwrap();
+                let deflated = z.finish().unwrap();
+                let mut out = seed[..magic_end + 4].to_vec();
+                out.extend_from_slice(&crc32fast::hash(&deflated).to_le_bytes());
+                out.extend_from_slice(&deflated);
+                out
+            }
+        };
+        std::fs::write(&path, &input).unwrap();
+        let ok = check("read_checkpoint", &input, "", || store.read_checkpoint("rev"))
+            && check("Folded::decode", &input, "fuzz-checkpoint", || {
+                let cp = store.read_checkpoint("rev").unwrap().unwrap();
+                Folded::decode(&cp.bytes, "fuzz-checkpoint")
+            });
+        accepted += usize::from(ok);
+    }
+    assert_mixed("checkpoint files", accepted, run.done);
+}
+
+/// The saved build files of a session folder: a JaCoCo build's line statuses (`.lines`, JSON)
+/// and its class ids (`.ids`, text).
+#[test]
+fn saved_build_files() {
+    use covtop::model::LineStatus;
+    use covtop::session::builds::{BuildIds, BuildLines};
+    let mut lines = BuildLines {
+        revision: "0123456789abcdef0123456789abcdef01234567".into(),
+        ..Default::default()
+    };
+    for (path, statuses) in [
+        (
+            "src/main/java/a/B.java",
+            [LineStatus::Covered, LineStatus::Missed, LineStatus::Partial],
+        ),
+        (
+            "src/main/java/a/C.java",
+            [LineStatus::Missed, LineStatus::Missed, LineStatus::Covered],
+        ),
+    ] {
+        let file = lines.files.entry(path.into()).or_default();
+        for (i, s) in statuses.into_iter().enumerate() {
+            file.insert(10 + 3 * i as u32, s);
+        }
+    }
+    let ids = BuildIds {
+        revision: lines.revision.clone(),
+        ids: [7u64, u64::MAX, 0x1234_5678_9abc_def0]
+            .into_iter()
+            .collect(),
+    };
+    let seeds = [lines.encode("shop"), ids.encode()];
+    let tokens: &[&[u8]] = &[
+        b"covtop-build-lines 1",
+        b"covtop-build-ids 1 ",
+        b"\n",
+        b"{",
+        b"}",
+        b"\"",
+        b",",
+        b":",
+        b" ",
+        b"c",
+        b"p",
+        b"m",
+        b"4294967296c",
+        b"ffffffffffffffff",
+        b"10000000000000000",
+    ];
+    let path = Path::new("sessions/fuzz/builds/build-shop.lines");
+    let mut rng = Rng::new(11);
+    let (mut accepted, mut total) = ([0usize; 2], [0usize; 2]);
+    let mut run = Cases::new("saved build files", 6000);
+    while run.next() {
+        let which = rng.below(seeds.len());
+        let input = mutate(&mut rng, &seeds[which], tokens);
+        let ok = match which {
+            0 => check("BuildLines::decode", &input, "build-shop.lines", || {
+                BuildLines::decode(&input, path, &lines.revision)
+            }),
+            _ => check("BuildIds::decode", &input, "build-shop.lines", || {
+                BuildIds::decode(&input, path)
+            }),
+        };
+        total[which] += 1;
+        accepted[which] += usize::from(ok);
+    }
+    assert_mixed("saved build lines", accepted[0], total[0]);
+    assert_mixed("saved build ids", accepted[1], total[1]);
+}
+
+/// [`bounded`] sees an allocation of a trusted length (not touched: no memory is used).
+#[test]
+fn a_trusted_length_is_caught_by_the_allocation_bound() {
+    bounded("small", b"", || Vec::<u8>::with_capacity(MAX_ALLOCATION));
+    let caught = catch_unwind(|| {
+        bounded("trusting", b"\xff\xff\xff\xff", || {
+            Vec::<u8>::with_capacity(MAX_ALLOCATION + 1)
+        })
+    });
+    let message = caught.unwrap_err();
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("trusting allocated 268435457 bytes at once"),
+        "{message}"
+    );
 }

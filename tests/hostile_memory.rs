@@ -503,6 +503,18 @@ fn overlapping_zip_bomb(path: &Path, entries: usize, class_bytes: usize) {
 /// `overlap`, every central directory entry points at one shared local entry (the zip bomb);
 /// without, each entry has its own local header and data.
 fn jar_of_one_class(path: &Path, entries: usize, class: &[u8], overlap: bool) {
+    jar_of_one_class_declaring(path, entries, class, overlap, class.len() as u32);
+}
+
+/// [`jar_of_one_class`] whose headers declare each entry inflates to `declared` bytes (a lie
+/// when it is not the class's length).
+fn jar_of_one_class_declaring(
+    path: &Path,
+    entries: usize,
+    class: &[u8],
+    overlap: bool,
+    declared: u32,
+) {
     use std::io::Write;
     let mut deflated = Vec::new();
     {
@@ -521,7 +533,7 @@ fn jar_of_one_class(path: &Path, entries: usize, class: &[u8], overlap: bool) {
         zip.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0, 0]);
         zip.extend_from_slice(&crc.to_le_bytes());
         zip.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
-        zip.extend_from_slice(&(class.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&declared.to_le_bytes());
         zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
         if central {
             // Extra and comment lengths, disk, internal and external attributes, offset.
@@ -609,4 +621,72 @@ fn a_jar_of_one_class_under_65535_names_is_read_once_within_the_budget() {
         m.out
     );
     assert_within_budget(&m, benign, "one class under 65,535 names");
+}
+
+/// A class file `shop/Big` (Java 8) with one static method `m()V` whose bytecode is `code_len`
+/// bytes: `nop`s, then `return`. The JVM allows at most 65,535 bytes of code per method.
+fn class_of_code(code_len: u32) -> Vec<u8> {
+    let mut c = vec![0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 52];
+    let utf8 = |c: &mut Vec<u8>, s: &str| {
+        c.push(1);
+        c.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        c.extend_from_slice(s.as_bytes());
+    };
+    // #1 Utf8 shop/Big, #2 Class #1, #3 Utf8 java/lang/Object, #4 Class #3, #5 m, #6 ()V,
+    // #7 Code.
+    c.extend_from_slice(&8u16.to_be_bytes());
+    utf8(&mut c, "shop/Big");
+    c.extend_from_slice(&[7, 0, 1]);
+    utf8(&mut c, "java/lang/Object");
+    c.extend_from_slice(&[7, 0, 3]);
+    utf8(&mut c, "m");
+    utf8(&mut c, "()V");
+    utf8(&mut c, "Code");
+    // Public, this #2, super #4, no interfaces, no fields, one method.
+    c.extend_from_slice(&[0, 0x21, 0, 2, 0, 4, 0, 0, 0, 0, 0, 1]);
+    // Public static m()V with one attribute: Code.
+    c.extend_from_slice(&[0, 0x09, 0, 5, 0, 6, 0, 1, 0, 7]);
+    c.extend_from_slice(&(12 + code_len).to_be_bytes());
+    // max_stack, max_locals, code_length, code, no exception table, no attributes.
+    c.extend_from_slice(&[0, 0, 0, 0]);
+    c.extend_from_slice(&code_len.to_be_bytes());
+    c.resize(c.len() + code_len as usize - 1, 0x00);
+    c.push(0xB1);
+    c.extend_from_slice(&[0, 0, 0, 0]);
+    // No class attributes.
+    c.extend_from_slice(&[0, 0]);
+    c
+}
+
+/// Issue #12, a single huge class: a 200 MB class in a jar (the jar is a few hundred
+/// kilobytes), the same class in a jar whose headers say it is 1 KB, and a class of 30 MB of
+/// bytecode in one method (under the class size limit; the JVM allows 65,535 bytes). Each is
+/// named; together they leave covtop within the budget above an empty class list.
+#[test]
+fn a_single_huge_class_is_named_within_the_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut huge = class_of_code(16);
+    huge.resize(200 << 20, 0);
+    let (honest, lying, code) = (
+        tmp.path().join("honest.jar"),
+        tmp.path().join("lying.jar"),
+        tmp.path().join("code.jar"),
+    );
+    jar_of_one_class(&honest, 1, &huge, false);
+    jar_of_one_class_declaring(&lying, 1, &huge, false, 1024);
+    drop(huge);
+    jar_of_one_class(&code, 1, &class_of_code(30 << 20), false);
+    for jar in [&honest, &lying, &code] {
+        assert!(std::fs::metadata(jar).unwrap().len() < 1 << 20);
+    }
+    let Some(s) = setup_jacoco(&[&honest, &lying, &code]) else {
+        return;
+    };
+    let benign = jacoco_benign_peak(&[]);
+    let m = run_measured(&s.repo, &["report", "--offline", "--format", "json"]);
+    assert_eq!(m.code, Some(0), "{}", m.out);
+    assert_within_budget(&m, benign, "a single huge class");
+    for jar in ["honest.jar", "lying.jar", "code.jar"] {
+        assert!(m.out.contains(jar), "{jar} is named: {}", m.out);
+    }
 }

@@ -521,9 +521,46 @@ fn sources_that_fail_or_are_missing_are_reported_in_the_pane() {
     settle(&mut app);
     let t = render(&mut app, 110, 30);
     assert!(find_row(&t, "object 4f2a9c1 is corrupt").is_some());
+    // Named in the messages log too, once however often the file is opened.
+    press(&mut app, "jk");
+    settle(&mut app);
+    let named: Vec<_> = app
+        .messages()
+        .iter()
+        .filter(|m| {
+            m.error && m.text == format!("cannot read the source {CART}: object 4f2a9c1 is corrupt")
+        })
+        .collect();
+    assert_eq!(named.len(), 1, "{:?}", app.messages());
     press(&mut app, "jj");
     let t = render(&mut app, 110, 30);
     assert!(find_row(&t, "is not in the deployed revision").is_some());
+}
+
+/// With `working_tree = true` the screen reads the checkout: a file over the source size limit
+/// (sparse: no disk used) is named in the pane and the messages log, never read.
+#[test]
+fn an_oversized_working_tree_file_is_named_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("cart")).unwrap();
+    std::fs::File::create(dir.path().join(CART))
+        .unwrap()
+        .set_len(covtop::vcs::MAX_SOURCE_BYTES + 1)
+        .unwrap();
+    let store = covtop::vcs::WorktreeSources::new(dir.path());
+    let mut app = App::new(config(Theme::Dark), Arc::new(store));
+    app.on_view(view(1));
+    settle(&mut app);
+    let t = render(&mut app, 140, 30);
+    let why = "33554433 bytes, more than covtop reads";
+    assert!(find_row(&t, why).is_some(), "the pane says why");
+    assert!(
+        app.messages()
+            .iter()
+            .any(|m| m.error && m.text.contains(CART) && m.text.contains(why)),
+        "{:?}",
+        app.messages()
+    );
 }
 
 #[test]
@@ -1437,4 +1474,62 @@ fn a_repeated_message_shows_once_and_the_export_hint_is_whole_at_80_columns() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(find_row(&t, "until it is written.").is_some(), "{text}");
+}
+
+/// Text from agents and file names holding ESC, BEL and a newline: ratatui would drop the
+/// control characters silently (`a\x1b[2Jb` drawn as `a[2Jb`, a forged look); the screen shows
+/// them escaped, as the text outputs do — header (target name, replica id), tree and source
+/// title (file name), diagnostics and the messages log.
+#[test]
+fn control_characters_from_agents_and_file_names_are_drawn_escaped() {
+    let evil = "evil\u{1b}[31m\u{7}\nx.go";
+    let view = view_with(|v| {
+        let mut f = root_file();
+        f.path = evil.into();
+        v.files.push(f);
+        v.files.sort_by(|a, b| a.path.cmp(&b.path));
+        v.targets[0].replicas[0].id = "10.0.0.7\u{1b}[2J:7777".into();
+        v.targets[1].name = "bill\u{7}ing\nx".into();
+        v.diagnostics[0].subject = "example.com/\u{1b}]0;title\u{7}x.go".into();
+    });
+    let mut app = App::new(config(Theme::Dark), sources());
+    app.on_view(view);
+    app.on_notice(Notice::Error(
+        "agent said \u{1b}[31mred\u{7}\nsecond".into(),
+    ));
+    let (w, h) = (200, 50);
+    let t = render(&mut app, w, h);
+    let header = header_rows(&t).join("\n");
+    assert!(header.contains(r"10.0.0.7\u{1b}[2J:7777 up"), "{header}");
+    assert!(header.contains(r"bill\u{7}ing\u{a}x"), "{header}");
+    let escaped_name = r"evil\u{1b}[31m\u{7}\u{a}x.go";
+    let row = find_row(&t, escaped_name).expect("the tree shows the file name escaped");
+    // The source title, on the panes' top border, once the file is selected.
+    let border = (0..h).find(|&y| row_text(&t, y).starts_with('┌')).unwrap();
+    let mut selected = false;
+    for _ in 0..20 {
+        let t = render(&mut app, w, h);
+        if row_text(&t, border).contains(escaped_name) {
+            selected = true;
+            break;
+        }
+        press(&mut app, "j");
+    }
+    assert!(
+        selected,
+        "the source title names the file escaped (tree row {row})"
+    );
+    press(&mut app, "D");
+    let t = render(&mut app, w, h);
+    assert!(
+        find_row(&t, r"example.com/\u{1b}]0;title\u{7}x.go").is_some(),
+        "the diagnostics name the subject escaped"
+    );
+    app.handle_event(key(KeyCode::Esc));
+    press(&mut app, "L");
+    let t = render(&mut app, w, h);
+    assert!(
+        find_row(&t, r"agent said \u{1b}[31mred\u{7}\u{a}second").is_some(),
+        "the messages log shows the text escaped"
+    );
 }

@@ -322,6 +322,11 @@ pub fn report(
                     summary.index.display(),
                     summary.pages
                 );
+                for (path, why) in &summary.sources_unreadable {
+                    say_err!(
+                        "covtop: warning: cannot read the source {path}: {why}; its page shows coverage only"
+                    );
+                }
             }
         }
         None => {

@@ -113,7 +113,12 @@ impl RepoFiles {
                 .ok()
                 .flatten()
                 .map(|b| String::from_utf8_lossy(&b).into_owned()),
-            None => std::fs::read_to_string(self.root.join(path)).ok(),
+            None => covtop::bounded_read::read_regular(
+                &self.root.join(path),
+                covtop::vcs::MAX_SOURCE_BYTES,
+            )
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
         }
     }
 }

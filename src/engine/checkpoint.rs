@@ -70,10 +70,10 @@ pub(super) type Recent = BTreeMap<String, (u64, Vec<(u64, String)>)>;
 
 /// What a session's dumps up to `upto` add up to: the state a replay leaves.
 #[derive(Debug, Clone)]
-pub(super) struct Folded {
+pub struct Folded {
     pub core: SessionCore,
     /// Per (target, replica): its last stored dump (none after a reset marker).
-    pub last: BTreeMap<(String, String), LastStored>,
+    pub(super) last: BTreeMap<(String, String), LastStored>,
     pub recent: Recent,
     /// Stored files that could not be read.
     pub problems: Vec<SessionProblem>,
@@ -99,7 +99,7 @@ pub(super) struct Step {
 
 /// Applies one stored dump to `core` as a replay does: a reset marker opens an epoch, every
 /// other dump goes to its build; one that cannot be decoded (or makes covtop fail:
-/// `guard::catch`) is set aside in the store's quarantine.
+/// [`SessionCore::apply_guarded`]) is set aside in the store's quarantine.
 pub(super) fn apply_stored_dump(
     core: &mut SessionCore,
     judge: &mut dyn Judge,
@@ -107,15 +107,12 @@ pub(super) fn apply_stored_dump(
     d: StoredDump,
 ) -> Step {
     let origin = format!("stored dump {}", d.path.display());
-    let applied = crate::guard::catch(|| {
-        core.apply(&d.meta, &d.payload, &origin, judge)
-            .map_err(|e| e.0)
-    });
+    let applied = core.apply_guarded(&d.meta, &d.payload, &origin, judge);
     let mut path = d.path;
-    let (other_build, set_aside, undecodable) = match applied.and_then(|r| r) {
+    let (other_build, set_aside, undecodable) = match applied {
         Ok(applied) => (applied.is_other_build(), None, None),
         // Set aside: no later command reads it again.
-        Err(e) => {
+        Err(super::core::Undecodable(e)) => {
             let (diagnostic, moved) = quarantine::set_aside(store, &path, &e);
             path = moved.unwrap_or(path);
             (false, Some(e), Some(diagnostic))
@@ -1020,6 +1017,68 @@ mod tests {
             .java
             .apply("j", with_empty, None);
         (f, tmp)
+    }
+
+    /// A judge that fails (panics, as a bug on one input would) on Go data naming `m/boom.go`.
+    struct Failing;
+
+    impl Judge for Failing {
+        fn is_current(&mut self, _revision: &str) -> bool {
+            true
+        }
+        fn place_go(&mut self, profile: &Profile) -> crate::engine::core::GoFit {
+            if profile.file("m/boom.go").is_some() {
+                let index: Vec<u8> = Vec::new();
+                // A real panic (an index out of range), not a hand-made error.
+                let _ = index[profile.file_count()];
+            }
+            crate::engine::core::GoFit::Fits
+        }
+    }
+
+    #[test]
+    fn a_dump_that_makes_covtop_panic_is_set_aside_and_the_next_dumps_are_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = SessionStore::open(tmp.path(), "s").unwrap();
+        // Three replicas: each dump counts on its own.
+        for (n, file) in [(1, "m/a.go"), (2, "m/boom.go"), (3, "m/c.go")] {
+            let replica = format!("r{n}");
+            let m = DumpMeta::new("svc", &replica, None, n, "rev", PayloadKind::GoProfile);
+            let profile = format!("mode: count\n{file}:1.1,2.2 1 {n}\n");
+            store.append(&m, profile.as_bytes()).unwrap();
+        }
+        let mut f = Folded::new("rev");
+        assert_eq!(
+            f.fold(store.stream_after(0).unwrap(), &mut Failing, &store),
+            3
+        );
+        // The dump is named with the panic's message and moved aside.
+        assert_eq!(f.undecodable.len(), 1, "{:?}", f.undecodable);
+        let d = &f.undecodable[0];
+        assert!(d.subject.ends_with("00000002-svc-r2.dump"), "{d:?}");
+        assert!(
+            d.message.contains("covtop failed on it")
+                && d.message.contains("index out of bounds")
+                && d.message.contains("moved to"),
+            "{d:?}"
+        );
+        let aside = store.quarantined();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert!(
+            aside[0].starts_with(tmp.path().join("sessions/s/quarantine")),
+            "{aside:?}"
+        );
+        // The dumps before and after it are used.
+        let total = f.core.builds[0].go_total().unwrap();
+        assert!(total.file("m/a.go").is_some() && total.file("m/c.go").is_some());
+        assert!(total.file("m/boom.go").is_none());
+        // A later command never reads it again.
+        let mut again = Folded::new("rev");
+        assert_eq!(
+            again.fold(store.stream_after(0).unwrap(), &mut Failing, &store),
+            2
+        );
+        assert!(again.undecodable.is_empty());
     }
 
     #[test]

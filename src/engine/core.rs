@@ -291,6 +291,21 @@ impl SessionCore {
     /// A reset marker opens a new epoch for its replica in every build. A dump stored with the
     /// current revision goes to the current build, unless it is a Go profile whose layout the
     /// judge places elsewhere; a dump stored with another revision goes to that build.
+    /// [`SessionCore::apply`] at the boundary of one dump: a panic while applying it (a bug on
+    /// this input, in covtop or a dependency) is an [`Undecodable`] naming it, so the caller sets
+    /// the dump aside and goes on with the next. Every dump — polled, replayed, folded or
+    /// followed — goes through here. What the dump changed before the panic may be half done.
+    pub fn apply_guarded(
+        &mut self,
+        meta: &DumpMeta,
+        payload: &[u8],
+        origin: &str,
+        judge: &mut dyn Judge,
+    ) -> Result<Applied, Undecodable> {
+        crate::guard::catch(|| self.apply(meta, payload, origin, judge))
+            .unwrap_or_else(|e| Err(Undecodable(e)))
+    }
+
     pub fn apply(
         &mut self,
         meta: &DumpMeta,

@@ -78,7 +78,7 @@ pub enum EngineError {
     #[error("cannot read diff file {path}: {source}")]
     DiffFile {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::bounded_read::ReadError,
     },
     #[error(transparent)]
     DiffParse(#[from] crate::vcs::DiffParseError),
@@ -272,6 +272,14 @@ fn java_class_paths(config: &Config) -> Vec<(&str, Vec<PathBuf>, &[String])> {
 /// How many first-parent ancestors of the revision are tried to find the commit a Go build
 /// that does not fit the revision was made from.
 const LAYOUT_SEARCH_DEPTH: usize = 64;
+/// The largest `diff_file` covtop reads (it may be a pipe: read up to this much).
+const MAX_DIFF_FILE_BYTES: u64 = 256 << 20;
+
+/// A saved build file of the session folder (`session::builds`), when it is a regular file of a
+/// size covtop writes.
+fn read_build_file(path: &std::path::Path) -> Result<Vec<u8>, crate::bounded_read::ReadError> {
+    crate::bounded_read::read_regular(path, crate::session::builds::MAX_FILE_BYTES)
+}
 
 impl LiveTarget {
     pub fn name(&self) -> &str {
@@ -420,8 +428,8 @@ impl Engine {
         let mut diff_problems = Vec::new();
         let (changed, base_label) = match &config.repo.diff_file {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| EngineError::DiffFile {
+                let text = crate::bounded_read::read_stream_text(path, MAX_DIFF_FILE_BYTES)
+                    .map_err(|source| EngineError::DiffFile {
                         path: path.clone(),
                         source,
                     })?;
@@ -651,7 +659,7 @@ impl Engine {
             memo: &mut self.memo,
             classes: self.java_union.as_ref(),
         };
-        self.core.apply(meta, payload, origin, &mut judge)
+        self.core.apply_guarded(meta, payload, origin, &mut judge)
     }
 
     /// Whether a revision stored with a dump names the configured one.
@@ -913,7 +921,7 @@ impl Engine {
                 message,
                 fix: "remove the file; that build's coverage is then not carried".into(),
             };
-            let ids = match std::fs::read(&ids_path)
+            let ids = match read_build_file(&ids_path)
                 .map_err(|e| e.to_string())
                 .and_then(|b| BuildIds::decode(&b, &ids_path).map_err(|e| e.to_string()))
             {
@@ -936,7 +944,7 @@ impl Engine {
                 .trim_start_matches('k')
                 .to_string();
             let lines_path = dir.join(carry::keyed_lines_file_name(&name, &build));
-            let lines = match std::fs::read(&lines_path)
+            let lines = match read_build_file(&lines_path)
                 .map_err(|e| e.to_string())
                 .and_then(|b| {
                     BuildLines::decode(&b, &lines_path, &ids.revision).map_err(|e| e.to_string())
@@ -1112,7 +1120,7 @@ impl Engine {
             }
             let path =
                 carry::builds_dir(session_dir).join(carry::lines_file_name(target, &revision.oid));
-            match std::fs::read(&path) {
+            match read_build_file(&path) {
                 Ok(bytes) => match BuildLines::decode(&bytes, &path, &revision.oid) {
                     Ok(l) => out.absorb(&l),
                     Err(e) => problems.push(Diagnostic {
@@ -1323,7 +1331,7 @@ impl Engine {
             // A file already holding these bytes (saved by an earlier process: every report of
             // the same build and data) is left as it is: no rewrite, no fsync.
             let save = |path: &std::path::Path, bytes: &[u8]| {
-                if std::fs::read(path).is_ok_and(|old| old == bytes) {
+                if read_build_file(path).is_ok_and(|old| old == bytes) {
                     return Ok(());
                 }
                 crate::atomic_file::write_creating_dirs(path, bytes)

@@ -626,7 +626,16 @@ fn read_code(
 ) -> Result<Code, ClassFileError> {
     r.u16("max_stack")?;
     r.u16("max_locals")?;
+    let length_at = r.pos;
     let code_length = r.u32("code_length")?;
+    // The JVM's own limit (JVMS 4.7.3): a longer method is no class a JVM loads, and each
+    // instruction costs the analysis far more than its byte.
+    if code_length >= 1 << 16 {
+        return Err(malformed(
+            length_at,
+            format!("code_length {code_length}: a method's bytecode is under 65,536 bytes"),
+        ));
+    }
     let code_start = r.pos;
     let code = r.take(code_length as usize, "bytecode")?;
     let insns = decode_bytecode(code, code_start)?;

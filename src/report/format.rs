@@ -219,7 +219,20 @@ impl Written {
         match self {
             Written::File(path) => format!("{format} to {}", path.display()),
             Written::Html(s) => {
-                format!("{format} to {} ({} file pages)", s.index.display(), s.pages)
+                let mut text =
+                    format!("{format} to {} ({} file pages)", s.index.display(), s.pages);
+                if let Some((path, why)) = s.sources_unreadable.first() {
+                    let more = s.sources_unreadable.len() - 1;
+                    let more = if more > 0 {
+                        format!(" nor {more} more")
+                    } else {
+                        String::new()
+                    };
+                    text.push_str(&format!(
+                        "; the source of {path} could not be read ({why}){more}: its page shows coverage only"
+                    ));
+                }
+                text
             }
         }
     }

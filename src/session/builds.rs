@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 pub type LineStatuses = BTreeMap<String, BTreeMap<u32, LineStatus>>;
 
 const LINES_FORMAT: &str = "covtop-build-lines 1";
+/// The largest saved build file covtop reads (a build's line statuses or class ids): far more
+/// than a real build's; a larger file in the session folder is named, not read.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// The coverable lines of one build at its own revision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -183,7 +183,8 @@ impl SessionCatalog {
 
     /// The session recorded as current, if any (a missing or empty file is none).
     pub fn current(&self) -> Option<String> {
-        let text = fs::read_to_string(self.root.join(CURRENT_FILE)).ok()?;
+        let text =
+            crate::bounded_read::read_regular_text(&self.root.join(CURRENT_FILE), 4096).ok()?;
         let name = text.trim();
         Self::validate_name(name).ok()?;
         Some(name.to_string())

@@ -188,8 +188,10 @@ impl SessionStore {
     /// The header of slot `slot`'s checkpoint: (every dump up to, written at ms).
     fn slot_header(&self, slot: &str) -> Option<(u64, u64)> {
         let mut head = Vec::new();
-        fs::File::open(self.checkpoint_path(slot))
+        // Never waits on a FIFO lying there.
+        crate::bounded_read::open_regular(&self.checkpoint_path(slot))
             .ok()?
+            .0
             .take(128)
             .read_to_end(&mut head)
             .ok()?;

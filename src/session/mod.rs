@@ -320,10 +320,7 @@ impl SessionStore {
             self.seen_next = next;
         }
         if let Some((seq, path)) = self.index.get(&key)
-            && fs::read(path)
-                .ok()
-                .and_then(|b| decode(&b, self.blobs_dir().as_deref()).ok())
-                .is_some_and(|(_, p)| p == payload)
+            && read_whole(path, self.blobs_dir().as_deref()).is_ok_and(|(_, p)| p == payload)
         {
             return Ok(Persisted {
                 seq: *seq,
@@ -474,7 +471,8 @@ impl SessionStore {
 
     /// The number [`NEXT_SEQ_FILE`] holds, when it is readable and in range.
     fn read_next_seq(&self) -> Option<u64> {
-        let text = fs::read_to_string(self.dir.join(NEXT_SEQ_FILE)).ok()?;
+        let text =
+            crate::bounded_read::read_regular_text(&self.dir.join(NEXT_SEQ_FILE), 64).ok()?;
         text.strip_suffix('\n')?
             .parse::<u64>()
             .ok()
@@ -862,7 +860,9 @@ pub fn read_dump_file(path: &Path) -> Result<StoredDump, String> {
 /// FIFO would block the read for ever, a device or a stray file of garbage would fill memory.
 fn read_whole(path: &Path, blobs: Option<&Path>) -> Result<(DumpMeta, Vec<u8>), String> {
     head_by_size(path, blobs)?;
-    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    // Checked again on the open file: it may have been replaced since.
+    let bytes = crate::bounded_read::read_regular(path, MAX_DUMP_FILE_BYTES)
+        .map_err(|e| format!("cannot read: {e}"))?;
     decode(&bytes, blobs)
 }
 
@@ -892,7 +892,8 @@ struct Head {
 /// Reads the magic and metadata lines of the dump file `path` (at most 1 MiB), not its payload.
 fn read_head(path: &Path) -> Result<Head, String> {
     use std::io::{BufRead, Read};
-    let f = fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let (f, _) =
+        crate::bounded_read::open_regular(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut r = std::io::BufReader::with_capacity(8192, f.take(1 << 20));
     let mut magic = Vec::new();
     r.read_until(b'\n', &mut magic)
@@ -1081,7 +1082,8 @@ fn decode(bytes: &[u8], blobs: Option<&Path>) -> Result<(DumpMeta, Vec<u8>), Str
         if let Some(problem) = not_a_dump_file(&path) {
             return Err(format!("its payload {}: {problem}", path.display()));
         }
-        blob = fs::read(&path).map_err(|e| format!("its payload {}: {e}", path.display()))?;
+        blob = crate::bounded_read::read_regular(&path, MAX_DUMP_FILE_BYTES)
+            .map_err(|e| format!("its payload {}: {e}", path.display()))?;
         if nl + 1 != rest.len() {
             return Err("corrupt: bytes after the metadata line of a dump kept in blobs".into());
         }
@@ -1487,6 +1489,61 @@ mod tests {
         assert!(
             why("00000007-a-stray.dump").contains("bad magic line"),
             "{problems:?}"
+        );
+    }
+
+    /// An append compares a dump with the equal one the store holds; that file, swapped for a
+    /// FIFO since it was indexed, is refused unopened (a read would wait for a writer for ever)
+    /// and the dump is written anew.
+    #[cfg(unix)]
+    #[test]
+    fn an_indexed_dump_swapped_for_a_fifo_does_not_block_an_append() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = SessionStore::open(tmp.path(), "x").unwrap();
+        let first = s.append(&meta(), b"mode: set\n").unwrap();
+        fs::remove_file(&first.location).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&first.location)
+            .status();
+        assert!(made.is_ok_and(|st| st.success()));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let again = s.append(&meta(), b"mode: set\n").map(|p| (p.seq, p.new));
+            let _ = done.send(again);
+        });
+        // A safety net for the test (a blocked append would hang it), not what it asserts.
+        let again = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the append returned")
+            .unwrap();
+        assert_eq!(again, (first.seq + 1, true));
+    }
+
+    /// `session list` reads the checkpoint's header line: a FIFO named `checkpoint` is passed
+    /// over without waiting for a writer.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_as_the_checkpoint_is_passed_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = SessionStore::open(tmp.path(), "x").unwrap();
+        let fifo = s.dir().join(checkpoints::CHECKPOINT_FILE);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|st| st.success()));
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let header = s.checkpoint_header();
+            let stored = s.read_checkpoint("abc").map(|c| c.map(|c| c.upto));
+            let _ = done.send((header, stored.ok()));
+        });
+        // A safety net for the test (a blocked read would hang it), not what it asserts.
+        let (header, stored) = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the reads returned");
+        assert_eq!(header, None);
+        assert_eq!(
+            stored,
+            Some(Some(0)),
+            "read as unusable: set aside by the engine"
         );
     }
 

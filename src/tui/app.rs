@@ -143,6 +143,8 @@ pub struct App {
     footer: Footer,
     popups: Vec<Popup>,
     messages: Vec<Message>,
+    /// Sources already named in the messages as unreadable.
+    unreadable_sources: std::collections::HashSet<String>,
     focus: Focus,
     /// The focused pane takes the whole width.
     zoomed: bool,
@@ -200,6 +202,7 @@ impl App {
             footer: Footer::default(),
             popups: Vec::new(),
             messages: Vec::new(),
+            unreadable_sources: Default::default(),
             focus: Focus::Tree,
             zoomed: false,
             tree_share: TREE_SHARE,
@@ -224,9 +227,9 @@ impl App {
         let Some(path) = self.config.state_file.clone() else {
             return;
         };
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::bounded_read::read_regular_text(&path, 1 << 20) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) if e.is_not_found() => return,
             Err(e) => {
                 self.notify(
                     format!("cannot read the saved screen state {}: {e}", path.display()),
@@ -336,10 +339,12 @@ impl App {
         self.notify(text, error);
     }
 
+    /// Every message of the footer and the log comes through here: text from agents and file
+    /// names in it is shown escaped (ratatui would drop a control character silently).
     fn notify(&mut self, text: String, error: bool) {
         let message = Message {
             at: self.config.clock.now(),
-            text,
+            text: crate::escape::field(&text).into_owned(),
             error,
         };
         self.footer.push(message.clone());
@@ -368,6 +373,7 @@ impl App {
         let mut redraw = self.footer.expire(now);
         redraw |= self.footer.progress_moved();
         redraw |= self.source.tick(now);
+        redraw |= self.name_unreadable_sources();
         self.wall_now = self.config.clock.now();
         // The header shows ages in whole seconds.
         let second = self
@@ -384,7 +390,23 @@ impl App {
     /// Blocks until the open file is read and highlighted (or `timeout` passes); true if settled.
     /// For tests and benches, which need deterministic frames.
     pub fn settle(&mut self, timeout: Duration) -> bool {
-        self.source.settle(timeout)
+        let settled = self.source.settle(timeout);
+        self.name_unreadable_sources();
+        settled
+    }
+
+    /// A source the store could not read (too large, not a regular file, a damaged object) is
+    /// named in the messages log once per file, beside the pane's own word on it; true if a
+    /// message was added.
+    fn name_unreadable_sources(&mut self) -> bool {
+        let mut added = false;
+        for (path, e) in self.source.take_failures() {
+            if self.unreadable_sources.insert(path.clone()) {
+                self.notify(format!("cannot read the source {path}: {e}"), true);
+                added = true;
+            }
+        }
+        added
     }
 
     /// True while the source worker owes the open file its text or colours: the terminal loop

@@ -69,7 +69,7 @@ fn header_target_lines(ctx: &Ctx) -> Vec<Line<'static>> {
         .iter()
         .map(|t| {
             let head = vec![
-                Span::styled(format!(" {} ", t.name), p.title),
+                Span::styled(format!(" {} ", crate::escape::field(&t.name)), p.title),
                 Span::styled(format!("({})", t.kind), p.dim),
             ];
             let chips = if t.replicas.is_empty() {
@@ -156,7 +156,8 @@ impl Chip {
 /// answered and its epoch. The state is one word; a down replica's error is a diagnostic.
 fn replica_chip(ctx: &Ctx, r: &ReplicaStatus, id_width: usize) -> Chip {
     let p = ctx.palette;
-    let id = cut_left(&r.id, id_width);
+    // Ids and addresses come from agents: a control character is shown, never sent.
+    let id = cut_left(&crate::escape::field(&r.id), id_width);
     let (text, style) = match &r.state {
         ReplicaState::Up => (format!("● {id} up"), p.covered),
         ReplicaState::Slow => (format!("◐ {id} slow"), p.partial),
@@ -470,13 +471,22 @@ fn draw_header(ctx: &Ctx, frame: &mut Frame, area: Rect, target_lines: Vec<Line<
     };
     head.push(20, vec![sep(), Span::styled(rev, p.text)]);
     if !view.base.is_empty() {
-        head.push(15, vec![Span::styled(format!(" vs {}", view.base), p.dim)]);
+        head.push(
+            15,
+            vec![Span::styled(
+                format!(" vs {}", crate::escape::field(&view.base)),
+                p.dim,
+            )],
+        );
     }
     let mut lines = vec![head.line(area.width as usize)];
     if let Some(b) = &view.baseline {
         let t = &b.totals;
         let mut spans = vec![
-            Span::styled(format!(" vs baseline {} ", b.label), p.title),
+            Span::styled(
+                format!(" vs baseline {} ", crate::escape::field(&b.label)),
+                p.title,
+            ),
             Span::styled(format!("({}) ", short(&b.revision)), p.dim),
             Span::styled(
                 format!("UNC {}", t.unc),

@@ -6,7 +6,7 @@ use super::app::Focus;
 use super::component::{CommandInfo, Component, Ctx, Outcome, pane_block, scope_commands};
 use super::keymap::{Action, Scope};
 use super::source::{
-    Flashes, LoadState, OpenSource, SourceWorker, display_width, expand_for_terminal,
+    Flashes, LoadState, OpenSource, SourceEvent, SourceWorker, display_width, expand_for_terminal,
     styled_pieces, uncovered_ranges,
 };
 use super::text::{cut_left, short};
@@ -34,6 +34,8 @@ pub(crate) struct SourcePane {
     /// Lines and code columns visible at the last layout.
     height: usize,
     code_width: usize,
+    /// Files the store could not read since the App last asked (path, why), for the messages.
+    failures: Vec<(String, String)>,
 }
 
 /// The file `path` of `view`, if it has one.
@@ -49,6 +51,7 @@ impl SourcePane {
     pub fn new(sources: Arc<dyn SourceStore>, syntax: Option<&'static SyntaxTheme>) -> Self {
         SourcePane {
             worker: SourceWorker::spawn(sources, syntax),
+            failures: Vec::new(),
             open: None,
             flashes: Flashes::new(),
             column: 0,
@@ -144,14 +147,31 @@ impl SourcePane {
         self.flashes.retain(|_, (_, until)| *until > now);
         let mut redraw = self.flashes.len() != before;
         while let Some(event) = self.worker.try_next() {
-            if let Some(open) = &mut self.open {
-                redraw |= open.apply(event);
-            }
+            redraw |= self.apply(event);
         }
         if redraw {
             self.keep_visible();
         }
         redraw
+    }
+
+    /// Applies a worker event to the open file; a file the store could not read is also kept
+    /// for [`SourcePane::take_failures`].
+    fn apply(&mut self, event: SourceEvent) -> bool {
+        if let SourceEvent::Loaded {
+            path,
+            result: Err(e),
+            ..
+        } = &event
+        {
+            self.failures.push((path.clone(), e.clone()));
+        }
+        self.open.as_mut().is_some_and(|open| open.apply(event))
+    }
+
+    /// The files the store could not read since the last call (path, why).
+    pub fn take_failures(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.failures)
     }
 
     /// Blocks until the open file is read and coloured or `timeout` passes; true if settled.
@@ -170,10 +190,8 @@ impl SourcePane {
             if left.is_zero() {
                 return false;
             }
-            if let Some(event) = self.worker.next_timeout(left)
-                && let Some(open) = &mut self.open
-            {
-                open.apply(event);
+            if let Some(event) = self.worker.next_timeout(left) {
+                self.apply(event);
             }
         }
     }
@@ -394,7 +412,10 @@ impl SourcePane {
             .saturating_sub(counts_width + rest_width)
             .max(path_min.min(room));
         title.push(Span::styled(
-            format!(" {} ", cut_left(&open.path, path_room)),
+            format!(
+                " {} ",
+                cut_left(&crate::escape::field(&open.path), path_room)
+            ),
             p.title,
         ));
         if let Some((text, style)) = chosen {
@@ -489,7 +510,11 @@ impl Component for SourcePane {
                 return;
             }
             LoadState::Failed(e) => {
-                let msg = format!("Cannot read {}: {e}", open.path);
+                let msg = format!(
+                    "Cannot read {}: {}",
+                    crate::escape::field(&open.path),
+                    crate::escape::field(e)
+                );
                 frame.render_widget(
                     Paragraph::new(msg).style(p.error).wrap(Wrap { trim: true }),
                     inner,

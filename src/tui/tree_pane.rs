@@ -444,7 +444,10 @@ impl Component for TreePane {
             // Cut from the left: the end of a folder chain and the file name are what tell rows apart.
             let name = format!(
                 "{indent}{arrow}{}",
-                cut_left(row.label(view), left_width.saturating_sub(lead))
+                cut_left(
+                    &crate::escape::field(row.label(view)),
+                    left_width.saturating_sub(lead)
+                )
             );
             let pad = left_width.saturating_sub(name.chars().count());
             let pct = rule.percent(&row.counts);

@@ -19,6 +19,10 @@ pub use repo::Repo;
 pub use sources::{GitSources, WorktreeSources};
 pub use unified::{DiffParseError, parse_unified_diff};
 
+/// The largest source file covtop reads (from git or the working tree): a larger one is named
+/// and shown as unreadable, never read whole (a blob of zeros compresses to almost nothing).
+pub const MAX_SOURCE_BYTES: u64 = 32 << 20;
+
 use serde::Serialize;
 
 /// A resolved commit.

@@ -164,5 +164,13 @@ pub(crate) fn read_blob<'r>(
     if entry.kind() != Some(git2::ObjectType::Blob) {
         return Ok(None);
     }
+    // The size from the object's header, before the object is inflated.
+    let (len, _) = git.odb()?.read_header(entry.id())?;
+    if len as u64 > super::MAX_SOURCE_BYTES {
+        return Err(git2::Error::from_str(&format!(
+            "{len} bytes, more than covtop reads as a source ({} at most); not read",
+            super::MAX_SOURCE_BYTES
+        )));
+    }
     git.find_blob(entry.id()).map(Some)
 }

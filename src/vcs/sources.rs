@@ -161,10 +161,11 @@ impl SourceStore for WorktreeSources {
                 ));
             }
         }
-        match std::fs::read(&full) {
+        // Checked again on the open file: it may have changed since it was looked at.
+        match crate::bounded_read::read_regular(&full, super::MAX_SOURCE_BYTES) {
             Ok(bytes) => Ok(Some(Arc::from(bytes))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot read {}: {e}", full.display())),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(format!("`{path}` in the working tree: {e}")),
         }
     }
 }
@@ -202,7 +203,55 @@ mod worktree_tests {
         // A FIFO would block a read forever.
         let e = store.source("pkg/pipe.go").unwrap_err();
         assert!(e.contains("not a regular file"), "{e}");
+        // Sparse: refused by its size, never read.
+        std::fs::File::create(root.join("pkg/huge.go"))
+            .unwrap()
+            .set_len(crate::vcs::MAX_SOURCE_BYTES + 1)
+            .unwrap();
+        let e = store.source("pkg/huge.go").unwrap_err();
+        assert!(
+            e.contains("`pkg/huge.go` in the working tree: 33554433 bytes, more than covtop reads"),
+            "{e}"
+        );
         assert_eq!(store.source("pkg/none.go").unwrap(), None);
         assert_eq!(store.source("pkg").unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod git_tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_larger_than_any_source_is_named_not_inflated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let git = git2::Repository::init(tmp.path()).unwrap();
+        // Zeros: the object is a few kilobytes on disk, 32 MiB and one byte inflated.
+        let huge = git
+            .blob(&vec![0u8; crate::vcs::MAX_SOURCE_BYTES as usize + 1])
+            .unwrap();
+        let small = git.blob(b"package a\n").unwrap();
+        let mut tree = git.treebuilder(None).unwrap();
+        tree.insert("huge.go", huge, 0o100644).unwrap();
+        tree.insert("a.go", small, 0o100644).unwrap();
+        let tree = git.find_tree(tree.write().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        git.commit(Some("HEAD"), &sig, &sig, "one", &tree, &[])
+            .unwrap();
+        let repo = Repo::open(tmp.path()).unwrap();
+        let rev = repo.resolve("HEAD").unwrap();
+        let store = repo.sources(&rev).unwrap();
+        assert_eq!(
+            store.source("a.go").unwrap().as_deref(),
+            Some(&b"package a\n"[..])
+        );
+        let e = store.source("huge.go").unwrap_err();
+        assert!(
+            e.contains("`huge.go`")
+                && e.contains("33554433 bytes, more than covtop reads as a source"),
+            "{e}"
+        );
+        let e = repo.read_file(&rev, "huge.go").unwrap_err().to_string();
+        assert!(e.contains("33554433 bytes"), "{e}");
     }
 }

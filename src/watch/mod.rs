@@ -273,11 +273,19 @@ pub async fn round(
                     &write_opts,
                     &spec.path,
                 )
-                .map(|_| ())
                 .map_err(|e| e.to_string())
             });
         match result {
-            Ok(()) => {
+            Ok(written) => {
+                if let report::Written::Html(summary) = &written {
+                    for (path, why) in &summary.sources_unreadable {
+                        log.event(
+                            Level::Warn,
+                            "source_unreadable",
+                            json!({"round": n, "path": path, "error": why}),
+                        );
+                    }
+                }
                 log.event(
                     Level::Info,
                     "exported",

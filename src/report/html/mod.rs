@@ -31,8 +31,11 @@ pub struct HtmlSummary {
     pub index: PathBuf,
     /// Per-file pages written under `<out_dir>/files/`.
     pub pages: usize,
-    /// Files whose source could not be read at the revision (their pages show coverage only).
+    /// Files whose source is not at the revision (their pages show coverage only).
     pub sources_missing: Vec<String>,
+    /// Files whose source could not be read (path, why): too large, not a regular file, a
+    /// damaged object. Their pages show coverage only; the report's caller names them.
+    pub sources_unreadable: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +104,7 @@ pub fn write_html(
     let files = selected_files(view, opts);
     // Every page, then the index.
     opts.progress.set_total(files.len() + 1);
-    let missing = write_pages(&files, sources, opts, view, &files_dir)?;
+    let (missing, unreadable) = write_pages(&files, sources, opts, view, &files_dir)?;
     let index = index_html(view, &files, opts);
     let index_path = tmp.path().join("index.html");
     std::fs::write(&index_path, index).map_err(|source| HtmlError::Write {
@@ -147,40 +150,45 @@ pub fn write_html(
         index: out_dir.join("index.html"),
         pages: files.len(),
         sources_missing: missing,
+        sources_unreadable: unreadable,
     })
 }
 
-/// Renders and writes the file pages on every core; returns the paths without source.
+/// The paths without a source at the revision, and those whose source could not be read (why).
+type PageSources = (Vec<String>, Vec<(String, String)>);
+
+/// Renders and writes the file pages on every core; returns which sources could not be shown.
 fn write_pages(
     files: &[&FileView],
     sources: &dyn SourceStore,
     opts: &HtmlOptions,
     view: &View,
     dir: &Path,
-) -> Result<Vec<String>, HtmlError> {
+) -> Result<PageSources, HtmlError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunk = files.len().div_ceil(threads).max(1);
-    let results: Vec<Result<Vec<String>, HtmlError>> = std::thread::scope(|s| {
+    let results: Vec<Result<PageSources, HtmlError>> = std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    let mut missing = Vec::new();
+                    let (mut missing, mut unreadable) = (Vec::new(), Vec::new());
                     let mut buf = String::new();
                     for f in part {
                         buf.clear();
-                        let had_source = page::file_page(&mut buf, f, sources, opts, view);
-                        if !had_source {
-                            missing.push(f.path.clone());
+                        match page::file_page(&mut buf, f, sources, opts, view) {
+                            page::PageSource::Shown => {}
+                            page::PageSource::Missing => missing.push(f.path.clone()),
+                            page::PageSource::Unreadable(e) => unreadable.push((f.path.clone(), e)),
                         }
                         let path = dir.join(page_name(&f.path));
                         std::fs::write(&path, buf.as_bytes())
                             .map_err(|source| HtmlError::Write { path, source })?;
                         opts.progress.advance(1);
                     }
-                    Ok(missing)
+                    Ok((missing, unreadable))
                 })
             })
             .collect();
@@ -192,12 +200,15 @@ fn write_pages(
             })
             .collect()
     });
-    let mut missing = Vec::new();
+    let (mut missing, mut unreadable) = (Vec::new(), Vec::new());
     for r in results {
-        missing.extend(r?);
+        let (m, u) = r?;
+        missing.extend(m);
+        unreadable.extend(u);
     }
     missing.sort();
-    Ok(missing)
+    unreadable.sort();
+    Ok((missing, unreadable))
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

@@ -82,15 +82,20 @@ pub(super) fn file_page(
     sources: &dyn SourceStore,
     opts: &HtmlOptions,
     view: &View,
-) -> bool {
+) -> PageSource {
     let pac = opts.partial_as_covered;
+    let mut unreadable = None;
     let (text, note) = match sources.source(&f.path) {
         Ok(Some(bytes)) => (Some(SourceText::new(&f.path, &bytes)), None),
         Ok(None) => (
             None,
             Some("The file is not in the repository at this revision.".to_string()),
         ),
-        Err(e) => (None, Some(format!("The source could not be read: {e}"))),
+        Err(e) => {
+            let note = format!("The source could not be read: {e}");
+            unreadable = Some(e);
+            (None, Some(note))
+        }
     };
     let highlighted = text.as_ref().and_then(|t| highlight_now(t, SYNTAX));
     let path = escape(&f.path);
@@ -202,7 +207,20 @@ pub(super) fn file_page(
         out.push_str("</td></tr>\n");
     }
     out.push_str("</tbody></table>\n</main></body></html>\n");
-    text.is_some()
+    match (text, unreadable) {
+        (Some(_), _) => PageSource::Shown,
+        (None, Some(e)) => PageSource::Unreadable(e),
+        (None, None) => PageSource::Missing,
+    }
+}
+
+/// What a file's page could show of its source.
+pub(crate) enum PageSource {
+    Shown,
+    /// The revision has no such file.
+    Missing,
+    /// The store could not read it (why): too large, not a regular file, a damaged object.
+    Unreadable(String),
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ impl Component for Finder {
             for (ci, ch) in path.chars().enumerate() {
                 let hit = matched.binary_search(&(ci as u32)).is_ok();
                 spans.push(Span::styled(
-                    ch.to_string(),
+                    crate::escape::field(ch.encode_utf8(&mut [0; 4])).into_owned(),
                     if hit { p.key } else { p.text },
                 ));
             }

@@ -66,10 +66,10 @@ impl Component for ConfirmReset {
             let replicas = if t.replicas.is_empty() {
                 "no replicas seen".to_string()
             } else {
-                t.replicas.join(", ")
+                crate::escape::field(&t.replicas.join(", ")).into_owned()
             };
             lines.push(Line::from(vec![
-                Span::styled(format!("  {} ", t.name), p.title),
+                Span::styled(format!("  {} ", crate::escape::field(&t.name)), p.title),
                 Span::styled(format!("({}): ", t.kind), p.dim),
                 Span::styled(replicas, p.text),
             ]));

@@ -206,10 +206,16 @@ fn diagnostics_rows(ctx: &Ctx) -> Vec<Line<'static>> {
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{}: ", d.kind.label()), style),
-            Span::styled(d.subject.clone(), p.title),
+            Span::styled(crate::escape::field(&d.subject).into_owned(), p.title),
         ]));
-        lines.push(Line::styled(format!("  {}", d.message), p.text));
-        lines.push(Line::styled(format!("  fix: {}", d.fix), p.dim));
+        lines.push(Line::styled(
+            format!("  {}", crate::escape::field(&d.message)),
+            p.text,
+        ));
+        lines.push(Line::styled(
+            format!("  fix: {}", crate::escape::field(&d.fix)),
+            p.dim,
+        ));
     }
     lines
 }
