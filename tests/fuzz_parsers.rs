@@ -761,11 +761,12 @@ fn checkpoint_files() {
             }
         };
         std::fs::write(&path, &input).unwrap();
-        let ok = check("read_checkpoint", &input, "", || store.read_checkpoint("rev"))
-            && check("Folded::decode", &input, "fuzz-checkpoint", || {
-                let cp = store.read_checkpoint("rev").unwrap().unwrap();
-                Folded::decode(&cp.bytes, "fuzz-checkpoint")
-            });
+        let ok = check("read_checkpoint", &input, "", || {
+            store.read_checkpoint("rev")
+        }) && check("Folded::decode", &input, "fuzz-checkpoint", || {
+            let cp = store.read_checkpoint("rev").unwrap().unwrap();
+            Folded::decode(&cp.bytes, "fuzz-checkpoint")
+        });
         accepted += usize::from(ok);
     }
     assert_mixed("checkpoint files", accepted, run.done);
