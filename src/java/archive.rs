@@ -460,9 +460,15 @@ impl Loader<'_> {
         let mut classes = Vec::new();
         let mut nested = Vec::new();
         // Entries holding the very same compressed bytes (and CRC and size) as an earlier one:
-        // how many, by the earlier one's name.
-        let mut contents: std::collections::HashMap<(u32, usize, &[u8]), (String, usize)> =
-            Default::default();
+        // how many, by the earlier one's name. Every entry's compressed bytes are hashed (a key of
+        // CRC and size alone would let a crafted archive put every entry in one bucket and
+        // compare them all with each other), with foldhash, randomly seeded: SipHash over the
+        // ~7 MB of a big jar was a third of this serial step.
+        let mut contents: std::collections::HashMap<
+            (u32, usize, &[u8]),
+            (String, usize),
+            foldhash::quality::RandomState,
+        > = Default::default();
         let mut over_budget: Option<(String, usize)> = None;
         for index in 0..zip.len() {
             let entry = match zip.by_index_raw(index) {
