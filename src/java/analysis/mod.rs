@@ -754,21 +754,38 @@ pub fn fold_source_lines<'a>(
 ) -> Vec<LineCoverage> {
     // (line, instructions, branches), counters (covered, missed); sorted by line, then summed.
     type Entry = (u32, (u32, u32), (u32, u32));
-    let mut all: Vec<Entry> = Vec::new();
-    for c in classes {
-        all.extend(c.lines.iter().map(|l| (l.line, l.insn, l.branches)));
+    let entry = |l: &LineCounters| -> Entry { (l.line, l.insn, l.branches) };
+    let mut classes = classes.into_iter();
+    let first = classes.next();
+    let second = classes.next();
+    match (first, second) {
+        (None, _) => Vec::new(),
+        // Most source files hold one class, whose lines are sorted already: no copy, no sort.
+        (Some(one), None) if one.lines.is_sorted_by_key(|l| l.line) => {
+            fold_sorted(one.lines.iter().map(entry))
+        }
+        (Some(first), second) => {
+            let mut all: Vec<Entry> = Vec::new();
+            for c in [first].into_iter().chain(second).chain(classes) {
+                all.extend(c.lines.iter().map(entry));
+            }
+            all.sort_unstable_by_key(|e| e.0);
+            fold_sorted(all.into_iter())
+        }
     }
-    all.sort_unstable_by_key(|e| e.0);
-    let mut out: Vec<LineCoverage> = Vec::new();
-    let mut i = 0;
-    while i < all.len() {
-        let line = all[i].0;
-        let (mut insn, mut branches) = ((0u32, 0u32), (0u32, 0u32));
-        while i < all.len() && all[i].0 == line {
-            let (_, n, b) = all[i];
+}
+
+/// Sums the counters of each line of `entries` (sorted by line) and keeps the coverable lines.
+fn fold_sorted(
+    entries: impl Iterator<Item = (u32, (u32, u32), (u32, u32))>,
+) -> Vec<LineCoverage> {
+    let mut out: Vec<LineCoverage> = Vec::with_capacity(entries.size_hint().0);
+    let mut entries = entries.peekable();
+    while let Some((line, mut insn, mut branches)) = entries.next() {
+        while let Some(&(_, n, b)) = entries.peek().filter(|e| e.0 == line) {
             insn = (insn.0 + n.0, insn.1 + n.1);
             branches = (branches.0 + b.0, branches.1 + b.1);
-            i += 1;
+            entries.next();
         }
         let status = status_of(insn, branches);
         if status.is_coverable() {
