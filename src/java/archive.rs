@@ -23,7 +23,6 @@
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::java::crc64;
 
@@ -32,7 +31,8 @@ use crate::java::crc64;
 pub struct ClassEntry {
     /// Where the bytes came from: a file path, or `app.jar!/BOOT-INF/lib/x.jar!/a/B.class`.
     pub origin: String,
-    pub bytes: Arc<[u8]>,
+    /// The class file as inflated (kept as it came out: an `Arc<[u8]>` copied every class once).
+    pub bytes: Vec<u8>,
     /// [`crc64::class_id`] of `bytes`.
     pub id: u64,
     /// `Some(N)` for a multi-release version (`META-INF/versions/N/...`, N >= 9), which a JVM of
@@ -415,7 +415,7 @@ impl Loader<'_> {
         let id = crc64::class_id(&bytes);
         self.classes.push(ClassEntry {
             origin,
-            bytes: Arc::from(bytes),
+            bytes,
             id,
             release,
         });
@@ -783,7 +783,7 @@ enum EntryFault {
 }
 
 /// One inflated class entry: its bytes and JaCoCo class id, or why it was not loaded.
-type Inflated = Result<(Arc<[u8]>, u64), EntryFault>;
+type Inflated = Result<(Vec<u8>, u64), EntryFault>;
 
 /// Inflates, checks and hashes class entries on every core, in input order.
 fn inflate_classes(entries: &[&RawEntry<'_>]) -> Vec<Inflated> {
@@ -793,7 +793,7 @@ fn inflate_classes(entries: &[&RawEntry<'_>]) -> Vec<Inflated> {
             return Err(EntryFault::NotAClass);
         }
         let id = crc64::class_id(&bytes);
-        Ok((Arc::from(bytes), id))
+        Ok((bytes, id))
     };
     // Chunks of 16 entries keep the hand-out cheap; each worker reuses one inflater.
     crate::java::parallel::map_in_order(
