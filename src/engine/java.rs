@@ -620,14 +620,12 @@ impl JavaBuild {
         // The classes of each source file, in class order; each file's classes are projected and
         // folded on one of every core's workers (each with its own scratch arrays), so nothing
         // per class or per line is left to this thread. A bug on one class costs that class only.
-        let mut per_source: BTreeMap<&str, Vec<(usize, &BuildClass, Option<&Probes>)>> =
-            BTreeMap::new();
+        let mut per_source: BTreeMap<&str, Vec<ClassToProject>> = BTreeMap::new();
         for (order, &(c, src, probes)) in todo.iter().enumerate() {
             per_source.entry(src).or_default().push((order, c, probes));
         }
-        let per_source: Vec<(&str, Vec<(usize, &BuildClass, Option<&Probes>)>)> =
-            per_source.into_iter().collect();
-        let project_file = |(path, classes): &(&str, Vec<(usize, &BuildClass, Option<&Probes>)>)| {
+        let per_source: Vec<SourceClasses> = per_source.into_iter().collect();
+        let project_file = |(path, classes): &SourceClasses| {
             let mut covs = Vec::with_capacity(classes.len());
             let mut failed = Vec::new();
             for &(order, c, probes) in classes {
@@ -710,6 +708,12 @@ impl JavaBuild {
         (files, diagnostics)
     }
 }
+
+/// A class to project: (its place in class order, the class, its merged probes).
+type ClassToProject<'a> = (usize, &'a BuildClass, Option<&'a Probes>);
+
+/// A source file and its classes to project, in class order.
+type SourceClasses<'a> = (&'a str, Vec<ClassToProject<'a>>);
 
 impl JavaBuild {
     /// Which entries of `classes` are projected: all but the alternatives not chosen. Of the

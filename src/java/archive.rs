@@ -465,7 +465,7 @@ impl Loader<'_> {
         // compare them all with each other), with foldhash, randomly seeded: SipHash over the
         // ~7 MB of a big jar was a third of this serial step.
         let mut contents: std::collections::HashMap<
-            (u32, usize, &[u8]),
+            StoredContent<'_>,
             (String, usize),
             foldhash::quality::RandomState,
         > = Default::default();
@@ -671,6 +671,9 @@ fn overlapping_entries(
         second: name(zip, pair[1].2),
     })
 }
+
+/// What makes two entries the same: (CRC-32, inflated size, compressed bytes).
+type StoredContent<'a> = (u32, usize, &'a [u8]);
 
 /// The raw-deflate decompressor a loading thread reuses from one entry to the next.
 type Inflater = libdeflater::Decompressor;

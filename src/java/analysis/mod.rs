@@ -776,9 +776,7 @@ pub fn fold_source_lines<'a>(
 }
 
 /// Sums the counters of each line of `entries` (sorted by line) and keeps the coverable lines.
-fn fold_sorted(
-    entries: impl Iterator<Item = (u32, (u32, u32), (u32, u32))>,
-) -> Vec<LineCoverage> {
+fn fold_sorted(entries: impl Iterator<Item = (u32, (u32, u32), (u32, u32))>) -> Vec<LineCoverage> {
     let mut out: Vec<LineCoverage> = Vec::with_capacity(entries.size_hint().0);
     let mut entries = entries.peekable();
     while let Some((line, mut insn, mut branches)) = entries.next() {
