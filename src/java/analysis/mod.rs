@@ -378,10 +378,11 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
     // A fall-through edge takes three bytes, most instructions have one.
     a.ops.reserve(insn_count * 3);
     let mut prev_src = 0u32;
+    let mut flow = flow::MethodFlow::default();
     for m in &cf.methods {
         let Some(code) = &m.code else { continue };
         let body = MethodBody::build(class, m, code)?;
-        let flow = analyze_flow(&body, &mut next_probe, class)?;
+        analyze_flow(&body, &mut next_probe, class, &mut flow)?;
         let out = filters::apply(&ctx, &body);
         let base = ignored_all.len() as u32;
         let n = flow.line.len() as u32;
