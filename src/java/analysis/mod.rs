@@ -965,6 +965,18 @@ mod tests {
             ]
         );
         assert!(folded.iter().all(|l| l.hits.is_none()));
+        // The classes' order does not matter; one class alone is folded without a sort (its
+        // lines sorted) or, lines out of order, with one: the same lines either way.
+        assert_eq!(fold_source_lines([&b, &a]), folded);
+        let alone = fold_source_lines([&b]);
+        let mut reversed = b.clone();
+        reversed.lines.reverse();
+        assert_eq!(fold_source_lines([&reversed]), alone);
+        assert_eq!(
+            alone.iter().map(|l| (l.line, l.status)).collect::<Vec<_>>(),
+            vec![(5, LineStatus::Covered), (9, LineStatus::Partial)]
+        );
+        assert!(fold_source_lines(std::iter::empty::<&ClassCoverage>()).is_empty());
         assert_eq!(jacoco_status_code((0, 3), (0, 0)), 1);
         assert_eq!(jacoco_status_code((0, 0), (0, 0)), 0);
     }
