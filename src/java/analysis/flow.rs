@@ -197,13 +197,11 @@ pub(crate) fn analyze_flow(
                     if cur == NONE {
                         return Err(bad("probe without a preceding instruction"));
                     }
-                    add(
-                        Op::Probe {
-                            src: cur,
-                            probe: id,
-                            branch: 0,
-                        },
-                    );
+                    add(Op::Probe {
+                        src: cur,
+                        probe: id,
+                        branch: 0,
+                    });
                     cur = NONE;
                 }
                 pending.push(l);
@@ -221,36 +219,30 @@ pub(crate) fn analyze_flow(
                 pending.clear();
                 lines.push(line);
                 if cur != NONE {
-                    add(
-                        Op::Edge {
-                            src: cur,
-                            target: i,
-                            branch: 0,
-                        },
-                    );
+                    add(Op::Edge {
+                        src: cur,
+                        target: i,
+                        branch: 0,
+                    });
                 }
                 cur = i;
                 let op = body.insns[i as usize].opcode;
                 if is_return_or_throw(op) {
                     let id = next_id();
-                    add(
-                        Op::Probe {
-                            src: i,
-                            probe: id,
-                            branch: 0,
-                        },
-                    );
+                    add(Op::Probe {
+                        src: i,
+                        probe: id,
+                        branch: 0,
+                    });
                 } else if is_jump(op) {
                     let t = jump_label(body, i);
                     if labels[t as usize].multi {
                         let id = next_id();
-                        add(
-                            Op::Probe {
-                                src: i,
-                                probe: id,
-                                branch: 1,
-                            },
-                        );
+                        add(Op::Probe {
+                            src: i,
+                            probe: id,
+                            branch: 1,
+                        });
                     } else {
                         jumps.push((i, t, 1));
                     }
@@ -284,13 +276,11 @@ pub(crate) fn analyze_flow(
                                 if f.probe == NONE {
                                     jumps.push((i, t, b as u32));
                                 } else {
-                                    add(
-                                        Op::Probe {
-                                            src: i,
-                                            probe: f.probe,
-                                            branch: b as u32,
-                                        },
-                                    );
+                                    add(Op::Probe {
+                                        src: i,
+                                        probe: f.probe,
+                                        branch: b as u32,
+                                    });
                                 }
                                 labels[t as usize].done = true;
                             }
@@ -319,13 +309,11 @@ pub(crate) fn analyze_flow(
         if target == NONE {
             return Err(bad("jump to a label without an instruction"));
         }
-        add(
-            Op::Edge {
-                src,
-                target,
-                branch,
-            },
-        );
+        add(Op::Edge {
+            src,
+            target,
+            branch,
+        });
     }
     Ok(())
 }
