@@ -254,7 +254,8 @@ fn leave_to_exit<T>(done: T) {
 }
 
 /// Opens the session, polls unless offline (a failing target is a warning: stored data is
-/// still reported), and builds the View.
+/// still reported), and builds the View. The caller saves the build lines
+/// (`Engine::save_build_lines`) once it has used the View: they are encoded meanwhile.
 fn current_view(
     cfg: Config,
     offline: bool,
@@ -273,7 +274,6 @@ fn current_view(
         runtime()?.block_on(engine.poll(&[]))?;
     }
     let view = engine.view();
-    engine.save_build_lines();
     print_diagnostics(&view, out);
     for t in view.targets.iter().filter(|_| !out.quiet) {
         if !t.replicas.is_empty()
@@ -303,11 +303,30 @@ pub fn report(
         bail!("--format {format} writes a folder: pass --output DIR");
     }
     let source_root = cfg.repo.path.clone();
-    let (engine, view) = current_view(cfg, offline, baseline, out)?;
+    let (mut engine, view) = current_view(cfg, offline, baseline, out)?;
+    // The build lines are encoded on their own thread while the report is written; saved after
+    // it (also when writing it failed).
+    let written = write_report(&engine, &view, format, output, changed_only, source_root);
+    engine.save_build_lines();
+    let gathered = written?;
+    leave_to_exit((gathered, engine, view));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the report of `view` to `output` or standard output; returns what was gathered for
+/// it, to be left to the process exit.
+fn write_report(
+    engine: &Engine,
+    view: &covtop::model::View,
+    format: report::Format,
+    output: Option<&Path>,
+    changed_only: bool,
+    source_root: std::path::PathBuf,
+) -> Result<report::Gathered> {
     // Export formats are for other tools and need the raw data too; HTML the sources.
-    let gathered = report::Gathered::from_engine(&engine, format)
+    let gathered = report::Gathered::from_engine(engine, format)
         .context("cannot read sources from the repository")?;
-    let inputs = gathered.inputs(&view);
+    let inputs = gathered.inputs(view);
     let opts = report::WriteOptions {
         changed_only,
         source_root: Some(source_root),
@@ -335,8 +354,7 @@ pub fn report(
                 .context("cannot write the report to standard output")?;
         }
     }
-    leave_to_exit((gathered, engine, view));
-    Ok(ExitCode::SUCCESS)
+    Ok(gathered)
 }
 
 /// A percentage as text, precise enough that it never reads as reaching `threshold` when it
@@ -362,7 +380,8 @@ pub fn check(
     if !(0.0..=100.0).contains(&fail_under) {
         bail!("--fail-under {fail_under} must be a percentage between 0 and 100");
     }
-    let (_engine, view) = current_view(cfg, offline, None, out)?;
+    let (mut engine, view) = current_view(cfg, offline, None, out)?;
+    engine.save_build_lines();
     let rule = view.rule;
     let c = view.totals.changed;
     // A gate never passes on missing data.

@@ -2,7 +2,7 @@
 //! class id), and the projection of accumulated probes onto repository files.
 
 use super::accumulate::Cumulative;
-use crate::java::analysis::{ClassAnalysis, ClassCoverage, analyze_many, fold_source_lines};
+use crate::java::analysis::{ClassAnalysis, analyze_many, fold_source_lines};
 use crate::java::archive::load_classes;
 use crate::java::exec::{ClassProbes, ExecData};
 use crate::java::probes::Probes;
@@ -597,10 +597,8 @@ impl JavaBuild {
     /// onto repository files.
     fn project_merged(&self, exec: Option<&ExecData>) -> (Vec<FileCoverage>, Vec<Diagnostic>) {
         let mut diagnostics = self.problems.clone();
-        let mut per_source: BTreeMap<&str, Vec<ClassCoverage>> = BTreeMap::new();
         let (shown, several_ran) = self.shown_versions(exec);
         let mut sealed = Vec::new();
-        let mut failed = Vec::new();
         // (class, its source, its probes) of every class to project, in class order.
         let mut todo: Vec<(&BuildClass, &str, Option<&Probes>)> = Vec::new();
         for (i, c) in self.classes.iter().enumerate() {
@@ -619,24 +617,57 @@ impl JavaBuild {
             let Some(src) = &c.source else { continue };
             todo.push((c, src.as_str(), probes));
         }
-        // Projected on every core (each worker has its own scratch arrays), folded in order. A
-        // bug on one class costs that class only.
+        // The classes of each source file, in class order; each file's classes are projected and
+        // folded on one of every core's workers (each with its own scratch arrays), so nothing
+        // per class or per line is left to this thread. A bug on one class costs that class only.
+        let mut per_source: BTreeMap<&str, Vec<ClassToProject>> = BTreeMap::new();
+        for (order, &(c, src, probes)) in todo.iter().enumerate() {
+            per_source.entry(src).or_default().push((order, c, probes));
+        }
+        let per_source: Vec<SourceClasses> = per_source.into_iter().collect();
+        let project_file = |(path, classes): &SourceClasses| {
+            let mut covs = Vec::with_capacity(classes.len());
+            let mut failed = Vec::new();
+            for &(order, c, probes) in classes {
+                match crate::guard::catch(|| c.analysis.project(probes)) {
+                    Ok(coverage) => covs.push(coverage),
+                    Err(e) => failed.push((order, format!("{}: {e}", c.analysis.name()))),
+                }
+            }
+            let file = (!covs.is_empty()).then(|| {
+                let (mut covered, mut missed) = (0u64, 0u64);
+                for c in &covs {
+                    covered += u64::from(c.instructions.0);
+                    missed += u64::from(c.instructions.1);
+                }
+                FileCoverage {
+                    path: path.to_string(),
+                    lines: fold_source_lines(covs.iter()),
+                    spans: Vec::new(),
+                    units: (covered, covered + missed),
+                }
+            });
+            (file, failed)
+        };
         let projected = crate::java::parallel::map_in_order(
-            &todo,
-            256,
-            32,
+            &per_source,
+            128,
+            16,
             || (),
-            |(), (c, _, probes)| Some(crate::guard::catch(|| c.analysis.project(*probes))),
+            |(), file| Some(project_file(file)),
             |_| None,
         );
-        for (&(c, src, probes), cov) in todo.iter().zip(projected) {
-            // A lost projection (a worker that panicked: never seen) is done again here.
-            let cov = cov.unwrap_or_else(|| crate::guard::catch(|| c.analysis.project(probes)));
-            match cov {
-                Ok(coverage) => per_source.entry(src).or_default().push(coverage),
-                Err(e) => failed.push(format!("{}: {e}", c.analysis.name())),
-            }
+        let mut files = Vec::with_capacity(per_source.len());
+        let mut failed = Vec::new();
+        for (file, done) in per_source.iter().zip(projected) {
+            // A lost file (a worker that panicked: never seen) is done again here.
+            let (cov, fails) = done.unwrap_or_else(|| project_file(file));
+            files.extend(cov);
+            failed.extend(fails);
         }
+        // In class order, as the classes are listed.
+        failed.sort_by_key(|&(order, _)| order);
+        let failed: Vec<String> = failed.into_iter().map(|(_, what)| what).collect();
         if !failed.is_empty() {
             diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::Mismatch,
@@ -674,25 +705,15 @@ impl JavaBuild {
                 fix: "run every replica on the same Java release and class path, and give every target the same build of shared classes".into(),
             });
         }
-        let files = per_source
-            .into_iter()
-            .map(|(path, covs)| {
-                let (mut covered, mut missed) = (0u64, 0u64);
-                for c in &covs {
-                    covered += u64::from(c.instructions.0);
-                    missed += u64::from(c.instructions.1);
-                }
-                FileCoverage {
-                    path: path.to_string(),
-                    lines: fold_source_lines(covs.iter()),
-                    spans: Vec::new(),
-                    units: (covered, covered + missed),
-                }
-            })
-            .collect();
         (files, diagnostics)
     }
 }
+
+/// A class to project: (its place in class order, the class, its merged probes).
+type ClassToProject<'a> = (usize, &'a BuildClass, Option<&'a Probes>);
+
+/// A source file and its classes to project, in class order.
+type SourceClasses<'a> = (&'a str, Vec<ClassToProject<'a>>);
 
 impl JavaBuild {
     /// Which entries of `classes` are projected: all but the alternatives not chosen. Of the

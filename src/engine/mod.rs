@@ -376,8 +376,9 @@ pub struct Engine {
     baseline: Option<build::Baseline>,
     /// The languages the configured targets cover (what "no data" means).
     languages: build::CoveredLanguages,
-    /// JaCoCo build lines projected by the last View, waiting for `save_build_lines`.
-    pending_line_saves: Vec<(usize, BuildLines)>,
+    /// JaCoCo build lines projected by the last View, encoded on a thread of their own while
+    /// the View is used, waiting for `save_build_lines`.
+    pending_line_saves: Option<PendingLines>,
     /// Problems of the last `save_build_lines`, reported in every View until it succeeds.
     line_save_problems: Vec<Diagnostic>,
     /// The highest sequence number of the session applied (replayed, stored or followed).
@@ -537,7 +538,7 @@ impl Engine {
             unknown_builds: BTreeMap::new(),
             baseline: None,
             languages,
-            pending_line_saves: Vec::new(),
+            pending_line_saves: None,
             line_save_problems: Vec::new(),
             seen_seq: 0,
             own_seqs: BTreeSet::new(),
@@ -1300,19 +1301,30 @@ impl Engine {
     /// build's coverage to the next one), when they changed. Called after publishing a View:
     /// building a View never writes. Problems show in the next View.
     pub fn save_build_lines(&mut self) {
-        let saves = std::mem::take(&mut self.pending_line_saves);
-        if saves.is_empty() {
+        let Some(pending) = self.pending_line_saves.take() else {
             return;
-        }
-        self.line_save_problems = self.save_java_lines(saves);
+        };
+        self.line_save_problems = match pending.finish() {
+            Some(encoded) => self.save_java_lines(encoded),
+            None => vec![Diagnostic {
+                kind: DiagnosticKind::Mismatch,
+                subject: "saved build lines".into(),
+                message: "cannot save this build's line statuses: encoding them failed".into(),
+                fix: "report it with the session; coverage of this build cannot be carried to the next".into(),
+            }],
+        };
     }
 
-    fn save_java_lines(&mut self, saves: Vec<(usize, BuildLines)>) -> Vec<Diagnostic> {
+    fn save_java_lines(&mut self, saves: Vec<EncodedLines>) -> Vec<Diagnostic> {
         use std::hash::{Hash, Hasher};
         let mut problems = Vec::new();
-        for (i, lines) in saves {
+        for EncodedLines {
+            target: i,
+            revision,
+            bytes,
+        } in saves
+        {
             let name = self.targets[i].config.name.clone();
-            let bytes = lines.encode(&name);
             let mut h = std::collections::hash_map::DefaultHasher::new();
             bytes.hash(&mut h);
             let hash = h.finish();
@@ -1320,12 +1332,12 @@ impl Engine {
                 continue;
             }
             let dir = carry::builds_dir(self.store.local_dir());
-            let path = dir.join(carry::lines_file_name(&name, &lines.revision));
+            let path = dir.join(carry::lines_file_name(&name, &revision));
             // Also by build key, with the class ids, so that the build is found again when the
             // class files change at the same revision.
             let key = self.targets[i].build_key.clone();
             let ids = BuildIds {
-                revision: lines.revision.clone(),
+                revision: revision.clone(),
                 ids: self.targets[i].class_ids.clone(),
             };
             // A file already holding these bytes (saved by an earlier process: every report of
@@ -1814,7 +1826,7 @@ impl Engine {
             })
             .collect();
         let mut java_files = Vec::new();
-        let mut saves = Vec::new();
+        let mut saves = None;
         if let Some(u) = &self.java_union {
             // Which data the projection comes from: each JaCoCo target's accumulator stamp.
             let key: Vec<(usize, u64)> = self
@@ -1867,13 +1879,7 @@ impl Engine {
                     })
                     .map(|(i, _)| i)
                     .collect();
-                if !with_data.is_empty() {
-                    let lines = BuildLines::from_coverage(&self.revision.oid, &files);
-                    for i in with_data {
-                        saves.push((i, lines.clone()));
-                    }
-                }
-                let files = files
+                let files: Vec<(Arc<FileCoverage>, Arc<[u16]>)> = files
                     .into_iter()
                     .map(|f| {
                         let targets: Arc<[u16]> = reported
@@ -1883,6 +1889,17 @@ impl Engine {
                         (Arc::new(f), targets)
                     })
                     .collect();
+                if !with_data.is_empty() {
+                    let targets = with_data
+                        .into_iter()
+                        .map(|i| (i, self.targets[i].config.name.clone()))
+                        .collect();
+                    saves = Some(PendingLines::start(
+                        self.revision.oid.clone(),
+                        files.iter().map(|(f, _)| f.clone()).collect(),
+                        targets,
+                    ));
+                }
                 self.java_view = Some(JavaView {
                     key,
                     files,
@@ -2264,4 +2281,57 @@ fn go_modules(repo: &Repo, rev: &Revision) -> Result<ModuleMap, EngineError> {
         }
     }
     Ok(ModuleMap::new(mods))
+}
+
+/// One target's saved build lines, encoded: what [`Engine::save_build_lines`] writes.
+struct EncodedLines {
+    /// Index into the engine's targets.
+    target: usize,
+    revision: String,
+    bytes: Vec<u8>,
+}
+
+/// The line statuses of a View's JaCoCo projection, turned into [`BuildLines`] and encoded for
+/// each target with data on a thread of their own (`covtop-build-lines`), so that the report is
+/// written or the screen drawn meanwhile; only [`Engine::save_build_lines`] touches the disk.
+struct PendingLines {
+    work: Result<std::thread::JoinHandle<Vec<EncodedLines>>, Vec<EncodedLines>>,
+}
+
+impl PendingLines {
+    fn start(
+        revision: String,
+        files: Vec<Arc<FileCoverage>>,
+        targets: Vec<(usize, String)>,
+    ) -> PendingLines {
+        let encode = |revision: &str, files: &[Arc<FileCoverage>], targets: &[(usize, String)]| {
+            let lines = BuildLines::from_coverage(revision, files.iter().map(|f| &**f));
+            targets
+                .iter()
+                .map(|(target, name)| EncodedLines {
+                    target: *target,
+                    revision: lines.revision.clone(),
+                    bytes: lines.encode(name),
+                })
+                .collect::<Vec<_>>()
+        };
+        // The thread gets its own handles on the files (Arcs): if it cannot be started, the
+        // lines are encoded here.
+        let (on_thread, files_on_thread, targets_on_thread) =
+            (revision.clone(), files.clone(), targets.clone());
+        let spawned = std::thread::Builder::new()
+            .name("covtop-build-lines".into())
+            .spawn(move || encode(&on_thread, &files_on_thread, &targets_on_thread));
+        PendingLines {
+            work: spawned.map_err(|_| encode(&revision, &files, &targets)),
+        }
+    }
+
+    /// The encoded lines; `None` if the thread failed (a bug: never seen).
+    fn finish(self) -> Option<Vec<EncodedLines>> {
+        match self.work {
+            Ok(handle) => handle.join().ok(),
+            Err(done) => Some(done),
+        }
+    }
 }

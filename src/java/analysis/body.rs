@@ -66,15 +66,63 @@ pub(crate) const JSR: u8 = 0xA8;
 pub(crate) const RET: u8 = 0xA9;
 pub(crate) const GOTO: u8 = 0xA7;
 
+/// The arrays [`MethodBody::build`] needs only while it runs, kept per thread and reused from
+/// one method to the next (a big jar has tens of thousands of methods: these were seven
+/// allocations each).
+#[derive(Default)]
+struct BuildScratch {
+    offset_label: Vec<u32>,
+    is_start: Vec<bool>,
+    frame_at: Vec<bool>,
+    lines_at: Vec<(u32, u32)>,
+    first: Vec<(u32, u16)>,
+    others: Vec<(u32, u16)>,
+    have: rustc_hash::FxHashMap<u32, u16>,
+}
+
+thread_local! {
+    static BUILD_SCRATCH: std::cell::RefCell<BuildScratch> = Default::default();
+}
+
 impl<'a> MethodBody<'a> {
     pub fn build(
         class: &str,
         info: &'a MethodInfo,
         code: &'a Code,
     ) -> Result<MethodBody<'a>, AnalysisError> {
+        BUILD_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let built = Self::build_with(class, info, code, &mut scratch);
+                // A map once grown for a huge line table is not walked for every later method.
+                if scratch.have.capacity() > 4096 {
+                    scratch.have = Default::default();
+                }
+                built
+            }
+            Err(_) => Self::build_with(class, info, code, &mut BuildScratch::default()),
+        })
+    }
+
+    fn build_with(
+        class: &str,
+        info: &'a MethodInfo,
+        code: &'a Code,
+        scratch: &mut BuildScratch,
+    ) -> Result<MethodBody<'a>, AnalysisError> {
+        let BuildScratch {
+            offset_label,
+            is_start,
+            frame_at,
+            lines_at,
+            first,
+            others,
+            have,
+        } = scratch;
         let len = code.code_length as usize;
-        let mut offset_label = vec![NONE; len + 1];
-        let mut is_start = vec![false; len + 1];
+        offset_label.clear();
+        offset_label.resize(len + 1, NONE);
+        is_start.clear();
+        is_start.resize(len + 1, false);
         for i in &code.insns {
             is_start[i.offset as usize] = true;
         }
@@ -114,14 +162,12 @@ impl<'a> MethodBody<'a> {
             }
         }
         // Line numbers per offset, in ASM's order: the first non-zero one, then every later one.
-        let entries = code.line_numbers.len();
         // (offset, line) in visit order
-        let mut lines_at: Vec<(u32, u32)> = Vec::with_capacity(entries);
+        lines_at.clear();
         {
-            let mut first: Vec<(u32, u16)> = Vec::with_capacity(entries);
-            let mut others: Vec<(u32, u16)> = Vec::new();
-            let mut have: rustc_hash::FxHashMap<u32, u16> =
-                rustc_hash::FxHashMap::with_capacity_and_hasher(entries, Default::default());
+            first.clear();
+            others.clear();
+            have.clear();
             for &(pc, line) in &code.line_numbers {
                 let e = have.entry(pc).or_insert(0);
                 if *e == 0 {
@@ -130,22 +176,23 @@ impl<'a> MethodBody<'a> {
                     others.push((pc, line));
                 }
             }
-            for (pc, line) in have {
+            for (pc, line) in have.drain() {
                 if line != 0 {
                     first.push((pc, line));
                 }
             }
             first.sort_unstable();
-            for (pc, line) in first {
+            for &(pc, line) in first.iter() {
                 lines_at.push((pc, line as u32));
-                for &(p, l) in &others {
+                for &(p, l) in others.iter() {
                     if p == pc {
                         lines_at.push((pc, l as u32));
                     }
                 }
             }
         }
-        let mut frame_at = vec![false; len + 1];
+        frame_at.clear();
+        frame_at.resize(len + 1, false);
         for &f in &code.frame_offsets {
             if let Some(s) = frame_at.get_mut(f as usize) {
                 *s = true;

@@ -17,6 +17,9 @@ pub(crate) enum Op {
     Probe { src: u32, probe: u32, branch: u32 },
 }
 
+/// The flow of one method. One value is reused for every method of a class (cleared by
+/// [`analyze_flow`]), so its arrays are allocated once per class, not once per method.
+#[derive(Default)]
 pub(crate) struct MethodFlow {
     /// Source line of each instruction, -1 when none is known.
     pub line: Vec<i32>,
@@ -25,6 +28,11 @@ pub(crate) struct MethodFlow {
     /// One more than the highest branch index used by each instruction.
     pub width: Vec<u32>,
     pub ops: Vec<Op>,
+    /// Working arrays of [`analyze_flow`]: label flags, pending jumps, labels before the next
+    /// instruction.
+    labels: Vec<LabelFlags>,
+    jumps: Vec<(u32, u32, u32)>,
+    pending: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -68,25 +76,37 @@ fn jump_label(body: &MethodBody<'_>, idx: u32) -> u32 {
     body.insns[idx as usize].jump
 }
 
-/// Builds the flow of one method, taking probe ids from `next_probe` (class-wide counter).
+/// Builds the flow of one method into `flow` (whatever it held is replaced), taking probe ids
+/// from `next_probe` (class-wide counter).
 pub(crate) fn analyze_flow(
     body: &MethodBody<'_>,
     next_probe: &mut u32,
     class: &str,
-) -> Result<MethodFlow, AnalysisError> {
+    flow: &mut MethodFlow,
+) -> Result<(), AnalysisError> {
     let bad = |what: &str| AnalysisError::BadCode {
         class: class.to_owned(),
         method: format!("{}{}", body.info.name, body.info.descriptor),
         what: what.to_owned(),
     };
-    let mut labels = vec![
+    let MethodFlow {
+        line: lines,
+        branches,
+        width,
+        ops,
+        labels,
+        jumps,
+        pending,
+    } = flow;
+    labels.clear();
+    labels.resize(
+        body.label_count(),
         LabelFlags {
             probe: NONE,
             insn: NONE,
             ..Default::default()
-        };
-        body.label_count()
-    ];
+        },
+    );
 
     // Pass 1: label flags.
     for tc in body.try_catch.iter().rev() {
@@ -143,14 +163,16 @@ pub(crate) fn analyze_flow(
 
     // Pass 2: probes and the instruction graph.
     let n = body.insns.len();
-    let mut flow = MethodFlow {
-        line: Vec::with_capacity(n),
-        branches: vec![0; n],
-        width: vec![1; n],
-        ops: Vec::with_capacity(n + 4),
-    };
-    let mut jumps: Vec<(u32, u32, u32)> = Vec::new();
-    let mut pending: Vec<u32> = Vec::new();
+    lines.clear();
+    lines.reserve(n);
+    branches.clear();
+    branches.resize(n, 0);
+    width.clear();
+    width.resize(n, 1);
+    ops.clear();
+    ops.reserve(n + 4);
+    jumps.clear();
+    pending.clear();
     let mut cur = NONE;
     let mut line: i32 = -1;
     let mut next_id = || {
@@ -158,15 +180,15 @@ pub(crate) fn analyze_flow(
         *next_probe += 1;
         id
     };
-    fn add(flow: &mut MethodFlow, op: Op) {
+    let mut add = |op: Op| {
         let (src, branch) = match op {
             Op::Edge { src, branch, .. } | Op::Probe { src, branch, .. } => (src, branch),
         };
-        flow.branches[src as usize] += 1;
-        let w = &mut flow.width[src as usize];
+        branches[src as usize] += 1;
+        let w = &mut width[src as usize];
         *w = (*w).max(branch + 1);
-        flow.ops.push(op);
-    }
+        ops.push(op);
+    };
     for node in &body.nodes {
         match *node {
             Node::Label(l) => {
@@ -175,14 +197,11 @@ pub(crate) fn analyze_flow(
                     if cur == NONE {
                         return Err(bad("probe without a preceding instruction"));
                     }
-                    add(
-                        &mut flow,
-                        Op::Probe {
-                            src: cur,
-                            probe: id,
-                            branch: 0,
-                        },
-                    );
+                    add(Op::Probe {
+                        src: cur,
+                        probe: id,
+                        branch: 0,
+                    });
                     cur = NONE;
                 }
                 pending.push(l);
@@ -194,45 +213,36 @@ pub(crate) fn analyze_flow(
             Node::Frame => {}
             Node::Insn(i) => {
                 // addInstruction
-                for &l in &pending {
+                for &l in pending.iter() {
                     labels[l as usize].insn = i;
                 }
                 pending.clear();
-                flow.line.push(line);
+                lines.push(line);
                 if cur != NONE {
-                    add(
-                        &mut flow,
-                        Op::Edge {
-                            src: cur,
-                            target: i,
-                            branch: 0,
-                        },
-                    );
+                    add(Op::Edge {
+                        src: cur,
+                        target: i,
+                        branch: 0,
+                    });
                 }
                 cur = i;
                 let op = body.insns[i as usize].opcode;
                 if is_return_or_throw(op) {
                     let id = next_id();
-                    add(
-                        &mut flow,
-                        Op::Probe {
-                            src: i,
-                            probe: id,
-                            branch: 0,
-                        },
-                    );
+                    add(Op::Probe {
+                        src: i,
+                        probe: id,
+                        branch: 0,
+                    });
                 } else if is_jump(op) {
                     let t = jump_label(body, i);
                     if labels[t as usize].multi {
                         let id = next_id();
-                        add(
-                            &mut flow,
-                            Op::Probe {
-                                src: i,
-                                probe: id,
-                                branch: 1,
-                            },
-                        );
+                        add(Op::Probe {
+                            src: i,
+                            probe: id,
+                            branch: 1,
+                        });
                     } else {
                         jumps.push((i, t, 1));
                     }
@@ -266,14 +276,11 @@ pub(crate) fn analyze_flow(
                                 if f.probe == NONE {
                                     jumps.push((i, t, b as u32));
                                 } else {
-                                    add(
-                                        &mut flow,
-                                        Op::Probe {
-                                            src: i,
-                                            probe: f.probe,
-                                            branch: b as u32,
-                                        },
-                                    );
+                                    add(Op::Probe {
+                                        src: i,
+                                        probe: f.probe,
+                                        branch: b as u32,
+                                    });
                                 }
                                 labels[t as usize].done = true;
                             }
@@ -297,19 +304,16 @@ pub(crate) fn analyze_flow(
             }
         }
     }
-    for (src, label, branch) in jumps {
+    for &(src, label, branch) in jumps.iter() {
         let target = labels[label as usize].insn;
         if target == NONE {
             return Err(bad("jump to a label without an instruction"));
         }
-        add(
-            &mut flow,
-            Op::Edge {
-                src,
-                target,
-                branch,
-            },
-        );
+        add(Op::Edge {
+            src,
+            target,
+            branch,
+        });
     }
-    Ok(flow)
+    Ok(())
 }

@@ -378,10 +378,11 @@ pub fn analyze_parsed(cf: &ClassFile) -> Result<Option<ClassAnalysis>, AnalysisE
     // A fall-through edge takes three bytes, most instructions have one.
     a.ops.reserve(insn_count * 3);
     let mut prev_src = 0u32;
+    let mut flow = flow::MethodFlow::default();
     for m in &cf.methods {
         let Some(code) = &m.code else { continue };
         let body = MethodBody::build(class, m, code)?;
-        let flow = analyze_flow(&body, &mut next_probe, class)?;
+        analyze_flow(&body, &mut next_probe, class, &mut flow)?;
         let out = filters::apply(&ctx, &body);
         let base = ignored_all.len() as u32;
         let n = flow.line.len() as u32;
@@ -754,21 +755,36 @@ pub fn fold_source_lines<'a>(
 ) -> Vec<LineCoverage> {
     // (line, instructions, branches), counters (covered, missed); sorted by line, then summed.
     type Entry = (u32, (u32, u32), (u32, u32));
-    let mut all: Vec<Entry> = Vec::new();
-    for c in classes {
-        all.extend(c.lines.iter().map(|l| (l.line, l.insn, l.branches)));
+    let entry = |l: &LineCounters| -> Entry { (l.line, l.insn, l.branches) };
+    let mut classes = classes.into_iter();
+    let first = classes.next();
+    let second = classes.next();
+    match (first, second) {
+        (None, _) => Vec::new(),
+        // Most source files hold one class, whose lines are sorted already: no copy, no sort.
+        (Some(one), None) if one.lines.is_sorted_by_key(|l| l.line) => {
+            fold_sorted(one.lines.iter().map(entry))
+        }
+        (Some(first), second) => {
+            let mut all: Vec<Entry> = Vec::new();
+            for c in [first].into_iter().chain(second).chain(classes) {
+                all.extend(c.lines.iter().map(entry));
+            }
+            all.sort_unstable_by_key(|e| e.0);
+            fold_sorted(all.into_iter())
+        }
     }
-    all.sort_unstable_by_key(|e| e.0);
-    let mut out: Vec<LineCoverage> = Vec::new();
-    let mut i = 0;
-    while i < all.len() {
-        let line = all[i].0;
-        let (mut insn, mut branches) = ((0u32, 0u32), (0u32, 0u32));
-        while i < all.len() && all[i].0 == line {
-            let (_, n, b) = all[i];
+}
+
+/// Sums the counters of each line of `entries` (sorted by line) and keeps the coverable lines.
+fn fold_sorted(entries: impl Iterator<Item = (u32, (u32, u32), (u32, u32))>) -> Vec<LineCoverage> {
+    let mut out: Vec<LineCoverage> = Vec::with_capacity(entries.size_hint().0);
+    let mut entries = entries.peekable();
+    while let Some((line, mut insn, mut branches)) = entries.next() {
+        while let Some(&(_, n, b)) = entries.peek().filter(|e| e.0 == line) {
             insn = (insn.0 + n.0, insn.1 + n.1);
             branches = (branches.0 + b.0, branches.1 + b.1);
-            i += 1;
+            entries.next();
         }
         let status = status_of(insn, branches);
         if status.is_coverable() {
@@ -949,6 +965,18 @@ mod tests {
             ]
         );
         assert!(folded.iter().all(|l| l.hits.is_none()));
+        // The classes' order does not matter; one class alone is folded without a sort (its
+        // lines sorted) or, lines out of order, with one: the same lines either way.
+        assert_eq!(fold_source_lines([&b, &a]), folded);
+        let alone = fold_source_lines([&b]);
+        let mut reversed = b.clone();
+        reversed.lines.reverse();
+        assert_eq!(fold_source_lines([&reversed]), alone);
+        assert_eq!(
+            alone.iter().map(|l| (l.line, l.status)).collect::<Vec<_>>(),
+            vec![(5, LineStatus::Covered), (9, LineStatus::Partial)]
+        );
+        assert!(fold_source_lines(std::iter::empty::<&ClassCoverage>()).is_empty());
         assert_eq!(jacoco_status_code((0, 3), (0, 0)), 1);
         assert_eq!(jacoco_status_code((0, 0), (0, 0)), 0);
     }
