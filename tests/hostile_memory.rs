@@ -409,15 +409,16 @@ fn a_large_stored_dump_is_held_once_on_replay() {
 
 /// A session of many large dumps is replayed one dump at a time: memory at start does not grow
 /// with the number of dumps (40 dumps of 46 MB took 1.8 GB when all were read at once). Twelve
-/// dumps of 24 MiB (288 MiB) take less than one payload more than four, and stay within the
-/// budget. (Measured: 4 dumps 140 MiB above the benign run, 12 dumps about the same.)
+/// dumps of 24 MiB (288 MiB) take less than two payloads more than four — held at once, the
+/// eight more would take eight more; the allocator may keep one freed payload's pages — and stay
+/// within the budget. (Measured: 4 dumps 117–123 MiB above the benign run, 12 dumps 139–142.)
 #[test]
 fn a_session_of_many_large_dumps_is_replayed_one_at_a_time() {
     const PAYLOAD: usize = 24 << 20;
     let few = replayed_above_benign(PAYLOAD, 4);
     let many = replayed_above_benign(PAYLOAD, 12);
     assert!(
-        many - few < PAYLOAD as i64 / 1024,
+        many - few < 2 * PAYLOAD as i64 / 1024,
         "12 dumps of {PAYLOAD} bytes take {many} KiB above the benign run, 4 take {few} KiB"
     );
     assert!(many < BUDGET_KIB, "{many} KiB above the benign run");
