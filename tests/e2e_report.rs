@@ -360,3 +360,45 @@ fn check_fails_on_missing_data_unless_allowed() {
         stdout(&text)
     );
 }
+
+/// Issue #12: a Go source the coverage names but that is over the size covtop reads as a
+/// source is named as such (why it cannot be read), on `report`'s stderr — not called "no such
+/// file at the revision", which would send the user after the wrong cause.
+#[test]
+fn a_covered_go_source_over_the_size_limit_is_named_as_unreadable() {
+    if !common::have_tool("git", "--version") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    common::sample_repo(&repo);
+    std::fs::create_dir_all(repo.join("big")).unwrap();
+    let mut big = b"package big\n".to_vec();
+    big.resize(covtop::vcs::MAX_SOURCE_BYTES as usize + 1, b'\n');
+    std::fs::write(repo.join("big/big.go"), big).unwrap();
+    common::git(&repo, &["add", "-A"]);
+    common::git(&repo, &["commit", "-qm", "a huge generated file"]);
+    let store = tmp.path().join("store");
+    common::write_goc_config_in_repo(&repo, &store, "http://127.0.0.1:1");
+    let head = common::rev_parse(&repo, "HEAD");
+    let mut session = covtop::session::SessionStore::open(&store, "default").unwrap();
+    let meta = covtop::session::DumpMeta::new(
+        "shop",
+        "http://127.0.0.1:1",
+        None,
+        1,
+        &head,
+        covtop::session::PayloadKind::GoProfile,
+    );
+    let profile = "mode: count\nexample.com/shop/big/big.go:2.1,3.2 1 1\n\
+                   example.com/shop/cart/cart.go:25.19,27.2 1 2\n";
+    covtop::session::DumpStore::append(&mut session, &meta, profile.as_bytes()).unwrap();
+    let o = common::covtop(&repo.join("covtop.toml"), &["report", "--offline"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("big/big.go") && err.contains("cannot be read at revision"),
+        "{err}"
+    );
+    assert!(err.contains("more than covtop reads as a source"), "{err}");
+    assert!(!err.contains("no such file exists"), "{err}");
+}

@@ -331,13 +331,20 @@ pub struct ViewBuilder {
     mark: Option<Vec<Shown>>,
     history: Vec<f64>,
     /// The source facts of each file read so far, by path.
-    sources: HashMap<String, Option<Arc<SourceFacts>>>,
+    sources: SourceCache,
+    /// Why a source could not be read (too large, a read error), by path: named by the
+    /// diagnostic of a file the coverage names, rather than "no such file".
+    unreadable: HashMap<String, String>,
     /// The last View's projection of each Go file (by profile file name), sorted by name.
     go_files: BTreeMap<Box<str>, GoFile>,
     /// The targets' Go data the last View was built from.
     last_go: Vec<(u16, Arc<Profile>)>,
     changed_files: HashMap<String, Arc<crate::model::ChangedFile>>,
 }
+
+/// The source facts of each file read so far, by path (`None`: not at the revision, or not
+/// readable).
+type SourceCache = HashMap<String, Option<Arc<SourceFacts>>>;
 
 fn is_hit(s: LineStatus) -> bool {
     matches!(s, LineStatus::Covered | LineStatus::Partial)
@@ -352,6 +359,7 @@ impl ViewBuilder {
             mark: None,
             history: Vec::new(),
             sources: HashMap::new(),
+            unreadable: HashMap::new(),
             go_files: BTreeMap::new(),
             last_go: Vec::new(),
             changed_files: HashMap::new(),
@@ -485,7 +493,12 @@ impl ViewBuilder {
             return None;
         }
         let source = ctx.modules.resolve(name).map(|path| {
-            let facts = Self::facts(&mut self.sources, ctx.repo, ctx.revision, &path);
+            let facts = Self::facts(
+                (&mut self.sources, &mut self.unreadable),
+                ctx.repo,
+                ctx.revision,
+                &path,
+            );
             let changed = ctx.changed.file(&path).map(|c| c.lines.as_slice());
             GoSource {
                 path,
@@ -527,7 +540,7 @@ impl ViewBuilder {
     /// What projection needs of a file's source at the revision (None: the revision has no
     /// such file), read and lexed once per builder: the revision never changes.
     fn facts(
-        sources: &mut HashMap<String, Option<Arc<SourceFacts>>>,
+        (sources, unreadable): (&mut SourceCache, &mut HashMap<String, String>),
         repo: &Repo,
         rev: &Revision,
         path: &str,
@@ -535,11 +548,13 @@ impl ViewBuilder {
         if let Some(s) = sources.get(path) {
             return s.clone();
         }
-        let s = repo
-            .read_file(rev, path)
-            .ok()
-            .flatten()
-            .map(|text| Arc::new(SourceFacts::of(&text)));
+        let s = match repo.read_file(rev, path) {
+            Ok(text) => text.map(|text| Arc::new(SourceFacts::of(&text))),
+            Err(e) => {
+                unreadable.insert(path.to_string(), e.to_string());
+                None
+            }
+        };
         sources.insert(path.to_string(), s.clone());
         s
     }
@@ -566,6 +581,18 @@ impl ViewBuilder {
         let changed_statements = projection.changed_statements;
         let whole_statements = projection.whole_statements;
         for (f, has_source, targets) in &projection.files {
+            if !*has_source && let Some(why) = self.unreadable.get(&f.path) {
+                diagnostics.push(Diagnostic {
+                    kind: DiagnosticKind::Unmapped,
+                    subject: f.path.clone(),
+                    message: format!(
+                        "coverage names {} but its source cannot be read at revision {}: {why}",
+                        f.path, input.revision.short
+                    ),
+                    fix: "its coverage is not shown; a source over the size limit is left out on purpose".into(),
+                });
+                continue;
+            }
             if !*has_source {
                 diagnostics.push(Diagnostic {
                         kind: DiagnosticKind::Unmapped,
@@ -742,7 +769,12 @@ impl ViewBuilder {
                 && input.languages.expects_data(path)
             {
                 // Only code lines: a changed comment never needs coverage.
-                let facts = Self::facts(&mut self.sources, input.repo, input.revision, path);
+                let facts = Self::facts(
+                    (&mut self.sources, &mut self.unreadable),
+                    input.repo,
+                    input.revision,
+                    path,
+                );
                 let no_data = ch
                     .lines
                     .iter()
