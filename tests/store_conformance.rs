@@ -482,6 +482,8 @@ fn case_checkpoint(b: &Backend) {
         (seqs[4], b"other revision".as_slice())
     );
     assert_ne!(mine.slot, theirs.slot);
+    // Written later (times are in milliseconds): the newest of the session.
+    std::thread::sleep(Duration::from_millis(5));
     s.write_checkpoint(REV, seqs[9], b"fourth").unwrap();
     let theirs = b.open(session).read_checkpoint(other).unwrap().unwrap();
     assert_eq!(theirs.bytes, b"other revision");
