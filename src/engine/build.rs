@@ -581,28 +581,26 @@ impl ViewBuilder {
         let changed_statements = projection.changed_statements;
         let whole_statements = projection.whole_statements;
         for (f, has_source, targets) in &projection.files {
-            if !*has_source && let Some(why) = self.unreadable.get(&f.path) {
+            if !*has_source {
+                let (path, rev) = (&f.path, &input.revision.short);
+                let (message, fix) = match self.unreadable.get(path) {
+                    Some(why) => (
+                        format!(
+                            "coverage names {path} but its source cannot be read at revision {rev}: {why}"
+                        ),
+                        "its coverage is not shown; a source over the size limit is left out on purpose",
+                    ),
+                    None => (
+                        format!("coverage names {path} but no such file exists at revision {rev}"),
+                        "the build may come from another commit: set [repo] revision (or the target's revision) to the deployed commit",
+                    ),
+                };
                 diagnostics.push(Diagnostic {
                     kind: DiagnosticKind::Unmapped,
-                    subject: f.path.clone(),
-                    message: format!(
-                        "coverage names {} but its source cannot be read at revision {}: {why}",
-                        f.path, input.revision.short
-                    ),
-                    fix: "its coverage is not shown; a source over the size limit is left out on purpose".into(),
+                    subject: path.clone(),
+                    message,
+                    fix: fix.into(),
                 });
-                continue;
-            }
-            if !*has_source {
-                diagnostics.push(Diagnostic {
-                        kind: DiagnosticKind::Unmapped,
-                        subject: f.path.clone(),
-                        message: format!(
-                            "coverage names {} but no such file exists at revision {}",
-                            f.path, input.revision.short
-                        ),
-                        fix: "the build may come from another commit: set [repo] revision (or the target's revision) to the deployed commit".into(),
-                    });
                 continue;
             }
             coverage.push((f.path.as_str(), f, SourceLanguage::Go, targets));
