@@ -287,10 +287,6 @@ impl SessionCore {
         &mut self.builds[i]
     }
 
-    /// Applies one dump (`meta` as stored, `payload` its bytes; `origin` names it in errors).
-    /// A reset marker opens a new epoch for its replica in every build. A dump stored with the
-    /// current revision goes to the current build, unless it is a Go profile whose layout the
-    /// judge places elsewhere; a dump stored with another revision goes to that build.
     /// [`SessionCore::apply`] at the boundary of one dump: a panic while applying it (a bug on
     /// this input, in covtop or a dependency) is an [`Undecodable`] naming it, so the caller sets
     /// the dump aside and goes on with the next. Every dump — polled, replayed, folded or
@@ -306,6 +302,11 @@ impl SessionCore {
             .unwrap_or_else(|e| Err(Undecodable(e)))
     }
 
+    /// Applies one dump (`meta` as stored, `payload` its bytes; `origin` names it in errors).
+    /// A reset marker opens a new epoch for its replica in every build. A dump stored with the
+    /// current revision goes to the current build, unless it is a Go profile whose layout the
+    /// judge places elsewhere; a dump stored with another revision goes to that build. Callers
+    /// outside unit tests use [`SessionCore::apply_guarded`].
     pub fn apply(
         &mut self,
         meta: &DumpMeta,

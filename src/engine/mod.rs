@@ -1273,7 +1273,8 @@ impl Engine {
         let mut grouped = SessionCore::new("");
         for d in &dumps {
             // An undecodable dump adds nothing (the baseline session names it itself).
-            let _ = grouped.apply(&d.meta, &d.payload, "baseline dump", &mut core::Trusting);
+            let _ =
+                grouped.apply_guarded(&d.meta, &d.payload, "baseline dump", &mut core::Trusting);
         }
         for data in grouped.builds() {
             if data.dumps == 0 {
