@@ -60,6 +60,32 @@ pub fn open_regular(path: &Path) -> Result<(fs::File, u64), ReadError> {
     Ok((file, meta.len()))
 }
 
+/// True when `path` is a regular file holding exactly `bytes`. Read in small pieces compared
+/// as they come (no copy of the file in memory), and only when its size is already right; a
+/// FIFO, device or folder, a missing or unreadable file are `false`.
+pub fn holds_exactly(path: &Path, bytes: &[u8]) -> bool {
+    let Ok((mut file, len)) = open_regular(path) else {
+        return false;
+    };
+    if len != bytes.len() as u64 {
+        return false;
+    }
+    let mut buf = [0u8; 64 << 10];
+    let mut rest = bytes;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return rest.is_empty(),
+            Ok(n) => match rest.strip_prefix(&buf[..n]) {
+                Some(r) => rest = r,
+                // Different bytes, or more of them than expected (it grew meanwhile).
+                None => return false,
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
 /// [`read_regular`] as UTF-8 text (invalid bytes are an `InvalidData` error).
 pub fn read_regular_text(path: &Path, limit: u64) -> Result<String, ReadError> {
     text(read_regular(path, limit)?)
@@ -153,6 +179,31 @@ mod tests {
                 .to_string()
                 .contains("not UTF-8")
         );
+    }
+
+    #[test]
+    fn a_file_holds_exactly_the_bytes_only_when_every_byte_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines");
+        // Several read pieces long, with the difference in the last one.
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &bytes).unwrap();
+        assert!(holds_exactly(&path, &bytes));
+        let mut other = bytes.clone();
+        *other.last_mut().unwrap() ^= 1;
+        assert!(!holds_exactly(&path, &other));
+        assert!(!holds_exactly(&path, &bytes[..bytes.len() - 1]), "shorter");
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(!holds_exactly(&path, &longer), "longer");
+        fs::write(&path, b"").unwrap();
+        assert!(holds_exactly(&path, b""));
+        assert!(!holds_exactly(&dir.path().join("none"), b""));
+        assert!(!holds_exactly(dir.path(), b""), "a folder");
+        let pipe = dir.path().join("pipe");
+        fifo(&pipe);
+        assert!(!holds_exactly(&pipe, b""), "a FIFO is never waited on");
+        assert!(!holds_exactly(Path::new("/dev/zero"), b"\0"));
     }
 
     #[test]

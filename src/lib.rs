@@ -11,6 +11,7 @@ pub mod atomic_file;
 pub mod bounded_read;
 pub mod config;
 pub mod demo;
+pub mod digits;
 pub mod engine;
 pub mod escape;
 pub mod go;

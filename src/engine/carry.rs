@@ -42,6 +42,26 @@ impl BuildLines {
         out
     }
 
+    /// The saved form ([`BuildLines::encode`]) of [`BuildLines::from_coverage`]`(files)`, the
+    /// same bytes. When the files come in increasing path order with their lines sorted and
+    /// unique (a projection's output), encoded straight from them, without building the maps.
+    pub fn encode_coverage(revision: &str, target: &str, files: &[&FileCoverage]) -> Vec<u8> {
+        let sorted = files.windows(2).all(|w| w[0].path < w[1].path)
+            && files
+                .iter()
+                .all(|f| f.lines.windows(2).all(|w| w[0].line < w[1].line));
+        if !sorted {
+            return BuildLines::from_coverage(revision, files.iter().copied()).encode(target);
+        }
+        crate::session::builds::encode_sorted(
+            revision,
+            target,
+            files
+                .iter()
+                .map(|f| (f.path.as_str(), f.lines.iter().map(|l| (l.line, l.status)))),
+        )
+    }
+
     /// Adds `other` (another target of the same build): a line run by either is run.
     pub fn absorb(&mut self, other: &BuildLines) {
         for (path, lines) in &other.files {
@@ -140,6 +160,46 @@ mod tests {
         assert!(
             none.files.is_empty(),
             "a file without coverable lines is left out"
+        );
+    }
+
+    #[test]
+    fn coverage_is_encoded_as_its_build_lines_are() {
+        use LineStatus::*;
+        let a = cov(
+            "a/A.java",
+            &[(1, Missed), (2, Partial), (4, NotCoverable), (12, Covered)],
+        );
+        let b = cov("b/B.java", &[(3, NotCoverable)]);
+        let c = cov("c/C.java", &[(7, Covered), (1_000_000, Missed)]);
+        let a2 = cov("a/A.java", &[(2, Covered), (3, Missed)]);
+        let unsorted = cov("d/D.java", &[(9, Missed), (2, Covered), (2, Partial)]);
+        let cases: Vec<Vec<&FileCoverage>> = vec![
+            // Sorted and unique: encoded straight from the coverage.
+            vec![&a, &b, &c],
+            vec![],
+            // Paths repeated or out of order, lines out of order: through the maps.
+            vec![&c, &a],
+            vec![&a, &a2, &c],
+            vec![&unsorted, &a],
+        ];
+        for files in cases {
+            let expected = BuildLines::from_coverage("rev", files.iter().copied()).encode("jdt");
+            let got = BuildLines::encode_coverage("rev", "jdt", &files);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&expected),
+                "{:?}",
+                files.iter().map(|f| &f.path).collect::<Vec<_>>()
+            );
+        }
+        let text =
+            String::from_utf8(BuildLines::encode_coverage("rev", "jdt", &[&a, &b, &c])).unwrap();
+        assert!(text.contains(r#""a/A.java":"1m 2p 12c""#), "{text}");
+        assert!(text.contains(r#""c/C.java":"7c 1000000m""#), "{text}");
+        assert!(
+            !text.contains("B.java"),
+            "a file without coverable lines is left out: {text}"
         );
     }
 }

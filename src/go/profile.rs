@@ -735,17 +735,17 @@ impl Profile {
             for b in &f.blocks {
                 buf.extend_from_slice(f.name.as_bytes());
                 buf.push(b':');
-                push_number(&mut buf, b.start_line.into());
+                crate::digits::push_decimal(&mut buf, b.start_line.into());
                 buf.push(b'.');
-                push_number(&mut buf, b.start_col.into());
+                crate::digits::push_decimal(&mut buf, b.start_col.into());
                 buf.push(b',');
-                push_number(&mut buf, b.end_line.into());
+                crate::digits::push_decimal(&mut buf, b.end_line.into());
                 buf.push(b'.');
-                push_number(&mut buf, b.end_col.into());
+                crate::digits::push_decimal(&mut buf, b.end_col.into());
                 buf.push(b' ');
-                push_number(&mut buf, b.num_stmt.into());
+                crate::digits::push_decimal(&mut buf, b.num_stmt.into());
                 buf.push(b' ');
-                push_number(&mut buf, b.count);
+                crate::digits::push_decimal(&mut buf, b.count);
                 buf.push(b'\n');
                 if buf.len() >= FLUSH_AT {
                     w.write_all(&buf)?;
@@ -782,20 +782,6 @@ fn blocks_decreased(now: &[Block], earlier: &[Block]) -> bool {
         }
     }
     false
-}
-
-fn push_number(buf: &mut Vec<u8>, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&digits[i..]);
 }
 
 #[cfg(test)]
