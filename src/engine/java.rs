@@ -2,8 +2,10 @@
 //! class id), and the projection of accumulated probes onto repository files.
 
 use super::accumulate::Cumulative;
-use crate::java::analysis::{ClassAnalysis, analyze_many, fold_source_lines};
-use crate::java::archive::load_classes;
+use crate::java::analysis::{
+    AnalysisError, ClassAnalysis, analyze_class_guarded, analyze_many, fold_source_lines,
+};
+use crate::java::archive::load_classes_visiting;
 use crate::java::exec::{ClassProbes, ExecData};
 use crate::java::probes::Probes;
 use crate::java::sources::{SourceIndex, SourceMatch};
@@ -81,6 +83,9 @@ pub struct TargetExec<'a> {
 /// Analyses shared by every build of the session, keyed by class id.
 pub type AnalysisCache = HashMap<u64, Arc<ClassAnalysis>>;
 
+/// One class's analysis: `None` for classes JaCoCo does not analyse (modules, synthetic).
+type Analysed = Result<Option<ClassAnalysis>, AnalysisError>;
+
 /// The class files of one JaCoCo target, read and analysed: what [`JavaBuild::load`] does
 /// before it needs the repository's files (so it can run while the repository is read).
 pub struct AnalysedClasses {
@@ -111,7 +116,13 @@ impl JavaBuild {
         includes: &[String],
         cache: &mut AnalysisCache,
     ) -> AnalysedClasses {
-        let (entries, archive_problems) = load_classes(paths, includes);
+        // Each class of a jar is analysed by the worker that inflated it, right away (unless
+        // another target's analysis of the same class id is there already).
+        let known: &AnalysisCache = cache;
+        let visit = |bytes: &[u8], id: u64| -> Option<Analysed> {
+            (!known.contains_key(&id)).then(|| analyze_class_guarded(bytes))
+        };
+        let (entries, archive_problems) = load_classes_visiting(paths, includes, &visit);
         let mut problems: Vec<Diagnostic> = archive_problems
             .into_iter()
             .map(|p| Diagnostic {
@@ -129,26 +140,42 @@ impl JavaBuild {
                 fix: "set `classes = [\"build/classes/java/main\"]` (or the service's jar) on the target".into(),
             });
         }
-        // Classes not analysed yet (another target may share them) are analysed on every core.
-        let fresh: Vec<&crate::java::archive::ClassEntry> = entries
+        // Class files from folders (not analysed while loading) and not analysed yet (another
+        // target may share them) are analysed on every core.
+        let fresh: Vec<bool> = entries
             .iter()
-            .filter(|e| !cache.contains_key(&e.id))
+            .map(|e| e.visited.is_none() && !cache.contains_key(&e.id))
             .collect();
-        let bytes: Vec<&[u8]> = fresh.iter().map(|e| &e.bytes[..]).collect();
+        let bytes: Vec<&[u8]> = entries
+            .iter()
+            .zip(&fresh)
+            .filter(|(_, f)| **f)
+            .map(|(e, _)| &e.bytes[..])
+            .collect();
+        let mut from_folders = analyze_many(&bytes).into_iter();
+        drop(bytes);
         let mut skipped = std::collections::HashSet::new();
-        for (e, result) in fresh.iter().zip(analyze_many(&bytes)) {
+        let mut kept = Vec::with_capacity(entries.len());
+        for (e, fresh) in entries.into_iter().zip(fresh) {
+            kept.push((e.id, e.release));
+            let result = if fresh {
+                from_folders.next()
+            } else {
+                e.visited.flatten()
+            };
             match result {
-                Ok(Some(a)) => {
+                None => {}
+                Some(Ok(Some(a))) => {
                     cache.insert(e.id, Arc::new(a));
                 }
-                Ok(None) => {
+                Some(Ok(None)) => {
                     skipped.insert(e.id);
                 }
-                Err(err) => {
+                Some(Err(err)) => {
                     skipped.insert(e.id);
                     problems.push(Diagnostic {
                         kind: DiagnosticKind::Mismatch,
-                        subject: e.origin.clone(),
+                        subject: e.origin,
                         message: format!("cannot analyse the class: {err}"),
                         fix:
                             "give the original (not instrumented) class files of the deployed build"
@@ -157,12 +184,8 @@ impl JavaBuild {
                 }
             }
         }
-        let kept = entries.iter().map(|e| (e.id, e.release)).collect();
-        drop(bytes);
-        drop(fresh);
-        drop(entries);
         // The class bytes and every parse are gone: give their memory back (see there).
-        crate::java::parallel::release_free_memory();
+        crate::java::parallel::release_free_memory_soon();
         AnalysedClasses {
             entries: kept,
             skipped,
@@ -629,7 +652,7 @@ impl JavaBuild {
             let mut covs = Vec::with_capacity(classes.len());
             let mut failed = Vec::new();
             for &(order, c, probes) in classes {
-                match crate::guard::catch(|| c.analysis.project(probes)) {
+                match crate::guard::catch(|| c.analysis.project_lines(probes)) {
                     Ok(coverage) => covs.push(coverage),
                     Err(e) => failed.push((order, format!("{}: {e}", c.analysis.name()))),
                 }

@@ -28,11 +28,15 @@ use crate::java::crc64;
 
 /// One class file, with where it came from and its JaCoCo class id.
 #[derive(Debug, Clone)]
-pub struct ClassEntry {
+pub struct ClassEntry<T = ()> {
     /// Where the bytes came from: a file path, or `app.jar!/BOOT-INF/lib/x.jar!/a/B.class`.
     pub origin: String,
     /// The class file as inflated (kept as it came out: an `Arc<[u8]>` copied every class once).
+    /// Empty when the visitor of [`load_classes_visiting`] had it instead.
     pub bytes: Vec<u8>,
+    /// What the visitor of [`load_classes_visiting`] made of the bytes, for the entries it saw
+    /// (`bytes` is then empty); `None` for the others (class files read from folders).
+    pub visited: Option<T>,
     /// [`crc64::class_id`] of `bytes`.
     pub id: u64,
     /// `Some(N)` for a multi-release version (`META-INF/versions/N/...`, N >= 9), which a JVM of
@@ -138,9 +142,36 @@ pub fn load_classes_with_limits(
     includes: &[String],
     limits: &ArchiveLimits,
 ) -> (Vec<ClassEntry>, Vec<ArchiveProblem>) {
+    load(paths, includes, limits, None)
+}
+
+/// What [`load_classes_visiting`] runs on each class entry of an archive: its inflated bytes
+/// and class id.
+pub type Visitor<'v, T> = &'v (dyn Fn(&[u8], u64) -> T + Sync);
+
+/// [`load_classes`], where every class entry of an archive is handed to `visit` on the worker
+/// that inflated it, right after inflating it (while its bytes are in that core's cache), and
+/// is not kept: each worker inflates into one buffer it reuses, so a big jar's classes are
+/// never all in memory at once. Class files read from folders are kept as [`load_classes`]
+/// keeps them (`visited` is `None`), for the caller to handle.
+pub fn load_classes_visiting<T: Send>(
+    paths: &[PathBuf],
+    includes: &[String],
+    visit: Visitor<'_, T>,
+) -> (Vec<ClassEntry<T>>, Vec<ArchiveProblem>) {
+    load(paths, includes, &ArchiveLimits::default(), Some(visit))
+}
+
+fn load<T: Send>(
+    paths: &[PathBuf],
+    includes: &[String],
+    limits: &ArchiveLimits,
+    visit: Option<Visitor<'_, T>>,
+) -> (Vec<ClassEntry<T>>, Vec<ArchiveProblem>) {
     let mut loader = Loader {
         includes,
         limits,
+        visit,
         classes: Vec::new(),
         problems: Vec::new(),
         inflate_left: 0,
@@ -241,10 +272,12 @@ impl Layout {
     }
 }
 
-struct Loader<'a> {
+struct Loader<'a, T> {
     includes: &'a [String],
     limits: &'a ArchiveLimits,
-    classes: Vec<ClassEntry>,
+    /// Run on each archive class entry as it is inflated ([`load_classes_visiting`]).
+    visit: Option<Visitor<'a, T>>,
+    classes: Vec<ClassEntry<T>>,
     problems: Vec<ArchiveProblem>,
     /// What the entries of the archive file being read may still inflate to
     /// ([`ArchiveLimits::max_inflation_ratio`]).
@@ -253,7 +286,7 @@ struct Loader<'a> {
     inflate_budget: u64,
 }
 
-impl Loader<'_> {
+impl<T: Send> Loader<'_, T> {
     fn load_path(&mut self, path: &Path) {
         let shown = path.display().to_string();
         let meta = match fs::metadata(path) {
@@ -418,6 +451,7 @@ impl Loader<'_> {
             bytes,
             id,
             release,
+            visited: None,
         });
     }
 
@@ -564,13 +598,15 @@ impl Loader<'_> {
             });
         }
         let raw: Vec<&RawEntry<'_>> = classes.iter().map(|(_, raw, _)| raw).collect();
-        for (result, (entry_origin, _, release)) in inflate_classes(&raw).into_iter().zip(classes) {
+        let inflated = inflate_classes(&raw, self.visit);
+        for (result, (entry_origin, _, release)) in inflated.into_iter().zip(classes) {
             match result {
-                Ok((bytes, id)) => self.classes.push(ClassEntry {
+                Ok((bytes, id, visited)) => self.classes.push(ClassEntry {
                     origin: entry_origin,
                     bytes,
                     id,
                     release,
+                    visited,
                 }),
                 Err(EntryFault::NotAClass) => self.problems.push(ArchiveProblem::NotAClassFile {
                     origin: entry_origin,
@@ -596,7 +632,7 @@ impl Loader<'_> {
     }
 }
 
-impl Loader<'_> {
+impl<T: Send> Loader<'_, T> {
     /// True if the archive's manifest says `Multi-Release: true`. A manifest that cannot be read
     /// is reported and counts as absent (the base entries are still loaded).
     fn is_multi_release(
@@ -726,9 +762,18 @@ impl<'a> RawEntry<'a> {
     /// Inflated by libdeflate in one call (the output's size is known): ~40 % less CPU than a
     /// streaming inflater on a jar's many small entries.
     fn inflate(&self, inflater: &mut Inflater) -> Result<Vec<u8>, String> {
-        let out = if self.deflated {
-            let mut out = vec![0u8; self.size];
-            match inflater.deflate_decompress(self.data, &mut out) {
+        let mut out = Vec::new();
+        self.inflate_into(inflater, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`RawEntry::inflate`] into `out` (emptied first; its memory is reused when it is large
+    /// enough).
+    fn inflate_into(&self, inflater: &mut Inflater, out: &mut Vec<u8>) -> Result<(), String> {
+        out.clear();
+        if self.deflated {
+            out.resize(self.size, 0);
+            match inflater.deflate_decompress(self.data, out) {
                 Ok(n) => out.truncate(n),
                 Err(libdeflater::DecompressionError::InsufficientSpace) => {
                     return Err(format!(
@@ -742,10 +787,9 @@ impl<'a> RawEntry<'a> {
                     );
                 }
             }
-            out
         } else {
-            self.data.to_vec()
-        };
+            out.extend_from_slice(self.data);
+        }
         if out.len() != self.size {
             return Err(format!(
                 "{} bytes instead of the declared {}",
@@ -753,10 +797,10 @@ impl<'a> RawEntry<'a> {
                 self.size
             ));
         }
-        if crc32fast::hash(&out) != self.crc32 {
+        if crc32fast::hash(out) != self.crc32 {
             return Err("CRC-32 mismatch".into());
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -765,26 +809,47 @@ enum EntryFault {
     Corrupt(String),
 }
 
-/// One inflated class entry: its bytes and JaCoCo class id, or why it was not loaded.
-type Inflated = Result<(Vec<u8>, u64), EntryFault>;
+/// One inflated class entry: its bytes (empty when visited), JaCoCo class id and what the
+/// visitor made of it, or why it was not loaded.
+type Inflated<T> = Result<(Vec<u8>, u64, Option<T>), EntryFault>;
 
-/// Inflates, checks and hashes class entries on every core, in input order.
-fn inflate_classes(entries: &[&RawEntry<'_>]) -> Vec<Inflated> {
-    let one = |inflater: &mut Inflater, raw: &RawEntry<'_>| {
-        let bytes = raw.inflate(inflater).map_err(EntryFault::Corrupt)?;
-        if !is_class_file(&bytes) {
+/// Inflates, checks and hashes class entries on every core, in input order; with a visitor,
+/// each worker inflates into one buffer it reuses and hands it to `visit` instead of keeping it.
+fn inflate_classes<T: Send>(
+    entries: &[&RawEntry<'_>],
+    visit: Option<Visitor<'_, T>>,
+) -> Vec<Inflated<T>> {
+    let one = |(inflater, buffer): &mut (Inflater, Vec<u8>), raw: &RawEntry<'_>| {
+        let Some(visit) = visit else {
+            let bytes = raw.inflate(inflater).map_err(EntryFault::Corrupt)?;
+            if !is_class_file(&bytes) {
+                return Err(EntryFault::NotAClass);
+            }
+            let id = crc64::class_id(&bytes);
+            return Ok((bytes, id, None));
+        };
+        raw.inflate_into(inflater, buffer)
+            .map_err(EntryFault::Corrupt)?;
+        if !is_class_file(buffer) {
             return Err(EntryFault::NotAClass);
         }
-        let id = crc64::class_id(&bytes);
-        Ok((bytes, id))
+        let id = crc64::class_id(buffer);
+        let visited = visit(buffer, id);
+        // One huge class does not keep its buffer for the rest of the load.
+        if buffer.capacity() > REUSED_BUFFER_BYTES {
+            *buffer = Vec::new();
+        }
+        Ok((Vec::new(), id, Some(visited)))
     };
-    // Chunks of 16 entries keep the hand-out cheap; each worker reuses one inflater.
+    // Inflating alone: chunks of 16 entries keep the hand-out cheap. With a visitor (a class's
+    // analysis costs far more, and varies), 2 at a time keep the cores evenly busy.
+    let chunk = if visit.is_some() { 2 } else { 16 };
     crate::java::parallel::map_in_order(
         entries,
         64,
-        16,
-        Inflater::new,
-        |inflater, raw| one(inflater, raw),
+        chunk,
+        || (Inflater::new(), Vec::new()),
+        |state, raw| one(state, raw),
         |_| {
             Err(EntryFault::Corrupt(
                 "the decompression worker failed".into(),
@@ -792,6 +857,9 @@ fn inflate_classes(entries: &[&RawEntry<'_>]) -> Vec<Inflated> {
         },
     )
 }
+
+/// The largest inflate buffer a worker keeps from one entry to the next.
+const REUSED_BUFFER_BYTES: usize = 4 << 20;
 
 fn is_class_file(bytes: &[u8]) -> bool {
     bytes.len() >= 10 && bytes[..4] == [0xCA, 0xFE, 0xBA, 0xBE]

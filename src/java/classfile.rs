@@ -158,18 +158,22 @@ pub struct Code {
 pub struct MethodInfo {
     /// Access flags, with ACC_SYNTHETIC added when a `Synthetic` attribute is present (as ASM does).
     pub access: u16,
-    pub name: String,
-    pub descriptor: String,
+    /// Shared: analysis keeps the names of every method it counts (no second copy).
+    pub name: std::sync::Arc<str>,
+    pub descriptor: std::sync::Arc<str>,
     /// Descriptors of the method's annotations, visible and invisible.
     pub annotations: Vec<String>,
     pub code: Option<Code>,
 }
 
+/// A field: its name and descriptor are Utf8 constants (see [`ClassFile::field_name`]), not
+/// copied (a big jar has tens of thousands of fields, which analysis only scans for JaCoCo's
+/// own).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldInfo {
     pub access: u16,
-    pub name: String,
-    pub descriptor: String,
+    pub name_index: u16,
+    pub descriptor_index: u16,
 }
 
 /// A parsed class file.
@@ -201,6 +205,16 @@ pub struct ClassFile {
 }
 
 impl ClassFile {
+    /// A field's name.
+    pub fn field_name(&self, field: &FieldInfo) -> &str {
+        self.utf8(field.name_index).unwrap_or_default()
+    }
+
+    /// A field's descriptor.
+    pub fn field_descriptor(&self, field: &FieldInfo) -> &str {
+        self.utf8(field.descriptor_index).unwrap_or_default()
+    }
+
     pub fn utf8(&self, index: u16) -> Option<&str> {
         match self.constant_pool.get(index as usize)? {
             Constant::Utf8 { start, end } => self.text.get(*start as usize..*end as usize),
@@ -383,13 +397,13 @@ pub fn parse_class(bytes: &[u8]) -> Result<ClassFile, ClassFileError> {
     let field_count = r.u16("fields count")?;
     for _ in 0..field_count {
         let access = r.u16("field access flags")?;
-        let name = utf8_at(&cf, &mut r, "field name")?;
-        let descriptor = utf8_at(&cf, &mut r, "field descriptor")?;
+        let name_index = utf8_index(&cf, &mut r, "field name")?;
+        let descriptor_index = utf8_index(&cf, &mut r, "field descriptor")?;
         skip_attributes(&mut r)?;
         cf.fields.push(FieldInfo {
             access,
-            name,
-            descriptor,
+            name_index,
+            descriptor_index,
         });
     }
     let method_count = r.u16("methods count")?;
@@ -433,6 +447,23 @@ fn utf8_at(
     what: &'static str,
 ) -> Result<String, ClassFileError> {
     utf8_ref(cf, r, what).map(str::to_owned)
+}
+
+/// Like [`utf8_at`], the index of the constant, checked to be a Utf8 one.
+fn utf8_index(
+    cf: &ClassFile,
+    r: &mut Reader<'_>,
+    what: &'static str,
+) -> Result<u16, ClassFileError> {
+    let pos = r.pos;
+    let i = r.u16(what)?;
+    match cf.utf8(i) {
+        Some(_) => Ok(i),
+        None => Err(malformed(
+            pos,
+            format!("{what}: index {i} is not a Utf8 constant"),
+        )),
+    }
 }
 
 /// Like [`utf8_at`], borrowed: for names only compared (attribute names), not kept.
@@ -590,8 +621,8 @@ fn read_method(
     major_version: u16,
 ) -> Result<MethodInfo, ClassFileError> {
     let mut access = r.u16("method access flags")?;
-    let name = utf8_at(cf, r, "method name")?;
-    let descriptor = utf8_at(cf, r, "method descriptor")?;
+    let name: std::sync::Arc<str> = utf8_ref(cf, r, "method name")?.into();
+    let descriptor: std::sync::Arc<str> = utf8_ref(cf, r, "method descriptor")?.into();
     let mut annotations = Vec::new();
     let mut code = None;
     let n = r.u16("method attributes count")?;
@@ -1135,7 +1166,7 @@ mod tests {
         assert_eq!(cf.super_class.as_deref(), Some("java/lang/Object"));
         assert_eq!(cf.source_file.as_deref(), Some("Tiny.java"));
         assert_eq!(cf.major_version, 52);
-        let names: Vec<&str> = cf.methods.iter().map(|m| m.name.as_str()).collect();
+        let names: Vec<&str> = cf.methods.iter().map(|m| &*m.name).collect();
         assert_eq!(names, ["<init>", "f", "lambda$f$0"]);
         let lambda = &cf.methods[2];
         assert_ne!(lambda.access & ACC_SYNTHETIC, 0);

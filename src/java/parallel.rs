@@ -70,6 +70,20 @@ where
 /// worker threads freed (parse trees, inflated class bytes) in their own arenas, where the
 /// thread that goes on (building Views) never reuses it: without this the process keeps its
 /// load-time peak on top of what it allocates afterwards. A no-op elsewhere.
+///
+/// Done on a thread of its own (a few milliseconds for a big build, which the caller need not
+/// wait for): glibc locks each arena while trimming it, so it runs safely beside the caller's
+/// allocations. Done here when no thread can be started.
+pub(crate) fn release_free_memory_soon() {
+    let spawned = std::thread::Builder::new()
+        .name("covtop-trim".into())
+        .spawn(release_free_memory);
+    if spawned.is_err() {
+        release_free_memory();
+    }
+}
+
+/// [`release_free_memory_soon`], done before returning.
 pub(crate) fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

@@ -80,8 +80,63 @@ struct BuildScratch {
     have: rustc_hash::FxHashMap<u32, u16>,
 }
 
+/// The arrays of a [`MethodBody`], handed back when it is dropped and used again for the
+/// thread's next method: the node and instruction lists were the largest allocations of the
+/// whole analysis (tens of megabytes in total for a big jar, each fresh and cold).
+#[derive(Default)]
+struct BodyArrays {
+    nodes: Vec<Node>,
+    insns: Vec<BodyInsn>,
+    label_node: Vec<u32>,
+    try_catch: Vec<TryCatch>,
+}
+
 thread_local! {
     static BUILD_SCRATCH: std::cell::RefCell<BuildScratch> = Default::default();
+    static BODY_ARRAYS: std::cell::RefCell<Option<BodyArrays>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Arrays above this many elements are not kept for the next method (one huge method must not
+/// hold its memory for the rest of the load).
+const KEEP_ARRAYS_UP_TO: usize = 1 << 16;
+
+impl BodyArrays {
+    /// The thread's arrays, emptied (fresh ones when none were handed back).
+    fn take() -> BodyArrays {
+        let mut a = BODY_ARRAYS
+            .try_with(|k| k.try_borrow_mut().ok().and_then(|mut k| k.take()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        a.nodes.clear();
+        a.insns.clear();
+        a.label_node.clear();
+        a.try_catch.clear();
+        a
+    }
+
+    fn give_back(self) {
+        if self.nodes.capacity() > KEEP_ARRAYS_UP_TO || self.insns.capacity() > KEEP_ARRAYS_UP_TO {
+            return;
+        }
+        let _ = BODY_ARRAYS.try_with(|k| {
+            if let Ok(mut k) = k.try_borrow_mut() {
+                *k = Some(self);
+            }
+        });
+    }
+}
+
+impl Drop for MethodBody<'_> {
+    fn drop(&mut self) {
+        BodyArrays {
+            nodes: std::mem::take(&mut self.nodes),
+            insns: std::mem::take(&mut self.insns),
+            label_node: std::mem::take(&mut self.label_node),
+            try_catch: std::mem::take(&mut self.try_catch),
+        }
+        .give_back();
+    }
 }
 
 impl<'a> MethodBody<'a> {
@@ -198,8 +253,14 @@ impl<'a> MethodBody<'a> {
                 *s = true;
             }
         }
-        let mut nodes = Vec::with_capacity(code.insns.len() * 2 + 4);
-        let mut label_node = vec![NONE; label_count as usize];
+        let BodyArrays {
+            mut nodes,
+            mut insns,
+            mut label_node,
+            mut try_catch,
+        } = BodyArrays::take();
+        nodes.reserve(code.insns.len() * 2 + 4);
+        label_node.resize(label_count as usize, NONE);
         let mut line_cursor = 0;
         let mut emit_label = |nodes: &mut Vec<Node>, off: u32, label_node: &mut Vec<u32>| {
             let l = offset_label[off as usize];
@@ -250,7 +311,7 @@ impl<'a> MethodBody<'a> {
                 _ => {}
             }
         }
-        let mut try_catch = Vec::with_capacity(code.exception_table.len());
+        try_catch.reserve(code.exception_table.len());
         for e in &code.exception_table {
             try_catch.push(TryCatch {
                 start: check(e.start, "try start")?,
@@ -259,11 +320,9 @@ impl<'a> MethodBody<'a> {
                 catch_type: e.catch_type,
             });
         }
-        let insns = code
-            .insns
-            .iter()
-            .enumerate()
-            .map(|(k, i)| BodyInsn {
+        insns.reserve(code.insns.len());
+        insns.extend(code.insns.iter().enumerate().map(|(k, i)| {
+            BodyInsn {
                 opcode: i.opcode,
                 source: k as u32,
                 jump: match i.operand {
@@ -280,8 +339,8 @@ impl<'a> MethodBody<'a> {
                     ))),
                     _ => None,
                 },
-            })
-            .collect();
+            }
+        }));
         let mut body = MethodBody {
             info,
             code,

@@ -311,7 +311,7 @@ pub(crate) fn default_arguments(
     };
     let n = types.len();
     let is_method = info.name.ends_with("$default");
-    let is_constructor = info.name == "<init>"
+    let is_constructor = &*info.name == "<init>"
         && n >= 2
         && types[n - 1] == "Lkotlin/jvm/internal/DefaultConstructorMarker;"
         && types[n - 2] == "I";

@@ -1,7 +1,7 @@
 //! A cursor over a method's nodes that matches instruction patterns, skipping labels, line
 //! numbers and frames between instructions.
 
-use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 
 use super::super::body::{MethodBody, Node};
 use crate::java::classfile::{ClassFile, Operand};
@@ -31,11 +31,47 @@ pub(crate) const ISTORE: u8 = 0x36;
 pub(crate) const TABLESWITCH: u8 = 0xAA;
 pub(crate) const LOOKUPSWITCH: u8 = 0xAB;
 
+/// The local variables a pattern has bound, by the pattern's name for them. Patterns bind a
+/// handful, mostly under literal names: held inline (a map of owned names was an allocation or
+/// two per pattern tried, on every method).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Vars {
+    inline: [(Cow<'static, str>, u16); 8],
+    len: usize,
+    more: Vec<(Cow<'static, str>, u16)>,
+}
+
+impl Vars {
+    pub fn get(&self, name: &str) -> Option<u16> {
+        self.inline[..self.len]
+            .iter()
+            .chain(&self.more)
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// Binds `name` to `var` (a later binding of the same name replaces it).
+    pub fn insert(&mut self, name: Cow<'static, str>, var: u16) {
+        if let Some(e) = self.inline[..self.len]
+            .iter_mut()
+            .chain(self.more.iter_mut())
+            .find(|(n, _)| *n == name)
+        {
+            e.1 = var;
+        } else if self.len < self.inline.len() {
+            self.inline[self.len] = (name, var);
+            self.len += 1;
+        } else {
+            self.more.push((name, var));
+        }
+    }
+}
+
 pub(crate) struct Matcher<'a, 'b> {
     pub body: &'b MethodBody<'a>,
     pub cf: &'b ClassFile,
     pub cursor: Option<usize>,
-    pub vars: FxHashMap<String, u16>,
+    pub vars: Vars,
 }
 
 impl<'a, 'b> Matcher<'a, 'b> {
@@ -44,7 +80,7 @@ impl<'a, 'b> Matcher<'a, 'b> {
             body,
             cf,
             cursor: None,
-            vars: FxHashMap::default(),
+            vars: Vars::default(),
         }
     }
 
@@ -103,7 +139,10 @@ impl<'a, 'b> Matcher<'a, 'b> {
         }
     }
 
-    pub fn next_is_var(&mut self, opcode: u8, name: &str) {
+    /// The next instruction is `opcode` on the variable the pattern calls `name` (bound here if
+    /// it is not yet). Literal names cost nothing; built ones (`r3.t`) are passed as `String`s.
+    pub fn next_is_var(&mut self, opcode: u8, name: impl Into<Cow<'static, str>>) {
+        let name = name.into();
         self.next_is(opcode);
         if self.cursor.is_none() {
             return;
@@ -112,11 +151,9 @@ impl<'a, 'b> Matcher<'a, 'b> {
             self.cursor = None;
             return;
         };
-        match self.vars.get(name) {
-            None => {
-                self.vars.insert(name.to_owned(), *v);
-            }
-            Some(e) if e == v => {}
+        match self.vars.get(&name) {
+            None => self.vars.insert(name, *v),
+            Some(e) if e == *v => {}
             Some(_) => self.cursor = None,
         }
     }

@@ -64,6 +64,7 @@ impl<'a> ClassContext<'a> {
 }
 
 /// The filters' verdict for one method, in node indices.
+#[derive(Default)]
 pub(crate) struct FilterOutput {
     pub ignored: Vec<bool>,
     merged: FxHashMap<u32, u32>,
@@ -74,13 +75,13 @@ pub(crate) struct FilterOutput {
 }
 
 impl FilterOutput {
-    fn new(nodes: usize) -> Self {
-        FilterOutput {
-            ignored: vec![false; nodes],
-            merged: FxHashMap::default(),
-            merge_order: Vec::new(),
-            replacements: Vec::new(),
-        }
+    /// Emptied for a method of `nodes` nodes, keeping what was allocated for the one before.
+    fn reset(&mut self, nodes: usize) {
+        self.ignored.clear();
+        self.ignored.resize(nodes, false);
+        self.merged.clear();
+        self.merge_order.clear();
+        self.replacements.clear();
     }
 
     pub fn ignore(&mut self, from: usize, to: usize) {
@@ -120,42 +121,43 @@ impl FilterOutput {
     }
 }
 
-/// Runs every 0.8.6 filter over one method, in JaCoCo's order.
-pub(crate) fn apply(ctx: &ClassContext<'_>, body: &MethodBody<'_>) -> FilterOutput {
-    let mut out = FilterOutput::new(body.nodes.len());
-    simple::enum_methods(ctx, body, &mut out);
-    simple::synthetic(ctx, body, &mut out);
-    simple::bridge(body, &mut out);
-    simple::synchronized(ctx, body, &mut out);
-    try_with_resources::javac11(ctx, body, &mut out);
-    try_with_resources::javac7(ctx, body, &mut out);
-    try_with_resources::ecj(ctx, body, &mut out);
-    finally::filter(ctx, body, &mut out);
-    simple::private_empty_constructor(ctx, body, &mut out);
+/// Runs every 0.8.6 filter over one method, in JaCoCo's order, into `out` (emptied first:
+/// one output serves every method of a class).
+pub(crate) fn apply(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut FilterOutput) {
+    out.reset(body.nodes.len());
+    let out = &mut *out;
+    simple::enum_methods(ctx, body, out);
+    simple::synthetic(ctx, body, out);
+    simple::bridge(body, out);
+    simple::synchronized(ctx, body, out);
+    try_with_resources::javac11(ctx, body, out);
+    try_with_resources::javac7(ctx, body, out);
+    try_with_resources::ecj(ctx, body, out);
+    finally::filter(ctx, body, out);
+    simple::private_empty_constructor(ctx, body, out);
     if ctx.string_hash_code {
-        string_switch::javac(ctx, body, &mut out);
-        string_switch::ecj(ctx, body, &mut out);
+        string_switch::javac(ctx, body, out);
+        string_switch::ecj(ctx, body, out);
     }
-    simple::enum_empty_constructor(ctx, body, &mut out);
-    simple::records(ctx, body, &mut out);
-    simple::annotation_generated(ctx, body, &mut out);
-    kotlin::generated(ctx, body, &mut out);
+    simple::enum_empty_constructor(ctx, body, out);
+    simple::records(ctx, body, out);
+    simple::annotation_generated(ctx, body, out);
+    kotlin::generated(ctx, body, out);
     // These match an instruction referencing the Kotlin runtime (or String.hashCode): skipped
     // when the constant pool has no such reference, which no instruction could then carry.
     if ctx.kotlin_refs {
-        kotlin::lateinit(ctx, body, &mut out);
-        kotlin::when_exhaustive(ctx, body, &mut out);
+        kotlin::lateinit(ctx, body, out);
+        kotlin::when_exhaustive(ctx, body, out);
     }
     if ctx.string_hash_code {
-        kotlin::when_string(ctx, body, &mut out);
+        kotlin::when_string(ctx, body, out);
     }
     if ctx.kotlin_refs {
-        kotlin::unsafe_cast_operator(ctx, body, &mut out);
-        kotlin::not_null_operator(ctx, body, &mut out);
+        kotlin::unsafe_cast_operator(ctx, body, out);
+        kotlin::not_null_operator(ctx, body, out);
     }
-    kotlin::default_arguments(ctx, body, &mut out);
-    kotlin::inline(ctx, body, &mut out);
-    kotlin::coroutine(ctx, body, &mut out);
-    kotlin::default_methods(ctx, body, &mut out);
-    out
+    kotlin::default_arguments(ctx, body, out);
+    kotlin::inline(ctx, body, out);
+    kotlin::coroutine(ctx, body, out);
+    kotlin::default_methods(ctx, body, out);
 }

@@ -18,8 +18,9 @@ pub(crate) fn enum_methods(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &
     }
     let class = &ctx.cf.this_class;
     let m = body.info;
-    let values = m.name == "values" && m.descriptor == format!("()[L{class};");
-    let value_of = m.name == "valueOf" && m.descriptor == format!("(Ljava/lang/String;)L{class};");
+    let values = &*m.name == "values" && *m.descriptor == format!("()[L{class};");
+    let value_of =
+        &*m.name == "valueOf" && *m.descriptor == format!("(Ljava/lang/String;)L{class};");
     if values || value_of {
         ignore_method(body, out);
     }
@@ -38,7 +39,7 @@ pub(crate) fn synthetic(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut
         // Constructors taking a DefaultConstructorMarker after at least one other argument
         // (default arguments, sealed and inline classes); a marker-only constructor (the private
         // one of companions) is still filtered.
-        if m.name == "<init>"
+        if &*m.name == "<init>"
             && last_argument(&m.descriptor)
                 == Some("Lkotlin/jvm/internal/DefaultConstructorMarker;")
             && !m
@@ -118,7 +119,7 @@ pub(crate) fn private_empty_constructor(
     out: &mut FilterOutput,
 ) {
     let info = body.info;
-    if info.access & ACC_PRIVATE == 0 || info.name != "<init>" || info.descriptor != "()V" {
+    if info.access & ACC_PRIVATE == 0 || &*info.name != "<init>" || &*info.descriptor != "()V" {
         return;
     }
     let mut m = Matcher::new(ctx.cf, body);
@@ -138,8 +139,8 @@ pub(crate) fn enum_empty_constructor(
 ) {
     let info = body.info;
     if ctx.super_name != "java/lang/Enum"
-        || info.name != "<init>"
-        || info.descriptor != "(Ljava/lang/String;I)V"
+        || &*info.name != "<init>"
+        || &*info.descriptor != "(Ljava/lang/String;I)V"
     {
         return;
     }
@@ -173,7 +174,7 @@ pub(crate) fn records(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut F
             m.cursor = None;
         }
     };
-    let matched = match (info.name.as_str(), info.descriptor.as_str()) {
+    let matched = match (&*info.name, &*info.descriptor) {
         ("toString", "()Ljava/lang/String;") => {
             m.first_is_aload0();
             indy(&mut m, "toString");

@@ -85,7 +85,7 @@ pub(crate) fn ecj(ctx: &ClassContext<'_>, body: &MethodBody<'_>, out: &mut Filte
         m.next_is_switch();
         let Some(s) = m.cursor else { continue };
         if let Some(Operand::Var(v)) = m_operand(body, start) {
-            m.vars.insert("s".to_owned(), v);
+            m.vars.insert("s".into(), v);
         }
         let Some((dflt, hash_codes)) = switch_default_label_node(body, s) else {
             continue;

@@ -351,14 +351,14 @@ impl<'a, 'b> EcjMatcher<'a, 'b> {
     }
 
     fn close(&mut self, name: &str) -> bool {
-        self.m.next_is_var(ALOAD, name);
+        self.m.next_is_var(ALOAD, name.to_owned());
         self.jump(IFNULL, &format!("{name}.end"));
         self.close_call(name);
         self.m.cursor.is_some()
     }
 
     fn close_and_throw(&mut self, name: &str) -> bool {
-        self.m.next_is_var(ALOAD, name);
+        self.m.next_is_var(ALOAD, name.to_owned());
         self.jump(IFNULL, name);
         self.close_call(name);
         self.label(name);
@@ -371,18 +371,18 @@ impl<'a, 'b> EcjMatcher<'a, 'b> {
         let t = format!("{name}.t");
         let start = format!("{name}.suppressStart");
         let end = format!("{name}.suppressEnd");
-        self.m.next_is_var(ASTORE, &t);
+        self.m.next_is_var(ASTORE, t.clone());
         self.m.next_is_var(ALOAD, "primaryExc");
         self.jump(IFNONNULL, &start);
-        self.m.next_is_var(ALOAD, &t);
+        self.m.next_is_var(ALOAD, t.clone());
         self.m.next_is_var(ASTORE, "primaryExc");
         self.jump(GOTO, &end);
         self.label(&start);
         self.m.next_is_var(ALOAD, "primaryExc");
-        self.m.next_is_var(ALOAD, &t);
+        self.m.next_is_var(ALOAD, t.clone());
         self.jump(IF_ACMPEQ, &end);
         self.m.next_is_var(ALOAD, "primaryExc");
-        self.m.next_is_var(ALOAD, &t);
+        self.m.next_is_var(ALOAD, t.clone());
         self.m.next_is_invoke(
             INVOKEVIRTUAL,
             THROWABLE,
@@ -394,7 +394,7 @@ impl<'a, 'b> EcjMatcher<'a, 'b> {
     }
 
     fn close_call(&mut self, name: &str) {
-        self.m.next_is_var(ALOAD, name);
+        self.m.next_is_var(ALOAD, name.to_owned());
         self.m.next();
         if self.m.cursor.is_none() {
             return;
