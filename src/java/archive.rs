@@ -1148,6 +1148,70 @@ mod tests {
     }
 
     /// A class file whose bytes differ by `tag` (only the magic is checked here).
+    #[test]
+    fn visited_loading_hands_every_jar_class_to_the_visitor_once_and_keeps_folder_classes() {
+        let dir = tempfile::tempdir().unwrap();
+        // Many distinct entries (more than one worker's share), and one that is not a class.
+        let mut entries: Vec<(String, Vec<u8>)> = (0..300u16)
+            .map(|i| {
+                let mut b = fake_class((i % 251) as u8);
+                b.extend(i.to_le_bytes());
+                (format!("p/C{i}.class"), b)
+            })
+            .collect();
+        // A big class: more than the buffer a worker keeps.
+        let mut big = fake_class(7);
+        big.resize(REUSED_BUFFER_BYTES + 10, 1);
+        entries.push(("p/Big.class".into(), big.clone()));
+        entries.push(("p/Bad.class".into(), b"not a class".to_vec()));
+        let named: Vec<(&str, Vec<u8>)> = entries
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.clone()))
+            .collect();
+        let path = dir.path().join("app.jar");
+        fs::write(&path, jar(&named)).unwrap();
+        let folder = dir.path().join("classes");
+        fs::create_dir_all(folder.join("q")).unwrap();
+        fs::write(folder.join("q/D.class"), fake_class(9)).unwrap();
+        let paths = vec![path, folder];
+        let (plain, plain_problems) = load_classes(&paths, &[]);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let visit = |bytes: &[u8], id: u64| {
+            assert_eq!(crc64::class_id(bytes), id);
+            seen.lock().unwrap().push(id);
+            bytes.len()
+        };
+        let (visited, problems) = load_classes_visiting(&paths, &[], &visit);
+        assert_eq!(problems, plain_problems, "the same problems");
+        assert!(
+            problems
+                .iter()
+                .any(|p| matches!(p, ArchiveProblem::NotAClassFile { .. })),
+            "{problems:?}"
+        );
+        assert_eq!(visited.len(), plain.len());
+        for (v, p) in visited.iter().zip(&plain) {
+            assert_eq!((&v.origin, v.id, v.release), (&p.origin, p.id, p.release));
+            if v.origin.contains(".jar!/") {
+                assert_eq!(v.visited, Some(p.bytes.len()), "{}", v.origin);
+                assert!(v.bytes.is_empty(), "a visited class is not kept");
+            } else {
+                assert_eq!(v.visited, None, "folder classes are left to the caller");
+                assert_eq!(v.bytes, p.bytes);
+            }
+        }
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_unstable();
+        let mut expected: Vec<u64> = plain
+            .iter()
+            .filter(|p| p.origin.contains(".jar!/"))
+            .map(|p| p.id)
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(seen, expected, "each jar class visited once");
+        assert_eq!(seen.len(), 301);
+    }
+
     fn fake_class(tag: u8) -> Vec<u8> {
         let mut b = vec![0xCA, 0xFE, 0xBA, 0xBE, 0, 0, 0, 61, 0, 0, tag];
         b.push(tag);
