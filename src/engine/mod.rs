@@ -118,7 +118,8 @@ pub struct LiveTarget {
     pub config: TargetConfig,
     pub client: Arc<TargetClient>,
     /// The analysed classes of a JaCoCo target.
-    java_build: Option<JavaBuild>,
+    /// Shared with the union of every target's build when it is the only one.
+    java_build: Option<Arc<JavaBuild>>,
     status: BTreeMap<String, ReplicaStatus>,
     timeout: Duration,
     /// Hash of the build lines last saved for this (JaCoCo) target, to write only on change.
@@ -288,7 +289,7 @@ impl LiveTarget {
 
     /// Number of analysed classes, for JaCoCo targets.
     pub fn class_count(&self) -> Option<usize> {
-        self.java_build.as_ref().map(JavaBuild::class_count)
+        self.java_build.as_deref().map(JavaBuild::class_count)
     }
 
     /// The replica was reset: its first dump after that is always stored, whatever it holds.
@@ -345,7 +346,7 @@ pub struct Engine {
     targets: Vec<LiveTarget>,
     /// The classes of every JaCoCo target united by class id: the data of every target and
     /// replica is merged per class id, probe by probe, and projected once through it.
-    java_union: Option<JavaBuild>,
+    java_union: Option<Arc<JavaBuild>>,
     /// The last View's JaCoCo projection, kept while no JaCoCo target's data changes.
     java_view: Option<JavaView>,
     /// The class files of JaCoCo targets, not loaded yet (see [`Engine::open_deferred`]).
@@ -568,19 +569,24 @@ impl Engine {
                 let t = &mut self.targets[i];
                 t.class_ids = build.class_ids();
                 t.build_key = carry::build_key(t.class_ids.iter().copied());
-                t.java_build = Some(build);
+                t.java_build = Some(Arc::new(build));
             }
         }
-        let builds: Vec<(&str, &JavaBuild)> = self
+        let builds: Vec<(&str, &Arc<JavaBuild>)> = self
             .targets
             .iter()
             .filter_map(|t| t.java_build.as_ref().map(|b| (t.config.name.as_str(), b)))
             .collect();
-        self.java_union = (!builds.is_empty()).then(|| {
-            let names: Vec<&str> = builds.iter().map(|(n, _)| *n).collect();
-            let all: Vec<&JavaBuild> = builds.iter().map(|(_, b)| *b).collect();
-            JavaBuild::union(&names.join(", "), &all)
-        });
+        self.java_union = match builds.as_slice() {
+            [] => None,
+            // One build is its own union: shared, not copied.
+            [(_, one)] => Some(Arc::clone(one)),
+            several => {
+                let names: Vec<&str> = several.iter().map(|(n, _)| *n).collect();
+                let all: Vec<&JavaBuild> = several.iter().map(|(_, b)| &***b).collect();
+                Some(Arc::new(JavaBuild::union(&names.join(", "), &all)))
+            }
+        };
         self.java_view = None;
         self.java_loading = false;
         self.recarry();
@@ -658,7 +664,7 @@ impl Engine {
             revision: &self.revision,
             modules: &self.modules,
             memo: &mut self.memo,
-            classes: self.java_union.as_ref(),
+            classes: self.java_union.as_deref(),
         };
         self.core.apply_guarded(meta, payload, origin, &mut judge)
     }
@@ -689,7 +695,7 @@ impl Engine {
             revision: &self.revision,
             modules: &self.modules,
             memo: &mut self.memo,
-            classes: self.java_union.as_ref(),
+            classes: self.java_union.as_deref(),
         };
         folded.fold(stream, &mut judge, self.store.as_ref());
         notes.extend(other.and_then(|o| {
@@ -746,7 +752,7 @@ impl Engine {
                 revision: &self.revision,
                 modules: &self.modules,
                 memo: &mut self.memo,
-                classes: self.java_union.as_ref(),
+                classes: self.java_union.as_deref(),
             };
             let step =
                 checkpoint::apply_stored_dump(&mut self.core, &mut judge, self.store.as_ref(), d);
