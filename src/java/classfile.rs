@@ -316,13 +316,13 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes the JVM's modified UTF-8 (NUL as `C0 80`, supplementary characters as surrogate
-/// pairs); malformed sequences become U+FFFD rather than failing, as names are only compared.
-fn append_modified_utf8(bytes: &[u8], text: &mut String) {
-    if bytes.is_ascii()
-        && let Ok(s) = std::str::from_utf8(bytes)
-    {
-        // Fast path: almost every constant is plain ASCII.
-        text.push_str(s);
+/// pairs) and appends it to `text` as UTF-8; malformed sequences become U+FFFD rather than
+/// failing, as names are only compared.
+fn append_modified_utf8(bytes: &[u8], text: &mut Vec<u8>) {
+    if bytes.is_ascii() {
+        // Fast path: almost every constant is plain ASCII, the same bytes in UTF-8 (checked
+        // once for the whole pool, not per constant).
+        text.extend_from_slice(bytes);
         return;
     }
     let mut units: Vec<u16> = Vec::with_capacity(bytes.len());
@@ -347,7 +347,7 @@ fn append_modified_utf8(bytes: &[u8], text: &mut String) {
             i += 1;
         }
     }
-    text.push_str(&String::from_utf16_lossy(&units));
+    text.extend_from_slice(String::from_utf16_lossy(&units).as_bytes());
 }
 
 /// Parses a class file of any version (the format up to the newest javac's), keeping what
@@ -482,7 +482,7 @@ fn read_constant_pool(r: &mut Reader<'_>) -> Result<(Vec<Constant>, String), Cla
     let count = r.u16("constant pool count")? as usize;
     // The text of the Utf8 constants is at most the rest of the file (ASCII is copied as is;
     // other decodings grow the string as needed).
-    let mut text = String::with_capacity(r.bytes.len().saturating_sub(r.pos));
+    let mut text: Vec<u8> = Vec::with_capacity(r.bytes.len().saturating_sub(r.pos));
     // Each entry takes at least 3 bytes: bound the allocation by what the file can hold.
     let mut pool = Vec::with_capacity(count.min(r.bytes.len().saturating_sub(r.pos) / 3 + 1));
     pool.push(Constant::Unusable);
@@ -545,6 +545,9 @@ fn read_constant_pool(r: &mut Reader<'_>) -> Result<(Vec<Constant>, String), Cla
         pool.push(c);
     }
     pool.truncate(count.max(1));
+    // ASCII and decoded text only, so always UTF-8: one check for the whole pool.
+    let text = String::from_utf8(text)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok((pool, text))
 }
 
