@@ -158,17 +158,22 @@ mod tests {
         assert_eq!(class_id(&[0, 0, 0, 0, 0, 0, 0]), checksum(&[0; 7]));
     }
 
-    #[test]
-    fn the_fast_implementation_equals_the_tables() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let data: Vec<u8> = (0..70_000)
+    /// `n` pseudo-random bytes (xorshift from `seed`).
+    fn noise(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
                 x as u8
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_implementation_equals_the_tables() {
+        let data = noise(70_000, 0x2545_f491_4f6c_dd1d);
         let tables = |b: &[u8]| update(0, b);
         let fast = |b: &[u8]| {
             let mut f = Fast::new();
@@ -201,15 +206,7 @@ mod tests {
     #[test]
     fn slicing_by_8_equals_the_bytewise_definition() {
         let bytewise = |b: &[u8]| b.iter().fold(0, |s, &x| step(s, x));
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let data: Vec<u8> = (0..1000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let data = noise(1000, 0x9e37_79b9_7f4a_7c15);
         // Every length (remainders 0..7) and every start alignment.
         for start in 0..9 {
             for end in start..data.len().min(start + 40) {
